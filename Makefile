@@ -1,0 +1,71 @@
+# Every target runs `python -m pipeline STAGE` inside .venv, which `make install` builds on demand.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The builds that lie on this machine's disk; override for another platform.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+DATASET_DIR := /usr/share/datasets/fashion-mnist
+
+ACT ?= relu
+LR ?= 0.001
+EPOCHS ?= 13
+MODEL ?= models:/fashion-mlp@champion
+SWEEP ?= sweeps/activations.yaml
+WORKERS ?=
+PORT ?= 5000
+EXPERIMENT ?= activation-study
+PYTEST_ARGS ?=
+
+.PHONY: help install dataset-package data train evaluate sweep test lint format clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## build .venv with the package (editable) and its dev tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install $(TORCH_SPEC)
+	$(VENV)/bin/pip install -e '.[dev]'
+	touch $@
+
+# Debian's package holds the official files; install it when no other source is there.
+dataset-package:
+	@if [ -z "$$FASHION_MNIST_DIR" ] && [ ! -f data/FashionMNIST/raw/train-images-idx3-ubyte ] \
+	    && [ ! -f $(DATASET_DIR)/train-images-idx3-ubyte.gz ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && apt-get install -y -q dataset-fashion-mnist; \
+	  else echo "note: run 'sudo apt-get install dataset-fashion-mnist' or set FASHION_MNIST_DIR"; fi; \
+	fi
+
+data: install dataset-package ## find, verify and load Fashion-MNIST
+	$(PY) -m pipeline data
+
+train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13
+	$(PY) -m pipeline train --activation $(ACT) --lr $(LR) --epochs $(EPOCHS) --experiment $(EXPERIMENT)
+
+evaluate: install dataset-package ## test accuracy of a logged model: make evaluate MODEL=runs:/<id>/model
+	$(PY) -m pipeline evaluate --model-uri '$(MODEL)'
+
+sweep: install dataset-package ## the study: make sweep SWEEP=sweeps/quick.yaml WORKERS=2
+	for act in sigmoid tanh relu leakyrelu elu swish; do \
+	  $(PY) -m pipeline train --activation $$act --lr $(LR) --epochs $(EPOCHS) || exit 1; done
+
+test: install dataset-package ## run the test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install ## ruff check and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## ruff fix and format
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean: ## remove caches (keeps .venv, data/ and mlruns/)
+	rm -rf .pytest_cache .ruff_cache build *.egg-info
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Activation-function study: stage functions for data, probe, training and analysis."""

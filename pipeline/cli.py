@@ -1,0 +1,198 @@
+"""`python -m pipeline STAGE ...`: the one command line the Makefile calls.
+
+Each subcommand validates its input completely (flags, config, tracking store, data) before it
+creates anything in MLflow, so bad input leaves nothing half-written. Errors print one line and
+exit 2 (usage, config) or 1 (runtime); `--debug` shows the traceback instead.
+"""
+
+import argparse
+import os
+import sys
+import traceback
+
+from pipeline.config import (
+    DEFAULT_EXPERIMENT,
+    DEVICES,
+    TrainConfig,
+    parse_hidden_sizes,
+    parse_int,
+    parse_number,
+)
+from pipeline.errors import PipelineError, UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2."""
+
+    def error(self, message: str) -> None:
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+
+def _data_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        help="folder with the four Fashion-MNIST IDX files "
+        "(default: $FASHION_MNIST_DIR, data/FashionMNIST/raw, Debian's package)",
+    )
+
+
+def _device_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", help=f"one of {', '.join(DEVICES)}")
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from pipeline import data
+
+    splits = data.load_splits(args.data_dir)
+    print(data.describe(splits))
+    print(f"classes: {', '.join(data.CLASSES)}")
+    print(f"data_digest={splits.source.digest}")
+    return 0
+
+
+# --- train --------------------------------------------------------------------------------
+
+
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
+        activation=args.activation,
+        lr=parse_number("lr", args.lr),
+        momentum=parse_number("momentum", args.momentum),
+        batch_size=parse_int("batch_size", args.batch_size),
+        max_epochs=parse_int("epochs", args.epochs),
+        patience=parse_int("patience", args.patience),
+        hidden_sizes=parse_hidden_sizes(args.hidden_sizes),
+        seed=parse_int("seed", args.seed),
+        device=args.device,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = _train_config(args)
+    from pipeline import data, tracking, train
+
+    tracker = tracking.Tracker(args.experiment)
+    device = train.resolve_device(config.device)
+    settings = train.configure_torch(device)
+    splits = data.load_splits(
+        args.data_dir, val_fraction=config.val_fraction, seed=config.seed, device=device
+    )
+    print(data.describe(splits), file=sys.stderr)
+    with tracking.training_run(tracker, config, splits, settings) as run:
+        result = train.train(config, splits, on_epoch=run.log_epoch)
+        run.log_result(result)
+        if result.stop_reason == "diverged":
+            run.status = "FAILED"
+    if result.stop_reason == "diverged":
+        raise PipelineError(
+            f"training diverged ({result.diverged_at}: loss is not finite); try a smaller --lr "
+            f"(run {run.run_id} is marked FAILED)"
+        )
+    print(
+        f"{config.activation} lr {config.lr:g}: best val_acc {result.best_val_acc:.4f} at epoch "
+        f"{result.best_epoch}, test_acc {result.test_acc:.4f}, {result.train_time_s:.1f} s "
+        f"({result.stop_reason})"
+    )
+    print(f"run_id={run.run_id}")
+    return 0
+
+
+# --- evaluate -----------------------------------------------------------------------------
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pipeline import data, tracking, train
+    from pipeline.model import describe
+
+    device = train.resolve_device(args.device)
+    train.configure_torch(device)
+    model = tracking.load_model(args.model_uri, device=str(device))
+    splits = data.load_splits(args.data_dir, device=device)
+    test_loss, test_acc = train.evaluate(model, splits.test_x, splits.test_y)
+    print(f"test_acc={test_acc:.4f}")
+    print(f"test_loss={test_loss:.4f}")
+    print(f"model: {args.model_uri} ({describe(model)}); data: {data.describe(splits)}")
+    print(f"{'class':<12} accuracy")
+    per_class = train.per_class_accuracy(model, splits.test_x, splits.test_y, data.CLASSES)
+    for name, accuracy in per_class.items():
+        print(f"{name:<12} {accuracy:.4f}")
+    return 0
+
+
+# --- the parser ---------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    _common(parser)
+    stages = parser.add_subparsers(dest="stage", metavar="STAGE", parser_class=_Parser)
+    stages.required = True
+
+    p = stages.add_parser("data", help="find, verify and load Fashion-MNIST; print a summary")
+    _data_args(p)
+    p.set_defaults(func=cmd_data)
+
+    defaults = TrainConfig()
+    p = stages.add_parser("train", help="train one MLP, tracked in MLflow; prints the run id")
+    p.add_argument("--activation", default=defaults.activation, help="registered activation name")
+    p.add_argument("--lr", default=str(defaults.lr), help="SGD learning rate (> 0)")
+    p.add_argument("--momentum", default=str(defaults.momentum), help="SGD momentum (0 <= m < 1)")
+    p.add_argument("--batch-size", default=str(defaults.batch_size), help="minibatch size")
+    p.add_argument("--epochs", default=str(defaults.max_epochs), help="maximum number of epochs")
+    p.add_argument(
+        "--patience",
+        default=str(defaults.patience),
+        help="epochs without a better val_acc before stopping",
+    )
+    p.add_argument(
+        "--hidden-sizes",
+        default=",".join(map(str, defaults.hidden_sizes)),
+        help="comma-separated hidden layer widths",
+    )
+    p.add_argument("--seed", default=str(defaults.seed), help="seed of weights, split and order")
+    p.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment name")
+    _device_arg(p)
+    _data_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = stages.add_parser("evaluate", help="reload a logged model; print test accuracy per class")
+    p.add_argument(
+        "--model-uri",
+        required=True,
+        help="runs:/<id>/model, runs:/<id>/checkpoint, models:/<name>@<alias>, or a "
+        "checkpoint directory",
+    )
+    _device_arg(p)
+    _data_args(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    for sub in stages.choices.values():
+        _common(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv or os.environ.get("PIPELINE_DEBUG") == "1"
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except PipelineError as error:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except BrokenPipeError:  # output piped into `head`: not an error of ours
+        return 0
+    except KeyboardInterrupt:
+        if debug:
+            traceback.print_exc()
+        print("interrupted: stopped by Ctrl-C; runs in progress are marked KILLED", file=sys.stderr)
+        return 130

@@ -1,0 +1,135 @@
+"""The seed study's MLP (784-512-256-256-128-10) and its checkpoint: state_dict + config JSON."""
+
+import json
+import math
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from pipeline.activations import make_activation
+from pipeline.errors import PipelineError
+from pipeline.files import atomic_write_text, atomic_writer
+
+DEFAULT_HIDDEN_SIZES = (512, 256, 256, 128)
+CHECKPOINT_WEIGHTS = "model.pt"
+CHECKPOINT_CONFIG = "config.json"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    activation: str = "relu"
+    hidden_sizes: tuple[int, ...] = DEFAULT_HIDDEN_SIZES
+    in_features: int = 784
+    num_classes: int = 10
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ModelConfig":
+        return cls(
+            activation=values["activation"],
+            hidden_sizes=tuple(int(size) for size in values["hidden_sizes"]),
+            in_features=int(values.get("in_features", 784)),
+            num_classes=int(values.get("num_classes", 10)),
+        )
+
+
+class MLP(nn.Sequential):
+    """Linear layers fc1..fcN with the activation after each hidden one (act1..actN-1).
+
+    Subclassing Sequential keeps parameter names short (`fc1.weight`), and they are the layer
+    names used in metrics (`grad_norm.fc1`).
+    """
+
+    def __init__(self, config: ModelConfig):
+        widths = [config.in_features, *config.hidden_sizes]
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        for index, (fan_in, fan_out) in enumerate(pairwise(widths), start=1):
+            layers[f"fc{index}"] = nn.Linear(fan_in, fan_out)
+            layers[f"act{index}"] = make_activation(config.activation)
+        layers[f"fc{len(widths)}"] = nn.Linear(widths[-1], config.num_classes)
+        super().__init__(layers)
+        self.config = config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.flatten(1))  # accepts (N, 784) and (N, 1, 28, 28) alike
+
+    def linear_layers(self) -> dict[str, nn.Linear]:
+        return {name: m for name, m in self.named_children() if isinstance(m, nn.Linear)}
+
+    def layer_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The output of every layer but the last, in order (the seed's Figure 4)."""
+        outputs = {}
+        x = x.flatten(1)
+        names = list(self._modules)
+        for name in names[:-1]:
+            x = self._modules[name](x)
+            outputs[name] = x
+        return outputs
+
+
+def build_model(activation: str, hidden_sizes=DEFAULT_HIDDEN_SIZES, seed: int | None = None) -> MLP:
+    """A fresh MLP; with `seed`, its initial weights depend on nothing else."""
+    if seed is not None:
+        torch.manual_seed(seed)
+    return MLP(ModelConfig(activation=activation, hidden_sizes=tuple(hidden_sizes)))
+
+
+def save_checkpoint(model: MLP, directory: Path) -> Path:
+    """Write model.pt (state_dict) and config.json into `directory`, each atomically."""
+    directory.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+    with atomic_writer(directory / CHECKPOINT_WEIGHTS) as handle:
+        torch.save(state, handle)
+    atomic_write_text(directory / CHECKPOINT_CONFIG, json.dumps(asdict(model.config), indent=2))
+    return directory
+
+
+def load_checkpoint(directory: Path, device: str = "cpu") -> MLP:
+    """Rebuild the model from config.json and load model.pt without unpickling code."""
+    config_path, weights_path = directory / CHECKPOINT_CONFIG, directory / CHECKPOINT_WEIGHTS
+    for path in (config_path, weights_path):
+        if not path.is_file():
+            raise PipelineError(f"checkpoint is incomplete: {path.name} missing in {directory}")
+    try:
+        config = ModelConfig.from_dict(json.loads(config_path.read_text()))
+    except (ValueError, KeyError, TypeError) as error:
+        raise PipelineError(f"checkpoint config {config_path} is unreadable: {error}") from None
+    model = MLP(config)
+    try:
+        state = torch.load(weights_path, map_location=device, weights_only=True)
+    except Exception as error:  # torch raises several types for a damaged file
+        raise PipelineError(f"checkpoint weights {weights_path} are unreadable: {error}") from None
+    check_state_matches(model, state)
+    model.load_state_dict(state)
+    return model.to(device)
+
+
+def check_state_matches(model: nn.Module, state: dict) -> None:
+    """Say which tensor disagrees, instead of failing later inside a matmul."""
+    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    found = {name: tuple(t.shape) for name, t in state.items()}
+    missing, unexpected = expected.keys() - found.keys(), found.keys() - expected.keys()
+    if missing or unexpected:
+        raise PipelineError(
+            "checkpoint weights do not match its config: "
+            f"missing {sorted(missing) or '-'}, unexpected {sorted(unexpected) or '-'}"
+        )
+    for name, shape in expected.items():
+        if found[name] != shape:
+            raise PipelineError(
+                f"checkpoint weights do not match its config: {name} has shape "
+                f"{list(found[name])} in the weights but {list(shape)} in the model the config "
+                f"describes ({describe(model)})"
+            )
+
+
+def describe(model: MLP) -> str:
+    widths = [model.config.in_features, *model.config.hidden_sizes, model.config.num_classes]
+    return f"MLP {'-'.join(map(str, widths))} with {model.config.activation}"
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(math.prod(p.shape) for p in model.parameters())

@@ -1,0 +1,62 @@
+"""Figures: arrays in, a matplotlib Figure out. Nothing here reads files or knows about MLflow."""
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: figures are only ever saved
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def learning_curves(
+    epochs: Sequence[int],
+    train_loss: Sequence[float],
+    val_loss: Sequence[float],
+    train_acc: Sequence[float],
+    val_acc: Sequence[float],
+    title: str,
+) -> Figure:
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(9, 3.5))
+    loss_ax.plot(epochs, train_loss, "o-", label="train")
+    loss_ax.plot(epochs, val_loss, "o-", label="validation")
+    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    acc_ax.plot(epochs, train_acc, "o-", label="train")
+    acc_ax.plot(epochs, val_acc, "o-", label="validation")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def histogram_grid(
+    rows: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]], title: str, log_x: bool = False
+) -> Figure:
+    """One row per key of `rows` (an activation), one column per layer: bars of (edges, counts)."""
+    row_names = list(rows)
+    columns = max(len(layers) for layers in rows.values())
+    fig, axes = plt.subplots(
+        len(row_names), columns, figsize=(3.2 * columns, 2.4 * len(row_names)), squeeze=False
+    )
+    for r, row_name in enumerate(row_names):
+        for c, (layer, (edges, counts)) in enumerate(rows[row_name].items()):
+            ax = axes[r, c]
+            ax.stairs(counts, edges, fill=True, color=f"C{r % 10}", alpha=0.8)
+            ax.set_title(f"{row_name}: {layer}", fontsize=9)
+            ax.tick_params(labelsize=7)
+            if log_x:
+                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+        for c in range(len(rows[row_name]), columns):
+            axes[r, c].axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def close(fig: Figure) -> None:
+    plt.close(fig)

@@ -1,0 +1,95 @@
+"""Shared fixtures: tiny synthetic Fashion-MNIST files, an isolated working directory and store."""
+
+import hashlib
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline import data
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_DATA = data.DEBIAN_DIR / "train-images-idx3-ubyte.gz"
+needs_real_data = pytest.mark.skipif(
+    not REAL_DATA.exists()
+    and not (REPO / "data/FashionMNIST/raw/train-images-idx3-ubyte").exists(),
+    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
+)
+
+
+def idx_images(images: np.ndarray) -> bytes:
+    count, rows, cols = images.shape
+    return struct.pack(">IIII", 2051, count, rows, cols) + images.astype(np.uint8).tobytes()
+
+
+def idx_labels(labels: np.ndarray) -> bytes:
+    return struct.pack(">II", 2049, len(labels)) + labels.astype(np.uint8).tobytes()
+
+
+def synthetic_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Learnable images: class k lights up row band k, over noise."""
+    images = rng.integers(0, 60, size=(len(labels), 28, 28))
+    for index, label in enumerate(labels):
+        images[index, 2 + 2 * label : 4 + 2 * label, 4:24] = 200 + rng.integers(0, 55)
+    return images
+
+
+def write_dataset(
+    directory: Path, train_count: int = 600, test_count: int = 200, seed: int = 0
+) -> Path:
+    """Four IDX files plus a SHA256SUMS manifest, like a real (custom) dataset directory."""
+    rng = np.random.default_rng(seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    train_labels = np.arange(train_count) % 10
+    test_labels = rng.permutation(np.arange(test_count) % 10)
+    files = {
+        "train-images-idx3-ubyte": idx_images(synthetic_images(train_labels, rng)),
+        "train-labels-idx1-ubyte": idx_labels(train_labels),
+        "t10k-images-idx3-ubyte": idx_images(synthetic_images(test_labels, rng)),
+        "t10k-labels-idx1-ubyte": idx_labels(test_labels),
+    }
+    lines = []
+    for name, content in files.items():
+        (directory / name).write_bytes(content)
+        lines.append(f"{hashlib.sha256(content).hexdigest()}  {name}")
+    (directory / data.MANIFEST).write_text("\n".join(lines) + "\n")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """A read-only-by-convention synthetic dataset shared by the whole session."""
+    return write_dataset(tmp_path_factory.mktemp("tiny-fashion-mnist"))
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """Run in a fresh directory: mlruns/, data/ and sweeps/ land there, never in the repo."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    monkeypatch.delenv("OPTUNA_STORAGE", raising=False)
+    return tmp_path
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict | None = None, timeout: float = 300, check: bool = False
+) -> subprocess.CompletedProcess:
+    """`python -m pipeline ARGS` in a fresh process, as a user would run it."""
+    full_env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    full_env.update(PYTHONUNBUFFERED="1", **(env or {}))
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"pipeline {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result

@@ -1,0 +1,87 @@
+import math
+
+import pytest
+
+from pipeline.config import SweepConfig, TrainConfig, lr_grid, parse_hidden_sizes, parse_number
+from pipeline.errors import UsageError
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"activation": "nope"}, "unknown activation 'nope'"),
+        ({"lr": 0.0}, "lr must be a positive finite number, got 0.0"),
+        ({"lr": -1e-3}, "lr must be a positive finite number"),
+        ({"lr": math.nan}, "lr must be a positive finite number, got nan"),
+        ({"lr": "0.1"}, "lr must be a positive finite number, got '0.1'"),
+        ({"max_epochs": 0}, "max_epochs must be an integer >= 1, got 0"),
+        ({"batch_size": 0}, "batch_size must be an integer >= 1, got 0"),
+        ({"patience": 0}, "patience must be an integer >= 1, got 0"),
+        ({"hidden_sizes": ()}, "hidden_sizes must be a non-empty list"),
+        ({"hidden_sizes": (64, 0)}, "hidden_sizes must all be positive integers, got [64, 0]"),
+        ({"hidden_sizes": (64, -3)}, "hidden_sizes must all be positive integers"),
+        ({"momentum": 1.0}, "momentum must be a number with 0 <= x < 1"),
+        ({"device": "tpu"}, "device must be one of: auto, cpu, cuda"),
+    ],
+)
+def test_bad_training_values_say_what_is_allowed(overrides, message):
+    with pytest.raises(UsageError) as error:
+        TrainConfig(**overrides)
+    assert message in str(error.value)
+
+
+def test_cli_strings_are_parsed_with_named_errors():
+    assert parse_hidden_sizes("512, 256") == (512, 256)
+    with pytest.raises(UsageError, match="lr must be a number, got 'abc'"):
+        parse_number("lr", "abc")
+    with pytest.raises(UsageError, match="hidden_sizes must be an integer, got 'x'"):
+        parse_hidden_sizes("64,x")
+
+
+def test_params_use_the_architecture_names():
+    params = TrainConfig().params()
+    assert set(params) == {
+        "activation",
+        "lr",
+        "momentum",
+        "batch_size",
+        "max_epochs",
+        "patience",
+        "hidden_sizes",
+        "seed",
+        "device",
+        "val_fraction",
+    }
+    assert params["hidden_sizes"] == "512,256,256,128"
+    assert TrainConfig(activation="elu", lr=0.03).run_name == "train-elu-lr0.03"
+
+
+def test_lr_grid_is_log_spaced_with_both_ends():
+    assert lr_grid(1e-4, 1e-1, 4) == (1e-4, 1e-3, 1e-2, 1e-1)
+    grid = lr_grid(1e-4, 0.3, 5)
+    assert grid[0] == 1e-4 and grid[-1] == 0.3 and list(grid) == sorted(grid)
+
+
+def test_sweep_mapping_builds_grid_and_train_config():
+    config = SweepConfig.from_mapping(
+        {
+            "study": "s1",
+            "activations": ["relu", "tanh"],
+            "lr": [0.01, 0.1],
+            "max_epochs": 2,
+            "patience": 1,
+            "hidden_sizes": [32],
+        }
+    )
+    assert config.grid == [("relu", 0.01), ("relu", 0.1), ("tanh", 0.01), ("tanh", 0.1)]
+    trial = config.train_config("tanh", 0.1)
+    assert (trial.activation, trial.lr, trial.max_epochs, trial.hidden_sizes) == (
+        "tanh",
+        0.1,
+        2,
+        (32,),
+    )
+    ranged = SweepConfig.from_mapping(
+        {"lr": {"low": 1e-3, "high": 1e-1}, "trials_per_activation": 3}
+    )
+    assert ranged.lrs == (1e-3, 1e-2, 1e-1)

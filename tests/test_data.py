@@ -1,0 +1,119 @@
+import struct
+
+import pytest
+import torch
+
+from pipeline import data
+from pipeline.errors import PipelineError, UsageError
+from tests.conftest import needs_real_data, write_dataset
+
+
+def test_loads_synthetic_idx_files_into_seeded_splits(tiny_data):
+    splits = data.load_splits(tiny_data, val_fraction=0.2, seed=3)
+    assert splits.sizes == {"train": 480, "val": 120, "test": 200}
+    assert splits.train_x.shape == (480, 784) and splits.train_x.dtype == torch.float32
+    assert splits.train_x.min() >= -1 and splits.train_x.max() <= 1
+    assert splits.source.kind == "explicit" and not splits.source.official
+    assert splits.source.label == "explicit-custom" and len(splits.source.digest) == 64
+    # Train and validation partition the 600 training images: every label count adds up.
+    counts = torch.bincount(torch.cat([splits.train_y, splits.val_y]), minlength=10)
+    assert counts.tolist() == [60] * 10
+
+
+def test_split_is_deterministic_per_seed(tiny_data):
+    first = data.load_splits(tiny_data, seed=1)
+    again = data.load_splits(tiny_data, seed=1)
+    other = data.load_splits(tiny_data, seed=2)
+    assert torch.equal(first.val_x, again.val_x)
+    assert not torch.equal(first.val_x, other.val_x)
+
+
+def test_normalise_maps_pixels_to_mean_half_std_half():
+    pixels = torch.tensor([[[0, 255]]], dtype=torch.uint8)
+    assert data.normalise(pixels).tolist() == [[-1.0, 1.0]]
+
+
+def test_truncated_file_is_a_clear_error(tmp_path):
+    directory = write_dataset(tmp_path / "d")
+    path = directory / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(PipelineError, match=r"train-images-idx3-ubyte is truncated: 5000 bytes"):
+        data.locate(directory)
+
+
+def test_altered_file_fails_its_checksum(tmp_path):
+    directory = write_dataset(tmp_path / "d")
+    path = directory / "t10k-labels-idx1-ubyte"
+    content = bytearray(path.read_bytes())
+    content[-1] = (content[-1] + 1) % 10
+    path.write_bytes(bytes(content))
+    with pytest.raises(PipelineError, match=r"t10k-labels-idx1-ubyte fails its checksum"):
+        data.locate(directory)
+
+
+def test_wrong_magic_number_is_rejected(tmp_path):
+    directory = write_dataset(tmp_path / "d")
+    path = directory / "train-labels-idx1-ubyte"
+    path.write_bytes(struct.pack(">I", 2051) + path.read_bytes()[4:])
+    with pytest.raises(PipelineError, match=r"not an IDX labels file \(magic number 2051"):
+        data.locate(directory)
+
+
+def test_missing_file_is_named(tmp_path):
+    directory = write_dataset(tmp_path / "d")
+    (directory / "t10k-images-idx3-ubyte").unlink()
+    with pytest.raises(PipelineError, match=r"lacks t10k-images-idx3-ubyte"):
+        data.locate(directory)
+
+
+def test_missing_directory_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match=r"data directory .*nope does not exist"):
+        data.locate(tmp_path / "nope")
+
+
+def test_files_without_manifest_are_checked_against_the_official_checksums(tmp_path):
+    directory = write_dataset(tmp_path / "d")
+    (directory / data.MANIFEST).unlink()
+    with pytest.raises(PipelineError, match=r"train-images-idx3-ubyte fails its checksum"):
+        data.locate(directory)
+
+
+def test_no_source_names_every_way_out(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
+    with pytest.raises(PipelineError) as error:
+        data.locate(
+            cache_root=tmp_path / "cache", system_dir=tmp_path / "none", allow_download=False
+        )
+    message = str(error.value)
+    assert "--data-dir" in message and data.DATA_DIR_ENV in message
+    assert "apt-get install dataset-fashion-mnist" in message and "FashionMNIST/raw" in message
+    assert "\n" not in message
+
+
+def test_environment_variable_selects_the_directory(tiny_data, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(tiny_data))
+    assert data.locate().raw_dir == tiny_data
+
+
+@needs_real_data
+def test_debian_files_are_verified_and_cached(tmp_path):
+    if not data.DEBIAN_DIR.exists():
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    first = data.locate(cache_root=tmp_path, allow_download=False)
+    assert first.kind == "debian" and first.official
+    assert (tmp_path / "FashionMNIST/raw/train-images-idx3-ubyte").stat().st_size == 47040016
+    second = data.locate(cache_root=tmp_path, allow_download=False)
+    assert second.kind == "cache" and second.digest == first.digest
+
+
+@needs_real_data
+def test_real_dataset_matches_the_official_release():
+    source = data.locate(allow_download=False)
+    train_images, train_labels, test_images, test_labels = data.load_raw(source)
+    assert train_labels[:10].tolist() == [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]
+    pixels = train_images.float() / 255
+    assert pixels.mean().item() == pytest.approx(0.2860, abs=1e-4)
+    assert pixels.std().item() == pytest.approx(0.3530, abs=1e-4)
+    assert len(test_labels) == 10000 and test_images.shape == (10000, 28, 28)
+    splits = data.load_splits(source=source)
+    assert splits.sizes == {"train": 48000, "val": 12000, "test": 10000}

@@ -1,0 +1,117 @@
+import mlflow
+import numpy as np
+import pytest
+import torch
+
+from pipeline import data, tracking, train
+from pipeline.config import TrainConfig
+from pipeline.errors import PipelineError, UsageError
+from pipeline.model import MLP
+
+CONFIG = TrainConfig(lr=0.05, max_epochs=2, patience=2, hidden_sizes=(32, 16), batch_size=32)
+
+
+@pytest.fixture
+def splits(tiny_data):
+    return data.load_splits(tiny_data)
+
+
+def tracked_training(splits, config=CONFIG, with_model=True):
+    tracker = tracking.Tracker("test-exp")
+    settings = train.configure_torch(torch.device("cpu"))
+    with tracking.training_run(tracker, config, splits, settings) as run:
+        result = train.train(config, splits, on_epoch=run.log_epoch, progress=False)
+        run.log_result(result, with_model=with_model)
+    return tracker, run.run_id, result
+
+
+def test_a_training_run_records_everything(workdir, splits):
+    tracker, run_id, result = tracked_training(splits)
+    run = tracker.client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.info.run_name == "train-relu-lr0.05"
+    assert (workdir / "mlruns/mlflow.db").is_file()
+    assert run.info.artifact_uri.startswith(str(workdir / "mlruns/artifacts"))
+
+    params = run.data.params
+    assert {
+        "activation",
+        "lr",
+        "momentum",
+        "batch_size",
+        "max_epochs",
+        "patience",
+        "hidden_sizes",
+        "seed",
+        "device",
+        "val_fraction",
+        "data_source",
+        "flush_denormal",
+    } <= set(params)
+    assert params["lr"] == "0.05" and params["hidden_sizes"] == "32,16"
+    assert params["data_source"] == "explicit-custom" and params["device"] == "cpu"
+    assert not any("/" in value for value in params.values()), "no machine paths in params"
+
+    metrics = run.data.metrics
+    assert metrics["test_acc"] == result.test_acc and 0 <= metrics["test_acc"] <= 1
+    for key in ("best_val_acc", "best_epoch", "test_loss", "train_time_s", "time_to_best_s"):
+        assert key in metrics
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc", "epoch_time_s", "grad_norm.fc1"):
+        history = tracker.client.get_metric_history(run_id, key)
+        assert [m.step for m in history] == [1, 2], key
+    assert [m.value for m in tracker.client.get_metric_history(run_id, "val_acc")] == [
+        m.val_acc for m in result.history
+    ]
+
+    tags = run.data.tags
+    assert tags["stage"] == "train" and tags["activation"] == "relu"
+    assert tags["stop_reason"] == result.stop_reason and "git_commit" in tags
+    assert "Fashion-MNIST" in tags["mlflow.note.content"]
+
+    dataset = run.inputs.dataset_inputs[0].dataset
+    assert dataset.name == "fashion-mnist-custom" and dataset.digest == splits.source.digest[:16]
+
+    artifacts = {a.path for a in tracker.client.list_artifacts(run_id)}
+    assert artifacts == {"checkpoint", "figures", "histograms"}
+    local = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/", dst_path=str(workdir / "dl"))
+    assert (workdir / "dl/figures/learning_curves.png").stat().st_size > 10_000
+    assert {p.name for p in (workdir / "dl/checkpoint").iterdir()} == {"model.pt", "config.json"}
+    with np.load(f"{local}/histograms/weights.npz") as histograms:
+        assert histograms["fc1.counts"].sum() == 32 * 784
+        assert len(histograms["fc1.edges"]) == len(histograms["fc1.counts"]) + 1
+
+    model = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
+    assert isinstance(model, MLP)
+    assert train.evaluate(model, splits.test_x, splits.test_y)[1] == result.test_acc
+
+
+def test_a_failing_stage_leaves_a_failed_run_not_a_running_one(workdir, splits):
+    tracker = tracking.Tracker("test-exp")
+    with pytest.raises(RuntimeError), tracking.training_run(tracker, CONFIG, splits, {}) as run:
+        raise RuntimeError("boom")
+    assert tracker.client.get_run(run.run_id).info.status == "FAILED"
+    with (
+        pytest.raises(KeyboardInterrupt),
+        tracking.training_run(tracker, CONFIG, splits, {}) as run,
+    ):
+        raise KeyboardInterrupt
+    killed = tracker.client.get_run(run.run_id)
+    assert killed.info.status == "KILLED" and killed.data.tags["stop_reason"] == "interrupted"
+
+
+def test_tracking_uri_problems_are_caught_before_any_run(monkeypatch):
+    with pytest.raises(UsageError, match="unsupported scheme"):
+        tracking.check_tracking_uri("ftp://example.org/store")
+    with pytest.raises(PipelineError, match=r"http://127.0.0.1:9 is unreachable"):
+        tracking.check_tracking_uri("http://127.0.0.1:9")
+
+
+def test_model_uris_of_the_wrong_kind_or_missing(workdir, splits):
+    with pytest.raises(UsageError, match="unsupported model URI 's3://bucket/model'"):
+        tracking.load_model("s3://bucket/model")
+    _, run_id, _ = tracked_training(splits, with_model=False)
+    with pytest.raises(PipelineError, match=f"model runs:/{run_id}/model not found"):
+        tracking.load_model(f"runs:/{run_id}/model")
+    with pytest.raises(PipelineError, match="not found"):
+        tracking.load_model("models:/fashion-mlp@nobody")
+    checkpoint = tracking.load_model(f"runs:/{run_id}/checkpoint")
+    assert isinstance(checkpoint, MLP) and checkpoint.config.hidden_sizes == (32, 16)

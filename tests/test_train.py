@@ -1,0 +1,129 @@
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pipeline import data, train
+from pipeline.config import TrainConfig
+from pipeline.model import build_model
+from tests.conftest import needs_real_data
+
+SMALL = {"hidden_sizes": (32, 16), "batch_size": 32}
+
+
+@pytest.fixture(scope="module")
+def splits(tiny_data):
+    return data.load_splits(tiny_data)
+
+
+def test_training_learns_the_synthetic_task(splits):
+    result = train.train(TrainConfig(lr=0.05, max_epochs=4, **SMALL), splits, progress=False)
+    assert result.stop_reason in ("max_epochs", "early_stopping")
+    assert result.best_val_acc > 0.9 and result.test_acc > 0.9
+    assert [m.epoch for m in result.history] == list(range(1, len(result.history) + 1))
+    assert set(result.history[0].grad_norms) == {"fc1", "fc2", "fc3"}
+    assert result.final_metrics().keys() == {
+        "best_val_acc",
+        "best_epoch",
+        "test_acc",
+        "test_loss",
+        "train_time_s",
+        "time_to_best_s",
+    }
+
+
+def test_same_seed_gives_identical_metrics(splits):
+    config = TrainConfig(lr=0.02, max_epochs=2, **SMALL)
+    first, second = (train.train(config, splits, progress=False) for _ in range(2))
+    strip = [
+        (m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.grad_norms) for m in first.history
+    ]
+    again = [
+        (m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.grad_norms) for m in second.history
+    ]
+    assert strip == again and first.test_acc == second.test_acc
+
+
+def test_early_stopping_waits_patience_epochs_and_restores_the_best(splits, monkeypatch):
+    """val_acc is scripted: best at epoch 2, then 3 epochs without improvement with patience 3."""
+    scripted = iter([0.50, 0.70, 0.60, 0.70, 0.65, 0.99, 0.99])
+    snapshots = {}
+    real_evaluate = train.evaluate
+
+    def fake_evaluate(model, x, y):
+        if x is splits.test_x:
+            return real_evaluate(model, x, y)
+        snapshots[len(snapshots) + 1] = {k: v.clone() for k, v in model.state_dict().items()}
+        return 1.0, next(scripted)
+
+    monkeypatch.setattr(train, "evaluate", fake_evaluate)
+    result = train.train(
+        TrainConfig(lr=0.01, max_epochs=10, patience=3, **SMALL), splits, progress=False
+    )
+    assert result.stop_reason == "early_stopping"
+    assert len(result.history) == 5  # epochs 3, 4, 5 did not beat epoch 2 (0.70 ties do not count)
+    assert result.best_epoch == 2 and result.best_val_acc == 0.70
+    best = snapshots[2]
+    assert all(torch.equal(v, best[k]) for k, v in result.model.state_dict().items())
+    assert result.time_to_best_s < result.train_time_s
+
+
+def test_a_pruning_callback_stops_training_without_testing(splits):
+    calls = []
+    result = train.train(
+        TrainConfig(lr=0.01, max_epochs=5, **SMALL),
+        splits,
+        on_epoch=lambda m: calls.append(m.epoch) or m.epoch == 2,
+        progress=False,
+    )
+    assert calls == [1, 2] and result.stop_reason == "pruned"
+    assert math.isnan(result.test_acc) and "test_acc" not in result.final_metrics()
+
+
+def test_divergence_stops_at_the_first_non_finite_loss(splits):
+    result = train.train(TrainConfig(lr=50.0, max_epochs=5), splits, progress=False)
+    assert result.stop_reason == "diverged"
+    assert result.diverged_at.startswith("epoch 1, step ")
+    assert result.history == [] and result.best_epoch == 0
+
+
+def test_fast_loop_matches_a_plain_reference_loop(splits):
+    """Speed must not change what is learned: same weights after one epoch, same seed."""
+    config = TrainConfig(lr=0.01, max_epochs=1, patience=1, batch_size=64)
+    fast = train.train(config, splits, progress=False).model
+
+    reference = build_model(config.activation, config.hidden_sizes, seed=config.seed)
+    optimizer = torch.optim.SGD(reference.parameters(), lr=config.lr, momentum=config.momentum)
+    order = torch.randperm(
+        len(splits.train_y), generator=torch.Generator().manual_seed(config.seed)
+    )
+    reference.train()
+    for start in range(0, len(order), config.batch_size):
+        batch = order[start : start + config.batch_size]
+        loss = F.cross_entropy(reference(splits.train_x[batch]), splits.train_y[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    for (name, a), (_, b) in zip(
+        fast.state_dict().items(), reference.state_dict().items(), strict=True
+    ):
+        assert torch.allclose(a, b, atol=1e-6, rtol=0), name
+
+
+def test_per_class_accuracy_covers_every_class(splits):
+    result = train.train(TrainConfig(lr=0.05, max_epochs=3, **SMALL), splits, progress=False)
+    per_class = train.per_class_accuracy(result.model, splits.test_x, splits.test_y, data.CLASSES)
+    assert list(per_class) == list(data.CLASSES)
+    assert sum(per_class.values()) / 10 == pytest.approx(result.test_acc, abs=1e-6)
+
+
+@needs_real_data
+@pytest.mark.slow
+def test_relu_reaches_70_percent_in_one_epoch_on_the_real_data():
+    splits = data.load_splits()
+    train.configure_torch(torch.device("cpu"))
+    result = train.train(
+        TrainConfig(activation="relu", lr=0.01, max_epochs=1), splits, progress=False
+    )
+    assert result.test_acc > 0.70, result.test_acc
