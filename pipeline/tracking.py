@@ -45,7 +45,12 @@ logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the CLI's output to 
 
 
 def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    """MLFLOW_TRACKING_URI or the local store; SQLite paths made absolute, since MLflow caches
+    stores by URI and a relative path would follow whatever directory the process is in."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"
+    return uri
 
 
 def check_tracking_uri(uri: str) -> None:
