@@ -19,7 +19,8 @@ PORT ?= 5000
 EXPERIMENT ?= activation-study
 PYTEST_ARGS ?=
 
-.PHONY: help install dataset-package data train evaluate sweep test lint format clean
+.PHONY: help install dataset-package data train evaluate sweep worker report confirm test lint \
+	format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -52,8 +53,16 @@ evaluate: install dataset-package ## test accuracy of a logged model: make evalu
 	$(PY) -m pipeline evaluate --model-uri '$(MODEL)'
 
 sweep: install dataset-package ## the study: make sweep SWEEP=sweeps/quick.yaml WORKERS=2
-	for act in sigmoid tanh relu leakyrelu elu swish; do \
-	  $(PY) -m pipeline train --activation $$act --lr $(LR) --epochs $(EPOCHS) || exit 1; done
+	$(PY) -m pipeline sweep --config $(SWEEP) $(if $(WORKERS),--workers $(WORKERS))
+
+worker: install dataset-package ## join a prepared sweep from this machine: make worker SWEEP=...
+	$(PY) -m pipeline worker --config $(SWEEP)
+
+report: install ## rebuild the results table and lr plot from MLflow: make report SWEEP=...
+	$(PY) -m pipeline report --config $(SWEEP)
+
+confirm: install dataset-package ## retrain each activation's best config with 3 more seeds
+	$(PY) -m pipeline confirm --config $(SWEEP) --seeds 3
 
 test: install dataset-package ## run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -9,6 +9,7 @@ import argparse
 import os
 import sys
 import traceback
+from pathlib import Path
 
 from pipeline.config import (
     DEFAULT_EXPERIMENT,
@@ -126,6 +127,100 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- sweep, worker, report, confirm ----------------------------------------------------
+
+
+def _sweep_config(args: argparse.Namespace):
+    from pipeline.config import SweepConfig
+
+    return SweepConfig.load(Path(args.config))
+
+
+def _publish_report(tracker, config, parent_run_id: str | None = None) -> str:
+    from pipeline import report
+
+    table = report.write_report(tracker, config.study, config.activations)
+    if parent_run_id:
+        for name in ("results.md", "results.csv", "lr_response.png"):
+            tracker.log_file(parent_run_id, report.REPORTS_DIR / name, "results")
+    return report.to_markdown(table)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    config = _sweep_config(args)
+    workers = parse_int("workers", args.workers) if args.workers else config.workers
+    if workers < 1:
+        raise UsageError(f"workers must be an integer >= 1, got {workers}")
+    from pipeline import data, sweep
+
+    data.locate(args.data_dir)  # bad data fails here, before the study or a run exists
+    handle = sweep.open_sweep(config, create=True)
+    status = "FAILED"
+    try:
+        if workers == 1:
+            sweep.work(config, args.data_dir, threads=None, progress=not args.no_progress)
+        else:
+            sweep.run_workers(
+                config, Path(args.config), workers, args.data_dir, progress=not args.no_progress
+            )
+        best = sweep.finish(handle)
+        table = _publish_report(handle.tracker, config, handle.parent_run_id)
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        sweep.close_parent(handle, status)
+    counts = sweep.trial_counts(handle.study)
+    print(table)
+    print(
+        f"trials: {', '.join(f'{n} {state.lower()}' for state, n in sorted(counts.items()))}; "
+        f"best per activation registered as models:/fashion-mlp@<activation>, overall best "
+        f"@champion ({max(best.values(), key=lambda b: b.val_acc).activation})"
+        if best
+        else "no trial completed"
+    )
+    print(f"parent_run_id={handle.parent_run_id}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    config = _sweep_config(args)
+    threads = parse_int("threads", args.threads) if args.threads else None
+    from pipeline import sweep
+
+    outcomes = sweep.work(config, args.data_dir, threads, progress=not args.no_progress)
+    for outcome in outcomes:
+        print(
+            f"trial {outcome.number}: {outcome.activation} lr {outcome.lr:g} -> {outcome.state} "
+            f"({outcome.reason})"
+        )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    config = _sweep_config(args)
+    from pipeline import tracking
+
+    print(_publish_report(tracking.Tracker(config.experiment), config), end="")
+    print("written: reports/results.md, reports/results.csv, reports/lr_response.png")
+    return 0
+
+
+def cmd_confirm(args: argparse.Namespace) -> int:
+    config = _sweep_config(args)
+    seeds = parse_int("seeds", args.seeds)
+    if seeds < 1:
+        raise UsageError(f"seeds must be an integer >= 1, got {seeds}")
+    from pipeline import sweep
+
+    handle = sweep.open_sweep(config, create=False)
+    added = sweep.confirm(handle, seeds, args.data_dir, progress=not args.no_progress)
+    print(_publish_report(handle.tracker, config, handle.parent_run_id), end="")
+    print(f"{added} confirmation runs added")
+    return 0
+
+
 # --- the parser ---------------------------------------------------------------------------
 
 
@@ -172,6 +267,30 @@ def build_parser() -> argparse.ArgumentParser:
     _device_arg(p)
     _data_args(p)
     p.set_defaults(func=cmd_evaluate)
+
+    def sweep_config_arg(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--config", default="sweeps/activations.yaml", help="sweep YAML file")
+        sub.add_argument("--no-progress", action="store_true", help="no progress bars")
+        _data_args(sub)
+
+    p = stages.add_parser("sweep", help="the study: Optuna over activations x learning rates")
+    sweep_config_arg(p)
+    p.add_argument("--workers", help="worker processes (default: the config's `workers`)")
+    p.set_defaults(func=cmd_sweep)
+
+    p = stages.add_parser("worker", help="join a prepared sweep and run its queued trials")
+    sweep_config_arg(p)
+    p.add_argument("--threads", help="torch threads for this worker (default: all cores)")
+    p.set_defaults(func=cmd_worker)
+
+    p = stages.add_parser("report", help="the results table and lr plot, from MLflow alone")
+    sweep_config_arg(p)
+    p.set_defaults(func=cmd_report)
+
+    p = stages.add_parser("confirm", help="retrain each activation's best config with more seeds")
+    sweep_config_arg(p)
+    p.add_argument("--seeds", default="3", help="further seeds per activation")
+    p.set_defaults(func=cmd_confirm)
 
     for sub in stages.choices.values():
         _common(sub)

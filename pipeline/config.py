@@ -179,6 +179,8 @@ class SweepConfig:
     lrs: tuple[float, ...] = lr_grid(1e-4, 0.3, 4)
     pruner: str = "median"
     pruner_warmup_epochs: int = 3
+    # Trials at this lr are never pruned: the seed's table (all at lr 1e-3) is reproduced in full.
+    reference_lr: float | None = 1e-3
     workers: int = 1
     storage: str | None = None
     heartbeat_interval: int = 10
@@ -199,6 +201,10 @@ class SweepConfig:
         object.__setattr__(self, "lrs", tuple(check_positive_number("lr", v) for v in self.lrs))
         check_choice("pruner", self.pruner, PRUNERS)
         check_int_at_least("pruner_warmup_epochs", self.pruner_warmup_epochs, 0)
+        if self.reference_lr is not None:
+            object.__setattr__(
+                self, "reference_lr", check_positive_number("reference_lr", self.reference_lr)
+            )
         check_int_at_least("workers", self.workers, 1)
         if self.storage is not None and not isinstance(self.storage, str):
             raise UsageError(f"storage must be a URL string, got {self.storage!r}")

@@ -60,3 +60,42 @@ def histogram_grid(
 
 def close(fig: Figure) -> None:
     plt.close(fig)
+
+
+def lr_response(
+    points: Mapping[str, Sequence[tuple[float, float, str]]],
+    title: str,
+    seed_lr: float | None = None,
+) -> Figure:
+    """Best validation accuracy against learning rate, one line per activation.
+
+    `points[activation]` holds (lr, best val_acc, outcome) with outcome "complete", "pruned" (a
+    hollow marker: the accuracy it had reached) or "diverged" (an x at 0: no epoch finished).
+    """
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for index, (activation, rows) in enumerate(points.items()):
+        color = f"C{index % 10}"
+        rows = sorted(rows)
+        trained = [(lr, value) for lr, value, outcome in rows if outcome != "diverged"]
+        if trained:
+            ax.plot(*zip(*trained, strict=True), "-", color=color, label=activation)
+        for lr, value, outcome in rows:
+            if outcome == "diverged":
+                ax.plot(lr, 0, "x", color=color, ms=8)
+            else:
+                ax.plot(lr, value, "o", color=color, mfc=color if outcome == "complete" else "none")
+    if seed_lr is not None:
+        ax.axvline(seed_lr, color="grey", ls=":", lw=1, label=f"seed's lr {seed_lr:g}")
+    ax.plot([], [], "o", color="grey", mfc="none", label="pruned (accuracy reached)")
+    ax.plot([], [], "x", color="grey", label="diverged")
+    ax.set(
+        xscale="log",
+        xlabel="learning rate",
+        ylabel="best validation accuracy",
+        title=title,
+        ylim=(-0.03, 1.0),
+    )
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig

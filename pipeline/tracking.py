@@ -7,6 +7,7 @@ sweep trials, resumed runs and several workers never depend on hidden global sta
 
 import contextlib
 import functools
+import io
 import logging
 import os
 import socket
@@ -15,6 +16,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from urllib.parse import urlparse
 
 import mlflow
 import numpy as np
+import pandas as pd
 import torch
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
@@ -42,6 +45,7 @@ DATASET_URL = "https://github.com/zalandoresearch/fashion-mnist"
 _SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "file", "databricks")
 
 logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the CLI's output to what matters
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def tracking_uri() -> str:
@@ -178,6 +182,9 @@ class Tracker:
         finally:
             plots.close(fig)
 
+    def log_file(self, run_id: str, path: Path, artifact_dir: str) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_dir)
+
     def log_npz(self, run_id: str, arrays: dict[str, np.ndarray], artifact_file: str) -> None:
         with tempfile.TemporaryDirectory() as scratch:
             path = save_npz(Path(scratch) / Path(artifact_file).name, arrays)
@@ -210,7 +217,7 @@ class Tracker:
         example = np.zeros((2, model.config.in_features), dtype=np.float32)
         with torch.inference_mode():
             output = model(torch.from_numpy(example)).numpy()
-        with _quiet_warnings():
+        with _quiet():
             info = mlflow.pytorch.log_model(
                 model,
                 name="model",
@@ -222,20 +229,53 @@ class Tracker:
             )
         return info.model_uri
 
-    def register(self, model_uri: str, aliases: list[str], name: str = REGISTERED_MODEL) -> str:
-        """A new version of the registered model, with `aliases` moved onto it."""
-        with _quiet_warnings():
-            version = mlflow.register_model(model_uri, name).version
+    def logged_model_uri(self, run_id: str) -> str | None:
+        """`models:/<model_id>` of the model named "model" that `run_id` logged, if any."""
+        run = self.client.get_run(run_id)
+        models = self.client.search_logged_models(
+            experiment_ids=[run.info.experiment_id], filter_string="name = 'model'"
+        )
+        found = [m for m in models if m.source_run_id == run_id]
+        return f"models:/{found[0].model_id}" if found else None
+
+    def load_run_checkpoint(self, run_id: str) -> MLP:
+        with tempfile.TemporaryDirectory() as scratch:
+            local = self.client.download_artifacts(run_id, "checkpoint", scratch)
+            return load_checkpoint(Path(local))
+
+    def register_run_model(
+        self, run_id: str, aliases: list[str], name: str = REGISTERED_MODEL
+    ) -> str:
+        """Make the run's logged model a version of `name` (once) and move `aliases` onto it."""
+        model_uri = self.logged_model_uri(run_id)
+        if model_uri is None:
+            self.log_model(run_id, self.load_run_checkpoint(run_id))
+            model_uri = self.logged_model_uri(run_id)
+        versions = self.client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+        if versions:
+            version = versions[0].version
+        else:
+            with _quiet():
+                version = mlflow.register_model(model_uri, name).version
         for alias in aliases:
             self.client.set_registered_model_alias(name, alias, version)
-        return version
+        return str(version)
+
+    def metric_at_step(self, run_id: str, key: str, step: int) -> float:
+        history = self.client.get_metric_history(run_id, key)
+        return next((m.value for m in history if m.step == step), float("nan"))
+
+    def search_runs(self, filter_string: str) -> pd.DataFrame:
+        """Runs of this experiment as a DataFrame (columns params.*, metrics.*, tags.*)."""
+        return mlflow.search_runs(
+            experiment_ids=[self.experiment_id], filter_string=filter_string, output_format="pandas"
+        )
 
 
 @contextlib.contextmanager
-def _quiet_warnings() -> Iterator[None]:
-    import warnings
-
-    with warnings.catch_warnings():
+def _quiet() -> Iterator[None]:
+    """MLflow's warnings and its printed notes ("Successfully registered model ...")."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         yield
 
@@ -362,7 +402,7 @@ def load_model(model_uri: str, device: str = "cpu") -> MLP:
             with tempfile.TemporaryDirectory() as scratch:
                 local = mlflow.artifacts.download_artifacts(model_uri, dst_path=scratch)
                 return load_checkpoint(Path(local), device)
-        with _quiet_warnings():
+        with _quiet():
             model = mlflow.pytorch.load_model(model_uri, map_location=device)
     except MlflowException as error:
         raise PipelineError(f"model {model_uri} not found: {_first_line(error.message)}") from None

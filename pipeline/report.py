@@ -1,0 +1,193 @@
+"""Report: the seed's results table, rebuilt from what MLflow recorded (pandas, nothing else)."""
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline import plots
+from pipeline.errors import PipelineError
+from pipeline.files import atomic_write_text
+from pipeline.tracking import Tracker
+
+SEED_LR = 1e-3
+REPORTS_DIR = Path("reports")
+
+COLUMNS = {  # column -> header of the Markdown table
+    "activation": "activation",
+    "best_lr": "best lr",
+    "train_acc": "train acc %",
+    "val_acc": "val acc %",
+    "test_acc": "test acc %",
+    "time_to_best_s": "time to best (s)",
+    "train_time_s": "train time (s)",
+    "best_epoch": "epoch of saturation",
+    "trials": "trials",
+    "seed_lr_train_acc": "train acc % @1e-3",
+    "seed_lr_val_acc": "val acc % @1e-3",
+    "seed_lr_test_acc": "test acc % @1e-3",
+    "seed_lr_time_to_best_s": "time to best (s) @1e-3",
+    "seed_lr_best_epoch": "epoch @1e-3",
+    "seed_lr_state": "state @1e-3",
+    "confirm_test_acc_mean": "test acc % mean",
+    "confirm_test_acc_std": "± std",
+    "confirm_seeds": "seeds",
+}
+PERCENT = {
+    "train_acc",
+    "val_acc",
+    "test_acc",
+    "seed_lr_train_acc",
+    "seed_lr_val_acc",
+    "seed_lr_test_acc",
+    "confirm_test_acc_mean",
+    "confirm_test_acc_std",
+}
+
+
+def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
+    """One row per training run of the sweep (trials and confirmations), tidy column names."""
+    raw = tracker.search_runs(f"tags.sweep = '{study}'")
+    if raw.empty:
+        return pd.DataFrame()
+    raw = raw[raw["tags.stage"].isin(["train", "confirm"])]
+    frame = pd.DataFrame(
+        {
+            "run_id": raw["run_id"],
+            "stage": raw["tags.stage"],
+            "activation": raw["params.activation"],
+            "lr": raw["params.lr"].astype(float),
+            "seed": raw["params.seed"].astype(int),
+            "status": raw["status"],
+            "state": _tag(raw, "trial_state"),
+            "stop_reason": _tag(raw, "stop_reason"),
+        }
+    )
+    for metric in ("best_val_acc", "best_epoch", "test_acc", "train_time_s", "time_to_best_s"):
+        frame[metric] = raw.get(f"metrics.{metric}", math.nan)
+    return frame.reset_index(drop=True)
+
+
+def _tag(raw: pd.DataFrame, key: str) -> pd.Series:
+    column = f"tags.{key}"
+    return raw[column] if column in raw else pd.Series(index=raw.index, dtype=object)
+
+
+def _train_acc_at_best(tracker: Tracker, row: pd.Series) -> float:
+    if pd.isna(row["best_epoch"]):
+        return math.nan
+    return tracker.metric_at_step(row["run_id"], "train_acc", int(row["best_epoch"]))
+
+
+def results_table(
+    tracker: Tracker, runs: pd.DataFrame, activations: tuple[str, ...], seed_lr: float = SEED_LR
+) -> pd.DataFrame:
+    """Per activation: the best trial by validation accuracy, the trial at the seed's lr, and the
+    mean ± std test accuracy over the best configuration's seeds (trial and confirmations)."""
+    trials = runs[(runs["stage"] == "train") & (runs["status"] == "FINISHED")]
+    completed = trials[trials["state"] == "COMPLETE"]
+    rows = []
+    for activation in [a for a in activations if a in set(trials["activation"])]:
+        mine = completed[completed["activation"] == activation]
+        row = {"activation": activation, "trials": int((trials["activation"] == activation).sum())}
+        if not mine.empty:
+            best = mine.loc[mine["best_val_acc"].idxmax()]
+            row.update(
+                best_lr=best["lr"],
+                train_acc=_train_acc_at_best(tracker, best),
+                val_acc=best["best_val_acc"],
+                test_acc=best["test_acc"],
+                time_to_best_s=best["time_to_best_s"],
+                train_time_s=best["train_time_s"],
+                best_epoch=best["best_epoch"],
+            )
+            seeds = runs[
+                (runs["activation"] == activation)
+                & (runs["lr"] == best["lr"])
+                & (runs["status"] == "FINISHED")
+                & runs["test_acc"].notna()
+            ]
+            if (seeds["stage"] == "confirm").any():
+                row.update(
+                    confirm_test_acc_mean=seeds["test_acc"].mean(),
+                    confirm_test_acc_std=seeds["test_acc"].std(ddof=1),
+                    confirm_seeds=len(seeds),
+                )
+        at_seed_lr = trials[
+            (trials["activation"] == activation) & ((trials["lr"] - seed_lr).abs() < 1e-12)
+        ]
+        if not at_seed_lr.empty:
+            seed_row = at_seed_lr.iloc[0]
+            row.update(
+                seed_lr_train_acc=_train_acc_at_best(tracker, seed_row),
+                seed_lr_val_acc=seed_row["best_val_acc"],
+                seed_lr_test_acc=seed_row["test_acc"],
+                seed_lr_time_to_best_s=seed_row["time_to_best_s"],
+                seed_lr_best_epoch=seed_row["best_epoch"],
+                seed_lr_state=seed_row["state"],
+            )
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    return table[[c for c in COLUMNS if c in table]]
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    """A GitHub table: accuracies in percent with 2 decimals, blanks for what was not measured."""
+
+    def cell(column: str, value) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        if column in PERCENT:
+            return f"{100 * value:.2f}"
+        if column in ("best_lr",):
+            return f"{value:g}"
+        if column in ("best_epoch", "seed_lr_best_epoch", "trials", "confirm_seeds"):
+            return str(int(value))
+        if isinstance(value, float):
+            return f"{value:.1f}"
+        return str(value)
+
+    headers = [COLUMNS[c] for c in table.columns]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    for _, row in table.iterrows():
+        lines.append("| " + " | ".join(cell(c, row[c]) for c in table.columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def lr_response_figure(runs: pd.DataFrame, study: str, activations: tuple[str, ...]):
+    trials = runs[runs["stage"] == "train"]
+    points = {}
+    for activation in [a for a in activations if a in set(trials["activation"])]:
+        mine = trials[trials["activation"] == activation]
+        points[activation] = [
+            (row.lr, row.best_val_acc, _outcome(row))
+            for row in mine.itertuples()
+            if _outcome(row) == "diverged" or not pd.isna(row.best_val_acc)
+        ]
+    return plots.lr_response(
+        points, f"sweep {study}: validation accuracy vs learning rate", seed_lr=SEED_LR
+    )
+
+
+def _outcome(row) -> str:
+    if row.stop_reason == "diverged":
+        return "diverged"
+    return "complete" if row.state == "COMPLETE" else "pruned"
+
+
+def write_report(
+    tracker: Tracker, study: str, activations: tuple[str, ...], directory: Path = REPORTS_DIR
+) -> pd.DataFrame:
+    """reports/results.md, results.csv and lr_response.png; returns the table."""
+    runs = sweep_runs(tracker, study)
+    if runs.empty:
+        raise PipelineError(f"no runs of sweep {study!r} in experiment; run `make sweep` first")
+    table = results_table(tracker, runs, activations)
+    directory.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(directory / "results.csv", table.to_csv(index=False))
+    atomic_write_text(directory / "results.md", to_markdown(table))
+    figure = lr_response_figure(runs, study, activations)
+    figure.savefig(directory / "lr_response.png.tmp", dpi=110, format="png")
+    (directory / "lr_response.png.tmp").replace(directory / "lr_response.png")
+    plots.close(figure)
+    return table

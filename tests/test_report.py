@@ -1,0 +1,130 @@
+import math
+
+import mlflow
+import pandas as pd
+import pytest
+
+from pipeline import report, tracking
+from pipeline.cli import main
+from tests.test_sweep import run_sweep, write_config
+
+
+def runs_frame() -> pd.DataFrame:
+    experiment = mlflow.MlflowClient(tracking.tracking_uri()).get_experiment_by_name(
+        "activation-study"
+    )
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    return mlflow.search_runs([experiment.experiment_id], "tags.sweep = 'tiny'")
+
+
+def test_the_report_rebuilds_the_seed_table_from_mlflow(workdir, tiny_data, capsys):
+    config = write_config(workdir, lr=[0.001, 0.05])
+    assert run_sweep(config, tiny_data) == 0
+    capsys.readouterr()
+    assert main(["report", "--config", str(config)]) == 0
+    assert "| activation | best lr | train acc % |" in capsys.readouterr().out
+
+    table = pd.read_csv(workdir / "reports/results.csv")
+    assert list(table["activation"]) == ["relu", "tanh"]
+    assert {
+        "best_lr",
+        "train_acc",
+        "val_acc",
+        "test_acc",
+        "time_to_best_s",
+        "train_time_s",
+        "best_epoch",
+        "trials",
+        "seed_lr_val_acc",
+        "seed_lr_test_acc",
+        "seed_lr_best_epoch",
+    } <= set(table.columns)
+    runs = runs_frame()
+    client = mlflow.MlflowClient(tracking.tracking_uri())
+    for _, row in table.iterrows():
+        mine = runs[
+            (runs["params.activation"] == row["activation"]) & (runs["tags.stage"] == "train")
+        ]
+        best = mine.loc[mine["metrics.best_val_acc"].idxmax()]
+        assert row["best_lr"] == float(best["params.lr"])
+        assert row["val_acc"] == best["metrics.best_val_acc"]
+        assert row["test_acc"] == best["metrics.test_acc"]
+        assert row["best_epoch"] == best["metrics.best_epoch"]
+        assert row["time_to_best_s"] == pytest.approx(best["metrics.time_to_best_s"])
+        train_acc = [
+            m.value
+            for m in client.get_metric_history(best["run_id"], "train_acc")
+            if m.step == int(best["metrics.best_epoch"])
+        ]
+        assert row["train_acc"] == train_acc[0]
+        at_seed_lr = mine[mine["params.lr"] == "0.001"].iloc[0]
+        assert row["seed_lr_test_acc"] == at_seed_lr["metrics.test_acc"]
+        assert row["trials"] == 2
+    markdown = (workdir / "reports/results.md").read_text()
+    assert markdown.count("\n") == 4 and f"{100 * table['test_acc'][0]:.2f}" in markdown
+    assert (workdir / "reports/lr_response.png").stat().st_size > 10_000
+
+
+def test_confirm_adds_seeds_and_the_report_gains_mean_and_std(workdir, tiny_data, capsys):
+    config = write_config(workdir, activations=["relu"], lr=[0.05])
+    assert run_sweep(config, tiny_data) == 0
+    assert (
+        main(
+            [
+                "confirm",
+                "--config",
+                str(config),
+                "--seeds",
+                "2",
+                "--data-dir",
+                str(tiny_data),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert "2 confirmation runs added" in capsys.readouterr().out
+    runs = runs_frame()
+    confirms = runs[runs["tags.stage"] == "confirm"]
+    assert sorted(confirms["params.seed"]) == ["43", "44"]
+    table = pd.read_csv(workdir / "reports/results.csv")
+    test_accs = runs[runs["params.lr"] == "0.05"]["metrics.test_acc"]
+    assert table["confirm_seeds"][0] == 3
+    assert table["confirm_test_acc_mean"][0] == pytest.approx(test_accs.mean())
+    assert table["confirm_test_acc_std"][0] == pytest.approx(test_accs.std(ddof=1))
+    # A second call finds every seed done and adds nothing.
+    assert (
+        main(
+            [
+                "confirm",
+                "--config",
+                str(config),
+                "--seeds",
+                "2",
+                "--data-dir",
+                str(tiny_data),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert "0 confirmation runs added" in capsys.readouterr().out
+
+
+def test_markdown_cells_show_percent_and_blanks():
+    table = pd.DataFrame(
+        [
+            {
+                "activation": "relu",
+                "best_lr": 0.03,
+                "test_acc": 0.87654,
+                "best_epoch": 9.0,
+                "seed_lr_test_acc": math.nan,
+            }
+        ]
+    )
+    lines = report.to_markdown(table).splitlines()
+    assert (
+        lines[0] == "| activation | best lr | test acc % | epoch of saturation | test acc % @1e-3 |"
+    )
+    assert lines[2] == "| relu | 0.03 | 87.65 | 9 | – |"

@@ -1,0 +1,252 @@
+import time
+from pathlib import Path
+
+import mlflow
+import optuna
+import pytest
+import yaml
+from optuna.trial import TrialState
+
+from pipeline import sweep, tracking
+from pipeline.cli import main
+from pipeline.config import SweepConfig
+
+TINY = {
+    "max_epochs": 2,
+    "patience": 2,
+    "hidden_sizes": [32, 16],
+    "batch_size": 32,
+    "pruner": "none",
+    "workers": 1,
+}
+
+
+def write_config(directory: Path, **values) -> Path:
+    path = directory / f"{values.get('study', 'tiny')}.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {"study": "tiny", "activations": ["relu", "tanh"], "lr": [0.02, 0.1], **TINY, **values}
+        )
+    )
+    return path
+
+
+def run_sweep(config: Path, data_dir: Path, *extra: str) -> int:
+    return main(
+        ["sweep", "--config", str(config), "--data-dir", str(data_dir), "--no-progress", *extra]
+    )
+
+
+def client() -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(tracking.tracking_uri())
+
+
+def study_of(config: Path) -> optuna.Study:
+    loaded = SweepConfig.load(config)
+    return optuna.load_study(study_name=loaded.study, storage=sweep.storage_url(loaded))
+
+
+def runs_of(parent_id: str):
+    experiment = client().get_experiment_by_name("activation-study").experiment_id
+    return client().search_runs([experiment], f"tags.mlflow.parentRunId = '{parent_id}'")
+
+
+def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
+    config = write_config(workdir)
+    assert run_sweep(config, tiny_data) == 0
+    out = capsys.readouterr().out
+    assert "| activation | best lr |" in out
+
+    study = study_of(config)
+    trials = study.get_trials()
+    assert len(trials) == 4 and {t.state for t in trials} == {TrialState.COMPLETE}
+    assert sorted((t.params["activation"], t.params["lr"]) for t in trials) == [
+        ("relu", 0.02),
+        ("relu", 0.1),
+        ("tanh", 0.02),
+        ("tanh", 0.1),
+    ]
+
+    parent_id = study.user_attrs["mlflow_parent_run_id"]
+    parent = client().get_run(parent_id)
+    assert parent.info.run_name == "sweep-tiny" and parent.info.status == "FINISHED"
+    assert parent.data.tags["stage"] == "sweep" and parent.data.tags["sweep"] == "tiny"
+    for activation in ("relu", "tanh"):
+        assert 0 < parent.data.metrics[f"best_val_acc.{activation}"] <= 1
+        assert parent.data.metrics[f"best_lr.{activation}"] in (0.02, 0.1)
+    artifacts = {a.path for a in client().list_artifacts(parent_id, "results")}
+    assert artifacts == {"results/results.md", "results/results.csv", "results/lr_response.png"}
+    assert "figures/optimization_history.png" in {
+        a.path for a in client().list_artifacts(parent_id, "figures")
+    }
+
+    children = runs_of(parent_id)
+    assert len(children) == 4
+    by_trial = {int(r.data.tags["optuna.trial"]): r for r in children}
+    assert sorted(by_trial) == [t.number for t in trials]
+    for trial in trials:
+        run = by_trial[trial.number]
+        assert run.info.run_id == trial.user_attrs["mlflow_run_id"]
+        assert run.info.run_name == f"train-{trial.params['activation']}-lr{trial.params['lr']:g}"
+        assert run.data.tags["stage"] == "train" and run.data.tags["trial_state"] == "COMPLETE"
+        assert run.data.params["lr"] == str(trial.params["lr"])
+        assert {
+            "activation",
+            "lr",
+            "momentum",
+            "batch_size",
+            "max_epochs",
+            "patience",
+            "hidden_sizes",
+            "seed",
+            "device",
+            "val_fraction",
+            "data_source",
+        } <= set(run.data.params)
+        assert run.data.metrics["best_val_acc"] == trial.value
+        history = client().get_metric_history(run.info.run_id, "val_acc")
+        assert [m.step for m in history] == [1, 2]
+        assert "checkpoint" in {a.path for a in client().list_artifacts(run.info.run_id)}
+
+    registered = client().get_registered_model("fashion-mlp")
+    assert set(registered.aliases) == {"relu", "tanh", "champion"}
+    champion = client().get_model_version_by_alias("fashion-mlp", "champion")
+    best = max((t for t in trials), key=lambda t: t.value)
+    assert champion.run_id == best.user_attrs["mlflow_run_id"]
+
+
+def test_rerunning_a_finished_sweep_adds_nothing_and_new_points_only_run_once(workdir, tiny_data):
+    config = write_config(workdir)
+    assert run_sweep(config, tiny_data) == 0
+    first = {t.number: (t.datetime_complete, t.value) for t in study_of(config).get_trials()}
+    parent_id = study_of(config).user_attrs["mlflow_parent_run_id"]
+
+    assert run_sweep(config, tiny_data) == 0
+    assert {
+        t.number: (t.datetime_complete, t.value) for t in study_of(config).get_trials()
+    } == first
+    assert len(runs_of(parent_id)) == 4
+
+    write_config(workdir, lr=[0.02, 0.1, 0.05])
+    assert run_sweep(config, tiny_data) == 0
+    trials = study_of(config).get_trials()
+    assert len(trials) == 6
+    assert {(t.number, t.datetime_complete, t.value) for t in trials if t.number in first} == {
+        (n, *v) for n, v in first.items()
+    }
+    assert sorted(
+        (t.params["activation"], t.params["lr"]) for t in trials if t.number not in first
+    ) == [("relu", 0.05), ("tanh", 0.05)]
+    assert len(runs_of(parent_id)) == 6
+
+
+def test_a_diverging_trial_is_pruned_with_its_reason_and_the_sweep_goes_on(workdir, tiny_data):
+    config = write_config(
+        workdir, activations=["relu"], lr=[0.05, 50.0], hidden_sizes=[512, 256, 256, 128]
+    )
+    assert run_sweep(config, tiny_data) == 0
+    trials = {t.params["lr"]: t for t in study_of(config).get_trials()}
+    assert trials[50.0].state == TrialState.PRUNED
+    assert trials[50.0].user_attrs["stop_reason"] == "diverged"
+    assert trials[0.05].state == TrialState.COMPLETE
+    run = client().get_run(trials[50.0].user_attrs["mlflow_run_id"])
+    assert run.data.tags["stop_reason"] == "diverged" and run.data.tags["trial_state"] == "PRUNED"
+    assert run.data.tags["diverged_at"].startswith("epoch 1, step")
+
+
+def test_a_trial_left_running_by_a_dead_worker_is_failed_and_retried(workdir, tiny_data):
+    config_path = write_config(workdir, activations=["relu"], lr=[0.05], heartbeat_interval=1)
+    config = SweepConfig.load(config_path)
+    handle = sweep.open_sweep(config, create=True)
+    # A worker claims the trial, opens its MLflow run, then dies: no more heartbeats.
+    claimed = sweep.claim_next_trial(handle)
+    handle.storage.record_heartbeat(claimed._trial_id)
+    orphan = handle.tracker.start_run(
+        "train-relu-lr0.05",
+        "train",
+        {},
+        {},
+        "a run whose worker died",
+        parent_run_id=handle.parent_run_id,
+    )
+    claimed.set_user_attr("mlflow_run_id", orphan)
+    time.sleep(3)  # past the grace period of 2 heartbeat intervals
+
+    assert run_sweep(config_path, tiny_data) == 0
+    trials = study_of(config_path).get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert trials[1].system_attrs["failed_trial"] == trials[0].number
+    killed = client().get_run(orphan)
+    assert killed.info.status == "KILLED"
+    assert killed.data.tags["stop_reason"].startswith("orphaned")
+
+
+def test_the_pruner_compares_a_trial_only_with_its_own_activation():
+    study = optuna.create_study(direction="maximize")
+    distributions = {
+        "activation": optuna.distributions.CategoricalDistribution(["relu", "sigmoid"]),
+        "lr": optuna.distributions.FloatDistribution(1e-6, 1e3, log=True),
+    }
+
+    def add(activation: str, lr: float, curve: list[float], state=TrialState.COMPLETE):
+        trial = optuna.trial.create_trial(
+            params={"activation": activation, "lr": lr},
+            distributions=distributions,
+            value=max(curve) if state == TrialState.COMPLETE else None,
+            state=state,
+            intermediate_values=dict(enumerate(curve, start=1)),
+        )
+        study.add_trial(trial)
+        return study.get_trials()[-1]
+
+    add("relu", 0.1, [0.80, 0.85, 0.88, 0.90])
+    pruner = sweep.PerActivationMedianPruner(warmup_epochs=2, reference_lr=0.001)
+    slow_sigmoid = add("sigmoid", 0.1, [0.10, 0.10, 0.30], state=TrialState.RUNNING)
+    assert not pruner.prune(study, slow_sigmoid), "no sigmoid reference yet: never pruned"
+    slow_relu = add("relu", 0.01, [0.50, 0.60, 0.70], state=TrialState.RUNNING)
+    assert pruner.prune(study, slow_relu)
+    early_relu = add("relu", 0.02, [0.50, 0.60], state=TrialState.RUNNING)
+    assert not pruner.prune(study, early_relu), "still within the warm-up epochs"
+    reference = add("relu", 0.001, [0.50, 0.60, 0.70], state=TrialState.RUNNING)
+    assert not pruner.prune(study, reference), "the reference lr is never pruned"
+
+
+BAD_SWEEP_CONFIGS = [
+    ({"activations": []}, "activations must be a non-empty list"),
+    ({"activations": ["relu", "nope"]}, "unknown activation 'nope'"),
+    ({"lr": {"low": 0.1, "high": 0.01}}, "lr range is reversed or empty: low 0.1 >= high 0.01"),
+    ({"lr": {"low": 0, "high": 0.01}}, "lr.low must be a positive finite number, got 0"),
+    ({"lr": [0.1, -1]}, "lr must be a positive finite number, got -1"),
+    (
+        {"lr": {"low": 1e-3, "high": 0.1}, "trials_per_activation": 0},
+        "trials_per_activation must be an integer >= 1, got 0",
+    ),
+    ({"learning_rate": 0.1}, "unknown key 'learning_rate'; allowed keys:"),
+    ({"max_epochs": "ten"}, "max_epochs must be an integer >= 1, got 'ten'"),
+    ({"activations": "relu"}, "activations must be a list, got 'relu'"),
+    (
+        {"storage": "redis://localhost/0"},
+        "study storage 'redis://localhost/0' has an unknown scheme",
+    ),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), BAD_SWEEP_CONFIGS)
+def test_bad_sweep_configs_are_one_line_and_write_nothing(
+    workdir, tiny_data, capsys, values, message
+):
+    config = write_config(workdir, **values)
+    assert run_sweep(config, tiny_data) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert not (workdir / "sweeps").exists() and not (workdir / "mlruns").exists()
+
+
+def test_missing_config_and_yaml_syntax_errors(workdir, tiny_data, capsys):
+    assert run_sweep(workdir / "absent.yaml", tiny_data) == 2
+    assert "absent.yaml does not exist" in capsys.readouterr().err
+    broken = workdir / "broken.yaml"
+    broken.write_text("study: x\nactivations: [relu\n")
+    assert run_sweep(broken, tiny_data) == 2
+    assert "YAML syntax error at line" in capsys.readouterr().err
+    assert not (workdir / "mlruns").exists()
