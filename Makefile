@@ -18,9 +18,10 @@ WORKERS ?=
 PORT ?= 5000
 EXPERIMENT ?= activation-study
 PYTEST_ARGS ?=
+ARGS ?=
 
-.PHONY: help install dataset-package data train evaluate sweep worker report confirm test lint \
-	format clean
+.PHONY: help install dataset-package data train evaluate sweep worker report confirm curves probe \
+	analyze figures test lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -63,6 +64,18 @@ report: install ## rebuild the results table and lr plot from MLflow: make repor
 
 confirm: install dataset-package ## retrain each activation's best config with 3 more seeds
 	$(PY) -m pipeline confirm --config $(SWEEP) --seeds 3
+
+curves: install ## each activation and its derivative (seed's Figure 2), tracked
+	$(PY) -m pipeline curves --experiment $(EXPERIMENT)
+
+probe: install dataset-package ## weight gradients at initialisation (seed's Figure 3), tracked
+	$(PY) -m pipeline probe --experiment $(EXPERIMENT)
+
+analyze: install dataset-package ## layer outputs of trained models (Figure 4): make analyze ARGS=--best
+	$(PY) -m pipeline analyze --experiment $(EXPERIMENT) $(ARGS)
+
+figures: install dataset-package ## curves + probe + analyze; PNGs also in reports/figures/
+	$(PY) -m pipeline figures --experiment $(EXPERIMENT) --figures-dir reports/figures $(ARGS)
 
 test: install dataset-package ## run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -127,6 +127,217 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- diagnostics: curves, probe, analyze, figures ---------------------------------------
+
+
+def _activations(text: str | None) -> tuple[str, ...]:
+    from pipeline.activations import SEED_ACTIVATIONS, get_activation
+
+    if not text:
+        return SEED_ACTIVATIONS
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    for name in names:
+        get_activation(name)
+    return names
+
+
+def _save_figure(fig, figures_dir: str | None, name: str) -> None:
+    """Also write the figure as a PNG into `figures_dir` (for the README), atomically."""
+    if figures_dir:
+        from pipeline.files import atomic_writer
+
+        with atomic_writer(Path(figures_dir) / name) as handle:
+            fig.savefig(handle, format="png", dpi=100)
+
+
+def cmd_curves(args: argparse.Namespace) -> int:
+    from pipeline import curves, plots, tracking
+    from pipeline.activations import NAMES
+
+    tracker = tracking.Tracker(args.experiment)
+    found = curves.activation_curves(NAMES)
+    figure = plots.activation_grid([(c.name, c.x, c.y, c.derivative) for c in found])
+    _save_figure(figure, args.figures_dir, "activation_curves.png")
+    metrics = {k: v for curve in found for k, v in curve.metrics().items()}
+    run_id = tracker.record_run(
+        "curves",
+        "curves",
+        params={"activations": ",".join(NAMES), "x_range": "-5,5"},
+        tags={},
+        description="curves: every registered activation and its derivative (autograd) "
+        "over [-5, 5], as the seed's Figure 2.",
+        metrics=metrics,
+        figures={"figures/activation_curves.png": figure},
+    )
+    for curve in found:
+        print(
+            f"{curve.name:<10} derivative max {curve.derivative.max():.4f}, "
+            f"at -5 {curve.derivative[0]:.2e}, at +5 {curve.derivative[-1]:.2e}"
+        )
+    print(f"run_id={run_id}")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    names = _activations(args.activations)
+    from pipeline import data, plots, probe, tracking
+    from pipeline.histograms import histogram, layer_histograms
+
+    tracker = tracking.Tracker(args.experiment)
+    splits = data.load_splits(args.data_dir)
+    images = splits.train_x[: probe.PROBE_BATCH_SIZE]
+    labels = splits.train_y[: probe.PROBE_BATCH_SIZE]
+    probes = [probe.probe_gradients(name, images, labels) for name in names]
+    rows = {
+        p.activation: {layer: histogram(g, bins=30) for layer, g in p.gradients.items()}
+        for p in probes
+    }
+    grid = plots.histogram_grid(rows, "weight gradients at initialisation (one batch of 256)")
+    _save_figure(grid, args.figures_dir, "gradient_histograms.png")
+    params = {
+        "seed": str(probe.PROBE_SEED),
+        "batch_size": str(probe.PROBE_BATCH_SIZE),
+        "data_source": splits.source.label,
+        "activations": ",".join(names),
+    }
+    parent = tracker.start_run(
+        "probe-all",
+        "probe",
+        params,
+        {},
+        "probe: weight-gradient histograms of fresh networks, all activations (seed's Figure 3).",
+    )
+    status = "FAILED"
+    try:
+        tracker.log_figure(parent, grid, "figures/gradient_histograms.png")
+        for result in probes:
+            figure = plots.histogram_grid(
+                {result.activation: rows[result.activation]},
+                f"{result.activation}: weight gradients at init",
+            )
+            tracker.record_run(
+                f"probe-{result.activation}",
+                "probe",
+                params={**params, "activation": result.activation},
+                tags={"activation": result.activation},
+                description=f"probe: gradients of a fresh {result.activation} MLP (seed "
+                f"{probe.PROBE_SEED}) on one fixed batch of 256 training images.",
+                metrics=result.metrics(),
+                figures={"figures/gradient_histograms.png": figure},
+                arrays={"histograms/grad.npz": layer_histograms(result.gradients, bins=30)},
+                parent_run_id=parent,
+            )
+            norms = ", ".join(f"{k} {v.norm():.2e}" for k, v in result.gradients.items())
+            print(
+                f"{result.activation:<10} grad norms {norms}; first/last "
+                f"{result.first_to_last_ratio:.2e}"
+            )
+        status = "FINISHED"
+    finally:
+        tracker.end_run(parent, status)
+    print(f"run_id={parent}")
+    return 0
+
+
+def _models_to_analyse(args, tracker) -> list[tuple[object, dict[str, str]]]:
+    """(model, tags) for --model-uri, --run-id, or the latest trained run of each activation."""
+    from pipeline import tracking
+
+    if args.model_uri:
+        return [(tracking.load_model(args.model_uri), {"source_model_uri": args.model_uri})]
+    if args.run_id:
+        return [(tracker.load_run_checkpoint(args.run_id), {"source_run_id": args.run_id})]
+    names = _activations(args.activations)
+    if args.best:
+        latest = tracker.registered_runs(names)
+        missing = [name for name in names if name not in latest]
+        if missing:
+            raise PipelineError(
+                f"no registered model fashion-mlp@{missing[0]} (aliases missing: "
+                f"{', '.join(missing)}); run `make sweep` with these activations first"
+            )
+    else:
+        latest = tracker.latest_trained_runs(names)
+        missing = [name for name in names if name not in latest]
+        if missing:
+            raise PipelineError(
+                f"no finished training run with a checkpoint for {', '.join(missing)} in "
+                f"experiment {args.experiment!r}; train one with `make train ACT={missing[0]}` "
+                "or run `make sweep`"
+            )
+    return [
+        (tracker.load_run_checkpoint(latest[name]), {"source_run_id": latest[name]})
+        for name in names
+    ]
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from pipeline import analysis, data, plots, tracking
+    from pipeline.histograms import histogram, layer_histograms
+
+    tracker = tracking.Tracker(args.experiment)
+    models = _models_to_analyse(args, tracker)
+    splits = data.load_splits(args.data_dir)
+    results = [(analysis.analyse(model, splits.train_x), tags) for model, tags in models]
+    rows = {
+        r.activation: {layer: histogram(v, bins=50) for layer, v in r.outputs.items()}
+        for r, _ in results
+    }
+    grid = plots.histogram_grid(rows, "layer outputs of trained networks (1024 training images)")
+    _save_figure(grid, args.figures_dir, "layer_outputs.png")
+    params = {"sample_size": str(analysis.SAMPLE_SIZE), "data_source": splits.source.label}
+    parent = tracker.start_run(
+        "analysis-all",
+        "analysis",
+        params,
+        {},
+        "analysis: layer-output "
+        "histograms of trained networks (seed's Figure 4), dead and "
+        "saturated units.",
+    )
+    status = "FAILED"
+    try:
+        tracker.log_figure(parent, grid, "figures/layer_outputs.png")
+        for result, tags in results:
+            figure = plots.histogram_grid(
+                {result.activation: rows[result.activation]}, f"{result.activation}: layer outputs"
+            )
+            tracker.record_run(
+                f"analysis-{result.activation}",
+                "analysis",
+                params={**params, "activation": result.activation},
+                tags={"activation": result.activation, **tags},
+                description=f"analysis: layer outputs of a trained {result.activation} MLP on "
+                f"1024 training images; dead/saturated units over "
+                f"{splits.sizes['train']} training images.",
+                metrics=result.metrics(),
+                figures={"figures/layer_outputs.png": figure},
+                arrays={"histograms/outputs.npz": layer_histograms(result.outputs, bins=50)},
+                parent_run_id=parent,
+            )
+            health = {
+                **{f"dead {k}": v for k, v in result.dead_fraction.items()},
+                **{f"saturated {k}": v for k, v in result.saturated_fraction.items()},
+            }
+            print(
+                f"{result.activation:<10} " + ", ".join(f"{k} {v:.3f}" for k, v in health.items())
+            )
+        status = "FINISHED"
+    finally:
+        tracker.end_run(parent, status)
+    print(f"run_id={parent}")
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    """curves, probe and analyze, with every figure also written to --figures-dir."""
+    args.figures_dir = args.figures_dir or "reports/figures"
+    for command in (cmd_curves, cmd_probe, cmd_analyze):
+        command(args)
+    print(f"figures written to {args.figures_dir}/")
+    return 0
+
+
 # --- sweep, worker, report, confirm ----------------------------------------------------
 
 
@@ -267,6 +478,37 @@ def build_parser() -> argparse.ArgumentParser:
     _device_arg(p)
     _data_args(p)
     p.set_defaults(func=cmd_evaluate)
+
+    def diagnostics_args(sub: argparse.ArgumentParser, analysis: bool = False) -> None:
+        sub.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment")
+        sub.add_argument("--figures-dir", help="also write the figures as PNGs here")
+        if analysis or sub.prog.endswith(("probe", "figures")):
+            sub.add_argument("--activations", help="comma-separated (default: the seed's six)")
+            _data_args(sub)
+        if analysis:
+            sub.add_argument("--run-id", help="analyse this training run's checkpoint")
+            sub.add_argument("--model-uri", help="analyse this model (runs:/, models:/, dir)")
+            sub.add_argument(
+                "--best",
+                action="store_true",
+                help="analyse each activation's best sweep model (fashion-mlp@<act>)",
+            )
+
+    p = stages.add_parser("curves", help="each activation and its derivative (seed's Fig. 2)")
+    diagnostics_args(p)
+    p.set_defaults(func=cmd_curves)
+
+    p = stages.add_parser("probe", help="weight gradients at initialisation (seed's Fig. 3)")
+    diagnostics_args(p)
+    p.set_defaults(func=cmd_probe)
+
+    p = stages.add_parser("analyze", help="layer outputs of trained models (seed's Fig. 4)")
+    diagnostics_args(p, analysis=True)
+    p.set_defaults(func=cmd_analyze)
+
+    p = stages.add_parser("figures", help="curves, probe and analyze; PNGs to reports/figures")
+    diagnostics_args(p, analysis=True)
+    p.set_defaults(func=cmd_figures)
 
     def sweep_config_arg(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--config", default="sweeps/activations.yaml", help="sweep YAML file")

@@ -9,6 +9,7 @@ matplotlib.use("Agg")  # headless: figures are only ever saved
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def learning_curves(
@@ -49,6 +50,7 @@ def histogram_grid(
             ax.stairs(counts, edges, fill=True, color=f"C{r % 10}", alpha=0.8)
             ax.set_title(f"{row_name}: {layer}", fontsize=9)
             ax.tick_params(labelsize=7)
+            ax.xaxis.set_major_locator(MaxNLocator(5))
             if log_x:
                 ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
         for c in range(len(rows[row_name]), columns):
@@ -97,5 +99,22 @@ def lr_response(
     )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def activation_grid(curves: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> Figure:
+    """Each activation (solid) and its derivative (dashed), two rows as in the seed's Figure 2."""
+    columns = max(1, (len(curves) + 1) // 2)
+    fig, axes = plt.subplots(2, columns, figsize=(3.4 * columns, 6.4), squeeze=False)
+    for ax, (name, x, y, dy) in zip(axes.flat, curves, strict=False):
+        ax.plot(x, y, "k-", label="activation")
+        ax.plot(x, dy, "k--", label="derivative")
+        ax.set_title(name, fontweight="bold")
+        ax.set_ylim(-1.5, max(1.5, float(np.max(y[np.isfinite(y)]))))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(curves) :]:
+        ax.axis("off")
     fig.tight_layout()
     return fig

@@ -173,6 +173,59 @@ class Tracker:
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
         self.client.log_batch(run_id, metrics=batch)
 
+    def record_run(
+        self,
+        name: str,
+        stage: str,
+        *,
+        params: dict[str, str],
+        tags: dict[str, str],
+        description: str,
+        metrics: dict[str, float],
+        figures: dict[str, object] | None = None,
+        arrays: dict[str, dict[str, np.ndarray]] | None = None,
+        parent_run_id: str | None = None,
+    ) -> str:
+        """A whole run at once, for stages that compute first and log after (curves, probe,
+        analysis): it ends FINISHED, or FAILED if logging breaks half-way."""
+        run_id = self.start_run(name, stage, params, tags, description, parent_run_id)
+        try:
+            self.log_metrics(run_id, metrics)
+            for artifact_file, fig in (figures or {}).items():
+                self.log_figure(run_id, fig, artifact_file)
+            for artifact_file, values in (arrays or {}).items():
+                self.log_npz(run_id, values, artifact_file)
+        except BaseException:
+            self.end_run(run_id, "FAILED")
+            raise
+        self.end_run(run_id)
+        return run_id
+
+    def latest_trained_runs(self, activations: tuple[str, ...]) -> dict[str, str]:
+        """Per activation, the newest finished training run that has a checkpoint."""
+        found: dict[str, str] = {}
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            "tags.stage = 'train' and attributes.status = 'FINISHED' and metrics.test_acc >= 0",
+            order_by=["attributes.start_time DESC"],
+            max_results=5000,
+        )
+        for run in runs:
+            activation = run.data.params.get("activation")
+            if activation in activations and activation not in found:
+                found[activation] = run.info.run_id
+        return found
+
+    def registered_runs(self, aliases: tuple[str, ...], name: str = REGISTERED_MODEL) -> dict:
+        """alias -> run id of the version it points to (aliases that do not exist: left out)."""
+        found = {}
+        for alias in aliases:
+            try:
+                found[alias] = self.client.get_model_version_by_alias(name, alias).run_id
+            except MlflowException:
+                continue
+        return found
+
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status)
 
@@ -239,6 +292,15 @@ class Tracker:
         return f"models:/{found[0].model_id}" if found else None
 
     def load_run_checkpoint(self, run_id: str) -> MLP:
+        """The run's checkpoint, loaded without unpickling code."""
+        try:
+            self.client.get_run(run_id)
+        except MlflowException:
+            raise PipelineError(f"run {run_id} not found in {self.uri}") from None
+        if not any(a.path == "checkpoint" for a in self.client.list_artifacts(run_id)):
+            raise PipelineError(
+                f"run {run_id} has no checkpoint (only runs that finished training keep one)"
+            )
         with tempfile.TemporaryDirectory() as scratch:
             local = self.client.download_artifacts(run_id, "checkpoint", scratch)
             return load_checkpoint(Path(local))

@@ -1,0 +1,151 @@
+"""The curves, probe and analyze stages through the CLI: what they leave in MLflow and on disk."""
+
+import re
+
+import mlflow
+import numpy as np
+import pytest
+
+from pipeline import tracking
+from pipeline.cli import main
+from pipeline.model import build_model, save_checkpoint
+
+TINY_TRAIN = ["--hidden-sizes", "32,16", "--batch-size", "32", "--epochs", "1", "--lr", "0.05"]
+
+
+def client() -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(tracking.tracking_uri())
+
+
+def children(parent_id: str) -> dict[str, mlflow.entities.Run]:
+    experiment = client().get_experiment_by_name("activation-study").experiment_id
+    runs = client().search_runs([experiment], f"tags.mlflow.parentRunId = '{parent_id}'")
+    return {run.info.run_name: run for run in runs}
+
+
+def run_id_from(out: str) -> str:
+    return re.findall(r"^run_id=(\w+)$", out, re.M)[-1]
+
+
+def artifact_paths(run_id: str, path: str) -> set[str]:
+    return {a.path for a in client().list_artifacts(run_id, path)}
+
+
+def test_curves_log_a_figure_and_derivative_metrics(workdir, capsys):
+    assert main(["curves", "--figures-dir", str(workdir / "figs")]) == 0
+    run = client().get_run(run_id_from(capsys.readouterr().out))
+    assert run.data.tags["stage"] == "curves" and run.info.run_name == "curves"
+    assert run.data.metrics["derivative_max.sigmoid"] == pytest.approx(0.25)
+    assert run.data.metrics["derivative_at_minus5.leakyrelu"] == pytest.approx(0.1)
+    assert artifact_paths(run.info.run_id, "figures") == {"figures/activation_curves.png"}
+    assert (workdir / "figs/activation_curves.png").stat().st_size > 20_000
+
+
+def test_probe_logs_one_run_per_activation(workdir, tiny_data, capsys):
+    assert (
+        main(
+            [
+                "probe",
+                "--activations",
+                "sigmoid,relu",
+                "--data-dir",
+                str(tiny_data),
+                "--figures-dir",
+                str(workdir / "figs"),
+            ]
+        )
+        == 0
+    )
+    parent = run_id_from(capsys.readouterr().out)
+    assert artifact_paths(parent, "figures") == {"figures/gradient_histograms.png"}
+    runs = children(parent)
+    assert set(runs) == {"probe-sigmoid", "probe-relu"}
+    for name, run in runs.items():
+        assert run.data.tags["stage"] == "probe" and run.data.params["seed"] == "42"
+        for layer in ("fc1", "fc5"):
+            for metric in ("grad_norm", "grad_std", "grad_absmax"):
+                assert run.data.metrics[f"{metric}.{layer}"] > 0
+        ratio = run.data.metrics["grad_norm.fc1"] / run.data.metrics["grad_norm.fc5"]
+        assert run.data.metrics["grad_norm_ratio.first_last"] == pytest.approx(ratio)
+        local = client().download_artifacts(
+            run.info.run_id, "histograms/grad.npz", str(workdir / name)
+        )
+        with np.load(local) as histograms:
+            assert histograms["fc1.counts"].sum() == 512 * 784
+    assert (workdir / "figs/gradient_histograms.png").exists()
+
+
+def test_analyze_uses_the_latest_trained_run_of_each_activation(workdir, tiny_data, capsys):
+    for activation in ("relu", "tanh"):
+        assert (
+            main(["train", "--activation", activation, "--data-dir", str(tiny_data), *TINY_TRAIN])
+            == 0
+        )
+    trained = re.findall(r"^run_id=(\w+)$", capsys.readouterr().out, re.M)
+    assert (
+        main(
+            [
+                "analyze",
+                "--activations",
+                "relu,tanh",
+                "--data-dir",
+                str(tiny_data),
+                "--figures-dir",
+                str(workdir / "figs"),
+            ]
+        )
+        == 0
+    )
+    runs = children(run_id_from(capsys.readouterr().out))
+    assert set(runs) == {"analysis-relu", "analysis-tanh"}
+    relu, tanh = runs["analysis-relu"], runs["analysis-tanh"]
+    assert [relu.data.tags["source_run_id"], tanh.data.tags["source_run_id"]] == trained
+    assert relu.data.tags["stage"] == "analysis"
+    assert 0 <= relu.data.metrics["dead_fraction.act2"] <= 1
+    assert "saturated_fraction.act1" in tanh.data.metrics
+    assert "dead_fraction.act1" not in tanh.data.metrics
+    for layer in ("fc1", "act1", "fc2", "act2"):
+        assert f"output_mean.{layer}" in relu.data.metrics
+    assert artifact_paths(relu.info.run_id, "histograms") == {"histograms/outputs.npz"}
+    assert (workdir / "figs/layer_outputs.png").exists()
+
+
+def test_analyze_bad_input_is_one_clear_line(workdir, tiny_data, capsys):
+    assert main(["analyze", "--activations", "relu,nope", "--data-dir", str(tiny_data)]) == 2
+    assert "unknown activation 'nope'" in capsys.readouterr().err
+    assert main(["analyze", "--activations", "elu", "--data-dir", str(tiny_data)]) == 1
+    assert "no finished training run with a checkpoint for elu" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "analyze",
+                "--run-id",
+                "0123456789abcdef0123456789abcdef",
+                "--data-dir",
+                str(tiny_data),
+            ]
+        )
+        == 1
+    )
+    assert "run 0123456789abcdef0123456789abcdef not found" in capsys.readouterr().err
+    assert main(["analyze", "--activations", "relu", "--best", "--data-dir", str(tiny_data)]) == 1
+    assert "no registered model fashion-mlp@relu" in capsys.readouterr().err
+
+    # A checkpoint whose config says 64 units where its weights have 32.
+    checkpoint = save_checkpoint(
+        build_model("relu", hidden_sizes=(32, 16), seed=0), workdir / "ckpt"
+    )
+    config = (checkpoint / "config.json").read_text()
+    (checkpoint / "config.json").write_text(config.replace("32", "64"))
+    assert main(["analyze", "--model-uri", str(checkpoint), "--data-dir", str(tiny_data)]) == 1
+    err = capsys.readouterr().err
+    assert "checkpoint weights do not match its config: fc1.weight has shape [32, 784]" in err
+    assert err.count("\n") == 1
+
+
+def test_a_run_without_a_checkpoint_is_named(workdir, tiny_data, capsys):
+    tracker = tracking.Tracker("activation-study")
+    run_id = tracker.start_run("train-relu-lr0.1", "train", {}, {}, "pruned: no checkpoint")
+    tracker.end_run(run_id)
+    assert main(["analyze", "--run-id", run_id, "--data-dir", str(tiny_data)]) == 1
+    assert f"run {run_id} has no checkpoint" in capsys.readouterr().err
