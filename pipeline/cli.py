@@ -7,7 +7,9 @@ exit 2 (usage, config) or 1 (runtime); `--debug` shows the traceback instead.
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -366,13 +368,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     data.locate(args.data_dir)  # bad data fails here, before the study or a run exists
     handle = sweep.open_sweep(config, create=True)
-    status = "FAILED"
+    progress = not args.no_progress
+    status, warnings = "FAILED", []
     try:
         if workers == 1:
-            sweep.work(config, args.data_dir, threads=None, progress=not args.no_progress)
+            sweep.work(handle, args.data_dir, threads=None, progress=progress)
         else:
-            sweep.run_workers(
-                config, Path(args.config), workers, args.data_dir, progress=not args.no_progress
+            warnings = sweep.run_workers(
+                handle, Path(args.config), workers, args.data_dir, progress=progress
             )
         best = sweep.finish(handle)
         table = _publish_report(handle.tracker, config, handle.parent_run_id)
@@ -382,15 +385,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise
     finally:
         sweep.close_parent(handle, status)
+    for warning in warnings:
+        print(f"warning: {warning}; its trial was retried by the others", file=sys.stderr)
     counts = sweep.trial_counts(handle.study)
     print(table)
-    print(
-        f"trials: {', '.join(f'{n} {state.lower()}' for state, n in sorted(counts.items()))}; "
-        f"best per activation registered as models:/fashion-mlp@<activation>, overall best "
-        f"@champion ({max(best.values(), key=lambda b: b.val_acc).activation})"
-        if best
-        else "no trial completed"
-    )
+    print(f"trials: {', '.join(f'{n} {state.lower()}' for state, n in sorted(counts.items()))}")
+    if best:
+        champion = max(best.values(), key=lambda b: b.val_acc)
+        print(
+            f"best per activation: models:/fashion-mlp@<activation>; overall best: "
+            f"models:/fashion-mlp@champion ({champion.activation}, lr {champion.lr:g})"
+        )
     print(f"parent_run_id={handle.parent_run_id}")
     return 0
 
@@ -400,11 +405,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     threads = parse_int("threads", args.threads) if args.threads else None
     from pipeline import sweep
 
-    outcomes = sweep.work(config, args.data_dir, threads, progress=not args.no_progress)
+    handle = sweep.open_sweep(config, create=False)
+    outcomes = sweep.work(handle, args.data_dir, threads, progress=not args.no_progress)
     for outcome in outcomes:
         print(
-            f"trial {outcome.number}: {outcome.activation} lr {outcome.lr:g} -> {outcome.state} "
-            f"({outcome.reason})"
+            f"trial {outcome.number}: {outcome.activation} lr {outcome.lr:g} -> "
+            f"{outcome.state} ({outcome.reason})"
         )
     return 0
 
@@ -539,8 +545,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # `kill PID` stops as cleanly as Ctrl-C: runs marked, trials told
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     debug = "--debug" in argv or os.environ.get("PIPELINE_DEBUG") == "1"
     try:
         args = build_parser().parse_args(argv)
@@ -555,5 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         if debug:
             traceback.print_exc()
-        print("interrupted: stopped by Ctrl-C; runs in progress are marked KILLED", file=sys.stderr)
+        print(
+            "interrupted: the trial or run in progress is marked as interrupted (MLflow "
+            "KILLED); rerun the same command to resume",
+            file=sys.stderr,
+        )
         return 130

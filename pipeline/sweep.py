@@ -12,7 +12,9 @@ orphaned MLflow run is closed as KILLED with a tag saying why.
 """
 
 import contextlib
+import fcntl
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -175,37 +177,57 @@ def open_sweep(config: SweepConfig, create: bool) -> Sweep:
     """Connect to the study (creating it, its MLflow parent run and its queue when `create`)."""
     url = storage_url(config)
     storage_kind(url)
-    tracker = Tracker(config.experiment)
-    storage = open_storage(url, config.heartbeat_interval, _stale_callback(tracker))
-    sampler = optuna.samplers.RandomSampler(seed=config.train.seed)  # never used: all is queued
-    try:
+    with _creation_lock(url) if create else contextlib.nullcontext():
+        tracker = Tracker(config.experiment)
+        storage = open_storage(url, config.heartbeat_interval, _stale_callback(tracker))
+        sampler = optuna.samplers.RandomSampler(seed=config.train.seed)  # unused: all is queued
+        try:
+            if create:
+                study = optuna.create_study(
+                    study_name=config.study,
+                    storage=storage,
+                    direction="maximize",
+                    load_if_exists=True,
+                    sampler=sampler,
+                    pruner=make_pruner(config),
+                )
+            else:
+                study = optuna.load_study(
+                    study_name=config.study,
+                    storage=storage,
+                    sampler=sampler,
+                    pruner=make_pruner(config),
+                )
+        except KeyError:
+            raise PipelineError(
+                f"study {config.study!r} does not exist in {url}; start it with "
+                "`make sweep SWEEP=<config>` on one machine first"
+            ) from None
+        sweep = Sweep(config, storage, study, tracker)
         if create:
-            study = optuna.create_study(
-                study_name=config.study,
-                storage=storage,
-                direction="maximize",
-                load_if_exists=True,
-                sampler=sampler,
-                pruner=make_pruner(config),
-            )
-        else:
-            study = optuna.load_study(
-                study_name=config.study,
-                storage=storage,
-                sampler=sampler,
-                pruner=make_pruner(config),
-            )
-    except KeyError:
-        raise PipelineError(
-            f"study {config.study!r} does not exist in {url}; start it with "
-            f"`make sweep SWEEP=<config>` first"
-        ) from None
-    sweep = Sweep(config, storage, study, tracker)
-    if create:
-        _prepare(sweep)
-    elif "mlflow_parent_run_id" not in study.user_attrs:
+            _prepare(sweep)
+    if "mlflow_parent_run_id" not in study.user_attrs:
         raise PipelineError(f"study {config.study!r} has no MLflow parent run; run `make sweep`")
     return sweep
+
+
+@contextlib.contextmanager
+def _creation_lock(url: str) -> Iterator[None]:
+    """Serialise study creation on this machine: two processes creating the same new SQLite
+    database at once fail (MLflow's and Optuna's alike), and two preparations would queue the
+    grid twice. A server database is created once by `make sweep` on one machine."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("sqlite", "journal", ""):
+        yield
+        return
+    path = Path(url.removeprefix("sqlite:///").removeprefix("journal://") + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _prepare(sweep: Sweep) -> None:
@@ -363,14 +385,14 @@ def _trial_state(result: train.TrainResult) -> tuple[TrialState, str]:
 
 
 def work(
-    config: SweepConfig,
+    sweep: Sweep,
     data_dir: str | None,
     threads: int | None,
     progress: bool = True,
     poll_s: float = 1.0,
 ) -> list[TrialOutcome]:
     """One worker: claim queued trials until none is queued or running anywhere."""
-    sweep = open_sweep(config, create=False)
+    config = sweep.config
     device = train.resolve_device(config.train.device)
     settings = train.configure_torch(device, threads)
     splits = data.load_splits(
@@ -412,37 +434,37 @@ def best_value(study: optuna.Study) -> float:
 
 
 def run_workers(
-    config: SweepConfig,
-    config_path: Path,
-    workers: int,
-    data_dir: str | None,
-    progress: bool = True,
-) -> None:
-    """Start `workers` worker processes on the prepared study and follow them with one bar."""
+    sweep: Sweep, config_path: Path, workers: int, data_dir: str | None, progress: bool = True
+) -> list[str]:
+    """Start `workers` worker processes on the prepared study, follow them with one bar, and
+    return a warning per worker that died while the others still finished the study."""
+    config = sweep.config
     threads = max(1, (os.cpu_count() or 1) // workers)
     log_dir = SWEEPS_DIR / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    logs = [log_dir / f"{config.study}-worker{index}.log" for index in range(workers)]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "worker",
+        "--config",
+        str(config_path),
+        "--threads",
+        str(threads),
+        "--no-progress",
+    ]
+    if data_dir:
+        command += ["--data-dir", str(data_dir)]
     processes = []
-    for index in range(workers):
-        command = [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "worker",
-            "--config",
-            str(config_path),
-            "--threads",
-            str(threads),
-            "--no-progress",
-        ]
-        if data_dir:
-            command += ["--data-dir", str(data_dir)]
-        log = (log_dir / f"{config.study}-worker{index}.log").open("w")
-        processes.append((subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), log))
-    study = optuna.load_study(
-        study_name=config.study,
-        storage=open_storage(storage_url(config), config.heartbeat_interval),
-    )
+    for log in logs:
+        with log.open("w") as out:  # the child keeps its own handle
+            # Their own session: a Ctrl-C reaches only this process, which passes it on once.
+            processes.append(
+                subprocess.Popen(
+                    command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
     bar = tqdm(
         total=len(config.grid),
         desc=f"sweep {config.study} ({workers} workers)",
@@ -450,26 +472,41 @@ def run_workers(
         disable=not progress,
     )
     try:
-        while any(process.poll() is None for process, _ in processes):
-            if (finished := finished_count(study)) != bar.n:
+        while any(process.poll() is None for process in processes):
+            if (finished := finished_count(sweep.study)) != bar.n:
                 bar.n = finished
-                bar.set_postfix(best=f"{best_value(study):.4f}")
+                bar.set_postfix(best=f"{best_value(sweep.study):.4f}")
             time.sleep(1)
     except KeyboardInterrupt:
-        for process, _ in processes:  # they got the same Ctrl-C; wait for their clean stop
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)  # each marks its trial interrupted, exits
+        for process in processes:
             process.wait()
         raise
     finally:
-        bar.n = finished_count(study)
+        bar.n = finished_count(sweep.study)
         bar.close()
-        for _, log in processes:
-            log.close()
-    failed = [(i, p.returncode) for i, (p, _) in enumerate(processes) if p.returncode != 0]
-    if failed:
-        index, code = failed[0]
-        log = log_dir / f"{config.study}-worker{index}.log"
-        last = (log.read_text().strip().splitlines() or ["(no output)"])[-1]
-        raise PipelineError(f"worker {index} exited with {code}: {last} (log: {log})")
+    died = [
+        f"worker {index} exited with {process.returncode}: {_last_line(logs[index])} "
+        f"(log: {logs[index]})"
+        for index, process in enumerate(processes)
+        if process.returncode != 0
+    ]
+    if died and open_points(sweep.study, config.grid):
+        raise PipelineError(f"{died[0]}; rerun the sweep to resume")
+    return died
+
+
+def _last_line(path: Path) -> str:
+    lines = path.read_text().strip().splitlines()
+    return lines[-1] if lines else "(no output)"
+
+
+def open_points(study: optuna.Study, grid: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Grid points without a finished (COMPLETE or PRUNED) trial."""
+    done = {_point(t) for t in study.get_trials(deepcopy=False, states=FINISHED)}
+    return [point for point in grid if point not in done]
 
 
 # --- after the trials ---------------------------------------------------------------------

@@ -3,7 +3,6 @@ from pathlib import Path
 
 import mlflow
 import optuna
-import pytest
 import yaml
 from optuna.trial import TrialState
 
@@ -209,44 +208,3 @@ def test_the_pruner_compares_a_trial_only_with_its_own_activation():
     assert not pruner.prune(study, early_relu), "still within the warm-up epochs"
     reference = add("relu", 0.001, [0.50, 0.60, 0.70], state=TrialState.RUNNING)
     assert not pruner.prune(study, reference), "the reference lr is never pruned"
-
-
-BAD_SWEEP_CONFIGS = [
-    ({"activations": []}, "activations must be a non-empty list"),
-    ({"activations": ["relu", "nope"]}, "unknown activation 'nope'"),
-    ({"lr": {"low": 0.1, "high": 0.01}}, "lr range is reversed or empty: low 0.1 >= high 0.01"),
-    ({"lr": {"low": 0, "high": 0.01}}, "lr.low must be a positive finite number, got 0"),
-    ({"lr": [0.1, -1]}, "lr must be a positive finite number, got -1"),
-    (
-        {"lr": {"low": 1e-3, "high": 0.1}, "trials_per_activation": 0},
-        "trials_per_activation must be an integer >= 1, got 0",
-    ),
-    ({"learning_rate": 0.1}, "unknown key 'learning_rate'; allowed keys:"),
-    ({"max_epochs": "ten"}, "max_epochs must be an integer >= 1, got 'ten'"),
-    ({"activations": "relu"}, "activations must be a list, got 'relu'"),
-    (
-        {"storage": "redis://localhost/0"},
-        "study storage 'redis://localhost/0' has an unknown scheme",
-    ),
-]
-
-
-@pytest.mark.parametrize(("values", "message"), BAD_SWEEP_CONFIGS)
-def test_bad_sweep_configs_are_one_line_and_write_nothing(
-    workdir, tiny_data, capsys, values, message
-):
-    config = write_config(workdir, **values)
-    assert run_sweep(config, tiny_data) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1, err
-    assert not (workdir / "sweeps").exists() and not (workdir / "mlruns").exists()
-
-
-def test_missing_config_and_yaml_syntax_errors(workdir, tiny_data, capsys):
-    assert run_sweep(workdir / "absent.yaml", tiny_data) == 2
-    assert "absent.yaml does not exist" in capsys.readouterr().err
-    broken = workdir / "broken.yaml"
-    broken.write_text("study: x\nactivations: [relu\n")
-    assert run_sweep(broken, tiny_data) == 2
-    assert "YAML syntax error at line" in capsys.readouterr().err
-    assert not (workdir / "mlruns").exists()

@@ -1,0 +1,303 @@
+"""The bad-input catalogue: every way a user can hold it wrong, one test each.
+
+Each case must give one line on stderr naming the problem (and what is allowed), exit code 2 for
+usage/config errors or 1 for runtime ones, no traceback, and nothing new in MLflow or the study.
+The store they run against already holds a finished sweep, so "nothing new" is a real check.
+"""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.cli import main
+from pipeline.model import build_model, save_checkpoint
+from tests.conftest import write_dataset
+from tests.test_sweep import TINY
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, tiny_data) -> Path:
+    """A working directory with a finished 1-activation x 1-lr sweep in it."""
+    directory = tmp_path_factory.mktemp("store")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(directory)
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        patch.delenv("OPTUNA_STORAGE", raising=False)
+        sweep_config(directory, "good.yaml", {})
+        assert (
+            main(["sweep", "--config", "good.yaml", "--data-dir", str(tiny_data), "--no-progress"])
+            == 0
+        )
+    return directory
+
+
+def sweep_config(directory: Path, name: str, values: dict) -> str:
+    base = {"study": "tiny", "activations": ["relu"], "lr": [0.05], **TINY}
+    (directory / name).write_text(yaml.safe_dump({**base, **values}))
+    return name
+
+
+def snapshot(directory: Path) -> tuple:
+    """Everything a run or a trial would add: rows in both databases and files on disk."""
+
+    def count(database: str, table: str) -> int:
+        with sqlite3.connect(directory / database) as connection:
+            return connection.execute(f"select count(*) from {table}").fetchone()[0]
+
+    files = sorted(
+        str(p.relative_to(directory))
+        for p in directory.rglob("*")
+        if p.is_file() and p.suffix != ".yaml" and "bad-data" not in p.parts
+    )
+    return (
+        count("mlruns/mlflow.db", "runs"),
+        count("mlruns/mlflow.db", "model_versions"),
+        count("sweeps/tiny.db", "trials"),
+        files,
+    )
+
+
+def broken_data(directory: Path, how: str) -> str:
+    target = write_dataset(directory / "bad-data" / how)
+    path = target / "train-images-idx3-ubyte"
+    content = path.read_bytes()
+    path.write_bytes(
+        content[:-100]
+        if how == "truncated"
+        else content[:1000] + bytes([content[1000] ^ 0xFF]) + content[1001:]
+    )
+    return str(target)
+
+
+def mismatched_checkpoint(directory: Path) -> str:
+    checkpoint = save_checkpoint(
+        build_model("relu", hidden_sizes=(32, 16), seed=0), directory / "bad-data" / "ckpt"
+    )
+    config = (checkpoint / "config.json").read_text()
+    (checkpoint / "config.json").write_text(config.replace("32", "64"))
+    return str(checkpoint)
+
+
+def yaml_file(directory: Path, text: str) -> str:
+    (directory / "broken.yaml").write_text(text)
+    return "broken.yaml"
+
+
+T = ["train", "--data-dir", "{data}"]
+S = ["sweep", "--data-dir", "{data}", "--no-progress", "--config"]
+E = ["evaluate", "--data-dir", "{data}", "--model-uri"]
+
+# (case, argv, environment, exit code, message)
+CATALOGUE = [
+    (
+        "unknown activation",
+        [*T, "--activation", "sigmoidd"],
+        {},
+        2,
+        "unknown activation 'sigmoidd'; choose one of: sigmoid, tanh, relu",
+    ),
+    ("lr = 0", [*T, "--lr", "0"], {}, 2, "lr must be a positive finite number, got 0.0"),
+    ("lr < 0", [*T, "--lr", "-0.1"], {}, 2, "lr must be a positive finite number, got -0.1"),
+    ("lr NaN", [*T, "--lr", "nan"], {}, 2, "lr must be a positive finite number, got nan"),
+    ("lr text", [*T, "--lr", "fast"], {}, 2, "lr must be a number, got 'fast'"),
+    ("epochs < 1", [*T, "--epochs", "0"], {}, 2, "max_epochs must be an integer >= 1, got 0"),
+    (
+        "batch size < 1",
+        [*T, "--batch-size", "0"],
+        {},
+        2,
+        "batch_size must be an integer >= 1, got 0",
+    ),
+    ("patience < 1", [*T, "--patience", "0"], {}, 2, "patience must be an integer >= 1, got 0"),
+    (
+        "hidden sizes empty",
+        [*T, "--hidden-sizes", ","],
+        {},
+        2,
+        "hidden_sizes must be a comma-separated list like 512,256",
+    ),
+    (
+        "hidden size zero",
+        [*T, "--hidden-sizes", "64,0"],
+        {},
+        2,
+        "hidden_sizes must all be positive integers, got [64, 0]",
+    ),
+    (
+        "hidden size negative",
+        [*T, "--hidden-sizes", "64,-8"],
+        {},
+        2,
+        "hidden_sizes must all be positive integers, got [64, -8]",
+    ),
+    (
+        "unknown flag",
+        [*T, "--learning-rate", "0.1"],
+        {},
+        2,
+        "unrecognized arguments: --learning-rate 0.1",
+    ),
+    (
+        "YAML syntax error",
+        [*S, "{yaml:activations: [relu\n}"],
+        {},
+        2,
+        "broken.yaml: YAML syntax error at line 2",
+    ),
+    (
+        "unknown YAML key",
+        [*S, "{sweep:learning_rate=0.1}"],
+        {},
+        2,
+        "unknown key 'learning_rate'; allowed keys: activations, batch_size",
+    ),
+    (
+        "wrong type for a key",
+        [*S, "{sweep:max_epochs=ten}"],
+        {},
+        2,
+        "max_epochs must be an integer >= 1, got 'ten'",
+    ),
+    (
+        "empty activation list",
+        [*S, "{sweep:activations=[]}"],
+        {},
+        2,
+        "activations must be a non-empty list of: sigmoid",
+    ),
+    (
+        "lr range reversed",
+        [*S, "{sweep:lr={'low': 0.1, 'high': 0.01}}"],
+        {},
+        2,
+        "lr range is reversed or empty: low 0.1 >= high 0.01",
+    ),
+    (
+        "lr range <= 0",
+        [*S, "{sweep:lr={'low': 0, 'high': 0.01}}"],
+        {},
+        2,
+        "lr.low must be a positive finite number, got 0",
+    ),
+    (
+        "trials < 1",
+        [*S, "{sweep:lr={'low': 0.001, 'high': 0.1}|trials_per_activation=0}"],
+        {},
+        2,
+        "trials_per_activation must be an integer >= 1, got 0",
+    ),
+    ("config file missing", [*S, "absent.yaml"], {}, 2, "sweep config absent.yaml does not exist"),
+    (
+        "data dir missing",
+        ["train", "--data-dir", "no/such/dir"],
+        {},
+        2,
+        "data directory no/such/dir does not exist",
+    ),
+    (
+        "truncated IDX file",
+        ["train", "--data-dir", "{truncated}"],
+        {},
+        1,
+        "train-images-idx3-ubyte is truncated: 470316 bytes, its header promises 600 items",
+    ),
+    (
+        "altered IDX file",
+        ["train", "--data-dir", "{altered}"],
+        {},
+        1,
+        "train-images-idx3-ubyte fails its checksum (altered or corrupt)",
+    ),
+    (
+        "unreachable tracking URI",
+        [*T],
+        {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"},
+        1,
+        "MLflow tracking server http://127.0.0.1:9 is unreachable",
+    ),
+    (
+        "unknown tracking URI scheme",
+        [*T],
+        {"MLFLOW_TRACKING_URI": "ftp://host/store"},
+        2,
+        "MLFLOW_TRACKING_URI 'ftp://host/store' has an unsupported scheme",
+    ),
+    (
+        "storage URL of unknown scheme",
+        [*S, "good.yaml"],
+        {"OPTUNA_STORAGE": "redis://h/0"},
+        2,
+        "study storage 'redis://h/0' has an unknown scheme; use sqlite:///PATH",
+    ),
+    (
+        "model URI missing",
+        [*E, "runs:/0123456789abcdef/model"],
+        {},
+        1,
+        "model runs:/0123456789abcdef/model not found: Run with id=0123456789abcdef not found",
+    ),
+    (
+        "model alias missing",
+        [*E, "models:/fashion-mlp@nobody"],
+        {},
+        1,
+        "model models:/fashion-mlp@nobody not found",
+    ),
+    (
+        "model URI of the wrong kind",
+        [*E, "s3://bucket/model"],
+        {},
+        2,
+        "unsupported model URI 's3://bucket/model'; use runs:/<run_id>/model",
+    ),
+    (
+        "checkpoint config does not match its weights",
+        [*E, "{checkpoint}"],
+        {},
+        1,
+        "checkpoint weights do not match its config: fc1.weight has shape [32, 784] in the "
+        "weights but [64, 784]",
+    ),
+]
+
+
+def resolve(argument: str, directory: Path, data_dir: Path) -> str:
+    if argument == "{data}":
+        return str(data_dir)
+    if argument in ("{truncated}", "{altered}"):
+        return broken_data(directory, argument[1:-1])
+    if argument == "{checkpoint}":
+        return mismatched_checkpoint(directory)
+    if argument.startswith("{yaml:"):
+        return yaml_file(directory, argument[6:-1])
+    if argument.startswith("{sweep:"):
+        values = {}
+        for item in argument[7:-1].split("|"):
+            key, value = item.split("=", 1)
+            values[key] = yaml.safe_load(value)
+        return sweep_config(directory, "bad.yaml", values)
+    return argument
+
+
+@pytest.mark.parametrize(
+    ("case", "argv", "env", "code", "message"), CATALOGUE, ids=[case[0] for case in CATALOGUE]
+)
+def test_bad_input(store, tiny_data, monkeypatch, capsys, case, argv, env, code, message):
+    monkeypatch.chdir(store)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    args = [resolve(argument, store, tiny_data) for argument in argv]
+    before = snapshot(store)
+    assert main(args) == code
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert snapshot(store) == before, "bad input must not add runs, trials or files"
+
+
+def test_the_readme_lists_every_case():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [case for case, *_ in CATALOGUE if f"| {case} |" not in readme]
+    assert not missing, f"README's bad-input table lacks: {missing}"

@@ -1,0 +1,207 @@
+"""Faults a long sweep meets: kills, Ctrl-C, concurrent workers, crashes while writing files."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import mlflow
+import optuna
+import pytest
+import torch
+from optuna.trial import TrialState
+
+from pipeline import files, tracking
+from pipeline.cli import main
+from pipeline.model import build_model, load_checkpoint, save_checkpoint
+from tests.test_sweep import study_of, write_config
+
+SLOW_TRIALS = {
+    "activations": ["relu", "tanh"],
+    "lr": [0.02, 0.05, 0.1],
+    "max_epochs": 40,
+    "patience": 40,
+    "heartbeat_interval": 1,
+}
+
+
+def start_sweep(config: Path, data_dir: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "sweep",
+            "--config",
+            str(config),
+            "--data-dir",
+            str(data_dir),
+            "--no-progress",
+            *extra,
+        ],
+        cwd=config.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+    )
+
+
+def wait_for_a_trial_in_progress(
+    config: Path, process: subprocess.Popen, completed: int, timeout: float = 120
+) -> optuna.trial.FrozenTrial:
+    """Block until `completed` trials are done and another has opened its MLflow run."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        if (config.parent / "sweeps").exists():
+            try:
+                trials = study_of(config).get_trials()
+            except KeyError:  # the study is being created
+                trials = []
+            done = [t for t in trials if t.state == TrialState.COMPLETE]
+            running = [
+                t
+                for t in trials
+                if t.state == TrialState.RUNNING and "mlflow_run_id" in t.user_attrs
+            ]
+            if len(done) >= completed and running:
+                return running[0]
+        time.sleep(0.2)
+    raise AssertionError("the sweep never reached a trial in progress")
+
+
+def mlflow_runs(workdir: Path):
+    client = mlflow.MlflowClient(tracking.tracking_uri())
+    experiment = client.get_experiment_by_name("activation-study").experiment_id
+    return client, client.search_runs([experiment], max_results=1000)
+
+
+def assert_budget_completed_once(config: Path, budget: int) -> list:
+    trials = study_of(config).get_trials()
+    completed = [t for t in trials if t.state == TrialState.COMPLETE]
+    points = [(t.params["activation"], t.params["lr"]) for t in completed]
+    assert len(completed) == budget and len(set(points)) == budget
+    assert len({t.number for t in trials}) == len(trials)
+    return trials
+
+
+def test_sigkill_mid_trial_then_resume_loses_nothing(workdir, tiny_data):
+    config = write_config(workdir, **SLOW_TRIALS)
+    process = start_sweep(config, tiny_data)
+    victim = wait_for_a_trial_in_progress(config, process, completed=2)
+    before = {
+        t.number: (t.datetime_complete, t.value)
+        for t in study_of(config).get_trials()
+        if t.state == TrialState.COMPLETE
+    }
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    assert (
+        main(["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]) == 0
+    )
+    trials = assert_budget_completed_once(config, budget=6)
+    by_number = {t.number: t for t in trials}
+    for number, finished in before.items():  # finished work survives and is not redone
+        assert (by_number[number].datetime_complete, by_number[number].value) == finished
+    assert by_number[victim.number].state == TrialState.FAIL
+    retry = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE
+    assert retry[0].params == victim.params
+
+    client, runs = mlflow_runs(workdir)
+    orphan = client.get_run(victim.user_attrs["mlflow_run_id"])
+    assert orphan.info.status == "KILLED"
+    assert orphan.data.tags["stop_reason"].startswith("orphaned")
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+
+
+def test_ctrl_c_marks_the_trial_interrupted_and_a_rerun_resumes(workdir, tiny_data):
+    config = write_config(workdir, **SLOW_TRIALS)
+    process = start_sweep(config, tiny_data)
+    victim = wait_for_a_trial_in_progress(config, process, completed=1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert err.strip().splitlines() == [err.strip()] and err.startswith("interrupted:")
+    assert "Traceback" not in err
+
+    interrupted = study_of(config).get_trials()[victim.number]
+    assert interrupted.state == TrialState.FAIL
+    assert interrupted.user_attrs["stop_reason"] == "interrupted"
+    client, _ = mlflow_runs(workdir)
+    run = client.get_run(victim.user_attrs["mlflow_run_id"])
+    assert run.info.status == "KILLED" and run.data.tags["stop_reason"] == "interrupted"
+    parent = study_of(config).user_attrs["mlflow_parent_run_id"]
+    assert client.get_run(parent).info.status == "KILLED"
+
+    assert (
+        main(["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]) == 0
+    )
+    assert_budget_completed_once(config, budget=6)
+    assert client.get_run(parent).info.status == "FINISHED"
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_concurrent_workers_share_one_fresh_study(workdir, tiny_data, workers):
+    config = write_config(workdir, activations=["relu", "tanh"], lr=[0.01, 0.02, 0.05, 0.1])
+    process = start_sweep(config, tiny_data, "--workers", str(workers))
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err
+    logs = list((workdir / "sweeps/logs").glob("tiny-worker*.log"))
+    assert len(logs) == workers
+    for log in logs:
+        text = log.read_text()
+        assert "error" not in text.lower() and "Traceback" not in text, text
+    trials = assert_budget_completed_once(config, budget=8)
+    assert {t.state for t in trials} == {TrialState.COMPLETE}
+
+    parent = study_of(config).user_attrs["mlflow_parent_run_id"]
+    _, runs = mlflow_runs(workdir)
+    children = [
+        r
+        for r in runs
+        if r.data.tags.get("mlflow.parentRunId") == parent and r.data.tags["stage"] == "train"
+    ]
+    assert sorted(int(r.data.tags["optuna.trial"]) for r in children) == sorted(
+        t.number for t in trials
+    )
+    assert {r.info.status for r in children} == {"FINISHED"}
+    assert {r.info.run_id for r in children} == {t.user_attrs["mlflow_run_id"] for t in trials}
+    assert [r for r in runs if r.data.tags["stage"] == "sweep"] == [
+        r for r in runs if r.info.run_id == parent
+    ]
+
+
+def test_a_crash_while_writing_leaves_the_old_file_intact(tmp_path):
+    target = tmp_path / "results.csv"
+    files.atomic_write_text(target, "old,complete\n")
+    with pytest.raises(RuntimeError), files.atomic_writer(target) as handle:
+        handle.write(b"new,half")
+        raise RuntimeError("crash mid-write")
+    assert target.read_text() == "old,complete\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"], "no temporary left behind"
+
+
+def test_a_crash_while_saving_a_checkpoint_never_leaves_one_that_loads_wrongly(
+    tmp_path, monkeypatch
+):
+    first = build_model("relu", hidden_sizes=(8,), seed=1)
+    save_checkpoint(first, tmp_path)
+
+    def crashing_save(obj, handle):
+        handle.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crashing_save)
+    with pytest.raises(OSError):
+        save_checkpoint(build_model("relu", hidden_sizes=(8,), seed=2), tmp_path)
+    monkeypatch.undo()
+    loaded = load_checkpoint(tmp_path)
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(loaded.state_dict().values(), first.state_dict().values(), strict=True)
+    )
