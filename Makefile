@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 ARGS ?=
 
 .PHONY: help install dataset-package data train evaluate sweep worker report confirm curves probe \
-	analyze figures test lint format clean
+	analyze figures bench test lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ analyze: install dataset-package ## layer outputs of trained models (Figure 4): 
 
 figures: install dataset-package ## curves + probe + analyze; PNGs also in reports/figures/
 	$(PY) -m pipeline figures --experiment $(EXPERIMENT) --figures-dir reports/figures $(ARGS)
+
+bench: install dataset-package ## time the training stage against its references -> reports/bench.*
+	$(PY) -m pipeline bench --out reports
 
 test: install dataset-package ## run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -438,6 +438,28 @@ def cmd_confirm(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- bench --------------------------------------------------------------------------------
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    epochs = parse_int("epochs", args.epochs)
+    if epochs < 1:
+        raise UsageError(f"epochs must be an integer >= 1, got {epochs}")
+    from pipeline import bench
+
+    result = bench.run(
+        args.data_dir,
+        args.device,
+        epochs,
+        with_seed_table=args.seed_table,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    bench.write(result, Path(args.out))
+    print(result.markdown(), end="")
+    print(f"written: {args.out}/bench.md, {args.out}/bench.json")
+    return 0
+
+
 # --- the parser ---------------------------------------------------------------------------
 
 
@@ -539,6 +561,19 @@ def build_parser() -> argparse.ArgumentParser:
     sweep_config_arg(p)
     p.add_argument("--seeds", default="3", help="further seeds per activation")
     p.set_defaults(func=cmd_confirm)
+
+    p = stages.add_parser("bench", help="time the training stage against its references")
+    p.add_argument("--epochs", default="3", help="measured epochs per figure (after 1 warm-up)")
+    p.add_argument("--out", default="reports", help="folder for bench.md and bench.json")
+    p.add_argument(
+        "--seed-table",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also time the seed's whole table (default: on a GPU only)",
+    )
+    _device_arg(p)
+    _data_args(p)
+    p.set_defaults(func=cmd_bench)
 
     for sub in stages.choices.values():
         _common(sub)

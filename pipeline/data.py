@@ -274,9 +274,9 @@ def locate(
 class _FolderFashionMNIST(FashionMNIST):
     """torchvision's FashionMNIST, reading its IDX files from any folder."""
 
-    def __init__(self, raw_dir: Path, train: bool):
+    def __init__(self, raw_dir: Path, train: bool, transform=None):
         self._raw_dir = raw_dir
-        super().__init__(root=str(raw_dir), train=train, download=False)
+        super().__init__(root=str(raw_dir), train=train, download=False, transform=transform)
 
     @property
     def raw_folder(self) -> str:
@@ -296,9 +296,13 @@ def split_indices(count: int, val_fraction: float, seed: int) -> tuple[torch.Ten
     return permutation[val_count:], permutation[:val_count]
 
 
+def torchvision_dataset(source: DataSource, train: bool, transform=None) -> FashionMNIST:
+    """The verified files as torchvision's dataset (PIL images through `transform`)."""
+    return _FolderFashionMNIST(source.raw_dir, train=train, transform=transform)
+
+
 def load_raw(source: DataSource) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    train = _FolderFashionMNIST(source.raw_dir, train=True)
-    test = _FolderFashionMNIST(source.raw_dir, train=False)
+    train, test = torchvision_dataset(source, True), torchvision_dataset(source, False)
     return train.data, train.targets, test.data, test.targets
 
 

@@ -328,6 +328,7 @@ class TrialOutcome:
     state: str  # COMPLETE | PRUNED | FAIL
     value: float | None
     reason: str
+    train_time_s: float
 
 
 def run_trial(
@@ -373,7 +374,9 @@ def run_trial(
     else:
         sweep.study.tell(trial, state=TrialState.PRUNED)
     value = result.best_val_acc if result.best_epoch else None
-    return TrialOutcome(trial.number, activation, lr, state.name, value, reason)
+    return TrialOutcome(
+        trial.number, activation, lr, state.name, value, reason, result.train_time_s
+    )
 
 
 def _trial_state(result: train.TrainResult) -> tuple[TrialState, str]:

@@ -88,23 +88,41 @@ def test_divergence_stops_at_the_first_non_finite_loss(splits):
     assert result.history == [] and result.best_epoch == 0
 
 
-def test_fast_loop_matches_a_plain_reference_loop(splits):
-    """Speed must not change what is learned: same weights after one epoch, same seed."""
-    config = TrainConfig(lr=0.01, max_epochs=1, patience=1, batch_size=64)
-    fast = train.train(config, splits, progress=False).model
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(
+            not torch.cuda.is_available(),
+            reason="no CUDA device (the graphed step runs only there)",
+        ),
+    ),
+]
 
-    reference = build_model(config.activation, config.hidden_sizes, seed=config.seed)
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fast_loop_matches_a_plain_reference_loop(tiny_data, device):
+    """Speed must not change what is learned: the training stage (on CUDA a replayed graph) and
+    a plain loop give the same weights with the same seed, here after two epochs whose last
+    batch is smaller than the others."""
+    splits = data.load_splits(tiny_data, device=device)
+    config = TrainConfig(lr=0.05, max_epochs=2, patience=2, batch_size=64)
+    result = train.train(config, splits, progress=False)
+    assert result.best_epoch == 2, "the comparison must span an epoch boundary"
+    fast = result.model
+
+    reference = build_model(config.activation, config.hidden_sizes, seed=config.seed).to(device)
     optimizer = torch.optim.SGD(reference.parameters(), lr=config.lr, momentum=config.momentum)
-    order = torch.randperm(
-        len(splits.train_y), generator=torch.Generator().manual_seed(config.seed)
-    )
-    reference.train()
-    for start in range(0, len(order), config.batch_size):
-        batch = order[start : start + config.batch_size]
-        loss = F.cross_entropy(reference(splits.train_x[batch]), splits.train_y[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    shuffle = torch.Generator(device=device).manual_seed(config.seed)
+    for _ in range(result.best_epoch):
+        order = torch.randperm(len(splits.train_y), device=device, generator=shuffle)
+        reference.train()
+        for start in range(0, len(order), config.batch_size):
+            batch = order[start : start + config.batch_size]
+            loss = F.cross_entropy(reference(splits.train_x[batch]), splits.train_y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
     for (name, a), (_, b) in zip(
         fast.state_dict().items(), reference.state_dict().items(), strict=True
     ):
