@@ -19,8 +19,8 @@ PORT ?= 5000
 EXPERIMENT ?= activation-study
 PYTEST_ARGS ?=
 
-.PHONY: help install dataset-package data train evaluate sweep worker report confirm test lint \
-	format clean
+.PHONY: help install dataset-package data train evaluate sweep worker report confirm ui test \
+	lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ report: install ## rebuild the results table and lr plot from MLflow: make repor
 
 confirm: install dataset-package ## retrain each activation's best config with 3 more seeds
 	$(PY) -m pipeline confirm --config $(SWEEP) --seeds 3
+
+ui: install ## compare runs in the MLflow UI on 127.0.0.1: make ui PORT=5000 (HOST=... to share)
+	$(PY) -m pipeline ui --port $(PORT) --experiment $(EXPERIMENT) $(if $(HOST),--host $(HOST))
 
 test: install dataset-package ## run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
