@@ -362,11 +362,17 @@ def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
     expect(logged.filter(has_text="fashion-mlp").first).to_be_visible()
     models.scroll_into_view_if_needed()
     page.screenshot(path=tmp_path / "4-champion-run.png")
+    # MLflow 3 keeps logged models out of the run's artifacts: the checkpoint is there, no model/.
+    page.get_by_role("tab", name="Artifacts").click()
+    for folder in ("checkpoint", "figures", "histograms"):
+        expect(page.get_by_text(folder, exact=True)).to_be_visible()
+    expect(page.get_by_text("model", exact=True)).to_have_count(0)
+    page.screenshot(path=tmp_path / "5-champion-artifacts.png")
 
     # The sweep's parent run says what it is, too.
     page.goto(f"{experiment}/{store.parent_id}", wait_until="domcontentloaded")
     expect(page.get_by_text(store.parent_description)).to_be_visible()
-    page.screenshot(path=tmp_path / "5-parent-run.png")
+    page.screenshot(path=tmp_path / "6-parent-run.png")
 
 
 @pytest.mark.slow
