@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 ARGS ?=
 
 .PHONY: help install dataset-package data train evaluate sweep worker report confirm curves probe \
-	analyze figures bench test lint format clean
+	analyze figures bench ui test lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ figures: install dataset-package ## curves + probe + analyze; PNGs also in repor
 
 bench: install dataset-package ## time the training stage against its references -> reports/bench.*
 	$(PY) -m pipeline bench --out reports
+
+ui: install ## compare runs in the MLflow UI on 127.0.0.1: make ui PORT=5000 (HOST=... to share)
+	$(PY) -m pipeline ui --port $(PORT) --experiment $(EXPERIMENT) $(if $(HOST),--host $(HOST))
 
 test: install dataset-package ## run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -460,6 +460,58 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- ui -----------------------------------------------------------------------------------
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def parse_port(text: str) -> int:
+    port = parse_int("port", text)
+    if not 1 <= port <= 65535:
+        raise UsageError(f"port must be an integer in 1..65535, got {port}")
+    return port
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    port = parse_port(args.port)
+    from pipeline import tracking
+
+    uri = tracking.tracking_uri()
+    if tracking.is_server(uri):  # a tracking server serves the UI itself
+        experiment_id = tracking.prepare_comparison_view(args.experiment, uri)
+        print(f"MLFLOW_TRACKING_URI is the tracking server {uri}: open its UI, nothing started")
+        print(f"url={tracking.experiment_url(uri, experiment_id)}")
+        return 0
+    if not tracking.port_is_free(args.host, port):
+        free = tracking.free_port_after(args.host, port)
+        hint = f"make ui PORT={free} or --port {free}" if free else "make ui PORT=<port> or --port"
+        raise PipelineError(
+            f"port {port} on {args.host} is already in use (another MLflow UI?); "
+            f"choose a free one: {hint}"
+        )
+    experiment_id = tracking.prepare_comparison_view(args.experiment, uri)
+    if experiment_id is None:
+        names = ", ".join(tracking.experiment_names(uri)) or "none"
+        print(
+            f"note: no experiment {args.experiment!r} in {uri} yet (experiments: {names}); "
+            "`make sweep` creates it",
+            file=sys.stderr,
+        )
+    if args.host not in LOOPBACK:
+        print(
+            f"note: --host {args.host} makes the UI reachable from other machines, "
+            "and MLflow's UI has no login",
+            file=sys.stderr,
+        )
+    base = tracking.ui_base_url(args.host, port)
+    command, environment = tracking.ui_command(uri, args.host, port)
+    print(f"MLflow UI on {base} for {uri} (ready in ~10 s; Ctrl-C stops it)")
+    print(f"url={tracking.experiment_url(base, experiment_id)}", flush=True)
+    sys.stderr.flush()
+    os.execve(command[0], command, environment)  # the UI replaces this process: one PID to stop
+    return 0  # reached only where execve is stubbed out, as in the tests
+
+
 # --- the parser ---------------------------------------------------------------------------
 
 
@@ -574,6 +626,18 @@ def build_parser() -> argparse.ArgumentParser:
     _device_arg(p)
     _data_args(p)
     p.set_defaults(func=cmd_bench)
+
+    p = stages.add_parser("ui", help="the MLflow UI on the project's store, to compare runs")
+    p.add_argument("--port", default="5000", help="port to serve on (default 5000)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default 127.0.0.1: this machine only)",
+    )
+    p.add_argument(
+        "--experiment", default=DEFAULT_EXPERIMENT, help="experiment whose URL is printed"
+    )
+    p.set_defaults(func=cmd_ui)
 
     for sub in stages.choices.values():
         _common(sub)

@@ -8,10 +8,12 @@ sweep trials, resumed runs and several workers never depend on hidden global sta
 import contextlib
 import functools
 import io
+import json
 import logging
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -83,6 +85,13 @@ def check_tracking_uri(uri: str) -> None:
             raise PipelineError(f"cannot create the tracking store {database}: {error}") from None
 
 
+def artifact_root(uri: str) -> str | None:
+    """Artifacts of a SQLite store live beside the database (mlruns/artifacts); others: MLflow's."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return str(Path(uri.removeprefix("sqlite:///")).parent.resolve() / "artifacts")
+
+
 @functools.cache
 def git_commit() -> str:
     try:
@@ -129,11 +138,8 @@ class Tracker:
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
-        location = None
-        if self.uri.startswith("sqlite:///"):  # keep artifacts beside the database
-            location = str(Path(self.uri.removeprefix("sqlite:///")).parent.resolve() / "artifacts")
         try:
-            return self.client.create_experiment(name, artifact_location=location)
+            return self.client.create_experiment(name, artifact_location=artifact_root(self.uri))
         except MlflowException:  # another worker created it first
             return self.client.get_experiment_by_name(name).experiment_id
 
@@ -481,6 +487,123 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "unknown error"
 
 
+# --- the MLflow UI ----------------------------------------------------------------------
+
+COMPARISON_VIEW = "compare-activations"
+COMPARISON_PARAMS = ("activation", "lr")
+COMPARISON_METRICS = ("best_val_acc", "val_acc", "test_acc")
+# MLflow's UI (3.x) keeps each saved view of an experiment's runs table in one experiment tag,
+# `mlflow.sharedViewState.<key>` = {name, createdAt, updatedAt, state: the table's state as JSON},
+# and opens it at `#/experiments/<id>/runs?viewStateShareKey=<key>`. A UI that cannot read it
+# says so and shows the default table, so nothing depends on it but convenience.
+_SAVED_VIEW_TAG = "mlflow.sharedViewState."
+# Job execution serves GenAI features (judges, prompt optimisation) this project does not use;
+# it costs seven more processes and ~700 MB.
+_UI_ENVIRONMENT = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
+def is_server(uri: str) -> bool:
+    return urlparse(uri).scheme in ("http", "https")
+
+
+def comparison_view_state() -> dict:
+    """The runs table a comparison needs: the activation, lr and accuracies of every run, best
+    first. Sorting by a metric lists the trials flat (they nest under their sweep when sorted by
+    time), and the registered model's version shows beside the best trial of each activation."""
+    return {
+        "selectedColumns": [
+            "attributes.`Models`",
+            *(f"params.`{name}`" for name in COMPARISON_PARAMS),
+            *(f"metrics.`{name}`" for name in COMPARISON_METRICS),
+        ],
+        "orderByKey": "metrics.`best_val_acc`",
+        "orderByAsc": False,
+        "runsHiddenMode": "SHOW_ALL",  # charts draw every run, not the UI's default first ten
+    }
+
+
+def prepare_comparison_view(experiment: str, uri: str) -> str | None:
+    """The experiment's id, with the comparison view saved in it once (a user's own changes to
+    that view are kept); None if the store has no such experiment."""
+    check_tracking_uri(uri)
+    client = MlflowClient(uri)
+    try:
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            return None
+        tag = _SAVED_VIEW_TAG + COMPARISON_VIEW
+        if tag not in found.tags:
+            now = int(time.time() * 1000)
+            envelope = {
+                "name": "Compare activations",
+                "createdAt": now,
+                "updatedAt": now,
+                "state": json.dumps(comparison_view_state()),
+            }
+            client.set_experiment_tag(found.experiment_id, tag, json.dumps(envelope))
+    except MlflowException as error:
+        raise PipelineError(f"tracking store {uri} failed: {_first_line(error.message)}") from None
+    return found.experiment_id
+
+
+def experiment_names(uri: str) -> list[str]:
+    return [e.name for e in MlflowClient(uri).search_experiments()]
+
+
+def ui_base_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches a server bound to `host`."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def experiment_url(base_url: str, experiment_id: str | None) -> str:
+    """The experiment's runs table in its comparison view (the UI's start page without one),
+    in the UI's "Model training" mode rather than its default GenAI one."""
+    base_url = base_url.rstrip("/")
+    if experiment_id is None:
+        return f"{base_url}/"
+    return (
+        f"{base_url}/#/experiments/{experiment_id}/runs"
+        f"?viewStateShareKey={COMPARISON_VIEW}&workflowType=machine_learning"
+    )
+
+
+def ui_command(uri: str, host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """`mlflow ui` on the project's store, and its environment. One worker: the UI serves one
+    person, and each worker costs a core's share and ~270 MB."""
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    if root := artifact_root(uri):  # experiments created in the UI keep artifacts there too
+        command += ["--default-artifact-root", root]
+    environment = {**_UI_ENVIRONMENT, **os.environ}  # the user's own settings win
+    return command, environment
+
+
 def port_is_free(host: str, port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex((host, port)) != 0
+    """Nothing listens on `host`:`port` (a wildcard host is probed on loopback)."""
+    probe_host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    try:
+        addresses = socket.getaddrinfo(probe_host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise UsageError(f"host {host!r} is not a known host name or address") from None
+    family, _, _, _, address = addresses[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        return probe.connect_ex(address) != 0
+
+
+def free_port_after(host: str, port: int, tries: int = 50) -> int | None:
+    candidates = range(port + 1, min(port + 1 + tries, 65536))
+    return next((p for p in candidates if port_is_free(host, p)), None)

@@ -1,0 +1,462 @@
+"""The two ways people use a finished sweep: comparing runs in the MLflow UI (driven in a real
+headless Chromium) and reloading the registered models in a fresh process."""
+
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from pipeline import data, tracking
+from pipeline.cli import main
+from pipeline.model import CHECKPOINT_CONFIG
+from tests.conftest import run_cli
+from tests.test_sweep import run_sweep, write_config
+
+UI_DEADLINE_S = 60  # `mlflow ui` answers after ~10 s here; a minute means it never will
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+# The UI opens its assistant panel on a browser's first visit; it would cover half the page.
+NO_ASSISTANT = (
+    "localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false');"
+    "localStorage.setItem('mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'true');"
+)
+
+
+@dataclass
+class Trial:
+    run_id: str
+    name: str
+    activation: str
+    val_acc: float  # the last epoch's, which the runs table shows
+    test_acc: float
+
+
+@dataclass
+class Store:
+    """A finished tiny sweep (2 activations x 2 lrs) in its own directory."""
+
+    directory: Path
+    experiment_id: str
+    parent_id: str
+    parent_description: str
+    trials: list[Trial]
+    champion: Trial
+    champion_description: str
+
+    @property
+    def uri(self) -> str:
+        return f"sqlite:///{self.directory}/mlruns/mlflow.db"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, tiny_data) -> Store:
+    directory = tmp_path_factory.mktemp("sweep-store")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(directory)
+        for name in ("MLFLOW_TRACKING_URI", "OPTUNA_STORAGE", data.DATA_DIR_ENV):
+            patch.delenv(name, raising=False)
+        # Small learning rates: 2 epochs leave the trials apart and short of 100% accuracy.
+        assert run_sweep(write_config(directory, lr=[0.001, 0.003]), tiny_data) == 0
+    client = mlflow.MlflowClient(f"sqlite:///{directory}/mlruns/mlflow.db")
+    experiment_id = client.get_experiment_by_name("activation-study").experiment_id
+    parent = client.search_runs([experiment_id], "tags.stage = 'sweep'")[0]
+    children = client.search_runs(
+        [experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    trials = [
+        Trial(
+            r.info.run_id,
+            r.info.run_name,
+            r.data.params["activation"],
+            r.data.metrics["val_acc"],
+            r.data.metrics["test_acc"],
+        )
+        for r in children
+    ]
+    champion_id = client.get_model_version_by_alias("fashion-mlp", "champion").run_id
+    return Store(
+        directory,
+        experiment_id,
+        parent.info.run_id,
+        parent.data.tags["mlflow.note.content"],
+        trials,
+        next(t for t in trials if t.run_id == champion_id),
+        client.get_run(champion_id).data.tags["mlflow.note.content"],
+    )
+
+
+def one_line(err: str) -> str:
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+# --- `python -m pipeline ui`, without a browser ------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_ui_execs_mlflow_on_the_project_store_on_loopback(store, monkeypatch, capsys):
+    monkeypatch.chdir(store.directory)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", raising=False)
+    started = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: started.append((path, argv, env)))
+    port = free_port()
+
+    assert main(["ui", "--port", str(port)]) == 0
+    [(path, argv, env)] = started
+    assert path == sys.executable and argv[:4] == [sys.executable, "-m", "mlflow", "ui"]
+    options = dict(zip(argv[4::2], argv[5::2], strict=True))
+    assert options["--backend-store-uri"] == store.uri
+    assert options["--host"] == "127.0.0.1" and options["--port"] == str(port)
+    assert options["--default-artifact-root"] == str(store.directory / "mlruns/artifacts")
+    assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    url = re.search(r"^url=(\S+)$", capsys.readouterr().out, re.M).group(1)
+    assert url == (
+        f"http://127.0.0.1:{port}/#/experiments/{store.experiment_id}/runs"
+        "?viewStateShareKey=compare-activations&workflowType=machine_learning"
+    )
+
+    # The saved view the URL opens: the comparison columns, best run first.
+    client = mlflow.MlflowClient(store.uri)
+    tag = "mlflow.sharedViewState.compare-activations"
+    saved = json.loads(client.get_experiment(store.experiment_id).tags[tag])
+    state = json.loads(saved["state"])
+    assert saved["name"] == "Compare activations"
+    assert {"params.`activation`", "params.`lr`", "metrics.`val_acc`", "metrics.`test_acc`"} <= set(
+        state["selectedColumns"]
+    )
+    assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`best_val_acc`", False)
+
+    # A view the user changed in the UI is theirs: starting the UI again keeps it.
+    client.set_experiment_tag(store.experiment_id, tag, json.dumps({**saved, "name": "mine"}))
+    assert main(["ui", "--port", str(port), "--host", "localhost"]) == 0
+    assert json.loads(client.get_experiment(store.experiment_id).tags[tag])["name"] == "mine"
+    assert started[-1][1][started[-1][1].index("--host") + 1] == "localhost"
+    client.set_experiment_tag(store.experiment_id, tag, json.dumps(saved))
+
+
+def test_ui_for_an_experiment_not_in_the_store_opens_the_start_page(store, monkeypatch, capsys):
+    monkeypatch.chdir(store.directory)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: None)
+    port = free_port()
+    assert main(["ui", "--port", str(port), "--experiment", "nope"]) == 0
+    captured = capsys.readouterr()
+    assert f"url=http://127.0.0.1:{port}/\n" in captured.out
+    assert "no experiment 'nope'" in captured.err and "activation-study" in captured.err
+
+
+def test_ui_on_a_taken_port_says_so_and_names_PORT(workdir, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["ui", "--port", str(port)]) == 1
+    err = one_line(capsys.readouterr().err)
+    assert f"port {port} on 127.0.0.1 is already in use" in err
+    assert "PORT=" in err and "--port" in err
+    assert not (workdir / "mlruns").exists(), "a refused start touches no store"
+
+
+@pytest.mark.parametrize(
+    ("port", "message"),
+    [("0", "port must be an integer in 1..65535, got 0"), ("web", "port must be an integer")],
+)
+def test_ui_rejects_a_bad_port(workdir, capsys, port, message):
+    assert main(["ui", "--port", port]) == 2
+    assert message in one_line(capsys.readouterr().err)
+
+
+# --- the UI in a browser ------------------------------------------------------------------------
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """Stop the process group the test created (the UI and its uvicorn child), SIGKILL if
+    SIGTERM is not enough, and wait until none of its processes is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if group_alive(process.pid):
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail(f"processes of the UI's group {process.pid} outlived SIGTERM")
+
+
+def wait_for_ui(process: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + UI_DEADLINE_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the UI exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        with (
+            contextlib.suppress(urllib.error.URLError, OSError),
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as answer,
+        ):
+            if answer.status == 200:
+                return
+        time.sleep(0.5)
+    pytest.fail(
+        f"the MLflow UI never answered on http://127.0.0.1:{port}/health within "
+        f"{UI_DEADLINE_S} s; its output:\n{log.read_text()[-3000:]}"
+    )
+
+
+@pytest.fixture(scope="module")
+def ui(store, tmp_path_factory) -> Iterator[str]:
+    """`python -m pipeline ui` on a free loopback port, in a process group of its own, for the
+    tests of this module that need it; yields the experiment URL it printed."""
+    port, log = free_port(), tmp_path_factory.mktemp("ui") / "ui.log"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "ui", "--port", str(port)],
+            cwd=store.directory,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_ui(process, port, log)
+        yield re.search(r"^url=(\S+)$", log.read_text(), re.M).group(1)
+    finally:
+        stop_group(process)
+    assert tracking.port_is_free("127.0.0.1", port), "the UI's port is still taken"
+
+
+# Checked when tests are collected, so a missing browser skips before a server is started.
+needs_browser = pytest.mark.skipif(
+    CHROMIUM is None or importlib.util.find_spec("playwright") is None,
+    reason="needs chromium (apt-get install chromium; .ci/run installs it) and playwright "
+    "(the dev extra)",
+)
+
+
+@pytest.fixture
+def page():
+    from playwright.sync_api import expect, sync_playwright
+
+    # Generous waits for a page's content (the UI polls, so never wait for network idle): two
+    # cores shared with a test run make a first page take seconds.
+    expect.set_options(timeout=30_000)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1500, "height": 1000})
+        context.add_init_script(NO_ASSISTANT)
+        context.set_default_timeout(30_000)
+        try:
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def row(page, run_id: str, column: str):
+    """A cell of the runs table: its rows are keyed by run id, its columns by MLflow key."""
+    return page.locator(f'.ag-center-cols-container .ag-row[row-id="{run_id}"] [col-id="{column}"]')
+
+
+def shows_number(cell_text: str, value: float) -> bool:
+    """The table shows a metric in full or cut with an ellipsis: 0.8481666… for 0.848166666."""
+    shown = cell_text.strip().rstrip(".…")
+    return bool(shown) and repr(value).startswith(shown)
+
+
+@pytest.mark.slow
+@needs_browser
+def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
+    from playwright.sync_api import expect
+
+    base = ui.split("#")[0].rstrip("/")
+    experiment = f"{base}/#/experiments/{store.experiment_id}/runs"
+    names = sorted(t.name for t in store.trials)
+
+    # The experiment's runs: the sweep's parent run, its 4 trials nested under its expander.
+    page.goto(experiment, wait_until="domcontentloaded")
+    parent = page.locator(f'.ag-row[row-id="{store.parent_id}"]').filter(has_text="sweep-tiny")
+    expect(parent).to_be_visible()
+    for name in names:
+        expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
+    parent.get_by_role("button").first.click()
+    for name in names:
+        expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
+    page.screenshot(path=tmp_path / "1-nested-trials.png")
+
+    # The URL `make ui` prints: the comparison view in the UI's "Model training" mode (its runs
+    # page is "Runs" there, "Training runs" in the GenAI mode), every trial with its values.
+    page.goto(ui, wait_until="domcontentloaded")
+    expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
+    for column in ("params.`activation`", "params.`lr`", "metrics.`val_acc`", "metrics.`test_acc`"):
+        header = page.locator(f'.ag-header-cell[col-id="{column}"]')
+        expect(header).to_have_text(column.split("`")[1])
+    for trial in store.trials:
+        expect(page.get_by_role("link", name=trial.name, exact=True)).to_be_visible()
+        expect(row(page, trial.run_id, "params.`activation`")).to_have_text(trial.activation)
+        shown = row(page, trial.run_id, "metrics.`val_acc`").inner_text()
+        assert shows_number(shown, trial.val_acc), (trial.name, shown, trial.val_acc)
+    expect(row(page, store.champion.run_id, "attributes.`Models`")).to_contain_text("fashion-mlp")
+    page.screenshot(path=tmp_path / "2-comparison-view.png")
+
+    # Two runs selected -> Compare: the compare page with both and its parallel coordinates.
+    first, second = store.trials[:2]
+    for trial in (first, second):
+        page.locator(f'.ag-row[row-id="{trial.run_id}"]').get_by_role(
+            "checkbox", name=re.compile("toggle row selection")
+        ).check()
+    page.get_by_test_id("runs-compare-button").click()
+    expect(page.get_by_text("Comparing 2 Runs from 1 Experiment")).to_be_visible()
+    assert first.run_id in page.url and second.run_id in page.url
+    expect(page.get_by_text("Parallel Coordinates Plot")).to_be_visible()
+    for trial in (first, second):
+        expect(page.get_by_text(trial.name, exact=True).first).to_be_visible()
+    page.screenshot(path=tmp_path / "3-compare.png", full_page=True)
+
+    # The champion's run page: description, metrics, and its logged model `model`, registered.
+    page.goto(f"{experiment}/{store.champion.run_id}", wait_until="domcontentloaded")
+    expect(page.get_by_text(store.champion_description)).to_be_visible()
+    metric_row = page.get_by_role("row").filter(has=page.get_by_text("test_acc", exact=True))
+    expect(metric_row.first).to_contain_text(repr(store.champion.test_acc))
+    models = page.get_by_text(re.compile(r"^Logged models \(1\)$"))
+    expect(models).to_be_visible()
+    logged = page.get_by_role("row").filter(has=page.get_by_text("model", exact=True))
+    expect(logged.filter(has_text="fashion-mlp").first).to_be_visible()
+    models.scroll_into_view_if_needed()
+    page.screenshot(path=tmp_path / "4-champion-run.png")
+    # MLflow 3 keeps logged models out of the run's artifacts: the checkpoint is there, no model/.
+    page.get_by_role("tab", name="Artifacts").click()
+    for folder in ("checkpoint", "figures", "histograms"):
+        expect(page.get_by_text(folder, exact=True)).to_be_visible()
+    expect(page.get_by_text("model", exact=True)).to_have_count(0)
+    page.screenshot(path=tmp_path / "5-champion-artifacts.png")
+
+    # The sweep's parent run says what it is, too.
+    page.goto(f"{experiment}/{store.parent_id}", wait_until="domcontentloaded")
+    expect(page.get_by_text(store.parent_description)).to_be_visible()
+    page.screenshot(path=tmp_path / "6-parent-run.png")
+
+
+@pytest.mark.slow
+def test_ui_with_a_tracking_server_points_at_it_and_starts_nothing(
+    store, ui, tmp_path, monkeypatch, capsys
+):
+    server = ui.split("#")[0].rstrip("/")
+    monkeypatch.chdir(tmp_path)  # no local store here: everything comes from the server
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    monkeypatch.setattr(os, "execve", lambda *args: pytest.fail("started a second UI"))
+    assert main(["ui"]) == 0
+    out = capsys.readouterr().out
+    assert f"url={server}/#/experiments/{store.experiment_id}/runs?viewStateShareKey=" in out
+    assert not (tmp_path / "mlruns").exists()
+
+
+# --- reloading the registered models ----------------------------------------------------------
+
+
+def test_the_champion_reloads_in_a_fresh_process_with_its_logged_test_acc(store, tiny_data):
+    client = mlflow.MlflowClient(store.uri)
+    best_val_acc = {
+        t.run_id: client.get_run(t.run_id).data.metrics["best_val_acc"] for t in store.trials
+    }
+    assert best_val_acc[store.champion.run_id] == max(best_val_acc.values())
+    assert 0 < store.champion.test_acc < 1, "a perfect score would not tell models apart"
+    result = run_cli(
+        "evaluate",
+        "--model-uri",
+        "models:/fashion-mlp@champion",
+        "--data-dir",
+        str(tiny_data),
+        cwd=store.directory,
+        check=True,
+    )
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"test_acc={store.champion.test_acc:.4f}"
+    per_class = [
+        float(re.search(rf"^{re.escape(name)} +(\d\.\d{{4}})$", result.stdout, re.M).group(1))
+        for name in data.CLASSES
+    ]
+    assert all(0 <= accuracy <= 1 for accuracy in per_class)
+    # The tiny test set has 20 images of each class, so overall accuracy is the classes' mean.
+    assert sum(per_class) / len(per_class) == pytest.approx(store.champion.test_acc, abs=1e-4)
+
+
+def mismatched_checkpoint(store: Store, tmp_path: Path) -> Path:
+    """A trial's checkpoint whose config.json describes other layers than its weights have."""
+    directory = Path(
+        mlflow.MlflowClient(store.uri).download_artifacts(
+            store.trials[0].run_id, "checkpoint", str(tmp_path)
+        )
+    )
+    config = json.loads((directory / CHECKPOINT_CONFIG).read_text())
+    config["hidden_sizes"] = [64, 8]
+    (directory / CHECKPOINT_CONFIG).write_text(json.dumps(config))
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("uri", "code", "message"),
+    [
+        ("models:/fashion-mlp@nobody", 1, "model models:/fashion-mlp@nobody not found"),
+        ("models:/no-such-model@champion", 1, "model models:/no-such-model@champion not found"),
+        ("runs:/WITHOUT_MODEL/model", 1, "model runs:/WITHOUT_MODEL/model not found"),
+        ("s3://bucket/model", 2, "unsupported model URI 's3://bucket/model'"),
+        ("mlruns", 1, "checkpoint is incomplete: config.json missing"),
+        ("MISMATCHED", 1, "checkpoint weights do not match its config: fc1.weight has shape"),
+    ],
+)
+def test_evaluate_bad_model_uris_are_one_line(
+    store, tiny_data, tmp_path, monkeypatch, capsys, uri, code, message
+):
+    monkeypatch.chdir(store.directory)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    if uri == "MISMATCHED":
+        uri = str(mismatched_checkpoint(store, tmp_path))
+    if "WITHOUT_MODEL" in uri:  # a trial that was not its activation's best keeps no model
+        client = mlflow.MlflowClient(store.uri)
+        registered = {v.run_id for v in client.search_model_versions("name = 'fashion-mlp'")}
+        without = next(t.run_id for t in store.trials if t.run_id not in registered)
+        uri, message = (
+            uri.replace("WITHOUT_MODEL", without),
+            message.replace("WITHOUT_MODEL", without),
+        )
+    assert main(["evaluate", "--model-uri", uri, "--data-dir", str(tiny_data)]) == code
+    assert message in one_line(capsys.readouterr().err)
