@@ -12,6 +12,7 @@ orphaned MLflow run is closed as KILLED with a tag saying why.
 """
 
 import contextlib
+import fcntl
 import os
 import statistics
 import subprocess
@@ -118,6 +119,23 @@ def open_storage(url: str, heartbeat_interval: int, on_stale=None) -> BaseStorag
 
 def has_heartbeat(storage: BaseStorage) -> bool:
     return isinstance(storage, RDBStorage)
+
+
+@contextlib.contextmanager
+def state_change_lock(url: str) -> Iterator[None]:
+    """One process at a time moves trials between states in a SQLite study.
+
+    SQLite ignores SELECT ... FOR UPDATE, so two processes can both read a queued trial as
+    WAITING and both move it to RUNNING (optuna#4002), or both fail one stale trial and queue two
+    retries of it. PostgreSQL and MySQL lock the row and a journal file orders the changes, so
+    only SQLite needs this: a lock file beside the database (one machine, as SQLite itself).
+    """
+    if not url.startswith("sqlite:///"):
+        yield
+        return
+    with open(f"{storage_file(url)}.lock", "a") as lock:  # closing the file releases the lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 # --- the pruner ---------------------------------------------------------------------------
@@ -279,7 +297,8 @@ def _prepare(sweep: Sweep, data_digest: str | None) -> None:
     tracker.set_tags(parent, {"lrs": ",".join(f"{lr:g}" for lr in config.lrs)})
 
     if has_heartbeat(sweep.storage):
-        optuna.storages.fail_stale_trials(study)
+        with state_change_lock(storage_url(config)):
+            optuna.storages.fail_stale_trials(study)
     else:  # a journal file has no heartbeats: a RUNNING trial at start-up is an orphan
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             _close_orphan(tracker, trial, "orphaned: found RUNNING when the sweep restarted")
@@ -318,13 +337,17 @@ def check_same_data(study: optuna.Study, digest: str, whose: str) -> None:
 
 
 def claim_next_trial(sweep: Sweep) -> optuna.Trial | None:
-    """Take one queued trial (atomically: the storage lets one worker win), or None."""
-    for trial in sweep.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        try:
-            if sweep.storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
-                return optuna.Trial(sweep.study, trial._trial_id)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
+    """Fail trials whose worker died (queuing their retries), then take one queued trial, or
+    None. Atomic: where workers race for one trial, the storage (or the lock) lets one win."""
+    with state_change_lock(storage_url(sweep.config)):
+        if has_heartbeat(sweep.storage):
+            optuna.storages.fail_stale_trials(sweep.study)
+        for trial in sweep.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            try:
+                if sweep.storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
+                    return optuna.Trial(sweep.study, trial._trial_id)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
     return None
 
 
@@ -436,8 +459,6 @@ def work(
         total=len(config.grid), desc=f"sweep {config.study}", unit="trial", disable=not progress
     )
     while True:
-        if has_heartbeat(sweep.storage):
-            optuna.storages.fail_stale_trials(sweep.study)
         trial = claim_next_trial(sweep)
         if trial is None:
             running = sweep.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))

@@ -9,6 +9,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -238,3 +239,51 @@ def test_a_worker_before_make_sweep_on_the_default_store_creates_no_file(
     err = capsys.readouterr().err
     assert "study 'tiny' does not exist in sqlite:///sweeps/tiny.db; create it once" in err
     assert not (workdir / "sweeps").exists() and not (workdir / "mlruns").exists()
+
+
+# Each process: wait for the others, then claim queued trials as fast as it can, telling each at
+# once; print the numbers it got. Two processes printing one number = a trial run twice.
+CLAIMING_PROCESS = """
+import sys, time
+from pathlib import Path
+from optuna.trial import TrialState
+from pipeline import sweep
+from pipeline.config import SweepConfig
+
+config_path, barrier, index = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+handle = sweep.open_sweep(SweepConfig.load(config_path), create=False)
+(barrier / f"ready-{index}").touch()
+while not (barrier / "go").exists():
+    time.sleep(0.01)
+while (trial := sweep.claim_next_trial(handle)) is not None:
+    print(trial.number, flush=True)
+    handle.study.tell(trial, 0.5)
+"""
+
+
+def test_processes_claiming_from_one_sqlite_queue_never_get_the_same_trial(workdir, tiny_data):
+    """SQLite ignores SELECT ... FOR UPDATE: without a lock two processes can both move one
+    queued trial to RUNNING (optuna#4002). Here three processes race for 90 queued trials."""
+    lrs = [round(0.001 * (n + 1), 3) for n in range(45)]
+    config = write_config(workdir, activations=["relu", "tanh"], lr=lrs)
+    handle = sweep.open_sweep(SweepConfig.load(config), create=True)
+    assert len(handle.study.get_trials(states=(TrialState.WAITING,))) == 90
+    barrier = workdir / "barrier"
+    barrier.mkdir()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", CLAIMING_PROCESS, str(config), str(barrier), str(index)],
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for index in range(3)
+    ]
+    while len(list(barrier.glob("ready-*"))) < 3 and all(p.poll() is None for p in processes):
+        time.sleep(0.05)
+    (barrier / "go").touch()
+    outputs = [process.communicate(timeout=300) for process in processes]
+    for process, (_, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err.decode()[-3000:]
+    claimed = [int(n) for out, _ in outputs for n in out.split()]
+    assert sorted(claimed) == list(range(90)), "a trial was claimed twice"
