@@ -47,6 +47,8 @@ _SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "file", "databrick
 
 logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the CLI's output to what matters
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# With a tracking server, MLflow prints two "View run ... at" lines (after a GET) per ended run.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def tracking_uri() -> str:
