@@ -23,6 +23,7 @@ from pipeline import sweep
 from pipeline.cli import main
 from pipeline.config import SweepConfig
 from pipeline.urls import sqlalchemy_url
+from tests.conftest import write_dataset
 from tests.services import (
     MlflowServer,
     Postgres,
@@ -287,3 +288,13 @@ def test_processes_claiming_from_one_sqlite_queue_never_get_the_same_trial(workd
         assert process.returncode == 0, err.decode()[-3000:]
     claimed = [int(n) for out, _ in outputs for n in out.split()]
     assert sorted(claimed) == list(range(90)), "a trial was claimed twice"
+
+
+def test_a_worker_with_other_data_than_the_study_stops(workdir, tiny_data, capsys):
+    config = write_config(workdir)
+    assert main(["sweep", "--config", str(config), "--data-dir", str(tiny_data)]) == 0
+    other = write_dataset(workdir / "other-data", seed=1)
+    assert main(["worker", "--config", str(config), "--data-dir", str(other)]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err.startswith("error: this worker's Fashion-MNIST (sha256 ")
+    assert "differs from the one study 'tiny' trains on" in err
