@@ -26,13 +26,14 @@ ARGS ?=
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-install: $(VENV)/.installed ## build .venv with the package (editable) and its dev tools
+install: $(VENV)/.installed ## build .venv with the package (editable), dev tools, psycopg
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install $(TORCH_SPEC)
-	$(VENV)/bin/pip install -e '.[dev]'
+	# [postgres]: the psycopg driver, for a study or MLflow store on PostgreSQL (and its test)
+	$(VENV)/bin/pip install -e '.[dev,postgres]'
 	touch $@
 
 # Debian's package holds the official files; install it when no other source is there.

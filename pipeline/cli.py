@@ -366,8 +366,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise UsageError(f"workers must be an integer >= 1, got {workers}")
     from pipeline import data, sweep
 
-    data.locate(args.data_dir)  # bad data fails here, before the study or a run exists
-    handle = sweep.open_sweep(config, create=True)
+    source = data.locate(args.data_dir)  # bad data fails here, before the study or a run exists
+    handle = sweep.open_sweep(config, create=True, data_digest=source.digest)
     progress = not args.no_progress
     status, warnings = "FAILED", []
     try:
@@ -412,6 +412,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
             f"trial {outcome.number}: {outcome.activation} lr {outcome.lr:g} -> "
             f"{outcome.state} ({outcome.reason})"
         )
+    if not outcomes:
+        print(f"study {config.study}: no queued trial was left for this worker")
     return 0
 
 

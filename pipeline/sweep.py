@@ -36,7 +36,8 @@ from pipeline import data, train
 from pipeline.activations import NAMES
 from pipeline.config import SweepConfig, TrainConfig
 from pipeline.errors import PipelineError, UsageError
-from pipeline.tracking import Tracker, training_run
+from pipeline.tracking import Tracker, check_tracking_uri, tracking_uri, training_run
+from pipeline.urls import label, redact, sqlalchemy_url
 
 STORAGE_ENV = "OPTUNA_STORAGE"
 SWEEPS_DIR = Path("sweeps")
@@ -61,39 +62,83 @@ def storage_url(config: SweepConfig) -> str:
 def storage_kind(url: str) -> str:
     """ "rdb" or "journal"; a UsageError for any other URL (checked before anything is written)."""
     scheme = urlparse(url).scheme.split("+")[0]
-    if scheme in ("sqlite", "postgresql", "mysql"):
+    if scheme in ("sqlite", "postgresql", "postgres", "mysql"):
         return "rdb"
     if scheme == "journal" or (not scheme and url.endswith((".journal", ".log"))):
         return "journal"
     raise UsageError(
-        f"study storage {url!r} has an unknown scheme; use sqlite:///PATH, "
+        f"study storage {redact(url)!r} has an unknown scheme; use sqlite:///PATH, "
         "postgresql://USER@HOST/DB, or journal://PATH for Optuna's journal file"
     )
 
 
+def storage_file(url: str) -> Path | None:
+    """The local file behind a SQLite or journal URL; None for a database server."""
+    if storage_kind(url) == "journal":
+        return Path(url.removeprefix("journal://"))
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///"))
+    return None
+
+
+# A server that does not answer fails in this many seconds, not after the OS's TCP timeout.
+CONNECT_TIMEOUT_S = 10
+
+
+def _engine_kwargs(url: str) -> dict | None:
+    if url.startswith("sqlite"):
+        return None
+    # pre-ping: a worker idle for a long trial finds its pooled connection closed by the server
+    # (or a restarted one) and reconnects instead of failing the tell.
+    return {"pool_pre_ping": True, "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
+
+
 def open_storage(url: str, heartbeat_interval: int, on_stale=None) -> BaseStorage:
     """RDB storage (SQLite, PostgreSQL, MySQL) with heartbeats, or a journal file (no heartbeat)."""
-    if storage_kind(url) == "journal":
-        path = Path(url.removeprefix("journal://"))
+    path = storage_file(url)
+    if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+    if storage_kind(url) == "journal":
         return JournalStorage(JournalFileBackend(str(path)))
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
         return RDBStorage(
-            url,
-            engine_kwargs=None if url.startswith("sqlite") else {"pool_pre_ping": True},
+            sqlalchemy_url(url),
+            engine_kwargs=_engine_kwargs(url),
             heartbeat_interval=heartbeat_interval,
             grace_period=2 * heartbeat_interval,
             heartbeat_stale_trial_callback=on_stale,
         )
+    except ImportError as error:  # Optuna wraps the driver's ModuleNotFoundError
+        raise PipelineError(
+            f"study storage {redact(url)} needs its database driver ({error.__cause__}); for "
+            "PostgreSQL install the [postgres] extra: pip install -e '.[postgres]'"
+        ) from None
     except Exception as error:  # sqlalchemy's errors carry the driver's reason
         reason = str(error).splitlines()[0]
-        raise PipelineError(f"study storage {url} is unreachable: {reason}") from None
+        raise PipelineError(f"study storage {redact(url)} is unreachable: {reason}") from None
 
 
 def has_heartbeat(storage: BaseStorage) -> bool:
     return isinstance(storage, RDBStorage)
+
+
+@contextlib.contextmanager
+def local_lock(url: str) -> Iterator[None]:
+    """One process at a time creates, prepares, or moves trials between states in a study kept
+    in a local file (SQLite, journal): a lock file beside it (one machine, as SQLite itself).
+
+    SQLite ignores SELECT ... FOR UPDATE, so two processes can both read a queued trial as
+    WAITING and both move it to RUNNING (optuna#4002), or both fail one stale trial and queue two
+    retries of it. PostgreSQL and MySQL lock the row, so they need no lock file.
+    """
+    path = storage_file(url)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "a") as lock:  # closing the file releases the lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 # --- the pruner ---------------------------------------------------------------------------
@@ -163,23 +208,42 @@ def _close_orphan(tracker: Tracker, trial: FrozenTrial, why: str) -> None:
         tracker.end_run(run_id, "KILLED")
 
 
-def _stale_callback(tracker: Tracker):
+def _stale_callback(experiment: str):
     retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)
 
     def on_stale(study: optuna.Study, trial: FrozenTrial) -> None:
-        _close_orphan(tracker, trial, "orphaned: its worker stopped sending heartbeats")
+        # The tracker is made here, when needed: the storage opens before MLflow is written to.
+        _close_orphan(Tracker(experiment), trial, "orphaned: its worker stopped sending heartbeats")
         retry(study, trial)
 
     return on_stale
 
 
-def open_sweep(config: SweepConfig, create: bool) -> Sweep:
-    """Connect to the study (creating it, its MLflow parent run and its queue when `create`)."""
+def _no_study(config: SweepConfig, url: str) -> PipelineError:
+    return PipelineError(
+        f"study {config.study!r} does not exist in {redact(url)}; create it once, on one "
+        f"machine, with `make sweep SWEEP=<config>` (it queues the trials), then start "
+        f"`make worker SWEEP=<config>` on the others"
+    )
+
+
+def open_sweep(config: SweepConfig, create: bool, data_digest: str | None = None) -> Sweep:
+    """Connect to the study (creating it, its MLflow parent run and its queue when `create`).
+
+    Both stores are checked before either is written: a tracking server that does not answer, a
+    storage that cannot be reached, or (for a worker) a study that does not exist yet is one
+    error, and nothing is left behind in MLflow or the storage.
+    """
     url = storage_url(config)
     storage_kind(url)
-    with _creation_lock(url) if create else contextlib.nullcontext():
-        tracker = Tracker(config.experiment)
-        storage = open_storage(url, config.heartbeat_interval, _stale_callback(tracker))
+    check_tracking_uri(tracking_uri(), create=False)
+    local_file = storage_file(url)
+    if not create and local_file is not None and not local_file.exists():
+        raise _no_study(config, url)  # and do not create an empty database file on the way
+    # Creation holds the study's lock: two processes creating the same new SQLite database at
+    # once fail (MLflow's and Optuna's alike), and two preparations would queue the grid twice.
+    with local_lock(url) if create else contextlib.nullcontext():
+        storage = open_storage(url, config.heartbeat_interval, _stale_callback(config.experiment))
         sampler = optuna.samplers.RandomSampler(seed=config.train.seed)  # unused: all is queued
         try:
             if create:
@@ -199,40 +263,23 @@ def open_sweep(config: SweepConfig, create: bool) -> Sweep:
                     pruner=make_pruner(config),
                 )
         except KeyError:
+            raise _no_study(config, url) from None
+        if not create and "mlflow_parent_run_id" not in study.user_attrs:
             raise PipelineError(
-                f"study {config.study!r} does not exist in {url}; start it with "
-                "`make sweep SWEEP=<config>` on one machine first"
-            ) from None
-        sweep = Sweep(config, storage, study, tracker)
+                f"study {config.study!r} is not prepared (it has no MLflow parent run yet); "
+                "`make sweep SWEEP=<config>` prepares it: start workers once it has"
+            )
+        sweep = Sweep(config, storage, study, Tracker(config.experiment))
         if create:
-            _prepare(sweep)
-    if "mlflow_parent_run_id" not in study.user_attrs:
-        raise PipelineError(f"study {config.study!r} has no MLflow parent run; run `make sweep`")
+            _prepare(sweep, data_digest)
     return sweep
 
 
-@contextlib.contextmanager
-def _creation_lock(url: str) -> Iterator[None]:
-    """Serialise study creation on this machine: two processes creating the same new SQLite
-    database at once fail (MLflow's and Optuna's alike), and two preparations would queue the
-    grid twice. A server database is created once by `make sweep` on one machine."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("sqlite", "journal", ""):
-        yield
-        return
-    path = Path(url.removeprefix("sqlite:///").removeprefix("journal://") + ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _prepare(sweep: Sweep) -> None:
+def _prepare(sweep: Sweep, data_digest: str | None) -> None:
     """The parent run (created once, reopened on reruns) and the queue, topped up."""
     config, study, tracker = sweep.config, sweep.study, sweep.tracker
+    if data_digest:
+        check_same_data(study, data_digest, "this machine's")
     parent = study.user_attrs.get("mlflow_parent_run_id")
     if parent is None:
         parent = tracker.start_run(
@@ -242,7 +289,7 @@ def _prepare(sweep: Sweep) -> None:
                 "study": config.study,
                 "activations": ",".join(config.activations),
                 "pruner": config.pruner,
-                "storage": _storage_label(storage_url(config)),
+                "storage": label(storage_url(config)),
                 **{k: v for k, v in config.train.params().items() if k not in ("activation", "lr")},
             },
             tags={"sweep": config.study},
@@ -255,7 +302,7 @@ def _prepare(sweep: Sweep) -> None:
         tracker.client.update_run(parent, status="RUNNING")
     tracker.set_tags(parent, {"lrs": ",".join(f"{lr:g}" for lr in config.lrs)})
 
-    if has_heartbeat(sweep.storage):
+    if has_heartbeat(sweep.storage):  # open_sweep holds the study's lock around all of this
         optuna.storages.fail_stale_trials(study)
     else:  # a journal file has no heartbeats: a RUNNING trial at start-up is an orphan
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -277,23 +324,35 @@ def missing_points(study: optuna.Study, grid: list[tuple[str, float]]) -> list[t
     return [point for point in order if point not in taken]
 
 
-def _storage_label(url: str) -> str:
-    """The storage as a param: its scheme and file name, never a password or a machine path."""
-    parsed = urlparse(url)
-    return f"{parsed.scheme or 'journal'}:{Path(parsed.path).name}"
+def check_same_data(study: optuna.Study, digest: str, whose: str) -> None:
+    """Every machine of a study trains on the same files: the first to come records their
+    digest (a study attribute), the others must match it."""
+    recorded = study.user_attrs.get("data_digest")
+    if recorded is None:
+        study.set_user_attr("data_digest", digest)
+    elif recorded != digest:
+        raise PipelineError(
+            f"{whose} Fashion-MNIST (sha256 {digest[:12]}) differs from the one study "
+            f"{study.study_name!r} trains on (sha256 {recorded[:12]}); give every machine the "
+            "same files (Debian's dataset-fashion-mnist, --data-dir or FASHION_MNIST_DIR)"
+        )
 
 
 # --- a worker -----------------------------------------------------------------------------
 
 
 def claim_next_trial(sweep: Sweep) -> optuna.Trial | None:
-    """Take one queued trial (atomically: the storage lets one worker win), or None."""
-    for trial in sweep.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        try:
-            if sweep.storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
-                return optuna.Trial(sweep.study, trial._trial_id)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
+    """Fail trials whose worker died (queuing their retries), then take one queued trial, or
+    None. Atomic: where workers race for one trial, the storage (or the lock) lets one win."""
+    with local_lock(storage_url(sweep.config)):
+        if has_heartbeat(sweep.storage):
+            optuna.storages.fail_stale_trials(sweep.study)
+        for trial in sweep.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            try:
+                if sweep.storage.set_trial_state_values(trial._trial_id, TrialState.RUNNING):
+                    return optuna.Trial(sweep.study, trial._trial_id)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                continue
     return None
 
 
@@ -398,16 +457,16 @@ def work(
     config = sweep.config
     device = train.resolve_device(config.train.device)
     settings = train.configure_torch(device, threads)
+    # The data stage's resolution (--data-dir, FASHION_MNIST_DIR, data/, Debian's package).
     splits = data.load_splits(
         data_dir, val_fraction=config.train.val_fraction, seed=config.train.seed, device=device
     )
+    check_same_data(sweep.study, splits.source.digest, "this worker's")
     outcomes: list[TrialOutcome] = []
     bar = tqdm(
         total=len(config.grid), desc=f"sweep {config.study}", unit="trial", disable=not progress
     )
     while True:
-        if has_heartbeat(sweep.storage):
-            optuna.storages.fail_stale_trials(sweep.study)
         trial = claim_next_trial(sweep)
         if trial is None:
             running = sweep.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))

@@ -40,6 +40,7 @@ from pipeline.errors import PipelineError, UsageError
 from pipeline.histograms import layer_histograms, save_npz
 from pipeline.model import MLP, describe, load_checkpoint, save_checkpoint
 from pipeline.train import EpochMetrics, TrainResult
+from pipeline.urls import redact, sqlalchemy_url
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 REGISTERED_MODEL = "fashion-mlp"
@@ -48,23 +49,27 @@ _SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "file", "databrick
 
 logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the CLI's output to what matters
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# With a tracking server, MLflow prints two "View run ... at" lines (after a GET) per ended run.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def tracking_uri() -> str:
     """MLFLOW_TRACKING_URI or the local store; SQLite paths made absolute, since MLflow caches
-    stores by URI and a relative path would follow whatever directory the process is in."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    stores by URI and a relative path would follow whatever directory the process is in;
+    a plain postgresql:// gets the psycopg driver this project installs."""
+    uri = sqlalchemy_url(os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"
     return uri
 
 
-def check_tracking_uri(uri: str) -> None:
-    """Fail fast, in one line, before anything is written: unknown scheme or unreachable server."""
+def check_tracking_uri(uri: str, create: bool = True) -> None:
+    """Fail fast, in one line, before anything is written: unknown scheme or unreachable server.
+    `create` also makes a SQLite store's directory; without it nothing at all is written."""
     scheme = urlparse(uri).scheme.split("+")[0]
     if scheme not in _SCHEMES:
         raise UsageError(
-            f"MLFLOW_TRACKING_URI {uri!r} has an unsupported scheme; use sqlite:///PATH, "
+            f"MLFLOW_TRACKING_URI {redact(uri)!r} has an unsupported scheme; use sqlite:///PATH, "
             "http://HOST:PORT or postgresql://..."
         )
     if scheme in ("http", "https"):
@@ -74,10 +79,10 @@ def check_tracking_uri(uri: str) -> None:
         except (urllib.error.URLError, OSError, ValueError) as error:
             reason = getattr(error, "reason", error)
             raise PipelineError(
-                f"MLflow tracking server {uri} is unreachable ({reason}); start it, or unset "
-                f"MLFLOW_TRACKING_URI to use the local store {DEFAULT_TRACKING_URI}"
+                f"MLflow tracking server {redact(uri)} is unreachable ({reason}); start it, or "
+                f"unset MLFLOW_TRACKING_URI to use the local store {DEFAULT_TRACKING_URI}"
             ) from None
-    if scheme == "sqlite":
+    if scheme == "sqlite" and create:
         database = Path(uri.removeprefix("sqlite:///"))
         try:
             database.parent.mkdir(parents=True, exist_ok=True)
@@ -123,14 +128,16 @@ class Tracker:
     """One experiment in one store."""
 
     def __init__(self, experiment: str, uri: str | None = None):
-        self.uri = uri or tracking_uri()
+        self.uri = sqlalchemy_url(uri) if uri else tracking_uri()
         check_tracking_uri(self.uri)
         mlflow.set_tracking_uri(self.uri)
         self.client = MlflowClient(self.uri)
         try:
             self.experiment_id = self._experiment_id(experiment)
         except MlflowException as error:
-            raise PipelineError(f"tracking store {self.uri} failed: {error.message}") from None
+            raise PipelineError(
+                f"tracking store {redact(self.uri)} failed: {_first_line(error.message)}"
+            ) from None
         # Logged models take their experiment from the fluent API's current one.
         mlflow.set_experiment(experiment_id=self.experiment_id)
 

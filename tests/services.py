@@ -1,0 +1,248 @@
+"""Throwaway services on loopback for the scale-out test and the storage benchmark.
+
+A PostgreSQL cluster (initdb into a temporary directory, as an unprivileged user, on a free port,
+trust authentication) and an MLflow tracking server backed by it. Each is started as a child
+process in its own process group, and stopped by that process id; `leftover_processes` tells
+whether anything of a group outlived it.
+"""
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ServiceUnavailable(Exception):
+    """A service cannot be started on this machine (the reason says why)."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def postgres_bin_dir() -> Path:
+    """Debian's versioned directory (the newest), else `initdb` on the PATH."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)
+    initdb = found[-1] if found else shutil.which("initdb")
+    if not initdb:
+        raise ServiceUnavailable("PostgreSQL is not installed (apt-get install postgresql)")
+    return Path(initdb).parent
+
+
+def _version_key(path: str) -> float:
+    try:
+        return float(Path(path).parts[-3])
+    except ValueError:
+        return 0.0
+
+
+def _unprivileged_user() -> str | None:
+    """initdb and postgres refuse to run as root: as root, use `postgres` (Debian's) or `nobody`."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            pwd.getpwnam(name)
+            return name
+    raise ServiceUnavailable("running as root and no unprivileged user (postgres, nobody) exists")
+
+
+def leftover_processes(group_ids: list[int]) -> list[int]:
+    """Live processes whose process group is one of `group_ids` (read from /proc)."""
+    left = []
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            # "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after its ")".
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+            if fields[0] != "Z" and int(fields[2]) in group_ids:
+                left.append(int(Path(stat).parent.name))
+    return left
+
+
+def stop_process(process: subprocess.Popen, stop_signal: int, timeout: float = 30) -> None:
+    """Signal the process group led by `process` (our child, by its pid) and reap the leader."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, stop_signal)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout)
+    # Helpers the leader started (PostgreSQL's background workers, uvicorn's) go with the group.
+    deadline = time.monotonic() + timeout
+    while leftover_processes([process.pid]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in leftover_processes([process.pid]):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+@dataclass
+class Postgres:
+    port: int
+    process: subprocess.Popen
+
+    def url(self, database: str, password: str | None = None) -> str:
+        """A plain `postgresql://` URL, as a user would write it (trust auth ignores a password)."""
+        login = f"postgres:{password}" if password else "postgres"
+        return f"postgresql://{login}@127.0.0.1:{self.port}/{database}"
+
+
+@contextlib.contextmanager
+def throwaway_postgres(databases: tuple[str, ...]) -> Iterator[Postgres]:
+    """A new cluster in a temporary directory, listening on 127.0.0.1 only, with `databases`."""
+    import psycopg  # the driver this project uses ([postgres] extra)
+
+    bin_dir = postgres_bin_dir()
+    user = _unprivileged_user()
+    home = Path(tempfile.mkdtemp(prefix="throwaway-pg-"))
+    data_dir = home / "data"
+    as_user = {"user": user, "group": _group_of(user), "extra_groups": []} if user else {}
+    try:
+        if user:
+            shutil.chown(home, user, _group_of(user))
+        initdb_command = [
+            *(bin_dir / "initdb", "--pgdata", data_dir, "--username", "postgres"),
+            *("--auth=trust", "--encoding=UTF8", "--no-sync", "--no-instructions"),
+        ]
+        initdb = subprocess.run(
+            initdb_command,
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            **as_user,
+        )
+        if initdb.returncode != 0:
+            raise ServiceUnavailable(f"initdb failed: {_last_line(initdb.stderr)}")
+        port = free_port()
+        settings = {
+            "port": port,
+            "listen_addresses": "127.0.0.1",  # loopback only
+            "unix_socket_directories": home,  # not /var/run/postgresql, which is the system's
+            "fsync": "off",  # a throwaway cluster need not survive a power cut
+            "full_page_writes": "off",
+        }
+        options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
+        log = (home / "postgres.log").open("w")
+        process = subprocess.Popen(
+            [bin_dir / "postgres", "-D", data_dir, *options],
+            cwd=home,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+            **as_user,
+        )
+        log.close()
+        server = Postgres(port, process)
+        try:
+            _create_databases(psycopg, server, databases, home / "postgres.log")
+            yield server
+        finally:
+            stop_process(process, signal.SIGINT)  # SIGINT: PostgreSQL's "fast" shutdown
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _group_of(user: str) -> int:
+    return pwd.getpwnam(user).pw_gid
+
+
+def _create_databases(psycopg, server: Postgres, databases: tuple[str, ...], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        if server.process.poll() is not None:
+            raise ServiceUnavailable(f"postgres exited: {_last_line(log.read_text())}")
+        try:
+            with psycopg.connect(server.url("postgres"), autocommit=True, connect_timeout=5) as db:
+                for name in databases:
+                    db.execute(f'CREATE DATABASE "{name}"')
+            return
+        except psycopg.OperationalError as error:
+            if time.monotonic() > deadline:
+                raise ServiceUnavailable(f"postgres does not answer: {error}") from None
+            time.sleep(0.2)
+
+
+def _last_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else "(no output)"
+
+
+# --- the MLflow tracking server -----------------------------------------------------------
+
+
+@dataclass
+class MlflowServer:
+    url: str
+    artifacts: Path
+    process: subprocess.Popen
+
+
+@contextlib.contextmanager
+def mlflow_server(
+    backend_store_uri: str, directory: Path, workers: int = 1
+) -> Iterator[MlflowServer]:
+    """`mlflow server` on 127.0.0.1 with a database backend and a proxied artifact store."""
+    mlflow = Path(sys.executable).with_name("mlflow")
+    artifacts = directory / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    # The GenAI job runners (seven huey processes) have nothing to do for training runs.
+    env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
+    command = [
+        *(mlflow, "server", "--backend-store-uri", backend_store_uri),
+        *("--artifacts-destination", str(artifacts), "--host", "127.0.0.1"),
+        *("--port", str(port), "--workers", str(workers)),
+    ]
+    log_path = directory / "mlflow-server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=directory,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            process_group=0,
+        )
+    server = MlflowServer(f"http://127.0.0.1:{port}", artifacts, process)
+    try:
+        _wait_for_health(server, log_path)
+        yield server
+    finally:
+        stop_process(process, signal.SIGTERM)
+
+
+def _wait_for_health(server: MlflowServer, log: Path, timeout: float = 120) -> None:
+    """The server first migrates its database; /health answers once it serves."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"mlflow server exited: {_last_line(log.read_text())}")
+        try:
+            with urllib.request.urlopen(f"{server.url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"mlflow server did not answer in {timeout:.0f} s (log: {log})")
+        time.sleep(0.5)
