@@ -13,6 +13,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 
@@ -78,9 +79,9 @@ def epoch_gflop(n_train: int, n_val: int, hidden_sizes=DEFAULT_HIDDEN_SIZES) -> 
 # --- (a) a seed-style loop ----------------------------------------------------------------
 
 
-def seed_style_epochs(splits: data.Splits, train_idx, val_idx, epochs: int) -> list[float]:
-    """The seed's loop: PIL images through ToTensor + Normalize in a DataLoader, batch 64,
-    `.item()` per batch for the accuracy, a validation pass the same way."""
+def seed_style_epoch(splits: data.Splits, train_idx, val_idx) -> float:
+    """One epoch of the seed's loop: PIL images through ToTensor + Normalize in a DataLoader,
+    batch 64, `.item()` per batch for the accuracy, a validation pass the same way."""
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
     dataset = data.torchvision_dataset(splits.source, train=True, transform=transform)
     train_loader = torch.utils.data.DataLoader(
@@ -92,84 +93,95 @@ def seed_style_epochs(splits: data.Splits, train_idx, val_idx, epochs: int) -> l
     device = splits.device
     model = build_model("relu", seed=CONFIG.seed).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=CONFIG.lr, momentum=CONFIG.momentum)
-    times = []
-    for _ in range(epochs):
-        started = time.perf_counter()
-        model.train()
-        correct = 0
-        for images, labels in train_loader:
+    started = time.perf_counter()
+    model.train()
+    correct = 0
+    for images, labels in train_loader:
+        images, labels = images.to(device), labels.to(device)
+        predictions = model(images)
+        loss = F.cross_entropy(predictions, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        correct += predictions.argmax(dim=1).eq(labels).sum().item()
+    model.eval()
+    with torch.no_grad():
+        for images, labels in val_loader:
             images, labels = images.to(device), labels.to(device)
-            predictions = model(images)
-            loss = F.cross_entropy(predictions, labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            correct += predictions.argmax(dim=1).eq(labels).sum().item()
-        model.eval()
-        with torch.no_grad():
-            for images, labels in val_loader:
-                images, labels = images.to(device), labels.to(device)
-                correct += model(images).argmax(dim=1).eq(labels).sum().item()
-        times.append(time.perf_counter() - started)
-    return times
+            correct += model(images).argmax(dim=1).eq(labels).sum().item()
+    return time.perf_counter() - started
 
 
 # --- (c) a bare loop ----------------------------------------------------------------------
 
 
-def bare_epochs(splits: data.Splits, epochs: int) -> list[float]:
+def bare_epoch(splits: data.Splits) -> float:
     """The least a loop over resident tensors can do: no metrics, no tracking, no checks."""
     device, x, y = splits.device, splits.train_x, splits.train_y
     model = build_model("relu", seed=CONFIG.seed).to(device)
     optimizer = train.make_optimizer(model, CONFIG)
     shuffle = torch.Generator(device=device).manual_seed(CONFIG.seed)
-    times = []
-    for _ in range(epochs):
-        synchronize(device)
-        started = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(y), device=device, generator=shuffle)
-        for start in range(0, len(y), CONFIG.batch_size):
-            batch = order[start : start + CONFIG.batch_size]
-            loss = F.cross_entropy(model(x[batch]), y[batch])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        train.evaluate(model, splits.val_x, splits.val_y)
-        synchronize(device)
-        times.append(time.perf_counter() - started)
-    return times
+    synchronize(device)
+    started = time.perf_counter()
+    model.train()
+    order = torch.randperm(len(y), device=device, generator=shuffle)
+    for start in range(0, len(y), CONFIG.batch_size):
+        batch = order[start : start + CONFIG.batch_size]
+        loss = F.cross_entropy(model(x[batch]), y[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    train.evaluate(model, splits.val_x, splits.val_y)
+    synchronize(device)
+    return time.perf_counter() - started
 
 
 # --- (b), (e) the training stage ----------------------------------------------------------
 
 
-def pipeline_epochs(
-    splits: data.Splits,
-    config: TrainConfig,
-    on_epoch: Callable[[train.EpochMetrics], None] | None = None,
-) -> list[float]:
-    """Per-epoch wall time of the training stage, including what `on_epoch` (logging) costs."""
+def pipeline_epoch(splits: data.Splits, config: TrainConfig, tracker=None) -> float:
+    """One epoch of the training stage (gradient norms, validation, metrics included); with a
+    tracker, in an MLflow run, with the epoch's logging counted."""
+    config = replace(config, max_epochs=1, patience=1)
     times = []
 
-    def timed(metrics: train.EpochMetrics) -> bool:
+    def timed(metrics: train.EpochMetrics, log=None) -> bool:
         started = time.perf_counter()
-        if on_epoch is not None:
-            on_epoch(metrics)
+        if log is not None:
+            log(metrics)
         times.append(metrics.epoch_time_s + time.perf_counter() - started)
         return False
 
-    train.train(config, splits, on_epoch=timed, progress=False)
-    return times
-
-
-def tracked_pipeline_epochs(splits: data.Splits, config: TrainConfig, store: Path) -> list[float]:
-    """(b): with MLflow tracking on, in a throwaway store."""
+    if tracker is None:
+        train.train(config, splits, on_epoch=timed, progress=False)
+        return times[0]
     from pipeline import tracking
 
-    tracker = tracking.Tracker("bench", uri=f"sqlite:///{store / 'mlflow.db'}")
     with tracking.training_run(tracker, config, splits, {"device": splits.device.type}) as run:
-        return pipeline_epochs(splits, config, on_epoch=run.log_epoch)
+        train.train(config, splits, on_epoch=lambda m: timed(m, run.log_epoch), progress=False)
+    return times[0]
+
+
+def bench_tracker(store: Path):
+    """A tracker on a throwaway store, or None where MLflow is not installed (a GPU image)."""
+    try:
+        from pipeline import tracking
+    except ImportError:
+        return None
+    return tracking.Tracker("bench", uri=f"sqlite:///{store / 'mlflow.db'}")
+
+
+def interleaved(
+    measures: dict[str, Callable[[], float]], rounds: int, log: Callable[[str], None]
+) -> dict[str, float]:
+    """Median seconds of each measure over `rounds`, after one warm-up round. Rounds visit every
+    measure in turn, so a slow spell of a shared machine falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in measures}
+    for round_index in range(rounds + 1):
+        log(f"round {round_index} of {rounds} (0 is the warm-up)")
+        for name, measure in measures.items():
+            times[name].append(measure())
+    return {name: median_after_warmup(values) for name, values in times.items()}
 
 
 def grad_norm_probe_s(splits: data.Splits, repeats: int = 5) -> float:
@@ -256,7 +268,7 @@ def seed_table(splits: data.Splits) -> dict:
 class Bench:
     device: str
     threads: int
-    epochs: int
+    rounds: int
     figures: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -278,7 +290,7 @@ class Bench:
                 **self.figures,
                 "device": self.device,
                 "threads": self.threads,
-                "epochs_measured": self.epochs,
+                "rounds": self.rounds,
                 "ratios": self.ratios(),
                 "notes": self.notes,
             },
@@ -289,8 +301,8 @@ class Bench:
         f = self.figures
         lines = [
             f"Device: {self.device}, {self.threads} threads, torch {torch.__version__}; medians "
-            f"of {self.epochs} epochs after one warm-up epoch (ReLU, batch 64, 48k train + 12k "
-            "validation).",
+            f"of {self.rounds} rounds after a warm-up round, every figure measured once a round "
+            "(one epoch from a fresh model; ReLU, batch 64, 48k train + 12k validation).",
             "",
             "| figure | seconds per epoch | vs pipeline |",
             "|---|---|---|",
@@ -339,7 +351,7 @@ class Bench:
 def run(
     data_dir: str | None = None,
     device_name: str = "auto",
-    epochs: int = 3,
+    rounds: int = 4,
     with_seed_table: bool | None = None,
     log: Callable[[str], None] = print,
 ) -> Bench:
@@ -351,40 +363,35 @@ def run(
     bench = Bench(
         device=torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
         threads=int(settings.get("threads", torch.get_num_threads())),
-        epochs=epochs,
+        rounds=rounds,
     )
     f = bench.figures
-    total = epochs + 1
-
-    log("(a) seed-style loop ...")
-    f["seed_style_epoch_s"] = median_after_warmup(
-        seed_style_epochs(splits, train_idx, val_idx, total)
-    )
-    log("(c) bare loop ...")
-    f["bare_epoch_s"] = median_after_warmup(bare_epochs(splits, total))
-    log("(b) pipeline with tracking ...")
-    config = replace(CONFIG, max_epochs=total, patience=total)
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-        try:
-            times = tracked_pipeline_epochs(splits, config, Path(scratch))
-        except ImportError:
+        tracker = bench_tracker(Path(scratch))
+        if tracker is None:
             bench.notes.append("mlflow is not installed here: (b) ran without tracking")
-            times = pipeline_epochs(splits, config)
-        f["pipeline_epoch_s"] = median_after_warmup(times)
-        log("(d) roofline ...")
+        measures = {
+            "seed_style": lambda: seed_style_epoch(splits, train_idx, val_idx),
+            "bare": lambda: bare_epoch(splits),
+            "pipeline": lambda: pipeline_epoch(splits, CONFIG, tracker),
+            "relu": lambda: pipeline_epoch(splits, CONFIG),
+        }
+        for activation in COMPARED_ACTIVATIONS:
+            measures[activation] = partial(
+                pipeline_epoch, splits, replace(CONFIG, activation=activation)
+            )
+        medians = interleaved(measures, rounds, log)
+        f["seed_style_epoch_s"] = medians["seed_style"]
+        f["bare_epoch_s"] = medians["bare"]
+        f["pipeline_epoch_s"] = medians["pipeline"]
         f["sgemm_gflops"] = sgemm_gflops(device)
         f["epoch_gflop"] = epoch_gflop(len(splits.train_y), len(splits.val_y))
         f["roofline_epoch_s"] = f["epoch_gflop"] / f["sgemm_gflops"]
         f["grad_norm_probe_fraction"] = grad_norm_probe_s(splits) / f["pipeline_epoch_s"]
-        log("(e) activations ...")
-        epoch_s = {"relu": median_after_warmup(pipeline_epochs(splits, config))}
-        for activation in COMPARED_ACTIVATIONS:
-            epoch_s[activation] = median_after_warmup(
-                pipeline_epochs(splits, replace(config, activation=activation))
-            )
-        f["activation_epoch_s"] = epoch_s
+        names = ("relu", *COMPARED_ACTIVATIONS)
+        f["activation_epoch_s"] = {name: medians[name] for name in names}
         f["activation_epoch_ratio"] = {
-            a: epoch_s[a] / epoch_s["relu"] for a in COMPARED_ACTIVATIONS
+            a: medians[a] / medians["relu"] for a in COMPARED_ACTIVATIONS
         }
         log("(f) sweep overhead per trial ...")
         try:

@@ -444,15 +444,15 @@ def cmd_confirm(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    epochs = parse_int("epochs", args.epochs)
-    if epochs < 1:
-        raise UsageError(f"epochs must be an integer >= 1, got {epochs}")
+    rounds = parse_int("rounds", args.rounds)
+    if rounds < 1:
+        raise UsageError(f"rounds must be an integer >= 1, got {rounds}")
     from pipeline import bench
 
     result = bench.run(
         args.data_dir,
         args.device,
-        epochs,
+        rounds,
         with_seed_table=args.seed_table,
         log=lambda line: print(line, file=sys.stderr),
     )
@@ -617,7 +617,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_confirm)
 
     p = stages.add_parser("bench", help="time the training stage against its references")
-    p.add_argument("--epochs", default="3", help="measured epochs per figure (after 1 warm-up)")
+    p.add_argument(
+        "--rounds",
+        default="4",
+        help="measured rounds, each one epoch of every "
+        "figure (after a warm-up round); medians are reported",
+    )
     p.add_argument("--out", default="reports", help="folder for bench.md and bench.json")
     p.add_argument(
         "--seed-table",

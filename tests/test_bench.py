@@ -16,7 +16,7 @@ def test_epoch_flops_of_the_seed_network():
 
 
 def test_a_bench_run_measures_every_figure(workdir, tiny_data):
-    result = bench.run(str(tiny_data), "cpu", epochs=1, with_seed_table=False, log=lambda _: None)
+    result = bench.run(str(tiny_data), "cpu", rounds=1, with_seed_table=False, log=lambda _: None)
     bench.write(result, workdir / "out")
     figures = json.loads((workdir / "out/bench.json").read_text())
     for key in (
