@@ -65,24 +65,25 @@ def test_the_report_rebuilds_the_seed_table_from_mlflow(workdir, tiny_data, caps
     assert (workdir / "reports/lr_response.png").stat().st_size > 10_000
 
 
+def confirm(config, data_dir, seeds: int) -> int:
+    return main(
+        [
+            "confirm",
+            "--config",
+            str(config),
+            "--seeds",
+            str(seeds),
+            "--data-dir",
+            str(data_dir),
+            "--no-progress",
+        ]
+    )
+
+
 def test_confirm_adds_seeds_and_the_report_gains_mean_and_std(workdir, tiny_data, capsys):
     config = write_config(workdir, activations=["relu"], lr=[0.05])
     assert run_sweep(config, tiny_data) == 0
-    assert (
-        main(
-            [
-                "confirm",
-                "--config",
-                str(config),
-                "--seeds",
-                "2",
-                "--data-dir",
-                str(tiny_data),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert confirm(config, tiny_data, seeds=2) == 0
     assert "2 confirmation runs added" in capsys.readouterr().out
     runs = runs_frame()
     confirms = runs[runs["tags.stage"] == "confirm"]
@@ -93,21 +94,7 @@ def test_confirm_adds_seeds_and_the_report_gains_mean_and_std(workdir, tiny_data
     assert table["confirm_test_acc_mean"][0] == pytest.approx(test_accs.mean())
     assert table["confirm_test_acc_std"][0] == pytest.approx(test_accs.std(ddof=1))
     # A second call finds every seed done and adds nothing.
-    assert (
-        main(
-            [
-                "confirm",
-                "--config",
-                str(config),
-                "--seeds",
-                "2",
-                "--data-dir",
-                str(tiny_data),
-                "--no-progress",
-            ]
-        )
-        == 0
-    )
+    assert confirm(config, tiny_data, seeds=2) == 0
     assert "0 confirmation runs added" in capsys.readouterr().out
 
 

@@ -8,7 +8,7 @@ from optuna.trial import TrialState
 
 from pipeline import sweep, tracking
 from pipeline.cli import main
-from pipeline.config import SweepConfig
+from pipeline.config import SweepConfig, TrainConfig
 
 TINY = {
     "max_epochs": 2,
@@ -89,19 +89,7 @@ def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
         assert run.info.run_name == f"train-{trial.params['activation']}-lr{trial.params['lr']:g}"
         assert run.data.tags["stage"] == "train" and run.data.tags["trial_state"] == "COMPLETE"
         assert run.data.params["lr"] == str(trial.params["lr"])
-        assert {
-            "activation",
-            "lr",
-            "momentum",
-            "batch_size",
-            "max_epochs",
-            "patience",
-            "hidden_sizes",
-            "seed",
-            "device",
-            "val_fraction",
-            "data_source",
-        } <= set(run.data.params)
+        assert {*TrainConfig().params(), "data_source"} <= set(run.data.params)
         assert run.data.metrics["best_val_acc"] == trial.value
         history = client().get_metric_history(run.info.run_id, "val_acc")
         assert [m.step for m in history] == [1, 2]
