@@ -7,6 +7,7 @@ sweep trials, resumed runs and several workers never depend on hidden global sta
 
 import contextlib
 import functools
+import getpass
 import io
 import json
 import logging
@@ -165,6 +166,10 @@ class Tracker:
             "stage": stage,
             "git_commit": git_commit(),
             "mlflow.source.git.commit": git_commit(),
+            # The UI's "Source" and "Created by": the stage, never a machine path.
+            "mlflow.source.name": f"pipeline stage {stage}",
+            "mlflow.source.type": "LOCAL",
+            "mlflow.user": getpass.getuser(),
             "mlflow.note.content": description,
             **tags,
         }
