@@ -202,15 +202,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
         "data_source": splits.source.label,
         "activations": ",".join(names),
     }
-    parent = tracker.start_run(
-        "probe-all",
-        "probe",
-        params,
-        {},
-        "probe: weight-gradient histograms of fresh networks, all activations (seed's Figure 3).",
-    )
-    status = "FAILED"
-    try:
+    description = "probe: weight-gradient histograms of fresh networks (seed's Figure 3)."
+    with tracker.run_scope("probe-all", "probe", params, {}, description) as parent:
         tracker.log_figure(parent, grid, "figures/gradient_histograms.png")
         for result in probes:
             figure = plots.histogram_grid(
@@ -234,9 +227,6 @@ def cmd_probe(args: argparse.Namespace) -> int:
                 f"{result.activation:<10} grad norms {norms}; first/last "
                 f"{result.first_to_last_ratio:.2e}"
             )
-        status = "FINISHED"
-    finally:
-        tracker.end_run(parent, status)
     print(f"run_id={parent}")
     return 0
 
@@ -288,17 +278,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     grid = plots.histogram_grid(rows, "layer outputs of trained networks (1024 training images)")
     _save_figure(grid, args.figures_dir, "layer_outputs.png")
     params = {"sample_size": str(analysis.SAMPLE_SIZE), "data_source": splits.source.label}
-    parent = tracker.start_run(
-        "analysis-all",
-        "analysis",
-        params,
-        {},
-        "analysis: layer-output "
-        "histograms of trained networks (seed's Figure 4), dead and "
-        "saturated units.",
+    description = (
+        "analysis: layer-output histograms of trained networks (seed's Figure 4), dead and "
+        "saturated units."
     )
-    status = "FAILED"
-    try:
+    with tracker.run_scope("analysis-all", "analysis", params, {}, description) as parent:
         tracker.log_figure(parent, grid, "figures/layer_outputs.png")
         for result, tags in results:
             figure = plots.histogram_grid(
@@ -324,9 +308,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(
                 f"{result.activation:<10} " + ", ".join(f"{k} {v:.3f}" for k, v in health.items())
             )
-        status = "FINISHED"
-    finally:
-        tracker.end_run(parent, status)
     print(f"run_id={parent}")
     return 0
 

@@ -73,6 +73,17 @@ def _tag(raw: pd.DataFrame, key: str) -> pd.Series:
     return raw[column] if column in raw else pd.Series(index=raw.index, dtype=object)
 
 
+def _run_columns(tracker: Tracker, run: pd.Series, prefix: str = "") -> dict:
+    """The seed's columns for one run: accuracies at its best epoch, time to it, the epoch."""
+    return {
+        f"{prefix}train_acc": _train_acc_at_best(tracker, run),
+        f"{prefix}val_acc": run["best_val_acc"],
+        f"{prefix}test_acc": run["test_acc"],
+        f"{prefix}time_to_best_s": run["time_to_best_s"],
+        f"{prefix}best_epoch": run["best_epoch"],
+    }
+
+
 def _train_acc_at_best(tracker: Tracker, row: pd.Series) -> float:
     if pd.isna(row["best_epoch"]):
         return math.nan
@@ -93,13 +104,7 @@ def results_table(
         if not mine.empty:
             best = mine.loc[mine["best_val_acc"].idxmax()]
             row.update(
-                best_lr=best["lr"],
-                train_acc=_train_acc_at_best(tracker, best),
-                val_acc=best["best_val_acc"],
-                test_acc=best["test_acc"],
-                time_to_best_s=best["time_to_best_s"],
-                train_time_s=best["train_time_s"],
-                best_epoch=best["best_epoch"],
+                best_lr=best["lr"], train_time_s=best["train_time_s"], **_run_columns(tracker, best)
             )
             seeds = runs[
                 (runs["activation"] == activation)
@@ -119,12 +124,8 @@ def results_table(
         if not at_seed_lr.empty:
             seed_row = at_seed_lr.iloc[0]
             row.update(
-                seed_lr_train_acc=_train_acc_at_best(tracker, seed_row),
-                seed_lr_val_acc=seed_row["best_val_acc"],
-                seed_lr_test_acc=seed_row["test_acc"],
-                seed_lr_time_to_best_s=seed_row["time_to_best_s"],
-                seed_lr_best_epoch=seed_row["best_epoch"],
                 seed_lr_state=seed_row["state"],
+                **_run_columns(tracker, seed_row, prefix="seed_lr_"),
             )
         rows.append(row)
     table = pd.DataFrame(rows)

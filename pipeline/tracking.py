@@ -191,6 +191,25 @@ class Tracker:
         batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
         self.client.log_batch(run_id, metrics=batch)
 
+    @contextlib.contextmanager
+    def run_scope(
+        self,
+        name: str,
+        stage: str,
+        params: dict[str, str],
+        tags: dict[str, str],
+        description: str,
+        parent_run_id: str | None = None,
+    ) -> Iterator[str]:
+        """A run that ends FINISHED when the block does, FAILED if it raises."""
+        run_id = self.start_run(name, stage, params, tags, description, parent_run_id)
+        try:
+            yield run_id
+        except BaseException:
+            self.end_run(run_id, "FAILED")
+            raise
+        self.end_run(run_id)
+
     def record_run(
         self,
         name: str,
@@ -205,18 +224,13 @@ class Tracker:
         parent_run_id: str | None = None,
     ) -> str:
         """A whole run at once, for stages that compute first and log after (curves, probe,
-        analysis): it ends FINISHED, or FAILED if logging breaks half-way."""
-        run_id = self.start_run(name, stage, params, tags, description, parent_run_id)
-        try:
+        analysis)."""
+        with self.run_scope(name, stage, params, tags, description, parent_run_id) as run_id:
             self.log_metrics(run_id, metrics)
             for artifact_file, fig in (figures or {}).items():
                 self.log_figure(run_id, fig, artifact_file)
             for artifact_file, values in (arrays or {}).items():
                 self.log_npz(run_id, values, artifact_file)
-        except BaseException:
-            self.end_run(run_id, "FAILED")
-            raise
-        self.end_run(run_id)
         return run_id
 
     def latest_trained_runs(self, activations: tuple[str, ...]) -> dict[str, str]:
