@@ -353,7 +353,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     status, warnings = "FAILED", []
     try:
         if workers == 1:
-            sweep.work(handle, args.data_dir, threads=None, progress=progress)
+            sweep.work(handle, args.data_dir, threads=None, progress=progress, source=source)
         else:
             warnings = sweep.run_workers(
                 handle, Path(args.config), workers, args.data_dir, progress=progress

@@ -1,7 +1,6 @@
 """The seed study's MLP (784-512-256-256-128-10) and its checkpoint: state_dict + config JSON."""
 
 import json
-import math
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from itertools import pairwise
@@ -129,7 +128,3 @@ def check_state_matches(model: nn.Module, state: dict) -> None:
 def describe(model: MLP) -> str:
     widths = [model.config.in_features, *model.config.hidden_sizes, model.config.num_classes]
     return f"MLP {'-'.join(map(str, widths))} with {model.config.activation}"
-
-
-def parameter_count(model: nn.Module) -> int:
-    return sum(math.prod(p.shape) for p in model.parameters())

@@ -36,7 +36,7 @@ def learning_curves(
 
 
 def histogram_grid(
-    rows: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]], title: str, log_x: bool = False
+    rows: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]], title: str
 ) -> Figure:
     """One row per key of `rows` (an activation), one column per layer: bars of (edges, counts)."""
     row_names = list(rows)
@@ -51,8 +51,6 @@ def histogram_grid(
             ax.set_title(f"{row_name}: {layer}", fontsize=9)
             ax.tick_params(labelsize=7)
             ax.xaxis.set_major_locator(MaxNLocator(5))
-            if log_x:
-                ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
         for c in range(len(rows[row_name]), columns):
             axes[r, c].axis("off")
     fig.suptitle(title)

@@ -452,14 +452,20 @@ def work(
     threads: int | None,
     progress: bool = True,
     poll_s: float = 1.0,
+    source: data.DataSource | None = None,
 ) -> list[TrialOutcome]:
-    """One worker: claim queued trials until none is queued or running anywhere."""
+    """One worker: claim queued trials until none is queued or running anywhere. A `source`
+    already verified by the caller is loaded without finding and hashing it again."""
     config = sweep.config
     device = train.resolve_device(config.train.device)
     settings = train.configure_torch(device, threads)
     # The data stage's resolution (--data-dir, FASHION_MNIST_DIR, data/, Debian's package).
     splits = data.load_splits(
-        data_dir, val_fraction=config.train.val_fraction, seed=config.train.seed, device=device
+        data_dir,
+        val_fraction=config.train.val_fraction,
+        seed=config.train.seed,
+        device=device,
+        source=source,
     )
     check_same_data(sweep.study, splits.source.digest, "this worker's")
     outcomes: list[TrialOutcome] = []
