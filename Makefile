@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 ARGS ?=
 
 .PHONY: help install dataset-package data train evaluate sweep worker report confirm curves probe \
-	analyze figures bench ui test lint format clean
+	analyze figures bench ui test test-fast lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -86,6 +86,9 @@ ui: install ## compare runs in the MLflow UI on 127.0.0.1: make ui PORT=5000 (HO
 
 test: install dataset-package ## run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install ## the suite without the slow tests, for quick edits
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install ## ruff check and format check
 	$(VENV)/bin/ruff check .

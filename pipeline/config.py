@@ -1,164 +1,123 @@
-"""Typed configs for training runs and sweeps, validated on construction.
+"""Typed configs for every job, validated by pydantic when they are made.
 
-Every check names the key, says what is allowed and shows what it got, in one line, so the CLI
-and YAML files report bad input the same way (a UsageError, exit code 2).
+A bad value, from a flag or a YAML file, is one line that names the key, says what is allowed
+(the field's description) and shows what it got: a UsageError, exit code 2. Each default lives
+here once.
 """
 
 import math
-import re
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from pipeline.activations import NAMES, SEED_ACTIVATIONS, get_activation
 from pipeline.errors import UsageError
 from pipeline.model import DEFAULT_HIDDEN_SIZES
 
 DEFAULT_EXPERIMENT = "activation-study"
-DEVICES = ("auto", "cpu", "cuda")
-PRUNERS = ("median", "none")
-_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+DEFAULT_SWEEP = "sweeps/activations.yaml"
+SEED_LR = 1e-3  # the seed's learning rate: its table is reproduced at it
+NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
-# --- value checks -------------------------------------------------------------------------
+class Config(BaseModel):
+    """Immutable, no unknown keys; a validation error becomes one UsageError line."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, **values: Any):
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise UsageError(self._one_line(error)) from None
+
+    @classmethod
+    def _one_line(cls, error: ValidationError) -> str:
+        first = error.errors()[0]
+        key = str(first["loc"][0]) if first["loc"] else "config"
+        if first["type"] == "value_error":  # our own validators say it in full
+            return str(first["ctx"]["error"])
+        if first["type"] == "extra_forbidden":
+            return f"unknown key {key!r}; allowed keys: {', '.join(sorted(cls.model_fields))}"
+        rule = cls.model_fields[key].description if key in cls.model_fields else None
+        return f"{key} must be {rule or 'valid'}, got {first['input']!r}"
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _activation(name: str) -> str:
+    get_activation(name)  # a UsageError (a ValueError too) naming the registered ones
+    return name
 
 
-def check_positive_number(key: str, value: Any) -> float:
-    if not _is_number(value) or not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{key} must be a positive finite number, got {value!r}")
-    return float(value)
-
-
-def check_fraction(key: str, value: Any, *, open_low: bool = True) -> float:
-    ok = _is_number(value) and math.isfinite(value) and value < 1
-    ok = ok and (value > 0 if open_low else value >= 0)
-    if not ok:
-        bound = "0 < x < 1" if open_low else "0 <= x < 1"
-        raise UsageError(f"{key} must be a number with {bound}, got {value!r}")
-    return float(value)
-
-
-def check_int_at_least(key: str, value: Any, minimum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise UsageError(f"{key} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def check_choice(key: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise UsageError(f"{key} must be one of: {', '.join(choices)}; got {value!r}")
-    return value
-
-
-def check_name(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not _NAME_PATTERN.match(value):
-        raise UsageError(f"{key} must be a name of letters, digits, '_', '.' or '-', got {value!r}")
-    return value
-
-
-def check_hidden_sizes(value: Any) -> tuple[int, ...]:
-    sizes = tuple(value) if isinstance(value, list | tuple) else None
-    if not sizes or not all(isinstance(s, int) and not isinstance(s, bool) for s in sizes):
-        raise UsageError(
-            f"hidden_sizes must be a non-empty list of positive integers, got {value!r}"
-        )
+def _hidden_sizes(sizes: tuple[int, ...]) -> tuple[int, ...]:
+    if not sizes:
+        raise UsageError("hidden_sizes must be a non-empty list of positive integers, got []")
     if min(sizes) < 1:
         raise UsageError(f"hidden_sizes must all be positive integers, got {list(sizes)}")
     return sizes
 
 
-# --- CLI strings -> values (the CLI parses; the dataclasses check) -----------------------
+def _activations(names: tuple[str, ...]) -> tuple[str, ...]:
+    if not names:
+        raise UsageError(f"activations must be a non-empty list of: {', '.join(NAMES)}")
+    for name in names:
+        get_activation(name)
+    if len(set(names)) != len(names):
+        raise UsageError(f"activations lists a name twice: {list(names)}")
+    return names
 
 
-def parse_number(key: str, text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise UsageError(f"{key} must be a number, got {text!r}") from None
+PositiveNumber = Annotated[
+    float, Field(gt=0, allow_inf_nan=False, strict=True, description="a positive finite number")
+]
+Activation = Annotated[str, AfterValidator(_activation)]
+Name = Annotated[str, Field(pattern=NAME, description="a name of letters, digits, '_', '.' or '-'")]
+Device = Annotated[Literal["auto", "cpu", "cuda"], Field(description="one of: auto, cpu, cuda")]
 
 
-def parse_int(key: str, text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise UsageError(f"{key} must be an integer, got {text!r}") from None
+def at_least(minimum: int, default: int | None) -> Any:
+    return Field(default, ge=minimum, description=f"an integer >= {minimum}")
 
 
-def parse_hidden_sizes(text: str) -> tuple[int, ...]:
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    if not parts:
-        raise UsageError(f"hidden_sizes must be a comma-separated list like 512,256, got {text!r}")
-    return tuple(parse_int("hidden_sizes", part) for part in parts)
-
-
-def format_lr(lr: float) -> str:
-    """Learning rate as it appears in run names: 0.001, 0.0003, 0.1."""
-    return f"{lr:g}"
+def fraction(default: float, low: Literal["<", "<="]) -> Any:
+    bounds = {"gt": 0} if low == "<" else {"ge": 0}
+    description = f"a number with 0 {low} x < 1"
+    return Field(default, lt=1, allow_inf_nan=False, strict=True, description=description, **bounds)
 
 
 # --- training -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Config):
     """One training run. Defaults are the seed's: SGD lr 1e-3, momentum 0.9, batch 64, 13 epochs."""
 
-    activation: str = "relu"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    batch_size: int = 64
-    max_epochs: int = 13
+    activation: Activation = "relu"
+    lr: PositiveNumber = SEED_LR
+    momentum: float = fraction(0.9, "<=")
+    batch_size: StrictInt = at_least(1, 64)
+    max_epochs: StrictInt = at_least(1, 13)
     # The seed declares patience 7 but stops at the first epoch without improvement.
-    patience: int = 3
-    hidden_sizes: tuple[int, ...] = DEFAULT_HIDDEN_SIZES
-    seed: int = 42
-    device: str = "auto"
-    val_fraction: float = 0.2
-
-    def __post_init__(self) -> None:
-        get_activation(self.activation)
-        object.__setattr__(self, "lr", check_positive_number("lr", self.lr))
-        object.__setattr__(
-            self, "momentum", check_fraction("momentum", self.momentum, open_low=False)
-        )
-        check_int_at_least("batch_size", self.batch_size, 1)
-        check_int_at_least("max_epochs", self.max_epochs, 1)
-        check_int_at_least("patience", self.patience, 1)
-        object.__setattr__(self, "hidden_sizes", check_hidden_sizes(self.hidden_sizes))
-        check_int_at_least("seed", self.seed, 0)
-        check_choice("device", self.device, DEVICES)
-        object.__setattr__(self, "val_fraction", check_fraction("val_fraction", self.val_fraction))
+    patience: StrictInt = at_least(1, 3)
+    hidden_sizes: Annotated[tuple[StrictInt, ...], AfterValidator(_hidden_sizes)] = Field(
+        DEFAULT_HIDDEN_SIZES, description="a non-empty list of positive integers"
+    )
+    seed: StrictInt = at_least(0, 42)
+    device: Device = "auto"
+    val_fraction: float = fraction(0.2, "<")
 
     @property
     def run_name(self) -> str:
-        return f"train-{self.activation}-lr{format_lr(self.lr)}"
+        return f"train-{self.activation}-lr{self.lr:g}"
 
     def params(self) -> dict[str, str]:
         """The MLflow params of a run with this config (string values, one name for one thing)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values = self.model_dump()
         values["hidden_sizes"] = ",".join(map(str, self.hidden_sizes))
         return {key: str(value) for key, value in values.items()}
 
 
 # --- sweeps -------------------------------------------------------------------------------
-
-# Keys of a sweep file that fix the training runs of every trial.
-_TRAIN_KEYS = (
-    "max_epochs",
-    "patience",
-    "batch_size",
-    "momentum",
-    "hidden_sizes",
-    "seed",
-    "device",
-    "val_fraction",
-)
 
 
 def lr_grid(low: float, high: float, count: int) -> tuple[float, ...]:
@@ -169,46 +128,25 @@ def lr_grid(low: float, high: float, count: int) -> tuple[float, ...]:
     return tuple(float(f"{low * ratio**i:.3g}") for i in range(count))
 
 
-@dataclass(frozen=True)
-class SweepConfig:
+class SweepConfig(Config):
     """A grid of activations x learning rates, every activation getting the same learning rates."""
 
-    study: str = "activations"
-    experiment: str = DEFAULT_EXPERIMENT
-    activations: tuple[str, ...] = SEED_ACTIVATIONS
-    lrs: tuple[float, ...] = lr_grid(1e-4, 0.3, 4)
-    pruner: str = "median"
-    pruner_warmup_epochs: int = 3
+    study: Name = "activations"
+    experiment: Name = DEFAULT_EXPERIMENT
+    activations: Annotated[tuple[str, ...], AfterValidator(_activations)] = Field(
+        SEED_ACTIVATIONS, description=f"a non-empty list of: {', '.join(NAMES)}"
+    )
+    lrs: tuple[PositiveNumber, ...] = Field(
+        lr_grid(1e-4, 0.3, 4), min_length=1, description="a non-empty list of positive numbers"
+    )
+    pruner: Literal["median", "none"] = Field("median", description="one of: median, none")
+    pruner_warmup_epochs: StrictInt = at_least(0, 3)
     # Trials at this lr are never pruned: the seed's table (all at lr 1e-3) is reproduced in full.
-    reference_lr: float | None = 1e-3
-    workers: int = 1
-    storage: str | None = None
-    heartbeat_interval: int = 10
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def __post_init__(self) -> None:
-        check_name("study", self.study)
-        check_name("experiment", self.experiment)
-        if not isinstance(self.activations, tuple | list) or not self.activations:
-            raise UsageError(f"activations must be a non-empty list of: {', '.join(NAMES)}")
-        for name in self.activations:
-            get_activation(name)
-        if len(set(self.activations)) != len(self.activations):
-            raise UsageError(f"activations lists a name twice: {list(self.activations)}")
-        object.__setattr__(self, "activations", tuple(self.activations))
-        if not self.lrs:
-            raise UsageError("lr must give at least one learning rate")
-        object.__setattr__(self, "lrs", tuple(check_positive_number("lr", v) for v in self.lrs))
-        check_choice("pruner", self.pruner, PRUNERS)
-        check_int_at_least("pruner_warmup_epochs", self.pruner_warmup_epochs, 0)
-        if self.reference_lr is not None:
-            object.__setattr__(
-                self, "reference_lr", check_positive_number("reference_lr", self.reference_lr)
-            )
-        check_int_at_least("workers", self.workers, 1)
-        if self.storage is not None and not isinstance(self.storage, str):
-            raise UsageError(f"storage must be a URL string, got {self.storage!r}")
-        check_int_at_least("heartbeat_interval", self.heartbeat_interval, 1)
+    reference_lr: PositiveNumber | None = SEED_LR
+    workers: StrictInt = at_least(1, 1)
+    storage: str | None = Field(None, description="a URL string")
+    heartbeat_interval: StrictInt = at_least(1, 10)
+    train: TrainConfig = TrainConfig()
 
     @property
     def grid(self) -> list[tuple[str, float]]:
@@ -217,37 +155,28 @@ class SweepConfig:
 
     def train_config(self, activation: str, lr: float, seed: int | None = None) -> TrainConfig:
         seed = self.train.seed if seed is None else seed
-        return replace(self.train, activation=activation, lr=lr, seed=seed)
+        return self.train.model_copy(update={"activation": activation, "lr": lr, "seed": seed})
 
     @classmethod
     def from_mapping(cls, values: Any, source: str = "sweep config") -> "SweepConfig":
+        """A sweep file's flat mapping: sweep keys, training keys, and `lr` as a list or range."""
         if not isinstance(values, dict):
             raise UsageError(f"{source} must be a YAML mapping of keys to values")
-        known = {f.name for f in fields(cls)} - {"train", "lrs"}
-        allowed = sorted(known | set(_TRAIN_KEYS) | {"lr", "trials_per_activation"})
+        train_keys = set(TrainConfig.model_fields) - {"activation", "lr"}
+        sweep_keys = set(cls.model_fields) - {"train", "lrs"}
+        allowed = sorted(sweep_keys | train_keys | {"lr", "trials_per_activation"})
         for key in values:
             if key not in allowed:
                 raise UsageError(
                     f"{source}: unknown key {key!r}; allowed keys: {', '.join(allowed)}"
                 )
-        sweep_values = {k: v for k, v in values.items() if k in known}
-        for key in ("activations",):
-            if key in sweep_values and not isinstance(sweep_values[key], list | tuple):
-                raise UsageError(f"{source}: {key} must be a list, got {sweep_values[key]!r}")
-        for key in ("study", "experiment", "pruner"):
-            if key in sweep_values and not isinstance(sweep_values[key], str):
-                raise UsageError(f"{source}: {key} must be a string, got {sweep_values[key]!r}")
-        train_values = {k: values[k] for k in _TRAIN_KEYS if k in values}
-        if "hidden_sizes" in train_values and not isinstance(train_values["hidden_sizes"], list):
-            raise UsageError(
-                f"{source}: hidden_sizes must be a list of positive integers, "
-                f"got {train_values['hidden_sizes']!r}"
-            )
-        lrs = _lrs_from(values.get("lr"), values.get("trials_per_activation"), source)
-        if lrs is not None:
-            sweep_values["lrs"] = lrs
+        sweep_values = {k: v for k, v in values.items() if k in sweep_keys}
         try:
-            return cls(train=TrainConfig(**train_values), **sweep_values)
+            lrs = _lrs_from(values.get("lr"), values.get("trials_per_activation"))
+            if lrs is not None:
+                sweep_values["lrs"] = lrs
+            train = TrainConfig(**{k: v for k, v in values.items() if k in train_keys})
+            return cls(train=train, **sweep_values)
         except UsageError as error:
             raise UsageError(f"{source}: {error}") from None
 
@@ -265,32 +194,89 @@ class SweepConfig:
         return cls.from_mapping(values, source=str(path))
 
 
-def _lrs_from(lr: Any, trials: Any, source: str) -> tuple[float, ...] | None:
+class LrRange(Config):
+    """`lr: {low, high}` with `trials_per_activation` points between them, log-spaced."""
+
+    low: PositiveNumber
+    high: PositiveNumber
+    trials_per_activation: StrictInt = at_least(1, 4)
+
+    def grid(self) -> tuple[float, ...]:
+        if self.low >= self.high:
+            raise UsageError(f"lr range is reversed or empty: low {self.low} >= high {self.high}")
+        return lr_grid(self.low, self.high, self.trials_per_activation)
+
+
+def _lrs_from(lr: Any, trials: Any) -> tuple[float, ...] | None:
     """`lr` is a list of values, or {low, high} with trials_per_activation points between them."""
-    if lr is None:
-        if trials is None:
-            return None
-        lr = {"low": 1e-4, "high": 0.3}
+    if lr is None and trials is None:
+        return None
     if isinstance(lr, list):
         if trials is not None:
             raise UsageError(
-                f"{source}: trials_per_activation goes with an lr range {{low, high}}; "
+                "trials_per_activation goes with an lr range {low, high}; "
                 "with an lr list each activation gets one trial per listed lr"
             )
         if not lr:
-            raise UsageError(f"{source}: lr list is empty")
-        return tuple(check_positive_number("lr", v) for v in lr)
-    if isinstance(lr, dict):
-        if set(lr) != {"low", "high"}:
-            raise UsageError(
-                f"{source}: lr range must have exactly the keys low and high, got {lr}"
-            )
-        low = check_positive_number("lr.low", lr["low"])
-        high = check_positive_number("lr.high", lr["high"])
-        if low >= high:
-            raise UsageError(f"{source}: lr range is reversed or empty: low {low} >= high {high}")
-        count = check_int_at_least("trials_per_activation", 4 if trials is None else trials, 1)
-        return lr_grid(low, high, count)
-    raise UsageError(
-        f"{source}: lr must be a list of numbers or {{low: ..., high: ...}}, got {lr!r}"
-    )
+            raise UsageError("lr list is empty")
+        return tuple(TrainConfig(lr=value).lr for value in lr)
+    lr = {"low": 1e-4, "high": 0.3} if lr is None else lr
+    if not isinstance(lr, dict) or set(lr) != {"low", "high"}:
+        raise UsageError(
+            f"lr must be a list of numbers or a range {{low: ..., high: ...}}, got {lr!r}"
+        )
+    extra = {} if trials is None else {"trials_per_activation": trials}
+    try:
+        return LrRange(**lr, **extra).grid()
+    except UsageError as error:
+        if str(error).startswith(("low ", "high ")):
+            raise UsageError(f"lr.{error}") from None
+        raise
+
+
+# --- the other jobs -----------------------------------------------------------------------
+
+
+class DataConfig(Config):
+    data_dir: str | None = None  # None: $FASHION_MNIST_DIR, data/, Debian's package
+
+
+class EvaluateConfig(DataConfig):
+    model_uri: str
+    device: Device = "auto"
+
+
+class DiagnosticsConfig(DataConfig):
+    experiment: Name = DEFAULT_EXPERIMENT
+    figures_dir: str | None = None  # also write the figures as PNGs here
+    activations: Annotated[tuple[str, ...], AfterValidator(_activations)] = SEED_ACTIVATIONS
+    run_id: str | None = None
+    model_uri: str | None = None
+    best: bool = False
+
+
+class SweepJobConfig(DataConfig):
+    sweep: SweepConfig
+    config_path: Path = Path(DEFAULT_SWEEP)
+    workers: StrictInt | None = at_least(1, None)  # None: the sweep file's
+    threads: StrictInt | None = at_least(1, None)  # None: all cores
+    seeds: StrictInt = at_least(1, 3)
+    progress: bool = True
+
+
+class BenchConfig(DataConfig):
+    rounds: StrictInt = at_least(1, 4)
+    out: Path = Path("reports")
+    device: Device = "auto"
+    seed_table: bool | None = None  # None: on a GPU only
+
+
+class ServerConfig(Config):
+    host: str = "127.0.0.1"
+    port: StrictInt = Field(5000, ge=1, le=65535, description="an integer in 1..65535")
+    experiment: Name = DEFAULT_EXPERIMENT
+
+
+class TrainJobConfig(DataConfig):
+    experiment: Name = DEFAULT_EXPERIMENT
+    train: TrainConfig = TrainConfig()

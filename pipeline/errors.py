@@ -7,7 +7,7 @@ class PipelineError(Exception):
     exit_code = 1
 
 
-class UsageError(PipelineError):
-    """A bad flag, config key or value (exit 2)."""
+class UsageError(PipelineError, ValueError):
+    """A bad flag, config key or value (exit 2); a ValueError, so config validators raise it."""
 
     exit_code = 2

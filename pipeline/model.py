@@ -14,6 +14,7 @@ from pipeline.errors import PipelineError
 from pipeline.files import atomic_write_text, atomic_writer
 
 DEFAULT_HIDDEN_SIZES = (512, 256, 256, 128)
+IN_FEATURES, NUM_CLASSES = 28 * 28, 10  # Fashion-MNIST's images and classes
 CHECKPOINT_WEIGHTS = "model.pt"
 CHECKPOINT_CONFIG = "config.json"
 
@@ -22,16 +23,16 @@ CHECKPOINT_CONFIG = "config.json"
 class ModelConfig:
     activation: str = "relu"
     hidden_sizes: tuple[int, ...] = DEFAULT_HIDDEN_SIZES
-    in_features: int = 784
-    num_classes: int = 10
+    in_features: int = IN_FEATURES
+    num_classes: int = NUM_CLASSES
 
     @classmethod
     def from_dict(cls, values: dict) -> "ModelConfig":
         return cls(
             activation=values["activation"],
             hidden_sizes=tuple(int(size) for size in values["hidden_sizes"]),
-            in_features=int(values.get("in_features", 784)),
-            num_classes=int(values.get("num_classes", 10)),
+            in_features=int(values.get("in_features", IN_FEATURES)),
+            num_classes=int(values.get("num_classes", NUM_CLASSES)),
         )
 
 

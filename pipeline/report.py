@@ -6,11 +6,11 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline import plots
+from pipeline.config import SEED_LR
 from pipeline.errors import PipelineError
 from pipeline.files import atomic_write_text
 from pipeline.tracking import Tracker
 
-SEED_LR = 1e-3
 REPORTS_DIR = Path("reports")
 
 COLUMNS = {  # column -> header of the Markdown table

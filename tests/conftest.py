@@ -14,11 +14,16 @@ from pipeline import data
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = data.DEBIAN_DIR / "train-images-idx3-ubyte.gz"
-needs_real_data = pytest.mark.skipif(
+_no_real_data = pytest.mark.skipif(
     not REAL_DATA.exists()
     and not (REPO / "data/FashionMNIST/raw/train-images-idx3-ubyte").exists(),
     reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
 )
+
+
+def needs_real_data(test):
+    """On the real Fashion-MNIST: slow, and skipped (saying why) where it is not installed."""
+    return pytest.mark.slow(_no_real_data(test))
 
 
 def idx_images(images: np.ndarray) -> bytes:
@@ -93,3 +98,29 @@ def run_cli(
     if check and result.returncode != 0:
         raise AssertionError(f"pipeline {' '.join(args)} failed:\n{result.stderr[-3000:]}")
     return result
+
+
+# --- shared helpers for tests that read MLflow or a study --------------------------------
+
+
+def client():
+    """An MLflow client on the store the pipeline uses in this test's working directory."""
+    import mlflow
+
+    from pipeline import tracking
+
+    return mlflow.MlflowClient(tracking.tracking_uri())
+
+
+def runs_of(parent_id: str, experiment: str = "activation-study"):
+    experiment_id = client().get_experiment_by_name(experiment).experiment_id
+    return client().search_runs([experiment_id], f"tags.mlflow.parentRunId = '{parent_id}'")
+
+
+def open_sweep(config_path: Path, create: bool):
+    """The sweep job's handle on a study, as `make sweep` (create) or `make worker` open it."""
+    from pipeline.config import SweepConfig, SweepJobConfig
+    from pipeline.jobs import sweep
+
+    job = SweepJobConfig(sweep=SweepConfig.load(Path(config_path)), config_path=config_path)
+    return sweep.open_sweep(job, create=create)

@@ -4,19 +4,22 @@ import json
 
 import pytest
 
-from pipeline import bench
+from pipeline import measures
+from pipeline.jobs import bench
 
 
 def test_epoch_flops_of_the_seed_network():
     # 784-512-256-256-128-10: 632,064 multiply-adds a sample; training skips fc1's input grad.
     macs = 784 * 512 + 512 * 256 + 256 * 256 + 256 * 128 + 128 * 10
     expected = ((6 * macs - 2 * 784 * 512) * 48000 + 2 * macs * 12000) / 1e9
-    assert bench.epoch_gflop(48000, 12000) == pytest.approx(expected)
+    assert measures.epoch_gflop(48000, 12000) == pytest.approx(expected)
     assert expected == pytest.approx(158.67, abs=0.01)
 
 
 def test_a_bench_run_measures_every_figure(workdir, tiny_data):
-    result = bench.run(str(tiny_data), "cpu", rounds=1, with_seed_table=False, log=lambda _: None)
+    result = bench.measure(
+        str(tiny_data), "cpu", rounds=1, with_seed_table=False, log=lambda _: None
+    )
     bench.write(result, workdir / "out")
     figures = json.loads((workdir / "out/bench.json").read_text())
     for key in (

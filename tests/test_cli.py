@@ -56,3 +56,25 @@ def test_help_lists_every_stage(workdir):
     assert result.returncode == 0
     for stage in ("data", "train", "evaluate"):
         assert stage in result.stdout
+
+
+def test_flags_become_a_typed_config_with_named_errors():
+    from pipeline.cli import build_parser, make_config
+    from pipeline.config import TrainJobConfig
+
+    args = vars(build_parser().parse_args(["train", "--hidden-sizes", "512, 256", "--lr", "0.1"]))
+    config = make_config(args.pop("stage"), args)
+    assert isinstance(config, TrainJobConfig)
+    assert config.train.hidden_sizes == (512, 256) and config.train.lr == 0.1
+    assert config.train.max_epochs == 13, "flags not given keep the config's default"
+    for argv, message in (
+        (["train", "--lr", "abc"], "lr must be a number, got 'abc'"),
+        (["train", "--hidden-sizes", "64,x"], "hidden_sizes must be an integer, got 'x'"),
+        (["ui", "--port", "http"], "port must be an integer, got 'http'"),
+    ):
+        try:
+            build_parser().parse_args(argv)
+        except Exception as error:  # the parser's UsageError
+            assert message in str(error), argv
+        else:
+            raise AssertionError(f"{argv} was accepted")

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from pipeline.config import SweepConfig, TrainConfig, lr_grid, parse_hidden_sizes, parse_number
+from pipeline.config import SweepConfig, TrainConfig, lr_grid
 from pipeline.errors import UsageError
 
 
@@ -28,14 +28,6 @@ def test_bad_training_values_say_what_is_allowed(overrides, message):
     with pytest.raises(UsageError) as error:
         TrainConfig(**overrides)
     assert message in str(error.value)
-
-
-def test_cli_strings_are_parsed_with_named_errors():
-    assert parse_hidden_sizes("512, 256") == (512, 256)
-    with pytest.raises(UsageError, match="lr must be a number, got 'abc'"):
-        parse_number("lr", "abc")
-    with pytest.raises(UsageError, match="hidden_sizes must be an integer, got 'x'"):
-        parse_hidden_sizes("64,x")
 
 
 def test_params_use_the_architecture_names():

@@ -9,18 +9,13 @@ import pytest
 from pipeline import tracking
 from pipeline.cli import main
 from pipeline.model import build_model, save_checkpoint
+from tests.conftest import client, runs_of
 
 TINY_TRAIN = ["--hidden-sizes", "32,16", "--batch-size", "32", "--epochs", "1", "--lr", "0.05"]
 
 
-def client() -> mlflow.MlflowClient:
-    return mlflow.MlflowClient(tracking.tracking_uri())
-
-
 def children(parent_id: str) -> dict[str, mlflow.entities.Run]:
-    experiment = client().get_experiment_by_name("activation-study").experiment_id
-    runs = client().search_runs([experiment], f"tags.mlflow.parentRunId = '{parent_id}'")
-    return {run.info.run_name: run for run in runs}
+    return {run.info.run_name: run for run in runs_of(parent_id)}
 
 
 def run_id_from(out: str) -> str:

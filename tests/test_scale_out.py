@@ -19,11 +19,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from pipeline import sweep
 from pipeline.cli import main
-from pipeline.config import SweepConfig
 from pipeline.urls import sqlalchemy_url
-from tests.conftest import write_dataset
+from tests.conftest import open_sweep, write_dataset
 from tests.services import (
     MlflowServer,
     Postgres,
@@ -128,10 +126,9 @@ def test_three_workers_share_one_study_through_postgresql_and_a_tracking_server(
     config_path = write_config(
         workdir, study="scale", experiment="scale-out", activations=ACTIVATIONS, lr=LRS
     )
-    config = SweepConfig.load(config_path)
     # `make sweep` on the first machine creates the study, its parent run and the queue...
-    handle = sweep.open_sweep(config, create=True)
-    assert len(handle.study.get_trials(states=(TrialState.WAITING,))) == 12
+    handle = open_sweep(config_path, create=True)
+    assert len(handle.study.trials(TrialState.WAITING)) == 12
 
     # ...and three workers (separate processes, as on separate machines) share it.
     workers = [start_worker(config_path, tiny_data, workdir) for _ in range(3)]
@@ -248,17 +245,17 @@ CLAIMING_PROCESS = """
 import sys, time
 from pathlib import Path
 from optuna.trial import TrialState
-from pipeline import sweep
-from pipeline.config import SweepConfig
+from pipeline.config import SweepConfig, SweepJobConfig
+from pipeline.jobs.sweep import open_sweep
 
 config_path, barrier, index = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
-handle = sweep.open_sweep(SweepConfig.load(config_path), create=False)
+handle = open_sweep(SweepJobConfig(sweep=SweepConfig.load(config_path)), create=False)
 (barrier / f"ready-{index}").touch()
 while not (barrier / "go").exists():
     time.sleep(0.01)
-while (trial := sweep.claim_next_trial(handle)) is not None:
+while (trial := handle.study.claim()) is not None:
     print(trial.number, flush=True)
-    handle.study.tell(trial, 0.5)
+    handle.study.tell(trial, "COMPLETE", 0.5)
 """
 
 
@@ -267,8 +264,8 @@ def test_processes_claiming_from_one_sqlite_queue_never_get_the_same_trial(workd
     queued trial to RUNNING (optuna#4002). Here three processes race for 90 queued trials."""
     lrs = [round(0.001 * (n + 1), 3) for n in range(45)]
     config = write_config(workdir, activations=["relu", "tanh"], lr=lrs)
-    handle = sweep.open_sweep(SweepConfig.load(config), create=True)
-    assert len(handle.study.get_trials(states=(TrialState.WAITING,))) == 90
+    handle = open_sweep(config, create=True)
+    assert len(handle.study.trials(TrialState.WAITING)) == 90
     barrier = workdir / "barrier"
     barrier.mkdir()
     processes = [

@@ -1,14 +1,14 @@
 import time
 from pathlib import Path
 
-import mlflow
 import optuna
 import yaml
 from optuna.trial import TrialState
 
-from pipeline import sweep, tracking
+from pipeline import studies
 from pipeline.cli import main
 from pipeline.config import SweepConfig, TrainConfig
+from tests.conftest import client, open_sweep, runs_of
 
 TINY = {
     "max_epochs": 2,
@@ -36,18 +36,9 @@ def run_sweep(config: Path, data_dir: Path, *extra: str) -> int:
     )
 
 
-def client() -> mlflow.MlflowClient:
-    return mlflow.MlflowClient(tracking.tracking_uri())
-
-
 def study_of(config: Path) -> optuna.Study:
     loaded = SweepConfig.load(config)
-    return optuna.load_study(study_name=loaded.study, storage=sweep.storage_url(loaded))
-
-
-def runs_of(parent_id: str):
-    experiment = client().get_experiment_by_name("activation-study").experiment_id
-    return client().search_runs([experiment], f"tags.mlflow.parentRunId = '{parent_id}'")
+    return optuna.load_study(study_name=loaded.study, storage=studies.storage_url(loaded))
 
 
 def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
@@ -143,11 +134,11 @@ def test_a_diverging_trial_is_pruned_with_its_reason_and_the_sweep_goes_on(workd
 
 def test_a_trial_left_running_by_a_dead_worker_is_failed_and_retried(workdir, tiny_data):
     config_path = write_config(workdir, activations=["relu"], lr=[0.05], heartbeat_interval=1)
-    config = SweepConfig.load(config_path)
-    handle = sweep.open_sweep(config, create=True)
+    handle = open_sweep(config_path, create=True)
     # A worker claims the trial, opens its MLflow run, then dies: no more heartbeats.
-    claimed = sweep.claim_next_trial(handle)
-    handle.storage.record_heartbeat(claimed._trial_id)
+    claimed = handle.study.claim()
+    with handle.study.heartbeat(claimed):
+        pass  # one heartbeat, then none
     orphan = handle.tracker.start_run(
         "train-relu-lr0.05",
         "train",
@@ -187,7 +178,7 @@ def test_the_pruner_compares_a_trial_only_with_its_own_activation():
         return study.get_trials()[-1]
 
     add("relu", 0.1, [0.80, 0.85, 0.88, 0.90])
-    pruner = sweep.PerActivationMedianPruner(warmup_epochs=2, reference_lr=0.001)
+    pruner = studies.PerActivationMedianPruner(warmup_epochs=2, reference_lr=0.001)
     slow_sigmoid = add("sigmoid", 0.1, [0.10, 0.10, 0.30], state=TrialState.RUNNING)
     assert not pruner.prune(study, slow_sigmoid), "no sigmoid reference yet: never pruned"
     slow_relu = add("relu", 0.01, [0.50, 0.60, 0.70], state=TrialState.RUNNING)

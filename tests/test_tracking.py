@@ -6,6 +6,7 @@ import torch
 from pipeline import data, tracking, train
 from pipeline.config import TrainConfig
 from pipeline.errors import PipelineError, UsageError
+from pipeline.jobs.train import training_run
 from pipeline.model import MLP
 
 CONFIG = TrainConfig(lr=0.05, max_epochs=2, patience=2, hidden_sizes=(32, 16), batch_size=32)
@@ -19,7 +20,7 @@ def splits(tiny_data):
 def tracked_training(splits, config=CONFIG, with_model=True):
     tracker = tracking.Tracker("test-exp")
     settings = train.configure_torch(torch.device("cpu"))
-    with tracking.training_run(tracker, config, splits, settings) as run:
+    with training_run(tracker, config, splits, settings) as run:
         result = train.train(config, splits, on_epoch=run.log_epoch, progress=False)
         run.log_result(result, with_model=with_model)
     return tracker, run.run_id, result
@@ -73,12 +74,12 @@ def test_a_training_run_records_everything(workdir, splits):
 
 def test_a_failing_stage_leaves_a_failed_run_not_a_running_one(workdir, splits):
     tracker = tracking.Tracker("test-exp")
-    with pytest.raises(RuntimeError), tracking.training_run(tracker, CONFIG, splits, {}) as run:
+    with pytest.raises(RuntimeError), training_run(tracker, CONFIG, splits, {}) as run:
         raise RuntimeError("boom")
     assert tracker.client.get_run(run.run_id).info.status == "FAILED"
     with (
         pytest.raises(KeyboardInterrupt),
-        tracking.training_run(tracker, CONFIG, splits, {}) as run,
+        training_run(tracker, CONFIG, splits, {}) as run,
     ):
         raise KeyboardInterrupt
     killed = tracker.client.get_run(run.run_id)

@@ -137,7 +137,6 @@ def test_per_class_accuracy_covers_every_class(splits):
 
 
 @needs_real_data
-@pytest.mark.slow
 def test_relu_reaches_70_percent_in_one_epoch_on_the_real_data():
     splits = data.load_splits()
     train.configure_torch(torch.device("cpu"))

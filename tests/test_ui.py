@@ -21,7 +21,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from pipeline import data, tracking
+from pipeline import data, servers
 from pipeline.cli import main
 from pipeline.model import CHECKPOINT_CONFIG
 from tests.conftest import run_cli
@@ -262,7 +262,7 @@ def ui(store, tmp_path_factory) -> Iterator[str]:
         yield re.search(r"^url=(\S+)$", log.read_text(), re.M).group(1)
     finally:
         stop_group(process)
-    assert tracking.port_is_free("127.0.0.1", port), "the UI's port is still taken"
+    assert servers.port_is_free("127.0.0.1", port), "the UI's port is still taken"
 
 
 # Checked when tests are collected, so a missing browser skips before a server is started.

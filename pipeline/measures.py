@@ -1,23 +1,18 @@
-"""`make bench`: the training stage against a seed-style loop, a bare loop and the sgemm roofline.
-
-Every figure is measured in this one run, on the same data and config (ReLU, batch 64, SGD with
-momentum, 48k train + 12k validation images), repeated and reported as a median. Speed claims
-live here as ratios, never in a timed test.
+"""Timings of the training stage and of its references, each one function: an epoch of a
+seed-style loop, a bare loop, the pipeline's own stage, the sgemm roofline and the epoch's
+matmuls at their real shapes, the gradient-norm probe, a sweep trial's overhead, the seed's table.
 """
 
-import json
 import math
 import multiprocessing
 import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
-from functools import partial
 from itertools import pairwise
 from pathlib import Path
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
@@ -25,19 +20,10 @@ from torchvision import transforms
 
 from pipeline import data, train
 from pipeline.activations import SEED_ACTIVATIONS
-from pipeline.config import SweepConfig, TrainConfig
-from pipeline.files import atomic_write_text
-from pipeline.model import DEFAULT_HIDDEN_SIZES, build_model
+from pipeline.config import SEED_LR, SweepConfig, SweepJobConfig, TrainConfig
+from pipeline.model import DEFAULT_HIDDEN_SIZES, IN_FEATURES, NUM_CLASSES, build_model
 
 CONFIG = TrainConfig(activation="relu", lr=0.01, batch_size=64)
-COMPARED_ACTIVATIONS = ("sigmoid", "tanh", "elu", "swish")
-TARGETS = {  # figure -> (comparison, bound), as the performance issue sets them
-    "pipeline / seed-style": ("<=", 0.2),
-    "pipeline / bare": ("<=", 1.1),
-    "roofline / pipeline": (">=", 0.5),
-    "slowest activation / relu": ("<=", 1.3),
-    "per-trial overhead (s)": ("<=", 2.0),
-}
 
 
 def median_after_warmup(times: list[float], warmup: int = 1) -> float:
@@ -72,7 +58,7 @@ def sgemm_gflops(device: torch.device, size: int = 2048, repeats: int = 3) -> fl
 def epoch_gflop(n_train: int, n_val: int, hidden_sizes=DEFAULT_HIDDEN_SIZES) -> float:
     """Matrix FLOPs of one epoch: forward 2 per multiply-add; backward 2 for the weight gradient
     and 2 for the input gradient (none for the first layer's input); validation forward only."""
-    widths = [784, *hidden_sizes, 10]
+    widths = [IN_FEATURES, *hidden_sizes, NUM_CLASSES]
     macs = [a * b for a, b in pairwise(widths)]
     train_flop = 6 * sum(macs) - 2 * macs[0]
     return (train_flop * n_train + 2 * sum(macs) * n_val) / 1e9
@@ -88,7 +74,7 @@ def matmul_floor_epoch_s(
     """The epoch's matrix products alone, at their real shapes: per step each layer's forward
     (batch x in @ in x out), weight gradient and input gradient (none for the first layer),
     then validation in batches of 4096. Nothing else of a training loop can be faster."""
-    widths = [784, *hidden_sizes, 10]
+    widths = [IN_FEATURES, *hidden_sizes, NUM_CLASSES]
     layers = list(pairwise(widths))
     x = {n: torch.randn(batch_size, n, device=device) for n in widths}
     w = {(a, b): torch.randn(a, b, device=device) for a, b in layers}
@@ -179,7 +165,7 @@ def bare_epoch(splits: data.Splits) -> float:
 def pipeline_epoch(splits: data.Splits, config: TrainConfig, tracker=None) -> float:
     """One epoch of the training stage (gradient norms, validation, metrics included); with a
     tracker, in an MLflow run, with the epoch's logging counted."""
-    config = replace(config, max_epochs=1, patience=1)
+    config = config.model_copy(update={"max_epochs": 1, "patience": 1})
     times = []
 
     def timed(metrics: train.EpochMetrics, log=None) -> bool:
@@ -192,9 +178,9 @@ def pipeline_epoch(splits: data.Splits, config: TrainConfig, tracker=None) -> fl
     if tracker is None:
         train.train(config, splits, on_epoch=timed, progress=False)
         return times[0]
-    from pipeline import tracking
+    from pipeline.jobs.train import training_run
 
-    with tracking.training_run(tracker, config, splits, {"device": splits.device.type}) as run:
+    with training_run(tracker, config, splits, {"device": splits.device.type}) as run:
         train.train(config, splits, on_epoch=lambda m: timed(m, run.log_epoch), progress=False)
     return times[0]
 
@@ -241,38 +227,38 @@ def sweep_overhead(splits: data.Splits, store: Path, trials: int = 3) -> dict[st
     """Run `trials` one-epoch trials of a real sweep in a throwaway store; the overhead is each
     trial's wall time minus its training time. The MLflow model, logged only for each
     activation's best trial, is timed on its own."""
-    from pipeline import sweep
+    from pipeline import tracking
+    from pipeline.jobs import sweep, worker
 
-    previous = Path.cwd()
-    os.chdir(store)
-    try:
-        lrs = tuple(0.01 * (i + 1) for i in range(trials))
-        config = SweepConfig(
-            study="bench",
-            experiment="bench",
-            activations=("relu",),
-            lrs=lrs,
-            pruner="none",
-            train=replace(CONFIG, max_epochs=1),
-        )
-        handle = sweep.open_sweep(config, create=True)
+    sweep_config = SweepConfig(
+        study="bench",
+        experiment="bench",
+        activations=("relu",),
+        lrs=tuple(0.01 * (i + 1) for i in range(trials)),
+        pruner="none",
+        storage=f"sqlite:///{store / 'bench-study.db'}",
+        train=CONFIG.model_copy(update={"max_epochs": 1}),
+    )
+    job = SweepJobConfig(sweep=sweep_config, progress=False)
+    # The job reads its stores from the environment: point it at the throwaway ones.
+    with mock.patch.dict(os.environ, {"MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}"}):
+        os.environ.pop("OPTUNA_STORAGE", None)
+        handle = sweep.open_sweep(job, create=True)
         settings = {"device": splits.device.type}
         overheads, run_ids = [], []
-        while (trial := sweep.claim_next_trial(handle)) is not None:
+        while (trial := handle.study.claim()) is not None:
             started = time.perf_counter()
-            with sweep.heartbeat(handle.storage, trial._trial_id):
-                outcome = sweep.run_trial(handle, trial, splits, settings, progress=False)
+            with handle.study.heartbeat(trial):
+                outcome = worker.run_trial(handle, trial, splits, settings)
             overheads.append(time.perf_counter() - started - outcome.train_time_s)
             run_ids.append(trial.user_attrs["mlflow_run_id"])
         model_times = []
         for run_id in run_ids:
             model = handle.tracker.load_run_checkpoint(run_id)
             started = time.perf_counter()
-            handle.tracker.log_model(run_id, model)
+            tracking.log_model(handle.tracker, run_id, model)
             model_times.append(time.perf_counter() - started)
-        sweep.close_parent(handle)
-    finally:
-        os.chdir(previous)
+        handle.tracker.end_run(handle.parent_run_id)
     return {
         "per_trial_overhead_s": statistics.median(overheads),
         "model_log_s": statistics.median(model_times),
@@ -284,7 +270,7 @@ def sweep_overhead(splits: data.Splits, store: Path, trials: int = 3) -> dict[st
 
 
 SEED_TABLE_CONFIGS = [
-    TrainConfig(activation=a, lr=1e-3, max_epochs=13, patience=13) for a in SEED_ACTIVATIONS
+    TrainConfig(activation=a, lr=SEED_LR, max_epochs=13, patience=13) for a in SEED_ACTIVATIONS
 ]
 
 
@@ -322,161 +308,3 @@ def seed_table_in_parallel(data_dir: str | None, device: str) -> dict:
         }
         rows = {activation: future.result() for activation, future in futures.items()}
     return {"total_s": time.perf_counter() - started, "activations": rows}
-
-
-# --- the report ---------------------------------------------------------------------------
-
-
-@dataclass
-class Bench:
-    device: str
-    threads: int
-    rounds: int
-    figures: dict = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def ratios(self) -> dict[str, float]:
-        f = self.figures
-        ratios = {
-            "pipeline / seed-style": f["pipeline_epoch_s"] / f["seed_style_epoch_s"],
-            "pipeline / bare": f["pipeline_epoch_s"] / f["bare_epoch_s"],
-            "roofline / pipeline": f["roofline_epoch_s"] / f["pipeline_epoch_s"],
-            "slowest activation / relu": max(f["activation_epoch_ratio"].values()),
-        }
-        if "per_trial_overhead_s" in f:
-            ratios["per-trial overhead (s)"] = f["per_trial_overhead_s"]
-        return ratios
-
-    def json(self) -> str:
-        return json.dumps(
-            {
-                **self.figures,
-                "device": self.device,
-                "threads": self.threads,
-                "rounds": self.rounds,
-                "ratios": self.ratios(),
-                "notes": self.notes,
-            },
-            indent=2,
-        )
-
-    def markdown(self) -> str:
-        f = self.figures
-        lines = [
-            f"Device: {self.device}, {self.threads} threads, torch {torch.__version__}; medians "
-            f"of {self.rounds} rounds after a warm-up round, every figure measured once a round "
-            "(one epoch from a fresh model; ReLU, batch 64, 48k train + 12k validation).",
-            "",
-            "| figure | seconds per epoch | vs pipeline |",
-            "|---|---|---|",
-        ]
-        rows = [
-            ("(a) seed-style loop (PIL transforms, DataLoader)", "seed_style_epoch_s"),
-            ("(b) pipeline training stage, MLflow + grad norms on", "pipeline_epoch_s"),
-            ("(c) bare loop over resident tensors", "bare_epoch_s"),
-            ("(d) sgemm roofline (epoch FLOPs / large-matmul rate)", "roofline_epoch_s"),
-            ("the epoch's matmuls alone, at their real batch-64 shapes", "matmul_floor_epoch_s"),
-        ]
-        for label, key in rows:
-            lines.append(f"| {label} | {f[key]:.3f} | {f[key] / f['pipeline_epoch_s']:.2f}× |")
-        lines += ["", "| activation | epoch (s) | vs relu |", "|---|---|---|"]
-        for name, ratio in f["activation_epoch_ratio"].items():
-            lines.append(f"| {name} | {f['activation_epoch_s'][name]:.3f} | {ratio:.2f}× |")
-        lines += ["", "| target | measured | bound | met |", "|---|---|---|---|"]
-        for name, value in self.ratios().items():
-            comparison, bound = TARGETS[name]
-            met = value <= bound if comparison == "<=" else value >= bound
-            lines.append(
-                f"| {name} | {value:.3f} | {comparison} {bound} | {'yes' if met else 'no'} |"
-            )
-        lines += [
-            "",
-            f"sgemm {f['sgemm_gflops']:.0f} GFLOP/s; an epoch is "
-            f"{f['epoch_gflop']:.1f} GFLOP, so the pipeline runs at "
-            f"{f['epoch_gflop'] / f['pipeline_epoch_s']:.0f} GFLOP/s. The gradient-norm "
-            f"probe costs {100 * f['grad_norm_probe_fraction']:.2f}% of an epoch.",
-        ]
-        if "model_log_s" in f:
-            lines.append(
-                f"Logging the MLflow model: {f['model_log_s']:.2f} s (the first in a "
-                f"process {f['first_model_log_s']:.2f} s); done only for each "
-                "activation's best trial."
-            )
-        if "seed_table" in f:
-            table = f["seed_table"]
-            lines.append(
-                f"The seed's whole table (6 activations × 13 epochs, lr 1e-3): "
-                f"{table['total_s']:.1f} s one after another; "
-                f"{f['seed_table_in_parallel']['total_s']:.1f} s as 6 processes side by side "
-                "(their start and data loading included)."
-            )
-        lines += [f"Note: {note}" for note in self.notes]
-        return "\n".join(lines) + "\n"
-
-
-def run(
-    data_dir: str | None = None,
-    device_name: str = "auto",
-    rounds: int = 4,
-    with_seed_table: bool | None = None,
-    log: Callable[[str], None] = print,
-) -> Bench:
-    device = train.resolve_device(device_name)
-    settings = train.configure_torch(device)
-    splits = data.load_splits(data_dir, device=device, seed=CONFIG.seed)
-    count = len(splits.train_y) + len(splits.val_y)  # the same split as the pipeline's
-    train_idx, val_idx = data.split_indices(count, CONFIG.val_fraction, CONFIG.seed)
-    bench = Bench(
-        device=torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-        threads=int(settings.get("threads", torch.get_num_threads())),
-        rounds=rounds,
-    )
-    f = bench.figures
-    with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-        tracker = bench_tracker(Path(scratch))
-        if tracker is None:
-            bench.notes.append("mlflow is not installed here: (b) ran without tracking")
-        measures = {
-            "seed_style": lambda: seed_style_epoch(splits, train_idx, val_idx),
-            "bare": lambda: bare_epoch(splits),
-            "pipeline": lambda: pipeline_epoch(splits, CONFIG, tracker),
-            "relu": lambda: pipeline_epoch(splits, CONFIG),
-        }
-        for activation in COMPARED_ACTIVATIONS:
-            measures[activation] = partial(
-                pipeline_epoch, splits, replace(CONFIG, activation=activation)
-            )
-        medians = interleaved(measures, rounds, log)
-        f["seed_style_epoch_s"] = medians["seed_style"]
-        f["bare_epoch_s"] = medians["bare"]
-        f["pipeline_epoch_s"] = medians["pipeline"]
-        f["sgemm_gflops"] = sgemm_gflops(device)
-        f["epoch_gflop"] = epoch_gflop(len(splits.train_y), len(splits.val_y))
-        f["roofline_epoch_s"] = f["epoch_gflop"] / f["sgemm_gflops"]
-        f["matmul_floor_epoch_s"] = matmul_floor_epoch_s(
-            device, len(splits.train_y), len(splits.val_y)
-        )
-        f["grad_norm_probe_fraction"] = grad_norm_probe_s(splits) / f["pipeline_epoch_s"]
-        names = ("relu", *COMPARED_ACTIVATIONS)
-        f["activation_epoch_s"] = {name: medians[name] for name in names}
-        f["activation_epoch_ratio"] = {
-            a: medians[a] / medians["relu"] for a in COMPARED_ACTIVATIONS
-        }
-        log("(f) sweep overhead per trial ...")
-        try:
-            f.update(sweep_overhead(splits, Path(scratch)))
-        except ImportError:
-            bench.notes.append("mlflow/optuna are not installed here: (f) was not measured")
-    if with_seed_table if with_seed_table is not None else device.type == "cuda":
-        log("seed table ...")
-        f["seed_table"] = seed_table(splits)
-        f["seed_table_in_parallel"] = seed_table_in_parallel(data_dir, str(device))
-    if not math.isfinite(f["pipeline_epoch_s"]):
-        raise RuntimeError("the pipeline epoch was not measured")
-    return bench
-
-
-def write(bench: Bench, directory: Path) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(directory / "bench.md", bench.markdown())
-    atomic_write_text(directory / "bench.json", bench.json())

@@ -1,0 +1,12 @@
+"""`make data`: find, verify and load Fashion-MNIST, and say what was found."""
+
+from pipeline import data
+from pipeline.config import DataConfig
+
+
+def run(config: DataConfig) -> int:
+    splits = data.load_splits(config.data_dir)
+    print(data.describe(splits))
+    print(f"classes: {', '.join(data.CLASSES)}")
+    print(f"data_digest={splits.source.digest}")
+    return 0

@@ -1,0 +1,220 @@
+"""`make curves`, `make probe`, `make analyze`, `make figures`: the seed's Figures 2-4, tracked.
+
+Probe and analysis are one job over different tensors: a histogram per layer for each
+activation, one grid on a parent run, and a child run per activation with its metrics, its own
+grid and the histograms as arrays.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from pipeline import analysis, curves, data, plots, probe, tracking
+from pipeline.activations import NAMES
+from pipeline.config import DiagnosticsConfig
+from pipeline.errors import PipelineError
+from pipeline.files import atomic_writer
+from pipeline.histograms import histogram, layer_histograms
+
+
+@dataclass
+class Item:
+    """One activation's tensors per layer, with what its child run records."""
+
+    activation: str
+    tensors: dict[str, torch.Tensor]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    description: str
+    summary: str  # the line printed for it
+
+
+@dataclass(frozen=True)
+class HistogramJob:
+    stage: str  # probe | analysis
+    figure: str  # the grid's file name
+    arrays: str  # artifact path of the histograms
+    bins: int
+    title: str
+    item_title: str  # "{activation}: ..."
+    description: str
+
+
+PROBE = HistogramJob(
+    "probe",
+    "gradient_histograms.png",
+    "histograms/grad.npz",
+    30,
+    "weight gradients at initialisation (one batch of 256)",
+    "{activation}: weight gradients at init",
+    "probe: weight-gradient histograms of fresh networks (seed's Figure 3).",
+)
+ANALYSIS = HistogramJob(
+    "analysis",
+    "layer_outputs.png",
+    "histograms/outputs.npz",
+    50,
+    "layer outputs of trained networks (1024 training images)",
+    "{activation}: layer outputs",
+    "analysis: layer-output histograms of trained networks (seed's Figure 4), dead and "
+    "saturated units.",
+)
+
+
+def save_figure(fig, figures_dir: str | None, name: str) -> None:
+    """Also write the figure as a PNG into `figures_dir` (for the README), atomically."""
+    if figures_dir:
+        with atomic_writer(Path(figures_dir) / name) as handle:
+            fig.savefig(handle, format="png", dpi=100)
+
+
+def record(job: HistogramJob, items: list[Item], params: dict, config: DiagnosticsConfig) -> str:
+    """The parent run with the grid of every activation, a child run per activation."""
+    tracker = tracking.Tracker(config.experiment)
+    rows = {
+        item.activation: {k: histogram(v, bins=job.bins) for k, v in item.tensors.items()}
+        for item in items
+    }
+    grid = plots.histogram_grid(rows, job.title)
+    save_figure(grid, config.figures_dir, job.figure)
+    with tracker.run_scope(f"{job.stage}-all", job.stage, params, {}, job.description) as parent:
+        tracker.log_figure(parent.run_id, grid, f"figures/{job.figure}")
+        for item in items:
+            title = job.item_title.format(activation=item.activation)
+            tracker.record_run(
+                f"{job.stage}-{item.activation}",
+                job.stage,
+                params={**params, "activation": item.activation},
+                tags={"activation": item.activation, **item.tags},
+                description=item.description,
+                metrics=item.metrics,
+                figures={
+                    f"figures/{job.figure}": plots.histogram_grid(
+                        {item.activation: rows[item.activation]}, title
+                    )
+                },
+                arrays={job.arrays: layer_histograms(item.tensors, bins=job.bins)},
+                parent_run_id=parent.run_id,
+            )
+            print(f"{item.activation:<10} {item.summary}")
+    print(f"run_id={parent.run_id}")
+    return parent.run_id
+
+
+def run_curves(config: DiagnosticsConfig) -> int:
+    tracker = tracking.Tracker(config.experiment)
+    found = curves.activation_curves(NAMES)
+    figure = plots.activation_grid([(c.name, c.x, c.y, c.derivative) for c in found])
+    save_figure(figure, config.figures_dir, "activation_curves.png")
+    run_id = tracker.record_run(
+        "curves",
+        "curves",
+        params={"activations": ",".join(NAMES), "x_range": "-5,5"},
+        tags={},
+        description="curves: every registered activation and its derivative (autograd) "
+        "over [-5, 5], as the seed's Figure 2.",
+        metrics={k: v for curve in found for k, v in curve.metrics().items()},
+        figures={"figures/activation_curves.png": figure},
+    )
+    for c in found:
+        print(
+            f"{c.name:<10} derivative max {c.derivative.max():.4f}, "
+            f"at -5 {c.derivative[0]:.2e}, at +5 {c.derivative[-1]:.2e}"
+        )
+    print(f"run_id={run_id}")
+    return 0
+
+
+def run_probe(config: DiagnosticsConfig) -> int:
+    splits = data.load_splits(config.data_dir)
+    images = splits.train_x[: probe.PROBE_BATCH_SIZE]
+    labels = splits.train_y[: probe.PROBE_BATCH_SIZE]
+    items = []
+    for name in config.activations:
+        found = probe.probe_gradients(name, images, labels)
+        norms = ", ".join(f"{k} {v.norm():.2e}" for k, v in found.gradients.items())
+        items.append(
+            Item(
+                name,
+                found.gradients,
+                found.metrics(),
+                {},
+                f"probe: gradients of a fresh {name} MLP (seed {probe.PROBE_SEED}) on one fixed "
+                "batch of 256 training images.",
+                f"grad norms {norms}; first/last {found.first_to_last_ratio:.2e}",
+            )
+        )
+    params = {
+        "seed": str(probe.PROBE_SEED),
+        "batch_size": str(probe.PROBE_BATCH_SIZE),
+        "data_source": splits.source.label,
+        "activations": ",".join(config.activations),
+    }
+    record(PROBE, items, params, config)
+    return 0
+
+
+def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[object, dict[str, str]]]:
+    """(model, tags) for --model-uri, --run-id, or the latest trained run of each activation."""
+    if config.model_uri:
+        return [(tracking.load_model(config.model_uri), {"source_model_uri": config.model_uri})]
+    tracker = tracking.Tracker(config.experiment)
+    if config.run_id:
+        return [(tracker.load_run_checkpoint(config.run_id), {"source_run_id": config.run_id})]
+    names = config.activations
+    if config.best:
+        latest = tracking.registered_runs(tracker, names)
+        missing = [name for name in names if name not in latest]
+        if missing:
+            raise PipelineError(
+                f"no registered model fashion-mlp@{missing[0]} (aliases missing: "
+                f"{', '.join(missing)}); run `make sweep` with these activations first"
+            )
+    else:
+        latest = tracker.latest_trained_runs(names)
+        missing = [name for name in names if name not in latest]
+        if missing:
+            raise PipelineError(
+                f"no finished training run with a checkpoint for {', '.join(missing)} in "
+                f"experiment {config.experiment!r}; train one with `make train "
+                f"ACT={missing[0]}` or run `make sweep`"
+            )
+    return [(tracker.load_run_checkpoint(latest[n]), {"source_run_id": latest[n]}) for n in names]
+
+
+def run_analyze(config: DiagnosticsConfig) -> int:
+    models = models_to_analyse(config)
+    splits = data.load_splits(config.data_dir)
+    items = []
+    for model, tags in models:
+        found = analysis.analyse(model, splits.train_x)
+        health = {
+            **{f"dead {k}": v for k, v in found.dead_fraction.items()},
+            **{f"saturated {k}": v for k, v in found.saturated_fraction.items()},
+        }
+        items.append(
+            Item(
+                found.activation,
+                found.outputs,
+                found.metrics(),
+                tags,
+                f"analysis: layer outputs of a trained {found.activation} MLP on 1024 training "
+                f"images; dead/saturated units over {splits.sizes['train']} training images.",
+                ", ".join(f"{k} {v:.3f}" for k, v in health.items()),
+            )
+        )
+    params = {"sample_size": str(analysis.SAMPLE_SIZE), "data_source": splits.source.label}
+    record(ANALYSIS, items, params, config)
+    return 0
+
+
+def run_figures(config: DiagnosticsConfig) -> int:
+    """curves, probe and analyze, with every figure also written to figures_dir."""
+    config = config.model_copy(update={"figures_dir": config.figures_dir or "reports/figures"})
+    steps: tuple[Callable[[DiagnosticsConfig], int], ...] = (run_curves, run_probe, run_analyze)
+    for step in steps:
+        step(config)
+    print(f"figures written to {config.figures_dir}/")
+    return 0

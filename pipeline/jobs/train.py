@@ -1,0 +1,126 @@
+"""`make train`: one training run, tracked; and the tracked run every training job shares."""
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pipeline import data, plots, tracking, train
+from pipeline.config import TrainConfig, TrainJobConfig
+from pipeline.errors import PipelineError
+from pipeline.histograms import layer_histograms
+from pipeline.model import IN_FEATURES, NUM_CLASSES, describe
+from pipeline.tracking.runs import Run
+
+
+def run_description(stage: str, config: TrainConfig, splits: data.Splits, extra: str = "") -> str:
+    widths = "-".join(map(str, (IN_FEATURES, *config.hidden_sizes, NUM_CLASSES)))
+    sizes = splits.sizes
+    return (
+        f"{stage}: MLP {widths} with {config.activation}, SGD lr {config.lr:g} momentum "
+        f"{config.momentum}, batch {config.batch_size}, up to {config.max_epochs} epochs "
+        f"(patience {config.patience}), seed {config.seed}. Data: Fashion-MNIST "
+        f"({splits.source.label}, sha256 {splits.source.digest[:12]}), "
+        f"{sizes['train']}/{sizes['val']}/{sizes['test']} train/val/test. {extra}"
+    ).strip()
+
+
+@dataclass
+class TrainingRun:
+    """The MLflow run of one call of `train`: opened before, fed each epoch, closed after."""
+
+    tracker: tracking.Tracker
+    run: Run
+    config: TrainConfig
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
+
+    def log_epoch(self, metrics: train.EpochMetrics) -> None:
+        self.tracker.log_metrics(self.run_id, metrics.as_metrics(), step=metrics.epoch)
+
+    def log_result(self, result: train.TrainResult, with_model: bool = True) -> None:
+        """Final metrics, learning curves, weight histograms, checkpoint and (optionally) model."""
+        tracker, run_id = self.tracker, self.run_id
+        tracker.log_metrics(run_id, result.final_metrics())
+        tags = {"stop_reason": result.stop_reason}
+        if result.diverged_at:
+            tags["diverged_at"] = result.diverged_at
+        tracker.set_tags(run_id, tags)
+        if result.history:
+            h = result.history
+            curves = plots.learning_curves(
+                [m.epoch for m in h],
+                [m.train_loss for m in h],
+                [m.val_loss for m in h],
+                [m.train_acc for m in h],
+                [m.val_acc for m in h],
+                title=f"{describe(result.model)}, lr {self.config.lr:g}",
+            )
+            tracker.log_figure(run_id, curves, "figures/learning_curves.png")
+            weights = {name: layer.weight for name, layer in result.model.linear_layers().items()}
+            tracker.log_npz(run_id, layer_histograms(weights), "histograms/weights.npz")
+        if result.completed:
+            tracker.log_checkpoint(run_id, result.model)
+            if with_model:
+                tracking.log_model(tracker, run_id, result.model)
+
+
+@contextlib.contextmanager
+def training_run(
+    tracker: tracking.Tracker,
+    config: TrainConfig,
+    splits: data.Splits,
+    torch_settings: dict,
+    stage: str = "train",
+    name: str | None = None,
+    parent_run_id: str | None = None,
+    tags: dict[str, str] | None = None,
+    description: str = "",
+) -> Iterator[TrainingRun]:
+    """A run with every param, tag and the dataset, ended as Tracker.run_scope ends runs."""
+    params = {
+        **config.params(),
+        **torch_settings,
+        "data_source": splits.source.label,
+        "data_digest": splits.source.digest[:16],
+    }
+    with tracker.run_scope(
+        name or config.run_name,
+        stage,
+        params,
+        {"activation": config.activation, **(tags or {})},
+        run_description(stage, config, splits, description),
+        parent_run_id,
+    ) as run:
+        tracker.log_dataset(run.run_id, splits)
+        yield TrainingRun(tracker, run, config)
+
+
+def run(job: TrainJobConfig) -> int:
+    config = job.train
+    tracker = tracking.Tracker(job.experiment)
+    device = train.resolve_device(config.device)
+    settings = train.configure_torch(device)
+    splits = data.load_splits(
+        job.data_dir, val_fraction=config.val_fraction, seed=config.seed, device=device
+    )
+    print(data.describe(splits), file=sys.stderr)
+    with training_run(tracker, config, splits, settings) as tracked:
+        result = train.train(config, splits, on_epoch=tracked.log_epoch)
+        tracked.log_result(result)
+        if result.stop_reason == "diverged":
+            tracked.run.status = "FAILED"
+    if result.stop_reason == "diverged":
+        raise PipelineError(
+            f"training diverged ({result.diverged_at}: loss is not finite); try a smaller --lr "
+            f"(run {tracked.run_id} is marked FAILED)"
+        )
+    print(
+        f"{config.activation} lr {config.lr:g}: best val_acc {result.best_val_acc:.4f} at epoch "
+        f"{result.best_epoch}, test_acc {result.test_acc:.4f}, {result.train_time_s:.1f} s "
+        f"({result.stop_reason})"
+    )
+    print(f"run_id={tracked.run_id}")
+    return 0

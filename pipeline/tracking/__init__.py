@@ -1,0 +1,37 @@
+"""The MLflow adapter: the only package that imports mlflow. Store and experiments (`store`),
+runs with their metrics and artifacts (`runs`), logged and registered models (`models`).
+
+Stages return plain results; jobs record them here under ARCHITECTURE.md's names.
+"""
+
+from pipeline.tracking.models import (
+    REGISTERED_MODEL,
+    load_model,
+    log_model,
+    register_run_model,
+    registered_runs,
+)
+from pipeline.tracking.runs import Tracker
+from pipeline.tracking.store import (
+    DEFAULT_TRACKING_URI,
+    check_tracking_uri,
+    experiment_names,
+    is_server,
+    tag_experiment_once,
+    tracking_uri,
+)
+
+__all__ = [
+    "DEFAULT_TRACKING_URI",
+    "REGISTERED_MODEL",
+    "Tracker",
+    "check_tracking_uri",
+    "experiment_names",
+    "is_server",
+    "load_model",
+    "log_model",
+    "register_run_model",
+    "registered_runs",
+    "tag_experiment_once",
+    "tracking_uri",
+]

@@ -1,0 +1,115 @@
+"""Where MLflow keeps things: the tracking URI, its checks, and experiment-level helpers."""
+
+import functools
+import logging
+import os
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from pipeline.errors import PipelineError, UsageError
+from pipeline.urls import redact, sqlalchemy_url
+
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
+_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "file", "databricks")
+
+logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the CLI's output to what matters
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+# With a tracking server, MLflow prints two "View run ... at" lines (after a GET) per ended run.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI or the local store; SQLite paths made absolute, since MLflow caches
+    stores by URI and a relative path would follow whatever directory the process is in;
+    a plain postgresql:// gets the psycopg driver this project installs."""
+    uri = sqlalchemy_url(os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"
+    return uri
+
+
+def check_tracking_uri(uri: str, create: bool = True) -> None:
+    """Fail fast, in one line, before anything is written: unknown scheme or unreachable server.
+    `create` also makes a SQLite store's directory; without it nothing at all is written."""
+    scheme = urlparse(uri).scheme.split("+")[0]
+    if scheme not in _SCHEMES:
+        raise UsageError(
+            f"MLFLOW_TRACKING_URI {redact(uri)!r} has an unsupported scheme; use sqlite:///PATH, "
+            "http://HOST:PORT or postgresql://..."
+        )
+    if scheme in ("http", "https"):
+        try:
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5) as response:
+                response.read()
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            reason = getattr(error, "reason", error)
+            raise PipelineError(
+                f"MLflow tracking server {redact(uri)} is unreachable ({reason}); start it, or "
+                f"unset MLFLOW_TRACKING_URI to use the local store {DEFAULT_TRACKING_URI}"
+            ) from None
+    if scheme == "sqlite" and create:
+        database = Path(uri.removeprefix("sqlite:///"))
+        try:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise PipelineError(f"cannot create the tracking store {database}: {error}") from None
+
+
+def artifact_root(uri: str) -> str | None:
+    """Artifacts of a SQLite store live beside the database (mlruns/artifacts); others: MLflow's."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return str(Path(uri.removeprefix("sqlite:///")).parent.resolve() / "artifacts")
+
+
+@functools.cache
+def git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+            cwd=Path(__file__).parent,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else "unknown error"
+
+
+# --- experiments, for the UI ------------------------------------------------------------
+
+
+def is_server(uri: str) -> bool:
+    return urlparse(uri).scheme in ("http", "https")
+
+
+def experiment_names(uri: str) -> list[str]:
+    return [e.name for e in MlflowClient(uri).search_experiments()]
+
+
+def tag_experiment_once(uri: str, experiment: str, key: str, value: str) -> str | None:
+    """The experiment's id, with `key` set to `value` unless it is set already (a user's own
+    change is kept); None if the store has no such experiment."""
+    check_tracking_uri(uri)
+    client = MlflowClient(uri)
+    try:
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            return None
+        if key not in found.tags:
+            client.set_experiment_tag(found.experiment_id, key, value)
+    except MlflowException as error:
+        raise PipelineError(f"tracking store {uri} failed: {first_line(error.message)}") from None
+    return found.experiment_id
