@@ -19,13 +19,13 @@ EPOCHS ?= 13
 MODEL ?= models:/fashion-mlp@champion
 SWEEP ?= sweeps/activations.yaml
 WORKERS ?=
-PORT ?= 5000
+PORT ?=
 EXPERIMENT ?= activation-study
 PYTEST_ARGS ?=
 ARGS ?=
 
 .PHONY: help install dataset-package test-packages data train evaluate sweep worker report confirm \
-	curves probe analyze figures bench ui test lint format clean
+	curves probe analyze figures bench ui dashboard test lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -59,7 +59,8 @@ test-packages:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q$$missing; \
-	  else echo "note: run 'sudo apt-get install$$missing' (tests that need them skip until then)"; fi; \
+	  else echo "note: run 'sudo apt-get install$$missing' (tests that need them skip until then)"; \
+	  fi; \
 	fi
 
 data: install dataset-package ## find, verify and load Fashion-MNIST
@@ -99,7 +100,12 @@ bench: install dataset-package ## time the training stage against its references
 	$(PY) -m pipeline bench --out reports
 
 ui: install ## compare runs in the MLflow UI on 127.0.0.1: make ui PORT=5000 (HOST=... to share)
-	$(PY) -m pipeline ui --port $(PORT) --experiment $(EXPERIMENT) $(if $(HOST),--host $(HOST))
+	$(PY) -m pipeline ui --port $(or $(PORT),5000) --experiment $(EXPERIMENT) $(if $(HOST),--host $(HOST))
+
+# Its own default port (optuna-dashboard's), so the MLflow UI and the dashboard run side by side.
+dashboard: install ## watch a sweep's study live: make dashboard SWEEP=... PORT=8080
+	$(PY) -m pipeline dashboard --config $(SWEEP) --port $(or $(PORT),8080) \
+	  $(if $(HOST),--host $(HOST))
 
 test: install dataset-package test-packages ## run the test suite (installs what it needs as root)
 	$(PY) -m pytest $(PYTEST_ARGS)

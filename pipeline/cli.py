@@ -495,6 +495,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0  # reached only where execve is stubbed out, as in the tests
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from pipeline import dashboard
+
+    return dashboard.serve(args.config, args.host, parse_port(args.port))
+
+
 # --- the parser ---------------------------------------------------------------------------
 
 
@@ -626,6 +632,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--experiment", default=DEFAULT_EXPERIMENT, help="experiment whose URL is printed"
     )
     p.set_defaults(func=cmd_ui)
+
+    p = stages.add_parser("dashboard", help="optuna-dashboard on a sweep's study, to watch it live")
+    p.add_argument("--config", default="sweeps/activations.yaml", help="sweep YAML file")
+    p.add_argument("--port", default="8080", help="port to serve on (default 8080)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback)")
+    p.set_defaults(func=cmd_dashboard)
 
     for sub in stages.choices.values():
         _common(sub)
