@@ -104,8 +104,7 @@ ui: install ## compare runs in the MLflow UI on 127.0.0.1: make ui PORT=5000 (HO
 
 # Its own default port (optuna-dashboard's), so the MLflow UI and the dashboard run side by side.
 dashboard: install ## watch a sweep's study live: make dashboard SWEEP=... PORT=8080
-	$(PY) -m pipeline dashboard --config $(SWEEP) --port $(or $(PORT),8080) \
-	  $(if $(HOST),--host $(HOST))
+	$(PY) -m pipeline dashboard --config $(SWEEP) --port $(or $(PORT),8080) $(if $(HOST),--host $(HOST))
 
 test: install dataset-package test-packages ## run the test suite (installs what it needs as root)
 	$(PY) -m pytest $(PYTEST_ARGS)
