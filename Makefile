@@ -8,6 +8,10 @@ PY := $(VENV)/bin/python
 # The builds that lie on this machine's disk; override for another platform.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 DATASET_DIR := /usr/share/datasets/fashion-mnist
+# The Debian packages the test suite starts besides .venv, each as `package:command` with the
+# command that shows it is there (on PATH or in PostgreSQL's versioned bin/, as the tests look):
+# headless Chromium for the browser tests, PostgreSQL for the scale-out tests.
+TEST_PACKAGES ?= chromium:chromium postgresql:initdb
 
 ACT ?= relu
 LR ?= 0.001
@@ -15,13 +19,13 @@ EPOCHS ?= 13
 MODEL ?= models:/fashion-mlp@champion
 SWEEP ?= sweeps/activations.yaml
 WORKERS ?=
-PORT ?= 5000
+PORT ?=
 EXPERIMENT ?= activation-study
 PYTEST_ARGS ?=
 ARGS ?=
 
-.PHONY: help install dataset-package data train evaluate sweep worker report confirm curves probe \
-	analyze figures bench ui test test-fast lint format clean
+.PHONY: help install dataset-package test-packages data train evaluate sweep worker report confirm \
+	curves probe analyze figures bench ui dashboard test test-fast lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -41,8 +45,22 @@ dataset-package:
 	@if [ -z "$$FASHION_MNIST_DIR" ] && [ ! -f data/FashionMNIST/raw/train-images-idx3-ubyte ] \
 	    && [ ! -f $(DATASET_DIR)/train-images-idx3-ubyte.gz ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -q && apt-get install -y -q dataset-fashion-mnist; \
+	    apt-get update -q \
+	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist; \
 	  else echo "note: run 'sudo apt-get install dataset-fashion-mnist' or set FASHION_MNIST_DIR"; fi; \
+	fi
+
+# What the suite needs and this machine lacks: installed as root, else one line saying what to run.
+test-packages:
+	@missing=""; for entry in $(TEST_PACKAGES); do \
+	  command -v $${entry#*:} >/dev/null || compgen -G "/usr/lib/postgresql/*/bin/$${entry#*:}" \
+	    >/dev/null || missing="$$missing $${entry%%:*}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q$$missing; \
+	  else echo "note: run 'sudo apt-get install$$missing' (tests that need them skip until then)"; \
+	  fi; \
 	fi
 
 data: install dataset-package ## find, verify and load Fashion-MNIST
@@ -82,9 +100,13 @@ bench: install dataset-package ## time the training stage against its references
 	$(PY) -m pipeline bench --out reports
 
 ui: install ## compare runs in the MLflow UI on 127.0.0.1: make ui PORT=5000 (HOST=... to share)
-	$(PY) -m pipeline ui --port $(PORT) --experiment $(EXPERIMENT) $(if $(HOST),--host $(HOST))
+	$(PY) -m pipeline ui --port $(or $(PORT),5000) --experiment $(EXPERIMENT) $(if $(HOST),--host $(HOST))
 
-test: install dataset-package ## run the test suite
+# Its own default port (optuna-dashboard's), so the MLflow UI and the dashboard run side by side.
+dashboard: install ## watch a sweep's study live: make dashboard SWEEP=... PORT=8080
+	$(PY) -m pipeline dashboard --config $(SWEEP) --port $(or $(PORT),8080) $(if $(HOST),--host $(HOST))
+
+test: install dataset-package test-packages ## run the test suite (installs what it needs as root)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: install ## the suite without the slow tests, for quick edits

@@ -280,3 +280,9 @@ class ServerConfig(Config):
 class TrainJobConfig(DataConfig):
     experiment: Name = DEFAULT_EXPERIMENT
     train: TrainConfig = TrainConfig()
+
+
+class DashboardConfig(ServerConfig):
+    port: StrictInt = Field(8080, ge=1, le=65535, description="an integer in 1..65535")
+    sweep: SweepConfig
+    config_path: Path = Path(DEFAULT_SWEEP)

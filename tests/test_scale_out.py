@@ -2,7 +2,7 @@
 that are separate processes, as they would be on separate machines.
 
 The suite starts the services itself, on loopback (tests/services.py), and stops them by their
-process ids; it is skipped only where PostgreSQL cannot be started (CI installs it).
+process ids; it is skipped only where PostgreSQL cannot be started (`make test` installs it).
 """
 
 import contextlib

@@ -265,12 +265,19 @@ def ui(store, tmp_path_factory) -> Iterator[str]:
     assert servers.port_is_free("127.0.0.1", port), "the UI's port is still taken"
 
 
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, naming what is missing; None when they can."""
+    if CHROMIUM is None:
+        return (
+            "chromium is not installed (`make test` installs it as root: apt-get install chromium)"
+        )
+    if importlib.util.find_spec("playwright") is None:
+        return "playwright is not installed (the dev extra: pip install -e '.[dev]')"
+    return None
+
+
 # Checked when tests are collected, so a missing browser skips before a server is started.
-needs_browser = pytest.mark.skipif(
-    CHROMIUM is None or importlib.util.find_spec("playwright") is None,
-    reason="needs chromium (apt-get install chromium; .ci/run installs it) and playwright "
-    "(the dev extra)",
-)
+needs_browser = pytest.mark.skipif(browser_missing() is not None, reason=browser_missing() or "")
 
 
 @pytest.fixture

@@ -1,0 +1,68 @@
+"""`make test` installs what the suite needs besides .venv, the way `make sweep` installs the data:
+as root with apt-get, otherwise one line saying what to install. The test-packages recipe is run
+for real here, as an unprivileged user, so it never installs anything."""
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.conftest import REPO
+from tests.services import ServiceUnavailable, postgres_bin_dir
+
+NOTE = "note: run 'sudo apt-get install{}' (tests that need them skip until then)\n"
+
+
+@pytest.fixture
+def make_unprivileged() -> Iterator[Callable[..., subprocess.CompletedProcess]]:
+    """`make -s ARGS` as `nobody` (as the user itself when not root) on a copy of the Makefile
+    that user can read, so the recipe takes its no-root branch and installs nothing."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root without setpriv (util-linux) to drop to nobody")
+        nobody = pwd.getpwnam("nobody")
+        prefix = ["setpriv", f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}"]
+        prefix.append("--clear-groups")
+    with tempfile.TemporaryDirectory() as directory:
+        os.chmod(directory, 0o755)
+        shutil.copy(REPO / "Makefile", directory)
+
+        def make(*args: str) -> subprocess.CompletedProcess:
+            command = [*prefix, "make", "-s", *args]
+            return subprocess.run(command, cwd=directory, capture_output=True, text=True)
+
+        yield make
+
+
+def test_make_test_installs_chromium_and_postgresql_before_pytest():
+    result = subprocess.run(["make", "-n", "test"], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    recipe = result.stdout
+    probe = recipe.index("for entry in chromium:chromium postgresql:initdb; do")
+    install = recipe.index("apt-get install -y -q$missing", probe)
+    assert probe < install < recipe.index("-m pytest")
+
+
+def test_without_root_a_missing_package_is_one_line_naming_it(make_unprivileged):
+    packages = "TEST_PACKAGES=browser-pkg:no-such-command shell-pkg:sh"
+    result = make_unprivileged("test-packages", packages)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == NOTE.format(" browser-pkg"), "names only what is missing"
+
+
+def test_the_makefile_finds_the_tools_where_the_tests_look(make_unprivileged):
+    """On this machine it asks for exactly the packages whose tests would skip: nothing when
+    Chromium and PostgreSQL are there, so `make test` runs the browser and PostgreSQL tests."""
+    missing = "" if shutil.which("chromium") else " chromium"
+    try:
+        postgres_bin_dir()
+    except ServiceUnavailable:
+        missing += " postgresql"
+    result = make_unprivileged("test-packages")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (NOTE.format(missing) if missing else "")
