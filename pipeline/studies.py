@@ -124,11 +124,17 @@ def local_lock(url: str) -> Iterator[None]:
 
 
 class PerActivationMedianPruner(optuna.pruners.BasePruner):
-    """Median pruning among trials of the same activation only.
+    """Median pruning among trials of the same activation only, at the same epoch.
 
-    Optuna's MedianPruner compares a trial with every other; here a slow starter such as sigmoid
-    is only compared with sigmoid, so pruning cannot decide the comparison it is meant to speed up.
+    A trial stops when its best value so far is below the median of what its activation's other
+    trials (finished, pruned or still running) reached at this epoch. Comparing at the same epoch
+    with running trials too is what lets trials that run in lockstep (a stack) prune each other;
+    Optuna's MedianPruner compares with completed trials only, and with every activation: a slow
+    starter such as sigmoid would be cut before its lr got a chance. Trials at the reference lr
+    are never pruned.
     """
+
+    PEERS = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 
     def __init__(self, warmup_epochs: int, reference_lr: float | None = None):
         self.warmup_epochs = warmup_epochs
@@ -143,8 +149,10 @@ class PerActivationMedianPruner(optuna.pruners.BasePruner):
         activation = trial.params.get("activation")
         peers = [
             t.intermediate_values[step]
-            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-            if t.params.get("activation") == activation and step in t.intermediate_values
+            for t in study.get_trials(deepcopy=False, states=self.PEERS)
+            if t.number != trial.number
+            and t.params.get("activation") == activation
+            and step in t.intermediate_values
         ]
         if not peers:
             return False

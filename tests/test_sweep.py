@@ -187,3 +187,33 @@ def test_the_pruner_compares_a_trial_only_with_its_own_activation():
     assert not pruner.prune(study, early_relu), "still within the warm-up epochs"
     reference = add("relu", 0.001, [0.50, 0.60, 0.70], state=TrialState.RUNNING)
     assert not pruner.prune(study, reference), "the reference lr is never pruned"
+
+
+def test_trials_running_in_lockstep_prune_each_other_at_the_same_epoch():
+    """No trial has finished, as in a stack: the same activation's running trials are the peers."""
+    study = optuna.create_study(direction="maximize")
+    distributions = {
+        "activation": optuna.distributions.CategoricalDistribution(["relu", "tanh"]),
+        "lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True),
+    }
+
+    def running(activation: str, lr: float, curve: list[float]):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"activation": activation, "lr": lr},
+                distributions=distributions,
+                state=TrialState.RUNNING,
+                intermediate_values=dict(enumerate(curve, start=1)),
+            )
+        )
+        return study.get_trials()[-1]
+
+    pruner = studies.PerActivationMedianPruner(warmup_epochs=1, reference_lr=0.001)
+    good = running("relu", 0.1, [0.8, 0.85])
+    bad = running("relu", 0.3, [0.4, 0.45])
+    reference = running("relu", 0.001, [0.3, 0.35])
+    other = running("tanh", 0.3, [0.2, 0.25])
+    assert pruner.prune(study, bad), "below the median of its running peers at epoch 2"
+    assert not pruner.prune(study, good)
+    assert not pruner.prune(study, reference), "the reference lr is never pruned"
+    assert not pruner.prune(study, other), "no other tanh trial: nothing to compare with"
