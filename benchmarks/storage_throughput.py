@@ -1,7 +1,7 @@
 """How many trials per second a study storage sustains, with N worker processes and no training.
 
 Each process does what `python -m pipeline worker` does with the storage for one trial, in the
-same order and through the same functions (`pipeline.sweep`), with the training taken out:
+same order and through the same functions (`pipeline.studies.Study`), with the training taken out:
 fail stale trials, claim a queued trial, start the heartbeat, suggest the two fixed params,
 set the MLflow run id, report one value per epoch and ask the study's pruner, set the stop
 reason, tell, then read the finished count and best value for the progress bar. The queue holds
@@ -27,9 +27,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import optuna
-
-from pipeline import sweep
+from pipeline import studies
 from pipeline.activations import NAMES
 from pipeline.config import SweepConfig
 from pipeline.urls import label
@@ -43,61 +41,59 @@ class WorkerReport:
     connections: int  # database connections the process opened (SQLAlchemy's pool)
 
 
-def benchmark_config(url: str, study: str, epochs: int) -> SweepConfig:
-    """The default study's pruning (median per activation after 3 warm-up epochs)."""
-    return SweepConfig.from_mapping(
-        {"study": study, "storage": url, "max_epochs": epochs, "pruner": "median"}
-    )
+def benchmark_config(url: str, study: str, epochs: int, trials: int) -> SweepConfig:
+    """The default study's pruning (median per activation after 3 warm-up epochs), and a grid
+    of `trials` points: every activation at trials / 10 learning rates."""
+    lrs = [round(1e-3 * (1 + index), 6) for index in range(-(-trials // len(NAMES)))]
+    values = {"study": study, "storage": url, "max_epochs": epochs, "pruner": "median"}
+    return SweepConfig.from_mapping({**values, "activations": list(NAMES), "lr": lrs})
 
 
-def prepare(config: SweepConfig, trials: int) -> None:
-    """A new study with `trials` queued grid points, like `make sweep` leaves it."""
-    storage = sweep.open_storage(config.storage, config.heartbeat_interval)
-    study = optuna.create_study(study_name=config.study, storage=storage, direction="maximize")
-    for index in range(trials):
-        study.enqueue_trial({"activation": NAMES[index % len(NAMES)], "lr": 1e-3 * (1 + index)})
+def nothing_to_close(run_id: str | None, why: str) -> None:
+    """The storage side of a worker only: no MLflow run is orphaned."""
 
 
-def one_trial(handle: sweep.Sweep, epochs: int) -> bool:
-    """One worker iteration, storage calls only (as in sweep.work and sweep.run_trial)."""
-    study = handle.study
-    trial = sweep.claim_next_trial(handle)  # stale-trial check included
+def prepare(config: SweepConfig) -> None:
+    """A new study with its grid queued, as `make sweep` leaves it."""
+    study = studies.Study(config, create=True, on_orphan=nothing_to_close)
+    study.queue_missing()
+
+
+def one_trial(study: studies.Study, epochs: int) -> bool:
+    """One worker iteration, storage calls only (as in jobs.worker.work and run_trial)."""
+    trial = study.claim()  # stale-trial check included
     if trial is None:
         return False
-    with sweep.heartbeat(handle.storage, trial._trial_id):
-        trial.suggest_categorical("activation", NAMES)
-        trial.suggest_float("lr", *sweep.LR_BOUNDS, log=True)
+    with study.heartbeat(trial):
+        study.suggest_point(trial)
         trial.set_user_attr("mlflow_run_id", f"run-{trial.number}")
         for epoch in range(1, epochs + 1):
             trial.report(0.5 + 0.01 * epoch + 1e-4 * trial.number, epoch)
             if trial.should_prune():
                 break
         trial.set_user_attr("stop_reason", "max_epochs")
-        study.tell(trial, 0.5 + 1e-4 * trial.number)
-    sweep.finished_count(study)
-    sweep.best_value(study)
+        study.tell(trial, "COMPLETE", 0.5 + 1e-4 * trial.number)
+    study.finished_count()
+    study.best_value()
     return True
 
 
 def worker(config: SweepConfig, ready, go, reports) -> None:
-    storage = sweep.open_storage(config.storage, config.heartbeat_interval)
-    pruner = sweep.make_pruner(config)
-    study = optuna.load_study(study_name=config.study, storage=storage, pruner=pruner)
-    # The storage side of a worker: no tracker, nothing goes to MLflow.
-    handle = sweep.Sweep(config, storage, study, tracker=None)
+    study = studies.Study(config, create=False, on_orphan=nothing_to_close)
     ready.put(True)
     go.wait()
     started, done = time.perf_counter(), 0
-    while one_trial(handle, config.train.max_epochs):
+    while one_trial(study, config.train.max_epochs):
         done += 1
     finished = time.perf_counter()
-    engine = getattr(storage, "engine", None)
+    engine = getattr(study.storage, "engine", None)
     connections = engine.pool.size() + engine.pool.overflow() if engine is not None else 0
     reports.put(WorkerReport(done, started, finished, connections))
 
 
 def measure(config: SweepConfig, processes: int, trials: int) -> dict:
-    prepare(config, trials)
+    prepare(config)
+    trials = len(config.grid)
     context = multiprocessing.get_context("spawn")  # fresh interpreters, like separate machines
     ready, reports, go = context.Queue(), context.Queue(), context.Event()
     children = [
@@ -190,7 +186,9 @@ def main() -> None:
                 for _ in range(args.repeats):
                     # A new study each time (and a new file for file storages): equal starts.
                     n = next(measurements)
-                    config = benchmark_config(url.format(n=n), f"benchmark-{n}", args.epochs)
+                    config = benchmark_config(
+                        url.format(n=n), f"benchmark-{n}", args.epochs, args.trials
+                    )
                     runs.append(measure(config, processes, args.trials))
                 rate = statistics.median(r["trials_per_s"] for r in runs)
                 commits = runs[0]["commits_per_trial"]
