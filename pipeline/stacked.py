@@ -197,12 +197,6 @@ class GraphedStackedStep(train.CudaGraphReplay, StackedStep):
         self.setup_graph(batch_size, x.device)
 
 
-def make_step(stack: Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> StackedStep:
-    if train.use_cuda_graphs(x.device):
-        return GraphedStackedStep(stack, x, y, batch_size)
-    return StackedStep(stack, x, y)
-
-
 def grad_norms(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """`[K, layers]`: each slice's weight-gradient norms on one batch, as train.layer_grad_norms."""
     losses = example_losses(forward(stack, x), y).mean(1)
@@ -261,7 +255,9 @@ class StackedRun:
 
     def _new_step(self) -> StackedStep:
         x, y = self.splits.train_x, self.splits.train_y
-        return make_step(self.stack, x, y, self.config.batch_size)
+        if train.use_cuda_graphs(x.device):
+            return GraphedStackedStep(self.stack, x, y, self.config.batch_size)
+        return StackedStep(self.stack, x, y)
 
     def retire(self, positions: list[int]) -> None:
         """The slices at `positions` leave the stack; each model gets its best weights, or its
