@@ -77,6 +77,38 @@ class TrainResult:
         return metrics
 
 
+class EpochBook:
+    """The end-of-epoch rules of one run: history, best epoch, patience, and the stop reason.
+    Shared by `train` and the stacked trainer so a stacked trial stops exactly as a lone one."""
+
+    def __init__(self, result: TrainResult, patience: int):
+        self.result, self.patience = result, patience
+        self.epochs_without_improvement = 0
+
+    def record(self, metrics: EpochMetrics) -> bool:
+        """Add an epoch to the result; True when it is the new best (the caller keeps it)."""
+        result = self.result
+        result.history.append(metrics)
+        result.train_time_s += metrics.epoch_time_s
+        if metrics.val_acc > result.best_val_acc or result.best_epoch == 0:
+            result.best_epoch, result.best_val_acc = metrics.epoch, metrics.val_acc
+            result.time_to_best_s = result.train_time_s
+            self.epochs_without_improvement = 0
+            return True
+        self.epochs_without_improvement += 1
+        return False
+
+    def stop(self, pruned: bool) -> bool:
+        """After `record` and the pruner's answer: set the stop reason; True when training ends."""
+        if pruned:
+            self.result.stop_reason = "pruned"
+        elif self.epochs_without_improvement >= self.patience:
+            self.result.stop_reason = "early_stopping"
+        else:
+            return False
+        return True
+
+
 # Called after every epoch; returning True stops training (a pruner's decision).
 EpochCallback = Callable[[EpochMetrics], bool | None]
 
@@ -158,19 +190,20 @@ class TrainingStep:
         self.correct += (logits.detach().argmax(1) == targets).sum()
 
 
-class GraphedTrainingStep(TrainingStep):
-    """The same step replayed as one CUDA graph: at batch 64 a step is ~40 tiny kernels, and
+class CudaGraphReplay:
+    """Mixin for a step class (one step on the batch `indices` pick out of resident tensors):
+    the same step replayed as one CUDA graph. At batch 64 a step is ~40 tiny kernels, and
     launching them one by one from Python costs more than running them. The first steps run
     eagerly (they warm up cuBLAS and create the momentum buffers), then one full-size step is
     captured; every later full-size batch is copied into its input and replayed. Same kernels,
-    same order, same arithmetic: only the launches change."""
+    same order, same arithmetic: only the launches change. The step must write its results
+    into tensors it allocated before the capture (the epoch totals), in place."""
 
     WARMUP_STEPS = 3
 
-    def __init__(self, model, optimizer, x, y, batch_size: int):
-        super().__init__(model, optimizer, x, y)
+    def setup_graph(self, batch_size: int, device: torch.device) -> None:
         self.batch_size = batch_size
-        self.static_indices = torch.zeros(batch_size, dtype=torch.long, device=x.device)
+        self.static_indices = torch.zeros(batch_size, dtype=torch.long, device=device)
         self.graph: torch.cuda.CUDAGraph | None = None
         self.warmed_up = 0
 
@@ -194,10 +227,22 @@ class GraphedTrainingStep(TrainingStep):
         self.graph.replay()
 
 
+class GraphedTrainingStep(CudaGraphReplay, TrainingStep):
+    """TrainingStep replayed as a CUDA graph (see CudaGraphReplay)."""
+
+    def __init__(self, model, optimizer, x, y, batch_size: int):
+        super().__init__(model, optimizer, x, y)
+        self.setup_graph(batch_size, x.device)
+
+
+def use_cuda_graphs(device: torch.device) -> bool:
+    return device.type == "cuda" and os.environ.get("PIPELINE_CUDA_GRAPHS", "1") != "0"
+
+
 def make_training_step(
     model: MLP, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, batch_size: int
 ) -> TrainingStep:
-    if x.device.type == "cuda" and os.environ.get("PIPELINE_CUDA_GRAPHS", "1") != "0":
+    if use_cuda_graphs(x.device):
         return GraphedTrainingStep(model, optimizer, x, y, batch_size)
     return TrainingStep(model, optimizer, x, y)
 
@@ -232,9 +277,8 @@ def train(
     check_every = 1 if device.type == "cpu" else GPU_DIVERGENCE_CHECK_EVERY
     step = make_training_step(model, optimizer, x, y, config.batch_size)
 
-    history: list[EpochMetrics] = []
-    best_state, result = None, TrainResult(model=model, history=history, stop_reason="max_epochs")
-    epochs_without_improvement = 0
+    best_state, result = None, TrainResult(model=model, history=[], stop_reason="max_epochs")
+    book = EpochBook(result, config.patience)
     bar = tqdm(
         range(1, config.max_epochs + 1),
         desc=config.run_name,
@@ -267,22 +311,10 @@ def train(
             epoch_time_s=time.perf_counter() - started,
             grad_norms=grad_norms,
         )
-        history.append(metrics)
-        result.train_time_s += metrics.epoch_time_s
         bar.set_postfix(loss=f"{metrics.train_loss:.3f}", val_acc=f"{val_acc:.4f}")
-
-        if val_acc > result.best_val_acc or result.best_epoch == 0:
-            result.best_epoch, result.best_val_acc = epoch, val_acc
-            result.time_to_best_s = result.train_time_s
+        if book.record(metrics):
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            epochs_without_improvement = 0
-        else:
-            epochs_without_improvement += 1
-        if on_epoch is not None and on_epoch(metrics):
-            result.stop_reason = "pruned"
-            break
-        if epochs_without_improvement >= config.patience:
-            result.stop_reason = "early_stopping"
+        if book.stop(pruned=on_epoch is not None and bool(on_epoch(metrics))):
             break
     bar.close()
 

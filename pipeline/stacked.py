@@ -1,0 +1,367 @@
+"""Stacked trials: K sweep trials of one shape trained at once, as one stacked network.
+
+Slice k of every stacked tensor is trial k: weights `[K, in, out]`, biases `[K, 1, out]`, one
+`torch.baddbmm` per layer for all trials. A stacked trial is the same experiment as the lone
+`train.train` run of its config: the same initial weights (`build_model` with its seed), the
+same batches in the same order (one seeded permutation per epoch, shared by all slices), the
+gradient of its own loss alone (the stack's loss is the sum of the slices' mean losses, and no
+weight is shared) and torch.optim.SGD's update with its own lr and momentum. Results differ
+from the lone run only by float rounding: bmm is not bit-equal to F.linear.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import groupby
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from pipeline import train
+from pipeline.activations import make_activation
+from pipeline.config import TrainConfig
+from pipeline.data import Splits
+from pipeline.errors import UsageError
+from pipeline.model import MLP, build_model
+from pipeline.train import EpochBook, EpochMetrics, TrainResult
+
+# What makes trials "of one shape": one network layout, one data order, one schedule.
+SHARED_KEYS = (
+    "hidden_sizes",
+    "batch_size",
+    "max_epochs",
+    "patience",
+    "seed",
+    "val_fraction",
+    "device",
+)
+
+# Called after every epoch of every running trial, with the trial's index in `configs`;
+# returning True stops that trial (a pruner's decision).
+StackedEpochCallback = Callable[[int, EpochMetrics], bool | None]
+
+
+def check_stackable(configs: list[TrainConfig]) -> None:
+    if not configs:
+        raise UsageError("stacked training needs at least one config")
+    for key in SHARED_KEYS:
+        values = sorted({str(getattr(config, key)) for config in configs})
+        if len(values) > 1:
+            raise UsageError(
+                f"stacked trials must share {key}; the configs have {', '.join(values)}"
+            )
+
+
+@dataclass
+class Stack:
+    """The running trials' state; dimension 0 of every tensor is the slice, one per trial."""
+
+    trials: list[int]  # each slice's index in the configs, activations contiguous
+    activations: list[str]
+    params: list[torch.Tensor]  # w1, b1, w2, b2, ...: [K, in, out] and [K, 1, out], leaves
+    lr: torch.Tensor  # [K, 1, 1]: broadcasts over weights and biases alike
+    momentum: torch.Tensor  # [K, 1, 1]
+    loss_sum: torch.Tensor  # [K]: this epoch's training loss, summed over examples
+    correct: torch.Tensor  # [K]
+    buffers: list[torch.Tensor] | None = None  # momentum buffers; None until the first step
+    groups: list = field(init=False)  # (activation module, first slice, end slice)
+
+    def __post_init__(self) -> None:
+        self.groups, start = [], 0
+        for name, run in groupby(self.activations):
+            count = len(list(run))
+            self.groups.append((make_activation(name), start, start + count))
+            start += count
+
+    @property
+    def size(self) -> int:
+        return len(self.trials)
+
+    def compact(self, keep: list[int]) -> "Stack":
+        """A new stack of the slices at positions `keep`. Dropping stopped slices beats masking
+        them: a masked slice costs a slice's compute every step until the stack ends, while
+        compacting 30 slices to 15 took 19 ms once, against an epoch of 551 s at 15 slices and
+        1115 s at 30 (benchmarks/stacked_throughput.py, CPU under load)."""
+        index = torch.tensor(keep, dtype=torch.long, device=self.lr.device)
+
+        def take(t: torch.Tensor) -> torch.Tensor:
+            return t.detach().index_select(0, index)
+
+        return Stack(
+            trials=[self.trials[i] for i in keep],
+            activations=[self.activations[i] for i in keep],
+            params=[take(p).requires_grad_() for p in self.params],
+            lr=take(self.lr),
+            momentum=take(self.momentum),
+            loss_sum=take(self.loss_sum),
+            correct=take(self.correct),
+            buffers=None if self.buffers is None else [take(b) for b in self.buffers],
+        )
+
+
+def build_stack(configs: list[TrainConfig], models: list[MLP], device: torch.device) -> Stack:
+    """Slice k starts from `models[trials[k]]`'s weights; slices sorted so that each activation
+    is one contiguous range (one activation call per range, not per slice)."""
+    first_seen = {}
+    for config in configs:
+        first_seen.setdefault(config.activation, len(first_seen))
+    trials = sorted(range(len(configs)), key=lambda i: first_seen[configs[i].activation])
+    params = []
+    for layers in zip(*(models[i].linear_layers().values() for i in trials), strict=True):
+        params.append(torch.stack([layer.weight.detach().t() for layer in layers]))
+        params.append(torch.stack([layer.bias.detach().unsqueeze(0) for layer in layers]))
+
+    def per_slice(values: list[float]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32, device=device).view(-1, 1, 1)
+
+    size = len(trials)
+    return Stack(
+        trials=trials,
+        activations=[configs[i].activation for i in trials],
+        params=[p.contiguous().requires_grad_() for p in params],
+        lr=per_slice([configs[i].lr for i in trials]),
+        momentum=per_slice([configs[i].momentum for i in trials]),
+        loss_sum=torch.zeros(size, device=device),
+        correct=torch.zeros(size, dtype=torch.long, device=device),
+    )
+
+
+# --- the stacked network ------------------------------------------------------------------
+
+
+def forward(stack: Stack, x: torch.Tensor) -> torch.Tensor:
+    """Logits `[K, B, classes]` of every slice for the inputs `x` `[B, in]` all slices share."""
+    h = x.expand(stack.size, *x.shape)
+    last = len(stack.params) // 2 - 1
+    for layer in range(last + 1):
+        h = torch.baddbmm(stack.params[2 * layer + 1], h, stack.params[2 * layer])
+        if layer < last:
+            h = activate(stack, h)
+    return h
+
+
+def activate(stack: Stack, h: torch.Tensor) -> torch.Tensor:
+    if len(stack.groups) == 1:
+        return stack.groups[0][0](h)
+    # split, not h[start:end]: the backward of each slice would zero-fill a whole [K, B, H]
+    # gradient (the profile at K=30 showed it); split's backward is one cat.
+    parts = h.split([end - start for _, start, end in stack.groups])
+    return torch.cat([act(part) for (act, _, _), part in zip(stack.groups, parts, strict=True)])
+
+
+def example_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of every example in every slice, `[K, B]`."""
+    k, b, classes = logits.shape
+    flat = F.cross_entropy(logits.reshape(k * b, classes), targets.repeat(k), reduction="none")
+    return flat.view(k, b)
+
+
+@torch.no_grad()
+def sgd_update(stack: Stack, grads: tuple[torch.Tensor, ...]) -> None:
+    """torch.optim.SGD's rule (no dampening, nesterov or weight decay) with each slice's own
+    lr and momentum; torch.optim takes one lr per param group, so it cannot do this."""
+    if stack.buffers is None:
+        stack.buffers = [g.clone() for g in grads]  # SGD's first step: buf = g
+    else:
+        for buf, g in zip(stack.buffers, grads, strict=True):
+            buf.mul_(stack.momentum).add_(g)
+    for p, buf in zip(stack.params, stack.buffers, strict=True):
+        p.addcmul_(stack.lr, buf, value=-1)  # p -= lr * buf
+
+
+class StackedStep:
+    """One SGD step of every slice on the batch `indices` pick out of resident tensors; the
+    epoch's loss and correct predictions are summed per slice on the device."""
+
+    def __init__(self, stack: Stack, x: torch.Tensor, y: torch.Tensor):
+        self.stack, self.x, self.y = stack, x, y
+
+    def reset_totals(self) -> None:
+        self.stack.loss_sum.zero_()  # in place: a captured CUDA graph keeps writing to these
+        self.stack.correct.zero_()
+
+    def __call__(self, indices: torch.Tensor) -> None:
+        inputs, targets = self.x[indices], self.y[indices]
+        logits = forward(self.stack, inputs)
+        losses = example_losses(logits, targets).mean(1)
+        # Slices share no weight, so the sum's gradient in slice k is that of slice k's loss,
+        # and a non-finite loss in one slice reaches no other slice's gradient.
+        grads = torch.autograd.grad(losses.sum(), self.stack.params)
+        sgd_update(self.stack, grads)
+        self.stack.loss_sum += losses.detach() * len(indices)
+        self.stack.correct += (logits.detach().argmax(2) == targets).sum(1)
+
+
+class GraphedStackedStep(train.CudaGraphReplay, StackedStep):
+    """StackedStep replayed as a CUDA graph; a compacted stack gets a new step, a new graph."""
+
+    def __init__(self, stack: Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int):
+        super().__init__(stack, x, y)
+        self.setup_graph(batch_size, x.device)
+
+
+def grad_norms(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """`[K, layers]`: each slice's weight-gradient norms on one batch, as train.layer_grad_norms."""
+    losses = example_losses(forward(stack, x), y).mean(1)
+    weights = stack.params[0::2]
+    grads = torch.autograd.grad(losses.sum(), weights)
+    return torch.stack([g.flatten(1).norm(dim=1) for g in grads], dim=1)
+
+
+@torch.inference_mode()
+def evaluate(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
+    """(mean cross-entropy, accuracy) of every slice."""
+    # K slices at once: smaller chunks keep the hidden tensors about as big as a lone run's.
+    chunk = max(256, train.EVAL_BATCH_SIZE // stack.size)
+    loss_sum = torch.zeros(stack.size, device=x.device)
+    correct = torch.zeros(stack.size, dtype=torch.long, device=x.device)
+    for start in range(0, len(y), chunk):
+        logits = forward(stack, x[start : start + chunk])
+        targets = y[start : start + chunk]
+        loss_sum += example_losses(logits, targets).sum(1)
+        correct += (logits.argmax(2) == targets).sum(1)
+    return [s / len(y) for s in loss_sum.tolist()], [c / len(y) for c in correct.tolist()]
+
+
+def slice_state(stack: Stack, position: int) -> list[torch.Tensor]:
+    return [p[position].detach().clone() for p in stack.params]
+
+
+@torch.no_grad()
+def load_slice(model: MLP, state: list[torch.Tensor]) -> None:
+    """Copy one slice's weights into a real MLP (nn.Linear keeps weights as `[out, in]`)."""
+    for layer, weight, bias in zip(
+        model.linear_layers().values(), state[0::2], state[1::2], strict=True
+    ):
+        layer.weight.copy_(weight.t())
+        layer.bias.copy_(bias.view(-1))
+
+
+# --- the training stage -------------------------------------------------------------------
+
+
+class StackedRun:
+    """The trials of one `train_stacked` call: their results and the stack of running ones."""
+
+    def __init__(self, configs: list[TrainConfig], splits: Splits):
+        self.splits, self.config = splits, configs[0]
+        device = splits.device
+        self.models = [
+            build_model(c.activation, c.hidden_sizes, seed=c.seed).to(device) for c in configs
+        ]
+        self.results = [TrainResult(m, history=[], stop_reason="max_epochs") for m in self.models]
+        self.books = [EpochBook(result, self.config.patience) for result in self.results]
+        self.best: list[list[torch.Tensor] | None] = [None] * len(configs)
+        self.layer_names = list(self.models[0].linear_layers())
+        self.stack = build_stack(configs, self.models, device)
+        self.step = self._new_step()
+
+    def _new_step(self) -> StackedStep:
+        x, y = self.splits.train_x, self.splits.train_y
+        if train.use_cuda_graphs(x.device):
+            return GraphedStackedStep(self.stack, x, y, self.config.batch_size)
+        return StackedStep(self.stack, x, y)
+
+    def retire(self, positions: list[int]) -> None:
+        """The slices at `positions` leave the stack; each model gets its best weights, or its
+        last ones without a best epoch (as train.train leaves a run diverged in epoch 1)."""
+        for position in positions:
+            trial = self.stack.trials[position]
+            load_slice(self.models[trial], self.best[trial] or slice_state(self.stack, position))
+            self.best[trial] = None
+        gone = set(positions)
+        self.stack = self.stack.compact([p for p in range(self.stack.size) if p not in gone])
+        if self.stack.size:
+            self.step = self._new_step()  # new tensors: a CUDA graph must be captured again
+
+    def train_epoch(self, epoch: int, order: torch.Tensor) -> None:
+        """One pass over `order`; a slice whose loss stops being finite leaves at once."""
+        on_cpu = self.splits.device.type == "cpu"
+        check_every = 1 if on_cpu else train.GPU_DIVERGENCE_CHECK_EVERY
+        batch_size = self.config.batch_size
+        self.step.reset_totals()
+        for index, start in enumerate(range(0, len(order), batch_size)):
+            self.step(order[start : start + batch_size])
+            if index % check_every:
+                continue
+            finite = torch.isfinite(self.stack.loss_sum)
+            if bool(finite.all()):
+                continue
+            diverged = (~finite).nonzero().flatten().tolist()
+            for position in diverged:
+                result = self.results[self.stack.trials[position]]
+                result.stop_reason, result.diverged_at = "diverged", f"epoch {epoch}, step {index}"
+            self.retire(diverged)
+            if not self.stack.size:
+                return
+
+    def end_epoch(self, epoch: int, started: float, on_epoch: StackedEpochCallback | None):
+        """Metrics, best weights, pruning and patience per slice; stopped slices leave."""
+        stack, splits, n = self.stack, self.splits, len(self.splits.train_y)
+        probe = slice(0, train.PROBE_BATCH_SIZE)  # train.layer_grad_norms' batch
+        norms = grad_norms(stack, splits.train_x[probe], splits.train_y[probe]).tolist()
+        val_loss, val_acc = evaluate(stack, splits.val_x, splits.val_y)
+        train_loss, correct = stack.loss_sum.tolist(), stack.correct.tolist()
+        elapsed = time.perf_counter() - started  # the stack's epoch: every slice's epoch time
+        leaving = []
+        for position, trial in enumerate(stack.trials):
+            metrics = EpochMetrics(
+                epoch=epoch,
+                train_loss=train_loss[position] / n,
+                train_acc=correct[position] / n,
+                val_loss=val_loss[position],
+                val_acc=val_acc[position],
+                epoch_time_s=elapsed,
+                grad_norms=dict(zip(self.layer_names, norms[position], strict=True)),
+            )
+            book = self.books[trial]
+            if book.record(metrics):
+                self.best[trial] = slice_state(stack, position)
+            if book.stop(pruned=on_epoch is not None and bool(on_epoch(trial, metrics))):
+                leaving.append(position)
+        if leaving:
+            self.retire(leaving)
+
+    def finish(self) -> list[TrainResult]:
+        """Slices still running reached max_epochs; completed trials are tested."""
+        self.retire(list(range(self.stack.size)))
+        for result in self.results:
+            if result.completed:
+                result.test_loss, result.test_acc = train.evaluate(
+                    result.model, self.splits.test_x, self.splits.test_y
+                )
+        return self.results
+
+
+def train_stacked(
+    configs: list[TrainConfig],
+    splits: Splits,
+    on_epoch: StackedEpochCallback | None = None,
+    progress: bool = True,
+) -> list[TrainResult]:
+    """Train every config as `train.train` would, all at once; results in the configs' order.
+
+    The configs share SHARED_KEYS and differ in activation, lr and momentum."""
+    check_stackable(configs)
+    run = StackedRun(configs, splits)
+    config, device = run.config, splits.device
+    shuffle = torch.Generator(device=device).manual_seed(config.seed)
+    bar = tqdm(
+        range(1, config.max_epochs + 1),
+        desc=f"stack of {len(configs)}",
+        unit="epoch",
+        disable=not progress,
+        leave=False,
+    )
+    for epoch in bar:
+        started = time.perf_counter()
+        order = torch.randperm(len(splits.train_y), device=device, generator=shuffle)
+        run.train_epoch(epoch, order)
+        if run.stack.size:
+            run.end_epoch(epoch, started, on_epoch)
+        if not run.stack.size:
+            break
+        bar.set_postfix(running=run.stack.size)
+    bar.close()
+    return run.finish()

@@ -1,0 +1,128 @@
+"""Stacked trials are the same experiments as lone trials: same weights, metrics and stops."""
+
+import math
+from dataclasses import replace
+
+import pytest
+import torch
+
+from pipeline import data, stacked, train
+from pipeline.config import TrainConfig
+from pipeline.errors import UsageError
+from pipeline.model import MLP
+
+# Patience 1 over 3 epochs: some trials stop early (they leave the stack after epoch 2) and
+# some run to max_epochs, on the tiny synthetic task.
+SMALL = TrainConfig(hidden_sizes=(32, 16), batch_size=32, max_epochs=3, patience=1)
+# Activations interleaved on purpose: the stack reorders its slices, the results must not.
+GRID = [replace(SMALL, activation=a, lr=lr) for lr in (0.003, 0.03, 0.3) for a in ("tanh", "relu")]
+
+
+@pytest.fixture(scope="module")
+def splits(tiny_data):
+    return data.load_splits(tiny_data)
+
+
+@pytest.fixture(scope="module")
+def stacked_grid(splits):
+    return stacked.train_stacked(GRID, splits, progress=False)
+
+
+def assert_same_weights(a: MLP, b: MLP, tolerance: float) -> None:
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        assert torch.allclose(x, y, rtol=tolerance, atol=tolerance), name
+
+
+@pytest.mark.parametrize("index", range(len(GRID)))
+def test_a_stacked_trial_matches_its_lone_run(splits, stacked_grid, index):
+    config, result = GRID[index], stacked_grid[index]
+    lone = train.train(config, splits, progress=False)
+    assert isinstance(result.model, MLP) and result.model.config.activation == config.activation
+    # bmm is not bit-equal to F.linear: float tolerance, not equality.
+    assert_same_weights(result.model, lone.model, tolerance=1e-4)
+    assert (result.stop_reason, result.best_epoch) == (lone.stop_reason, lone.best_epoch)
+    assert len(result.history) == len(lone.history)
+    for mine, theirs in zip(result.history, lone.history, strict=True):
+        assert mine.epoch == theirs.epoch
+        assert mine.val_acc == pytest.approx(theirs.val_acc, abs=0.002)
+        assert mine.train_loss == pytest.approx(theirs.train_loss, rel=1e-3)
+        assert mine.grad_norms == pytest.approx(theirs.grad_norms, rel=1e-3, abs=1e-4)
+    assert result.test_acc == pytest.approx(lone.test_acc, abs=0.002)
+    assert result.final_metrics().keys() == lone.final_metrics().keys()
+
+
+def test_the_grid_covers_both_stops(stacked_grid):
+    """Guards the test above: it must see slices leave the stack and slices stay."""
+    reasons = {result.stop_reason for result in stacked_grid}
+    assert reasons == {"early_stopping", "max_epochs"}
+
+
+def test_a_diverging_slice_leaves_the_others_untouched(splits):
+    # The default shape diverges at lr 50 within epoch 1 (the lone run's test does the same).
+    base = TrainConfig(max_epochs=2, patience=2)
+    healthy = [replace(base, lr=0.01), replace(base, activation="tanh", lr=0.02)]
+    wild = replace(base, lr=50.0)
+    with_it = stacked.train_stacked([healthy[0], wild, healthy[1]], splits, progress=False)
+    without = stacked.train_stacked(healthy, splits, progress=False)
+
+    diverged = with_it[1]
+    assert diverged.stop_reason == "diverged"
+    assert diverged.diverged_at.startswith("epoch 1, step ")
+    assert diverged.history == [] and diverged.best_epoch == 0
+    assert math.isnan(diverged.test_acc) and "test_acc" not in diverged.final_metrics()
+    for mine, alone in zip([with_it[0], with_it[2]], without, strict=True):
+        assert mine.stop_reason == "max_epochs" and len(mine.history) == 2
+        # No NaN crossed over: same weights, up to BLAS blocking for another batch count.
+        assert_same_weights(mine.model, alone.model, tolerance=1e-6)
+
+
+def test_a_pruned_slice_stops_and_the_others_run_on(splits):
+    keep_going = replace(SMALL, patience=5)  # nothing stops early but the pruned trial
+    configs = [replace(keep_going, lr=0.03), replace(keep_going, activation="tanh", lr=0.03)]
+    calls = []
+
+    def prune_the_first_at_epoch_2(trial: int, metrics: train.EpochMetrics) -> bool:
+        calls.append((trial, metrics.epoch))
+        return trial == 0 and metrics.epoch == 2
+
+    pruned, other = stacked.train_stacked(
+        configs, splits, on_epoch=prune_the_first_at_epoch_2, progress=False
+    )
+    assert sorted(calls) == [(0, 1), (0, 2), (1, 1), (1, 2), (1, 3)]
+    assert pruned.stop_reason == "pruned" and len(pruned.history) == 2
+    assert math.isnan(pruned.test_acc)
+    assert other.stop_reason == "max_epochs" and len(other.history) == 3
+    alone = stacked.train_stacked(configs[1:], splits, progress=False)[0]
+    assert_same_weights(other.model, alone.model, tolerance=1e-6)
+
+
+def test_configs_of_different_shapes_do_not_stack(splits):
+    configs = [SMALL, replace(SMALL, batch_size=64, activation="tanh")]
+    with pytest.raises(UsageError) as error:
+        stacked.train_stacked(configs, splits, progress=False)
+    assert "batch_size" in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(UsageError):
+        stacked.train_stacked([], splits, progress=False)
+
+
+DEVICES = [
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(
+            not torch.cuda.is_available(),
+            reason="no CUDA device (the graphed stacked step runs only there)",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_graphed_stack_matches_lone_runs_on_cuda(tiny_data, device):
+    """On CUDA the stacked step is a replayed graph, captured again after each compaction."""
+    splits = data.load_splits(tiny_data, device=device)
+    configs = [replace(config, batch_size=64) for config in GRID]
+    results = stacked.train_stacked(configs, splits, progress=False)
+    for result, config in zip(results, configs, strict=True):
+        lone = train.train(config, splits, progress=False)
+        assert (result.stop_reason, result.best_epoch) == (lone.stop_reason, lone.best_epoch)
+        assert_same_weights(result.model, lone.model, tolerance=1e-4)
