@@ -17,7 +17,6 @@ Not a test: numbers depend on the machine and on what else runs on it.
 import argparse
 import statistics
 import time
-from dataclasses import replace
 
 import torch
 
@@ -32,7 +31,7 @@ def stack_configs(k: int) -> list[TrainConfig]:
     """K trials: activations in turn, learning rates spread (none diverges in one epoch)."""
     lrs = lr_grid(1e-3, 0.05, k)
     return [
-        replace(BASE, activation=SEED_ACTIVATIONS[i % len(SEED_ACTIVATIONS)], lr=lrs[i])
+        BASE.replace(activation=SEED_ACTIVATIONS[i % len(SEED_ACTIVATIONS)], lr=lrs[i])
         for i in range(k)
     ]
 
@@ -48,7 +47,7 @@ def stacked_epoch_s(splits: data.Splits, k: int) -> float:
 
 def single_epoch_s(splits: data.Splits, activation: str) -> float:
     """Seconds of one epoch of one trial, the way a sweep worker trains it today."""
-    config = replace(BASE, activation=activation, lr=0.01)
+    config = BASE.replace(activation=activation, lr=0.01)
     return train.train(config, splits, progress=False).history[0].epoch_time_s
 
 

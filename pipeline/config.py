@@ -33,6 +33,10 @@ class Config(BaseModel):
         except ValidationError as error:
             raise UsageError(self._one_line(error)) from None
 
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with `changes`, validated like a new config."""
+        return type(self)(**{**self.model_dump(), **changes})
+
     @classmethod
     def _one_line(cls, error: ValidationError) -> str:
         first = error.errors()[0]
@@ -155,7 +159,7 @@ class SweepConfig(Config):
 
     def train_config(self, activation: str, lr: float, seed: int | None = None) -> TrainConfig:
         seed = self.train.seed if seed is None else seed
-        return self.train.model_copy(update={"activation": activation, "lr": lr, "seed": seed})
+        return self.train.replace(activation=activation, lr=lr, seed=seed)
 
     @classmethod
     def from_mapping(cls, values: Any, source: str = "sweep config") -> "SweepConfig":

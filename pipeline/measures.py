@@ -165,7 +165,7 @@ def bare_epoch(splits: data.Splits) -> float:
 def pipeline_epoch(splits: data.Splits, config: TrainConfig, tracker=None) -> float:
     """One epoch of the training stage (gradient norms, validation, metrics included); with a
     tracker, in an MLflow run, with the epoch's logging counted."""
-    config = config.model_copy(update={"max_epochs": 1, "patience": 1})
+    config = config.replace(max_epochs=1, patience=1)
     times = []
 
     def timed(metrics: train.EpochMetrics, log=None) -> bool:
@@ -237,7 +237,7 @@ def sweep_overhead(splits: data.Splits, store: Path, trials: int = 3) -> dict[st
         lrs=tuple(0.01 * (i + 1) for i in range(trials)),
         pruner="none",
         storage=f"sqlite:///{store / 'bench-study.db'}",
-        train=CONFIG.model_copy(update={"max_epochs": 1}),
+        train=CONFIG.replace(max_epochs=1),
     )
     job = SweepJobConfig(sweep=sweep_config, progress=False)
     # The job reads its stores from the environment: point it at the throwaway ones.

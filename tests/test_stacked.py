@@ -1,7 +1,6 @@
 """Stacked trials are the same experiments as lone trials: same weights, metrics and stops."""
 
 import math
-from dataclasses import replace
 
 import pytest
 import torch
@@ -15,7 +14,7 @@ from pipeline.model import MLP
 # some run to max_epochs, on the tiny synthetic task.
 SMALL = TrainConfig(hidden_sizes=(32, 16), batch_size=32, max_epochs=3, patience=1)
 # Activations interleaved on purpose: the stack reorders its slices, the results must not.
-GRID = [replace(SMALL, activation=a, lr=lr) for lr in (0.003, 0.03, 0.3) for a in ("tanh", "relu")]
+GRID = [SMALL.replace(activation=a, lr=lr) for lr in (0.003, 0.03, 0.3) for a in ("tanh", "relu")]
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +59,8 @@ def test_the_grid_covers_both_stops(stacked_grid):
 def test_a_diverging_slice_leaves_the_others_untouched(splits):
     # The default shape diverges at lr 50 within epoch 1 (the lone run's test does the same).
     base = TrainConfig(max_epochs=2, patience=2)
-    healthy = [replace(base, lr=0.01), replace(base, activation="tanh", lr=0.02)]
-    wild = replace(base, lr=50.0)
+    healthy = [base.replace(lr=0.01), base.replace(activation="tanh", lr=0.02)]
+    wild = base.replace(lr=50.0)
     with_it = stacked.train_stacked([healthy[0], wild, healthy[1]], splits, progress=False)
     without = stacked.train_stacked(healthy, splits, progress=False)
 
@@ -77,8 +76,8 @@ def test_a_diverging_slice_leaves_the_others_untouched(splits):
 
 
 def test_a_pruned_slice_stops_and_the_others_run_on(splits):
-    keep_going = replace(SMALL, patience=5)  # nothing stops early but the pruned trial
-    configs = [replace(keep_going, lr=0.03), replace(keep_going, activation="tanh", lr=0.03)]
+    keep_going = SMALL.replace(patience=5)  # nothing stops early but the pruned trial
+    configs = [keep_going.replace(lr=0.03), keep_going.replace(activation="tanh", lr=0.03)]
     calls = []
 
     def prune_the_first_at_epoch_2(trial: int, metrics: train.EpochMetrics) -> bool:
@@ -97,7 +96,7 @@ def test_a_pruned_slice_stops_and_the_others_run_on(splits):
 
 
 def test_configs_of_different_shapes_do_not_stack(splits):
-    configs = [SMALL, replace(SMALL, batch_size=64, activation="tanh")]
+    configs = [SMALL, SMALL.replace(batch_size=64, activation="tanh")]
     with pytest.raises(UsageError) as error:
         stacked.train_stacked(configs, splits, progress=False)
     assert "batch_size" in str(error.value) and "\n" not in str(error.value)
@@ -120,7 +119,7 @@ DEVICES = [
 def test_the_graphed_stack_matches_lone_runs_on_cuda(tiny_data, device):
     """On CUDA the stacked step is a replayed graph, captured again after each compaction."""
     splits = data.load_splits(tiny_data, device=device)
-    configs = [replace(config, batch_size=64) for config in GRID]
+    configs = [config.replace(batch_size=64) for config in GRID]
     results = stacked.train_stacked(configs, splits, progress=False)
     for result, config in zip(results, configs, strict=True):
         lone = train.train(config, splits, progress=False)

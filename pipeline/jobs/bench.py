@@ -165,7 +165,7 @@ def measure(
         }
         for activation in COMPARED_ACTIVATIONS:
             measures[activation] = partial(
-                pipeline_epoch, splits, CONFIG.model_copy(update={"activation": activation})
+                pipeline_epoch, splits, CONFIG.replace(activation=activation)
             )
         medians = interleaved(measures, rounds, log)
         f["seed_style_epoch_s"] = medians["seed_style"]

@@ -212,7 +212,7 @@ def run_analyze(config: DiagnosticsConfig) -> int:
 
 def run_figures(config: DiagnosticsConfig) -> int:
     """curves, probe and analyze, with every figure also written to figures_dir."""
-    config = config.model_copy(update={"figures_dir": config.figures_dir or "reports/figures"})
+    config = config.replace(figures_dir=config.figures_dir or "reports/figures")
     steps: tuple[Callable[[DiagnosticsConfig], int], ...] = (run_curves, run_probe, run_analyze)
     for step in steps:
         step(config)
