@@ -37,9 +37,11 @@ SHARED_KEYS = (
     "device",
 )
 
-# Called after every epoch of every running trial, with the trial's index in `configs`;
-# returning True stops that trial (a pruner's decision).
-StackedEpochCallback = Callable[[int, EpochMetrics], bool | None]
+# Called after every epoch of every running trial, with the trial's index in `configs`.
+StackedEpochCallback = Callable[[int, EpochMetrics], None]
+# Asked for each running trial once every trial has reported the epoch, so that the trials of
+# one stack are judged on the same epoch of all of them: True stops it (a pruner's decision).
+PruneQuestion = Callable[[int], bool]
 
 
 def check_stackable(configs: list[TrainConfig]) -> None:
@@ -296,15 +298,21 @@ class StackedRun:
             if not self.stack.size:
                 return
 
-    def end_epoch(self, epoch: int, started: float, on_epoch: StackedEpochCallback | None):
-        """Metrics, best weights, pruning and patience per slice; stopped slices leave."""
+    def end_epoch(
+        self,
+        epoch: int,
+        started: float,
+        on_epoch: StackedEpochCallback | None,
+        should_prune: PruneQuestion | None,
+    ) -> None:
+        """Metrics and best weights per slice; once all are reported, pruning and patience;
+        stopped slices leave."""
         stack, splits, n = self.stack, self.splits, len(self.splits.train_y)
         probe = slice(0, train.PROBE_BATCH_SIZE)  # train.layer_grad_norms' batch
         norms = grad_norms(stack, splits.train_x[probe], splits.train_y[probe]).tolist()
         val_loss, val_acc = evaluate(stack, splits.val_x, splits.val_y)
         train_loss, correct = stack.loss_sum.tolist(), stack.correct.tolist()
         elapsed = time.perf_counter() - started  # the stack's epoch: every slice's epoch time
-        leaving = []
         for position, trial in enumerate(stack.trials):
             metrics = EpochMetrics(
                 epoch=epoch,
@@ -315,11 +323,15 @@ class StackedRun:
                 epoch_time_s=elapsed,
                 grad_norms=dict(zip(self.layer_names, norms[position], strict=True)),
             )
-            book = self.books[trial]
-            if book.record(metrics):
+            if self.books[trial].record(metrics):
                 self.best[trial] = slice_state(stack, position)
-            if book.stop(pruned=on_epoch is not None and bool(on_epoch(trial, metrics))):
-                leaving.append(position)
+            if on_epoch is not None:
+                on_epoch(trial, metrics)
+        leaving = [
+            position
+            for position, trial in enumerate(stack.trials)
+            if self.books[trial].stop(pruned=should_prune is not None and should_prune(trial))
+        ]
         if leaving:
             self.retire(leaving)
 
@@ -338,6 +350,7 @@ def train_stacked(
     configs: list[TrainConfig],
     splits: Splits,
     on_epoch: StackedEpochCallback | None = None,
+    should_prune: PruneQuestion | None = None,
     progress: bool = True,
 ) -> list[TrainResult]:
     """Train every config as `train.train` would, all at once; results in the configs' order.
@@ -359,7 +372,7 @@ def train_stacked(
         order = torch.randperm(len(splits.train_y), device=device, generator=shuffle)
         run.train_epoch(epoch, order)
         if run.stack.size:
-            run.end_epoch(epoch, started, on_epoch)
+            run.end_epoch(epoch, started, on_epoch, should_prune)
         if not run.stack.size:
             break
         bar.set_postfix(running=run.stack.size)

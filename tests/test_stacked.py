@@ -78,16 +78,25 @@ def test_a_diverging_slice_leaves_the_others_untouched(splits):
 def test_a_pruned_slice_stops_and_the_others_run_on(splits):
     keep_going = SMALL.replace(patience=5)  # nothing stops early but the pruned trial
     configs = [keep_going.replace(lr=0.03), keep_going.replace(activation="tanh", lr=0.03)]
-    calls = []
+    events = []
 
-    def prune_the_first_at_epoch_2(trial: int, metrics: train.EpochMetrics) -> bool:
-        calls.append((trial, metrics.epoch))
-        return trial == 0 and metrics.epoch == 2
+    def report(trial: int, metrics: train.EpochMetrics) -> None:
+        events.append(("report", trial, metrics.epoch))
+
+    def prune_the_first_at_epoch_2(trial: int) -> bool:
+        epoch = events[-1][2]
+        events.append(("ask", trial, epoch))
+        return trial == 0 and epoch == 2
 
     pruned, other = stacked.train_stacked(
-        configs, splits, on_epoch=prune_the_first_at_epoch_2, progress=False
+        configs, splits, report, prune_the_first_at_epoch_2, progress=False
     )
-    assert sorted(calls) == [(0, 1), (0, 2), (1, 1), (1, 2), (1, 3)]
+    # Every running trial reports the epoch before any is asked: the pruner sees the whole epoch.
+    assert events == [
+        ("report", 0, 1), ("report", 1, 1), ("ask", 0, 1), ("ask", 1, 1),
+        ("report", 0, 2), ("report", 1, 2), ("ask", 0, 2), ("ask", 1, 2),
+        ("report", 1, 3), ("ask", 1, 3),
+    ]  # fmt: skip
     assert pruned.stop_reason == "pruned" and len(pruned.history) == 2
     assert math.isnan(pruned.test_acc)
     assert other.stop_reason == "max_epochs" and len(other.history) == 3
