@@ -61,9 +61,10 @@ def prepare(config: SweepConfig) -> None:
 
 def one_trial(study: studies.Study, epochs: int) -> bool:
     """One worker iteration, storage calls only (as in jobs.worker.work and run_trial)."""
-    trial = study.claim()  # stale-trial check included
-    if trial is None:
+    claimed = study.claim()  # stale-trial check included
+    if not claimed:
         return False
+    trial = claimed[0]
     with study.heartbeat(trial):
         study.suggest_point(trial)
         trial.set_user_attr("mlflow_run_id", f"run-{trial.number}")

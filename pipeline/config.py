@@ -19,6 +19,9 @@ from pipeline.model import DEFAULT_HIDDEN_SIZES
 DEFAULT_EXPERIMENT = "activation-study"
 DEFAULT_SWEEP = "sweeps/activations.yaml"
 SEED_LR = 1e-3  # the seed's learning rate: its table is reproduced at it
+# Trials a CPU worker trains at once when the sweep file does not say (`stack`); make bench
+# measures the trade (docs/performance.md).
+CPU_STACK = 1
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
@@ -148,6 +151,9 @@ class SweepConfig(Config):
     # Trials at this lr are never pruned: the seed's table (all at lr 1e-3) is reproduced in full.
     reference_lr: PositiveNumber | None = SEED_LR
     workers: StrictInt = at_least(1, 1)
+    # Trials a worker trains at once as one stacked network; None: the whole queue on a GPU,
+    # CPU_STACK on a CPU.
+    stack: StrictInt | None = at_least(1, None)
     storage: str | None = Field(None, description="a URL string")
     heartbeat_interval: StrictInt = at_least(1, 10)
     train: TrainConfig = TrainConfig()

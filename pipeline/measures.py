@@ -246,10 +246,11 @@ def sweep_overhead(splits: data.Splits, store: Path, trials: int = 3) -> dict[st
         handle = sweep.open_sweep(job, create=True)
         settings = {"device": splits.device.type}
         overheads, run_ids = [], []
-        while (trial := handle.study.claim()) is not None:
+        while claimed := handle.study.claim():
+            trial = claimed[0]
             started = time.perf_counter()
             with handle.study.heartbeat(trial):
-                outcome = worker.run_trial(handle, trial, splits, settings)
+                [outcome] = worker.run_trials(handle, [trial], splits, settings)
             overheads.append(time.perf_counter() - started - outcome.train_time_s)
             run_ids.append(trial.user_attrs["mlflow_run_id"])
         model_times = []

@@ -257,33 +257,37 @@ class Study:
                 point = {"activation": activation, "lr": lr}
                 self.study.enqueue_trial(point, user_attrs=point)
 
-    def claim(self) -> Trial | None:
-        """Fail orphaned trials, then take one queued trial, or None. Atomic: where workers race
-        for one trial, the storage (or the lock) lets one win."""
+    def claim(self, count: int = 1) -> list[Trial]:
+        """Fail orphaned trials, then take up to `count` queued trials (none left: an empty
+        list). Atomic: where workers race for a trial, the storage (or the lock) lets one win."""
+        claimed: list[Trial] = []
         with self.lock():
             if self.has_heartbeat:
                 optuna.storages.fail_stale_trials(self.study)
             for trial in self.trials(TrialState.WAITING):
+                if len(claimed) == count:
+                    break
                 trial_id = self._trial_id(trial.number)
                 try:
                     if self.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
-                        return Trial(self.study, trial_id)
+                        claimed.append(Trial(self.study, trial_id))
                 except optuna.exceptions.UpdateFinishedTrialError:
                     continue
-        return None
+        return claimed
 
     @contextlib.contextmanager
-    def heartbeat(self, trial: Trial) -> Iterator[None]:
-        """Record a heartbeat every interval while the block runs (RDB storages only)."""
+    def heartbeat(self, *trials: Trial) -> Iterator[None]:
+        """Record the trials' heartbeats every interval while the block runs (RDB storages)."""
         if not self.has_heartbeat:
             yield
             return
         stop = threading.Event()
-        trial_id = self._trial_id(trial.number)
+        trial_ids = [self._trial_id(trial.number) for trial in trials]
 
         def beat() -> None:
             while True:
-                self.storage.record_heartbeat(trial_id)
+                for trial_id in trial_ids:
+                    self.storage.record_heartbeat(trial_id)
                 if stop.wait(self.storage.get_heartbeat_interval()):
                     return
 

@@ -253,7 +253,8 @@ handle = open_sweep(SweepJobConfig(sweep=SweepConfig.load(config_path)), create=
 (barrier / f"ready-{index}").touch()
 while not (barrier / "go").exists():
     time.sleep(0.01)
-while (trial := handle.study.claim()) is not None:
+while claimed := handle.study.claim():
+    trial = claimed[0]
     print(trial.number, flush=True)
     handle.study.tell(trial, "COMPLETE", 0.5)
 """

@@ -136,7 +136,7 @@ def test_a_trial_left_running_by_a_dead_worker_is_failed_and_retried(workdir, ti
     config_path = write_config(workdir, activations=["relu"], lr=[0.05], heartbeat_interval=1)
     handle = open_sweep(config_path, create=True)
     # A worker claims the trial, opens its MLflow run, then dies: no more heartbeats.
-    claimed = handle.study.claim()
+    [claimed] = handle.study.claim()
     with handle.study.heartbeat(claimed):
         pass  # one heartbeat, then none
     orphan = handle.tracker.start_run(
@@ -217,3 +217,38 @@ def test_trials_running_in_lockstep_prune_each_other_at_the_same_epoch():
     assert not pruner.prune(study, good)
     assert not pruner.prune(study, reference), "the reference lr is never pruned"
     assert not pruner.prune(study, other), "no other tanh trial: nothing to compare with"
+
+
+def sweep_outcome(workdir: Path, tiny_data: Path, study: str, **values) -> tuple[dict, dict]:
+    """{(activation, lr): (state, stop_reason)} and {run name: (params, metric keys)} of a sweep."""
+    config = write_config(
+        workdir, study=study, lr=[0.02, 0.1, 50.0], max_epochs=2,
+        hidden_sizes=[512, 256, 256, 128], **values,
+    )  # fmt: skip
+    assert run_sweep(config, tiny_data) == 0
+    trials = {
+        (t.params["activation"], t.params["lr"]): (t.state, t.user_attrs["stop_reason"])
+        for t in study_of(config).get_trials()
+    }
+    parent = study_of(config).user_attrs["mlflow_parent_run_id"]
+    runs = {
+        r.info.run_name: (
+            {k: v for k, v in r.data.params.items() if k != "threads"},
+            set(r.data.metrics) - {"train_time_s", "time_to_best_s"},
+        )
+        for r in runs_of(parent)
+    }
+    return trials, runs
+
+
+def test_a_stacked_sweep_gives_the_same_trials_and_runs_as_one_at_a_time(workdir, tiny_data):
+    """Without pruning (whose peers depend on which trials ran first), a stack of all six trials
+    and one trial at a time end every trial alike, and log the same runs."""
+    alone_trials, alone_runs = sweep_outcome(workdir, tiny_data, "alone", stack=1)
+    stacked_trials, stacked_runs = sweep_outcome(workdir, tiny_data, "stacked", stack=6)
+    assert stacked_trials == alone_trials
+    assert alone_trials[("relu", 50.0)] == (TrialState.PRUNED, "diverged")
+    assert stacked_runs == alone_runs, "one nested run per trial, same names, params, metrics"
+    tags = {r.data.tags["stack_size"] for r in runs_of(study_of(workdir / "stacked.yaml")
+            .user_attrs["mlflow_parent_run_id"])}  # fmt: skip
+    assert tags == {"6"}

@@ -1,6 +1,7 @@
 """`make worker`: claim queued trials of a prepared study and train them, one at a time; and the
 coordinator that runs several workers as processes and follows them with one progress bar."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,8 +12,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from pipeline import data, studies, train
-from pipeline.config import SweepJobConfig
+from pipeline import data, stacked, studies, train
+from pipeline.config import CPU_STACK, SweepConfig, SweepJobConfig
 from pipeline.errors import PipelineError
 from pipeline.jobs.sweep import Sweep, check_same_data, open_sweep
 from pipeline.jobs.train import training_run
@@ -37,41 +38,74 @@ def _trial_state(result: train.TrainResult) -> tuple[str, str]:
     return "COMPLETE", result.stop_reason
 
 
-def run_trial(sweep: Sweep, trial, splits: data.Splits, settings: dict) -> TrialOutcome:
-    """Train one grid point as a nested MLflow run; tell Optuna how it ended."""
-    activation, lr = sweep.study.suggest_point(trial)
-    config = sweep.config.sweep.train_config(activation, lr)
-    tags = {"sweep": sweep.config.sweep.study, "optuna.trial": str(trial.number)}
+def run_trials(
+    sweep: Sweep, trials: list, splits: data.Splits, settings: dict
+) -> list[TrialOutcome]:
+    """Train claimed grid points, each as its own nested MLflow run: one alone (train.train),
+    several at once as one stacked network (stacked.train_stacked). Tell Optuna how each ended."""
+    job = sweep.config
+    points = [sweep.study.suggest_point(trial) for trial in trials]
+    configs = [job.sweep.train_config(activation, lr) for activation, lr in points]
     try:
-        with training_run(
-            sweep.tracker,
-            config,
-            splits,
-            settings,
-            parent_run_id=sweep.parent_run_id,
-            tags=tags,
-            description=f"Trial {trial.number} of sweep {sweep.config.sweep.study}.",
-        ) as tracked:
-            trial.set_user_attr("mlflow_run_id", tracked.run_id)
+        with contextlib.ExitStack() as scopes:
+            runs = [
+                scopes.enter_context(
+                    _trial_run(sweep, trial, config, splits, settings, len(trials))
+                )
+                for trial, config in zip(trials, configs, strict=True)
+            ]
 
-            def report_and_ask_pruner(metrics: train.EpochMetrics) -> bool:
-                tracked.log_epoch(metrics)
-                trial.report(metrics.val_acc, metrics.epoch)
-                return trial.should_prune()
+            def report(k: int, metrics: train.EpochMetrics) -> None:
+                runs[k].log_epoch(metrics)
+                trials[k].report(metrics.val_acc, metrics.epoch)
 
-            result = train.train(config, splits, report_and_ask_pruner, sweep.config.progress)
-            tracked.log_result(result, with_model=False)
-            state, reason = _trial_state(result)
-            sweep.tracker.set_tags(tracked.run_id, {"trial_state": state})
-    except BaseException as error:  # Ctrl-C included: the trial is told, then it propagates
+            def should_prune(k: int) -> bool:
+                return trials[k].should_prune()
+
+            def alone(metrics: train.EpochMetrics) -> bool:
+                report(0, metrics)
+                return should_prune(0)
+
+            if len(trials) == 1:
+                results = [train.train(configs[0], splits, alone, job.progress)]
+            else:
+                results = stacked.train_stacked(configs, splits, report, should_prune, job.progress)
+            for run, result in zip(runs, results, strict=True):
+                run.log_result(result, with_model=False)
+                sweep.tracker.set_tags(run.run_id, {"trial_state": _trial_state(result)[0]})
+    except BaseException as error:  # Ctrl-C included: the trials are told, then it propagates
         why = "interrupted" if isinstance(error, KeyboardInterrupt) else f"error: {error}"
-        trial.set_user_attr("stop_reason", why)
-        sweep.study.tell(trial, "FAIL")
+        for trial in trials:
+            trial.set_user_attr("stop_reason", why)
+            sweep.study.tell(trial, "FAIL")
         raise
-    trial.set_user_attr("stop_reason", reason)
-    sweep.study.tell(trial, state, result.best_val_acc)
-    value = result.best_val_acc if result.best_epoch else None
-    return TrialOutcome(trial.number, activation, lr, state, value, reason, result.train_time_s)
+    outcomes = []
+    for trial, (activation, lr), result in zip(trials, points, results, strict=True):
+        state, reason = _trial_state(result)
+        trial.set_user_attr("stop_reason", reason)
+        sweep.study.tell(trial, state, result.best_val_acc)
+        value = result.best_val_acc if result.best_epoch else None
+        outcomes.append(
+            TrialOutcome(trial.number, activation, lr, state, value, reason, result.train_time_s)
+        )
+    return outcomes
+
+
+@contextlib.contextmanager
+def _trial_run(sweep: Sweep, trial, config, splits, settings, stack_size: int):
+    """The trial's nested MLflow run, its id recorded on the Optuna trial."""
+    study = sweep.config.sweep.study
+    with training_run(
+        sweep.tracker,
+        config,
+        splits,
+        settings,
+        parent_run_id=sweep.parent_run_id,
+        tags={"sweep": study, "optuna.trial": str(trial.number), "stack_size": str(stack_size)},
+        description=f"Trial {trial.number} of sweep {study}.",
+    ) as tracked:
+        trial.set_user_attr("mlflow_run_id", tracked.run_id)
+        yield tracked
 
 
 def work(
@@ -93,16 +127,24 @@ def work(
     outcomes: list[TrialOutcome] = []
     with SweepBar(sweep, f"sweep {config.study}") as bar:
         while True:
-            trial = sweep.study.claim()
-            if trial is None:
+            trials = sweep.study.claim(stack_size(config, device))
+            if not trials:
                 if not sweep.study.running_count() or not sweep.study.has_heartbeat:
                     break
                 time.sleep(poll_s)  # another worker's trial may still fail and be queued again
                 continue
-            with sweep.study.heartbeat(trial):
-                outcomes.append(run_trial(sweep, trial, splits, settings))
+            with sweep.study.heartbeat(*trials):
+                outcomes += run_trials(sweep, trials, splits, settings)
             bar.update_from(sweep.study)
     return outcomes
+
+
+def stack_size(config: SweepConfig, device) -> int:
+    """Trials a worker trains at once: the config's `stack`, else the whole grid on a GPU (one
+    trial leaves it launch-bound) and CPU_STACK on a CPU (measured by make bench)."""
+    if config.stack is not None:
+        return config.stack
+    return len(config.grid) if device.type == "cuda" else CPU_STACK
 
 
 class SweepBar(tqdm):
