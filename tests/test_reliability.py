@@ -12,8 +12,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from pipeline import tracking
+from pipeline import studies, tracking
 from pipeline.cli import main
+from pipeline.config import SweepConfig
 from tests.test_sweep import study_of, write_config
 
 # Each test kills or runs whole sweeps in fresh processes.
@@ -57,11 +58,14 @@ def wait_for_a_trial_in_progress(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
-        if (config.parent / "sweeps").exists():
-            try:
-                trials = study_of(config).get_trials()
-            except KeyError:  # the study is being created
-                trials = []
+        database = config.parent / "sweeps" / f"{SweepConfig.load(config).study}.db"
+        if database.exists():
+            # The sweep creates the database under this lock: reading it meanwhile would race.
+            with studies.local_lock(f"sqlite:///{database}"):
+                try:
+                    trials = study_of(config).get_trials()
+                except KeyError:  # the study is being created
+                    trials = []
             done = [t for t in trials if t.state == TrialState.COMPLETE]
             running = [
                 t
@@ -175,3 +179,28 @@ def test_concurrent_workers_share_one_fresh_study(workdir, tiny_data, workers):
     assert [r for r in runs if r.data.tags["stage"] == "sweep"] == [
         r for r in runs if r.info.run_id == parent
     ]
+
+
+def test_sigkill_of_a_stacked_worker_mid_epoch_then_resume_loses_nothing(workdir, tiny_data):
+    """A stack of three trials dies at once: each is failed by heartbeat, retried, completed."""
+    config = write_config(workdir, **SLOW_TRIALS, stack=3)
+    process = start_sweep(config, tiny_data)
+    wait_for_a_trial_in_progress(config, process, completed=3)
+    victims = [t for t in study_of(config).get_trials() if t.state == TrialState.RUNNING]
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(victims) == 3, "the second stack was running"
+
+    assert (
+        main(["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]) == 0
+    )
+    trials = assert_budget_completed_once(config, budget=6)
+    for victim in victims:
+        assert trials[victim.number].state == TrialState.FAIL
+        [retry] = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+        assert retry.state == TrialState.COMPLETE and retry.params == victim.params
+    client, runs = mlflow_runs(workdir)
+    for victim in victims:
+        orphan = client.get_run(victim.user_attrs["mlflow_run_id"])
+        assert orphan.info.status == "KILLED"
+    assert not [r for r in runs if r.info.status == "RUNNING"]
