@@ -60,7 +60,7 @@ def run_trial(sweep: Sweep, trial, splits: data.Splits, settings: dict) -> Trial
                 return trial.should_prune()
 
             result = train.train(config, splits, report_and_ask_pruner, sweep.config.progress)
-            tracked.log_result(result, with_model=False)
+            tracked.log_result(result)
             state, reason = _trial_state(result)
             sweep.tracker.set_tags(tracked.run_id, {"trial_state": state})
     except BaseException as error:  # Ctrl-C included: the trial is told, then it propagates
