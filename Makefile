@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 ARGS ?=
 
 .PHONY: help install dataset-package data train evaluate sweep worker report confirm curves probe \
-	analyze figures bench ui test test-fast lint format clean
+	analyze figures bench ui serve test test-fast lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ bench: install dataset-package ## time the training stage against its references
 
 ui: install ## compare runs in the MLflow UI on 127.0.0.1: make ui PORT=5000 (HOST=... to share)
 	$(PY) -m pipeline ui --port $(PORT) --experiment $(EXPERIMENT) $(if $(HOST),--host $(HOST))
+
+serve: install ## a model's MLflow scoring server on 127.0.0.1: make serve MODEL=<uri> PORT=5001
+	$(PY) -m pipeline serve --model-uri '$(MODEL)' --port $(PORT) $(if $(HOST),--host $(HOST))
 
 test: install dataset-package ## run the test suite
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -70,8 +70,6 @@ DATA = flag(
     help="folder with the four Fashion-MNIST IDX files "
     "(default: $FASHION_MNIST_DIR, data/FashionMNIST/raw, Debian's package)",
 )
-MODEL_URIS = "runs:/<id>/model, runs:/<id>/checkpoint, models:/<name>@<alias>, or a directory"
-SEED_TABLE = "also time the seed's whole table (default: on a GPU only)"
 DEVICE = flag("--device", help="auto, cpu or cuda (default: auto)")
 EXPERIMENT = flag("--experiment", help=f"MLflow experiment (default: {cfg.DEFAULT_EXPERIMENT})")
 SWEEP = (
@@ -111,6 +109,10 @@ SERVER = (
     flag("--host", help="interface to bind (default 127.0.0.1: this machine only)"),
     EXPERIMENT,
 )
+SERVE = (
+    flag("--model-uri", help=f"runs:/<id>/model or models:/... (default {cfg.DEFAULT_MODEL_URI})"),
+    *SERVER[:2],
+)
 STAGES = {
     "data": Stage("find, verify and load Fashion-MNIST", "data:run", cfg.DataConfig, (DATA,)),
     "train": Stage("train one MLP, tracked in MLflow", "train:run", cfg.TrainJobConfig, TRAIN),
@@ -118,11 +120,7 @@ STAGES = {
         "reload a logged model; print test accuracy per class",
         "evaluate:run",
         cfg.EvaluateConfig,
-        (
-            flag("--model-uri", required=True, help=MODEL_URIS),
-            DEVICE,
-            DATA,
-        ),
+        (flag("--model-uri", required=True, help=MODEL_URIS), DEVICE, DATA),
     ),
     "curves": Stage(
         "each activation and its derivative (seed's Fig. 2)",
@@ -182,6 +180,7 @@ STAGES = {
         ),
     ),
     "ui": Stage("the MLflow UI on the project's store", "ui:run", cfg.ServerConfig, SERVER),
+    "serve": Stage("a model's MLflow scoring server", "serve:run", cfg.ServeConfig, SERVE),
 }
 
 
