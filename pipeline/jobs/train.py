@@ -5,6 +5,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import torch
+
 from pipeline import data, plots, tracking, train
 from pipeline.config import TrainConfig, TrainJobConfig
 from pipeline.errors import PipelineError
@@ -40,10 +42,12 @@ class TrainingRun:
     def log_epoch(self, metrics: train.EpochMetrics) -> None:
         self.tracker.log_metrics(self.run_id, metrics.as_metrics(), step=metrics.epoch)
 
-    def log_result(self, result: train.TrainResult, model_examples=None) -> None:
+    def log_result(
+        self, result: train.TrainResult, model_examples: torch.Tensor | None = None
+    ) -> None:
         """Final metrics, learning curves, weight histograms, checkpoint and, given a few raw test
-        images for its input example, the logged model (torch.export: ~3 s, so only where one is
-        wanted)."""
+        images for its input example, the logged model (an export: about 1 s, 6 s for the first
+        in a process, so only where one is wanted)."""
         tracker, run_id = self.tracker, self.run_id
         tracker.log_metrics(run_id, result.final_metrics())
         tags = {"stop_reason": result.stop_reason}
