@@ -25,7 +25,7 @@ PYTEST_ARGS ?=
 ARGS ?=
 
 .PHONY: help install dataset-package test-packages data train evaluate sweep worker report confirm \
-	curves probe analyze figures bench ui dashboard test test-fast lint format clean
+	curves probe analyze figures bench ui dashboard serve test test-fast lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -105,6 +105,9 @@ ui: install ## compare runs in the MLflow UI on 127.0.0.1: make ui PORT=5000 (HO
 # Its own default port (optuna-dashboard's), so the MLflow UI and the dashboard run side by side.
 dashboard: install ## watch a sweep's study live: make dashboard SWEEP=... PORT=8080
 	$(PY) -m pipeline dashboard --config $(SWEEP) --port $(or $(PORT),8080) $(if $(HOST),--host $(HOST))
+
+serve: install ## a model's MLflow scoring server on 127.0.0.1: make serve MODEL=<uri> PORT=5001
+	$(PY) -m pipeline serve --model-uri '$(MODEL)' --port $(or $(PORT),5001) $(if $(HOST),--host $(HOST))
 
 test: install dataset-package test-packages ## run the test suite (installs what it needs as root)
 	$(PY) -m pytest $(PYTEST_ARGS)

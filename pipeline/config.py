@@ -18,6 +18,7 @@ from pipeline.model import DEFAULT_HIDDEN_SIZES
 
 DEFAULT_EXPERIMENT = "activation-study"
 DEFAULT_SWEEP = "sweeps/activations.yaml"
+DEFAULT_MODEL_URI = "models:/fashion-mlp@champion"  # the sweep's best model
 SEED_LR = 1e-3  # the seed's learning rate: its table is reproduced at it
 # Trials a CPU worker trains at once when the sweep file does not say (`stack`); make bench
 # measures the trade (docs/performance.md).
@@ -285,6 +286,14 @@ class ServerConfig(Config):
     host: str = "127.0.0.1"
     port: StrictInt = Field(5000, ge=1, le=65535, description="an integer in 1..65535")
     experiment: Name = DEFAULT_EXPERIMENT
+
+
+class ServeConfig(Config):
+    """`make serve`: MLflow's scoring server for one logged or registered model."""
+
+    model_uri: str = Field(DEFAULT_MODEL_URI, min_length=1, description="a model URI")
+    host: str = "127.0.0.1"
+    port: StrictInt = Field(5000, ge=1, le=65535, description="an integer in 1..65535")
 
 
 class TrainJobConfig(DataConfig):

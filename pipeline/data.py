@@ -26,6 +26,7 @@ DATA_DIR_ENV = "FASHION_MNIST_DIR"
 MANIFEST = "SHA256SUMS"  # a custom dataset directory may pin its own checksums here
 CLASSES = tuple(FashionMNIST.classes)
 IMAGE_SIDE = 28
+EXAMPLE_COUNT = 4  # real test images logged with a model, to show its input
 
 # SHA-256 of the decompressed official files (Debian's .gz are recompressed, so the .gz
 # checksums differ from torchvision's md5s; the contents are the same). Computed from the files
@@ -285,7 +286,7 @@ class _FolderFashionMNIST(FashionMNIST):
 
 def normalise(images: torch.Tensor) -> torch.Tensor:
     """uint8 (N, 28, 28) -> float32 (N, 784) with mean 0.5 / std 0.5, as the seed's Normalize."""
-    return images.reshape(len(images), -1).float().div_(255).sub_(0.5).div_(0.5)
+    return images.flatten(1).float().div_(255).sub_(0.5).div_(0.5)
 
 
 def split_indices(count: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -304,6 +305,18 @@ def torchvision_dataset(source: DataSource, train: bool, transform=None) -> Fash
 def load_raw(source: DataSource) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     train, test = torchvision_dataset(source, True), torchvision_dataset(source, False)
     return train.data, train.targets, test.data, test.targets
+
+
+def load_test_images(source: DataSource) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test set as the files hold it: uint8 pixels 0-255 (N, 28, 28) and int64 labels, the
+    input a logged model takes."""
+    test = torchvision_dataset(source, False)
+    return test.data, test.targets
+
+
+def example_images(source: DataSource, count: int = EXAMPLE_COUNT) -> torch.Tensor:
+    """The first `count` test images, raw: a logged model's input example."""
+    return load_test_images(source)[0][:count]
 
 
 def load_splits(

@@ -253,11 +253,11 @@ def sweep_overhead(splits: data.Splits, store: Path, trials: int = 3) -> dict[st
                 [outcome] = worker.run_trials(handle, [trial], splits, settings)
             overheads.append(time.perf_counter() - started - outcome.train_time_s)
             run_ids.append(trial.user_attrs["mlflow_run_id"])
-        model_times = []
+        model_times, examples = [], data.example_images(splits.source)
         for run_id in run_ids:
             model = handle.tracker.load_run_checkpoint(run_id)
             started = time.perf_counter()
-            tracking.log_model(handle.tracker, run_id, model)
+            tracking.log_model(handle.tracker, run_id, model, examples)
             model_times.append(time.perf_counter() - started)
         handle.tracker.end_run(handle.parent_run_id)
     return {

@@ -89,6 +89,10 @@ SERVER = (
     flag("--host", help="interface to bind (default 127.0.0.1: this machine only)"),
     EXPERIMENT,
 )
+SERVE = (
+    flag("--model-uri", help=f"runs:/<id>/model or models:/... (default {cfg.DEFAULT_MODEL_URI})"),
+    *SERVER[:2],
+)
 STAGES = {
     "data": Stage("find, verify and load Fashion-MNIST", "data:run", cfg.DataConfig, (DATA,)),
     "train": Stage("train one MLP, tracked in MLflow", "train:run", cfg.TrainJobConfig, TRAIN),
@@ -160,6 +164,7 @@ STAGES = {
         ),
     ),
     "ui": Stage("the MLflow UI on the project's store", "ui:run", cfg.ServerConfig, SERVER),
+    "serve": Stage("a model's MLflow scoring server", "serve:run", cfg.ServeConfig, SERVE),
     "dashboard": Stage(
         "optuna-dashboard on a sweep's study, to watch it live",
         "dashboard:run",

@@ -147,14 +147,6 @@ def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float
     return loss_sum.item() / len(y), correct.item() / len(y)
 
 
-@torch.inference_mode()
-def predict(model: MLP, x: torch.Tensor) -> torch.Tensor:
-    model.eval()
-    return torch.cat(
-        [model(x[i : i + EVAL_BATCH_SIZE]).argmax(1) for i in range(0, len(x), EVAL_BATCH_SIZE)]
-    )
-
-
 def layer_grad_norms(model: MLP, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
     """L2 norm of each linear layer's weight gradient on one batch; leaves `.grad` untouched."""
     layers = model.linear_layers()
@@ -323,11 +315,3 @@ def train(
     if result.completed:
         result.test_loss, result.test_acc = evaluate(model, splits.test_x, splits.test_y)
     return result
-
-
-def per_class_accuracy(model: MLP, x: torch.Tensor, y: torch.Tensor, classes) -> dict[str, float]:
-    predictions = predict(model, x)
-    return {
-        name: (predictions[y == index] == index).float().mean().item()
-        for index, name in enumerate(classes)
-    }

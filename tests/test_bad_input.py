@@ -246,6 +246,20 @@ CATALOGUE = [
         "model models:/fashion-mlp@nobody not found",
     ),
     (
+        "serve a model that is not there",
+        ["serve", "--port", "1", "--model-uri", "models:/fashion-mlp@nobody"],
+        {},
+        1,
+        "model models:/fashion-mlp@nobody not found",
+    ),
+    (
+        "serve a checkpoint",
+        ["serve", "--port", "1", "--model-uri", "runs:/0123456789abcdef/checkpoint"],
+        {},
+        2,
+        "runs:/0123456789abcdef/checkpoint is a checkpoint, not an MLflow model",
+    ),
+    (
         "model URI of the wrong kind",
         [*E, "s3://bucket/model"],
         {},

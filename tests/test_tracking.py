@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import data, tracking, train
+from pipeline import data, predictor, tracking, train
 from pipeline.config import TrainConfig
 from pipeline.errors import PipelineError, UsageError
 from pipeline.jobs.train import training_run
@@ -22,7 +22,7 @@ def tracked_training(splits, config=CONFIG, with_model=True):
     settings = train.configure_torch(torch.device("cpu"))
     with training_run(tracker, config, splits, settings) as run:
         result = train.train(config, splits, on_epoch=run.log_epoch, progress=False)
-        run.log_result(result, with_model=with_model)
+        run.log_result(result, data.example_images(splits.source) if with_model else None)
     return tracker, run.run_id, result
 
 
@@ -67,9 +67,18 @@ def test_a_training_run_records_everything(workdir, splits):
         assert histograms["fc1.counts"].sum() == 32 * 784
         assert len(histograms["fc1.edges"]) == len(histograms["fc1.counts"]) + 1
 
-    model = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
-    assert isinstance(model, MLP)
-    assert train.evaluate(model, splits.test_x, splits.test_y)[1] == result.test_acc
+    # The logged model is the whole predictor: raw uint8 test images in, the logged test_acc out.
+    model, what = tracking.load_predictor(f"runs:/{run_id}/model")
+    assert "torch.export program of MLP 784-32-16-10 with relu" in what
+    images, labels = data.load_test_images(splits.source)
+    assert torch.equal(data.normalise(images), splits.test_x), "raw and training test images agree"
+    probabilities = predictor.predict_proba(model, images)
+    assert predictor.score(probabilities, labels)[1] == result.test_acc
+    # The project's own tools get the MLP behind it from the run's checkpoint.
+    mlp = tracking.load_model(f"runs:/{run_id}/model")
+    assert isinstance(mlp, MLP) and train.evaluate(mlp, splits.test_x, splits.test_y)[1] == (
+        result.test_acc
+    )
 
 
 def test_a_failing_stage_leaves_a_failed_run_not_a_running_one(workdir, splits):

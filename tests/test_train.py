@@ -129,13 +129,6 @@ def test_fast_loop_matches_a_plain_reference_loop(tiny_data, device):
         assert torch.allclose(a, b, atol=1e-6, rtol=0), name
 
 
-def test_per_class_accuracy_covers_every_class(splits):
-    result = train.train(TrainConfig(lr=0.05, max_epochs=3, **SMALL), splits, progress=False)
-    per_class = train.per_class_accuracy(result.model, splits.test_x, splits.test_y, data.CLASSES)
-    assert list(per_class) == list(data.CLASSES)
-    assert sum(per_class.values()) / 10 == pytest.approx(result.test_acc, abs=1e-6)
-
-
 @needs_real_data
 def test_relu_reaches_70_percent_in_one_epoch_on_the_real_data():
     splits = data.load_splits()

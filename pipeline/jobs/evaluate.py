@@ -1,21 +1,28 @@
-"""`make evaluate`: reload a logged model or checkpoint and measure it on the test set."""
+"""`make evaluate`: reload a logged model or checkpoint and measure it on the test set.
 
-from pipeline import data, tracking, train
+The model is fed what anyone calling it would feed it: the raw test images, uint8 (N, 28, 28).
+A checkpoint is wrapped in the same Predictor the logged models hold.
+"""
+
+from pipeline import data, predictor, tracking, train
 from pipeline.config import EvaluateConfig
-from pipeline.model import describe
 
 
 def run(config: EvaluateConfig) -> int:
     device = train.resolve_device(config.device)
     train.configure_torch(device)
-    model = tracking.load_model(config.model_uri, device=str(device))
-    splits = data.load_splits(config.data_dir, device=device)
-    test_loss, test_acc = train.evaluate(model, splits.test_x, splits.test_y)
+    model, what = tracking.load_predictor(config.model_uri, device=str(device))
+    source = data.locate(config.data_dir)
+    images, labels = data.load_test_images(source)
+    probabilities = predictor.predict_proba(model, images)
+    test_loss, test_acc = predictor.score(probabilities, labels)
     print(f"test_acc={test_acc:.4f}")
     print(f"test_loss={test_loss:.4f}")
-    print(f"model: {config.model_uri} ({describe(model)}); data: {data.describe(splits)}")
+    print(
+        f"model: {config.model_uri} ({what}); data: Fashion-MNIST ({source.label}, sha256 "
+        f"{source.digest[:12]}), {len(labels)} test images"
+    )
     print(f"{'class':<12} accuracy")
-    per_class = train.per_class_accuracy(model, splits.test_x, splits.test_y, data.CLASSES)
-    for name, accuracy in per_class.items():
+    for name, accuracy in predictor.per_class_accuracy(probabilities, labels).items():
         print(f"{name:<12} {accuracy:.4f}")
     return 0

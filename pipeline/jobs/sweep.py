@@ -112,15 +112,17 @@ def check_same_data(study: studies.Study, digest: str, whose: str) -> None:
         )
 
 
-def finish(sweep: Sweep) -> dict[str, studies.BestTrial]:
-    """Log each activation's best model, register it, and record the bests on the parent run."""
+def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial]:
+    """Log each activation's best model (real test images of `source` as its input example),
+    register it, and record the bests on the parent run."""
     tracker, parent = sweep.tracker, sweep.parent_run_id
     best = sweep.study.best_trials()
+    examples = data.example_images(source)
     for activation, trial in best.items():
-        tracking.register_run_model(tracker, trial.run_id, aliases=[activation])
+        tracking.register_run_model(tracker, trial.run_id, [activation], examples)
     if best:
         champion = max(best.values(), key=lambda b: b.val_acc)
-        tracking.register_run_model(tracker, champion.run_id, aliases=["champion"])
+        tracking.register_run_model(tracker, champion.run_id, ["champion"], examples)
     metrics = {}
     for activation, trial in best.items():
         metrics[f"best_val_acc.{activation}"] = trial.val_acc
@@ -155,7 +157,7 @@ def run(job: SweepJobConfig) -> int:
             worker.work(sweep, source=source)
         else:
             warnings = worker.run_workers(sweep, workers)
-        best = finish(sweep)
+        best = finish(sweep, source)
         table = publish_report(sweep.tracker, job, sweep.parent_run_id)
         run_status = "FINISHED"
     except KeyboardInterrupt:
@@ -219,7 +221,7 @@ def run_confirm(job: SweepJobConfig) -> int:
             description="Best configuration of the sweep, another seed.",
         ) as tracked:
             result = train.train(run_config, splits, tracked.log_epoch, progress=job.progress)
-            tracked.log_result(result, with_model=False)
+            tracked.log_result(result)
     print(publish_report(tracker, job, sweep.parent_run_id), end="")
     print(f"{len(todo)} confirmation runs added")
     return 0

@@ -5,6 +5,8 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import torch
+
 from pipeline import data, plots, tracking, train
 from pipeline.config import TrainConfig, TrainJobConfig
 from pipeline.errors import PipelineError
@@ -40,8 +42,12 @@ class TrainingRun:
     def log_epoch(self, metrics: train.EpochMetrics) -> None:
         self.tracker.log_metrics(self.run_id, metrics.as_metrics(), step=metrics.epoch)
 
-    def log_result(self, result: train.TrainResult, with_model: bool = True) -> None:
-        """Final metrics, learning curves, weight histograms, checkpoint and (optionally) model."""
+    def log_result(
+        self, result: train.TrainResult, model_examples: torch.Tensor | None = None
+    ) -> None:
+        """Final metrics, learning curves, weight histograms, checkpoint and, given a few raw test
+        images for its input example, the logged model (an export: about 1 s, 6 s for the first
+        in a process, so only where one is wanted)."""
         tracker, run_id = self.tracker, self.run_id
         tracker.log_metrics(run_id, result.final_metrics())
         tags = {"stop_reason": result.stop_reason}
@@ -63,8 +69,8 @@ class TrainingRun:
             tracker.log_npz(run_id, layer_histograms(weights), "histograms/weights.npz")
         if result.completed:
             tracker.log_checkpoint(run_id, result.model)
-            if with_model:
-                tracking.log_model(tracker, run_id, result.model)
+            if model_examples is not None:
+                tracking.log_model(tracker, run_id, result.model, model_examples)
 
 
 @contextlib.contextmanager
@@ -109,7 +115,7 @@ def run(job: TrainJobConfig) -> int:
     print(data.describe(splits), file=sys.stderr)
     with training_run(tracker, config, splits, settings) as tracked:
         result = train.train(config, splits, on_epoch=tracked.log_epoch)
-        tracked.log_result(result)
+        tracked.log_result(result, model_examples=data.example_images(splits.source))
         if result.stop_reason == "diverged":
             tracked.run.status = "FAILED"
     if result.stop_reason == "diverged":

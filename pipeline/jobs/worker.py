@@ -71,7 +71,7 @@ def run_trials(
             else:
                 results = stacked.train_stacked(configs, splits, report, should_prune, job.progress)
             for run, result in zip(runs, results, strict=True):
-                run.log_result(result, with_model=False)
+                run.log_result(result)
                 sweep.tracker.set_tags(run.run_id, {"trial_state": _trial_state(result)[0]})
     except BaseException as error:  # Ctrl-C included: the trials are told, then it propagates
         why = "interrupted" if isinstance(error, KeyboardInterrupt) else f"error: {error}"

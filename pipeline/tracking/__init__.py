@@ -5,11 +5,14 @@ Stages return plain results; jobs record them here under ARCHITECTURE.md's names
 """
 
 from pipeline.tracking.models import (
+    MODEL_URIS,
     REGISTERED_MODEL,
     load_model,
+    load_predictor,
     log_model,
     register_run_model,
     registered_runs,
+    servable,
 )
 from pipeline.tracking.runs import Tracker
 from pipeline.tracking.store import (
@@ -23,15 +26,18 @@ from pipeline.tracking.store import (
 
 __all__ = [
     "DEFAULT_TRACKING_URI",
+    "MODEL_URIS",
     "REGISTERED_MODEL",
     "Tracker",
     "check_tracking_uri",
     "experiment_names",
     "is_server",
     "load_model",
+    "load_predictor",
     "log_model",
     "register_run_model",
     "registered_runs",
+    "servable",
     "tag_experiment_once",
     "tracking_uri",
 ]

@@ -1,0 +1,406 @@
+"""Logged models anyone can use: raw pixels in, class probabilities out, loaded without pickle
+and without this package, served by MLflow's scoring server, and describing themselves."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+import torch
+
+from pipeline import data, predictor, servers, tracking
+from pipeline.cli import main
+from tests.conftest import needs_real_data, run_cli
+from tests.services import leftover_processes, stop_process
+from tests.test_bad_input import sweep_config
+
+SERVE_DEADLINE_S = 180  # the scoring server imports torch and loads the model: ~10-40 s here
+
+
+@dataclass
+class Store:
+    directory: Path
+    run_id: str  # the champion's run
+    test_acc: float  # as the run logged it
+
+    @property
+    def uri(self) -> str:
+        return f"sqlite:///{self.directory}/mlruns/mlflow.db"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, tiny_data) -> Store:
+    """A finished 1 x 1 sweep: its trial logged as a model and registered as relu and champion."""
+    directory = tmp_path_factory.mktemp("models-store")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(directory)
+        for name in ("MLFLOW_TRACKING_URI", "OPTUNA_STORAGE", data.DATA_DIR_ENV):
+            patch.delenv(name, raising=False)
+        config = sweep_config(directory, "good.yaml", {})
+        assert (
+            main(["sweep", "--config", config, "--data-dir", str(tiny_data), "--no-progress"]) == 0
+        )
+    client = mlflow.MlflowClient(f"sqlite:///{directory}/mlruns/mlflow.db")
+    run_id = client.get_model_version_by_alias("fashion-mlp", "champion").run_id
+    return Store(directory, run_id, client.get_run(run_id).data.metrics["test_acc"])
+
+
+@pytest.fixture
+def in_store(store, monkeypatch) -> Store:
+    monkeypatch.chdir(store.directory)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return store
+
+
+def evaluate_classes(model_uri: str, images: torch.Tensor) -> np.ndarray:
+    """The classes `make evaluate` predicts: the same loader and batches it uses."""
+    model, _ = tracking.load_predictor(model_uri)
+    return predictor.predict_proba(model, images).argmax(1).numpy()
+
+
+# --- loading anywhere: no pickle, no pipeline, no checkout -------------------------------
+
+# Run as a fresh interpreter in an empty directory: `import pipeline` fails, pickles are refused.
+FOREIGN_LOADER = textwrap.dedent(
+    """
+    import json, sys
+    sys.modules["pipeline"] = None  # whatever this model needs, it is not this project's code
+    import mlflow, numpy as np
+
+    model_dir, images_file, out_file = sys.argv[1:]
+    model = mlflow.pyfunc.load_model(model_dir)
+    images = np.load(images_file)
+    result = {"probabilities": model.predict(images).tolist(), "errors": {}}
+    meta = model.metadata
+    result["classes"] = meta.metadata["classes"]
+    result["inputs"] = meta.get_input_schema().to_dict()
+    bad = {
+        "float32": images.astype(np.float32) / 255,
+        "int64": images.astype(np.int64),
+        "flattened (N, 784)": images.reshape(len(images), -1),
+        "one image without batch": images[0],
+        "channel axis (N, 1, 28, 28)": images[:, None],
+        "above 255 as int16": images.astype(np.int16) + 300,
+    }
+    for case, values in bad.items():
+        try:
+            model.predict(values)
+            result["errors"][case] = None
+        except Exception as error:
+            result["errors"][case] = str(error).splitlines()[-1]
+    try:
+        import pipeline
+        result["pipeline_importable"] = True
+    except ImportError:
+        result["pipeline_importable"] = False
+    with open(out_file, "w") as handle:
+        json.dump(result, handle)
+    """
+)
+
+
+def load_elsewhere(model_uri: str, images: np.ndarray, tmp_path: Path) -> dict:
+    """Download the model out of the store, then load and call it from a process that has no
+    store, no checkout, no `pipeline` and pickle deserialisation disabled."""
+    model_dir = mlflow.artifacts.download_artifacts(model_uri, dst_path=str(tmp_path / "model"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    np.save(elsewhere / "images.npy", images)
+    (elsewhere / "load.py").write_text(FOREIGN_LOADER)
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHON", "FASHION"))
+    }
+    env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
+    result = subprocess.run(
+        [sys.executable, "load.py", model_dir, "images.npy", "out.json"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((elsewhere / "out.json").read_text())
+
+
+def test_the_champion_loads_anywhere_and_agrees_with_evaluate(in_store, tiny_data, tmp_path):
+    images, labels = data.load_test_images(data.locate(tiny_data))
+    assert images.dtype == torch.uint8 and images.shape == (200, 28, 28)
+    mlflow.set_tracking_uri(in_store.uri)
+    uri = "models:/fashion-mlp@champion"
+    found = load_elsewhere(uri, images.numpy(), tmp_path)
+
+    assert found["pipeline_importable"] is False
+    probabilities = np.array(found["probabilities"])
+    assert probabilities.shape == (200, 10)
+    assert np.allclose(probabilities.sum(1), 1, atol=1e-5) and (probabilities >= 0).all()
+    assert (probabilities.argmax(1) == evaluate_classes(uri, images)).all()
+    accuracy = (probabilities.argmax(1) == labels.numpy()).sum() / len(labels)
+    assert accuracy == in_store.test_acc, "the logged test_acc, from raw pixels"
+    assert found["classes"] == list(data.CLASSES)
+    [spec] = found["inputs"]
+    assert spec["tensor-spec"] == {"dtype": "uint8", "shape": [-1, 28, 28]}
+
+    # Bad input is refused by the model's contract, never answered.
+    errors = found["errors"]
+    assert "dtype of input float32 does not match expected dtype uint8" in errors["float32"]
+    assert "dtype of input int64 does not match expected dtype uint8" in errors["int64"]
+    assert "above 255 as int16" in errors and "dtype of input int16" in errors["above 255 as int16"]
+    shape = "does not match expected shape (-1, 28, 28)"
+    for case in ("flattened (N, 784)", "one image without batch", "channel axis (N, 1, 28, 28)"):
+        assert shape in errors[case], case
+
+
+def test_the_logged_model_shows_its_contract(in_store, tiny_data):
+    info = mlflow.models.get_model_info("models:/fashion-mlp@champion")
+    assert "pytorch" in info.flavors and "python_function" in info.flavors
+    assert info.metadata["classes"] == list(data.CLASSES)
+    assert "uint8 pixels 0-255, shape (N, 28, 28)" in info.metadata["input_contract"]
+    [output] = info.signature.outputs.to_dict()
+    assert output["tensor-spec"] == {"dtype": "float32", "shape": (-1, 10)}
+    local = Path(mlflow.artifacts.download_artifacts("models:/fashion-mlp@champion"))
+    example = json.loads((local / "serving_input_example.json").read_text())
+    images, _ = data.load_test_images(data.locate(tiny_data))
+    assert np.array_equal(np.array(example["inputs"]), images[: data.EXAMPLE_COUNT].numpy())
+    requirements = (local / "requirements.txt").read_text().split()
+    assert [r.split("==")[0] for r in requirements] == ["torch", "mlflow"]
+    assert list(local.rglob("*.pt2")) and not list(local.rglob("*.pth"))
+
+
+def test_a_registered_version_describes_itself(in_store):
+    client = mlflow.MlflowClient(in_store.uri)
+    version = client.get_model_version_by_alias("fashion-mlp", "champion")
+    run = client.get_run(version.run_id)
+    text = version.description
+    for part in (
+        "relu MLP 784-32-16-10",
+        "SGD lr 0.05",
+        "2 epochs",
+        f"best val_acc {run.data.metrics['best_val_acc']:.4f}",
+        f"test_acc {in_store.test_acc:.4f}",
+        version.run_id,
+        "uint8 pixels 0-255, shape (N, 28, 28)",
+        "T-shirt/top, Trouser",
+        "without pickle",
+    ):
+        assert part in text, (part, text)
+
+
+def test_evaluate_prints_the_logged_test_acc_from_raw_pixels(in_store, tiny_data):
+    uri = "models:/fashion-mlp@champion"
+    args = ("evaluate", "--model-uri", uri, "--data-dir", str(tiny_data))
+    result = run_cli(*args, cwd=in_store.directory, check=True)
+    assert result.stdout.splitlines()[0] == f"test_acc={in_store.test_acc:.4f}"
+    assert "torch.export program of MLP 784-32-16-10 with relu" in result.stdout
+
+
+def test_the_project_tools_get_the_mlp_from_the_checkpoint(in_store):
+    mlp = tracking.load_model("models:/fashion-mlp@relu")
+    assert mlp.config.hidden_sizes == (32, 16) and mlp.config.activation == "relu"
+
+
+def test_a_pickled_model_of_an_older_version_is_never_unpickled(in_store, tiny_data, capsys):
+    """Models logged before this format were pickles of the MLP: evaluate uses their run's
+    checkpoint instead, and says so."""
+    mlflow.set_tracking_uri(in_store.uri)
+    mlp = tracking.load_model(f"runs:/{in_store.run_id}/checkpoint")
+    info = mlflow.pytorch.log_model(
+        mlp,
+        name="pickled",
+        run_id=in_store.run_id,
+        serialization_format="pickle",
+        pip_requirements=["torch"],
+    )
+    assert main(["evaluate", "--model-uri", info.model_uri, "--data-dir", str(tiny_data)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"test_acc={in_store.test_acc:.4f}"
+    assert (
+        f"from the checkpoint of run {in_store.run_id}; the logged model was not opened: "
+        "Deserializing model using pickle is disallowed"
+    ) in out
+
+
+def test_an_empty_batch_gives_an_empty_answer(in_store):
+    """torch.export keeps no check on the batch size (it drops `assert len(x) > 0`), so in
+    Python an empty batch gets an empty answer; the scoring server refuses it (below)."""
+    model = mlflow.pyfunc.load_model("models:/fashion-mlp@champion")
+    assert model.predict(np.zeros((0, 28, 28), np.uint8)).shape == (0, 10)
+
+
+# --- `make serve` -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def one_line(err: str) -> str:
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
+
+
+def test_serve_execs_mlflow_models_serve_with_what_it_needs(in_store, monkeypatch, capsys):
+    started = []
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: started.append((path, argv, env)))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # a plain shell: the venv not activated
+    port = free_port()
+    assert main(["serve", "--port", str(port)]) == 0
+    [(path, argv, env)] = started
+    assert path == argv[0] == servers.venv_tool("mlflow")
+    assert argv[1:] == [
+        *("models", "serve", "-m", "models:/fashion-mlp@champion"),
+        *("-h", "127.0.0.1", "-p", str(port), "--env-manager", "local"),
+    ]
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    assert env["MLFLOW_TRACKING_URI"] == in_store.uri
+    assert env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "false"
+    out = capsys.readouterr().out
+    assert f"url=http://127.0.0.1:{port}/invocations" in out
+    assert "Tensor('uint8', (-1, 28, 28))" in out
+
+
+@pytest.mark.parametrize(
+    ("uri", "code", "message"),
+    [
+        ("models:/fashion-mlp@nobody", 1, "model models:/fashion-mlp@nobody not found"),
+        ("models:/no-such-model/1", 1, "model models:/no-such-model/1 not found"),
+        ("runs:/0123456789abcdef/model", 1, "model runs:/0123456789abcdef/model not found"),
+        ("RUN/checkpoint", 2, "is a checkpoint, not an MLflow model"),
+        ("s3://bucket/model", 2, "unsupported model URI 's3://bucket/model'"),
+    ],
+)
+def test_serve_a_model_that_is_not_there_is_one_line(
+    in_store, monkeypatch, capsys, uri, code, message
+):
+    monkeypatch.setattr(os, "execve", lambda *args: pytest.fail("started a server"))
+    uri = uri.replace("RUN", f"runs:/{in_store.run_id}")
+    assert main(["serve", "--port", str(free_port()), "--model-uri", uri]) == code
+    assert message in one_line(capsys.readouterr().err)
+
+
+def test_serve_without_a_store_creates_none(workdir, monkeypatch, capsys):
+    monkeypatch.setattr(os, "execve", lambda *args: pytest.fail("started a server"))
+    assert main(["serve", "--port", str(free_port())]) == 1
+    assert "there is no tracking store" in one_line(capsys.readouterr().err)
+    assert not (workdir / "mlruns").exists()
+
+
+def test_serve_on_a_taken_port_names_a_free_one(in_store, monkeypatch, capsys):
+    monkeypatch.setattr(os, "execve", lambda *args: pytest.fail("started a server"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    err = one_line(capsys.readouterr().err)
+    assert f"port {port} on 127.0.0.1 is already in use" in err and "make serve PORT=" in err
+
+
+def wait_until_serving(process: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + SERVE_DEADLINE_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"no answer on port {port} in {SERVE_DEADLINE_S} s:\n{log.read_text()[-3000:]}")
+
+
+def post(port: int, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/invocations",
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+@pytest.mark.slow
+def test_serve_answers_raw_pixels_from_a_plain_shell(in_store, tiny_data, tmp_path):
+    images, labels = data.load_test_images(data.locate(tiny_data))
+    images, labels = images[:20], labels[:20]
+    expected = evaluate_classes("models:/fashion-mlp@champion", images)
+    port, log = free_port(), tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = "/usr/bin:/bin"  # not the venv's: serve finds uvicorn itself
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "serve", "--port", str(port)],
+            cwd=in_store.directory,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until_serving(process, port, log)
+        pixels = images.tolist()
+        for key in ("inputs", "instances"):
+            status, answer = post(port, {key: pixels})
+            assert status == 200, answer
+            probabilities = np.array(answer["predictions"])
+            assert probabilities.shape == (20, 10)
+            assert (probabilities.argmax(1) == expected).all(), key
+        flat = images.reshape(20, -1).tolist()
+        for body, message in (
+            ({"inputs": [[[300] * 28] * 28]}, "out of bounds for uint8"),
+            ({"inputs": [[[-1] * 28] * 28]}, "out of bounds for uint8"),
+            ({"inputs": flat}, "does not match expected shape (-1, 28, 28)"),
+            ({"inputs": []}, "Failed to enforce schema"),
+            ({"columns": [1]}, "exactly one of the input fields"),
+        ):
+            status, answer = post(port, body)
+            assert status == 400 and message in answer["message"], (body, answer)
+    finally:
+        stop_process(process, signal.SIGTERM)
+    assert not leftover_processes([process.pid]), "a process of the server outlived it"
+    assert servers.port_is_free("127.0.0.1", port)
+    assert f"url=http://127.0.0.1:{port}/invocations" in log.read_text()
+
+
+# --- the real test set --------------------------------------------------------------------
+
+
+@needs_real_data
+def test_a_model_of_the_real_data_answers_raw_test_images(workdir, tmp_path, capsys):
+    """1000 real test images, given as the files hold them, through a model trained for one
+    epoch on the real training set and loaded where this package is not."""
+    arguments = ["--epochs", "1", "--hidden-sizes", "32,16", "--lr", "0.05"]
+    assert main(["train", *arguments]) == 0
+    run_id = re.search(r"^run_id=(\w+)$", capsys.readouterr().out, re.M).group(1)
+    uri = f"runs:/{run_id}/model"
+    client = mlflow.MlflowClient(tracking.tracking_uri())
+    logged = client.get_run(run_id).data.metrics["test_acc"]
+    assert main(["evaluate", "--model-uri", uri]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"test_acc={logged:.4f}"
+
+    images, labels = data.load_test_images(data.locate())
+    assert len(labels) == 10_000 and labels[:3].tolist() == [9, 2, 1]
+    images = images[:1000]
+    found = load_elsewhere(uri, images.numpy(), tmp_path)
+    classes = np.array(found["probabilities"]).argmax(1)
+    assert (classes == evaluate_classes(uri, images)).all()
+    assert (classes == labels[:1000].numpy()).mean() > 0.6, "one epoch learns most classes"

@@ -1,0 +1,56 @@
+"""The predictor a logged model holds: raw pixels in, the trained MLP's classes out, bit for bit."""
+
+import pytest
+import torch
+from torch.export import Dim, export
+
+from pipeline import data, predictor, train
+from pipeline.config import TrainConfig
+from pipeline.predictor import Predictor
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data):
+    splits = data.load_splits(tiny_data)
+    config = TrainConfig(lr=0.02, max_epochs=2, hidden_sizes=(32, 16), batch_size=32)
+    result = train.train(config, splits, progress=False)
+    images, labels = data.load_test_images(splits.source)
+    return result, splits, images, labels
+
+
+def test_raw_test_images_are_what_training_normalised(trained):
+    _, splits, images, labels = trained
+    assert images.dtype == torch.uint8 and images.shape == (200, 28, 28)
+    assert torch.equal(data.normalise(images), splits.test_x)
+    assert torch.equal(labels, splits.test_y)
+    assert torch.equal(data.example_images(splits.source), images[: data.EXAMPLE_COUNT])
+
+
+def test_the_predictor_scores_what_training_logged(trained):
+    result, splits, images, labels = trained
+    model = Predictor(result.model).eval()
+    probabilities = predictor.predict_proba(model, images)
+    assert probabilities.shape == (200, 10) and probabilities.dtype == torch.float32
+    assert torch.allclose(probabilities.sum(1), torch.ones(200))
+    with torch.inference_mode():
+        logits = result.model(splits.test_x)
+    assert torch.equal(probabilities.argmax(1), logits.argmax(1))
+    loss, accuracy = predictor.score(probabilities, labels)
+    assert accuracy == result.test_acc
+    assert loss == pytest.approx(result.test_loss, rel=1e-4)
+    per_class = predictor.per_class_accuracy(probabilities, labels)
+    assert list(per_class) == list(data.CLASSES)
+    # The tiny test set has 20 images of each class, so overall accuracy is the classes' mean.
+    assert sum(per_class.values()) / 10 == pytest.approx(result.test_acc, abs=1e-6)
+
+
+def test_the_exported_predictor_keeps_a_dynamic_batch(trained):
+    """Exported as MLflow exports it (Dim.AUTO on the batch, an example of 4): any N >= 1."""
+    result, _, images, _ = trained
+    model = Predictor(result.model).eval()
+    program = export(model, (images[:4],), dynamic_shapes=[{0: Dim.AUTO}]).module()
+    with torch.inference_mode():
+        for count in (1, 3, 200):
+            assert torch.equal(program(images[:count]), model(images[:count])), count
+    with pytest.raises(Exception, match="size"):
+        program(images.reshape(200, 784))
