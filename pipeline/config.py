@@ -293,7 +293,8 @@ class ServeConfig(Config):
 
     model_uri: str = Field(DEFAULT_MODEL_URI, min_length=1, description="a model URI")
     host: str = "127.0.0.1"
-    port: StrictInt = Field(5000, ge=1, le=65535, description="an integer in 1..65535")
+    # Beside `make ui` on 5000 and `make dashboard` on 8080.
+    port: StrictInt = Field(5001, ge=1, le=65535, description="an integer in 1..65535")
 
 
 class TrainJobConfig(DataConfig):

@@ -91,7 +91,8 @@ SERVER = (
 )
 SERVE = (
     flag("--model-uri", help=f"runs:/<id>/model or models:/... (default {cfg.DEFAULT_MODEL_URI})"),
-    *SERVER[:2],
+    flag("--port", type=typed("port", int), help="port to serve on (default 5001)"),
+    SERVER[1],
 )
 STAGES = {
     "data": Stage("find, verify and load Fashion-MNIST", "data:run", cfg.DataConfig, (DATA,)),
