@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torchvision import transforms
 
-from pipeline import data, train
+from pipeline import data, stacked, train
 from pipeline.activations import SEED_ACTIVATIONS
-from pipeline.config import SEED_LR, SweepConfig, SweepJobConfig, TrainConfig
+from pipeline.config import SEED_LR, SweepConfig, SweepJobConfig, TrainConfig, lr_grid
 from pipeline.model import DEFAULT_HIDDEN_SIZES, IN_FEATURES, NUM_CLASSES, build_model
 
 CONFIG = TrainConfig(activation="relu", lr=0.01, batch_size=64)
@@ -309,3 +309,35 @@ def seed_table_in_parallel(data_dir: str | None, device: str) -> dict:
         }
         rows = {activation: future.result() for activation, future in futures.items()}
     return {"total_s": time.perf_counter() - started, "activations": rows}
+
+
+# --- stacked trials -----------------------------------------------------------------------
+
+STACK_SIZES = (1, 5, 30)
+
+
+def stack_configs(k: int) -> list[TrainConfig]:
+    """K one-epoch trials: the seed's activations in turn, learning rates spread over 1e-3 to
+    0.05 (none diverges in an epoch), the rest the bench's config."""
+    lrs = lr_grid(1e-3, 0.05, k)
+    return [
+        CONFIG.replace(activation=SEED_ACTIVATIONS[i % 6], lr=lrs[i], max_epochs=1, patience=1)
+        for i in range(k)
+    ]
+
+
+def stacked_epoch_s(splits: data.Splits, k: int) -> float:
+    """Seconds of one epoch of a K-trial stack (training, gradient probe, validation)."""
+    results = stacked.train_stacked(stack_configs(k), splits, progress=False)
+    if any(r.stop_reason == "diverged" for r in results):  # a smaller stack looks faster
+        raise RuntimeError("a trial of the benchmark stack diverged")
+    return results[0].history[0].epoch_time_s
+
+
+def single_trials_epoch_s(splits: data.Splits) -> float:
+    """Seconds of one epoch of one trial, averaged over the seed's activations trained one by
+    one as a sweep worker trains them."""
+    times = [
+        train.train(c, splits, progress=False).history[0].epoch_time_s for c in stack_configs(6)
+    ]
+    return statistics.mean(times)

@@ -1,6 +1,7 @@
 """The benchmark's plumbing (not its speed: speed claims live in `make bench`'s own output)."""
 
 import json
+import os
 
 import pytest
 
@@ -32,12 +33,17 @@ def test_a_bench_run_measures_every_figure(workdir, tiny_data):
         "device",
         "model_log_s",
         "grad_norm_probe_fraction",
+        "stacked_trial_epochs_per_s",
+        "single_trial_epochs_per_s",
     ):
         assert key in figures, key
     assert set(figures["activation_epoch_ratio"]) == {"sigmoid", "tanh", "elu", "swish"}
     assert figures["device"] == "cpu" and all(
         figures[k] > 0 for k in ("seed_style_epoch_s", "pipeline_epoch_s", "bare_epoch_s")
     )
+    assert set(figures["stacked_trial_epochs_per_s"]) == {"1", "5", "30"}
+    assert os.environ.get("MLFLOW_TRACKING_URI") is None, "the bench's store does not leak"
     markdown = (workdir / "out/bench.md").read_text()
+    assert "| stack of 30 |" in markdown
     for target in bench.TARGETS:
         assert f"| {target} |" in markdown
