@@ -1,3 +1,5 @@
+import shutil
+import sqlite3
 import time
 from pathlib import Path
 
@@ -8,7 +10,7 @@ from optuna.trial import TrialState
 from pipeline import studies
 from pipeline.cli import main
 from pipeline.config import SweepConfig, TrainConfig
-from tests.conftest import client, open_sweep, runs_of
+from tests.conftest import client, open_sweep, run_cli, runs_of
 
 TINY = {
     "max_epochs": 2,
@@ -116,6 +118,55 @@ def test_rerunning_a_finished_sweep_adds_nothing_and_new_points_only_run_once(wo
         (t.params["activation"], t.params["lr"]) for t in trials if t.number not in first
     ) == [("relu", 0.05), ("tanh", 0.05)]
     assert len(runs_of(parent_id)) == 6
+
+
+def test_a_study_run_against_another_mlflow_store_stops_and_names_the_ways_out(
+    workdir, tiny_data, monkeypatch, capsys
+):
+    """The study keeps its parent run's id; in a store without that run (another
+    MLFLOW_TRACKING_URI, or mlruns/ deleted) `make sweep` and `make worker` stop in one line
+    before writing anything, and each way out the line names works."""
+    config = write_config(workdir, activations=["relu"], lr=[0.05])
+    assert run_sweep(config, tiny_data) == 0
+    first_parent = study_of(config).user_attrs["mlflow_parent_run_id"]
+    first_store = f"sqlite:///{workdir}/mlruns/mlflow.db"
+    assert study_of(config).user_attrs["mlflow_tracking_uri"] == first_store
+    capsys.readouterr()
+
+    other = workdir / "elsewhere"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{other}/mlflow.db")
+    worker = ["worker", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]
+    for attempt in (lambda: run_sweep(config, tiny_data), lambda: main(worker)):
+        assert attempt() == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+        assert f"parent run {first_parent} in {first_store}" in err
+        assert f"MLFLOW_TRACKING_URI={first_store}" in err
+        assert f"delete {Path('sweeps/tiny.db')}" in err and "a new name" in err
+    assert not other.exists(), "nothing is written to the other store"
+
+    # Way out 1: back to the store the study logs to; it carries on (here: nothing left to do).
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert run_sweep(config, tiny_data) == 0
+    assert len(runs_of(first_parent)) == 1
+
+    # mlruns/ deleted: the same store, without the run. (Fresh processes from here: MLflow
+    # keeps a store's database open per URI within a process, as a user's next command would not.)
+    shutil.rmtree(workdir / "mlruns")
+    sweep = ["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]
+    result = run_cli(*sweep, cwd=workdir)
+    assert result.returncode == 1
+    assert f"parent run {first_parent}, but experiment 'activation-study' of" in result.stderr
+    assert not (workdir / "mlruns/mlflow.db").exists()
+
+    # Way out 2: the study afresh, in this store.
+    (workdir / "sweeps/tiny.db").unlink()
+    out = run_cli(*sweep, cwd=workdir, check=True).stdout
+    parent = study_of(config).user_attrs["mlflow_parent_run_id"]
+    assert parent != first_parent and f"parent_run_id={parent}" in out
+    with sqlite3.connect(workdir / "mlruns/mlflow.db") as db:
+        runs = dict(db.execute("select run_uuid, status from runs").fetchall())
+    assert runs.pop(parent) == "FINISHED" and list(runs.values()) == ["FINISHED"]
 
 
 def test_a_diverging_trial_is_pruned_with_its_reason_and_the_sweep_goes_on(workdir, tiny_data):

@@ -17,6 +17,7 @@ from pipeline.tracking.store import (
     check_tracking_uri,
     experiment_names,
     is_server,
+    run_experiment,
     tag_experiment_once,
     tracking_uri,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "log_model",
     "register_run_model",
     "registered_runs",
+    "run_experiment",
     "tag_experiment_once",
     "tracking_uri",
 ]
