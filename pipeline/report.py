@@ -10,6 +10,7 @@ from pipeline.config import SEED_LR
 from pipeline.errors import PipelineError
 from pipeline.files import atomic_write_text
 from pipeline.tracking import Tracker
+from pipeline.train import CHANCE_MARGIN
 
 REPORTS_DIR = Path("reports")
 
@@ -32,6 +33,20 @@ COLUMNS = {  # column -> header of the Markdown table
     "confirm_test_acc_mean": "test acc % mean",
     "confirm_test_acc_std": "± std",
     "confirm_seeds": "seeds",
+    # Not columns of the Markdown table: its accuracies carry CHANCE_MARK instead.
+    "at_chance": "at chance",
+    "seed_lr_at_chance": "at chance @1e-3",
+}
+CHANCE_MARK = "†"
+CHANCE_NOTE = (
+    f"{CHANCE_MARK} at chance level: the run learned nothing (its best validation accuracy is "
+    f"within {100 * CHANCE_MARGIN:g} points of always guessing the commonest class; MLflow tag "
+    "`at_chance=true`)."
+)
+# The accuracies a mark goes on: prefix -> (its at_chance column, its accuracy columns)
+_MARKED = {
+    prefix: (f"{prefix}at_chance", [f"{prefix}{k}" for k in ("train_acc", "val_acc", "test_acc")])
+    for prefix in ("", "seed_lr_")
 }
 PERCENT = {
     "train_acc",
@@ -61,6 +76,7 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
             "status": raw["status"],
             "state": _tag(raw, "trial_state"),
             "stop_reason": _tag(raw, "stop_reason"),
+            "at_chance": _tag(raw, "at_chance") == "true",
         }
     )
     for metric in ("best_val_acc", "best_epoch", "test_acc", "train_time_s", "time_to_best_s"):
@@ -81,6 +97,7 @@ def _run_columns(tracker: Tracker, run: pd.Series, prefix: str = "") -> dict:
         f"{prefix}test_acc": run["test_acc"],
         f"{prefix}time_to_best_s": run["time_to_best_s"],
         f"{prefix}best_epoch": run["best_epoch"],
+        f"{prefix}at_chance": bool(run["at_chance"]),
     }
 
 
@@ -133,7 +150,8 @@ def results_table(
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    """A GitHub table: accuracies in percent with 2 decimals, blanks for what was not measured."""
+    """A GitHub table: accuracies in percent with 2 decimals, blanks for what was not measured,
+    and the accuracies of a run that learned nothing marked, with a note under the table."""
 
     def cell(column: str, value) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -148,10 +166,25 @@ def to_markdown(table: pd.DataFrame) -> str:
             return f"{value:.1f}"
         return str(value)
 
-    headers = [COLUMNS[c] for c in table.columns]
+    def marked(row: pd.Series) -> set[str]:
+        return {
+            column
+            for flag, accuracies in _MARKED.values()
+            if flag in row and pd.notna(row[flag]) and bool(row[flag])
+            for column in accuracies
+        }
+
+    shown = [c for c in table.columns if not c.endswith("at_chance")]
+    headers = [COLUMNS[c] for c in shown]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    any_marked = False
     for _, row in table.iterrows():
-        lines.append("| " + " | ".join(cell(c, row[c]) for c in table.columns) + " |")
+        marks = marked(row) & set(shown)
+        any_marked |= bool(marks)
+        cells = [cell(c, row[c]) + (f" {CHANCE_MARK}" if c in marks else "") for c in shown]
+        lines.append("| " + " | ".join(cells) + " |")
+    if any_marked:
+        lines += ["", CHANCE_NOTE]
     return "\n".join(lines) + "\n"
 
 

@@ -23,6 +23,9 @@ from pipeline.model import MLP, build_model
 EVAL_BATCH_SIZE = 4096
 PROBE_BATCH_SIZE = 256  # the fixed batch whose gradient norms are logged every epoch
 GPU_DIVERGENCE_CHECK_EVERY = 50  # steps between host syncs on a GPU
+# A run whose best validation accuracy stays within this of guessing the commonest class learned
+# nothing (tanh at lr 0.3, sigmoid at the seed's lr 1e-3: both end at 10%).
+CHANCE_MARGIN = 0.05
 
 
 @dataclass
@@ -59,10 +62,25 @@ class TrainResult:
     test_loss: float = math.nan
     test_acc: float = math.nan
     diverged_at: str = ""  # "epoch 2, step 17" when the loss stopped being finite
+    chance_acc: float = math.nan  # what always guessing the commonest validation class scores
 
     @property
     def completed(self) -> bool:
         return self.stop_reason in ("max_epochs", "early_stopping")
+
+    @property
+    def has_best_weights(self) -> bool:
+        """Whether `model` holds a finished epoch's weights, all finite: a completed run's best
+        epoch, a pruned one's best so far, a diverged one's best before the loss blew up."""
+        return self.best_epoch > 0 and all(
+            bool(torch.isfinite(p).all()) for p in self.model.parameters()
+        )
+
+    @property
+    def at_chance(self) -> bool:
+        """It learned nothing: its best validation accuracy stayed within CHANCE_MARGIN of
+        always guessing the commonest class."""
+        return self.best_epoch > 0 and self.best_val_acc < self.chance_acc + CHANCE_MARGIN
 
     def final_metrics(self) -> dict[str, float]:
         metrics = {"train_time_s": self.train_time_s}
@@ -71,6 +89,7 @@ class TrainResult:
                 best_val_acc=self.best_val_acc,
                 best_epoch=self.best_epoch,
                 time_to_best_s=self.time_to_best_s,
+                chance_acc=self.chance_acc,
             )
         if self.completed:
             metrics.update(test_acc=self.test_acc, test_loss=self.test_loss)
@@ -113,6 +132,11 @@ def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float
         loss_sum += F.cross_entropy(logits, targets, reduction="sum")
         correct += (logits.argmax(1) == targets).sum()
     return loss_sum.item() / len(y), correct.item() / len(y)
+
+
+def chance_accuracy(labels: torch.Tensor) -> float:
+    """The accuracy of always answering the commonest label: the floor a model must beat."""
+    return torch.bincount(labels).max().item() / len(labels)
 
 
 @torch.inference_mode()
@@ -234,6 +258,7 @@ def train(
 
     history: list[EpochMetrics] = []
     best_state, result = None, TrainResult(model=model, history=history, stop_reason="max_epochs")
+    result.chance_acc = chance_accuracy(splits.val_y)
     epochs_without_improvement = 0
     bar = tqdm(
         range(1, config.max_epochs + 1),

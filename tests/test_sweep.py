@@ -169,9 +169,20 @@ def test_a_study_run_against_another_mlflow_store_stops_and_names_the_ways_out(
     assert runs.pop(parent) == "FINISHED" and list(runs.values()) == ["FINISHED"]
 
 
-def test_a_diverging_trial_is_pruned_with_its_reason_and_the_sweep_goes_on(workdir, tiny_data):
+def test_diverging_and_pruned_trials_end_with_their_reason_and_keep_what_they_reached(
+    workdir, tiny_data, capsys
+):
+    """lr 50 diverges in its first epoch: PRUNED as `diverged`, no weights worth keeping. lr 1e-4
+    is pruned after its first epoch (below the median of relu's completed trial there): its best
+    epoch is kept as a checkpoint, which `make evaluate` reloads. The sweep goes on."""
     config = write_config(
-        workdir, activations=["relu"], lr=[0.05, 50.0], hidden_sizes=[512, 256, 256, 128]
+        workdir,
+        activations=["relu"],
+        lr=[0.05, 50.0, 0.0001],
+        hidden_sizes=[512, 256, 256, 128],
+        pruner="median",
+        pruner_warmup_epochs=0,
+        reference_lr=None,
     )
     assert run_sweep(config, tiny_data) == 0
     trials = {t.params["lr"]: t for t in study_of(config).get_trials()}
@@ -181,6 +192,19 @@ def test_a_diverging_trial_is_pruned_with_its_reason_and_the_sweep_goes_on(workd
     run = client().get_run(trials[50.0].user_attrs["mlflow_run_id"])
     assert run.data.tags["stop_reason"] == "diverged" and run.data.tags["trial_state"] == "PRUNED"
     assert run.data.tags["diverged_at"].startswith("epoch 1, step")
+    assert "checkpoint" not in {a.path for a in client().list_artifacts(run.info.run_id)}
+
+    pruned = trials[0.0001]
+    assert pruned.state == TrialState.PRUNED
+    assert pruned.user_attrs["stop_reason"] == "pruned at epoch 1"
+    run_id = pruned.user_attrs["mlflow_run_id"]
+    run = client().get_run(run_id)
+    assert run.data.tags["trial_state"] == "PRUNED" and "test_acc" not in run.data.metrics
+    assert "checkpoint" in {a.path for a in client().list_artifacts(run_id)}
+    capsys.readouterr()
+    uri = f"runs:/{run_id}/checkpoint"
+    assert main(["evaluate", "--model-uri", uri, "--data-dir", str(tiny_data)]) == 0
+    assert capsys.readouterr().out.startswith("test_acc=")
 
 
 def test_a_trial_left_running_by_a_dead_worker_is_failed_and_retried(workdir, tiny_data):

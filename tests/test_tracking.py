@@ -52,6 +52,7 @@ def test_a_training_run_records_everything(workdir, splits):
 
     tags = run.data.tags
     assert tags["stage"] == "train" and tags["activation"] == "relu"
+    assert tags["at_chance"] == "false"
     assert tags["stop_reason"] == result.stop_reason and "git_commit" in tags
     assert "Fashion-MNIST" in tags["mlflow.note.content"]
 
@@ -103,3 +104,23 @@ def test_model_uris_of_the_wrong_kind_or_missing(workdir, splits):
         tracking.load_model("models:/fashion-mlp@nobody")
     checkpoint = tracking.load_model(f"runs:/{run_id}/checkpoint")
     assert isinstance(checkpoint, MLP) and checkpoint.config.hidden_sizes == (32, 16)
+
+
+def test_a_run_that_learned_nothing_is_tagged_at_chance(workdir, splits):
+    config = TrainConfig(activation="sigmoid", lr=1e-4, max_epochs=1, batch_size=32)
+    tracker, run_id, result = tracked_training(splits, config, with_model=False)
+    run = tracker.client.get_run(run_id)
+    assert result.at_chance and run.data.tags["at_chance"] == "true"
+    assert run.data.metrics["chance_acc"] == result.chance_acc
+
+
+def test_a_pruned_run_keeps_its_best_epoch_as_a_checkpoint(workdir, splits):
+    tracker = tracking.Tracker("test-exp")
+    config = CONFIG.model_copy(update={"max_epochs": 3})
+    with training_run(tracker, config, splits, {}) as run:
+        result = train.train(config, splits, lambda m: m.epoch == 2, progress=False)
+        run.log_result(result, with_model=False)
+    assert result.stop_reason == "pruned"
+    model = tracker.load_run_checkpoint(run.run_id)
+    weights = result.model.state_dict()
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())

@@ -150,9 +150,14 @@ def test_ui_execs_mlflow_on_the_project_store_on_loopback(store, monkeypatch, ca
     saved = json.loads(client.get_experiment(store.experiment_id).tags[tag])
     state = json.loads(saved["state"])
     assert saved["name"] == "Compare activations"
-    assert {"params.`activation`", "params.`lr`", "metrics.`val_acc`", "metrics.`test_acc`"} <= set(
-        state["selectedColumns"]
-    )
+    assert {
+        "params.`activation`",
+        "params.`lr`",
+        "metrics.`val_acc`",
+        "metrics.`test_acc`",
+        "tags.`trial_state`",
+        "tags.`at_chance`",
+    } <= set(state["selectedColumns"])
     assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`best_val_acc`", False)
 
     # A view the user changed in the UI is theirs: starting the UI again keeps it.

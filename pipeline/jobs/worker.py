@@ -27,6 +27,7 @@ class TrialOutcome:
     value: float | None
     reason: str
     train_time_s: float
+    at_chance: bool = False  # it learned nothing (best val_acc at chance level)
 
 
 def _trial_state(result: train.TrainResult) -> tuple[str, str]:
@@ -69,9 +70,12 @@ def run_trial(sweep: Sweep, trial, splits: data.Splits, settings: dict) -> Trial
         sweep.study.tell(trial, "FAIL")
         raise
     trial.set_user_attr("stop_reason", reason)
+    trial.set_user_attr("at_chance", result.at_chance)
     sweep.study.tell(trial, state, result.best_val_acc)
     value = result.best_val_acc if result.best_epoch else None
-    return TrialOutcome(trial.number, activation, lr, state, value, reason, result.train_time_s)
+    return TrialOutcome(
+        trial.number, activation, lr, state, value, reason, result.train_time_s, result.at_chance
+    )
 
 
 def work(
@@ -173,7 +177,8 @@ def run(job: SweepJobConfig) -> int:
     sweep = open_sweep(job, create=False)
     outcomes = work(sweep)
     for o in outcomes:
-        print(f"trial {o.number}: {o.activation} lr {o.lr:g} -> {o.state} ({o.reason})")
+        chance = ", at chance: learned nothing" if o.at_chance else ""
+        print(f"trial {o.number}: {o.activation} lr {o.lr:g} -> {o.state} ({o.reason}{chance})")
     if not outcomes:
         print(f"study {job.sweep.study}: no queued trial was left for this worker")
     return 0

@@ -227,7 +227,8 @@ class Tracker:
             raise PipelineError(f"run {run_id} not found in {self.uri}") from None
         if not any(a.path == "checkpoint" for a in self.client.list_artifacts(run_id)):
             raise PipelineError(
-                f"run {run_id} has no checkpoint (only runs that finished training keep one)"
+                f"run {run_id} has no checkpoint (a training run keeps its best epoch's "
+                "once it has finished one; one that diverged in its first epoch has none)"
             )
         with tempfile.TemporaryDirectory() as scratch:
             local = self.client.download_artifacts(run_id, "checkpoint", scratch)
