@@ -5,14 +5,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import plots
+from pipeline import charts, plots
 from pipeline.config import SEED_LR
 from pipeline.errors import PipelineError
-from pipeline.files import atomic_write_text
+from pipeline.files import atomic_write_text, atomic_writer
 from pipeline.tracking import Tracker
 from pipeline.train import CHANCE_MARGIN
 
 REPORTS_DIR = Path("reports")
+REPORT_FILES = ("results.md", "results.csv", "lr_response.png", "lr_response.html")
 
 COLUMNS = {  # column -> header of the Markdown table
     "activation": "activation",
@@ -188,7 +189,11 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def lr_response_figure(runs: pd.DataFrame, study: str, activations: tuple[str, ...]):
+def lr_response_points(
+    runs: pd.DataFrame, activations: tuple[str, ...]
+) -> dict[str, list[tuple[float, float, str]]]:
+    """Per activation, (lr, best val_acc, outcome) of each trial that has an accuracy or
+    diverged."""
     trials = runs[runs["stage"] == "train"]
     points = {}
     for activation in [a for a in activations if a in set(trials["activation"])]:
@@ -198,9 +203,7 @@ def lr_response_figure(runs: pd.DataFrame, study: str, activations: tuple[str, .
             for row in mine.itertuples()
             if _outcome(row) == "diverged" or not pd.isna(row.best_val_acc)
         ]
-    return plots.lr_response(
-        points, f"sweep {study}: validation accuracy vs learning rate", seed_lr=SEED_LR
-    )
+    return points
 
 
 def _outcome(row) -> str:
@@ -212,7 +215,8 @@ def _outcome(row) -> str:
 def write_report(
     tracker: Tracker, study: str, activations: tuple[str, ...], directory: Path = REPORTS_DIR
 ) -> pd.DataFrame:
-    """reports/results.md, results.csv and lr_response.png; returns the table."""
+    """reports/results.md, results.csv, lr_response.png and lr_response.html (interactive);
+    returns the table."""
     runs = sweep_runs(tracker, study)
     if runs.empty:
         raise PipelineError(f"no runs of sweep {study!r} in experiment; run `make sweep` first")
@@ -220,8 +224,12 @@ def write_report(
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_text(directory / "results.csv", table.to_csv(index=False))
     atomic_write_text(directory / "results.md", to_markdown(table))
-    figure = lr_response_figure(runs, study, activations)
-    figure.savefig(directory / "lr_response.png.tmp", dpi=110, format="png")
-    (directory / "lr_response.png.tmp").replace(directory / "lr_response.png")
+    points = lr_response_points(runs, activations)
+    title = f"sweep {study}: validation accuracy vs learning rate"
+    figure = plots.lr_response(points, title, seed_lr=SEED_LR)
+    with atomic_writer(directory / "lr_response.png") as handle:
+        figure.savefig(handle, dpi=110, format="png")
     plots.close(figure)
+    page = charts.lr_response(points, title, seed_lr=SEED_LR)
+    atomic_write_text(directory / "lr_response.html", page)
     return table

@@ -1,13 +1,16 @@
+import json
+import math
 import shutil
 import sqlite3
 import time
 from pathlib import Path
 
 import optuna
+import pytest
 import yaml
 from optuna.trial import TrialState
 
-from pipeline import studies
+from pipeline import report, studies
 from pipeline.cli import main
 from pipeline.config import SweepConfig, TrainConfig
 from tests.conftest import client, open_sweep, run_cli, runs_of
@@ -36,6 +39,21 @@ def run_sweep(config: Path, data_dir: Path, *extra: str) -> int:
     return main(
         ["sweep", "--config", str(config), "--data-dir", str(data_dir), "--no-progress", *extra]
     )
+
+
+def plotly_figure(run_id: str, artifact: str, directory: Path) -> tuple[list, dict]:
+    """The data and layout of the plotly figure in a run's HTML artifact, which must carry
+    plotly.js itself (the UI shows it offline)."""
+    html = Path(client().download_artifacts(run_id, artifact, str(directory))).read_text()
+    assert 'src="https://cdn.plot.ly' not in html and len(html) > 1_000_000, "plotly.js inline"
+    decoder = json.JSONDecoder()
+    rest = html[html.index("Plotly.newPlot(") + len("Plotly.newPlot(") :]
+    values = []
+    for _ in range(3):  # the element id, the data, the layout
+        value, end = decoder.raw_decode(rest.lstrip())
+        values.append(value)
+        rest = rest.lstrip()[end:].lstrip().removeprefix(",")
+    return values[1], values[2]
 
 
 def study_of(config: Path) -> optuna.Study:
@@ -67,10 +85,24 @@ def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
         assert 0 < parent.data.metrics[f"best_val_acc.{activation}"] <= 1
         assert parent.data.metrics[f"best_lr.{activation}"] in (0.02, 0.1)
     artifacts = {a.path for a in client().list_artifacts(parent_id, "results")}
-    assert artifacts == {"results/results.md", "results/results.csv", "results/lr_response.png"}
-    assert "figures/optimization_history.png" in {
-        a.path for a in client().list_artifacts(parent_id, "figures")
-    }
+    assert artifacts == {f"results/{name}" for name in report.REPORT_FILES}
+    assert {
+        "figures/optimization_history.png",
+        "figures/parallel_coordinate.html",
+        "figures/slice.html",
+    } <= {a.path for a in client().list_artifacts(parent_id, "figures")}
+    # The comparison as interactive pages the UI shows inline: lr on a log axis, each activation.
+    data, layout = plotly_figure(parent_id, "results/lr_response.html", workdir / "html")
+    assert layout["xaxis"]["type"] == "log"
+    lines = {trace["name"]: trace for trace in data if trace["mode"] == "lines+markers"}
+    assert set(lines) == {"relu", "tanh"} and sorted(lines["relu"]["x"]) == [0.02, 0.1]
+    data, layout = plotly_figure(parent_id, "figures/slice.html", workdir / "html")
+    assert layout["xaxis"]["title"]["text"] == "activation"
+    assert (layout["xaxis2"]["title"]["text"], layout["xaxis2"]["type"]) == ("lr", "log")
+    data, layout = plotly_figure(parent_id, "figures/parallel_coordinate.html", workdir / "html")
+    assert layout["xaxis"]["ticktext"] == ["best val_acc", "activation", "lr"]
+    labels = {a["text"] for a in layout["annotations"]}
+    assert {"relu", "tanh", "0.02", "0.1"} <= labels
 
     children = runs_of(parent_id)
     assert len(children) == 4
@@ -118,6 +150,13 @@ def test_rerunning_a_finished_sweep_adds_nothing_and_new_points_only_run_once(wo
         (t.params["activation"], t.params["lr"]) for t in trials if t.number not in first
     ) == [("relu", 0.05), ("tanh", 0.05)]
     assert len(runs_of(parent_id)) == 6
+    # The parent's parallel coordinates, drawn again: lr 0.05 sits where a log axis puts it
+    # between 0.02 (bottom) and 0.1 (top), at 0.57 (a linear one would put it at 0.375).
+    data, layout = plotly_figure(parent_id, "figures/parallel_coordinate.html", workdir / "html")
+    lr_ticks = {a["text"]: a["y"] for a in layout["annotations"] if a["x"] == 2}
+    assert lr_ticks["0.02"] == 0 and lr_ticks["0.1"] == 1
+    heights = {line["customdata"][2][1]: line["y"][2] for line in data if "customdata" in line}
+    assert heights["0.05"] == pytest.approx(math.log(0.05 / 0.02) / math.log(0.1 / 0.02))
 
 
 def test_a_study_run_against_another_mlflow_store_stops_and_names_the_ways_out(

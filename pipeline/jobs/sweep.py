@@ -161,13 +161,15 @@ def finish(sweep: Sweep) -> dict[str, studies.BestTrial]:
     tracker.set_tags(parent, {f"best_lr.{a}": f"{b.lr:g}" for a, b in best.items()})
     for path, figure in sweep.study.figures().items():
         tracker.log_figure(parent, figure, path)
+    for path, page in sweep.study.interactive_figures().items():
+        tracker.log_text(parent, page, path)
     return best
 
 
 def publish_report(tracker: tracking.Tracker, job: SweepJobConfig, parent: str | None) -> str:
     table = report.write_report(tracker, job.sweep.study, job.sweep.activations)
     if parent:
-        for name in ("results.md", "results.csv", "lr_response.png"):
+        for name in report.REPORT_FILES:
             tracker.log_file(parent, report.REPORTS_DIR / name, "results")
     return report.to_markdown(table)
 

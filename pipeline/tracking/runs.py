@@ -189,6 +189,10 @@ class Tracker:
         finally:
             plots.close(fig)
 
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        """A text artifact, e.g. an HTML page the UI shows inline."""
+        self.client.log_text(run_id, text, artifact_file)
+
     def log_file(self, run_id: str, path: Path, artifact_dir: str) -> None:
         self.client.log_artifact(run_id, str(path), artifact_dir)
 
