@@ -97,6 +97,7 @@ def training_run(
         {"activation": config.activation, **(tags or {})},
         run_description(stage, config, splits, description),
         parent_run_id,
+        system_metrics=True,
     ) as run:
         tracker.log_dataset(run.run_id, splits)
         yield TrainingRun(tracker, run, config)

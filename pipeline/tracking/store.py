@@ -22,6 +22,10 @@ logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the CLI's output to 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 # With a tracking server, MLflow prints two "View run ... at" lines (after a GET) per ended run.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+# Training runs log system metrics (CPU, memory, GPU): a sample every this many seconds, sparse
+# enough to cost a trial next to nothing, dense enough for an epoch-long curve on a CPU.
+SYSTEM_METRICS_INTERVAL_S = 2
+os.environ.setdefault("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", str(SYSTEM_METRICS_INTERVAL_S))
 
 
 def tracking_uri() -> str:
