@@ -29,13 +29,24 @@ def comparison_view_state() -> dict:
     run, best first. Sorting by a metric lists the trials flat (they nest under their sweep when
     sorted by time), and the registered model's version shows beside the best trial of each
     activation."""
+    params = [f"params.`{name}`" for name in COMPARISON_PARAMS]
+    metrics = [f"metrics.`{name}`" for name in COMPARISON_METRICS]
+    tags = [f"tags.`{name}`" for name in COMPARISON_TAGS]
     return {
-        "selectedColumns": [
+        "selectedColumns": ["attributes.`Models`", *params, *metrics, *tags],
+        # Unless given an order, the UI groups columns as metrics, params, tags, and the tags
+        # start past the right edge of a 1500-pixel window. What a run is, how well it did and
+        # how it ended come first; the UI's own columns (name, start, duration) are always there.
+        "columnOrder": [
+            "attributes.`Run Name`",
+            "runDateAndNestInfo",
+            *params,
+            *metrics,
+            *tags,
             "attributes.`Models`",
-            *(f"params.`{name}`" for name in COMPARISON_PARAMS),
-            *(f"metrics.`{name}`" for name in COMPARISON_METRICS),
-            *(f"tags.`{name}`" for name in COMPARISON_TAGS),
+            "duration",
         ],
+        "columnWidths": {"params.`lr`": 80, "tags.`trial_state`": 110, "tags.`at_chance`": 90},
         "orderByKey": "metrics.`best_val_acc`",
         "orderByAsc": False,
         "runsHiddenMode": "SHOW_ALL",  # charts draw every run, not the UI's default first ten
