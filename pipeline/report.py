@@ -6,11 +6,10 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline import charts, plots
-from pipeline.config import SEED_LR
+from pipeline.config import CHANCE_MARGIN, SEED_LR
 from pipeline.errors import PipelineError
 from pipeline.files import atomic_write_text, atomic_writer
 from pipeline.tracking import Tracker
-from pipeline.train import CHANCE_MARGIN
 
 REPORTS_DIR = Path("reports")
 REPORT_FILES = ("results.md", "results.csv", "lr_response.png", "lr_response.html")

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from pipeline.config import TrainConfig
+from pipeline.config import CHANCE_MARGIN, TrainConfig
 from pipeline.data import Splits
 from pipeline.errors import UsageError
 from pipeline.model import MLP, build_model
@@ -23,9 +23,6 @@ from pipeline.model import MLP, build_model
 EVAL_BATCH_SIZE = 4096
 PROBE_BATCH_SIZE = 256  # the fixed batch whose gradient norms are logged every epoch
 GPU_DIVERGENCE_CHECK_EVERY = 50  # steps between host syncs on a GPU
-# A run whose best validation accuracy stays within this of guessing the commonest class learned
-# nothing (tanh at lr 0.3, sigmoid at the seed's lr 1e-3: both end at 10%).
-CHANCE_MARGIN = 0.05
 
 
 @dataclass
