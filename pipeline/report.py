@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import plots
-from pipeline.config import SEED_LR
+from pipeline import charts, plots
+from pipeline.config import CHANCE_MARGIN, SEED_LR
 from pipeline.errors import PipelineError
-from pipeline.files import atomic_write_text
+from pipeline.files import atomic_write_text, atomic_writer
 from pipeline.tracking import Tracker
 
 REPORTS_DIR = Path("reports")
+REPORT_FILES = ("results.md", "results.csv", "lr_response.png", "lr_response.html")
 
 COLUMNS = {  # column -> header of the Markdown table
     "activation": "activation",
@@ -32,6 +33,20 @@ COLUMNS = {  # column -> header of the Markdown table
     "confirm_test_acc_mean": "test acc % mean",
     "confirm_test_acc_std": "± std",
     "confirm_seeds": "seeds",
+    # Not columns of the Markdown table: its accuracies carry CHANCE_MARK instead.
+    "at_chance": "at chance",
+    "seed_lr_at_chance": "at chance @1e-3",
+}
+CHANCE_MARK = "†"
+CHANCE_NOTE = (
+    f"{CHANCE_MARK} at chance level: the run learned nothing (its best validation accuracy is "
+    f"within {100 * CHANCE_MARGIN:g} points of always guessing the commonest class; MLflow tag "
+    "`at_chance=true`)."
+)
+# The accuracies a mark goes on: prefix -> (its at_chance column, its accuracy columns)
+_MARKED = {
+    prefix: (f"{prefix}at_chance", [f"{prefix}{k}" for k in ("train_acc", "val_acc", "test_acc")])
+    for prefix in ("", "seed_lr_")
 }
 PERCENT = {
     "train_acc",
@@ -61,6 +76,7 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
             "status": raw["status"],
             "state": _tag(raw, "trial_state"),
             "stop_reason": _tag(raw, "stop_reason"),
+            "at_chance": _tag(raw, "at_chance") == "true",
         }
     )
     for metric in ("best_val_acc", "best_epoch", "test_acc", "train_time_s", "time_to_best_s"):
@@ -81,6 +97,7 @@ def _run_columns(tracker: Tracker, run: pd.Series, prefix: str = "") -> dict:
         f"{prefix}test_acc": run["test_acc"],
         f"{prefix}time_to_best_s": run["time_to_best_s"],
         f"{prefix}best_epoch": run["best_epoch"],
+        f"{prefix}at_chance": bool(run["at_chance"]),
     }
 
 
@@ -133,7 +150,8 @@ def results_table(
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    """A GitHub table: accuracies in percent with 2 decimals, blanks for what was not measured."""
+    """A GitHub table: accuracies in percent with 2 decimals, blanks for what was not measured,
+    and the accuracies of a run that learned nothing marked, with a note under the table."""
 
     def cell(column: str, value) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -148,14 +166,33 @@ def to_markdown(table: pd.DataFrame) -> str:
             return f"{value:.1f}"
         return str(value)
 
-    headers = [COLUMNS[c] for c in table.columns]
+    def marked(row: pd.Series) -> set[str]:
+        return {
+            column
+            for flag, accuracies in _MARKED.values()
+            if flag in row and pd.notna(row[flag]) and bool(row[flag])
+            for column in accuracies
+        }
+
+    shown = [c for c in table.columns if not c.endswith("at_chance")]
+    headers = [COLUMNS[c] for c in shown]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    any_marked = False
     for _, row in table.iterrows():
-        lines.append("| " + " | ".join(cell(c, row[c]) for c in table.columns) + " |")
+        marks = marked(row) & set(shown)
+        any_marked |= bool(marks)
+        cells = [cell(c, row[c]) + (f" {CHANCE_MARK}" if c in marks else "") for c in shown]
+        lines.append("| " + " | ".join(cells) + " |")
+    if any_marked:
+        lines += ["", CHANCE_NOTE]
     return "\n".join(lines) + "\n"
 
 
-def lr_response_figure(runs: pd.DataFrame, study: str, activations: tuple[str, ...]):
+def lr_response_points(
+    runs: pd.DataFrame, activations: tuple[str, ...]
+) -> dict[str, list[tuple[float, float, str]]]:
+    """Per activation, (lr, best val_acc, outcome) of each trial that has an accuracy or
+    diverged."""
     trials = runs[runs["stage"] == "train"]
     points = {}
     for activation in [a for a in activations if a in set(trials["activation"])]:
@@ -165,9 +202,7 @@ def lr_response_figure(runs: pd.DataFrame, study: str, activations: tuple[str, .
             for row in mine.itertuples()
             if _outcome(row) == "diverged" or not pd.isna(row.best_val_acc)
         ]
-    return plots.lr_response(
-        points, f"sweep {study}: validation accuracy vs learning rate", seed_lr=SEED_LR
-    )
+    return points
 
 
 def _outcome(row) -> str:
@@ -179,7 +214,8 @@ def _outcome(row) -> str:
 def write_report(
     tracker: Tracker, study: str, activations: tuple[str, ...], directory: Path = REPORTS_DIR
 ) -> pd.DataFrame:
-    """reports/results.md, results.csv and lr_response.png; returns the table."""
+    """reports/results.md, results.csv, lr_response.png and lr_response.html (interactive);
+    returns the table."""
     runs = sweep_runs(tracker, study)
     if runs.empty:
         raise PipelineError(f"no runs of sweep {study!r} in experiment; run `make sweep` first")
@@ -187,8 +223,12 @@ def write_report(
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_text(directory / "results.csv", table.to_csv(index=False))
     atomic_write_text(directory / "results.md", to_markdown(table))
-    figure = lr_response_figure(runs, study, activations)
-    figure.savefig(directory / "lr_response.png.tmp", dpi=110, format="png")
-    (directory / "lr_response.png.tmp").replace(directory / "lr_response.png")
+    points = lr_response_points(runs, activations)
+    title = f"sweep {study}: validation accuracy vs learning rate"
+    figure = plots.lr_response(points, title, seed_lr=SEED_LR)
+    with atomic_writer(directory / "lr_response.png") as handle:
+        figure.savefig(handle, dpi=110, format="png")
     plots.close(figure)
+    page = charts.lr_response(points, title, seed_lr=SEED_LR)
+    atomic_write_text(directory / "lr_response.html", page)
     return table

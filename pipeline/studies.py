@@ -24,6 +24,7 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, Trial, TrialState
 
+from pipeline import charts
 from pipeline.activations import NAMES
 from pipeline.config import SweepConfig
 from pipeline.errors import PipelineError, UsageError
@@ -371,3 +372,22 @@ class Study:
             figure.tight_layout()
             figures[path] = figure
         return figures
+
+    def interactive_figures(self) -> dict[str, str]:
+        """Optuna's plotly figures as self-contained HTML pages: the parallel coordinates of
+        activation, lr (a log axis) and best val_acc, and the slice of best val_acc over each
+        of them. None before a trial has completed."""
+        from optuna import visualization as ov
+
+        if not self.trials(TrialState.COMPLETE):
+            return {}
+        params, target = ["activation", "lr"], "best val_acc"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            drawn = {
+                "figures/parallel_coordinate.html": ov.plot_parallel_coordinate(
+                    self.study, params=params, target_name=target
+                ),
+                "figures/slice.html": ov.plot_slice(self.study, params=params, target_name=target),
+            }
+        return {path: charts.to_html(figure) for path, figure in drawn.items()}

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from pipeline.config import TrainConfig
+from pipeline.config import CHANCE_MARGIN, TrainConfig
 from pipeline.data import Splits
 from pipeline.errors import UsageError
 from pipeline.model import MLP, build_model
@@ -59,10 +59,25 @@ class TrainResult:
     test_loss: float = math.nan
     test_acc: float = math.nan
     diverged_at: str = ""  # "epoch 2, step 17" when the loss stopped being finite
+    chance_acc: float = math.nan  # what always guessing the commonest validation class scores
 
     @property
     def completed(self) -> bool:
         return self.stop_reason in ("max_epochs", "early_stopping")
+
+    @property
+    def has_best_weights(self) -> bool:
+        """Whether `model` holds a finished epoch's weights, all finite: a completed run's best
+        epoch, a pruned one's best so far, a diverged one's best before the loss blew up."""
+        return self.best_epoch > 0 and all(
+            bool(torch.isfinite(p).all()) for p in self.model.parameters()
+        )
+
+    @property
+    def at_chance(self) -> bool:
+        """It learned nothing: its best validation accuracy stayed within CHANCE_MARGIN of
+        always guessing the commonest class."""
+        return self.best_epoch > 0 and self.best_val_acc < self.chance_acc + CHANCE_MARGIN
 
     def final_metrics(self) -> dict[str, float]:
         metrics = {"train_time_s": self.train_time_s}
@@ -71,6 +86,7 @@ class TrainResult:
                 best_val_acc=self.best_val_acc,
                 best_epoch=self.best_epoch,
                 time_to_best_s=self.time_to_best_s,
+                chance_acc=self.chance_acc,
             )
         if self.completed:
             metrics.update(test_acc=self.test_acc, test_loss=self.test_loss)
@@ -145,6 +161,11 @@ def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float
         loss_sum += F.cross_entropy(logits, targets, reduction="sum")
         correct += (logits.argmax(1) == targets).sum()
     return loss_sum.item() / len(y), correct.item() / len(y)
+
+
+def chance_accuracy(labels: torch.Tensor) -> float:
+    """The accuracy of always answering the commonest label: the floor a model must beat."""
+    return torch.bincount(labels).max().item() / len(labels)
 
 
 def layer_grad_norms(model: MLP, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
@@ -271,6 +292,7 @@ def train(
 
     best_state, result = None, TrainResult(model=model, history=[], stop_reason="max_epochs")
     book = EpochBook(result, config.patience)
+    result.chance_acc = chance_accuracy(splits.val_y)
     bar = tqdm(
         range(1, config.max_epochs + 1),
         desc=config.run_name,

@@ -144,3 +144,23 @@ def test_a_run_without_a_checkpoint_is_named(workdir, tiny_data, capsys):
     tracker.end_run(run_id)
     assert main(["analyze", "--run-id", run_id, "--data-dir", str(tiny_data)]) == 1
     assert f"run {run_id} has no checkpoint" in capsys.readouterr().err
+
+
+def test_analyze_takes_the_activations_that_have_a_run_and_names_the_rest(
+    workdir, tiny_data, capsys
+):
+    """After `make train ACT=relu` and `make train ACT=sigmoid`, `make analyze` (all six by
+    default) analyses those two and says once which ones it left out."""
+    for activation in ("relu", "sigmoid"):
+        assert (
+            main(["train", "--activation", activation, "--data-dir", str(tiny_data), *TINY_TRAIN])
+            == 0
+        )
+    capsys.readouterr()
+    assert main(["analyze", "--data-dir", str(tiny_data)]) == 0
+    captured = capsys.readouterr()
+    runs = children(run_id_from(captured.out))
+    assert set(runs) == {"analysis-relu", "analysis-sigmoid"}
+    notes = [line for line in captured.err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1, captured.err
+    assert "tanh, leakyrelu, elu, swish" in notes[0] and "analysing sigmoid, relu" in notes[0]

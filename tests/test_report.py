@@ -59,9 +59,13 @@ def test_the_report_rebuilds_the_seed_table_from_mlflow(workdir, tiny_data, caps
         assert row["train_acc"] == train_acc[0]
         at_seed_lr = mine[mine["params.lr"] == "0.001"].iloc[0]
         assert row["seed_lr_test_acc"] == at_seed_lr["metrics.test_acc"]
+        assert row["seed_lr_at_chance"] == (at_seed_lr["tags.at_chance"] == "true")
         assert row["trials"] == 2
     markdown = (workdir / "reports/results.md").read_text()
-    assert markdown.count("\n") == 4 and f"{100 * table['test_acc'][0]:.2f}" in markdown
+    rows, _, note = markdown.partition("\n\n")
+    assert rows.count("\n") == 3 and f"{100 * table['test_acc'][0]:.2f}" in rows
+    marked = table["at_chance"].any() or table["seed_lr_at_chance"].any()
+    assert note == (f"{report.CHANCE_NOTE}\n" if marked else "")
     assert (workdir / "reports/lr_response.png").stat().st_size > 10_000
 
 
@@ -115,3 +119,30 @@ def test_markdown_cells_show_percent_and_blanks():
         lines[0] == "| activation | best lr | test acc % | epoch of saturation | test acc % @1e-3 |"
     )
     assert lines[2] == "| relu | 0.03 | 87.65 | 9 | – |"
+
+
+def test_accuracies_of_a_run_that_learned_nothing_are_marked_with_a_note():
+    """sigmoid at the seed's lr ends at chance (10%): its cells say so, a note under the table
+    says what the mark means; the CSV keeps the flags as columns."""
+    table = pd.DataFrame(
+        [
+            {
+                "activation": "sigmoid",
+                "val_acc": 0.87,
+                "test_acc": 0.86,
+                "seed_lr_val_acc": 0.101,
+                "seed_lr_test_acc": 0.1,
+                "at_chance": False,
+                "seed_lr_at_chance": True,
+            },
+            {"activation": "relu", "val_acc": 0.89, "at_chance": False},
+        ]
+    )
+    lines = report.to_markdown(table).splitlines()
+    headers = "| activation | val acc % | test acc % | val acc % @1e-3 | test acc % @1e-3 |"
+    assert lines[0] == headers
+    assert lines[2] == "| sigmoid | 87.00 | 86.00 | 10.10 † | 10.00 † |"
+    assert lines[3] == "| relu | 89.00 | – | – | – |"
+    assert lines[4:] == ["", report.CHANCE_NOTE] and "at_chance=true" in report.CHANCE_NOTE
+    unmarked = report.to_markdown(table.assign(seed_lr_at_chance=False))
+    assert "†" not in unmarked and unmarked.count("\n") == 4

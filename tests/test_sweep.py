@@ -1,14 +1,19 @@
+import json
+import math
+import shutil
+import sqlite3
 import time
 from pathlib import Path
 
 import optuna
+import pytest
 import yaml
 from optuna.trial import TrialState
 
-from pipeline import studies
+from pipeline import report, studies
 from pipeline.cli import main
 from pipeline.config import SweepConfig, TrainConfig
-from tests.conftest import client, open_sweep, runs_of
+from tests.conftest import client, open_sweep, run_cli, runs_of
 
 TINY = {
     "max_epochs": 2,
@@ -34,6 +39,21 @@ def run_sweep(config: Path, data_dir: Path, *extra: str) -> int:
     return main(
         ["sweep", "--config", str(config), "--data-dir", str(data_dir), "--no-progress", *extra]
     )
+
+
+def plotly_figure(run_id: str, artifact: str, directory: Path) -> tuple[list, dict]:
+    """The data and layout of the plotly figure in a run's HTML artifact, which must carry
+    plotly.js itself (the UI shows it offline)."""
+    html = Path(client().download_artifacts(run_id, artifact, str(directory))).read_text()
+    assert 'src="https://cdn.plot.ly' not in html and len(html) > 1_000_000, "plotly.js inline"
+    decoder = json.JSONDecoder()
+    rest = html[html.index("Plotly.newPlot(") + len("Plotly.newPlot(") :]
+    values = []
+    for _ in range(3):  # the element id, the data, the layout
+        value, end = decoder.raw_decode(rest.lstrip())
+        values.append(value)
+        rest = rest.lstrip()[end:].lstrip().removeprefix(",")
+    return values[1], values[2]
 
 
 def study_of(config: Path) -> optuna.Study:
@@ -65,10 +85,24 @@ def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
         assert 0 < parent.data.metrics[f"best_val_acc.{activation}"] <= 1
         assert parent.data.metrics[f"best_lr.{activation}"] in (0.02, 0.1)
     artifacts = {a.path for a in client().list_artifacts(parent_id, "results")}
-    assert artifacts == {"results/results.md", "results/results.csv", "results/lr_response.png"}
-    assert "figures/optimization_history.png" in {
-        a.path for a in client().list_artifacts(parent_id, "figures")
-    }
+    assert artifacts == {f"results/{name}" for name in report.REPORT_FILES}
+    assert {
+        "figures/optimization_history.png",
+        "figures/parallel_coordinate.html",
+        "figures/slice.html",
+    } <= {a.path for a in client().list_artifacts(parent_id, "figures")}
+    # The comparison as interactive pages the UI shows inline: lr on a log axis, each activation.
+    data, layout = plotly_figure(parent_id, "results/lr_response.html", workdir / "html")
+    assert layout["xaxis"]["type"] == "log"
+    lines = {trace["name"]: trace for trace in data if trace["mode"] == "lines+markers"}
+    assert set(lines) == {"relu", "tanh"} and sorted(lines["relu"]["x"]) == [0.02, 0.1]
+    data, layout = plotly_figure(parent_id, "figures/slice.html", workdir / "html")
+    assert layout["xaxis"]["title"]["text"] == "activation"
+    assert (layout["xaxis2"]["title"]["text"], layout["xaxis2"]["type"]) == ("lr", "log")
+    data, layout = plotly_figure(parent_id, "figures/parallel_coordinate.html", workdir / "html")
+    assert layout["xaxis"]["ticktext"] == ["best val_acc", "activation", "lr"]
+    labels = {a["text"] for a in layout["annotations"]}
+    assert {"relu", "tanh", "0.02", "0.1"} <= labels
 
     children = runs_of(parent_id)
     assert len(children) == 4
@@ -116,11 +150,78 @@ def test_rerunning_a_finished_sweep_adds_nothing_and_new_points_only_run_once(wo
         (t.params["activation"], t.params["lr"]) for t in trials if t.number not in first
     ) == [("relu", 0.05), ("tanh", 0.05)]
     assert len(runs_of(parent_id)) == 6
+    # The parent's parallel coordinates, drawn again: lr 0.05 sits where a log axis puts it
+    # between 0.02 (bottom) and 0.1 (top), at 0.57 (a linear one would put it at 0.375).
+    data, layout = plotly_figure(parent_id, "figures/parallel_coordinate.html", workdir / "html")
+    lr_ticks = {a["text"]: a["y"] for a in layout["annotations"] if a["x"] == 2}
+    assert lr_ticks["0.02"] == 0 and lr_ticks["0.1"] == 1
+    heights = {line["customdata"][2][1]: line["y"][2] for line in data if "customdata" in line}
+    assert heights["0.05"] == pytest.approx(math.log(0.05 / 0.02) / math.log(0.1 / 0.02))
 
 
-def test_a_diverging_trial_is_pruned_with_its_reason_and_the_sweep_goes_on(workdir, tiny_data):
+def test_a_study_run_against_another_mlflow_store_stops_and_names_the_ways_out(
+    workdir, tiny_data, monkeypatch, capsys
+):
+    """The study keeps its parent run's id; in a store without that run (another
+    MLFLOW_TRACKING_URI, or mlruns/ deleted) `make sweep` and `make worker` stop in one line
+    before writing anything, and each way out the line names works."""
+    config = write_config(workdir, activations=["relu"], lr=[0.05])
+    assert run_sweep(config, tiny_data) == 0
+    first_parent = study_of(config).user_attrs["mlflow_parent_run_id"]
+    first_store = f"sqlite:///{workdir}/mlruns/mlflow.db"
+    assert study_of(config).user_attrs["mlflow_tracking_uri"] == first_store
+    capsys.readouterr()
+
+    other = workdir / "elsewhere"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{other}/mlflow.db")
+    worker = ["worker", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]
+    for attempt in (lambda: run_sweep(config, tiny_data), lambda: main(worker)):
+        assert attempt() == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+        assert f"parent run {first_parent} in {first_store}" in err
+        assert f"MLFLOW_TRACKING_URI={first_store}" in err
+        assert f"delete {Path('sweeps/tiny.db')}" in err and "a new name" in err
+    assert not other.exists(), "nothing is written to the other store"
+
+    # Way out 1: back to the store the study logs to; it carries on (here: nothing left to do).
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert run_sweep(config, tiny_data) == 0
+    assert len(runs_of(first_parent)) == 1
+
+    # mlruns/ deleted: the same store, without the run. (Fresh processes from here: MLflow
+    # keeps a store's database open per URI within a process, as a user's next command would not.)
+    shutil.rmtree(workdir / "mlruns")
+    sweep = ["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]
+    result = run_cli(*sweep, cwd=workdir)
+    assert result.returncode == 1
+    assert f"parent run {first_parent}, but experiment 'activation-study' of" in result.stderr
+    assert not (workdir / "mlruns/mlflow.db").exists()
+
+    # Way out 2: the study afresh, in this store.
+    (workdir / "sweeps/tiny.db").unlink()
+    out = run_cli(*sweep, cwd=workdir, check=True).stdout
+    parent = study_of(config).user_attrs["mlflow_parent_run_id"]
+    assert parent != first_parent and f"parent_run_id={parent}" in out
+    with sqlite3.connect(workdir / "mlruns/mlflow.db") as db:
+        runs = dict(db.execute("select run_uuid, status from runs").fetchall())
+    assert runs.pop(parent) == "FINISHED" and list(runs.values()) == ["FINISHED"]
+
+
+def test_diverging_and_pruned_trials_end_with_their_reason_and_keep_what_they_reached(
+    workdir, tiny_data, capsys
+):
+    """lr 50 diverges in its first epoch: PRUNED as `diverged`, no weights worth keeping. lr 1e-4
+    is pruned after its first epoch (below the median of relu's completed trial there): its best
+    epoch is kept as a checkpoint, which `make evaluate` reloads. The sweep goes on."""
     config = write_config(
-        workdir, activations=["relu"], lr=[0.05, 50.0], hidden_sizes=[512, 256, 256, 128]
+        workdir,
+        activations=["relu"],
+        lr=[0.05, 50.0, 0.0001],
+        hidden_sizes=[512, 256, 256, 128],
+        pruner="median",
+        pruner_warmup_epochs=0,
+        reference_lr=None,
     )
     assert run_sweep(config, tiny_data) == 0
     trials = {t.params["lr"]: t for t in study_of(config).get_trials()}
@@ -130,6 +231,19 @@ def test_a_diverging_trial_is_pruned_with_its_reason_and_the_sweep_goes_on(workd
     run = client().get_run(trials[50.0].user_attrs["mlflow_run_id"])
     assert run.data.tags["stop_reason"] == "diverged" and run.data.tags["trial_state"] == "PRUNED"
     assert run.data.tags["diverged_at"].startswith("epoch 1, step")
+    assert "checkpoint" not in {a.path for a in client().list_artifacts(run.info.run_id)}
+
+    pruned = trials[0.0001]
+    assert pruned.state == TrialState.PRUNED
+    assert pruned.user_attrs["stop_reason"] == "pruned at epoch 1"
+    run_id = pruned.user_attrs["mlflow_run_id"]
+    run = client().get_run(run_id)
+    assert run.data.tags["trial_state"] == "PRUNED" and "test_acc" not in run.data.metrics
+    assert "checkpoint" in {a.path for a in client().list_artifacts(run_id)}
+    capsys.readouterr()
+    uri = f"runs:/{run_id}/checkpoint"
+    assert main(["evaluate", "--model-uri", uri, "--data-dir", str(tiny_data)]) == 0
+    assert capsys.readouterr().out.startswith("test_acc=")
 
 
 def test_a_trial_left_running_by_a_dead_worker_is_failed_and_retried(workdir, tiny_data):

@@ -1,3 +1,5 @@
+import time
+
 import mlflow
 import numpy as np
 import pytest
@@ -52,6 +54,7 @@ def test_a_training_run_records_everything(workdir, splits):
 
     tags = run.data.tags
     assert tags["stage"] == "train" and tags["activation"] == "relu"
+    assert tags["at_chance"] == "false"
     assert tags["stop_reason"] == result.stop_reason and "git_commit" in tags
     assert "Fashion-MNIST" in tags["mlflow.note.content"]
 
@@ -112,3 +115,51 @@ def test_model_uris_of_the_wrong_kind_or_missing(workdir, splits):
         tracking.load_model("models:/fashion-mlp@nobody")
     checkpoint = tracking.load_model(f"runs:/{run_id}/checkpoint")
     assert isinstance(checkpoint, MLP) and checkpoint.config.hidden_sizes == (32, 16)
+
+
+def test_a_run_that_learned_nothing_is_tagged_at_chance(workdir, splits):
+    config = TrainConfig(activation="sigmoid", lr=1e-4, max_epochs=1, batch_size=32)
+    tracker, run_id, result = tracked_training(splits, config, with_model=False)
+    run = tracker.client.get_run(run_id)
+    assert result.at_chance and run.data.tags["at_chance"] == "true"
+    assert run.data.metrics["chance_acc"] == result.chance_acc
+
+
+def test_a_pruned_run_keeps_its_best_epoch_as_a_checkpoint(workdir, splits):
+    tracker = tracking.Tracker("test-exp")
+    config = CONFIG.model_copy(update={"max_epochs": 3})
+    with training_run(tracker, config, splits, {}) as run:
+        result = train.train(config, splits, lambda m: m.epoch == 2, progress=False)
+        run.log_result(result, with_model=False)
+    assert result.stop_reason == "pruned"
+    model = tracker.load_run_checkpoint(run.run_id)
+    weights = result.model.state_dict()
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+
+
+def test_a_training_run_records_system_metrics_until_it_ends(workdir, splits, monkeypatch):
+    """MLflow's system metrics (the UI's System metrics tab) on every training run, sampled
+    every MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL seconds (here 0.1: a tiny run is short), and
+    off with MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING=false."""
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")
+    tracker = tracking.Tracker("test-exp")
+    with training_run(tracker, CONFIG, splits, {}) as run:
+        result = train.train(CONFIG, splits, on_epoch=run.log_epoch, progress=False)
+        time.sleep(0.5)
+        run.log_result(result, with_model=False)
+    finished = tracker.client.get_run(run.run_id)
+    assert finished.info.status == "FINISHED" and mlflow.active_run() is None
+    for key in ("system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"):
+        history = tracker.client.get_metric_history(run.run_id, key)
+        assert len(history) >= 2, key
+        assert [m.step for m in history] == list(range(len(history)))
+    assert 0 <= finished.data.metrics["system/cpu_utilization_percentage"] <= 100
+    assert finished.data.metrics["system/system_memory_usage_megabytes"] > 0
+    if torch.cuda.is_available():  # with nvidia-ml-py, MLflow samples each GPU too
+        assert "system/gpu_0_utilization_percentage" in finished.data.metrics
+
+    monkeypatch.setenv("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "false")
+    with training_run(tracker, CONFIG, splits, {}) as run:
+        time.sleep(0.3)
+    metrics = tracker.client.get_run(run.run_id).data.metrics
+    assert not any(key.startswith("system/") for key in metrics)

@@ -30,7 +30,9 @@ def test_training_learns_the_synthetic_task(splits):
         "test_loss",
         "train_time_s",
         "time_to_best_s",
+        "chance_acc",
     }
+    assert not result.at_chance and result.has_best_weights
 
 
 def test_same_seed_gives_identical_metrics(splits):
@@ -86,6 +88,22 @@ def test_divergence_stops_at_the_first_non_finite_loss(splits):
     assert result.stop_reason == "diverged"
     assert result.diverged_at.startswith("epoch 1, step ")
     assert result.history == [] and result.best_epoch == 0
+    assert not result.has_best_weights, "no epoch finished: nothing worth a checkpoint"
+
+
+def test_a_run_that_learned_nothing_is_at_chance(splits):
+    """Chance is what always answering the commonest validation class scores; a deep sigmoid
+    network at lr 1e-4 answers one class for every image after an epoch, like the seed's
+    sigmoid at 1e-3 on the real data."""
+    labels = splits.val_y
+    commonest = torch.bincount(labels).max().item() / len(labels)
+    assert train.chance_accuracy(labels) == commonest
+    config = TrainConfig(activation="sigmoid", lr=1e-4, max_epochs=1, batch_size=32)
+    result = train.train(config, splits, progress=False)
+    assert result.chance_acc == commonest and result.best_val_acc <= commonest
+    assert result.at_chance and result.final_metrics()["chance_acc"] == commonest
+    above = train.TrainResult(result.model, [], "max_epochs", 1, commonest + 0.06, chance_acc=0.1)
+    assert not above.at_chance
 
 
 DEVICES = [

@@ -78,6 +78,8 @@ def store(tmp_path_factory, tiny_data) -> Store:
         patch.chdir(directory)
         for name in ("MLFLOW_TRACKING_URI", "OPTUNA_STORAGE", data.DATA_DIR_ENV):
             patch.delenv(name, raising=False)
+        # Tiny trials last about a second: sample the system often enough to see them.
+        patch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")
         # Small learning rates: 2 epochs leave the trials apart and short of 100% accuracy.
         assert run_sweep(write_config(directory, lr=[0.001, 0.003]), tiny_data) == 0
     client = mlflow.MlflowClient(f"sqlite:///{directory}/mlruns/mlflow.db")
@@ -150,9 +152,14 @@ def test_ui_execs_mlflow_on_the_project_store_on_loopback(store, monkeypatch, ca
     saved = json.loads(client.get_experiment(store.experiment_id).tags[tag])
     state = json.loads(saved["state"])
     assert saved["name"] == "Compare activations"
-    assert {"params.`activation`", "params.`lr`", "metrics.`val_acc`", "metrics.`test_acc`"} <= set(
-        state["selectedColumns"]
-    )
+    assert {
+        "params.`activation`",
+        "params.`lr`",
+        "metrics.`val_acc`",
+        "metrics.`test_acc`",
+        "tags.`trial_state`",
+        "tags.`at_chance`",
+    } <= set(state["selectedColumns"])
     assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`best_val_acc`", False)
 
     # A view the user changed in the UI is theirs: starting the UI again keeps it.
@@ -333,12 +340,16 @@ def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
     # page is "Runs" there, "Training runs" in the GenAI mode), every trial with its values.
     page.goto(ui, wait_until="domcontentloaded")
     expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
-    for column in ("params.`activation`", "params.`lr`", "metrics.`val_acc`", "metrics.`test_acc`"):
+    columns = ["params.`activation`", "params.`lr`", "metrics.`val_acc`", "metrics.`test_acc`"]
+    for column in [*columns, "tags.`trial_state`", "tags.`at_chance`"]:
         header = page.locator(f'.ag-header-cell[col-id="{column}"]')
         expect(header).to_have_text(column.split("`")[1])
+        box = header.bounding_box()  # at a glance: on screen, no scrolling to the right
+        assert box["x"] + box["width"] <= page.viewport_size["width"], column
     for trial in store.trials:
         expect(page.get_by_role("link", name=trial.name, exact=True)).to_be_visible()
         expect(row(page, trial.run_id, "params.`activation`")).to_have_text(trial.activation)
+        expect(row(page, trial.run_id, "tags.`trial_state`")).to_have_text("COMPLETE")
         shown = row(page, trial.run_id, "metrics.`val_acc`").inner_text()
         assert shows_number(shown, trial.val_acc), (trial.name, shown, trial.val_acc)
     expect(row(page, store.champion.run_id, "attributes.`Models`")).to_contain_text("fashion-mlp")
@@ -376,10 +387,29 @@ def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
     expect(page.get_by_text("model", exact=True)).to_have_count(0)
     page.screenshot(path=tmp_path / "5-champion-artifacts.png")
 
-    # The sweep's parent run says what it is, too.
+    # A trial's System metrics tab draws what MLflow sampled while it trained.
+    page.goto(f"{experiment}/{store.champion.run_id}", wait_until="domcontentloaded")
+    page.get_by_role("tab", name="System metrics").click()
+    expect(page.get_by_text("cpu_utilization_percentage").first).to_be_visible()
+    page.screenshot(path=tmp_path / "6-system-metrics.png")
+
+    # The sweep's parent run says what it is, too, and shows its interactive comparison inline:
+    # the page runs in the UI's sandboxed frame, offline, and plotly draws the figure.
     page.goto(f"{experiment}/{store.parent_id}", wait_until="domcontentloaded")
     expect(page.get_by_text(store.parent_description)).to_be_visible()
-    page.screenshot(path=tmp_path / "6-parent-run.png")
+    page.screenshot(path=tmp_path / "7-parent-run.png")
+    page.get_by_role("tab", name="Artifacts").click()
+    for folder, name, text in (
+        ("results", "lr_response.html", "learning rate"),
+        ("figures", "parallel_coordinate.html", "Parallel Coordinate Plot"),
+    ):
+        page.get_by_text(folder, exact=True).click()
+        page.get_by_text(name, exact=True).click()
+        expect(page.get_by_text(f"{folder}/{name}", exact=True)).to_be_visible()
+        frame = page.frame_locator("iframe.mlflow-html-iframe")
+        expect(frame.locator(".js-plotly-plot .main-svg").first).to_be_visible()
+        expect(frame.get_by_text(text).first).to_be_visible()
+        page.screenshot(path=tmp_path / f"8-{Path(name).stem}.png")
 
 
 @pytest.mark.slow

@@ -5,6 +5,7 @@ activation, one grid on a parent run, and a child run per activation with its me
 grid and the histograms as arrays.
 """
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,7 +158,9 @@ def run_probe(config: DiagnosticsConfig) -> int:
 
 
 def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[object, dict[str, str]]]:
-    """(model, tags) for --model-uri, --run-id, or the latest trained run of each activation."""
+    """(model, tags) for --model-uri, --run-id, or each activation's latest trained run (or,
+    with --best, its registered best). Activations without one are left out with one note on
+    stderr; only when none has one is it an error."""
     if config.model_uri:
         return [(tracking.load_model(config.model_uri), {"source_model_uri": config.model_uri})]
     tracker = tracking.Tracker(config.experiment)
@@ -165,23 +168,31 @@ def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[object, dict[str,
         return [(tracker.load_run_checkpoint(config.run_id), {"source_run_id": config.run_id})]
     names = config.activations
     if config.best:
-        latest = tracking.registered_runs(tracker, names)
-        missing = [name for name in names if name not in latest]
-        if missing:
-            raise PipelineError(
-                f"no registered model fashion-mlp@{missing[0]} (aliases missing: "
-                f"{', '.join(missing)}); run `make sweep` with these activations first"
-            )
+        found = tracking.registered_runs(tracker, names)
+        what = "no registered model fashion-mlp@{name} (aliases missing: {missing})"
+        remedy = "run `make sweep` with these activations"
     else:
-        latest = tracker.latest_trained_runs(names)
-        missing = [name for name in names if name not in latest]
-        if missing:
-            raise PipelineError(
-                f"no finished training run with a checkpoint for {', '.join(missing)} in "
-                f"experiment {config.experiment!r}; train one with `make train "
-                f"ACT={missing[0]}` or run `make sweep`"
-            )
-    return [(tracker.load_run_checkpoint(latest[n]), {"source_run_id": latest[n]}) for n in names]
+        found = tracker.latest_trained_runs(names)
+        what = (
+            "no finished training run with a checkpoint for {missing} in experiment "
+            f"{config.experiment!r}"
+        )
+        remedy = "train one with `make train ACT={name}` or run `make sweep`"
+    missing = [name for name in names if name not in found]
+    if missing:
+        text = what.format(name=missing[0], missing=", ".join(missing))
+        if len(missing) == len(names):
+            raise PipelineError(f"{text}; {remedy.format(name=missing[0])} first")
+        analysed = ", ".join(name for name in names if name in found)
+        print(
+            f"note: {text}; analysing {analysed} ({remedy.format(name=missing[0])} for the rest)",
+            file=sys.stderr,
+        )
+    return [
+        (tracker.load_run_checkpoint(found[n]), {"source_run_id": found[n]})
+        for n in names
+        if n in found
+    ]
 
 
 def run_analyze(config: DiagnosticsConfig) -> int:

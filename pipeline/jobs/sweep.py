@@ -16,7 +16,10 @@ from pipeline import data, report, studies, tracking, train
 from pipeline.config import SweepJobConfig
 from pipeline.errors import PipelineError
 from pipeline.jobs.train import training_run
-from pipeline.urls import label
+from pipeline.urls import label, redact
+
+# Study attributes: the sweep's MLflow parent run, and the store it was made in.
+PARENT_RUN, STORE = "mlflow_parent_run_id", "mlflow_tracking_uri"
 
 
 @dataclass
@@ -27,7 +30,7 @@ class Sweep:
 
     @property
     def parent_run_id(self) -> str:
-        return self.study.attr("mlflow_parent_run_id")
+        return self.study.attr(PARENT_RUN)
 
 
 def _orphan_closer(experiment: str):
@@ -45,8 +48,9 @@ def open_sweep(job: SweepJobConfig, create: bool, data_digest: str | None = None
     """Connect to the study (creating it, its MLflow parent run and its queue when `create`).
 
     Both stores are checked before either is written: a tracking server that does not answer, a
-    storage that cannot be reached, or (for a worker) a study that does not exist yet is one
-    error, and nothing is left behind in MLflow or the storage.
+    storage that cannot be reached, (for a worker) a study that does not exist yet, or a study
+    whose parent run is not in this MLflow store is one error, and nothing is left behind in
+    MLflow or the storage.
     """
     config = job.sweep
     studies.storage_kind(studies.storage_url(config))
@@ -57,11 +61,12 @@ def open_sweep(job: SweepJobConfig, create: bool, data_digest: str | None = None
     url = studies.storage_url(config)
     with studies.local_lock(url) if create else contextlib.nullcontext():
         study = studies.Study(config, create, close_orphan)
-        if not create and study.attr("mlflow_parent_run_id") is None:
+        if not create and study.attr(PARENT_RUN) is None:
             raise PipelineError(
                 f"study {config.study!r} is not prepared (it has no MLflow parent run yet); "
                 "`make sweep SWEEP=<config>` prepares it: start workers once it has"
             )
+        check_same_store(study, job)
         sweep = Sweep(job, study, tracking.Tracker(config.experiment))
         if create:
             _prepare(sweep, data_digest)
@@ -73,7 +78,7 @@ def _prepare(sweep: Sweep, data_digest: str | None) -> None:
     config, study, tracker = sweep.config.sweep, sweep.study, sweep.tracker
     if data_digest:
         check_same_data(study, data_digest, "this machine's")
-    parent = study.attr("mlflow_parent_run_id")
+    parent = study.attr(PARENT_RUN)
     if parent is None:
         parent = tracker.start_run(
             f"sweep-{config.study}",
@@ -90,12 +95,36 @@ def _prepare(sweep: Sweep, data_digest: str | None) -> None:
             f"{len(config.lrs)} learning rates on Fashion-MNIST, one nested run "
             f"per Optuna trial",
         )
-        study.set_attr("mlflow_parent_run_id", parent)
+        study.set_attr(PARENT_RUN, parent)
     else:
         tracker.reopen_run(parent)
+    study.set_attr(STORE, redact(tracker.uri))
     tracker.set_tags(parent, {"lrs": ",".join(f"{lr:g}" for lr in config.lrs)})
     study.fail_orphans()  # open_sweep holds the study's lock around all of this
     study.queue_missing()
+
+
+def check_same_store(study: studies.Study, job: SweepJobConfig) -> None:
+    """A study logs to one MLflow store: its parent run and every trial's run live there. Run
+    against another store (another MLFLOW_TRACKING_URI, or mlruns/ deleted), it stops here,
+    before anything is written, saying so and the two ways out."""
+    config, parent = job.sweep, study.attr(PARENT_RUN)
+    uri = tracking.tracking_uri()
+    if parent is None or tracking.run_experiment(uri, parent) == config.experiment:
+        return
+    recorded, here = study.attr(STORE), redact(uri)
+    if recorded and recorded != here:
+        where = f" in {recorded}"
+        back = f"run it against that store (MLFLOW_TRACKING_URI={recorded})"
+    else:  # the same store, or a study from before stores were recorded
+        where, back = "", "restore the store it logs to (or set MLFLOW_TRACKING_URI to it)"
+    local = studies.storage_file(study.url)
+    fresh = f"delete {local}" if local else f"delete study {config.study!r} from {label(study.url)}"
+    raise PipelineError(
+        f"study {config.study!r} logs to MLflow parent run {parent}{where}, but experiment "
+        f"{config.experiment!r} of {here} has no such run; either {back}, or start the study "
+        f"afresh in this store ({fresh}, or give `study:` in {job.config_path} a new name)"
+    )
 
 
 def check_same_data(study: studies.Study, digest: str, whose: str) -> None:
@@ -134,13 +163,15 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
     tracker.set_tags(parent, {f"best_lr.{a}": f"{b.lr:g}" for a, b in best.items()})
     for path, figure in sweep.study.figures().items():
         tracker.log_figure(parent, figure, path)
+    for path, page in sweep.study.interactive_figures().items():
+        tracker.log_text(parent, page, path)
     return best
 
 
 def publish_report(tracker: tracking.Tracker, job: SweepJobConfig, parent: str | None) -> str:
     table = report.write_report(tracker, job.sweep.study, job.sweep.activations)
     if parent:
-        for name in ("results.md", "results.csv", "lr_response.png"):
+        for name in report.REPORT_FILES:
             tracker.log_file(parent, report.REPORTS_DIR / name, "results")
     return report.to_markdown(table)
 

@@ -45,14 +45,17 @@ class TrainingRun:
     def log_result(
         self, result: train.TrainResult, model_examples: torch.Tensor | None = None
     ) -> None:
-        """Final metrics, learning curves, weight histograms, checkpoint and, given a few raw test
-        images for its input example, the logged model (an export: about 1 s, 6 s for the first
-        in a process, so only where one is wanted)."""
+        """Final metrics, learning curves, weight histograms, the checkpoint of the best epoch
+        (every run that finished one: completed, pruned, or diverged later) and, for a completed
+        run given a few raw test images for its input example, the logged model (an export:
+        about 1 s, 6 s for the first in a process, so only where one is wanted)."""
         tracker, run_id = self.tracker, self.run_id
         tracker.log_metrics(run_id, result.final_metrics())
         tags = {"stop_reason": result.stop_reason}
         if result.diverged_at:
             tags["diverged_at"] = result.diverged_at
+        if result.best_epoch:
+            tags["at_chance"] = str(result.at_chance).lower()
         tracker.set_tags(run_id, tags)
         if result.history:
             h = result.history
@@ -67,10 +70,10 @@ class TrainingRun:
             tracker.log_figure(run_id, curves, "figures/learning_curves.png")
             weights = {name: layer.weight for name, layer in result.model.linear_layers().items()}
             tracker.log_npz(run_id, layer_histograms(weights), "histograms/weights.npz")
-        if result.completed:
+        if result.has_best_weights:
             tracker.log_checkpoint(run_id, result.model)
-            if model_examples is not None:
-                tracking.log_model(tracker, run_id, result.model, model_examples)
+        if result.completed and model_examples is not None:
+            tracking.log_model(tracker, run_id, result.model, model_examples)
 
 
 @contextlib.contextmanager
@@ -99,6 +102,7 @@ def training_run(
         {"activation": config.activation, **(tags or {})},
         run_description(stage, config, splits, description),
         parent_run_id,
+        system_metrics=True,
     ) as run:
         tracker.log_dataset(run.run_id, splits)
         yield TrainingRun(tracker, run, config)
@@ -128,5 +132,12 @@ def run(job: TrainJobConfig) -> int:
         f"{result.best_epoch}, test_acc {result.test_acc:.4f}, {result.train_time_s:.1f} s "
         f"({result.stop_reason})"
     )
+    if result.at_chance:
+        print(
+            f"note: {config.activation} at lr {config.lr:g} learned nothing: its best val_acc "
+            f"{result.best_val_acc:.4f} is chance level (always guessing the commonest class "
+            f"scores {result.chance_acc:.4f}); the run is tagged at_chance=true",
+            file=sys.stderr,
+        )
     print(f"run_id={tracked.run_id}")
     return 0

@@ -11,6 +11,9 @@ from pipeline.config import ServerConfig
 COMPARISON_VIEW = "compare-activations"
 COMPARISON_PARAMS = ("activation", "lr")
 COMPARISON_METRICS = ("best_val_acc", "val_acc", "test_acc")
+# How a run ended, at a glance: Optuna's state of a trial (COMPLETE, PRUNED, FAIL; MLflow calls
+# them all FINISHED), and whether it learned anything at all.
+COMPARISON_TAGS = ("trial_state", "at_chance")
 # MLflow's UI (3.x) keeps each saved view of an experiment's runs table in one experiment tag,
 # `mlflow.sharedViewState.<key>` = {name, createdAt, updatedAt, state: the table's state as JSON},
 # and opens it at `#/experiments/<id>/runs?viewStateShareKey=<key>`. A UI that cannot read it
@@ -22,15 +25,28 @@ _UI_ENVIRONMENT = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
 def comparison_view_state() -> dict:
-    """The runs table a comparison needs: the activation, lr and accuracies of every run, best
-    first. Sorting by a metric lists the trials flat (they nest under their sweep when sorted by
-    time), and the registered model's version shows beside the best trial of each activation."""
+    """The runs table a comparison needs: the activation, lr, accuracies and outcome of every
+    run, best first. Sorting by a metric lists the trials flat (they nest under their sweep when
+    sorted by time), and the registered model's version shows beside the best trial of each
+    activation."""
+    params = [f"params.`{name}`" for name in COMPARISON_PARAMS]
+    metrics = [f"metrics.`{name}`" for name in COMPARISON_METRICS]
+    tags = [f"tags.`{name}`" for name in COMPARISON_TAGS]
     return {
-        "selectedColumns": [
+        "selectedColumns": ["attributes.`Models`", *params, *metrics, *tags],
+        # Unless given an order, the UI groups columns as metrics, params, tags, and the tags
+        # start past the right edge of a 1500-pixel window. What a run is, how well it did and
+        # how it ended come first; the UI's own columns (name, start, duration) are always there.
+        "columnOrder": [
+            "attributes.`Run Name`",
+            "runDateAndNestInfo",
+            *params,
+            *metrics,
+            *tags,
             "attributes.`Models`",
-            *(f"params.`{name}`" for name in COMPARISON_PARAMS),
-            *(f"metrics.`{name}`" for name in COMPARISON_METRICS),
+            "duration",
         ],
+        "columnWidths": {"params.`lr`": 80, "tags.`trial_state`": 110, "tags.`at_chance`": 90},
         "orderByKey": "metrics.`best_val_acc`",
         "orderByAsc": False,
         "runsHiddenMode": "SHOW_ALL",  # charts draw every run, not the UI's default first ten

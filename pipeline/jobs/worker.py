@@ -28,6 +28,7 @@ class TrialOutcome:
     value: float | None
     reason: str
     train_time_s: float
+    at_chance: bool = False  # it learned nothing (best val_acc at chance level)
 
 
 def _trial_state(result: train.TrainResult) -> tuple[str, str]:
@@ -83,10 +84,20 @@ def run_trials(
     for trial, (activation, lr), result in zip(trials, points, results, strict=True):
         state, reason = _trial_state(result)
         trial.set_user_attr("stop_reason", reason)
+        trial.set_user_attr("at_chance", result.at_chance)
         sweep.study.tell(trial, state, result.best_val_acc)
         value = result.best_val_acc if result.best_epoch else None
         outcomes.append(
-            TrialOutcome(trial.number, activation, lr, state, value, reason, result.train_time_s)
+            TrialOutcome(
+                trial.number,
+                activation,
+                lr,
+                state,
+                value,
+                reason,
+                result.train_time_s,
+                result.at_chance,
+            )
         )
     return outcomes
 
@@ -215,7 +226,8 @@ def run(job: SweepJobConfig) -> int:
     sweep = open_sweep(job, create=False)
     outcomes = work(sweep)
     for o in outcomes:
-        print(f"trial {o.number}: {o.activation} lr {o.lr:g} -> {o.state} ({o.reason})")
+        chance = ", at chance: learned nothing" if o.at_chance else ""
+        print(f"trial {o.number}: {o.activation} lr {o.lr:g} -> {o.state} ({o.reason}{chance})")
     if not outcomes:
         print(f"study {job.sweep.study}: no queued trial was left for this worker")
     return 0

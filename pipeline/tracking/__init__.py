@@ -20,6 +20,7 @@ from pipeline.tracking.store import (
     check_tracking_uri,
     experiment_names,
     is_server,
+    run_experiment,
     tag_experiment_once,
     tracking_uri,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "log_model",
     "register_run_model",
     "registered_runs",
+    "run_experiment",
     "servable",
     "tag_experiment_once",
     "tracking_uri",

@@ -2,6 +2,7 @@
 
 import contextlib
 import getpass
+import importlib.util
 import io
 import tempfile
 import time
@@ -14,6 +15,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.environment_variables import MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -115,21 +117,53 @@ class Tracker:
         tags: dict[str, str],
         description: str,
         parent_run_id: str | None = None,
+        system_metrics: bool = False,
     ) -> Iterator["Run"]:
         """The one way a run ends: `run.status` (FINISHED unless set) when the block does,
-        KILLED on Ctrl-C or SIGTERM, FAILED on any other exception, with a stop_reason tag."""
+        KILLED on Ctrl-C or SIGTERM, FAILED on any other exception, with a stop_reason tag.
+        With `system_metrics`, MLflow samples the machine's load while the block runs."""
         run = Run(self.start_run(name, stage, params, tags, description, parent_run_id))
+        end = self.end_run
         try:
+            if system_metrics and self._monitor_system(run.run_id):
+                end = self._end_monitored
             yield run
         except KeyboardInterrupt:
             self.set_tags(run.run_id, {"stop_reason": "interrupted"})
-            self.end_run(run.run_id, "KILLED")
+            end(run.run_id, "KILLED")
             raise
         except BaseException as error:
             self.set_tags(run.run_id, {"stop_reason": f"error: {type(error).__name__}"})
-            self.end_run(run.run_id, "FAILED")
+            end(run.run_id, "FAILED")
             raise
-        self.end_run(run.run_id, run.status)
+        end(run.run_id, run.status)
+
+    def _monitor_system(self, run_id: str) -> bool:
+        """Start MLflow's system-metrics logging on the run: `system/cpu_utilization_percentage`,
+        `system/system_memory_usage_megabytes`, disk and network and, where nvidia-ml-py finds a
+        GPU, `system/gpu_0_utilization_percentage` and `system/gpu_0_memory_usage_megabytes`, one
+        sample every MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL seconds. MLflow documents one way to
+        attach it to a run, `mlflow.start_run(log_system_metrics=True)`, which resumes the run
+        made here as this thread's active run until `_end_monitored`. Off where
+        MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING is set false, or psutil is missing."""
+        switch = MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING
+        if (switch.defined and not switch.get()) or importlib.util.find_spec("psutil") is None:
+            return False
+        if mlflow.active_run() is not None:  # one per thread: this run goes without the samples
+            return False
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_experiment(experiment_id=self.experiment_id)
+        mlflow.start_run(run_id=run_id, log_system_metrics=True)
+        return True
+
+    def _end_monitored(self, run_id: str, status: str) -> None:
+        """End the run and stop its system-metrics monitor (which logs what it still holds)."""
+        active = mlflow.active_run()
+        if active is None or active.info.run_id != run_id:
+            self.end_run(run_id, status)
+            return
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.end_run(status)
 
     def record_run(
         self,
@@ -189,6 +223,10 @@ class Tracker:
         finally:
             plots.close(fig)
 
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        """A text artifact, e.g. an HTML page the UI shows inline."""
+        self.client.log_text(run_id, text, artifact_file)
+
     def log_file(self, run_id: str, path: Path, artifact_dir: str) -> None:
         self.client.log_artifact(run_id, str(path), artifact_dir)
 
@@ -227,7 +265,8 @@ class Tracker:
             raise PipelineError(f"run {run_id} not found in {self.uri}") from None
         if not any(a.path == "checkpoint" for a in self.client.list_artifacts(run_id)):
             raise PipelineError(
-                f"run {run_id} has no checkpoint (only runs that finished training keep one)"
+                f"run {run_id} has no checkpoint (a training run keeps its best epoch's "
+                "once it has finished one; one that diverged in its first epoch has none)"
             )
         with tempfile.TemporaryDirectory() as scratch:
             local = self.client.download_artifacts(run_id, "checkpoint", scratch)

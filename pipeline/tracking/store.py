@@ -22,6 +22,10 @@ logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the CLI's output to 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 # With a tracking server, MLflow prints two "View run ... at" lines (after a GET) per ended run.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+# Training runs log system metrics (CPU, memory, GPU): a sample every this many seconds, sparse
+# enough to cost a trial next to nothing, dense enough for an epoch-long curve on a CPU.
+SYSTEM_METRICS_INTERVAL_S = 2
+os.environ.setdefault("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", str(SYSTEM_METRICS_INTERVAL_S))
 
 
 def tracking_uri() -> str:
@@ -113,3 +117,23 @@ def tag_experiment_once(uri: str, experiment: str, key: str, value: str) -> str 
     except MlflowException as error:
         raise PipelineError(f"tracking store {uri} failed: {first_line(error.message)}") from None
     return found.experiment_id
+
+
+def run_experiment(uri: str, run_id: str) -> str | None:
+    """The name of the experiment that holds `run_id` in the store at `uri`; None where the store
+    does not have it (or has it deleted). Creates nothing: a SQLite store that does not exist
+    yet is not made to answer."""
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return None
+    client = MlflowClient(uri)
+    try:
+        run = client.get_run(run_id)
+        if run.info.lifecycle_stage == "deleted":
+            return None
+        return client.get_experiment(run.info.experiment_id).name
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise PipelineError(
+            f"tracking store {redact(uri)} failed: {first_line(error.message)}"
+        ) from None
