@@ -152,6 +152,23 @@ def table(figures: dict) -> str:
     return "\n".join(lines)
 
 
+def details(figures: dict, splits: data.Splits) -> str:
+    """Per-activation single-trial times, the load drift, and the compaction figure."""
+    single, stack = figures["single"], figures["stack"]
+    drift = ", ".join(f"{wall:.2f} / {cpu:.2f}" for wall, cpu in figures["single_drift"])
+    lines = [
+        "single-trial epoch, wall / CPU (s): "
+        + ", ".join(f"{n} {t.wall_s:.2f} / {t.cpu_s:.2f}" for n, t in single.items()),
+        f"single-trial time after the stacks / before, wall / CPU: {drift}",
+    ]
+    if 15 in stack and 30 in stack:
+        lines.append(
+            f"compaction 30 -> 15 slices: {compaction_s(splits) * 1e3:.1f} ms once; then an epoch "
+            f"costs {stack[15].cpu_s:.2f} CPU-s compacted against {stack[30].cpu_s:.2f} masked"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k", default="1,5,15,30", help="comma-separated stack sizes")
@@ -164,18 +181,7 @@ def main() -> None:
     print(f"{data.describe(splits)}; torch {torch.__version__}, {settings}")
     figures = measure(splits, ks, args.rounds)
     print(table(figures))
-    single = figures["single_epoch_s"]
-    print("single-trial epoch (s): " + ", ".join(f"{n} {s:.2f}" for n, s in single.items()))
-    print(
-        "single-trial time after the stacks / before: "
-        + ", ".join(f"{d:.2f}" for d in figures["single_drift"])
-    )
-    stack = figures["stack_epoch_s"]
-    if 15 in stack and 30 in stack:
-        print(
-            f"compaction 30 -> 15 slices: {compaction_s(splits) * 1e3:.1f} ms once; then an epoch "
-            f"costs {stack[15]:.2f} s compacted against {stack[30]:.2f} s masked"
-        )
+    print(details(figures, splits))
 
 
 if __name__ == "__main__":
