@@ -3,8 +3,11 @@
 A stack of K trials (the six seed activations in turn, learning rates spread from 1e-3 to 0.05)
 trains one epoch of the real Fashion-MNIST split with `stacked.train_stacked`; the single-trial
 loop trains each of those activations for one epoch with `train.train`. Both sides are timed by
-the epochs' own `epoch_time_s` (training, gradient probe, validation), so model building and the
-test set stay out of it. Rounds interleave every figure; the table shows medians.
+the epochs' own `epoch_time_s` (training, gradient probe, validation; wall time) and by the
+process's CPU seconds up to the end of the epoch; model building (ms) is in the latter, the test
+set in neither. With --threads 1 the CPU figure is the one to trust on a machine other processes
+share: wall time then also counts their turns. Rounds time the single trials before and after
+the stacks; the table shows medians.
 
     python -m benchmarks.stacked_throughput                  # K = 1, 5, 15, 30, one round
     python -m benchmarks.stacked_throughput --k 1,5 --rounds 3 --threads 1
@@ -17,6 +20,8 @@ Not a test: numbers depend on the machine and on what else runs on it.
 import argparse
 import statistics
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -36,19 +41,37 @@ def stack_configs(k: int) -> list[TrainConfig]:
     ]
 
 
-def stacked_epoch_s(splits: data.Splits, k: int) -> float:
-    """Seconds of one epoch of a K-trial stack."""
-    results = stacked.train_stacked(stack_configs(k), splits, progress=False)
+@dataclass
+class EpochTiming:
+    wall_s: float  # the epoch's own epoch_time_s
+    # Process CPU seconds from the call to the end of epoch 1 (building the models, a few ms,
+    # included). With one thread it is the epoch's cost even when other processes share the
+    # cores, where wall time also counts the time they took.
+    cpu_s: float
+
+
+def timed(train_call: Callable[[Callable], list[train.TrainResult]]) -> EpochTiming:
+    """Run `train_call(on_epoch)` for one epoch and time it both ways."""
+    ended = []
+    started = time.process_time()
+    results = train_call(lambda *_: ended.append(time.process_time()) and None)
     diverged = [r.model.config.activation for r in results if r.stop_reason == "diverged"]
     if diverged:  # a smaller stack would look faster than it is
-        raise RuntimeError(f"trials diverged in the benchmark stack: {diverged}")
-    return results[0].history[0].epoch_time_s
+        raise RuntimeError(f"trials diverged in the benchmark: {diverged}")
+    return EpochTiming(results[0].history[0].epoch_time_s, ended[0] - started)
 
 
-def single_epoch_s(splits: data.Splits, activation: str) -> float:
-    """Seconds of one epoch of one trial, the way a sweep worker trains it today."""
+def stacked_epoch(splits: data.Splits, k: int) -> EpochTiming:
+    """One epoch of a K-trial stack."""
+    return timed(
+        lambda hook: stacked.train_stacked(stack_configs(k), splits, on_epoch=hook, progress=False)
+    )
+
+
+def single_epoch(splits: data.Splits, activation: str) -> EpochTiming:
+    """One epoch of one trial, the way a sweep worker trains it today."""
     config = BASE.replace(activation=activation, lr=0.01)
-    return train.train(config, splits, progress=False).history[0].epoch_time_s
+    return timed(lambda hook: [train.train(config, splits, on_epoch=hook, progress=False)])
 
 
 def compaction_s(splits: data.Splits, k: int = 30) -> float:
@@ -59,42 +82,89 @@ def compaction_s(splits: data.Splits, k: int = 30) -> float:
     return time.perf_counter() - started
 
 
+def median_timing(timings: list[EpochTiming]) -> EpochTiming:
+    return EpochTiming(
+        statistics.median(t.wall_s for t in timings), statistics.median(t.cpu_s for t in timings)
+    )
+
+
+def warm_up(splits: data.Splits) -> None:
+    """First calls in a process pay one-time setup (BLAS, kernels): pay it on a small cut."""
+    cut = 2048
+    small = replace(
+        splits,
+        train_x=splits.train_x[:cut],
+        train_y=splits.train_y[:cut],
+        val_x=splits.val_x[:cut],
+        val_y=splits.val_y[:cut],
+    )
+    single_epoch(small, "relu")
+    stacked_epoch(small, 2)
+
+
 def measure(splits: data.Splits, ks: list[int], rounds: int) -> dict:
-    """Median epoch seconds per stack size and per activation. Each round times the single
-    trials before and after its stacks, so a change in the machine's load shows as drift."""
-    stack_times: dict[int, list[float]] = {k: [] for k in ks}
-    single_times: dict[str, list[float]] = {name: [] for name in SEED_ACTIVATIONS}
+    """Median timings per stack size and per activation. Each round times the single trials
+    before and after its stacks, so a change in the machine's load shows as drift."""
+    stacks: dict[int, list[EpochTiming]] = {k: [] for k in ks}
+    singles: dict[str, list[EpochTiming]] = {name: [] for name in SEED_ACTIVATIONS}
     drift = []
+    warm_up(splits)
     for round_number in range(1, rounds + 1):
-        before = {name: single_epoch_s(splits, name) for name in SEED_ACTIVATIONS}
+        before = {name: single_epoch(splits, name) for name in SEED_ACTIVATIONS}
         for k in ks:
-            stack_times[k].append(stacked_epoch_s(splits, k))
-            print(f"round {round_number}: K={k} {stack_times[k][-1]:.2f} s", flush=True)
-        after = {name: single_epoch_s(splits, name) for name in SEED_ACTIVATIONS}
+            stacks[k].append(stacked_epoch(splits, k))
+            wall, cpu = stacks[k][-1].wall_s, stacks[k][-1].cpu_s
+            print(f"round {round_number}: K={k} {wall:.2f} s wall, {cpu:.2f} s CPU", flush=True)
+        after = {name: single_epoch(splits, name) for name in SEED_ACTIVATIONS}
         for name in SEED_ACTIVATIONS:
-            single_times[name] += [before[name], after[name]]
-        drift.append(sum(after.values()) / sum(before.values()))
+            singles[name] += [before[name], after[name]]
+        drift.append(
+            tuple(
+                sum(getattr(after[n], clock) for n in after)
+                / sum(getattr(before[n], clock) for n in before)
+                for clock in ("wall_s", "cpu_s")
+            )
+        )
     return {
-        "stack_epoch_s": {k: statistics.median(v) for k, v in stack_times.items()},
-        "single_epoch_s": {n: statistics.median(v) for n, v in single_times.items()},
-        "single_drift": drift,  # single-trial time after the stacks / before, per round
+        "stack": {k: median_timing(v) for k, v in stacks.items()},
+        "single": {n: median_timing(v) for n, v in singles.items()},
+        "single_drift": drift,  # single-trial (wall, CPU) time after the stacks / before
     }
 
 
 def table(figures: dict) -> str:
-    single = figures["single_epoch_s"]
+    single = figures["single"]
     lines = [
-        "| trials K | stack epoch (s) | stacked trial-epochs/s | single-trial trial-epochs/s "
-        "| stacked / single |",
-        "|---|---|---|---|---|",
+        "| trials K | stack epoch wall (s) | stack epoch CPU (s) | trial-epochs per CPU-s, "
+        "stacked | same, single trials | stacked / single (CPU) | stacked / single (wall) |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for k, seconds in figures["stack_epoch_s"].items():
+    for k, timing in figures["stack"].items():
         # The single loop trains the same activations one after another.
-        loop_s = sum(single[c.activation] for c in stack_configs(k))
-        stacked_rate, single_rate = k / seconds, k / loop_s
+        activations = [c.activation for c in stack_configs(k)]
+        loop_wall = sum(single[a].wall_s for a in activations)
+        loop_cpu = sum(single[a].cpu_s for a in activations)
         lines.append(
-            f"| {k} | {seconds:.2f} | {stacked_rate:.3f} | {single_rate:.3f} "
-            f"| {stacked_rate / single_rate:.2f}x |"
+            f"| {k} | {timing.wall_s:.2f} | {timing.cpu_s:.2f} | {k / timing.cpu_s:.3f} "
+            f"| {k / loop_cpu:.3f} | {loop_cpu / timing.cpu_s:.2f}x "
+            f"| {loop_wall / timing.wall_s:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def details(figures: dict, splits: data.Splits) -> str:
+    """Per-activation single-trial times, the load drift, and the compaction figure."""
+    single, stack = figures["single"], figures["stack"]
+    drift = ", ".join(f"{wall:.2f} / {cpu:.2f}" for wall, cpu in figures["single_drift"])
+    lines = [
+        "single-trial epoch, wall / CPU (s): "
+        + ", ".join(f"{n} {t.wall_s:.2f} / {t.cpu_s:.2f}" for n, t in single.items()),
+        f"single-trial time after the stacks / before, wall / CPU: {drift}",
+    ]
+    if 15 in stack and 30 in stack:
+        lines.append(
+            f"compaction 30 -> 15 slices: {compaction_s(splits) * 1e3:.1f} ms once; then an epoch "
+            f"costs {stack[15].cpu_s:.2f} CPU-s compacted against {stack[30].cpu_s:.2f} masked"
         )
     return "\n".join(lines)
 
@@ -111,18 +181,7 @@ def main() -> None:
     print(f"{data.describe(splits)}; torch {torch.__version__}, {settings}")
     figures = measure(splits, ks, args.rounds)
     print(table(figures))
-    single = figures["single_epoch_s"]
-    print("single-trial epoch (s): " + ", ".join(f"{n} {s:.2f}" for n, s in single.items()))
-    print(
-        "single-trial time after the stacks / before: "
-        + ", ".join(f"{d:.2f}" for d in figures["single_drift"])
-    )
-    stack = figures["stack_epoch_s"]
-    if 15 in stack and 30 in stack:
-        print(
-            f"compaction 30 -> 15 slices: {compaction_s(splits) * 1e3:.1f} ms once; then an epoch "
-            f"costs {stack[15]:.2f} s compacted against {stack[30]:.2f} s masked"
-        )
+    print(details(figures, splits))
 
 
 if __name__ == "__main__":

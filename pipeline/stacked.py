@@ -83,8 +83,8 @@ class Stack:
     def compact(self, keep: list[int]) -> "Stack":
         """A new stack of the slices at positions `keep`. Dropping stopped slices beats masking
         them: a masked slice costs a slice's compute every step until the stack ends, while
-        compacting 30 slices to 15 took 19 ms once, against an epoch of 551 s at 15 slices and
-        1115 s at 30 (benchmarks/stacked_throughput.py, CPU under load)."""
+        compacting 30 slices to 15 took 20-50 ms once, against an epoch of 89 CPU-s at 15
+        slices and 193 at 30 (benchmarks/stacked_throughput.py, one CPU thread)."""
         index = torch.tensor(keep, dtype=torch.long, device=self.lr.device)
 
         def take(t: torch.Tensor) -> torch.Tensor:
