@@ -130,7 +130,7 @@ def test_a_pruned_run_keeps_its_best_epoch_as_a_checkpoint(workdir, splits):
     config = CONFIG.model_copy(update={"max_epochs": 3})
     with training_run(tracker, config, splits, {}) as run:
         result = train.train(config, splits, lambda m: m.epoch == 2, progress=False)
-        run.log_result(result, with_model=False)
+        run.log_result(result)
     assert result.stop_reason == "pruned"
     model = tracker.load_run_checkpoint(run.run_id)
     weights = result.model.state_dict()
@@ -146,7 +146,7 @@ def test_a_training_run_records_system_metrics_until_it_ends(workdir, splits, mo
     with training_run(tracker, CONFIG, splits, {}) as run:
         result = train.train(CONFIG, splits, on_epoch=run.log_epoch, progress=False)
         time.sleep(0.5)
-        run.log_result(result, with_model=False)
+        run.log_result(result)
     finished = tracker.client.get_run(run.run_id)
     assert finished.info.status == "FINISHED" and mlflow.active_run() is None
     for key in ("system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"):
