@@ -348,7 +348,10 @@ def sweep_outcome(workdir: Path, tiny_data: Path, study: str, **values) -> tuple
     runs = {
         r.info.run_name: (
             {k: v for k, v in r.data.params.items() if k != "threads"},
-            set(r.data.metrics) - {"train_time_s", "time_to_best_s"},
+            # Timings aside; system metrics are sampled in time, and a stack's machine load is
+            # one: only the stack's first run carries them.
+            {m for m in r.data.metrics if not m.startswith("system/")}
+            - {"train_time_s", "time_to_best_s"},
         )
         for r in runs_of(parent)
     }
