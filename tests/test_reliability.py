@@ -10,6 +10,7 @@ from pathlib import Path
 import mlflow
 import optuna
 import pytest
+import sqlalchemy
 from optuna.trial import TrialState
 
 from pipeline import tracking
@@ -60,7 +61,9 @@ def wait_for_a_trial_in_progress(
         if (config.parent / "sweeps").exists():
             try:
                 trials = study_of(config).get_trials()
-            except KeyError:  # the study is being created
+            # The study is being created: not there yet, or its tables half made (opening a
+            # SQLite study creates the tables too, and two creators collide).
+            except (KeyError, sqlalchemy.exc.SQLAlchemyError):
                 trials = []
             done = [t for t in trials if t.state == TrialState.COMPLETE]
             running = [
