@@ -225,6 +225,13 @@ CATALOGUE = [
         "MLFLOW_TRACKING_URI 'ftp://host/store' has an unsupported scheme",
     ),
     (
+        "a finished study against another MLflow store",
+        [*S, "good.yaml"],
+        {"MLFLOW_TRACKING_URI": "sqlite:///elsewhere/mlflow.db"},
+        1,
+        "study 'tiny' logs to MLflow parent run",
+    ),
+    (
         "storage URL of unknown scheme",
         [*S, "good.yaml"],
         {"OPTUNA_STORAGE": "redis://h/0"},
