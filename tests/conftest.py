@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from pipeline import data
 
@@ -18,6 +19,12 @@ _no_real_data = pytest.mark.skipif(
     not REAL_DATA.exists()
     and not (REPO / "data/FashionMNIST/raw/train-images-idx3-ubyte").exists(),
     reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)",
+)
+
+
+# The CUDA-graph training steps (lone and stacked) run only on a GPU.
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device (the CUDA-graph steps run only there)"
 )
 
 
@@ -71,14 +78,25 @@ def tiny_data(tmp_path_factory) -> Path:
     return write_dataset(tmp_path_factory.mktemp("tiny-fashion-mnist"))
 
 
+def isolate(patch: pytest.MonkeyPatch, directory: Path) -> Path:
+    """Run in `directory`, with no store, study storage or data folder taken from the
+    environment: mlruns/, data/ and sweeps/ land there, never in the repo."""
+    patch.chdir(directory)
+    for name in ("MLFLOW_TRACKING_URI", "OPTUNA_STORAGE", data.DATA_DIR_ENV):
+        patch.delenv(name, raising=False)
+    return directory
+
+
 @pytest.fixture
 def workdir(tmp_path, monkeypatch) -> Path:
-    """Run in a fresh directory: mlruns/, data/ and sweeps/ land there, never in the repo."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
-    monkeypatch.delenv("OPTUNA_STORAGE", raising=False)
-    return tmp_path
+    """A fresh, isolated working directory for one test."""
+    return isolate(monkeypatch, tmp_path)
+
+
+def one_line(err: str) -> str:
+    """A user's error: one line, starting with `error: `, and no traceback."""
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err
 
 
 def run_cli(

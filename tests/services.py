@@ -225,24 +225,27 @@ def mlflow_server(
         )
     server = MlflowServer(f"http://127.0.0.1:{port}", artifacts, process)
     try:
-        _wait_for_health(server, log_path)
+        # The server first migrates its database; /health answers once it serves.
+        wait_for_http(process, f"{server.url}/health", log_path, timeout=120)
         yield server
     finally:
         stop_process(process, signal.SIGTERM)
 
 
-def _wait_for_health(server: MlflowServer, log: Path, timeout: float = 120) -> None:
-    """The server first migrates its database; /health answers once it serves."""
+def wait_for_http(process: subprocess.Popen, url: str, log: Path, timeout: float) -> None:
+    """Poll `url` until it answers 200 (a server started by `process`, writing to `log`);
+    raise with the end of its log if it exits first or stays silent for `timeout` s."""
     deadline = time.monotonic() + timeout
-    while True:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"mlflow server exited: {_last_line(log.read_text())}")
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"{url}: the server exited with {process.returncode}:\n" + log.read_text()[-3000:]
+            )
         try:
-            with urllib.request.urlopen(f"{server.url}/health", timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
             pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"mlflow server did not answer in {timeout:.0f} s (log: {log})")
         time.sleep(0.5)
+    raise RuntimeError(f"no answer from {url} within {timeout:.0f} s:\n" + log.read_text()[-3000:])

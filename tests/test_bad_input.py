@@ -13,7 +13,7 @@ import yaml
 
 from pipeline.cli import main
 from pipeline.model import build_model, save_checkpoint
-from tests.conftest import write_dataset
+from tests.conftest import isolate, write_dataset
 from tests.test_sweep import TINY
 
 
@@ -22,9 +22,7 @@ def store(tmp_path_factory, tiny_data) -> Path:
     """A working directory with a finished 1-activation x 1-lr sweep in it."""
     directory = tmp_path_factory.mktemp("store")
     with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(directory)
-        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        patch.delenv("OPTUNA_STORAGE", raising=False)
+        isolate(patch, directory)
         sweep_config(directory, "good.yaml", {})
         assert (
             main(["sweep", "--config", "good.yaml", "--data-dir", str(tiny_data), "--no-progress"])

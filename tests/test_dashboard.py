@@ -1,15 +1,11 @@
 """`make dashboard`: optuna-dashboard on a sweep's study, watched live in the same headless
 Chromium as the MLflow UI's tests (tests/test_ui.py), and its bad inputs."""
 
-import contextlib
 import os
 import re
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +13,13 @@ from pathlib import Path
 import optuna
 import pytest
 
-from pipeline import data
 from pipeline.cli import main
-from tests.services import leftover_processes
+from tests.conftest import isolate, one_line
+from tests.services import free_port, leftover_processes, wait_for_http
 from tests.test_sweep import run_sweep, write_config
 
 # `page` is test_ui's fixture: the same headless Chromium, driven by Playwright.
-from tests.test_ui import free_port, needs_browser, one_line, page, stop_group  # noqa: F401
+from tests.test_ui import needs_browser, page, stop_group  # noqa: F401
 
 PIPELINE = [sys.executable, "-m", "pipeline"]
 DASHBOARD_DEADLINE_S = 90  # imports (ours, then the dashboard's) take ~15 s on two busy cores
@@ -46,9 +42,7 @@ class Study:
 def study(tmp_path_factory, tiny_data) -> Study:
     directory = tmp_path_factory.mktemp("dashboard-study")
     with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(directory)
-        for name in ("MLFLOW_TRACKING_URI", "OPTUNA_STORAGE", data.DATA_DIR_ENV):
-            patch.delenv(name, raising=False)
+        isolate(patch, directory)
         config = write_config(directory, study="watched", lr=[0.001, 0.003])
         assert run_sweep(config, tiny_data) == 0
     return Study(directory, config, "watched")
@@ -159,24 +153,6 @@ def test_dashboard_rejects_a_bad_port(in_study, capsys, port):
 # --- the dashboard in a browser ---------------------------------------------------------------
 
 
-def wait_for_dashboard(process: subprocess.Popen, port: int, log: Path) -> None:
-    deadline = time.monotonic() + DASHBOARD_DEADLINE_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the dashboard exited with {process.returncode}:\n{log.read_text()}")
-        with (
-            contextlib.suppress(urllib.error.URLError, OSError),
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as answer,
-        ):
-            if answer.status == 200:
-                return
-        time.sleep(0.5)
-    pytest.fail(
-        f"the dashboard never answered on port {port} within {DASHBOARD_DEADLINE_S} s; "
-        f"its output:\n{log.read_text()[-3000:]}"
-    )
-
-
 @pytest.fixture
 def served(study, tmp_path) -> Iterator[str]:
     """`python -m pipeline dashboard` on a free loopback port, in a process group of its own;
@@ -193,7 +169,8 @@ def served(study, tmp_path) -> Iterator[str]:
             start_new_session=True,
         )
     try:
-        wait_for_dashboard(process, port, log)
+        api = f"http://127.0.0.1:{port}/api/studies"
+        wait_for_http(process, api, log, DASHBOARD_DEADLINE_S)
         # execve: the PID we started is the dashboard itself, and it is the only process.
         cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
         assert Path(cmdline[1].decode()).name == "optuna-dashboard", cmdline

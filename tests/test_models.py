@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -22,8 +21,8 @@ import torch
 
 from pipeline import data, predictor, servers, tracking
 from pipeline.cli import main
-from tests.conftest import needs_real_data, run_cli
-from tests.services import leftover_processes, stop_process
+from tests.conftest import isolate, needs_real_data, one_line, run_cli
+from tests.services import free_port, leftover_processes, stop_process, wait_for_http
 from tests.test_bad_input import sweep_config
 
 SERVE_DEADLINE_S = 180  # the scoring server imports torch and loads the model: ~10-40 s here
@@ -45,9 +44,7 @@ def store(tmp_path_factory, tiny_data) -> Store:
     """A finished 1 x 1 sweep: its trial logged as a model and registered as relu and champion."""
     directory = tmp_path_factory.mktemp("models-store")
     with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(directory)
-        for name in ("MLFLOW_TRACKING_URI", "OPTUNA_STORAGE", data.DATA_DIR_ENV):
-            patch.delenv(name, raising=False)
+        isolate(patch, directory)
         config = sweep_config(directory, "good.yaml", {})
         assert (
             main(["sweep", "--config", config, "--data-dir", str(tiny_data), "--no-progress"]) == 0
@@ -242,17 +239,6 @@ def test_an_empty_batch_gives_an_empty_answer(in_store):
 # --- `make serve` -------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def one_line(err: str) -> str:
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err
-
-
 def test_serve_execs_mlflow_models_serve_with_what_it_needs(in_store, monkeypatch, capsys):
     started = []
     monkeypatch.setattr(os, "execve", lambda path, argv, env: started.append((path, argv, env)))
@@ -310,21 +296,6 @@ def test_serve_on_a_taken_port_names_a_free_one(in_store, monkeypatch, capsys):
     assert f"port {port} on 127.0.0.1 is already in use" in err and "make serve PORT=" in err
 
 
-def wait_until_serving(process: subprocess.Popen, port: int, log: Path) -> None:
-    deadline = time.monotonic() + SERVE_DEADLINE_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"no answer on port {port} in {SERVE_DEADLINE_S} s:\n{log.read_text()[-3000:]}")
-
-
 def post(port: int, body: dict) -> tuple[int, dict]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/invocations",
@@ -356,7 +327,7 @@ def test_serve_answers_raw_pixels_from_a_plain_shell(in_store, tiny_data, tmp_pa
             start_new_session=True,
         )
     try:
-        wait_until_serving(process, port, log)
+        wait_for_http(process, f"http://127.0.0.1:{port}/ping", log, SERVE_DEADLINE_S)
         pixels = images.tolist()
         for key in ("inputs", "instances"):
             status, answer = post(port, {key: pixels})

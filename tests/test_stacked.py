@@ -9,6 +9,7 @@ from pipeline import data, stacked, train
 from pipeline.config import TrainConfig
 from pipeline.errors import UsageError
 from pipeline.model import MLP
+from tests.conftest import needs_cuda
 
 # Patience 1 over 3 epochs: some trials stop early (they leave the stack after epoch 2) and
 # some run to max_epochs, on the tiny synthetic task.
@@ -113,21 +114,10 @@ def test_configs_of_different_shapes_do_not_stack(splits):
         stacked.train_stacked([], splits, progress=False)
 
 
-DEVICES = [
-    pytest.param(
-        "cuda",
-        marks=pytest.mark.skipif(
-            not torch.cuda.is_available(),
-            reason="no CUDA device (the graphed stacked step runs only there)",
-        ),
-    ),
-]
-
-
-@pytest.mark.parametrize("device", DEVICES)
-def test_the_graphed_stack_matches_lone_runs_on_cuda(tiny_data, device):
+@needs_cuda
+def test_the_graphed_stack_matches_lone_runs_on_cuda(tiny_data):
     """On CUDA the stacked step is a replayed graph, captured again after each compaction."""
-    splits = data.load_splits(tiny_data, device=device)
+    splits = data.load_splits(tiny_data, device="cuda")
     configs = [config.replace(batch_size=64) for config in GRID]
     results = stacked.train_stacked(configs, splits, progress=False)
     for result, config in zip(results, configs, strict=True):

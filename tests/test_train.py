@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from pipeline import data, train
 from pipeline.config import TrainConfig
 from pipeline.model import build_model
-from tests.conftest import needs_real_data
+from tests.conftest import needs_cuda, needs_real_data
 
 SMALL = {"hidden_sizes": (32, 16), "batch_size": 32}
 
@@ -106,16 +106,7 @@ def test_a_run_that_learned_nothing_is_at_chance(splits):
     assert not above.at_chance
 
 
-DEVICES = [
-    "cpu",
-    pytest.param(
-        "cuda",
-        marks=pytest.mark.skipif(
-            not torch.cuda.is_available(),
-            reason="no CUDA device (the graphed step runs only there)",
-        ),
-    ),
-]
+DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -12,8 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,8 @@ import pytest
 from pipeline import data, servers
 from pipeline.cli import main
 from pipeline.model import CHECKPOINT_CONFIG
-from tests.conftest import run_cli
+from tests.conftest import isolate, one_line, run_cli
+from tests.services import free_port, wait_for_http
 from tests.test_sweep import run_sweep, write_config
 
 UI_DEADLINE_S = 60  # `mlflow ui` answers after ~10 s here; a minute means it never will
@@ -75,9 +74,7 @@ class Store:
 def store(tmp_path_factory, tiny_data) -> Store:
     directory = tmp_path_factory.mktemp("sweep-store")
     with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(directory)
-        for name in ("MLFLOW_TRACKING_URI", "OPTUNA_STORAGE", data.DATA_DIR_ENV):
-            patch.delenv(name, raising=False)
+        isolate(patch, directory)
         # Tiny trials last about a second: sample the system often enough to see them.
         patch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")
         # Small learning rates: 2 epochs leave the trials apart and short of 100% accuracy.
@@ -110,18 +107,7 @@ def store(tmp_path_factory, tiny_data) -> Store:
     )
 
 
-def one_line(err: str) -> str:
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err
-
-
 # --- `python -m pipeline ui`, without a browser ------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_ui_execs_mlflow_on_the_project_store_on_loopback(store, monkeypatch, capsys):
@@ -231,24 +217,6 @@ def stop_group(process: subprocess.Popen) -> None:
         pytest.fail(f"processes of the UI's group {process.pid} outlived SIGTERM")
 
 
-def wait_for_ui(process: subprocess.Popen, port: int, log: Path) -> None:
-    deadline = time.monotonic() + UI_DEADLINE_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the UI exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        with (
-            contextlib.suppress(urllib.error.URLError, OSError),
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as answer,
-        ):
-            if answer.status == 200:
-                return
-        time.sleep(0.5)
-    pytest.fail(
-        f"the MLflow UI never answered on http://127.0.0.1:{port}/health within "
-        f"{UI_DEADLINE_S} s; its output:\n{log.read_text()[-3000:]}"
-    )
-
-
 @pytest.fixture(scope="module")
 def ui(store, tmp_path_factory) -> Iterator[str]:
     """`python -m pipeline ui` on a free loopback port, in a process group of its own, for the
@@ -265,7 +233,7 @@ def ui(store, tmp_path_factory) -> Iterator[str]:
             start_new_session=True,
         )
     try:
-        wait_for_ui(process, port, log)
+        wait_for_http(process, f"http://127.0.0.1:{port}/health", log, UI_DEADLINE_S)
         yield re.search(r"^url=(\S+)$", log.read_text(), re.M).group(1)
     finally:
         stop_group(process)
