@@ -7,13 +7,15 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 import yaml
 from optuna.trial import TrialState
 
 from pipeline import report, studies
 from pipeline.cli import main
 from pipeline.config import SweepConfig, TrainConfig
-from tests.conftest import client, open_sweep, run_cli, runs_of
+from pipeline.jobs import worker
+from tests.conftest import client, one_line, open_sweep, run_cli, runs_of
 
 TINY = {
     "max_epochs": 2,
@@ -177,8 +179,7 @@ def test_a_study_run_against_another_mlflow_store_stops_and_names_the_ways_out(
     worker = ["worker", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]
     for attempt in (lambda: run_sweep(config, tiny_data), lambda: main(worker)):
         assert attempt() == 1
-        err = capsys.readouterr().err
-        assert err.startswith("error: ") and err.count("\n") == 1, err
+        err = one_line(capsys.readouterr().err)
         assert f"parent run {first_parent} in {first_store}" in err
         assert f"MLFLOW_TRACKING_URI={first_store}" in err
         assert f"delete {Path('sweeps/tiny.db')}" in err and "a new name" in err
@@ -358,14 +359,34 @@ def sweep_outcome(workdir: Path, tiny_data: Path, study: str, **values) -> tuple
     return trials, runs
 
 
-def test_a_stacked_sweep_gives_the_same_trials_and_runs_as_one_at_a_time(workdir, tiny_data):
+def test_a_stacked_sweep_gives_the_same_trials_and_runs_as_one_at_a_time(
+    workdir, tiny_data, capsys
+):
     """Without pruning (whose peers depend on which trials ran first), a stack of all six trials
     and one trial at a time end every trial alike, and log the same runs."""
     alone_trials, alone_runs = sweep_outcome(workdir, tiny_data, "alone", stack=1)
-    stacked_trials, stacked_runs = sweep_outcome(workdir, tiny_data, "stacked", stack=6)
+    capsys.readouterr()
+    stacked_trials, stacked_runs = sweep_outcome(workdir, tiny_data, "stacked", stack=6, workers=2)
+    # One stack holds the grid: a second worker would only split it.
+    assert "note: 1 of 2 workers: stacks of 6 cover the grid's 6 trials" in capsys.readouterr().out
+    assert not list(workdir.glob("sweeps/logs/stacked-worker*.log")), "no worker process started"
     assert stacked_trials == alone_trials
     assert alone_trials[("relu", 50.0)] == (TrialState.PRUNED, "diverged")
     assert stacked_runs == alone_runs, "one nested run per trial, same names, params, metrics"
     tags = {r.data.tags["stack_size"] for r in runs_of(study_of(workdir / "stacked.yaml")
             .user_attrs["mlflow_parent_run_id"])}  # fmt: skip
     assert tags == {"6"}
+
+
+@pytest.mark.parametrize(
+    ("device", "stack", "asked", "expected"),
+    [
+        ("cpu", None, 2, 2),  # CPU_STACK trials at a time: as many workers as asked
+        ("cuda", None, 2, 1),  # the whole grid in one stack
+        ("cpu", 3, 4, 2),  # six trials in stacks of three
+        ("cuda", 1, 3, 3),
+    ],
+)
+def test_a_sweep_starts_no_worker_without_a_stack_to_train(device, stack, asked, expected):
+    config = SweepConfig(study="s", activations=["relu", "tanh"], lrs=[0.01, 0.1, 0.3], stack=stack)
+    assert worker.worker_count(config, torch.device(device), asked) == expected

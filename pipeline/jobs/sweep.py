@@ -179,7 +179,15 @@ def publish_report(tracker: tracking.Tracker, job: SweepJobConfig, parent: str |
 def run(job: SweepJobConfig) -> int:
     from pipeline.jobs import worker
 
-    workers = job.workers or job.sweep.workers
+    device = train.resolve_device(job.sweep.train.device)
+    asked = job.workers or job.sweep.workers
+    workers = worker.worker_count(job.sweep, device, asked)
+    if workers < asked:
+        stack = worker.stack_size(job.sweep, device)
+        print(
+            f"note: {workers} of {asked} workers: stacks of {stack} cover the grid's "
+            f"{len(job.sweep.grid)} trials"
+        )
     source = data.locate(job.data_dir)  # bad data fails here, before the study or a run exists
     sweep = open_sweep(job, create=True, data_digest=source.digest)
     run_status, warnings = "FAILED", []

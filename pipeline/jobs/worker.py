@@ -2,6 +2,7 @@
 coordinator that runs several workers as processes and follows them with one progress bar."""
 
 import contextlib
+import math
 import os
 import signal
 import subprocess
@@ -156,6 +157,13 @@ def stack_size(config: SweepConfig, device) -> int:
     if config.stack is not None:
         return config.stack
     return len(config.grid) if device.type == "cuda" else CPU_STACK
+
+
+def worker_count(config: SweepConfig, device, asked: int) -> int:
+    """At most one worker per stack the grid fills: on a GPU the default stack holds the whole
+    grid, and a second process would only split it (CUDA time-slices between processes)."""
+    stacks = math.ceil(len(config.grid) / stack_size(config, device))
+    return min(asked, stacks)
 
 
 class SweepBar(tqdm):
