@@ -21,8 +21,8 @@ DEFAULT_SWEEP = "sweeps/activations.yaml"
 DEFAULT_MODEL_URI = "models:/fashion-mlp@champion"  # the sweep's best model
 SEED_LR = 1e-3  # the seed's learning rate: its table is reproduced at it
 # Trials a CPU worker trains at once when the sweep file does not say (`stack`). 1: on this
-# 2-core CPU a stack gained 1.0-1.36x trial-epochs per CPU-second (K 5-30), under the 1.15x
-# that would pay for pruning that differs from one trial at a time (docs/performance.md).
+# 2-core CPU the default sweep ran at 0.96x the trial-epochs per second with `stack: 5`
+# (docs/performance.md), short of the 1.15x that would pay for a different pruning order.
 CPU_STACK = 1
 # A run whose best validation accuracy stays within this of guessing the commonest class learned
 # nothing (tanh at lr 0.3, sigmoid at the seed's lr 1e-3: both end at 10%).
