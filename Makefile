@@ -25,7 +25,7 @@ PYTEST_ARGS ?=
 ARGS ?=
 
 .PHONY: help install dataset-package test-packages data train evaluate sweep worker report confirm \
-	curves probe analyze figures bench ui dashboard serve test test-fast lint format clean
+	curves probe analyze figures bench device-kit ui dashboard serve test test-fast lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -98,6 +98,12 @@ figures: install dataset-package ## curves + probe + analyze; PNGs also in repor
 
 bench: install dataset-package ## time the training stage against its references -> reports/bench.*
 	$(PY) -m pipeline bench --out reports
+
+# A lent GPU reaches no package index: this carries the wheels it lacks (pinned to .venv's
+# versions) and the data, under the 64 MiB a call may send; there, `bash benchmarks/gpu_check.sh`
+# with carry [".device"] measures issue #13 in one call (docs/performance.md, Stacked trials).
+device-kit: install dataset-package ## wheels + data for benchmarks/gpu_check.sh on a lent GPU -> .device/
+	$(PY) -m benchmarks.device_kit
 
 ui: install ## compare runs in the MLflow UI on 127.0.0.1: make ui PORT=5000 (HOST=... to share)
 	$(PY) -m pipeline ui --port $(or $(PORT),5000) --experiment $(EXPERIMENT) $(if $(HOST),--host $(HOST))
