@@ -66,6 +66,8 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
     if raw.empty:
         return pd.DataFrame()
     raw = raw[raw["tags.stage"].isin(["train", "confirm"])]
+    if raw.empty:  # the sweep's parent run alone: no trial has started yet
+        return pd.DataFrame()
     frame = pd.DataFrame(
         {
             "run_id": raw["run_id"],
@@ -218,7 +220,7 @@ def write_report(
     returns the table."""
     runs = sweep_runs(tracker, study)
     if runs.empty:
-        raise PipelineError(f"no runs of sweep {study!r} in experiment; run `make sweep` first")
+        raise PipelineError(f"no training runs of sweep {study!r} yet; run `make sweep` first")
     table = results_table(tracker, runs, activations)
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_text(directory / "results.csv", table.to_csv(index=False))

@@ -6,6 +6,7 @@ import pytest
 
 from pipeline import report, tracking
 from pipeline.cli import main
+from tests.conftest import one_line
 from tests.test_sweep import run_sweep, write_config
 
 
@@ -146,3 +147,14 @@ def test_accuracies_of_a_run_that_learned_nothing_are_marked_with_a_note():
     assert lines[4:] == ["", report.CHANCE_NOTE] and "at_chance=true" in report.CHANCE_NOTE
     unmarked = report.to_markdown(table.assign(seed_lr_at_chance=False))
     assert "†" not in unmarked and unmarked.count("\n") == 4
+
+
+def test_a_report_before_any_trial_has_run_says_so_in_one_line(workdir, capsys):
+    """A sweep stopped before its first trial has a parent run and nothing else."""
+    config = write_config(workdir)
+    tracker = tracking.Tracker("activation-study")
+    tracker.start_run("tiny", "sweep", {}, {"sweep": "tiny"}, "a sweep with no trial yet")
+    assert main(["report", "--config", str(config)]) == 1
+    err = one_line(capsys.readouterr().err)
+    assert "no training runs of sweep 'tiny' yet; run `make sweep` first" in err
+    assert not (workdir / "reports").exists()
