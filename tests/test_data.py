@@ -20,6 +20,18 @@ def test_loads_synthetic_idx_files_into_seeded_splits(tiny_data):
     assert counts.tolist() == [60] * 10
 
 
+def test_the_files_read_as_torchvision_reads_them(tiny_data):
+    """Our IDX reader (no torchvision import at start-up) against torchvision's FashionMNIST:
+    the same pixels, labels, dtypes and class names."""
+    source = data.locate(tiny_data)
+    for train in (True, False):
+        images, labels = data.load_split(source, train)
+        theirs = data.torchvision_dataset(source, train)
+        assert images.dtype == torch.uint8 and labels.dtype == torch.int64
+        assert torch.equal(images, theirs.data) and torch.equal(labels, theirs.targets)
+    assert tuple(theirs.classes) == data.CLASSES
+
+
 def test_split_is_deterministic_per_seed(tiny_data):
     first = data.load_splits(tiny_data, seed=1)
     again = data.load_splits(tiny_data, seed=1)
