@@ -22,6 +22,9 @@ WORKERS ?=
 PORT ?=
 EXPERIMENT ?= activation-study
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): a whole test file to each, so a module's fixture is built once.
+TEST_PROCESSES ?= auto
+PYTEST := $(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile
 ARGS ?=
 
 .PHONY: help install dataset-package test-packages data train evaluate sweep worker report confirm \
@@ -116,10 +119,10 @@ serve: install ## a model's MLflow scoring server on 127.0.0.1: make serve MODEL
 	$(PY) -m pipeline serve --model-uri '$(MODEL)' --port $(or $(PORT),5001) $(if $(HOST),--host $(HOST))
 
 test: install dataset-package test-packages ## run the test suite (installs what it needs as root)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-fast: install ## the suite without the slow tests, for quick edits
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
 
 lint: install ## ruff check and format check
 	$(VENV)/bin/ruff check .

@@ -17,6 +17,7 @@ def test_epoch_flops_of_the_seed_network():
     assert expected == pytest.approx(158.67, abs=0.01)
 
 
+@pytest.mark.slow
 def test_a_bench_run_measures_every_figure(workdir, tiny_data):
     result = bench.measure(
         str(tiny_data), "cpu", rounds=1, with_seed_table=False, log=lambda _: None

@@ -2,6 +2,7 @@ import re
 import sqlite3
 
 import mlflow
+import pytest
 
 from tests.conftest import run_cli
 
@@ -16,6 +17,7 @@ def run_count(workdir) -> int:
         return connection.execute("select count(*) from runs").fetchone()[0]
 
 
+@pytest.mark.slow
 def test_train_then_evaluate_in_fresh_processes(workdir, tiny_data):
     trained = run_cli(
         "train",

@@ -85,6 +85,7 @@ def confirm(config, data_dir, seeds: int) -> int:
     )
 
 
+@pytest.mark.slow
 def test_confirm_adds_seeds_and_the_report_gains_mean_and_std(workdir, tiny_data, capsys):
     config = write_config(workdir, activations=["relu"], lr=[0.05])
     assert run_sweep(config, tiny_data) == 0

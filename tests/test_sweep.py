@@ -129,6 +129,7 @@ def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
     assert champion.run_id == best.user_attrs["mlflow_run_id"]
 
 
+@pytest.mark.slow
 def test_rerunning_a_finished_sweep_adds_nothing_and_new_points_only_run_once(workdir, tiny_data):
     config = write_config(workdir)
     assert run_sweep(config, tiny_data) == 0
@@ -161,6 +162,7 @@ def test_rerunning_a_finished_sweep_adds_nothing_and_new_points_only_run_once(wo
     assert heights["0.05"] == pytest.approx(math.log(0.05 / 0.02) / math.log(0.1 / 0.02))
 
 
+@pytest.mark.slow
 def test_a_study_run_against_another_mlflow_store_stops_and_names_the_ways_out(
     workdir, tiny_data, monkeypatch, capsys
 ):
@@ -359,6 +361,7 @@ def sweep_outcome(workdir: Path, tiny_data: Path, study: str, **values) -> tuple
     return trials, runs
 
 
+@pytest.mark.slow
 def test_a_stacked_sweep_gives_the_same_trials_and_runs_as_one_at_a_time(
     workdir, tiny_data, capsys
 ):
