@@ -252,9 +252,11 @@ class StackedRun:
         self.models = [
             build_model(c.activation, c.hidden_sizes, seed=c.seed).to(device) for c in configs
         ]
-        self.results = [TrainResult(m, history=[], stop_reason="max_epochs") for m in self.models]
-        for result in self.results:
-            result.chance_acc = train.chance_accuracy(splits.val_y)
+        chance = train.chance_accuracy(splits.val_y)
+        self.results = [
+            TrainResult(m, history=[], stop_reason="max_epochs", chance_acc=chance)
+            for m in self.models
+        ]
         self.books = [EpochBook(result, self.config.patience) for result in self.results]
         self.best: list[list[torch.Tensor] | None] = [None] * len(configs)
         self.layer_names = list(self.models[0].linear_layers())

@@ -20,7 +20,12 @@ from pipeline.errors import PipelineError, UsageError
 from pipeline.model import IN_FEATURES, MLP, describe, load_checkpoint
 from pipeline.predictor import INPUT_CONTRACT, Predictor
 from pipeline.tracking.runs import Tracker, quiet
-from pipeline.tracking.store import check_tracking_uri, first_line, tracking_uri
+from pipeline.tracking.store import (
+    check_tracking_uri,
+    first_line,
+    sqlite_database,
+    tracking_uri,
+)
 
 REGISTERED_MODEL = "fashion-mlp"
 MODEL_FORMAT = "pt2"  # torch.export: a graph and tensors, loadable without pickle or this package
@@ -153,8 +158,8 @@ def _open_store(model_uri: str) -> None:
         raise UsageError(f"unsupported model URI {model_uri!r}; use {MODEL_URIS}")
     uri = tracking_uri()
     check_tracking_uri(uri, create=False)
-    database = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
-    if database is not None and not database.is_file():
+    database = sqlite_database(uri)
+    if database and not database.is_file():
         raise PipelineError(
             f"model {model_uri} not found: there is no tracking store {database} yet "
             "(`make sweep` or `make train` creates it)"

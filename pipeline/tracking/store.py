@@ -28,13 +28,19 @@ SYSTEM_METRICS_INTERVAL_S = 2
 os.environ.setdefault("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", str(SYSTEM_METRICS_INTERVAL_S))
 
 
+def sqlite_database(uri: str) -> Path | None:
+    """The database file of a `sqlite:///PATH` store; None for a server or a database server."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+
+
 def tracking_uri() -> str:
     """MLFLOW_TRACKING_URI or the local store; SQLite paths made absolute, since MLflow caches
     stores by URI and a relative path would follow whatever directory the process is in;
     a plain postgresql:// gets the psycopg driver this project installs."""
     uri = sqlalchemy_url(os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"
+    database = sqlite_database(uri)
+    if database and not database.is_absolute():
+        return f"sqlite:///{database.resolve()}"
     return uri
 
 
@@ -57,8 +63,8 @@ def check_tracking_uri(uri: str, create: bool = True) -> None:
                 f"MLflow tracking server {redact(uri)} is unreachable ({reason}); start it, or "
                 f"unset MLFLOW_TRACKING_URI to use the local store {DEFAULT_TRACKING_URI}"
             ) from None
-    if scheme == "sqlite" and create:
-        database = Path(uri.removeprefix("sqlite:///"))
+    database = sqlite_database(uri)
+    if database and create:
         try:
             database.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -67,9 +73,8 @@ def check_tracking_uri(uri: str, create: bool = True) -> None:
 
 def artifact_root(uri: str) -> str | None:
     """Artifacts of a SQLite store live beside the database (mlruns/artifacts); others: MLflow's."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    return str(Path(uri.removeprefix("sqlite:///")).parent.resolve() / "artifacts")
+    database = sqlite_database(uri)
+    return str(database.parent.resolve() / "artifacts") if database else None
 
 
 @functools.cache
@@ -123,7 +128,8 @@ def run_experiment(uri: str, run_id: str) -> str | None:
     """The name of the experiment that holds `run_id` in the store at `uri`; None where the store
     does not have it (or has it deleted). Creates nothing: a SQLite store that does not exist
     yet is not made to answer."""
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+    database = sqlite_database(uri)
+    if database and not database.is_file():
         return None
     client = MlflowClient(uri)
     try:
