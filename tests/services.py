@@ -33,6 +33,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@contextlib.contextmanager
+def taken_port() -> Iterator[int]:
+    """A loopback port something listens on while the block runs."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
 def postgres_bin_dir() -> Path:
     """Debian's versioned directory (the newest), else `initdb` on the PATH."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.cli import main
 from tests.conftest import isolate, one_line
-from tests.services import free_port, leftover_processes, wait_for_http
+from tests.services import free_port, leftover_processes, taken_port, wait_for_http
 from tests.test_sweep import run_sweep, write_config
 
 # `page` is test_ui's fixture: the same headless Chromium, driven by Playwright.
@@ -125,10 +125,7 @@ def test_dashboard_before_make_sweep_says_to_run_it_first(workdir, capsys, monke
 
 def test_dashboard_on_a_taken_port_says_so_and_names_a_free_one(in_study, monkeypatch, capsys):
     monkeypatch.setattr(os, "execve", lambda *args: pytest.fail("started a dashboard"))
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         assert main(["dashboard", "--config", str(in_study.config), "--port", str(port)]) == 1
     err = one_line(capsys.readouterr().err)
     assert f"port {port} on 127.0.0.1 is already in use" in err

@@ -5,7 +5,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -22,7 +21,7 @@ import torch
 from pipeline import data, predictor, servers, tracking
 from pipeline.cli import main
 from tests.conftest import isolate, needs_real_data, one_line, run_cli
-from tests.services import free_port, leftover_processes, stop_process, wait_for_http
+from tests.services import free_port, leftover_processes, stop_process, taken_port, wait_for_http
 from tests.test_bad_input import sweep_config
 
 SERVE_DEADLINE_S = 180  # the scoring server imports torch and loads the model: ~10-40 s here
@@ -287,10 +286,7 @@ def test_serve_without_a_store_creates_none(workdir, monkeypatch, capsys):
 
 def test_serve_on_a_taken_port_names_a_free_one(in_store, monkeypatch, capsys):
     monkeypatch.setattr(os, "execve", lambda *args: pytest.fail("started a server"))
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         assert main(["serve", "--port", str(port)]) == 1
     err = one_line(capsys.readouterr().err)
     assert f"port {port} on 127.0.0.1 is already in use" in err and "make serve PORT=" in err

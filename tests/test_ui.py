@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pipeline import data, servers
 from pipeline.cli import main
 from pipeline.model import CHECKPOINT_CONFIG
 from tests.conftest import isolate, one_line, run_cli
-from tests.services import free_port, wait_for_http
+from tests.services import free_port, taken_port, wait_for_http
 from tests.test_sweep import run_sweep, write_config
 
 UI_DEADLINE_S = 60  # `mlflow ui` answers after ~10 s here; a minute means it never will
@@ -168,10 +167,7 @@ def test_ui_for_an_experiment_not_in_the_store_opens_the_start_page(store, monke
 
 
 def test_ui_on_a_taken_port_says_so_and_names_PORT(workdir, capsys):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
+    with taken_port() as port:
         assert main(["ui", "--port", str(port)]) == 1
     err = one_line(capsys.readouterr().err)
     assert f"port {port} on 127.0.0.1 is already in use" in err
