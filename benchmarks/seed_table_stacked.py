@@ -14,8 +14,9 @@ The last line is `seed_table_stacked_s=<seconds>` for benchmarks/gpu_check.sh to
 import argparse
 import time
 
-from pipeline import data, stacked, train
-from pipeline.measures import SEED_TABLE_CONFIGS, synchronize
+from pipeline.core import data
+from pipeline.stages import stacked, training
+from pipeline.stages.timings import SEED_TABLE_CONFIGS, synchronize
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,8 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--data-dir", help="default: $FASHION_MNIST_DIR, data/, Debian's")
     args = parser.parse_args(argv)
-    device = train.resolve_device(args.device)
-    train.configure_torch(device)
+    device = training.resolve_device(args.device)
+    training.configure_torch(device)
     configs = SEED_TABLE_CONFIGS
     splits = data.load_splits(args.data_dir, device=device, seed=configs[0].seed)
     warm_up = [config.replace(max_epochs=1) for config in configs]

@@ -2,7 +2,7 @@
 
 A stack of K trials (the six seed activations in turn, learning rates spread from 1e-3 to 0.05)
 trains one epoch of the real Fashion-MNIST split with `stacked.train_stacked`; the single-trial
-loop trains each of those activations for one epoch with `train.train`. Both sides are timed by
+loop trains each of those activations for one epoch with `training.train`. Both sides are timed by
 the epochs' own `epoch_time_s` (training, gradient probe, validation; wall time) and by the
 process's CPU seconds up to the end of the epoch; model building (ms) is in the latter, the test
 set in neither. With --threads 1 the CPU figure is the one to trust on a machine other processes
@@ -25,9 +25,10 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from pipeline import data, stacked, train
-from pipeline.activations import SEED_ACTIVATIONS
-from pipeline.config import TrainConfig, lr_grid
+from pipeline.core import data
+from pipeline.core.activations import SEED_ACTIVATIONS
+from pipeline.core.config import TrainConfig, lr_grid
+from pipeline.stages import stacked, training
 
 BASE = TrainConfig(max_epochs=1, patience=100, device="cpu")
 
@@ -50,7 +51,7 @@ class EpochTiming:
     cpu_s: float
 
 
-def timed(train_call: Callable[[Callable], list[train.TrainResult]]) -> EpochTiming:
+def timed(train_call: Callable[[Callable], list[training.TrainResult]]) -> EpochTiming:
     """Run `train_call(on_epoch)` for one epoch and time it both ways."""
     ended = []
     started = time.process_time()
@@ -71,7 +72,7 @@ def stacked_epoch(splits: data.Splits, k: int) -> EpochTiming:
 def single_epoch(splits: data.Splits, activation: str) -> EpochTiming:
     """One epoch of one trial, the way a sweep worker trains it today."""
     config = BASE.replace(activation=activation, lr=0.01)
-    return timed(lambda hook: [train.train(config, splits, on_epoch=hook, progress=False)])
+    return timed(lambda hook: [training.train(config, splits, on_epoch=hook, progress=False)])
 
 
 def compaction_s(splits: data.Splits, k: int = 30) -> float:
@@ -176,7 +177,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     args = parser.parse_args()
     ks = [int(k) for k in args.k.split(",")]
-    settings = train.configure_torch(torch.device("cpu"), args.threads)
+    settings = training.configure_torch(torch.device("cpu"), args.threads)
     splits = data.load_splits()
     print(f"{data.describe(splits)}; torch {torch.__version__}, {settings}")
     figures = measure(splits, ks, args.rounds)

@@ -1,7 +1,8 @@
 """How many trials per second a study storage sustains, with N worker processes and no training.
 
 Each process does what `python -m pipeline worker` does with the storage for one trial, in the
-same order and through the same functions (`pipeline.studies.Study`), with the training taken out:
+same order and through the same functions (`pipeline.adapters.studies.Study`), with the
+training taken out:
 fail stale trials, claim a queued trial, start the heartbeat, suggest the two fixed params,
 set the MLflow run id, report one value per epoch and ask the study's pruner, set the stop
 reason, tell, then read the finished count and best value for the progress bar. The queue holds
@@ -27,10 +28,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import studies
-from pipeline.activations import NAMES
-from pipeline.config import SweepConfig
-from pipeline.urls import label
+from pipeline.adapters import studies
+from pipeline.core.activations import NAMES
+from pipeline.core.config import SweepConfig
+from pipeline.core.urls import label
 
 
 @dataclass

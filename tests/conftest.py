@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import data
+from pipeline.core import data
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = data.DEBIAN_DIR / "train-images-idx3-ubyte.gz"
@@ -133,7 +133,7 @@ def client():
     """An MLflow client on the store the pipeline uses in this test's working directory."""
     import mlflow
 
-    from pipeline import tracking
+    from pipeline.adapters import tracking
 
     return mlflow.MlflowClient(tracking.tracking_uri())
 
@@ -145,7 +145,7 @@ def runs_of(parent_id: str, experiment: str = "activation-study"):
 
 def open_sweep(config_path: Path, create: bool):
     """The sweep job's handle on a study, as `make sweep` (create) or `make worker` open it."""
-    from pipeline.config import SweepConfig, SweepJobConfig
+    from pipeline.core.config import SweepConfig, SweepJobConfig
     from pipeline.jobs import sweep
 
     job = SweepJobConfig(sweep=SweepConfig.load(Path(config_path)), config_path=config_path)

@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from pipeline import activations
-from pipeline.errors import UsageError
+from pipeline.core import activations
+from pipeline.core.errors import UsageError
 
 X = torch.linspace(-5, 5, 201, dtype=torch.float64)
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from pipeline import analysis
-from pipeline.model import MLP, ModelConfig
+from pipeline.core.model import MLP, ModelConfig
+from pipeline.stages import analysis
 
 
 def hand_built(activation: str, weights, biases) -> MLP:

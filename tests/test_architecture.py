@@ -28,14 +28,16 @@ def imported(tree: ast.Module) -> set[str]:
 def test_only_the_adapters_import_mlflow_and_optuna():
     found = modules()
     assert {m for m, tree in found.items() if "mlflow" in imported(tree)} <= {
-        f"pipeline/tracking/{name}.py" for name in ("store", "runs", "models")
+        f"pipeline/adapters/tracking/{name}.py" for name in ("store", "runs", "models")
     }
-    assert {m for m, tree in found.items() if "optuna" in imported(tree)} == {"pipeline/studies.py"}
+    assert {m for m, tree in found.items() if "optuna" in imported(tree)} == {
+        "pipeline/adapters/studies.py"
+    }
 
 
 def test_no_module_outside_the_adapter_reaches_mlflow_through_it():
     for name, tree in modules().items():
-        if name.startswith("pipeline/tracking/"):
+        if name.startswith("pipeline/adapters/tracking/"):
             continue
         source = ast.unparse(tree)
         assert ".client." not in source, f"{name} reaches MLflow's client"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.cli import main
-from pipeline.model import build_model, save_checkpoint
+from pipeline.cli.main import main
+from pipeline.core.model import build_model, save_checkpoint
 from tests.conftest import isolate, write_dataset
 from tests.test_sweep import TINY
 

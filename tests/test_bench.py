@@ -5,15 +5,15 @@ import os
 
 import pytest
 
-from pipeline import measures
 from pipeline.jobs import bench
+from pipeline.stages import timings
 
 
 def test_epoch_flops_of_the_seed_network():
     # 784-512-256-256-128-10: 632,064 multiply-adds a sample; training skips fc1's input grad.
     macs = 784 * 512 + 512 * 256 + 256 * 256 + 256 * 128 + 128 * 10
     expected = ((6 * macs - 2 * 784 * 512) * 48000 + 2 * macs * 12000) / 1e9
-    assert measures.epoch_gflop(48000, 12000) == pytest.approx(expected)
+    assert timings.epoch_gflop(48000, 12000) == pytest.approx(expected)
     assert expected == pytest.approx(158.67, abs=0.01)
 
 

@@ -61,8 +61,8 @@ def test_help_lists_every_stage(workdir):
 
 
 def test_flags_become_a_typed_config_with_named_errors():
-    from pipeline.cli import build_parser, make_config
-    from pipeline.config import TrainJobConfig
+    from pipeline.cli.main import build_parser, make_config
+    from pipeline.core.config import TrainJobConfig
 
     args = vars(build_parser().parse_args(["train", "--hidden-sizes", "512, 256", "--lr", "0.1"]))
     config = make_config(args.pop("stage"), args)

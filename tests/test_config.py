@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from pipeline.config import SweepConfig, TrainConfig, lr_grid
-from pipeline.errors import UsageError
+from pipeline.core.config import SweepConfig, TrainConfig, lr_grid
+from pipeline.core.errors import UsageError
 
 
 @pytest.mark.parametrize(

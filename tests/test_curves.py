@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.curves import activation_curves
+from pipeline.stages.curves import activation_curves
 
 X = np.linspace(-5, 5, 1001)
 

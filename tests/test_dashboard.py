@@ -13,7 +13,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from pipeline.cli import main
+from pipeline.cli.main import main
 from tests.conftest import isolate, one_line
 from tests.services import free_port, leftover_processes, taken_port, wait_for_http
 from tests.test_sweep import run_sweep, write_config

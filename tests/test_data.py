@@ -3,8 +3,8 @@ import struct
 import pytest
 import torch
 
-from pipeline import data
-from pipeline.errors import PipelineError, UsageError
+from pipeline.core import data
+from pipeline.core.errors import PipelineError, UsageError
 from tests.conftest import needs_real_data, write_dataset
 
 

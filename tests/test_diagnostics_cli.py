@@ -6,9 +6,9 @@ import mlflow
 import numpy as np
 import pytest
 
-from pipeline import tracking
-from pipeline.cli import main
-from pipeline.model import build_model, save_checkpoint
+from pipeline.adapters import tracking
+from pipeline.cli.main import main
+from pipeline.core.model import build_model, save_checkpoint
 from tests.conftest import client, runs_of
 
 TINY_TRAIN = ["--hidden-sizes", "32,16", "--batch-size", "32", "--epochs", "1", "--lr", "0.05"]

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from pipeline import files
-from pipeline.model import build_model, load_checkpoint, save_checkpoint
+from pipeline.core import files
+from pipeline.core.model import build_model, load_checkpoint, save_checkpoint
 
 
 def test_a_crash_while_writing_leaves_the_old_file_intact(tmp_path):

@@ -3,8 +3,8 @@ import pickle
 import pytest
 import torch
 
-from pipeline.errors import PipelineError
-from pipeline.model import MLP, ModelConfig, build_model, load_checkpoint, save_checkpoint
+from pipeline.core.errors import PipelineError
+from pipeline.core.model import MLP, ModelConfig, build_model, load_checkpoint, save_checkpoint
 
 
 def test_default_architecture_is_the_seeds():

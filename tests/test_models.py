@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import data, predictor, servers, tracking
-from pipeline.cli import main
+from pipeline.adapters import servers, tracking
+from pipeline.cli.main import main
+from pipeline.core import data, predictor
 from tests.conftest import isolate, needs_real_data, one_line, run_cli
 from tests.services import free_port, leftover_processes, stop_process, taken_port, wait_for_http
 from tests.test_bad_input import sweep_config

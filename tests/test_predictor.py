@@ -4,16 +4,17 @@ import pytest
 import torch
 from torch.export import Dim, export
 
-from pipeline import data, predictor, train
-from pipeline.config import TrainConfig
-from pipeline.predictor import Predictor
+from pipeline.core import data, predictor
+from pipeline.core.config import TrainConfig
+from pipeline.core.predictor import Predictor
+from pipeline.stages import training
 
 
 @pytest.fixture(scope="module")
 def trained(tiny_data):
     splits = data.load_splits(tiny_data)
     config = TrainConfig(lr=0.02, max_epochs=2, hidden_sizes=(32, 16), batch_size=32)
-    result = train.train(config, splits, progress=False)
+    result = training.train(config, splits, progress=False)
     images, labels = data.load_test_images(splits.source)
     return result, splits, images, labels
 

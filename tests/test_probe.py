@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from pipeline import data
-from pipeline.histograms import histogram, layer_histograms
-from pipeline.probe import PROBE_BATCH_SIZE, probe_gradients
+from pipeline.core import data
+from pipeline.core.histograms import histogram, layer_histograms
+from pipeline.stages.probe import PROBE_BATCH_SIZE, probe_gradients
 from tests.conftest import needs_real_data
 
 

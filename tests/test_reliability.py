@@ -12,9 +12,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from pipeline import studies, tracking
-from pipeline.cli import main
-from pipeline.config import SweepConfig
+from pipeline.adapters import studies, tracking
+from pipeline.cli.main import main
+from pipeline.core.config import SweepConfig
 from tests.test_sweep import study_of, write_config
 
 # Each test kills or runs whole sweeps in fresh processes.

@@ -4,8 +4,9 @@ import mlflow
 import pandas as pd
 import pytest
 
-from pipeline import report, tracking
-from pipeline.cli import main
+from pipeline.adapters import tracking
+from pipeline.cli.main import main
+from pipeline.stages import results
 from tests.conftest import one_line
 from tests.test_sweep import run_sweep, write_config
 
@@ -66,7 +67,7 @@ def test_the_report_rebuilds_the_seed_table_from_mlflow(workdir, tiny_data, caps
     rows, _, note = markdown.partition("\n\n")
     assert rows.count("\n") == 3 and f"{100 * table['test_acc'][0]:.2f}" in rows
     marked = table["at_chance"].any() or table["seed_lr_at_chance"].any()
-    assert note == (f"{report.CHANCE_NOTE}\n" if marked else "")
+    assert note == (f"{results.CHANCE_NOTE}\n" if marked else "")
     assert (workdir / "reports/lr_response.png").stat().st_size > 10_000
 
 
@@ -116,7 +117,7 @@ def test_markdown_cells_show_percent_and_blanks():
             }
         ]
     )
-    lines = report.to_markdown(table).splitlines()
+    lines = results.to_markdown(table).splitlines()
     assert (
         lines[0] == "| activation | best lr | test acc % | epoch of saturation | test acc % @1e-3 |"
     )
@@ -140,13 +141,13 @@ def test_accuracies_of_a_run_that_learned_nothing_are_marked_with_a_note():
             {"activation": "relu", "val_acc": 0.89, "at_chance": False},
         ]
     )
-    lines = report.to_markdown(table).splitlines()
+    lines = results.to_markdown(table).splitlines()
     headers = "| activation | val acc % | test acc % | val acc % @1e-3 | test acc % @1e-3 |"
     assert lines[0] == headers
     assert lines[2] == "| sigmoid | 87.00 | 86.00 | 10.10 † | 10.00 † |"
     assert lines[3] == "| relu | 89.00 | – | – | – |"
-    assert lines[4:] == ["", report.CHANCE_NOTE] and "at_chance=true" in report.CHANCE_NOTE
-    unmarked = report.to_markdown(table.assign(seed_lr_at_chance=False))
+    assert lines[4:] == ["", results.CHANCE_NOTE] and "at_chance=true" in results.CHANCE_NOTE
+    unmarked = results.to_markdown(table.assign(seed_lr_at_chance=False))
     assert "†" not in unmarked and unmarked.count("\n") == 4
 
 

@@ -19,8 +19,8 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from pipeline.cli import main
-from pipeline.urls import sqlalchemy_url
+from pipeline.cli.main import main
+from pipeline.core.urls import sqlalchemy_url
 from tests.conftest import open_sweep, write_dataset
 from tests.services import (
     MlflowServer,
@@ -245,7 +245,7 @@ CLAIMING_PROCESS = """
 import sys, time
 from pathlib import Path
 from optuna.trial import TrialState
-from pipeline.config import SweepConfig, SweepJobConfig
+from pipeline.core.config import SweepConfig, SweepJobConfig
 from pipeline.jobs.sweep import open_sweep
 
 config_path, barrier, index = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]

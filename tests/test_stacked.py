@@ -5,10 +5,11 @@ import math
 import pytest
 import torch
 
-from pipeline import data, stacked, train
-from pipeline.config import TrainConfig
-from pipeline.errors import UsageError
-from pipeline.model import MLP
+from pipeline.core import data
+from pipeline.core.config import TrainConfig
+from pipeline.core.errors import UsageError
+from pipeline.core.model import MLP
+from pipeline.stages import stacked, training
 from tests.conftest import needs_cuda
 
 # Patience 1 over 3 epochs: some trials stop early (they leave the stack after epoch 2) and
@@ -36,7 +37,7 @@ def assert_same_weights(a: MLP, b: MLP, tolerance: float) -> None:
 @pytest.mark.parametrize("index", range(len(GRID)))
 def test_a_stacked_trial_matches_its_lone_run(splits, stacked_grid, index):
     config, result = GRID[index], stacked_grid[index]
-    lone = train.train(config, splits, progress=False)
+    lone = training.train(config, splits, progress=False)
     assert isinstance(result.model, MLP) and result.model.config.activation == config.activation
     # bmm is not bit-equal to F.linear: float tolerance, not equality.
     assert_same_weights(result.model, lone.model, tolerance=1e-4)
@@ -81,7 +82,7 @@ def test_a_pruned_slice_stops_and_the_others_run_on(splits):
     configs = [keep_going.replace(lr=0.03), keep_going.replace(activation="tanh", lr=0.03)]
     events = []
 
-    def report(trial: int, metrics: train.EpochMetrics) -> None:
+    def report(trial: int, metrics: training.EpochMetrics) -> None:
         events.append(("report", trial, metrics.epoch))
 
     def prune_the_first_at_epoch_2(trial: int) -> bool:
@@ -121,6 +122,6 @@ def test_the_graphed_stack_matches_lone_runs_on_cuda(tiny_data):
     configs = [config.replace(batch_size=64) for config in GRID]
     results = stacked.train_stacked(configs, splits, progress=False)
     for result, config in zip(results, configs, strict=True):
-        lone = train.train(config, splits, progress=False)
+        lone = training.train(config, splits, progress=False)
         assert (result.stop_reason, result.best_epoch) == (lone.stop_reason, lone.best_epoch)
         assert_same_weights(result.model, lone.model, tolerance=1e-4)

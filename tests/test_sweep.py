@@ -11,10 +11,11 @@ import torch
 import yaml
 from optuna.trial import TrialState
 
-from pipeline import report, studies
-from pipeline.cli import main
-from pipeline.config import SweepConfig, TrainConfig
+from pipeline.adapters import studies
+from pipeline.cli.main import main
+from pipeline.core.config import SweepConfig, TrainConfig
 from pipeline.jobs import worker
+from pipeline.stages import results
 from tests.conftest import client, one_line, open_sweep, run_cli, runs_of
 
 TINY = {
@@ -87,7 +88,7 @@ def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
         assert 0 < parent.data.metrics[f"best_val_acc.{activation}"] <= 1
         assert parent.data.metrics[f"best_lr.{activation}"] in (0.02, 0.1)
     artifacts = {a.path for a in client().list_artifacts(parent_id, "results")}
-    assert artifacts == {f"results/{name}" for name in report.REPORT_FILES}
+    assert artifacts == {f"results/{name}" for name in results.REPORT_FILES}
     assert {
         "figures/optimization_history.png",
         "figures/parallel_coordinate.html",

@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline import data, predictor, tracking, train
-from pipeline.config import TrainConfig
-from pipeline.errors import PipelineError, UsageError
+from pipeline.adapters import tracking
+from pipeline.core import data, predictor
+from pipeline.core.config import TrainConfig
+from pipeline.core.errors import PipelineError, UsageError
+from pipeline.core.model import MLP
 from pipeline.jobs.train import training_run
-from pipeline.model import MLP
+from pipeline.stages import training
 
 CONFIG = TrainConfig(lr=0.05, max_epochs=2, patience=2, hidden_sizes=(32, 16), batch_size=32)
 
@@ -21,9 +23,9 @@ def splits(tiny_data):
 
 def tracked_training(splits, config=CONFIG, with_model=True):
     tracker = tracking.Tracker("test-exp")
-    settings = train.configure_torch(torch.device("cpu"))
+    settings = training.configure_torch(torch.device("cpu"))
     with training_run(tracker, config, splits, settings) as run:
-        result = train.train(config, splits, on_epoch=run.log_epoch, progress=False)
+        result = training.train(config, splits, on_epoch=run.log_epoch, progress=False)
         run.log_result(result, data.example_images(splits.source) if with_model else None)
     return tracker, run.run_id, result
 
@@ -79,7 +81,7 @@ def test_a_training_run_records_everything(workdir, splits):
     assert predictor.score(probabilities, labels)[1] == result.test_acc
     # The project's own tools get the MLP behind it from the run's checkpoint.
     mlp = tracking.load_model(f"runs:/{run_id}/model")
-    assert isinstance(mlp, MLP) and train.evaluate(mlp, splits.test_x, splits.test_y)[1] == (
+    assert isinstance(mlp, MLP) and training.evaluate(mlp, splits.test_x, splits.test_y)[1] == (
         result.test_acc
     )
 
@@ -129,7 +131,7 @@ def test_a_pruned_run_keeps_its_best_epoch_as_a_checkpoint(workdir, splits):
     tracker = tracking.Tracker("test-exp")
     config = CONFIG.model_copy(update={"max_epochs": 3})
     with training_run(tracker, config, splits, {}) as run:
-        result = train.train(config, splits, lambda m: m.epoch == 2, progress=False)
+        result = training.train(config, splits, lambda m: m.epoch == 2, progress=False)
         run.log_result(result)
     assert result.stop_reason == "pruned"
     model = tracker.load_run_checkpoint(run.run_id)
@@ -144,7 +146,7 @@ def test_a_training_run_records_system_metrics_until_it_ends(workdir, splits, mo
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")
     tracker = tracking.Tracker("test-exp")
     with training_run(tracker, CONFIG, splits, {}) as run:
-        result = train.train(CONFIG, splits, on_epoch=run.log_epoch, progress=False)
+        result = training.train(CONFIG, splits, on_epoch=run.log_epoch, progress=False)
         time.sleep(0.5)
         run.log_result(result)
     finished = tracker.client.get_run(run.run_id)

@@ -4,9 +4,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline import data, train
-from pipeline.config import TrainConfig
-from pipeline.model import build_model
+from pipeline.core import data
+from pipeline.core.config import TrainConfig
+from pipeline.core.model import build_model
+from pipeline.stages import training
 from tests.conftest import needs_cuda, needs_real_data
 
 SMALL = {"hidden_sizes": (32, 16), "batch_size": 32}
@@ -18,7 +19,7 @@ def splits(tiny_data):
 
 
 def test_training_learns_the_synthetic_task(splits):
-    result = train.train(TrainConfig(lr=0.05, max_epochs=4, **SMALL), splits, progress=False)
+    result = training.train(TrainConfig(lr=0.05, max_epochs=4, **SMALL), splits, progress=False)
     assert result.stop_reason in ("max_epochs", "early_stopping")
     assert result.best_val_acc > 0.9 and result.test_acc > 0.9
     assert [m.epoch for m in result.history] == list(range(1, len(result.history) + 1))
@@ -37,7 +38,7 @@ def test_training_learns_the_synthetic_task(splits):
 
 def test_same_seed_gives_identical_metrics(splits):
     config = TrainConfig(lr=0.02, max_epochs=2, **SMALL)
-    first, second = (train.train(config, splits, progress=False) for _ in range(2))
+    first, second = (training.train(config, splits, progress=False) for _ in range(2))
     strip = [
         (m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.grad_norms) for m in first.history
     ]
@@ -51,7 +52,7 @@ def test_early_stopping_waits_patience_epochs_and_restores_the_best(splits, monk
     """val_acc is scripted: best at epoch 2, then 3 epochs without improvement with patience 3."""
     scripted = iter([0.50, 0.70, 0.60, 0.70, 0.65, 0.99, 0.99])
     snapshots = {}
-    real_evaluate = train.evaluate
+    real_evaluate = training.evaluate
 
     def fake_evaluate(model, x, y):
         if x is splits.test_x:
@@ -59,8 +60,8 @@ def test_early_stopping_waits_patience_epochs_and_restores_the_best(splits, monk
         snapshots[len(snapshots) + 1] = {k: v.clone() for k, v in model.state_dict().items()}
         return 1.0, next(scripted)
 
-    monkeypatch.setattr(train, "evaluate", fake_evaluate)
-    result = train.train(
+    monkeypatch.setattr(training, "evaluate", fake_evaluate)
+    result = training.train(
         TrainConfig(lr=0.01, max_epochs=10, patience=3, **SMALL), splits, progress=False
     )
     assert result.stop_reason == "early_stopping"
@@ -73,7 +74,7 @@ def test_early_stopping_waits_patience_epochs_and_restores_the_best(splits, monk
 
 def test_a_pruning_callback_stops_training_without_testing(splits):
     calls = []
-    result = train.train(
+    result = training.train(
         TrainConfig(lr=0.01, max_epochs=5, **SMALL),
         splits,
         on_epoch=lambda m: calls.append(m.epoch) or m.epoch == 2,
@@ -84,7 +85,7 @@ def test_a_pruning_callback_stops_training_without_testing(splits):
 
 
 def test_divergence_stops_at_the_first_non_finite_loss(splits):
-    result = train.train(TrainConfig(lr=50.0, max_epochs=5), splits, progress=False)
+    result = training.train(TrainConfig(lr=50.0, max_epochs=5), splits, progress=False)
     assert result.stop_reason == "diverged"
     assert result.diverged_at.startswith("epoch 1, step ")
     assert result.history == [] and result.best_epoch == 0
@@ -97,12 +98,14 @@ def test_a_run_that_learned_nothing_is_at_chance(splits):
     sigmoid at 1e-3 on the real data."""
     labels = splits.val_y
     commonest = torch.bincount(labels).max().item() / len(labels)
-    assert train.chance_accuracy(labels) == commonest
+    assert training.chance_accuracy(labels) == commonest
     config = TrainConfig(activation="sigmoid", lr=1e-4, max_epochs=1, batch_size=32)
-    result = train.train(config, splits, progress=False)
+    result = training.train(config, splits, progress=False)
     assert result.chance_acc == commonest and result.best_val_acc <= commonest
     assert result.at_chance and result.final_metrics()["chance_acc"] == commonest
-    above = train.TrainResult(result.model, [], "max_epochs", 1, commonest + 0.06, chance_acc=0.1)
+    above = training.TrainResult(
+        result.model, [], "max_epochs", 1, commonest + 0.06, chance_acc=0.1
+    )
     assert not above.at_chance
 
 
@@ -116,7 +119,7 @@ def test_fast_loop_matches_a_plain_reference_loop(tiny_data, device):
     batch is smaller than the others."""
     splits = data.load_splits(tiny_data, device=device)
     config = TrainConfig(lr=0.05, max_epochs=2, patience=2, batch_size=64)
-    result = train.train(config, splits, progress=False)
+    result = training.train(config, splits, progress=False)
     assert result.best_epoch == 2, "the comparison must span an epoch boundary"
     fast = result.model
 
@@ -141,8 +144,8 @@ def test_fast_loop_matches_a_plain_reference_loop(tiny_data, device):
 @needs_real_data
 def test_relu_reaches_70_percent_in_one_epoch_on_the_real_data():
     splits = data.load_splits()
-    train.configure_torch(torch.device("cpu"))
-    result = train.train(
+    training.configure_torch(torch.device("cpu"))
+    result = training.train(
         TrainConfig(activation="relu", lr=0.01, max_epochs=1), splits, progress=False
     )
     assert result.test_acc > 0.70, result.test_acc

@@ -18,9 +18,10 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from pipeline import data, servers
-from pipeline.cli import main
-from pipeline.model import CHECKPOINT_CONFIG
+from pipeline.adapters import servers
+from pipeline.cli.main import main
+from pipeline.core import data
+from pipeline.core.model import CHECKPOINT_CONFIG
 from tests.conftest import isolate, one_line, run_cli
 from tests.services import free_port, taken_port, wait_for_http
 from tests.test_sweep import run_sweep, write_config

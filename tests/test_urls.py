@@ -1,6 +1,6 @@
 import pytest
 
-from pipeline.urls import label, redact, sqlalchemy_url
+from pipeline.core.urls import label, redact, sqlalchemy_url
 
 
 @pytest.mark.parametrize(

@@ -18,10 +18,11 @@ from unittest import mock
 
 import torch
 
-from pipeline import data, train
-from pipeline.config import BenchConfig
-from pipeline.files import atomic_write_text
-from pipeline.measures import (
+from pipeline.core import data
+from pipeline.core.config import BenchConfig
+from pipeline.core.files import atomic_write_text
+from pipeline.stages import training
+from pipeline.stages.timings import (
     CONFIG,
     STACK_SIZES,
     bare_epoch,
@@ -84,7 +85,7 @@ class Bench:
             "",
             "| trials trained at once (K) | trial-epochs / s | vs one at a time | vs roofline |",
             "|---|---|---|---|",
-            f"| one at a time (train.train) | {single:.3f} | 1.00× | {single / roofline:.2f} |",
+            f"| one at a time (training.train) | {single:.3f} | 1.00× | {single / roofline:.2f} |",
         ]
         for k, rate in f["stacked_trial_epochs_per_s"].items():
             lines.append(
@@ -168,8 +169,8 @@ def measure(
     with_seed_table: bool | None = None,
     log: Callable[[str], None] = print,
 ) -> Bench:
-    device = train.resolve_device(device_name)
-    settings = train.configure_torch(device)
+    device = training.resolve_device(device_name)
+    settings = training.configure_torch(device)
     splits = data.load_splits(data_dir, device=device, seed=CONFIG.seed)
     count = len(splits.train_y) + len(splits.val_y)  # the same split as the pipeline's
     train_idx, val_idx = data.split_indices(count, CONFIG.val_fraction, CONFIG.seed)

@@ -10,10 +10,10 @@ listens on this machine only unless told otherwise; it has no login either.
 import os
 from pathlib import Path
 
-from pipeline import servers, studies
-from pipeline.config import DashboardConfig
-from pipeline.errors import PipelineError
-from pipeline.urls import redact, sqlalchemy_url
+from pipeline.adapters import servers, studies
+from pipeline.core.config import DashboardConfig
+from pipeline.core.errors import PipelineError
+from pipeline.core.urls import redact, sqlalchemy_url
 
 
 def executable() -> Path:

@@ -1,7 +1,7 @@
 """`make data`: find, verify and load Fashion-MNIST, and say what was found."""
 
-from pipeline import data
-from pipeline.config import DataConfig
+from pipeline.core import data
+from pipeline.core.config import DataConfig
 
 
 def run(config: DataConfig) -> int:

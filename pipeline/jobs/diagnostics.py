@@ -12,12 +12,15 @@ from pathlib import Path
 
 import torch
 
-from pipeline import analysis, curves, data, plots, probe, tracking
-from pipeline.activations import NAMES
-from pipeline.config import DiagnosticsConfig
-from pipeline.errors import PipelineError
-from pipeline.files import atomic_writer
-from pipeline.histograms import histogram, layer_histograms
+from pipeline.adapters import tracking
+from pipeline.core import data
+from pipeline.core.activations import NAMES
+from pipeline.core.config import DiagnosticsConfig
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_writer
+from pipeline.core.histograms import histogram, layer_histograms
+from pipeline.figures import static
+from pipeline.stages import analysis, curves, probe
 
 
 @dataclass
@@ -78,7 +81,7 @@ def record(job: HistogramJob, items: list[Item], params: dict, config: Diagnosti
         item.activation: {k: histogram(v, bins=job.bins) for k, v in item.tensors.items()}
         for item in items
     }
-    grid = plots.histogram_grid(rows, job.title)
+    grid = static.histogram_grid(rows, job.title)
     save_figure(grid, config.figures_dir, job.figure)
     with tracker.run_scope(f"{job.stage}-all", job.stage, params, {}, job.description) as parent:
         tracker.log_figure(parent.run_id, grid, f"figures/{job.figure}")
@@ -92,7 +95,7 @@ def record(job: HistogramJob, items: list[Item], params: dict, config: Diagnosti
                 description=item.description,
                 metrics=item.metrics,
                 figures={
-                    f"figures/{job.figure}": plots.histogram_grid(
+                    f"figures/{job.figure}": static.histogram_grid(
                         {item.activation: rows[item.activation]}, title
                     )
                 },
@@ -107,7 +110,7 @@ def record(job: HistogramJob, items: list[Item], params: dict, config: Diagnosti
 def run_curves(config: DiagnosticsConfig) -> int:
     tracker = tracking.Tracker(config.experiment)
     found = curves.activation_curves(NAMES)
-    figure = plots.activation_grid([(c.name, c.x, c.y, c.derivative) for c in found])
+    figure = static.activation_grid([(c.name, c.x, c.y, c.derivative) for c in found])
     save_figure(figure, config.figures_dir, "activation_curves.png")
     run_id = tracker.record_run(
         "curves",

@@ -4,13 +4,15 @@ The model is fed what anyone calling it would feed it: the raw test images, uint
 A checkpoint is wrapped in the same Predictor the logged models hold.
 """
 
-from pipeline import data, predictor, tracking, train
-from pipeline.config import EvaluateConfig
+from pipeline.adapters import tracking
+from pipeline.core import data, predictor
+from pipeline.core.config import EvaluateConfig
+from pipeline.stages import training
 
 
 def run(config: EvaluateConfig) -> int:
-    device = train.resolve_device(config.device)
-    train.configure_torch(device)
+    device = training.resolve_device(config.device)
+    training.configure_torch(device)
     model, what = tracking.load_predictor(config.model_uri, device=str(device))
     source = data.locate(config.data_dir)
     images, labels = data.load_test_images(source)

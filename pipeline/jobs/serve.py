@@ -7,8 +7,9 @@ line and nothing is started; then this process becomes `mlflow models serve` (on
 import os
 import sys
 
-from pipeline import data, servers, tracking
-from pipeline.config import ServeConfig
+from pipeline.adapters import servers, tracking
+from pipeline.core import data
+from pipeline.core.config import ServeConfig
 
 # Defaults for the server's environment; the user's own settings win.
 _SERVE_ENVIRONMENT = {

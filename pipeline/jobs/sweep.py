@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from pipeline import data, report, studies, tracking, train
-from pipeline.config import SweepJobConfig
-from pipeline.errors import PipelineError
+from pipeline.adapters import studies, tracking
+from pipeline.core import data
+from pipeline.core.config import SweepJobConfig
+from pipeline.core.errors import PipelineError
+from pipeline.core.urls import label, redact
 from pipeline.jobs.train import training_run
-from pipeline.urls import label, redact
+from pipeline.stages import results, training
 
 # Study attributes: the sweep's MLflow parent run, and the store it was made in.
 PARENT_RUN, STORE = "mlflow_parent_run_id", "mlflow_tracking_uri"
@@ -169,17 +171,17 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
 
 
 def publish_report(tracker: tracking.Tracker, job: SweepJobConfig, parent: str | None) -> str:
-    table = report.write_report(tracker, job.sweep.study, job.sweep.activations)
+    table = results.write_report(tracker, job.sweep.study, job.sweep.activations)
     if parent:
-        for name in report.REPORT_FILES:
-            tracker.log_file(parent, report.REPORTS_DIR / name, "results")
-    return report.to_markdown(table)
+        for name in results.REPORT_FILES:
+            tracker.log_file(parent, results.REPORTS_DIR / name, "results")
+    return results.to_markdown(table)
 
 
 def run(job: SweepJobConfig) -> int:
     from pipeline.jobs import worker
 
-    device = train.resolve_device(job.sweep.train.device)
+    device = training.resolve_device(job.sweep.train.device)
     asked = job.workers or job.sweep.workers
     workers = worker.worker_count(job.sweep, device, asked)
     if workers < asked:
@@ -236,8 +238,8 @@ def run_confirm(job: SweepJobConfig) -> int:
     )
     columns = ("params.activation", "params.lr", "params.seed")
     done_keys = set() if done.empty else set(zip(*(done[c] for c in columns), strict=True))
-    device = train.resolve_device(config.train.device)
-    settings = train.configure_torch(device)
+    device = training.resolve_device(config.train.device)
+    settings = training.configure_torch(device)
     todo = [
         config.train_config(b.activation, b.lr, seed=config.train.seed + offset)
         for b in sweep.study.best_trials().values()
@@ -259,7 +261,7 @@ def run_confirm(job: SweepJobConfig) -> int:
             tags={"sweep": config.study},
             description="Best configuration of the sweep, another seed.",
         ) as tracked:
-            result = train.train(run_config, splits, tracked.log_epoch, progress=job.progress)
+            result = training.train(run_config, splits, tracked.log_epoch, progress=job.progress)
             tracked.log_result(result)
     print(publish_report(tracker, job, sweep.parent_run_id), end="")
     print(f"{len(todo)} confirmation runs added")

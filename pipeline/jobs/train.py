@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 import torch
 
-from pipeline import data, plots, tracking, train
-from pipeline.config import TrainConfig, TrainJobConfig
-from pipeline.errors import PipelineError
-from pipeline.histograms import layer_histograms
-from pipeline.model import IN_FEATURES, NUM_CLASSES, describe
-from pipeline.tracking.runs import Run
+from pipeline.adapters import tracking
+from pipeline.adapters.tracking.runs import Run
+from pipeline.core import data
+from pipeline.core.config import TrainConfig, TrainJobConfig
+from pipeline.core.errors import PipelineError
+from pipeline.core.histograms import layer_histograms
+from pipeline.core.model import IN_FEATURES, NUM_CLASSES, describe
+from pipeline.figures import static
+from pipeline.stages import training
 
 
 def run_description(stage: str, config: TrainConfig, splits: data.Splits, extra: str = "") -> str:
@@ -39,11 +42,11 @@ class TrainingRun:
     def run_id(self) -> str:
         return self.run.run_id
 
-    def log_epoch(self, metrics: train.EpochMetrics) -> None:
+    def log_epoch(self, metrics: training.EpochMetrics) -> None:
         self.tracker.log_metrics(self.run_id, metrics.as_metrics(), step=metrics.epoch)
 
     def log_result(
-        self, result: train.TrainResult, model_examples: torch.Tensor | None = None
+        self, result: training.TrainResult, model_examples: torch.Tensor | None = None
     ) -> None:
         """Final metrics, learning curves, weight histograms, the checkpoint of the best epoch
         (every run that finished one: completed, pruned, or diverged later) and, for a completed
@@ -59,7 +62,7 @@ class TrainingRun:
         tracker.set_tags(run_id, tags)
         if result.history:
             h = result.history
-            curves = plots.learning_curves(
+            curves = static.learning_curves(
                 [m.epoch for m in h],
                 [m.train_loss for m in h],
                 [m.val_loss for m in h],
@@ -111,14 +114,14 @@ def training_run(
 def run(job: TrainJobConfig) -> int:
     config = job.train
     tracker = tracking.Tracker(job.experiment)
-    device = train.resolve_device(config.device)
-    settings = train.configure_torch(device)
+    device = training.resolve_device(config.device)
+    settings = training.configure_torch(device)
     splits = data.load_splits(
         job.data_dir, val_fraction=config.val_fraction, seed=config.seed, device=device
     )
     print(data.describe(splits), file=sys.stderr)
     with training_run(tracker, config, splits, settings) as tracked:
-        result = train.train(config, splits, on_epoch=tracked.log_epoch)
+        result = training.train(config, splits, on_epoch=tracked.log_epoch)
         tracked.log_result(result, model_examples=data.example_images(splits.source))
         if result.stop_reason == "diverged":
             tracked.run.status = "FAILED"

@@ -5,8 +5,8 @@ import os
 import sys
 import time
 
-from pipeline import servers, tracking
-from pipeline.config import ServerConfig
+from pipeline.adapters import servers, tracking
+from pipeline.core.config import ServerConfig
 
 COMPARISON_VIEW = "compare-activations"
 COMPARISON_PARAMS = ("activation", "lr")

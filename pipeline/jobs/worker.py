@@ -13,11 +13,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from pipeline import data, stacked, studies, train
-from pipeline.config import CPU_STACK, SweepConfig, SweepJobConfig
-from pipeline.errors import PipelineError
+from pipeline.adapters import studies
+from pipeline.core import data
+from pipeline.core.config import CPU_STACK, SweepConfig, SweepJobConfig
+from pipeline.core.errors import PipelineError
 from pipeline.jobs.sweep import Sweep, check_same_data, open_sweep
 from pipeline.jobs.train import training_run
+from pipeline.stages import stacked, training
 
 
 @dataclass
@@ -32,7 +34,7 @@ class TrialOutcome:
     at_chance: bool = False  # it learned nothing (best val_acc at chance level)
 
 
-def _trial_state(result: train.TrainResult) -> tuple[str, str]:
+def _trial_state(result: training.TrainResult) -> tuple[str, str]:
     if result.stop_reason == "diverged":
         return "PRUNED", "diverged"
     if result.stop_reason == "pruned":
@@ -43,7 +45,7 @@ def _trial_state(result: train.TrainResult) -> tuple[str, str]:
 def run_trials(
     sweep: Sweep, trials: list, splits: data.Splits, settings: dict
 ) -> list[TrialOutcome]:
-    """Train claimed grid points, each as its own nested MLflow run: one alone (train.train),
+    """Train claimed grid points, each as its own nested MLflow run: one alone (training.train),
     several at once as one stacked network (stacked.train_stacked). Tell Optuna how each ended."""
     job = sweep.config
     points = [sweep.study.suggest_point(trial) for trial in trials]
@@ -57,19 +59,19 @@ def run_trials(
                 for trial, config in zip(trials, configs, strict=True)
             ]
 
-            def report(k: int, metrics: train.EpochMetrics) -> None:
+            def report(k: int, metrics: training.EpochMetrics) -> None:
                 runs[k].log_epoch(metrics)
                 trials[k].report(metrics.val_acc, metrics.epoch)
 
             def should_prune(k: int) -> bool:
                 return trials[k].should_prune()
 
-            def alone(metrics: train.EpochMetrics) -> bool:
+            def alone(metrics: training.EpochMetrics) -> bool:
                 report(0, metrics)
                 return should_prune(0)
 
             if len(trials) == 1:
-                results = [train.train(configs[0], splits, alone, job.progress)]
+                results = [training.train(configs[0], splits, alone, job.progress)]
             else:
                 results = stacked.train_stacked(configs, splits, report, should_prune, job.progress)
             for run, result in zip(runs, results, strict=True):
@@ -126,8 +128,8 @@ def work(
     """One worker: claim queued trials until none is queued or running anywhere. A `source`
     already verified by the caller is loaded without finding and hashing it again."""
     job, config = sweep.config, sweep.config.sweep
-    device = train.resolve_device(config.train.device)
-    settings = train.configure_torch(device, job.threads)
+    device = training.resolve_device(config.train.device)
+    settings = training.configure_torch(device, job.threads)
     splits = data.load_splits(
         job.data_dir,
         val_fraction=config.train.val_fraction,

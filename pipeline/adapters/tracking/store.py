@@ -12,8 +12,8 @@ from urllib.parse import urlparse
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from pipeline.errors import PipelineError, UsageError
-from pipeline.urls import redact, sqlalchemy_url
+from pipeline.core.errors import PipelineError, UsageError
+from pipeline.core.urls import redact, sqlalchemy_url
 
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 _SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "file", "databricks")

@@ -18,10 +18,11 @@ import torch
 import torch.nn.functional as F
 from torchvision import transforms
 
-from pipeline import data, stacked, train
-from pipeline.activations import SEED_ACTIVATIONS
-from pipeline.config import SEED_LR, SweepConfig, SweepJobConfig, TrainConfig, lr_grid
-from pipeline.model import DEFAULT_HIDDEN_SIZES, IN_FEATURES, NUM_CLASSES, build_model
+from pipeline.core import data
+from pipeline.core.activations import SEED_ACTIVATIONS
+from pipeline.core.config import SEED_LR, SweepConfig, SweepJobConfig, TrainConfig, lr_grid
+from pipeline.core.model import DEFAULT_HIDDEN_SIZES, IN_FEATURES, NUM_CLASSES, build_model
+from pipeline.stages import stacked, training
 
 CONFIG = TrainConfig(activation="relu", lr=0.01, batch_size=64)
 
@@ -78,7 +79,7 @@ def matmul_floor_epoch_s(
     layers = list(pairwise(widths))
     x = {n: torch.randn(batch_size, n, device=device) for n in widths}
     w = {(a, b): torch.randn(a, b, device=device) for a, b in layers}
-    val = {n: torch.randn(train.EVAL_BATCH_SIZE, n, device=device) for n in widths}
+    val = {n: torch.randn(training.EVAL_BATCH_SIZE, n, device=device) for n in widths}
     steps = math.ceil(n_train / batch_size)
 
     def epoch() -> float:
@@ -90,7 +91,7 @@ def matmul_floor_epoch_s(
                 x[a].T @ x[b]  # weight gradient: in x batch @ batch x out
                 if index:
                     x[b] @ w[a, b].T  # input gradient
-        for _ in range(math.ceil(n_val / train.EVAL_BATCH_SIZE)):
+        for _ in range(math.ceil(n_val / training.EVAL_BATCH_SIZE)):
             for a, b in layers:
                 val[a] @ w[a, b]
         synchronize(device)
@@ -142,7 +143,7 @@ def bare_epoch(splits: data.Splits) -> float:
     """The least a loop over resident tensors can do: no metrics, no tracking, no checks."""
     device, x, y = splits.device, splits.train_x, splits.train_y
     model = build_model("relu", seed=CONFIG.seed).to(device)
-    optimizer = train.make_optimizer(model, CONFIG)
+    optimizer = training.make_optimizer(model, CONFIG)
     shuffle = torch.Generator(device=device).manual_seed(CONFIG.seed)
     synchronize(device)
     started = time.perf_counter()
@@ -154,7 +155,7 @@ def bare_epoch(splits: data.Splits) -> float:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    train.evaluate(model, splits.val_x, splits.val_y)
+    training.evaluate(model, splits.val_x, splits.val_y)
     synchronize(device)
     return time.perf_counter() - started
 
@@ -168,7 +169,7 @@ def pipeline_epoch(splits: data.Splits, config: TrainConfig, tracker=None) -> fl
     config = config.replace(max_epochs=1, patience=1)
     times = []
 
-    def timed(metrics: train.EpochMetrics, log=None) -> bool:
+    def timed(metrics: training.EpochMetrics, log=None) -> bool:
         started = time.perf_counter()
         if log is not None:
             log(metrics)
@@ -176,19 +177,19 @@ def pipeline_epoch(splits: data.Splits, config: TrainConfig, tracker=None) -> fl
         return False
 
     if tracker is None:
-        train.train(config, splits, on_epoch=timed, progress=False)
+        training.train(config, splits, on_epoch=timed, progress=False)
         return times[0]
     from pipeline.jobs.train import training_run
 
     with training_run(tracker, config, splits, {"device": splits.device.type}) as run:
-        train.train(config, splits, on_epoch=lambda m: timed(m, run.log_epoch), progress=False)
+        training.train(config, splits, on_epoch=lambda m: timed(m, run.log_epoch), progress=False)
     return times[0]
 
 
 def bench_tracker(store: Path):
     """A tracker on a throwaway store, or None where MLflow is not installed (a GPU image)."""
     try:
-        from pipeline import tracking
+        from pipeline.adapters import tracking
     except ImportError:
         return None
     return tracking.Tracker("bench", uri=f"sqlite:///{store / 'mlflow.db'}")
@@ -210,12 +211,12 @@ def interleaved(
 def grad_norm_probe_s(splits: data.Splits, repeats: int = 5) -> float:
     """What the per-epoch gradient-norm probe (one batch of 256) costs."""
     model = build_model("relu", seed=0).to(splits.device)
-    probe_x = splits.train_x[: train.PROBE_BATCH_SIZE]
-    probe_y = splits.train_y[: train.PROBE_BATCH_SIZE]
+    probe_x = splits.train_x[: training.PROBE_BATCH_SIZE]
+    probe_y = splits.train_y[: training.PROBE_BATCH_SIZE]
     times = []
     for _ in range(repeats + 1):
         started = time.perf_counter()
-        train.layer_grad_norms(model, probe_x, probe_y)
+        training.layer_grad_norms(model, probe_x, probe_y)
         times.append(time.perf_counter() - started)
     return median_after_warmup(times)
 
@@ -227,7 +228,7 @@ def sweep_overhead(splits: data.Splits, store: Path, trials: int = 3) -> dict[st
     """Run `trials` one-epoch trials of a real sweep in a throwaway store; the overhead is each
     trial's wall time minus its training time. The MLflow model, logged only for each
     activation's best trial, is timed on its own."""
-    from pipeline import tracking
+    from pipeline.adapters import tracking
     from pipeline.jobs import sweep, worker
 
     sweep_config = SweepConfig(
@@ -276,7 +277,7 @@ SEED_TABLE_CONFIGS = [
 
 
 def _train_row(config: TrainConfig, splits: data.Splits) -> dict:
-    result = train.train(config, splits, progress=False)
+    result = training.train(config, splits, progress=False)
     return {
         "test_acc": result.test_acc,
         "train_time_s": result.train_time_s,
@@ -293,7 +294,7 @@ def seed_table(splits: data.Splits) -> dict:
 
 
 def _train_row_in_a_fresh_process(config: TrainConfig, data_dir: str | None, device: str) -> dict:
-    train.configure_torch(torch.device(device))
+    training.configure_torch(torch.device(device))
     return _train_row(config, data.load_splits(data_dir, device=device))
 
 
@@ -338,6 +339,6 @@ def single_trials_epoch_s(splits: data.Splits) -> float:
     """Seconds of one epoch of one trial, averaged over the seed's activations trained one by
     one as a sweep worker trains them."""
     times = [
-        train.train(c, splits, progress=False).history[0].epoch_time_s for c in stack_configs(6)
+        training.train(c, splits, progress=False).history[0].epoch_time_s for c in stack_configs(6)
     ]
     return statistics.mean(times)

@@ -7,8 +7,8 @@ loads the logged model needs neither this package nor to know how images were pr
 import torch
 from torch import nn
 
-from pipeline.data import CLASSES, IMAGE_SIDE, normalise
-from pipeline.model import MLP
+from pipeline.core.data import CLASSES, IMAGE_SIDE, normalise
+from pipeline.core.model import MLP
 
 INPUT_CONTRACT = (
     f"input: raw Fashion-MNIST images, uint8 pixels 0-255, shape (N, {IMAGE_SIDE}, "

@@ -15,10 +15,10 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from pipeline.config import CHANCE_MARGIN, TrainConfig
-from pipeline.data import Splits
-from pipeline.errors import UsageError
-from pipeline.model import MLP, build_model
+from pipeline.core.config import CHANCE_MARGIN, TrainConfig
+from pipeline.core.data import Splits
+from pipeline.core.errors import UsageError
+from pipeline.core.model import MLP, build_model
 
 EVAL_BATCH_SIZE = 4096
 PROBE_BATCH_SIZE = 256  # the fixed batch whose gradient norms are logged every epoch

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from pipeline.activations import get_activation
-from pipeline.model import MLP
+from pipeline.core.activations import get_activation
+from pipeline.core.model import MLP
 
 SAMPLE_SIZE = 1024  # the seed's fixed batch of training images
 BATCH_SIZE = 4096

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from pipeline.errors import PipelineError, UsageError
-from pipeline.files import atomic_writer
+from pipeline.core.errors import PipelineError, UsageError
+from pipeline.core.files import atomic_writer
 
 CACHE_ROOT = Path("data")  # torchvision's layout below it: FashionMNIST/raw/
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")

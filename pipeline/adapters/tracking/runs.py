@@ -19,19 +19,19 @@ from mlflow.environment_variables import MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from pipeline import plots
-from pipeline.data import Splits
-from pipeline.errors import PipelineError
-from pipeline.histograms import save_npz
-from pipeline.model import MLP, load_checkpoint, save_checkpoint
-from pipeline.tracking.store import (
+from pipeline.adapters.tracking.store import (
     artifact_root,
     check_tracking_uri,
     first_line,
     git_commit,
     tracking_uri,
 )
-from pipeline.urls import redact, sqlalchemy_url
+from pipeline.core.data import Splits
+from pipeline.core.errors import PipelineError
+from pipeline.core.histograms import save_npz
+from pipeline.core.model import MLP, load_checkpoint, save_checkpoint
+from pipeline.core.urls import redact, sqlalchemy_url
+from pipeline.figures import static
 
 DATASET_URL = "https://github.com/zalandoresearch/fashion-mnist"
 
@@ -221,7 +221,7 @@ class Tracker:
         try:
             self.client.log_figure(run_id, fig, artifact_file)
         finally:
-            plots.close(fig)
+            static.close(fig)
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         """A text artifact, e.g. an HTML page the UI shows inline."""

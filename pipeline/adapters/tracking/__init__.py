@@ -4,7 +4,7 @@ runs with their metrics and artifacts (`runs`), logged and registered models (`m
 Stages return plain results; jobs record them here under ARCHITECTURE.md's names.
 """
 
-from pipeline.tracking.models import (
+from pipeline.adapters.tracking.models import (
     MODEL_URIS,
     REGISTERED_MODEL,
     load_model,
@@ -14,8 +14,8 @@ from pipeline.tracking.models import (
     registered_runs,
     servable,
 )
-from pipeline.tracking.runs import Tracker
-from pipeline.tracking.store import (
+from pipeline.adapters.tracking.runs import Tracker
+from pipeline.adapters.tracking.store import (
     DEFAULT_TRACKING_URI,
     check_tracking_uri,
     experiment_names,

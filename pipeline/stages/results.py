@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline import charts, plots
-from pipeline.config import CHANCE_MARGIN, SEED_LR
-from pipeline.errors import PipelineError
-from pipeline.files import atomic_write_text, atomic_writer
-from pipeline.tracking import Tracker
+from pipeline.adapters.tracking import Tracker
+from pipeline.core.config import CHANCE_MARGIN, SEED_LR
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_write_text, atomic_writer
+from pipeline.figures import interactive, static
 
 REPORTS_DIR = Path("reports")
 REPORT_FILES = ("results.md", "results.csv", "lr_response.png", "lr_response.html")
@@ -227,10 +227,10 @@ def write_report(
     atomic_write_text(directory / "results.md", to_markdown(table))
     points = lr_response_points(runs, activations)
     title = f"sweep {study}: validation accuracy vs learning rate"
-    figure = plots.lr_response(points, title, seed_lr=SEED_LR)
+    figure = static.lr_response(points, title, seed_lr=SEED_LR)
     with atomic_writer(directory / "lr_response.png") as handle:
         figure.savefig(handle, dpi=110, format="png")
-    plots.close(figure)
-    page = charts.lr_response(points, title, seed_lr=SEED_LR)
+    static.close(figure)
+    page = interactive.lr_response(points, title, seed_lr=SEED_LR)
     atomic_write_text(directory / "lr_response.html", page)
     return table

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from pipeline.errors import UsageError
+from pipeline.core.errors import UsageError
 
 # The six activations the seed study compares, in its order.
 SEED_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leakyrelu", "elu", "swish")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pipeline.activations import NAMES, make_activation
+from pipeline.core.activations import NAMES, make_activation
 
 
 @dataclass

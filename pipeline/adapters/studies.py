@@ -24,11 +24,11 @@ from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, Trial, TrialState
 
-from pipeline import charts
-from pipeline.activations import NAMES
-from pipeline.config import SweepConfig
-from pipeline.errors import PipelineError, UsageError
-from pipeline.urls import redact, sqlalchemy_url
+from pipeline.core.activations import NAMES
+from pipeline.core.config import SweepConfig
+from pipeline.core.errors import PipelineError, UsageError
+from pipeline.core.urls import redact, sqlalchemy_url
+from pipeline.figures import interactive
 
 STORAGE_ENV = "OPTUNA_STORAGE"
 SWEEPS_DIR = Path("sweeps")
@@ -390,4 +390,4 @@ class Study:
                 ),
                 "figures/slice.html": ov.plot_slice(self.study, params=params, target_name=target),
             }
-        return {path: charts.to_html(figure) for path, figure in drawn.items()}
+        return {path: interactive.to_html(figure) for path, figure in drawn.items()}

@@ -15,17 +15,17 @@ from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from torch import nn
 
-from pipeline.data import CLASSES
-from pipeline.errors import PipelineError, UsageError
-from pipeline.model import IN_FEATURES, MLP, describe, load_checkpoint
-from pipeline.predictor import INPUT_CONTRACT, Predictor
-from pipeline.tracking.runs import Tracker, quiet
-from pipeline.tracking.store import (
+from pipeline.adapters.tracking.runs import Tracker, quiet
+from pipeline.adapters.tracking.store import (
     check_tracking_uri,
     first_line,
     sqlite_database,
     tracking_uri,
 )
+from pipeline.core.data import CLASSES
+from pipeline.core.errors import PipelineError, UsageError
+from pipeline.core.model import IN_FEATURES, MLP, describe, load_checkpoint
+from pipeline.core.predictor import INPUT_CONTRACT, Predictor
 
 REGISTERED_MODEL = "fashion-mlp"
 MODEL_FORMAT = "pt2"  # torch.export: a graph and tensors, loadable without pickle or this package

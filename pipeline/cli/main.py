@@ -1,6 +1,6 @@
 """`python -m pipeline STAGE ...`: the one command line the Makefile calls.
 
-It only parses flags into a typed config (pipeline.config) and calls the stage's job. Each job
+It only parses flags into a typed config (pipeline.core.config) and calls the stage's job. Each job
 validates its input completely (flags, config, tracking store, data) before it creates anything
 in MLflow, so bad input leaves nothing half-written. Errors print one line and exit 2 (usage,
 config) or 1 (runtime); `--debug` shows the traceback instead.
@@ -15,9 +15,9 @@ import threading
 import traceback
 from pathlib import Path
 
-from pipeline import config as cfg
-from pipeline.errors import PipelineError, UsageError
-from pipeline.stages import STAGES
+from pipeline.cli.commands import STAGES
+from pipeline.core import config as cfg
+from pipeline.core.errors import PipelineError, UsageError
 
 
 class _Parser(argparse.ArgumentParser):

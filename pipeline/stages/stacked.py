@@ -2,7 +2,7 @@
 
 Slice k of every stacked tensor is trial k: weights `[K, in, out]`, biases `[K, 1, out]`, one
 `torch.baddbmm` per layer for all trials. A stacked trial is the same experiment as the lone
-`train.train` run of its config: the same initial weights (`build_model` with its seed), the
+`training.train` run of its config: the same initial weights (`build_model` with its seed), the
 same batches in the same order (one seeded permutation per epoch, shared by all slices), the
 gradient of its own loss alone (the stack's loss is the sum of the slices' mean losses, and no
 weight is shared) and torch.optim.SGD's update with its own lr and momentum. Results differ
@@ -18,13 +18,13 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from pipeline import train
-from pipeline.activations import make_activation
-from pipeline.config import TrainConfig
-from pipeline.data import Splits
-from pipeline.errors import UsageError
-from pipeline.model import MLP, build_model
-from pipeline.train import EpochBook, EpochMetrics, TrainResult
+from pipeline.core.activations import make_activation
+from pipeline.core.config import TrainConfig
+from pipeline.core.data import Splits
+from pipeline.core.errors import UsageError
+from pipeline.core.model import MLP, build_model
+from pipeline.stages import training
+from pipeline.stages.training import EpochBook, EpochMetrics, TrainResult
 
 # What makes trials "of one shape": one network layout, one data order, one schedule.
 SHARED_KEYS = (
@@ -195,7 +195,7 @@ class StackedStep:
         self.stack.correct += (logits.detach().argmax(2) == targets).sum(1)
 
 
-class GraphedStackedStep(train.CudaGraphReplay, StackedStep):
+class GraphedStackedStep(training.CudaGraphReplay, StackedStep):
     """StackedStep replayed as a CUDA graph; a compacted stack gets a new step, a new graph."""
 
     def __init__(self, stack: Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int):
@@ -204,7 +204,7 @@ class GraphedStackedStep(train.CudaGraphReplay, StackedStep):
 
 
 def grad_norms(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """`[K, layers]`: each slice's weight-gradient norms on one batch, as train.layer_grad_norms."""
+    """`[K, layers]`: weight-gradient norms per slice on one batch (training.layer_grad_norms)."""
     losses = example_losses(forward(stack, x), y).mean(1)
     weights = stack.params[0::2]
     grads = torch.autograd.grad(losses.sum(), weights)
@@ -215,7 +215,7 @@ def grad_norms(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def evaluate(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
     """(mean cross-entropy, accuracy) of every slice."""
     # K slices at once: smaller chunks keep the hidden tensors about as big as a lone run's.
-    chunk = max(256, train.EVAL_BATCH_SIZE // stack.size)
+    chunk = max(256, training.EVAL_BATCH_SIZE // stack.size)
     loss_sum = torch.zeros(stack.size, device=x.device)
     correct = torch.zeros(stack.size, dtype=torch.long, device=x.device)
     for start in range(0, len(y), chunk):
@@ -252,7 +252,7 @@ class StackedRun:
         self.models = [
             build_model(c.activation, c.hidden_sizes, seed=c.seed).to(device) for c in configs
         ]
-        chance = train.chance_accuracy(splits.val_y)
+        chance = training.chance_accuracy(splits.val_y)
         self.results = [
             TrainResult(m, history=[], stop_reason="max_epochs", chance_acc=chance)
             for m in self.models
@@ -265,13 +265,13 @@ class StackedRun:
 
     def _new_step(self) -> StackedStep:
         x, y = self.splits.train_x, self.splits.train_y
-        if train.use_cuda_graphs(x.device):
+        if training.use_cuda_graphs(x.device):
             return GraphedStackedStep(self.stack, x, y, self.config.batch_size)
         return StackedStep(self.stack, x, y)
 
     def retire(self, positions: list[int]) -> None:
         """The slices at `positions` leave the stack; each model gets its best weights, or its
-        last ones without a best epoch (as train.train leaves a run diverged in epoch 1)."""
+        last ones without a best epoch (as training.train leaves a run diverged in epoch 1)."""
         for position in positions:
             trial = self.stack.trials[position]
             load_slice(self.models[trial], self.best[trial] or slice_state(self.stack, position))
@@ -284,7 +284,7 @@ class StackedRun:
     def train_epoch(self, epoch: int, order: torch.Tensor) -> None:
         """One pass over `order`; a slice whose loss stops being finite leaves at once."""
         on_cpu = self.splits.device.type == "cpu"
-        check_every = 1 if on_cpu else train.GPU_DIVERGENCE_CHECK_EVERY
+        check_every = 1 if on_cpu else training.GPU_DIVERGENCE_CHECK_EVERY
         batch_size = self.config.batch_size
         self.step.reset_totals()
         for index, start in enumerate(range(0, len(order), batch_size)):
@@ -312,7 +312,7 @@ class StackedRun:
         """Metrics and best weights per slice; once all are reported, pruning and patience;
         stopped slices leave."""
         stack, splits, n = self.stack, self.splits, len(self.splits.train_y)
-        probe = slice(0, train.PROBE_BATCH_SIZE)  # train.layer_grad_norms' batch
+        probe = slice(0, training.PROBE_BATCH_SIZE)  # training.layer_grad_norms' batch
         norms = grad_norms(stack, splits.train_x[probe], splits.train_y[probe]).tolist()
         val_loss, val_acc = evaluate(stack, splits.val_x, splits.val_y)
         train_loss, correct = stack.loss_sum.tolist(), stack.correct.tolist()
@@ -344,7 +344,7 @@ class StackedRun:
         self.retire(list(range(self.stack.size)))
         for result in self.results:
             if result.completed:
-                result.test_loss, result.test_acc = train.evaluate(
+                result.test_loss, result.test_acc = training.evaluate(
                     result.model, self.splits.test_x, self.splits.test_y
                 )
         return self.results
@@ -357,7 +357,7 @@ def train_stacked(
     should_prune: PruneQuestion | None = None,
     progress: bool = True,
 ) -> list[TrainResult]:
-    """Train every config as `train.train` would, all at once; results in the configs' order.
+    """Train every config as `training.train` would, all at once; results in the configs' order.
 
     The configs share SHARED_KEYS and differ in activation, lr and momentum."""
     check_stackable(configs)

@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
-from pipeline.activations import NAMES, SEED_ACTIVATIONS, get_activation
-from pipeline.errors import UsageError
-from pipeline.model import DEFAULT_HIDDEN_SIZES
+from pipeline.core.activations import NAMES, SEED_ACTIVATIONS, get_activation
+from pipeline.core.errors import UsageError
+from pipeline.core.model import DEFAULT_HIDDEN_SIZES
 
 DEFAULT_EXPERIMENT = "activation-study"
 DEFAULT_SWEEP = "sweeps/activations.yaml"

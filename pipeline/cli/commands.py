@@ -4,7 +4,7 @@ and its flags. Flags parse text into values (numbers, lists); the configs check 
 import argparse
 from dataclasses import dataclass
 
-from pipeline import config as cfg
+from pipeline.core import config as cfg
 
 
 def typed(key: str, kind: type):

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.files import atomic_writer
+from pipeline.core.files import atomic_writer
 
 
 def histogram(values: torch.Tensor, bins: int = 50) -> tuple[np.ndarray, np.ndarray]:
