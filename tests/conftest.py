@@ -146,7 +146,7 @@ def runs_of(parent_id: str, experiment: str = "activation-study"):
 def open_sweep(config_path: Path, create: bool):
     """The sweep job's handle on a study, as `make sweep` (create) or `make worker` open it."""
     from pipeline.core.config import SweepConfig, SweepJobConfig
-    from pipeline.jobs import sweep
+    from pipeline.workflows import sweep
 
     job = SweepJobConfig(sweep=SweepConfig.load(Path(config_path)), config_path=config_path)
     return sweep.open_sweep(job, create=create)

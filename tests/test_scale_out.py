@@ -246,7 +246,7 @@ import sys, time
 from pathlib import Path
 from optuna.trial import TrialState
 from pipeline.core.config import SweepConfig, SweepJobConfig
-from pipeline.jobs.sweep import open_sweep
+from pipeline.workflows.sweep import open_sweep
 
 config_path, barrier, index = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 handle = open_sweep(SweepJobConfig(sweep=SweepConfig.load(config_path)), create=False)

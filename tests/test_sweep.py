@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 from pipeline.adapters import studies
 from pipeline.cli.main import main
 from pipeline.core.config import SweepConfig, TrainConfig
-from pipeline.jobs import worker
+from pipeline.workflows import trials
 from pipeline.stages import results
 from tests.conftest import client, one_line, open_sweep, run_cli, runs_of
 
@@ -393,4 +393,4 @@ def test_a_stacked_sweep_gives_the_same_trials_and_runs_as_one_at_a_time(
 )
 def test_a_sweep_starts_no_worker_without_a_stack_to_train(device, stack, asked, expected):
     config = SweepConfig(study="s", activations=["relu", "tanh"], lrs=[0.01, 0.1, 0.3], stack=stack)
-    assert worker.worker_count(config, torch.device(device), asked) == expected
+    assert trials.worker_count(config, torch.device(device), asked) == expected

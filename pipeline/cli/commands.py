@@ -143,12 +143,10 @@ STAGES = {
         cfg.SweepJobConfig,
         (*SWEEP, flag("--threads", type=typed("threads", int), help="torch threads")),
     ),
-    "report": Stage(
-        "the results table, from MLflow", "sweep:run_report", cfg.SweepJobConfig, SWEEP
-    ),
+    "report": Stage("the results table, from MLflow", "report:run", cfg.SweepJobConfig, SWEEP),
     "confirm": Stage(
         "retrain each activation's best config with more seeds",
-        "sweep:run_confirm",
+        "confirm:run",
         cfg.SweepJobConfig,
         (*SWEEP, flag("--seeds", type=typed("seeds", int), help="further seeds (default 3)")),
     ),

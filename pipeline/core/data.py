@@ -221,6 +221,22 @@ def _checksums_for(directory: Path) -> tuple[dict[str, str], bool]:
     return (manifest, manifest == OFFICIAL_SHA256) if manifest else (OFFICIAL_SHA256, True)
 
 
+def _explicit(directory: Path, cache_dir: Path) -> DataSource:
+    """A directory the user named: it must hold the four files."""
+    if not directory.is_dir():
+        raise UsageError(f"data directory {directory} does not exist")
+    files = _find_files(directory)
+    if files is None:
+        missing = [
+            n
+            for n in FILE_NAMES
+            if not (directory / n).exists() and not (directory / f"{n}.gz").exists()
+        ]
+        raise PipelineError(f"data directory {directory} lacks {', '.join(missing)} (raw or .gz)")
+    checksums, official = _checksums_for(directory)
+    return _verified("explicit", files, checksums, official, cache_dir)
+
+
 def locate(
     data_dir: str | Path | None = None,
     *,
@@ -232,22 +248,7 @@ def locate(
     cache_dir = cache_root / "FashionMNIST" / "raw"
     explicit = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
     if explicit is not None:
-        directory = Path(explicit)
-        if not directory.is_dir():
-            raise UsageError(f"data directory {directory} does not exist")
-        files = _find_files(directory)
-        if files is None:
-            missing = [
-                n
-                for n in FILE_NAMES
-                if not (directory / n).exists() and not (directory / f"{n}.gz").exists()
-            ]
-            raise PipelineError(
-                f"data directory {directory} lacks {', '.join(missing)} (raw or .gz)"
-            )
-        checksums, official = _checksums_for(directory)
-        return _verified("explicit", files, checksums, official, cache_dir)
-
+        return _explicit(Path(explicit), cache_dir)
     cached = _find_files(cache_dir)
     if cached is not None:
         try:

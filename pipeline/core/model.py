@@ -63,9 +63,8 @@ class MLP(nn.Sequential):
         """The output of every layer but the last, in order (the seed's Figure 4)."""
         outputs = {}
         x = x.flatten(1)
-        names = list(self._modules)
-        for name in names[:-1]:
-            x = self._modules[name](x)
+        for name, layer in list(self.named_children())[:-1]:
+            x = layer(x)
             outputs[name] = x
         return outputs
 

@@ -1,203 +1,32 @@
-"""`make sweep`, `make report`, `make confirm`: the study from start to its results.
+"""`make sweep`: the study from start to its results: prepare it, run its workers, finish it."""
 
-`sweep` prepares the study (its MLflow parent run and its queue), runs the workers, then
-registers each activation's best model and publishes the results table. Each trial is a
-training run nested under the parent run; a trial whose worker died has its orphaned MLflow run
-closed as KILLED with a tag saying why.
-"""
-
-import contextlib
 import sys
-from dataclasses import dataclass
 
-from tqdm.auto import tqdm
-
-from pipeline.adapters import studies, tracking
 from pipeline.core import data
 from pipeline.core.config import SweepJobConfig
-from pipeline.core.errors import PipelineError
-from pipeline.core.urls import label, redact
-from pipeline.jobs.train import training_run
-from pipeline.stages import results, training
-
-# Study attributes: the sweep's MLflow parent run, and the store it was made in.
-PARENT_RUN, STORE = "mlflow_parent_run_id", "mlflow_tracking_uri"
-
-
-@dataclass
-class Sweep:
-    config: SweepJobConfig
-    study: studies.Study
-    tracker: tracking.Tracker
-
-    @property
-    def parent_run_id(self) -> str:
-        return self.study.attr(PARENT_RUN)
-
-
-def _orphan_closer(experiment: str):
-    def close(run_id: str | None, why: str) -> None:
-        # The tracker is made here, when needed: the storage opens before MLflow is written to.
-        tracker = tracking.Tracker(experiment)
-        if run_id and tracker.run_status(run_id) == "RUNNING":
-            tracker.set_tags(run_id, {"stop_reason": f"orphaned: {why}", "trial_state": "FAIL"})
-            tracker.end_run(run_id, "KILLED")
-
-    return close
-
-
-def open_sweep(job: SweepJobConfig, create: bool, data_digest: str | None = None) -> Sweep:
-    """Connect to the study (creating it, its MLflow parent run and its queue when `create`).
-
-    Both stores are checked before either is written: a tracking server that does not answer, a
-    storage that cannot be reached, (for a worker) a study that does not exist yet, or a study
-    whose parent run is not in this MLflow store is one error, and nothing is left behind in
-    MLflow or the storage.
-    """
-    config = job.sweep
-    studies.storage_kind(studies.storage_url(config))
-    tracking.check_tracking_uri(tracking.tracking_uri(), create=False)
-    close_orphan = _orphan_closer(config.experiment)
-    # Creation holds the study's lock: two processes creating the same new SQLite database at
-    # once fail (MLflow's and Optuna's alike), and two preparations would queue the grid twice.
-    url = studies.storage_url(config)
-    with studies.local_lock(url) if create else contextlib.nullcontext():
-        study = studies.Study(config, create, close_orphan)
-        if not create and study.attr(PARENT_RUN) is None:
-            raise PipelineError(
-                f"study {config.study!r} is not prepared (it has no MLflow parent run yet); "
-                "`make sweep SWEEP=<config>` prepares it: start workers once it has"
-            )
-        check_same_store(study, job)
-        sweep = Sweep(job, study, tracking.Tracker(config.experiment))
-        if create:
-            _prepare(sweep, data_digest)
-    return sweep
-
-
-def _prepare(sweep: Sweep, data_digest: str | None) -> None:
-    """The parent run (created once, reopened on reruns) and the queue, topped up."""
-    config, study, tracker = sweep.config.sweep, sweep.study, sweep.tracker
-    if data_digest:
-        check_same_data(study, data_digest, "this machine's")
-    parent = study.attr(PARENT_RUN)
-    if parent is None:
-        parent = tracker.start_run(
-            f"sweep-{config.study}",
-            "sweep",
-            params={
-                "study": config.study,
-                "activations": ",".join(config.activations),
-                "pruner": config.pruner,
-                "storage": label(study.url),
-                **{k: v for k, v in config.train.params().items() if k not in ("activation", "lr")},
-            },
-            tags={"sweep": config.study},
-            description=f"sweep {config.study}: {len(config.activations)} activations x "
-            f"{len(config.lrs)} learning rates on Fashion-MNIST, one nested run "
-            f"per Optuna trial",
-        )
-        study.set_attr(PARENT_RUN, parent)
-    else:
-        tracker.reopen_run(parent)
-    study.set_attr(STORE, redact(tracker.uri))
-    tracker.set_tags(parent, {"lrs": ",".join(f"{lr:g}" for lr in config.lrs)})
-    study.fail_orphans()  # open_sweep holds the study's lock around all of this
-    study.queue_missing()
-
-
-def check_same_store(study: studies.Study, job: SweepJobConfig) -> None:
-    """A study logs to one MLflow store: its parent run and every trial's run live there. Run
-    against another store (another MLFLOW_TRACKING_URI, or mlruns/ deleted), it stops here,
-    before anything is written, saying so and the two ways out."""
-    config, parent = job.sweep, study.attr(PARENT_RUN)
-    uri = tracking.tracking_uri()
-    if parent is None or tracking.run_experiment(uri, parent) == config.experiment:
-        return
-    recorded, here = study.attr(STORE), redact(uri)
-    if recorded and recorded != here:
-        where = f" in {recorded}"
-        back = f"run it against that store (MLFLOW_TRACKING_URI={recorded})"
-    else:  # the same store, or a study from before stores were recorded
-        where, back = "", "restore the store it logs to (or set MLFLOW_TRACKING_URI to it)"
-    local = studies.storage_file(study.url)
-    fresh = f"delete {local}" if local else f"delete study {config.study!r} from {label(study.url)}"
-    raise PipelineError(
-        f"study {config.study!r} logs to MLflow parent run {parent}{where}, but experiment "
-        f"{config.experiment!r} of {here} has no such run; either {back}, or start the study "
-        f"afresh in this store ({fresh}, or give `study:` in {job.config_path} a new name)"
-    )
-
-
-def check_same_data(study: studies.Study, digest: str, whose: str) -> None:
-    """Every machine of a study trains on the same files: the first to come records their
-    digest (a study attribute), the others must match it."""
-    recorded = study.attr("data_digest")
-    if recorded is None:
-        study.set_attr("data_digest", digest)
-    elif recorded != digest:
-        raise PipelineError(
-            f"{whose} Fashion-MNIST (sha256 {digest[:12]}) differs from the one study "
-            f"{study.config.study!r} trains on (sha256 {recorded[:12]}); give every machine the "
-            "same files (Debian's dataset-fashion-mnist, --data-dir or FASHION_MNIST_DIR)"
-        )
-
-
-def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial]:
-    """Log each activation's best model (real test images of `source` as its input example),
-    register it, and record the bests on the parent run."""
-    tracker, parent = sweep.tracker, sweep.parent_run_id
-    best = sweep.study.best_trials()
-    examples = data.example_images(source)
-    for activation, trial in best.items():
-        tracking.register_run_model(tracker, trial.run_id, [activation], examples)
-    if best:
-        champion = max(best.values(), key=lambda b: b.val_acc)
-        tracking.register_run_model(tracker, champion.run_id, ["champion"], examples)
-    metrics = {}
-    for activation, trial in best.items():
-        metrics[f"best_val_acc.{activation}"] = trial.val_acc
-        metrics[f"best_lr.{activation}"] = trial.lr
-    counts = sweep.study.counts()
-    for state in ("COMPLETE", "PRUNED", "FAIL"):
-        metrics[f"trials_{state.lower()}"] = counts.get(state, 0)
-    tracker.log_metrics(parent, metrics)
-    tracker.set_tags(parent, {f"best_lr.{a}": f"{b.lr:g}" for a, b in best.items()})
-    for path, figure in sweep.study.figures().items():
-        tracker.log_figure(parent, figure, path)
-    for path, page in sweep.study.interactive_figures().items():
-        tracker.log_text(parent, page, path)
-    return best
-
-
-def publish_report(tracker: tracking.Tracker, job: SweepJobConfig, parent: str | None) -> str:
-    table = results.write_report(tracker, job.sweep.study, job.sweep.activations)
-    if parent:
-        for name in results.REPORT_FILES:
-            tracker.log_file(parent, results.REPORTS_DIR / name, "results")
-    return results.to_markdown(table)
+from pipeline.stages import training
+from pipeline.workflows import trials, workers
+from pipeline.workflows.sweep import finish, open_sweep, publish_report
 
 
 def run(job: SweepJobConfig) -> int:
-    from pipeline.jobs import worker
-
     device = training.resolve_device(job.sweep.train.device)
     asked = job.workers or job.sweep.workers
-    workers = worker.worker_count(job.sweep, device, asked)
-    if workers < asked:
-        stack = worker.stack_size(job.sweep, device)
+    count = trials.worker_count(job.sweep, device, asked)
+    if count < asked:
+        stack = trials.stack_size(job.sweep, device)
         print(
-            f"note: {workers} of {asked} workers: stacks of {stack} cover the grid's "
+            f"note: {count} of {asked} workers: stacks of {stack} cover the grid's "
             f"{len(job.sweep.grid)} trials"
         )
     source = data.locate(job.data_dir)  # bad data fails here, before the study or a run exists
     sweep = open_sweep(job, create=True, data_digest=source.digest)
     run_status, warnings = "FAILED", []
     try:
-        if workers == 1:
-            worker.work(sweep, source=source)
+        if count == 1:
+            trials.work(sweep, source=source)
         else:
-            warnings = worker.run_workers(sweep, workers)
+            warnings = workers.run_workers(sweep, count)
         best = finish(sweep, source)
         table = publish_report(sweep.tracker, job, sweep.parent_run_id)
         run_status = "FINISHED"
@@ -218,51 +47,4 @@ def run(job: SweepJobConfig) -> int:
             f"models:/fashion-mlp@champion ({champion.activation}, lr {champion.lr:g})"
         )
     print(f"parent_run_id={sweep.parent_run_id}")
-    return 0
-
-
-def run_report(job: SweepJobConfig) -> int:
-    print(publish_report(tracking.Tracker(job.sweep.experiment), job, None), end="")
-    print("written: reports/results.md, reports/results.csv, reports/lr_response.png")
-    return 0
-
-
-def run_confirm(job: SweepJobConfig) -> int:
-    """Retrain each activation's best configuration with `seeds` further seeds (stage=confirm);
-    configurations already confirmed are skipped."""
-    sweep = open_sweep(job, create=False)
-    config, tracker = job.sweep, sweep.tracker
-    done = tracker.search_runs(
-        f"tags.sweep = '{config.study}' and tags.stage = 'confirm' "
-        "and attributes.status = 'FINISHED'"
-    )
-    columns = ("params.activation", "params.lr", "params.seed")
-    done_keys = set() if done.empty else set(zip(*(done[c] for c in columns), strict=True))
-    device = training.resolve_device(config.train.device)
-    settings = training.configure_torch(device)
-    todo = [
-        config.train_config(b.activation, b.lr, seed=config.train.seed + offset)
-        for b in sweep.study.best_trials().values()
-        for offset in range(1, job.seeds + 1)
-    ]
-    todo = [c for c in todo if (c.activation, str(c.lr), str(c.seed)) not in done_keys]
-    for run_config in tqdm(todo, desc="confirm", unit="run", disable=not job.progress):
-        splits = data.load_splits(
-            job.data_dir, val_fraction=run_config.val_fraction, seed=run_config.seed, device=device
-        )
-        with training_run(
-            tracker,
-            run_config,
-            splits,
-            settings,
-            stage="confirm",
-            name=f"confirm-{run_config.activation}-lr{run_config.lr:g}-seed{run_config.seed}",
-            parent_run_id=sweep.parent_run_id,
-            tags={"sweep": config.study},
-            description="Best configuration of the sweep, another seed.",
-        ) as tracked:
-            result = training.train(run_config, splits, tracked.log_epoch, progress=job.progress)
-            tracked.log_result(result)
-    print(publish_report(tracker, job, sweep.parent_run_id), end="")
-    print(f"{len(todo)} confirmation runs added")
     return 0

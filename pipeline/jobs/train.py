@@ -1,114 +1,13 @@
-"""`make train`: one training run, tracked; and the tracked run every training job shares."""
+"""`make train`: one training run, tracked in MLflow."""
 
-import contextlib
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-
-import torch
 
 from pipeline.adapters import tracking
-from pipeline.adapters.tracking.runs import Run
 from pipeline.core import data
-from pipeline.core.config import TrainConfig, TrainJobConfig
+from pipeline.core.config import TrainJobConfig
 from pipeline.core.errors import PipelineError
-from pipeline.core.histograms import layer_histograms
-from pipeline.core.model import IN_FEATURES, NUM_CLASSES, describe
-from pipeline.figures import static
 from pipeline.stages import training
-
-
-def run_description(stage: str, config: TrainConfig, splits: data.Splits, extra: str = "") -> str:
-    widths = "-".join(map(str, (IN_FEATURES, *config.hidden_sizes, NUM_CLASSES)))
-    sizes = splits.sizes
-    return (
-        f"{stage}: MLP {widths} with {config.activation}, SGD lr {config.lr:g} momentum "
-        f"{config.momentum}, batch {config.batch_size}, up to {config.max_epochs} epochs "
-        f"(patience {config.patience}), seed {config.seed}. Data: Fashion-MNIST "
-        f"({splits.source.label}, sha256 {splits.source.digest[:12]}), "
-        f"{sizes['train']}/{sizes['val']}/{sizes['test']} train/val/test. {extra}"
-    ).strip()
-
-
-@dataclass
-class TrainingRun:
-    """The MLflow run of one call of `train`: opened before, fed each epoch, closed after."""
-
-    tracker: tracking.Tracker
-    run: Run
-    config: TrainConfig
-
-    @property
-    def run_id(self) -> str:
-        return self.run.run_id
-
-    def log_epoch(self, metrics: training.EpochMetrics) -> None:
-        self.tracker.log_metrics(self.run_id, metrics.as_metrics(), step=metrics.epoch)
-
-    def log_result(
-        self, result: training.TrainResult, model_examples: torch.Tensor | None = None
-    ) -> None:
-        """Final metrics, learning curves, weight histograms, the checkpoint of the best epoch
-        (every run that finished one: completed, pruned, or diverged later) and, for a completed
-        run given a few raw test images for its input example, the logged model (an export:
-        about 1 s, 6 s for the first in a process, so only where one is wanted)."""
-        tracker, run_id = self.tracker, self.run_id
-        tracker.log_metrics(run_id, result.final_metrics())
-        tags = {"stop_reason": result.stop_reason}
-        if result.diverged_at:
-            tags["diverged_at"] = result.diverged_at
-        if result.best_epoch:
-            tags["at_chance"] = str(result.at_chance).lower()
-        tracker.set_tags(run_id, tags)
-        if result.history:
-            h = result.history
-            curves = static.learning_curves(
-                [m.epoch for m in h],
-                [m.train_loss for m in h],
-                [m.val_loss for m in h],
-                [m.train_acc for m in h],
-                [m.val_acc for m in h],
-                title=f"{describe(result.model)}, lr {self.config.lr:g}",
-            )
-            tracker.log_figure(run_id, curves, "figures/learning_curves.png")
-            weights = {name: layer.weight for name, layer in result.model.linear_layers().items()}
-            tracker.log_npz(run_id, layer_histograms(weights), "histograms/weights.npz")
-        if result.has_best_weights:
-            tracker.log_checkpoint(run_id, result.model)
-        if result.completed and model_examples is not None:
-            tracking.log_model(tracker, run_id, result.model, model_examples)
-
-
-@contextlib.contextmanager
-def training_run(
-    tracker: tracking.Tracker,
-    config: TrainConfig,
-    splits: data.Splits,
-    torch_settings: dict,
-    stage: str = "train",
-    name: str | None = None,
-    parent_run_id: str | None = None,
-    tags: dict[str, str] | None = None,
-    description: str = "",
-) -> Iterator[TrainingRun]:
-    """A run with every param, tag and the dataset, ended as Tracker.run_scope ends runs."""
-    params = {
-        **config.params(),
-        **torch_settings,
-        "data_source": splits.source.label,
-        "data_digest": splits.source.digest[:16],
-    }
-    with tracker.run_scope(
-        name or config.run_name,
-        stage,
-        params,
-        {"activation": config.activation, **(tags or {})},
-        run_description(stage, config, splits, description),
-        parent_run_id,
-        system_metrics=True,
-    ) as run:
-        tracker.log_dataset(run.run_id, splits)
-        yield TrainingRun(tracker, run, config)
+from pipeline.workflows.tracked_training import training_run
 
 
 def run(job: TrainJobConfig) -> int:

@@ -179,7 +179,7 @@ def pipeline_epoch(splits: data.Splits, config: TrainConfig, tracker=None) -> fl
     if tracker is None:
         training.train(config, splits, on_epoch=timed, progress=False)
         return times[0]
-    from pipeline.jobs.train import training_run
+    from pipeline.workflows.tracked_training import training_run
 
     with training_run(tracker, config, splits, {"device": splits.device.type}) as run:
         training.train(config, splits, on_epoch=lambda m: timed(m, run.log_epoch), progress=False)
@@ -229,7 +229,7 @@ def sweep_overhead(splits: data.Splits, store: Path, trials: int = 3) -> dict[st
     trial's wall time minus its training time. The MLflow model, logged only for each
     activation's best trial, is timed on its own."""
     from pipeline.adapters import tracking
-    from pipeline.jobs import sweep, worker
+    from pipeline.workflows import sweep, trials as worker
 
     sweep_config = SweepConfig(
         study="bench",

@@ -1,0 +1,50 @@
+"""`make confirm`: retrain each activation's best configuration of a sweep with more seeds."""
+
+from tqdm.auto import tqdm
+
+from pipeline.core import data
+from pipeline.core.config import SweepJobConfig
+from pipeline.stages import training
+from pipeline.workflows.sweep import open_sweep, publish_report
+from pipeline.workflows.tracked_training import training_run
+
+
+def run(job: SweepJobConfig) -> int:
+    """Retrain each activation's best configuration with `seeds` further seeds (stage=confirm);
+    configurations already confirmed are skipped."""
+    sweep = open_sweep(job, create=False)
+    config, tracker = job.sweep, sweep.tracker
+    done = tracker.search_runs(
+        f"tags.sweep = '{config.study}' and tags.stage = 'confirm' "
+        "and attributes.status = 'FINISHED'"
+    )
+    columns = ("params.activation", "params.lr", "params.seed")
+    done_keys = set() if done.empty else set(zip(*(done[c] for c in columns), strict=True))
+    device = training.resolve_device(config.train.device)
+    settings = training.configure_torch(device)
+    todo = [
+        config.train_config(b.activation, b.lr, seed=config.train.seed + offset)
+        for b in sweep.study.best_trials().values()
+        for offset in range(1, job.seeds + 1)
+    ]
+    todo = [c for c in todo if (c.activation, str(c.lr), str(c.seed)) not in done_keys]
+    for run_config in tqdm(todo, desc="confirm", unit="run", disable=not job.progress):
+        splits = data.load_splits(
+            job.data_dir, val_fraction=run_config.val_fraction, seed=run_config.seed, device=device
+        )
+        with training_run(
+            tracker,
+            run_config,
+            splits,
+            settings,
+            stage="confirm",
+            name=f"confirm-{run_config.activation}-lr{run_config.lr:g}-seed{run_config.seed}",
+            parent_run_id=sweep.parent_run_id,
+            tags={"sweep": config.study},
+            description="Best configuration of the sweep, another seed.",
+        ) as tracked:
+            result = training.train(run_config, splits, tracked.log_epoch, progress=job.progress)
+            tracked.log_result(result)
+    print(publish_report(tracker, job, sweep.parent_run_id), end="")
+    print(f"{len(todo)} confirmation runs added")
+    return 0

@@ -1,0 +1,62 @@
+"""Several workers as processes on one prepared study, followed with one progress bar."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.adapters import studies
+from pipeline.core.errors import PipelineError
+from pipeline.workflows.sweep import Sweep, SweepBar
+
+
+def run_workers(sweep: Sweep, workers: int) -> list[str]:
+    """Start `workers` worker processes on the prepared study, follow them with one bar, and
+    return a warning per worker that died while the others still finished the study."""
+    job = sweep.config
+    log_dir = studies.SWEEPS_DIR / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    logs = [log_dir / f"{job.sweep.study}-worker{index}.log" for index in range(workers)]
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    command = [sys.executable, "-m", "pipeline", "worker", "--config", str(job.config_path)]
+    command += ["--threads", str(threads), "--no-progress"]
+    command += ["--data-dir", str(job.data_dir)] if job.data_dir else []
+    processes = []
+    for log in logs:
+        with log.open("w") as out:  # the child keeps its own handle
+            # Their own session: a Ctrl-C reaches only this process, which passes it on once.
+            processes.append(
+                subprocess.Popen(
+                    command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
+    with SweepBar(sweep, f"sweep {job.sweep.study} ({workers} workers)") as bar:
+        try:
+            while any(process.poll() is None for process in processes):
+                bar.update_from(sweep.study)
+                time.sleep(1)
+        except KeyboardInterrupt:
+            for process in processes:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGINT)  # each marks its trial interrupted, exits
+            for process in processes:
+                process.wait()
+            raise
+        finally:
+            bar.update_from(sweep.study)
+    died = [
+        f"worker {index} exited with {process.returncode}: {_last_line(logs[index])} "
+        f"(log: {logs[index]})"
+        for index, process in enumerate(processes)
+        if process.returncode != 0
+    ]
+    if died and sweep.study.open_points():
+        raise PipelineError(f"{died[0]}; rerun the sweep to resume")
+    return died
+
+
+def _last_line(path: Path) -> str:
+    lines = path.read_text().strip().splitlines()
+    return lines[-1] if lines else "(no output)"
