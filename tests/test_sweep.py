@@ -14,8 +14,8 @@ from optuna.trial import TrialState
 from pipeline.adapters import studies
 from pipeline.cli.main import main
 from pipeline.core.config import SweepConfig, TrainConfig
-from pipeline.workflows import trials
 from pipeline.stages import results
+from pipeline.workflows import trials
 from tests.conftest import client, one_line, open_sweep, run_cli, runs_of
 
 TINY = {

@@ -10,8 +10,8 @@ from pipeline.core import data, predictor
 from pipeline.core.config import TrainConfig
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.model import MLP
-from pipeline.workflows.tracked_training import training_run
 from pipeline.stages import training
+from pipeline.workflows.tracked_training import training_run
 
 CONFIG = TrainConfig(lr=0.05, max_epochs=2, patience=2, hidden_sizes=(32, 16), batch_size=32)
 

@@ -229,7 +229,8 @@ def sweep_overhead(splits: data.Splits, store: Path, trials: int = 3) -> dict[st
     trial's wall time minus its training time. The MLflow model, logged only for each
     activation's best trial, is timed on its own."""
     from pipeline.adapters import tracking
-    from pipeline.workflows import sweep, trials as worker
+    from pipeline.workflows import sweep
+    from pipeline.workflows import trials as worker
 
     sweep_config = SweepConfig(
         study="bench",
