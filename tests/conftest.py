@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.core import data
+from pipeline.core import data, environment
+from pipeline.core.config import DEFAULT_TRACKING_URI
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = data.DEBIAN_DIR / "train-images-idx3-ubyte.gz"
@@ -90,7 +91,7 @@ def isolate(patch: pytest.MonkeyPatch, directory: Path) -> Path:
     """Run in `directory`, with no store, study storage or data folder taken from the
     environment: mlruns/, data/ and sweeps/ land there, never in the repo."""
     patch.chdir(directory)
-    for name in ("MLFLOW_TRACKING_URI", "OPTUNA_STORAGE", data.DATA_DIR_ENV):
+    for name in (environment.TRACKING_URI, environment.STUDY_STORAGE, environment.DATA_DIR):
         patch.delenv(name, raising=False)
     return directory
 
@@ -135,7 +136,7 @@ def client():
 
     from pipeline.adapters import tracking
 
-    return mlflow.MlflowClient(tracking.tracking_uri())
+    return mlflow.MlflowClient(tracking.resolve_uri(DEFAULT_TRACKING_URI))
 
 
 def runs_of(parent_id: str, experiment: str = "activation-study"):

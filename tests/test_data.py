@@ -3,7 +3,9 @@ import struct
 import pytest
 import torch
 
+from pipeline.cli.main import make_config
 from pipeline.core import data
+from pipeline.core.environment import read_settings
 from pipeline.core.errors import PipelineError, UsageError
 from tests.conftest import needs_real_data, write_dataset
 
@@ -91,20 +93,25 @@ def test_files_without_manifest_are_checked_against_the_official_checksums(tmp_p
 
 
 def test_no_source_names_every_way_out(tmp_path, monkeypatch):
-    monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
     with pytest.raises(PipelineError) as error:
         data.locate(
             cache_root=tmp_path / "cache", system_dir=tmp_path / "none", allow_download=False
         )
     message = str(error.value)
-    assert "--data-dir" in message and data.DATA_DIR_ENV in message
+    assert "--data-dir" in message and "FASHION_MNIST_DIR" in message
     assert "apt-get install dataset-fashion-mnist" in message and "FashionMNIST/raw" in message
     assert "\n" not in message
 
 
 def test_environment_variable_selects_the_directory(tiny_data, monkeypatch):
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(tiny_data))
-    assert data.locate().raw_dir == tiny_data
+    """FASHION_MNIST_DIR is read at the command line's edge and becomes the config's data_dir;
+    --data-dir wins over it."""
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tiny_data))
+    config = make_config("data", {}, read_settings())
+    assert config.data_dir == str(tiny_data)
+    assert data.locate(config.data_dir).raw_dir == tiny_data
+    flagged = make_config("data", {"data_dir": "elsewhere"}, read_settings())
+    assert flagged.data_dir == "elsewhere"
 
 
 @needs_real_data

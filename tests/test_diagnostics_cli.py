@@ -8,6 +8,7 @@ import pytest
 
 from pipeline.adapters import tracking
 from pipeline.cli.main import main
+from pipeline.core.config import DEFAULT_TRACKING_URI
 from pipeline.core.model import build_model, save_checkpoint
 from tests.conftest import client, runs_of
 
@@ -139,7 +140,7 @@ def test_analyze_bad_input_is_one_clear_line(workdir, tiny_data, capsys):
 
 
 def test_a_run_without_a_checkpoint_is_named(workdir, tiny_data, capsys):
-    tracker = tracking.Tracker("activation-study")
+    tracker = tracking.Tracker("activation-study", DEFAULT_TRACKING_URI)
     run_id = tracker.start_run("train-relu-lr0.1", "train", {}, {}, "pruned: no checkpoint")
     tracker.end_run(run_id)
     assert main(["analyze", "--run-id", run_id, "--data-dir", str(tiny_data)]) == 1

@@ -21,6 +21,7 @@ import torch
 from pipeline.adapters import servers, tracking
 from pipeline.cli.main import main
 from pipeline.core import data, predictor
+from pipeline.core.config import DEFAULT_TRACKING_URI
 from tests.conftest import isolate, needs_real_data, one_line, run_cli
 from tests.services import free_port, leftover_processes, stop_process, taken_port, wait_for_http
 from tests.test_bad_input import sweep_config
@@ -63,7 +64,7 @@ def in_store(store, monkeypatch) -> Store:
 
 def evaluate_classes(model_uri: str, images: torch.Tensor) -> np.ndarray:
     """The classes `make evaluate` predicts: the same loader and batches it uses."""
-    model, _ = tracking.load_predictor(model_uri)
+    model, _ = tracking.load_predictor(model_uri, DEFAULT_TRACKING_URI)
     return predictor.predict_proba(model, images).argmax(1).numpy()
 
 
@@ -204,7 +205,7 @@ def test_evaluate_prints_the_logged_test_acc_from_raw_pixels(in_store, tiny_data
 
 
 def test_the_project_tools_get_the_mlp_from_the_checkpoint(in_store):
-    mlp = tracking.load_model("models:/fashion-mlp@relu")
+    mlp = tracking.load_model("models:/fashion-mlp@relu", DEFAULT_TRACKING_URI)
     assert mlp.config.hidden_sizes == (32, 16) and mlp.config.activation == "relu"
 
 
@@ -212,7 +213,7 @@ def test_a_pickled_model_of_an_older_version_is_never_unpickled(in_store, tiny_d
     """Models logged before this format were pickles of the MLP: evaluate uses their run's
     checkpoint instead, and says so."""
     mlflow.set_tracking_uri(in_store.uri)
-    mlp = tracking.load_model(f"runs:/{in_store.run_id}/checkpoint")
+    mlp = tracking.load_model(f"runs:/{in_store.run_id}/checkpoint", DEFAULT_TRACKING_URI)
     info = mlflow.pytorch.log_model(
         mlp,
         name="pickled",
@@ -360,7 +361,7 @@ def test_a_model_of_the_real_data_answers_raw_test_images(workdir, tmp_path, cap
     assert main(["train", *arguments]) == 0
     run_id = re.search(r"^run_id=(\w+)$", capsys.readouterr().out, re.M).group(1)
     uri = f"runs:/{run_id}/model"
-    client = mlflow.MlflowClient(tracking.tracking_uri())
+    client = mlflow.MlflowClient(tracking.resolve_uri(DEFAULT_TRACKING_URI))
     logged = client.get_run(run_id).data.metrics["test_acc"]
     assert main(["evaluate", "--model-uri", uri]) == 0
     assert capsys.readouterr().out.splitlines()[0] == f"test_acc={logged:.4f}"

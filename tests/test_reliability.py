@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 from pipeline.adapters import studies, tracking
 from pipeline.cli.main import main
-from pipeline.core.config import SweepConfig
+from pipeline.core.config import DEFAULT_TRACKING_URI, SweepConfig
 from tests.test_sweep import study_of, write_config
 
 # Each test kills or runs whole sweeps in fresh processes.
@@ -81,7 +81,7 @@ def wait_for_a_trial_in_progress(
 
 
 def mlflow_runs(workdir: Path):
-    client = mlflow.MlflowClient(tracking.tracking_uri())
+    client = mlflow.MlflowClient(tracking.resolve_uri(DEFAULT_TRACKING_URI))
     experiment = client.get_experiment_by_name("activation-study").experiment_id
     return client, client.search_runs([experiment], max_results=1000)
 

@@ -6,16 +6,17 @@ import pytest
 
 from pipeline.adapters import tracking
 from pipeline.cli.main import main
+from pipeline.core.config import DEFAULT_TRACKING_URI
 from pipeline.stages import results
 from tests.conftest import one_line
 from tests.test_sweep import run_sweep, write_config
 
 
 def runs_frame() -> pd.DataFrame:
-    experiment = mlflow.MlflowClient(tracking.tracking_uri()).get_experiment_by_name(
-        "activation-study"
-    )
-    mlflow.set_tracking_uri(tracking.tracking_uri())
+    experiment = mlflow.MlflowClient(
+        tracking.resolve_uri(DEFAULT_TRACKING_URI)
+    ).get_experiment_by_name("activation-study")
+    mlflow.set_tracking_uri(tracking.resolve_uri(DEFAULT_TRACKING_URI))
     return mlflow.search_runs([experiment.experiment_id], "tags.sweep = 'tiny'")
 
 
@@ -42,7 +43,7 @@ def test_the_report_rebuilds_the_seed_table_from_mlflow(workdir, tiny_data, caps
         "seed_lr_best_epoch",
     } <= set(table.columns)
     runs = runs_frame()
-    client = mlflow.MlflowClient(tracking.tracking_uri())
+    client = mlflow.MlflowClient(tracking.resolve_uri(DEFAULT_TRACKING_URI))
     for _, row in table.iterrows():
         mine = runs[
             (runs["params.activation"] == row["activation"]) & (runs["tags.stage"] == "train")
@@ -154,7 +155,7 @@ def test_accuracies_of_a_run_that_learned_nothing_are_marked_with_a_note():
 def test_a_report_before_any_trial_has_run_says_so_in_one_line(workdir, capsys):
     """A sweep stopped before its first trial has a parent run and nothing else."""
     config = write_config(workdir)
-    tracker = tracking.Tracker("activation-study")
+    tracker = tracking.Tracker("activation-study", DEFAULT_TRACKING_URI)
     tracker.start_run("tiny", "sweep", {}, {"sweep": "tiny"}, "a sweep with no trial yet")
     assert main(["report", "--config", str(config)]) == 1
     err = one_line(capsys.readouterr().err)

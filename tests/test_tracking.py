@@ -7,7 +7,7 @@ import torch
 
 from pipeline.adapters import tracking
 from pipeline.core import data, predictor
-from pipeline.core.config import TrainConfig
+from pipeline.core.config import DEFAULT_TRACKING_URI, TrainConfig
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.model import MLP
 from pipeline.stages import training
@@ -22,7 +22,7 @@ def splits(tiny_data):
 
 
 def tracked_training(splits, config=CONFIG, with_model=True):
-    tracker = tracking.Tracker("test-exp")
+    tracker = tracking.Tracker("test-exp", DEFAULT_TRACKING_URI)
     settings = training.configure_torch(torch.device("cpu"))
     with training_run(tracker, config, splits, settings) as run:
         result = training.train(config, splits, on_epoch=run.log_epoch, progress=False)
@@ -73,21 +73,21 @@ def test_a_training_run_records_everything(workdir, splits):
         assert len(histograms["fc1.edges"]) == len(histograms["fc1.counts"]) + 1
 
     # The logged model is the whole predictor: raw uint8 test images in, the logged test_acc out.
-    model, what = tracking.load_predictor(f"runs:/{run_id}/model")
+    model, what = tracking.load_predictor(f"runs:/{run_id}/model", DEFAULT_TRACKING_URI)
     assert "torch.export program of MLP 784-32-16-10 with relu" in what
     images, labels = data.load_test_images(splits.source)
     assert torch.equal(data.normalise(images), splits.test_x), "raw and training test images agree"
     probabilities = predictor.predict_proba(model, images)
     assert predictor.score(probabilities, labels)[1] == result.test_acc
     # The project's own tools get the MLP behind it from the run's checkpoint.
-    mlp = tracking.load_model(f"runs:/{run_id}/model")
+    mlp = tracking.load_model(f"runs:/{run_id}/model", DEFAULT_TRACKING_URI)
     assert isinstance(mlp, MLP) and training.evaluate(mlp, splits.test_x, splits.test_y)[1] == (
         result.test_acc
     )
 
 
 def test_a_failing_stage_leaves_a_failed_run_not_a_running_one(workdir, splits):
-    tracker = tracking.Tracker("test-exp")
+    tracker = tracking.Tracker("test-exp", DEFAULT_TRACKING_URI)
     with pytest.raises(RuntimeError), training_run(tracker, CONFIG, splits, {}) as run:
         raise RuntimeError("boom")
     assert tracker.client.get_run(run.run_id).info.status == "FAILED"
@@ -109,13 +109,13 @@ def test_tracking_uri_problems_are_caught_before_any_run(monkeypatch):
 
 def test_model_uris_of_the_wrong_kind_or_missing(workdir, splits):
     with pytest.raises(UsageError, match="unsupported model URI 's3://bucket/model'"):
-        tracking.load_model("s3://bucket/model")
+        tracking.load_model("s3://bucket/model", DEFAULT_TRACKING_URI)
     _, run_id, _ = tracked_training(splits, with_model=False)
     with pytest.raises(PipelineError, match=f"model runs:/{run_id}/model not found"):
-        tracking.load_model(f"runs:/{run_id}/model")
+        tracking.load_model(f"runs:/{run_id}/model", DEFAULT_TRACKING_URI)
     with pytest.raises(PipelineError, match="not found"):
-        tracking.load_model("models:/fashion-mlp@nobody")
-    checkpoint = tracking.load_model(f"runs:/{run_id}/checkpoint")
+        tracking.load_model("models:/fashion-mlp@nobody", DEFAULT_TRACKING_URI)
+    checkpoint = tracking.load_model(f"runs:/{run_id}/checkpoint", DEFAULT_TRACKING_URI)
     assert isinstance(checkpoint, MLP) and checkpoint.config.hidden_sizes == (32, 16)
 
 
@@ -128,7 +128,7 @@ def test_a_run_that_learned_nothing_is_tagged_at_chance(workdir, splits):
 
 
 def test_a_pruned_run_keeps_its_best_epoch_as_a_checkpoint(workdir, splits):
-    tracker = tracking.Tracker("test-exp")
+    tracker = tracking.Tracker("test-exp", DEFAULT_TRACKING_URI)
     config = CONFIG.model_copy(update={"max_epochs": 3})
     with training_run(tracker, config, splits, {}) as run:
         result = training.train(config, splits, lambda m: m.epoch == 2, progress=False)
@@ -144,7 +144,7 @@ def test_a_training_run_records_system_metrics_until_it_ends(workdir, splits, mo
     every MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL seconds (here 0.1: a tiny run is short), and
     off with MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING=false."""
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")
-    tracker = tracking.Tracker("test-exp")
+    tracker = tracking.Tracker("test-exp", DEFAULT_TRACKING_URI)
     with training_run(tracker, CONFIG, splits, {}) as run:
         result = training.train(CONFIG, splits, on_epoch=run.log_epoch, progress=False)
         time.sleep(0.5)

@@ -10,7 +10,6 @@ queues a retry of it.
 
 import contextlib
 import fcntl
-import os
 import statistics
 import threading
 import warnings
@@ -30,7 +29,6 @@ from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.urls import redact, sqlalchemy_url
 from pipeline.figures import interactive
 
-STORAGE_ENV = "OPTUNA_STORAGE"
 SWEEPS_DIR = Path("sweeps")
 MAX_RETRIES = 3  # a trial whose worker keeps dying is not retried forever
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -47,9 +45,9 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 
 
 def storage_url(config: SweepConfig) -> str:
-    """`OPTUNA_STORAGE`, else the config's `storage`, else a SQLite file in sweeps/."""
-    url = os.environ.get(STORAGE_ENV) or config.storage
-    return url or f"sqlite:///{SWEEPS_DIR / config.study}.db"
+    """The config's `storage` (OPTUNA_STORAGE replaces it at the edge), else a SQLite file in
+    sweeps/ named after the study."""
+    return config.storage or f"sqlite:///{SWEEPS_DIR / config.study}.db"
 
 
 def storage_kind(url: str) -> str:

@@ -95,7 +95,7 @@ SERVE = (
     SERVER[1],
 )
 STAGES = {
-    "data": Stage("find, verify and load Fashion-MNIST", "data:run", cfg.DataConfig, (DATA,)),
+    "data": Stage("find, verify and load Fashion-MNIST", "data:run", cfg.JobConfig, (DATA,)),
     "train": Stage("train one MLP, tracked in MLflow", "train:run", cfg.TrainJobConfig, TRAIN),
     "evaluate": Stage(
         "reload a logged model; print test accuracy per class",

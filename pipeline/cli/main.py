@@ -8,7 +8,6 @@ config) or 1 (runtime); `--debug` shows the traceback instead.
 
 import argparse
 import importlib
-import os
 import signal
 import sys
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from pipeline.cli.commands import STAGES
 from pipeline.core import config as cfg
+from pipeline.core.environment import Settings, read_settings
 from pipeline.core.errors import PipelineError, UsageError
 
 
@@ -40,13 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_config(stage: str, values: dict):
-    """The stage's typed config from its flags (flags not given keep the config's defaults)."""
-    config_class = STAGES[stage].config
+def make_config(stage: str, values: dict, settings: Settings | None = None):
+    """The stage's typed config from its flags and the environment's settings (what neither
+    gives keeps the config's default; a flag wins over the environment)."""
+    config_class, settings = STAGES[stage].config, settings or Settings()
     values.pop("debug", None)
+    if values.get("data_dir") is None and settings.data_dir:
+        values["data_dir"] = settings.data_dir
+    if settings.tracking_uri:
+        values["tracking_uri"] = settings.tracking_uri
+    values["cuda_graphs"] = settings.cuda_graphs
     if "sweep" in config_class.model_fields:
         values["config_path"] = Path(values.get("config_path", cfg.DEFAULT_SWEEP))
-        values["sweep"] = cfg.SweepConfig.load(values["config_path"])
+        sweep = cfg.SweepConfig.load(values["config_path"])
+        if settings.study_storage:  # the environment's storage wins over the file's
+            sweep = sweep.replace(storage=settings.study_storage)
+        values["sweep"] = sweep
     if config_class is cfg.TrainJobConfig:
         keys = [key for key in values if key in cfg.TrainConfig.model_fields]
         values["train"] = cfg.TrainConfig(**{key: values.pop(key) for key in keys})
@@ -67,11 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
-    debug = "--debug" in argv or os.environ.get("PIPELINE_DEBUG") == "1"
+    settings = read_settings()
+    debug = "--debug" in argv or settings.debug
     try:
         args = vars(build_parser().parse_args(argv))
         stage = args.pop("stage")
-        return run_stage(stage, make_config(stage, args))
+        return run_stage(stage, make_config(stage, args, settings))
     except PipelineError as error:
         if debug:
             traceback.print_exc()

@@ -19,6 +19,7 @@ from pipeline.core.model import DEFAULT_HIDDEN_SIZES
 DEFAULT_EXPERIMENT = "activation-study"
 DEFAULT_SWEEP = "sweeps/activations.yaml"
 DEFAULT_MODEL_URI = "models:/fashion-mlp@champion"  # the sweep's best model
+DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # the MLflow store, relative to the clone
 SEED_LR = 1e-3  # the seed's learning rate: its table is reproduced at it
 # Trials a CPU worker trains at once when the sweep file does not say (`stack`). 1: on this
 # 2-core CPU the default sweep ran at 0.96x the trial-epochs per second with `stack: 5`
@@ -252,16 +253,21 @@ def _lrs_from(lr: Any, trials: Any) -> tuple[float, ...] | None:
 # --- the other jobs -----------------------------------------------------------------------
 
 
-class DataConfig(Config):
-    data_dir: str | None = None  # None: $FASHION_MNIST_DIR, data/, Debian's package
+class JobConfig(Config):
+    """What every job is given from the edge (flags and environment, cli/): where the data and
+    the MLflow store are, and whether a GPU may replay its training steps as CUDA graphs."""
+
+    data_dir: str | None = None  # None: the data/ cache, Debian's package, a download
+    tracking_uri: str = DEFAULT_TRACKING_URI
+    cuda_graphs: bool = True
 
 
-class EvaluateConfig(DataConfig):
+class EvaluateConfig(JobConfig):
     model_uri: str
     device: Device = "auto"
 
 
-class DiagnosticsConfig(DataConfig):
+class DiagnosticsConfig(JobConfig):
     experiment: Name = DEFAULT_EXPERIMENT
     figures_dir: str | None = None  # also write the figures as PNGs here
     activations: Annotated[tuple[str, ...], AfterValidator(_activations)] = SEED_ACTIVATIONS
@@ -270,7 +276,7 @@ class DiagnosticsConfig(DataConfig):
     best: bool = False
 
 
-class SweepJobConfig(DataConfig):
+class SweepJobConfig(JobConfig):
     sweep: SweepConfig
     config_path: Path = Path(DEFAULT_SWEEP)
     workers: StrictInt | None = at_least(1, None)  # None: the sweep file's
@@ -279,20 +285,20 @@ class SweepJobConfig(DataConfig):
     progress: bool = True
 
 
-class BenchConfig(DataConfig):
+class BenchConfig(JobConfig):
     rounds: StrictInt = at_least(1, 4)
     out: Path = Path("reports")
     device: Device = "auto"
     seed_table: bool | None = None  # None: on a GPU only
 
 
-class ServerConfig(Config):
+class ServerConfig(JobConfig):
     host: str = "127.0.0.1"
     port: StrictInt = Field(5000, ge=1, le=65535, description="an integer in 1..65535")
     experiment: Name = DEFAULT_EXPERIMENT
 
 
-class ServeConfig(Config):
+class ServeConfig(JobConfig):
     """`make serve`: MLflow's scoring server for one logged or registered model."""
 
     model_uri: str = Field(DEFAULT_MODEL_URI, min_length=1, description="a model URI")
@@ -301,7 +307,7 @@ class ServeConfig(Config):
     port: StrictInt = Field(5001, ge=1, le=65535, description="an integer in 1..65535")
 
 
-class TrainJobConfig(DataConfig):
+class TrainJobConfig(JobConfig):
     experiment: Name = DEFAULT_EXPERIMENT
     train: TrainConfig = TrainConfig()
 

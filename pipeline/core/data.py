@@ -7,7 +7,6 @@ Every file's IDX header, size and SHA-256 are checked before it is read.
 
 import gzip
 import hashlib
-import os
 import shutil
 import struct
 import tempfile
@@ -16,12 +15,12 @@ from pathlib import Path
 
 import torch
 
+from pipeline.core import environment
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.files import atomic_writer
 
 CACHE_ROOT = Path("data")  # torchvision's layout below it: FashionMNIST/raw/
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
-DATA_DIR_ENV = "FASHION_MNIST_DIR"
 MANIFEST = "SHA256SUMS"  # a custom dataset directory may pin its own checksums here
 # The label order of the files (torchvision's FashionMNIST.classes; a test keeps them equal).
 # Written out: importing torchvision costs every process ~3 s, and only the bench needs it.
@@ -246,9 +245,8 @@ def locate(
 ) -> DataSource:
     """Find and verify the dataset; one PipelineError naming every way out if none works."""
     cache_dir = cache_root / "FashionMNIST" / "raw"
-    explicit = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or None
-    if explicit is not None:
-        return _explicit(Path(explicit), cache_dir)
+    if data_dir is not None:
+        return _explicit(Path(data_dir), cache_dir)
     cached = _find_files(cache_dir)
     if cached is not None:
         try:
@@ -270,9 +268,9 @@ def locate(
         except (OSError, RuntimeError, PipelineError):
             pass  # no internet: fall through to the one message below
     raise PipelineError(
-        f"Fashion-MNIST not found: pass --data-dir DIR or set {DATA_DIR_ENV}; or install Debian's "
-        f"package (apt-get install dataset-fashion-mnist, files in {system_dir}); or put the four "
-        f"IDX files in {cache_dir}; torchvision's download failed too"
+        f"Fashion-MNIST not found: pass --data-dir DIR or set {environment.DATA_DIR}; or install "
+        f"Debian's package (apt-get install dataset-fashion-mnist, files in {system_dir}); or put "
+        f"the four IDX files in {cache_dir}; torchvision's download failed too"
     )
 
 

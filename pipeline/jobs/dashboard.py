@@ -7,10 +7,10 @@ without activating the venv), and it replaces this process: one PID to stop. Lik
 listens on this machine only unless told otherwise; it has no login either.
 """
 
-import os
 from pathlib import Path
 
 from pipeline.adapters import servers, studies
+from pipeline.core import environment
 from pipeline.core.config import DashboardConfig
 from pipeline.core.errors import PipelineError
 from pipeline.core.urls import redact, sqlalchemy_url
@@ -57,4 +57,4 @@ def run(job: DashboardConfig) -> int:
         f"Optuna dashboard on {base} for study {config.study!r} in {redact(url)} (Ctrl-C stops it)"
     )
     print(f"url={base}/dashboard/", flush=True)
-    return servers.exec_server(argv, dict(os.environ))
+    return servers.exec_server(argv, environment.child_environment())

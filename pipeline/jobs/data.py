@@ -1,10 +1,10 @@
 """`make data`: find, verify and load Fashion-MNIST, and say what was found."""
 
 from pipeline.core import data
-from pipeline.core.config import DataConfig
+from pipeline.core.config import JobConfig
 
 
-def run(config: DataConfig) -> int:
+def run(config: JobConfig) -> int:
     splits = data.load_splits(config.data_dir)
     print(data.describe(splits))
     print(f"classes: {', '.join(data.CLASSES)}")

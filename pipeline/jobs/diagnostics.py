@@ -76,7 +76,7 @@ def save_figure(fig, figures_dir: str | None, name: str) -> None:
 
 def record(job: HistogramJob, items: list[Item], params: dict, config: DiagnosticsConfig) -> str:
     """The parent run with the grid of every activation, a child run per activation."""
-    tracker = tracking.Tracker(config.experiment)
+    tracker = tracking.Tracker(config.experiment, config.tracking_uri)
     rows = {
         item.activation: {k: histogram(v, bins=job.bins) for k, v in item.tensors.items()}
         for item in items
@@ -108,7 +108,7 @@ def record(job: HistogramJob, items: list[Item], params: dict, config: Diagnosti
 
 
 def run_curves(config: DiagnosticsConfig) -> int:
-    tracker = tracking.Tracker(config.experiment)
+    tracker = tracking.Tracker(config.experiment, config.tracking_uri)
     found = curves.activation_curves(NAMES)
     figure = static.activation_grid([(c.name, c.x, c.y, c.derivative) for c in found])
     save_figure(figure, config.figures_dir, "activation_curves.png")
@@ -165,8 +165,9 @@ def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[object, dict[str,
     with --best, its registered best). Activations without one are left out with one note on
     stderr; only when none has one is it an error."""
     if config.model_uri:
-        return [(tracking.load_model(config.model_uri), {"source_model_uri": config.model_uri})]
-    tracker = tracking.Tracker(config.experiment)
+        model = tracking.load_model(config.model_uri, config.tracking_uri)
+        return [(model, {"source_model_uri": config.model_uri})]
+    tracker = tracking.Tracker(config.experiment, config.tracking_uri)
     if config.run_id:
         return [(tracker.load_run_checkpoint(config.run_id), {"source_run_id": config.run_id})]
     names = config.activations

@@ -13,7 +13,7 @@ from pipeline.stages import training
 def run(config: EvaluateConfig) -> int:
     device = training.resolve_device(config.device)
     training.configure_torch(device)
-    model, what = tracking.load_predictor(config.model_uri, device=str(device))
+    model, what = tracking.load_predictor(config.model_uri, config.tracking_uri, device=str(device))
     source = data.locate(config.data_dir)
     images, labels = data.load_test_images(source)
     probabilities = predictor.predict_proba(model, images)

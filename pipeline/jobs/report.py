@@ -6,6 +6,8 @@ from pipeline.workflows.sweep import publish_report
 
 
 def run(job: SweepJobConfig) -> int:
-    print(publish_report(tracking.Tracker(job.sweep.experiment), job, None), end="")
+    print(
+        publish_report(tracking.Tracker(job.sweep.experiment, job.tracking_uri), job, None), end=""
+    )
     print("written: reports/results.md, reports/results.csv, reports/lr_response.png")
     return 0

@@ -8,7 +8,7 @@ import os
 import sys
 
 from pipeline.adapters import servers, tracking
-from pipeline.core import data
+from pipeline.core import data, environment
 from pipeline.core.config import ServeConfig
 
 # Defaults for the server's environment; the user's own settings win.
@@ -22,21 +22,23 @@ _SERVE_ENVIRONMENT = {
 }
 
 
-def serve_command(model_uri: str, host: str, port: int) -> tuple[list[str], dict[str, str]]:
+def serve_command(
+    model_uri: str, tracking_uri: str, host: str, port: int
+) -> tuple[list[str], dict[str, str]]:
     """`mlflow models serve` in this environment, and the environment it needs: the project's
     store, and this venv's bin/ on PATH, where MLflow looks `uvicorn` up."""
     command = [servers.venv_tool("mlflow"), "models", "serve", "-m", model_uri]
     command += ["-h", host, "-p", str(port), "--env-manager", "local"]
-    environment = {**_SERVE_ENVIRONMENT, **os.environ}
-    environment["MLFLOW_TRACKING_URI"] = tracking.tracking_uri()
     bin_dir = os.path.dirname(servers.venv_tool("mlflow"))
-    environment["PATH"] = os.pathsep.join([bin_dir, os.environ.get("PATH", os.defpath)])
-    return command, environment
+    store = {environment.TRACKING_URI: tracking.resolve_uri(tracking_uri)}
+    env = environment.child_environment(_SERVE_ENVIRONMENT, store)
+    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", os.defpath)])
+    return command, env
 
 
 def run(config: ServeConfig) -> int:
     servers.check_port(config.host, config.port, "serve", "server")
-    what = tracking.servable(config.model_uri)
+    what = tracking.servable(config.model_uri, config.tracking_uri)
     servers.warn_if_shared(config.host, "model server")
     url = f"{servers.base_url(config.host, config.port)}/invocations"
     print(f"MLflow scoring server for {config.model_uri} ({what}); Ctrl-C stops it")
@@ -46,4 +48,6 @@ def run(config: ServeConfig) -> int:
         file=sys.stderr,
     )
     print(f"url={url}", flush=True)
-    return servers.exec_server(*serve_command(config.model_uri, config.host, config.port))
+    return servers.exec_server(
+        *serve_command(config.model_uri, config.tracking_uri, config.host, config.port)
+    )

@@ -12,7 +12,7 @@ from pipeline.workflows.tracked_training import training_run
 
 def run(job: TrainJobConfig) -> int:
     config = job.train
-    tracker = tracking.Tracker(job.experiment)
+    tracker = tracking.Tracker(job.experiment, job.tracking_uri)
     device = training.resolve_device(config.device)
     settings = training.configure_torch(device)
     splits = data.load_splits(

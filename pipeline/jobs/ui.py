@@ -1,11 +1,11 @@
 """`make ui`: the MLflow UI on the project's store, opening a saved comparison of the runs."""
 
 import json
-import os
 import sys
 import time
 
 from pipeline.adapters import servers, tracking
+from pipeline.core import environment
 from pipeline.core.config import ServerConfig
 
 COMPARISON_VIEW = "compare-activations"
@@ -87,12 +87,11 @@ def ui_command(uri: str, host: str, port: int) -> tuple[list[str], dict[str, str
     command += ["--host", host, "--port", str(port), "--workers", "1"]
     if root := tracking.store.artifact_root(uri):  # experiments made in the UI keep them there
         command += ["--default-artifact-root", root]
-    environment = {**_UI_ENVIRONMENT, **os.environ}  # the user's own settings win
-    return command, environment
+    return command, environment.child_environment(_UI_ENVIRONMENT)  # the user's settings win
 
 
 def run(config: ServerConfig) -> int:
-    uri = tracking.tracking_uri()
+    uri = tracking.resolve_uri(config.tracking_uri)
     if tracking.is_server(uri):  # a tracking server serves the UI itself
         experiment_id = prepare_comparison_view(config.experiment, uri)
         print(f"MLFLOW_TRACKING_URI is the tracking server {uri}: open its UI, nothing started")

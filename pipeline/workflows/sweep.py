@@ -32,10 +32,10 @@ class Sweep:
         return self.study.attr(PARENT_RUN)
 
 
-def _orphan_closer(experiment: str):
+def _orphan_closer(experiment: str, tracking_uri: str):
     def close(run_id: str | None, why: str) -> None:
         # The tracker is made here, when needed: the storage opens before MLflow is written to.
-        tracker = tracking.Tracker(experiment)
+        tracker = tracking.Tracker(experiment, tracking_uri)
         if run_id and tracker.run_status(run_id) == "RUNNING":
             tracker.set_tags(run_id, {"stop_reason": f"orphaned: {why}", "trial_state": "FAIL"})
             tracker.end_run(run_id, "KILLED")
@@ -53,8 +53,8 @@ def open_sweep(job: SweepJobConfig, create: bool, data_digest: str | None = None
     """
     config = job.sweep
     studies.storage_kind(studies.storage_url(config))
-    tracking.check_tracking_uri(tracking.tracking_uri(), create=False)
-    close_orphan = _orphan_closer(config.experiment)
+    tracking.check_tracking_uri(tracking.resolve_uri(job.tracking_uri), create=False)
+    close_orphan = _orphan_closer(config.experiment, job.tracking_uri)
     # Creation holds the study's lock: two processes creating the same new SQLite database at
     # once fail (MLflow's and Optuna's alike), and two preparations would queue the grid twice.
     url = studies.storage_url(config)
@@ -66,7 +66,7 @@ def open_sweep(job: SweepJobConfig, create: bool, data_digest: str | None = None
                 "`make sweep SWEEP=<config>` prepares it: start workers once it has"
             )
         check_same_store(study, job)
-        sweep = Sweep(job, study, tracking.Tracker(config.experiment))
+        sweep = Sweep(job, study, tracking.Tracker(config.experiment, job.tracking_uri))
         if create:
             _prepare(sweep, data_digest)
     return sweep
@@ -108,7 +108,7 @@ def check_same_store(study: studies.Study, job: SweepJobConfig) -> None:
     against another store (another MLFLOW_TRACKING_URI, or mlruns/ deleted), it stops here,
     before anything is written, saying so and the two ways out."""
     config, parent = job.sweep, study.attr(PARENT_RUN)
-    uri = tracking.tracking_uri()
+    uri = tracking.resolve_uri(job.tracking_uri)
     if parent is None or tracking.run_experiment(uri, parent) == config.experiment:
         return
     recorded, here = study.attr(STORE), redact(uri)

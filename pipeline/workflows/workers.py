@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from pipeline.adapters import studies
+from pipeline.core import environment
 from pipeline.core.errors import PipelineError
 from pipeline.workflows.sweep import Sweep, SweepBar
 
@@ -23,13 +24,25 @@ def run_workers(sweep: Sweep, workers: int) -> list[str]:
     command = [sys.executable, "-m", "pipeline", "worker", "--config", str(job.config_path)]
     command += ["--threads", str(threads), "--no-progress"]
     command += ["--data-dir", str(job.data_dir)] if job.data_dir else []
+    # The children get this process's stores as settings: what its config says, not what its
+    # environment may have said.
+    stores = {
+        environment.TRACKING_URI: job.tracking_uri,
+        environment.STUDY_STORAGE: sweep.study.url,
+        environment.CUDA_GRAPHS: "1" if job.cuda_graphs else "0",
+    }
+    child_env = environment.child_environment(overrides=stores)
     processes = []
     for log in logs:
         with log.open("w") as out:  # the child keeps its own handle
             # Their own session: a Ctrl-C reaches only this process, which passes it on once.
             processes.append(
                 subprocess.Popen(
-                    command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                    command,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    env=child_env,
                 )
             )
     with SweepBar(sweep, f"sweep {job.sweep.study} ({workers} workers)") as bar:

@@ -20,9 +20,9 @@ from pipeline.adapters.tracking.store import (
     check_tracking_uri,
     experiment_names,
     is_server,
+    resolve_uri,
     run_experiment,
     tag_experiment_once,
-    tracking_uri,
 )
 
 __all__ = [
@@ -38,8 +38,8 @@ __all__ = [
     "log_model",
     "register_run_model",
     "registered_runs",
+    "resolve_uri",
     "run_experiment",
     "servable",
     "tag_experiment_once",
-    "tracking_uri",
 ]

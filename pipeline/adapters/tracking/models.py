@@ -19,8 +19,8 @@ from pipeline.adapters.tracking.runs import Tracker, quiet
 from pipeline.adapters.tracking.store import (
     check_tracking_uri,
     first_line,
+    resolve_uri,
     sqlite_database,
-    tracking_uri,
 )
 from pipeline.core.data import CLASSES
 from pipeline.core.errors import PipelineError, UsageError
@@ -152,11 +152,11 @@ def _is_checkpoint(model_uri: str) -> bool:
     )
 
 
-def _open_store(model_uri: str) -> None:
+def _open_store(model_uri: str, tracking_uri: str) -> None:
     """Point MLflow at the project's store for a runs:/ or models:/ URI; nothing is created."""
     if urlparse(model_uri).scheme not in ("runs", "models"):
         raise UsageError(f"unsupported model URI {model_uri!r}; use {MODEL_URIS}")
-    uri = tracking_uri()
+    uri = resolve_uri(tracking_uri)
     check_tracking_uri(uri, create=False)
     database = sqlite_database(uri)
     if database and not database.is_file():
@@ -167,10 +167,10 @@ def _open_store(model_uri: str) -> None:
     mlflow.set_tracking_uri(uri)
 
 
-def model_info(model_uri: str) -> ModelInfo:
+def model_info(model_uri: str, tracking_uri: str) -> ModelInfo:
     """The MLmodel of a logged or registered model (a local MLflow model directory too)."""
     if not Path(model_uri).is_dir():
-        _open_store(model_uri)
+        _open_store(model_uri, tracking_uri)
     try:
         with quiet():
             return mlflow.models.get_model_info(model_uri)
@@ -180,15 +180,16 @@ def model_info(model_uri: str) -> ModelInfo:
         raise PipelineError(f"model {model_uri} could not be read: {error}") from None
 
 
-def load_model(model_uri: str, device: str = "cpu") -> MLP:
+def load_model(model_uri: str, tracking_uri: str, device: str = "cpu") -> MLP:
     """The MLP behind a URI, for the project's own tools: from a checkpoint (`runs:/<id>/
     checkpoint` or a local directory), or for a logged or registered model from the checkpoint
     of the run that logged it. Checkpoints never unpickle code."""
     if Path(model_uri).is_dir():
         return load_checkpoint(Path(model_uri), device)
-    _open_store(model_uri)
+    _open_store(model_uri, tracking_uri)
     if not _is_checkpoint(model_uri):
-        return load_model(f"runs:/{model_info(model_uri).run_id}/checkpoint", device)
+        run_id = model_info(model_uri, tracking_uri).run_id
+        return load_model(f"runs:/{run_id}/checkpoint", tracking_uri, device)
     try:
         with tempfile.TemporaryDirectory() as scratch:
             local = mlflow.artifacts.download_artifacts(model_uri, dst_path=scratch)
@@ -214,7 +215,7 @@ def pickle_disallowed() -> Iterator[None]:
             os.environ[key] = before
 
 
-def load_predictor(model_uri: str, device: str = "cpu") -> tuple[nn.Module, str]:
+def load_predictor(model_uri: str, tracking_uri: str, device: str = "cpu") -> tuple[nn.Module, str]:
     """(module taking uint8 images (N, 28, 28) and returning class probabilities, what it is).
 
     A logged model is loaded as anyone would load it, the torch.export program with pickle
@@ -222,14 +223,14 @@ def load_predictor(model_uri: str, device: str = "cpu") -> tuple[nn.Module, str]
     Predictor. A logged model that cannot be opened so (one an older version pickled) is
     replaced by the checkpoint of its run, and the description says so."""
     if _is_checkpoint(model_uri):
-        mlp = load_model(model_uri, device)
+        mlp = load_model(model_uri, tracking_uri, device)
         return Predictor(mlp).eval(), f"checkpoint: {describe(mlp)}"
-    info = model_info(model_uri)
+    info = model_info(model_uri, tracking_uri)
     try:
         with pickle_disallowed(), quiet():
             module = mlflow.pytorch.load_model(model_uri)
     except MlflowException as error:
-        mlp = load_model(f"runs:/{info.run_id}/checkpoint", device)
+        mlp = load_model(f"runs:/{info.run_id}/checkpoint", tracking_uri, device)
         reason = first_line(error.message).split(". ")[0]
         return Predictor(mlp).eval(), (
             f"{describe(mlp)} from the checkpoint of run {info.run_id}; the logged model was not "
@@ -243,7 +244,7 @@ def load_predictor(model_uri: str, device: str = "cpu") -> tuple[nn.Module, str]
     )
 
 
-def servable(model_uri: str) -> str:
+def servable(model_uri: str, tracking_uri: str) -> str:
     """One line on what `mlflow models serve` would serve, or a PipelineError saying why it
     cannot (a URI that does not exist, a checkpoint, a model without a pyfunc flavour)."""
     if _is_checkpoint(model_uri) and not Path(model_uri).is_dir():
@@ -251,7 +252,7 @@ def servable(model_uri: str) -> str:
             f"{model_uri} is a checkpoint, not an MLflow model; serve a logged or registered "
             "model (runs:/<run_id>/model, models:/<name>@<alias>)"
         )
-    info = model_info(model_uri)
+    info = model_info(model_uri, tracking_uri)
     if "python_function" not in info.flavors:
         raise PipelineError(f"model {model_uri} has no python_function flavour to serve")
     inputs = ", ".join(map(repr, info.signature.inputs.inputs)) if info.signature else "any"

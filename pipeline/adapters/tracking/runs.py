@@ -24,13 +24,13 @@ from pipeline.adapters.tracking.store import (
     check_tracking_uri,
     first_line,
     git_commit,
-    tracking_uri,
+    resolve_uri,
 )
 from pipeline.core.data import Splits
 from pipeline.core.errors import PipelineError
 from pipeline.core.histograms import save_npz
 from pipeline.core.model import MLP, load_checkpoint, save_checkpoint
-from pipeline.core.urls import redact, sqlalchemy_url
+from pipeline.core.urls import redact
 from pipeline.figures import static
 
 DATASET_URL = "https://github.com/zalandoresearch/fashion-mnist"
@@ -45,8 +45,8 @@ class Run:
 class Tracker:
     """One experiment in one store."""
 
-    def __init__(self, experiment: str, uri: str | None = None):
-        self.uri = sqlalchemy_url(uri) if uri else tracking_uri()
+    def __init__(self, experiment: str, uri: str):
+        self.uri = resolve_uri(uri)
         check_tracking_uri(self.uri)
         mlflow.set_tracking_uri(self.uri)
         self.client = MlflowClient(self.uri)

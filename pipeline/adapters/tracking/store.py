@@ -12,10 +12,10 @@ from urllib.parse import urlparse
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from pipeline.core.config import DEFAULT_TRACKING_URI
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.urls import redact, sqlalchemy_url
 
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"
 _SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "file", "databricks")
 
 logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the CLI's output to what matters
@@ -33,11 +33,11 @@ def sqlite_database(uri: str) -> Path | None:
     return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
 
 
-def tracking_uri() -> str:
-    """MLFLOW_TRACKING_URI or the local store; SQLite paths made absolute, since MLflow caches
+def resolve_uri(uri: str) -> str:
+    """The store's URI as MLflow is given it: SQLite paths made absolute, since MLflow caches
     stores by URI and a relative path would follow whatever directory the process is in;
     a plain postgresql:// gets the psycopg driver this project installs."""
-    uri = sqlalchemy_url(os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI)
+    uri = sqlalchemy_url(uri)
     database = sqlite_database(uri)
     if database and not database.is_absolute():
         return f"sqlite:///{database.resolve()}"
