@@ -102,10 +102,11 @@ figures: install dataset-package ## curves + probe + analyze; PNGs also in repor
 bench: install dataset-package ## time the training stage against its references -> reports/bench.*
 	$(PY) -m pipeline bench --out reports
 
-# A lent GPU reaches no package index: this carries the wheels it lacks (pinned to .venv's
-# versions) and the data, under the 64 MiB a call may send; there, `bash benchmarks/gpu_check.sh`
-# with carry [".device"] measures issue #13 in one call (docs/performance.md, Stacked trials).
-device-kit: install dataset-package ## wheels + data for benchmarks/gpu_check.sh on a lent GPU -> .device/
+# For a GPU host without a package index: the wheels it lacks (pinned to .venv's versions) and
+# the data, in .device/, a bundle small enough to copy (64 MiB with the working tree). Copy the
+# working tree with .device/ to the host and run `bash benchmarks/gpu_check.sh` there
+# (docs/performance.md, Stacked trials).
+device-kit: install dataset-package ## wheels + data for benchmarks/gpu_check.sh on an offline GPU host -> .device/
 	$(PY) -m benchmarks.device_kit
 
 ui: install ## compare runs in the MLflow UI on 127.0.0.1: make ui PORT=5000 (HOST=... to share)

@@ -1,17 +1,17 @@
-"""`make device-kit`: what a lent H200 needs to run benchmarks/gpu_check.sh offline, in .device/.
+"""`make device-kit`: what an offline GPU host needs to run benchmarks/gpu_check.sh, in .device/.
 
-The device has python3 3.12 with torch, numpy, pandas, matplotlib, pytest and more
-(benchmarks/h200-packages.txt) but not MLflow, Optuna or pydantic, and it reaches no package
-index. This fills
+The GPU host it is made for (an NVIDIA H200) has python3 3.12 with torch, numpy, pandas,
+matplotlib, pytest and more (benchmarks/h200-packages.txt) but not MLflow, Optuna or pydantic, and
+it reaches no package index. This fills
 
-    .device/wheels/  the project's runtime dependencies the device lacks (the closure of
+    .device/wheels/  the project's runtime dependencies the host lacks (the closure of
                      pyproject.toml's `dependencies`, markers read for CPython 3.12 on Linux
                      x86-64), as cp312 manylinux x86-64 or pure-Python wheels, each at the version
-                     this .venv has: one version of each, since two stop the device's install
+                     this .venv has: one version of each, since two stop the host's install
     .device/data/    the four Fashion-MNIST files, verified, gzipped (FASHION_MNIST_DIR takes .gz)
 
-and prints what a `run` carrying .device sends: the working tree's tracked and untracked files
-plus .device/, which must stay under 64 MiB (it exits 1 if not).
+and prints the size of what is copied to the host: the working tree's tracked and untracked files
+plus .device/, a bundle that must stay under 64 MiB to be small enough to copy (it exits 1 if not).
 
     python -m benchmarks.device_kit                                  # .device/, for the H200
     python -m benchmarks.device_kit --python-version 3.11 --dest /tmp/kit311   # a CPU dry run
@@ -34,10 +34,10 @@ from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parents[1]
 DEVICE_PACKAGES = REPO / "benchmarks" / "h200-packages.txt"
-LIMIT_MIB = 64  # what one `run` may send: working tree and carried paths together
+LIMIT_MIB = 64  # a bundle small enough to copy: the working tree and .device/ together
 # Left out to stay under LIMIT_MIB (the data alone is 30 MiB; every wheel would add 48 MiB):
 # nothing gpu_check.sh runs imports them (its dry run passed without them). Neither they nor
-# what only they need are carried; the project's dependencies stay as they are.
+# what only they need are packed; the project's dependencies stay as they are.
 LEFT_OUT = {
     "mlflow-tracing": "its files are a subset of mlflow-skinny's",
     "optuna-dashboard": "only `make dashboard` imports it",
@@ -45,11 +45,11 @@ LEFT_OUT = {
     # its skops format for scikit-learn models:
     **dict.fromkeys(["flask", "flask-cors", "gunicorn", "graphene", "huey", "docker", "skops"]),
 }
-# Carried as what they need only: the 12 MB mlflow wheel is mlflow-skinny (which it needs, and
+# Packed as what they need only: the 12 MB mlflow wheel is mlflow-skinny (which it needs, and
 # which holds every Python module of it) plus the UI's JavaScript.
 NEEDS_ONLY = {"mlflow"}
-# Carried although the device has them: pydantic needs typing-extensions >= 4.16, which may be
-# newer than the image's (the wheels come first on PYTHONPATH).
+# Packed although the host has them: pydantic needs typing-extensions >= 4.16, which may be
+# newer than the host's (the wheels come first on PYTHONPATH).
 ALSO = ("typing-extensions",)
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 
@@ -145,7 +145,7 @@ def size(paths) -> int:
 
 
 def travelling(dest: Path) -> tuple[int, int]:
-    """Bytes of the working tree that travels (tracked and untracked, not ignored) and of dest."""
+    """Bytes of the working tree that is copied (tracked and untracked, not ignored) and of dest."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
@@ -158,7 +158,7 @@ def travelling(dest: Path) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--python-version", default="3.12", help="the device's (default 3.12)")
+    parser.add_argument("--python-version", default="3.12", help="the GPU host's (default 3.12)")
     parser.add_argument("--dest", type=Path, default=REPO / ".device", help="default: .device")
     args = parser.parse_args(argv)
     if not re.fullmatch(r"3\.\d+", args.python_version):
@@ -167,17 +167,17 @@ def main(argv: list[str] | None = None) -> int:
     wheels = build_wheels(args.dest, args.python_version)
     names = " ".join(wheel.name for wheel in wheels)
     print(f"wheels: {len(wheels)}, {size(wheels) / 2**20:.1f} MiB: {names}")
-    print(f"left out (not on the device run's path): {', '.join(sorted(LEFT_OUT))}; and")
+    print(f"left out (nothing gpu_check.sh runs imports them): {', '.join(sorted(LEFT_OUT))}; and")
     print(f"{', '.join(sorted(NEEDS_ONLY))}, but for what it needs (mlflow-skinny is its Python)")
     build_data(args.dest)
     tree, kit = travelling(args.dest)
     total = (tree + kit) / 2**20
     print(
-        f"travels with carry [{args.dest.name!r}]: {total:.1f} MiB of {LIMIT_MIB} "
+        f"working tree and {args.dest.name}/ to copy: {total:.1f} MiB of {LIMIT_MIB} "
         f"(working tree {tree / 2**20:.1f} MiB, {args.dest.name}/ {kit / 2**20:.1f} MiB)"
     )
     if total > LIMIT_MIB:
-        print(f"error: over the {LIMIT_MIB} MiB a run may send", file=sys.stderr)
+        print(f"error: over the {LIMIT_MIB} MiB limit of the bundle", file=sys.stderr)
         return 1
     return 0
 

@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# Issue #13 (stacked trials) on a lent H200, in one call: the CUDA tests, `pipeline bench`, the
-# default sweep end to end, the seed's table as one stack, and sweeps/full.yaml end to end, each
-# timed. Prepare with `make device-kit`, then call the device tool's `run` with command
-# `bash benchmarks/gpu_check.sh`, carry [".device"] and timeout_s 570 (docs/performance.md).
-# The device reaches no package index: MLflow, Optuna, pydantic... come from .device/wheels, the
-# data from .device/data.
+# The GPU benchmark (docs/performance.md, Stacked trials): on a GPU host, the CUDA tests,
+# `pipeline bench --device cuda`, the default sweep end to end, the seed's table as one stack, and
+# sweeps/full.yaml end to end, each under its own time limit; then a summary with the targets met
+# or not. The host needs no package index: run `make device-kit` on a machine that has one, copy
+# the working tree with .device/ to the host and run there, in the tree's root,
+#   OUT=<folder for the results> bash benchmarks/gpu_check.sh
+# MLflow, Optuna, pydantic... come from .device/wheels, the data from .device/data.
 #
-# Writes 8 files into $OUT, as many as come back: summary.md (paste it into
+# Writes 8 files into $OUT: summary.md (paste it into
 # reports/bench-h200.md), bench.md, bench.json, tests.log, bench.log, sweeps.log and
 # results-<sweep>.md per sweep. Every part runs under `timeout` and gets what is left of
 # BUDGET_S, most important first, so the script ends in time even when one part hangs.
 #
 # A dry run without a GPU (the defaults are the GPU run's), with a python3 on PATH that has only
-# the device's packages, and a kit for its version (python -m benchmarks.device_kit
-# --python-version 3.11 --dest KIT) and a small dataset (tests/conftest.py's write_dataset):
+# the GPU host's packages (benchmarks/h200-packages.txt), a kit for its version
+# (python -m benchmarks.device_kit --python-version 3.11 --dest KIT) and a small dataset
+# (tests/conftest.py's write_dataset):
 #   DEVICE=cpu SWEEPS=sweeps/quick.yaml BENCH_ARGS="--rounds 1 --no-seed-table" \
 #     DATA_DIR=<small dataset> KIT=<kit> OUT=/tmp/out bash benchmarks/gpu_check.sh
 set -uo pipefail # not -e: a part that fails is recorded in the summary and the next one runs
@@ -24,7 +26,7 @@ SWEEPS=${SWEEPS:-sweeps/activations.yaml sweeps/full.yaml}
 BENCH_ARGS=${BENCH_ARGS:---seed-table}
 KIT=${KIT:-.device}      # from `make device-kit`
 DATA_DIR=${DATA_DIR:-}   # empty: the kit's Fashion-MNIST
-BUDGET_S=${BUDGET_S:-540} # the run's 570 s less the time to send $OUT back
+BUDGET_S=${BUDGET_S:-540} # seconds for the whole check, the summary included
 
 deadline=$(($(date +%s) + BUDGET_S))
 repo=$PWD
@@ -61,10 +63,10 @@ part() {
 
 # --- the kit ------------------------------------------------------------------------------
 if ! compgen -G "$KIT/wheels/*.whl" >/dev/null || ! compgen -G "$KIT/data/*.gz" >/dev/null; then
-  echo "error: no kit in $KIT: run 'make device-kit' here and carry [\".device\"]" >&2
+  echo "error: no kit in $KIT: run 'make device-kit' with a package index, copy .device/ here" >&2
   exit 2
 fi
-# --target: the device's own environment stays as it is; the kit comes first on PYTHONPATH.
+# --target: the host's own environment stays as it is; the kit comes first on PYTHONPATH.
 part "kit: install the wheels" 120 tests.log python3 -m pip install -q --no-index --no-deps \
   --no-compile --no-cache-dir --upgrade --target "$work/site" "$KIT"/wheels/*.whl
 export PYTHONPATH=$work/site:$repo PYTHONUNBUFFERED=1
@@ -158,7 +160,7 @@ sweep_row() { # sweep_row NAME BOUND: a target row from that sweep's wall time
   echo "|---|---|---|---|"
   cat "$rows"
   echo
-  echo "| target (issue #13) | bound | measured (s) | met |"
+  echo "| target | bound | measured (s) | met |"
   echo "|---|---|---|---|"
   echo "| the seed's table as one stack of 6 | ≤ 2 s | $seed_table | $(met "$seed_table" 2) |"
   sweep_row activations 30

@@ -1,10 +1,10 @@
 """The seed's whole table (six activations, lr 1e-3, 13 epochs) trained as one stack of six.
 
-Issue #13 asks for the table in <= 2 s of training on a GPU. `pipeline bench --seed-table` times
-the same six runs one after another (`seed_table` in bench.json); this trains them at once with
-`stacked.train_stacked`, after a one-epoch stack that warms up the device (CUDA context, cuBLAS,
-a first graph capture). Timed from the call to the synchronised end: graph capture, validation
-and the test set are in it, loading the data is not.
+The target is the table in <= 2 s of training on a GPU (docs/performance.md, Stacked trials).
+`pipeline bench --seed-table` times the same six runs one after another (`seed_table` in
+bench.json); this trains them at once with `stacked.train_stacked`, after a one-epoch stack that
+warms up the device (CUDA context, cuBLAS, a first graph capture). Timed from the call to the
+synchronised end: graph capture, validation and the test set are in it, loading the data is not.
 
     python -m benchmarks.seed_table_stacked --device cuda
 

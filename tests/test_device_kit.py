@@ -1,4 +1,4 @@
-"""`make device-kit`: the wheels a lent GPU lacks, from pyproject and the device's list."""
+"""`make device-kit`: the wheels an offline GPU host lacks, from pyproject and the host's list."""
 
 from benchmarks import device_kit
 
@@ -14,7 +14,7 @@ def test_the_kit_carries_what_the_device_run_imports_and_nothing_the_device_has(
         "sqlalchemy",
         "plotly",
     } <= carried
-    # On the device already (torch and numpy must never be replaced), or left out to stay
-    # under the 64 MiB a call may send: the UI's JavaScript (mlflow), servers, the dashboard.
+    # On the host already (torch and numpy must never be replaced), or left out to keep the
+    # bundle under 64 MiB: the UI's JavaScript (mlflow), servers, the dashboard.
     assert not {"torch", "numpy", "pandas", "mlflow", "optuna-dashboard", "flask"} & carried
     assert all(pins[name] for name in carried), "each pinned to the version installed here"
