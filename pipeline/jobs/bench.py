@@ -42,7 +42,7 @@ from pipeline.stages.timings import (
 )
 
 COMPARED_ACTIVATIONS = ("sigmoid", "tanh", "elu", "swish")
-TARGETS = {  # figure -> (comparison, bound), as the performance issue sets them
+TARGETS = {  # figure -> (comparison, bound): the performance targets (docs/performance.md)
     "pipeline / seed-style": ("<=", 0.2),
     "pipeline / bare": ("<=", 1.1),
     "roofline / pipeline": (">=", 0.5),
