@@ -15,7 +15,8 @@ import argparse
 import time
 
 from pipeline.core import data
-from pipeline.stages import stacked, training
+from pipeline.core.device import configure_torch, resolve_device
+from pipeline.stages import training
 from pipeline.stages.timings import SEED_TABLE_CONFIGS, synchronize
 
 
@@ -24,15 +25,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--data-dir", help="default: $FASHION_MNIST_DIR, data/, Debian's")
     args = parser.parse_args(argv)
-    device = training.resolve_device(args.device)
-    training.configure_torch(device)
+    device = resolve_device(args.device)
+    configure_torch(device)
     configs = SEED_TABLE_CONFIGS
     splits = data.load_splits(args.data_dir, device=device, seed=configs[0].seed)
     warm_up = [config.replace(max_epochs=1) for config in configs]
-    stacked.train_stacked(warm_up, splits, progress=False)
+    training.train_stacked(warm_up, splits, progress=False)
     synchronize(device)
     started = time.perf_counter()
-    results = stacked.train_stacked(configs, splits, progress=False)
+    results = training.train_stacked(configs, splits, progress=False)
     synchronize(device)
     total = time.perf_counter() - started
     epochs = results[0].history

@@ -1,7 +1,7 @@
 """Trial-epochs per second of stacked trials against one trial at a time, on the CPU.
 
 A stack of K trials (the six seed activations in turn, learning rates spread from 1e-3 to 0.05)
-trains one epoch of the real Fashion-MNIST split with `stacked.train_stacked`; the single-trial
+trains one epoch of the real Fashion-MNIST split with `training.train_stacked`; the single-trial
 loop trains each of those activations for one epoch with `training.train`. Both sides are timed by
 the epochs' own `epoch_time_s` (training, gradient probe, validation; wall time) and by the
 process's CPU seconds up to the end of the epoch; model building (ms) is in the latter, the test
@@ -28,6 +28,7 @@ import torch
 from pipeline.core import data
 from pipeline.core.activations import SEED_ACTIVATIONS
 from pipeline.core.config import TrainConfig, lr_grid
+from pipeline.core.device import configure_torch
 from pipeline.stages import stacked, training
 
 BASE = TrainConfig(max_epochs=1, patience=100, device="cpu")
@@ -51,11 +52,22 @@ class EpochTiming:
     cpu_s: float
 
 
-def timed(train_call: Callable[[Callable], list[training.TrainResult]]) -> EpochTiming:
-    """Run `train_call(on_epoch)` for one epoch and time it both ways."""
-    ended = []
+class EpochEnd(training.Observer):
+    """Notes the process CPU time when the first trial reports its epoch."""
+
+    def __init__(self):
+        self.ended: list[float] = []
+
+    def report(self, trial: int, metrics: training.EpochMetrics) -> None:
+        self.ended.append(time.process_time())
+
+
+def timed(train_call: Callable[[training.Observer], list[training.TrainResult]]) -> EpochTiming:
+    """Run `train_call(observer)` for one epoch and time it both ways."""
+    hook = EpochEnd()
+    ended = hook.ended
     started = time.process_time()
-    results = train_call(lambda *_: ended.append(time.process_time()) and None)
+    results = train_call(hook)
     diverged = [r.model.config.activation for r in results if r.stop_reason == "diverged"]
     if diverged:  # a smaller stack would look faster than it is
         raise RuntimeError(f"trials diverged in the benchmark: {diverged}")
@@ -65,21 +77,21 @@ def timed(train_call: Callable[[Callable], list[training.TrainResult]]) -> Epoch
 def stacked_epoch(splits: data.Splits, k: int) -> EpochTiming:
     """One epoch of a K-trial stack."""
     return timed(
-        lambda hook: stacked.train_stacked(stack_configs(k), splits, on_epoch=hook, progress=False)
+        lambda hook: training.train_stacked(stack_configs(k), splits, hook, progress=False)
     )
 
 
 def single_epoch(splits: data.Splits, activation: str) -> EpochTiming:
     """One epoch of one trial, the way a sweep worker trains it today."""
     config = BASE.replace(activation=activation, lr=0.01)
-    return timed(lambda hook: [training.train(config, splits, on_epoch=hook, progress=False)])
+    return timed(lambda hook: [training.train(config, splits, hook, progress=False)])
 
 
 def compaction_s(splits: data.Splits, k: int = 30) -> float:
     """Seconds to drop half the slices of a K-trial stack (the state's copy, once)."""
-    run = stacked.StackedRun(stack_configs(k), splits)
+    engine = stacked.StackedEngine(stack_configs(k), splits)
     started = time.perf_counter()
-    run.stack.compact(list(range(0, k, 2)))
+    engine.stack.compact(list(range(0, k, 2)))
     return time.perf_counter() - started
 
 
@@ -177,7 +189,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     args = parser.parse_args()
     ks = [int(k) for k in args.k.split(",")]
-    settings = training.configure_torch(torch.device("cpu"), args.threads)
+    settings = configure_torch(torch.device("cpu"), args.threads)
     splits = data.load_splits()
     print(f"{data.describe(splits)}; torch {torch.__version__}, {settings}")
     figures = measure(splits, ks, args.rounds)

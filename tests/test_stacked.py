@@ -9,7 +9,7 @@ from pipeline.core import data
 from pipeline.core.config import TrainConfig
 from pipeline.core.errors import UsageError
 from pipeline.core.model import MLP
-from pipeline.stages import stacked, training
+from pipeline.stages import training
 from tests.conftest import needs_cuda
 
 # Patience 1 over 3 epochs: some trials stop early (they leave the stack after epoch 2) and
@@ -26,7 +26,7 @@ def splits(tiny_data):
 
 @pytest.fixture(scope="module")
 def stacked_grid(splits):
-    return stacked.train_stacked(GRID, splits, progress=False)
+    return training.train_stacked(GRID, splits, progress=False)
 
 
 def assert_same_weights(a: MLP, b: MLP, tolerance: float) -> None:
@@ -63,8 +63,8 @@ def test_a_diverging_slice_leaves_the_others_untouched(splits):
     base = TrainConfig(max_epochs=2, patience=2)
     healthy = [base.replace(lr=0.01), base.replace(activation="tanh", lr=0.02)]
     wild = base.replace(lr=50.0)
-    with_it = stacked.train_stacked([healthy[0], wild, healthy[1]], splits, progress=False)
-    without = stacked.train_stacked(healthy, splits, progress=False)
+    with_it = training.train_stacked([healthy[0], wild, healthy[1]], splits, progress=False)
+    without = training.train_stacked(healthy, splits, progress=False)
 
     diverged = with_it[1]
     assert diverged.stop_reason == "diverged"
@@ -82,17 +82,16 @@ def test_a_pruned_slice_stops_and_the_others_run_on(splits):
     configs = [keep_going.replace(lr=0.03), keep_going.replace(activation="tanh", lr=0.03)]
     events = []
 
-    def report(trial: int, metrics: training.EpochMetrics) -> None:
-        events.append(("report", trial, metrics.epoch))
+    class PruneTheFirstAtEpoch2(training.Observer):
+        def report(self, trial: int, metrics: training.EpochMetrics) -> None:
+            events.append(("report", trial, metrics.epoch))
 
-    def prune_the_first_at_epoch_2(trial: int) -> bool:
-        epoch = events[-1][2]
-        events.append(("ask", trial, epoch))
-        return trial == 0 and epoch == 2
+        def should_prune(self, trial: int) -> bool:
+            epoch = events[-1][2]
+            events.append(("ask", trial, epoch))
+            return trial == 0 and epoch == 2
 
-    pruned, other = stacked.train_stacked(
-        configs, splits, report, prune_the_first_at_epoch_2, progress=False
-    )
+    pruned, other = training.train_stacked(configs, splits, PruneTheFirstAtEpoch2(), progress=False)
     # Every running trial reports the epoch before any is asked: the pruner sees the whole epoch.
     assert events == [
         ("report", 0, 1), ("report", 1, 1), ("ask", 0, 1), ("ask", 1, 1),
@@ -102,17 +101,17 @@ def test_a_pruned_slice_stops_and_the_others_run_on(splits):
     assert pruned.stop_reason == "pruned" and len(pruned.history) == 2
     assert math.isnan(pruned.test_acc)
     assert other.stop_reason == "max_epochs" and len(other.history) == 3
-    alone = stacked.train_stacked(configs[1:], splits, progress=False)[0]
+    alone = training.train_stacked(configs[1:], splits, progress=False)[0]
     assert_same_weights(other.model, alone.model, tolerance=1e-6)
 
 
 def test_configs_of_different_shapes_do_not_stack(splits):
     configs = [SMALL, SMALL.replace(batch_size=64, activation="tanh")]
     with pytest.raises(UsageError) as error:
-        stacked.train_stacked(configs, splits, progress=False)
+        training.train_stacked(configs, splits, progress=False)
     assert "batch_size" in str(error.value) and "\n" not in str(error.value)
     with pytest.raises(UsageError):
-        stacked.train_stacked([], splits, progress=False)
+        training.train_stacked([], splits, progress=False)
 
 
 @needs_cuda
@@ -120,7 +119,7 @@ def test_the_graphed_stack_matches_lone_runs_on_cuda(tiny_data):
     """On CUDA the stacked step is a replayed graph, captured again after each compaction."""
     splits = data.load_splits(tiny_data, device="cuda")
     configs = [config.replace(batch_size=64) for config in GRID]
-    results = stacked.train_stacked(configs, splits, progress=False)
+    results = training.train_stacked(configs, splits, progress=False)
     for result, config in zip(results, configs, strict=True):
         lone = training.train(config, splits, progress=False)
         assert (result.stop_reason, result.best_epoch) == (lone.stop_reason, lone.best_epoch)

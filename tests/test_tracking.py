@@ -8,9 +8,10 @@ import torch
 from pipeline.adapters import tracking
 from pipeline.core import data, predictor
 from pipeline.core.config import DEFAULT_TRACKING_URI, TrainConfig
+from pipeline.core.device import configure_torch
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.model import MLP
-from pipeline.stages import training
+from pipeline.stages import lone, training
 from pipeline.workflows.tracked_training import training_run
 
 CONFIG = TrainConfig(lr=0.05, max_epochs=2, patience=2, hidden_sizes=(32, 16), batch_size=32)
@@ -23,9 +24,9 @@ def splits(tiny_data):
 
 def tracked_training(splits, config=CONFIG, with_model=True):
     tracker = tracking.Tracker("test-exp", DEFAULT_TRACKING_URI)
-    settings = training.configure_torch(torch.device("cpu"))
+    settings = configure_torch(torch.device("cpu"))
     with training_run(tracker, config, splits, settings) as run:
-        result = training.train(config, splits, on_epoch=run.log_epoch, progress=False)
+        result = training.train(config, splits, run, progress=False)
         run.log_result(result, data.example_images(splits.source) if with_model else None)
     return tracker, run.run_id, result
 
@@ -81,7 +82,7 @@ def test_a_training_run_records_everything(workdir, splits):
     assert predictor.score(probabilities, labels)[1] == result.test_acc
     # The project's own tools get the MLP behind it from the run's checkpoint.
     mlp = tracking.load_model(f"runs:/{run_id}/model", DEFAULT_TRACKING_URI)
-    assert isinstance(mlp, MLP) and training.evaluate(mlp, splits.test_x, splits.test_y)[1] == (
+    assert isinstance(mlp, MLP) and lone.evaluate(mlp, splits.test_x, splits.test_y)[1] == (
         result.test_acc
     )
 
@@ -146,7 +147,7 @@ def test_a_training_run_records_system_metrics_until_it_ends(workdir, splits, mo
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")
     tracker = tracking.Tracker("test-exp", DEFAULT_TRACKING_URI)
     with training_run(tracker, CONFIG, splits, {}) as run:
-        result = training.train(CONFIG, splits, on_epoch=run.log_epoch, progress=False)
+        result = training.train(CONFIG, splits, run, progress=False)
         time.sleep(0.5)
         run.log_result(result)
     finished = tracker.client.get_run(run.run_id)

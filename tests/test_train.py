@@ -6,8 +6,9 @@ import torch.nn.functional as F
 
 from pipeline.core import data
 from pipeline.core.config import TrainConfig
+from pipeline.core.device import configure_torch
 from pipeline.core.model import build_model
-from pipeline.stages import training
+from pipeline.stages import lone, training
 from tests.conftest import needs_cuda, needs_real_data
 
 SMALL = {"hidden_sizes": (32, 16), "batch_size": 32}
@@ -52,7 +53,7 @@ def test_early_stopping_waits_patience_epochs_and_restores_the_best(splits, monk
     """val_acc is scripted: best at epoch 2, then 3 epochs without improvement with patience 3."""
     scripted = iter([0.50, 0.70, 0.60, 0.70, 0.65, 0.99, 0.99])
     snapshots = {}
-    real_evaluate = training.evaluate
+    real_evaluate = lone.evaluate
 
     def fake_evaluate(model, x, y):
         if x is splits.test_x:
@@ -60,7 +61,7 @@ def test_early_stopping_waits_patience_epochs_and_restores_the_best(splits, monk
         snapshots[len(snapshots) + 1] = {k: v.clone() for k, v in model.state_dict().items()}
         return 1.0, next(scripted)
 
-    monkeypatch.setattr(training, "evaluate", fake_evaluate)
+    monkeypatch.setattr(lone, "evaluate", fake_evaluate)
     result = training.train(
         TrainConfig(lr=0.01, max_epochs=10, patience=3, **SMALL), splits, progress=False
     )
@@ -72,12 +73,25 @@ def test_early_stopping_waits_patience_epochs_and_restores_the_best(splits, monk
     assert result.time_to_best_s < result.train_time_s
 
 
+class PruneAt(training.Observer):
+    """Records the epochs reported, and prunes at `epoch`."""
+
+    def __init__(self, calls: list, epoch: int):
+        self.calls, self.epoch = calls, epoch
+
+    def report(self, trial, metrics):
+        self.calls.append(metrics.epoch)
+
+    def should_prune(self, trial):
+        return self.calls[-1] == self.epoch
+
+
 def test_a_pruning_callback_stops_training_without_testing(splits):
     calls = []
     result = training.train(
         TrainConfig(lr=0.01, max_epochs=5, **SMALL),
         splits,
-        on_epoch=lambda m: calls.append(m.epoch) or m.epoch == 2,
+        PruneAt(calls, epoch=2),
         progress=False,
     )
     assert calls == [1, 2] and result.stop_reason == "pruned"
@@ -98,7 +112,7 @@ def test_a_run_that_learned_nothing_is_at_chance(splits):
     sigmoid at 1e-3 on the real data."""
     labels = splits.val_y
     commonest = torch.bincount(labels).max().item() / len(labels)
-    assert training.chance_accuracy(labels) == commonest
+    assert lone.chance_accuracy(labels) == commonest
     config = TrainConfig(activation="sigmoid", lr=1e-4, max_epochs=1, batch_size=32)
     result = training.train(config, splits, progress=False)
     assert result.chance_acc == commonest and result.best_val_acc <= commonest
@@ -144,7 +158,7 @@ def test_fast_loop_matches_a_plain_reference_loop(tiny_data, device):
 @needs_real_data
 def test_relu_reaches_70_percent_in_one_epoch_on_the_real_data():
     splits = data.load_splits()
-    training.configure_torch(torch.device("cpu"))
+    configure_torch(torch.device("cpu"))
     result = training.train(
         TrainConfig(activation="relu", lr=0.01, max_epochs=1), splits, progress=False
     )

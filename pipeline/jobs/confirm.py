@@ -4,6 +4,7 @@ from tqdm.auto import tqdm
 
 from pipeline.core import data
 from pipeline.core.config import SweepJobConfig
+from pipeline.core.device import configure_torch, resolve_device
 from pipeline.stages import training
 from pipeline.workflows.sweep import open_sweep, publish_report
 from pipeline.workflows.tracked_training import training_run
@@ -20,8 +21,8 @@ def run(job: SweepJobConfig) -> int:
     )
     columns = ("params.activation", "params.lr", "params.seed")
     done_keys = set() if done.empty else set(zip(*(done[c] for c in columns), strict=True))
-    device = training.resolve_device(config.train.device)
-    settings = training.configure_torch(device)
+    device = resolve_device(config.train.device)
+    settings = configure_torch(device)
     todo = [
         config.train_config(b.activation, b.lr, seed=config.train.seed + offset)
         for b in sweep.study.best_trials().values()
@@ -43,7 +44,9 @@ def run(job: SweepJobConfig) -> int:
             tags={"sweep": config.study},
             description="Best configuration of the sweep, another seed.",
         ) as tracked:
-            result = training.train(run_config, splits, tracked.log_epoch, progress=job.progress)
+            result = training.train(
+                run_config, splits, tracked, job.progress, cuda_graphs=job.cuda_graphs
+            )
             tracked.log_result(result)
     print(publish_report(tracker, job, sweep.parent_run_id), end="")
     print(f"{len(todo)} confirmation runs added")

@@ -7,12 +7,12 @@ A checkpoint is wrapped in the same Predictor the logged models hold.
 from pipeline.adapters import tracking
 from pipeline.core import data, predictor
 from pipeline.core.config import EvaluateConfig
-from pipeline.stages import training
+from pipeline.core.device import configure_torch, resolve_device
 
 
 def run(config: EvaluateConfig) -> int:
-    device = training.resolve_device(config.device)
-    training.configure_torch(device)
+    device = resolve_device(config.device)
+    configure_torch(device)
     model, what = tracking.load_predictor(config.model_uri, config.tracking_uri, device=str(device))
     source = data.locate(config.data_dir)
     images, labels = data.load_test_images(source)

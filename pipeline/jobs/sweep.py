@@ -4,13 +4,13 @@ import sys
 
 from pipeline.core import data
 from pipeline.core.config import SweepJobConfig
-from pipeline.stages import training
+from pipeline.core.device import resolve_device
 from pipeline.workflows import trials, workers
 from pipeline.workflows.sweep import finish, open_sweep, publish_report
 
 
 def run(job: SweepJobConfig) -> int:
-    device = training.resolve_device(job.sweep.train.device)
+    device = resolve_device(job.sweep.train.device)
     asked = job.workers or job.sweep.workers
     count = trials.worker_count(job.sweep, device, asked)
     if count < asked:

@@ -5,6 +5,7 @@ import sys
 from pipeline.adapters import tracking
 from pipeline.core import data
 from pipeline.core.config import TrainJobConfig
+from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.errors import PipelineError
 from pipeline.stages import training
 from pipeline.workflows.tracked_training import training_run
@@ -13,14 +14,14 @@ from pipeline.workflows.tracked_training import training_run
 def run(job: TrainJobConfig) -> int:
     config = job.train
     tracker = tracking.Tracker(job.experiment, job.tracking_uri)
-    device = training.resolve_device(config.device)
-    settings = training.configure_torch(device)
+    device = resolve_device(config.device)
+    settings = configure_torch(device)
     splits = data.load_splits(
         job.data_dir, val_fraction=config.val_fraction, seed=config.seed, device=device
     )
     print(data.describe(splits), file=sys.stderr)
     with training_run(tracker, config, splits, settings) as tracked:
-        result = training.train(config, splits, on_epoch=tracked.log_epoch)
+        result = training.train(config, splits, tracked, cuda_graphs=job.cuda_graphs)
         tracked.log_result(result, model_examples=data.example_images(splits.source))
         if result.stop_reason == "diverged":
             tracked.run.status = "FAILED"

@@ -1,30 +1,28 @@
-"""Stacked trials: K sweep trials of one shape trained at once, as one stacked network.
+"""The stacked engine: K sweep trials of one shape trained at once, as one stacked network, the
+other engine behind the epoch loop (stages/training.py).
 
 Slice k of every stacked tensor is trial k: weights `[K, in, out]`, biases `[K, 1, out]`, one
 `torch.baddbmm` per layer for all trials. A stacked trial is the same experiment as the lone
-`training.train` run of its config: the same initial weights (`build_model` with its seed), the
+run of its config (stages/lone.py): the same initial weights (`build_model` with its seed), the
 same batches in the same order (one seeded permutation per epoch, shared by all slices), the
 gradient of its own loss alone (the stack's loss is the sum of the slices' mean losses, and no
 weight is shared) and torch.optim.SGD's update with its own lr and momentum. Results differ
 from the lone run only by float rounding: bmm is not bit-equal to F.linear.
 """
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import groupby
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from pipeline.core.activations import make_activation
 from pipeline.core.config import TrainConfig
 from pipeline.core.data import Splits
 from pipeline.core.errors import UsageError
 from pipeline.core.model import MLP, build_model
-from pipeline.stages import training
-from pipeline.stages.training import EpochBook, EpochMetrics, TrainResult
+from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
+from pipeline.stages.lone import EVAL_BATCH_SIZE
 
 # What makes trials "of one shape": one network layout, one data order, one schedule.
 SHARED_KEYS = (
@@ -36,12 +34,6 @@ SHARED_KEYS = (
     "val_fraction",
     "device",
 )
-
-# Called after every epoch of every running trial, with the trial's index in `configs`.
-StackedEpochCallback = Callable[[int, EpochMetrics], None]
-# Asked for each running trial once every trial has reported the epoch, so that the trials of
-# one stack are judged on the same epoch of all of them: True stops it (a pruner's decision).
-PruneQuestion = Callable[[int], bool]
 
 
 def check_stackable(configs: list[TrainConfig]) -> None:
@@ -195,7 +187,7 @@ class StackedStep:
         self.stack.correct += (logits.detach().argmax(2) == targets).sum(1)
 
 
-class GraphedStackedStep(training.CudaGraphReplay, StackedStep):
+class GraphedStackedStep(CudaGraphReplay, StackedStep):
     """StackedStep replayed as a CUDA graph; a compacted stack gets a new step, a new graph."""
 
     def __init__(self, stack: Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int):
@@ -204,7 +196,7 @@ class GraphedStackedStep(training.CudaGraphReplay, StackedStep):
 
 
 def grad_norms(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """`[K, layers]`: weight-gradient norms per slice on one batch (training.layer_grad_norms)."""
+    """`[K, layers]`: weight-gradient norms per slice on one batch (lone.layer_grad_norms)."""
     losses = example_losses(forward(stack, x), y).mean(1)
     weights = stack.params[0::2]
     grads = torch.autograd.grad(losses.sum(), weights)
@@ -215,7 +207,7 @@ def grad_norms(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def evaluate(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
     """(mean cross-entropy, accuracy) of every slice."""
     # K slices at once: smaller chunks keep the hidden tensors about as big as a lone run's.
-    chunk = max(256, training.EVAL_BATCH_SIZE // stack.size)
+    chunk = max(256, EVAL_BATCH_SIZE // stack.size)
     loss_sum = torch.zeros(stack.size, device=x.device)
     correct = torch.zeros(stack.size, dtype=torch.long, device=x.device)
     for start in range(0, len(y), chunk):
@@ -240,145 +232,67 @@ def load_slice(model: MLP, state: list[torch.Tensor]) -> None:
         layer.bias.copy_(bias.view(-1))
 
 
-# --- the training stage -------------------------------------------------------------------
+# --- the engine ---------------------------------------------------------------------------
 
 
-class StackedRun:
-    """The trials of one `train_stacked` call: their results and the stack of running ones."""
+class StackedEngine:
+    """The running trials as one stack; a trial that stops leaves it (the stack is compacted)
+    and its model gets its best epoch's weights."""
 
-    def __init__(self, configs: list[TrainConfig], splits: Splits):
-        self.splits, self.config = splits, configs[0]
+    def __init__(self, configs: list[TrainConfig], splits: Splits, cuda_graphs: bool = True):
+        check_stackable(configs)
+        self.splits, self.batch_size, self.cuda_graphs = splits, configs[0].batch_size, cuda_graphs
         device = splits.device
         self.models = [
             build_model(c.activation, c.hidden_sizes, seed=c.seed).to(device) for c in configs
         ]
-        chance = training.chance_accuracy(splits.val_y)
-        self.results = [
-            TrainResult(m, history=[], stop_reason="max_epochs", chance_acc=chance)
-            for m in self.models
-        ]
-        self.books = [EpochBook(result, self.config.patience) for result in self.results]
         self.best: list[list[torch.Tensor] | None] = [None] * len(configs)
         self.layer_names = list(self.models[0].linear_layers())
         self.stack = build_stack(configs, self.models, device)
         self.step = self._new_step()
 
+    @property
+    def running(self) -> list[int]:
+        return self.stack.trials
+
     def _new_step(self) -> StackedStep:
         x, y = self.splits.train_x, self.splits.train_y
-        if training.use_cuda_graphs(x.device):
-            return GraphedStackedStep(self.stack, x, y, self.config.batch_size)
+        if use_cuda_graphs(x.device, self.cuda_graphs):
+            return GraphedStackedStep(self.stack, x, y, self.batch_size)
         return StackedStep(self.stack, x, y)
 
-    def retire(self, positions: list[int]) -> None:
-        """The slices at `positions` leave the stack; each model gets its best weights, or its
-        last ones without a best epoch (as training.train leaves a run diverged in epoch 1)."""
-        for position in positions:
-            trial = self.stack.trials[position]
+    def reset_totals(self) -> None:
+        self.step.reset_totals()
+
+    def non_finite(self) -> list[int]:
+        finite = torch.isfinite(self.stack.loss_sum)
+        if bool(finite.all()):
+            return []
+        return [self.stack.trials[p] for p in (~finite).nonzero().flatten().tolist()]
+
+    def totals(self) -> tuple[list[float], list[int]]:
+        return self.stack.loss_sum.tolist(), self.stack.correct.tolist()
+
+    def grad_norms(self, x: torch.Tensor, y: torch.Tensor) -> list[dict[str, float]]:
+        norms = grad_norms(self.stack, x, y).tolist()
+        return [dict(zip(self.layer_names, row, strict=True)) for row in norms]
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
+        return evaluate(self.stack, x, y)
+
+    def keep_best(self, trial: int) -> None:
+        self.best[trial] = slice_state(self.stack, self.stack.trials.index(trial))
+
+    def retire(self, trials: list[int]) -> None:
+        """The trials leave the stack; each model gets its best weights, or its last ones
+        without a best epoch (as a lone run diverged in its first epoch keeps them)."""
+        if not trials:
+            return
+        positions = [self.stack.trials.index(trial) for trial in trials]
+        for trial, position in zip(trials, positions, strict=True):
             load_slice(self.models[trial], self.best[trial] or slice_state(self.stack, position))
             self.best[trial] = None
         gone = set(positions)
         self.stack = self.stack.compact([p for p in range(self.stack.size) if p not in gone])
         if self.stack.size:
             self.step = self._new_step()  # new tensors: a CUDA graph must be captured again
-
-    def train_epoch(self, epoch: int, order: torch.Tensor) -> None:
-        """One pass over `order`; a slice whose loss stops being finite leaves at once."""
-        on_cpu = self.splits.device.type == "cpu"
-        check_every = 1 if on_cpu else training.GPU_DIVERGENCE_CHECK_EVERY
-        batch_size = self.config.batch_size
-        self.step.reset_totals()
-        for index, start in enumerate(range(0, len(order), batch_size)):
-            self.step(order[start : start + batch_size])
-            if index % check_every:
-                continue
-            finite = torch.isfinite(self.stack.loss_sum)
-            if bool(finite.all()):
-                continue
-            diverged = (~finite).nonzero().flatten().tolist()
-            for position in diverged:
-                result = self.results[self.stack.trials[position]]
-                result.stop_reason, result.diverged_at = "diverged", f"epoch {epoch}, step {index}"
-            self.retire(diverged)
-            if not self.stack.size:
-                return
-
-    def end_epoch(
-        self,
-        epoch: int,
-        started: float,
-        on_epoch: StackedEpochCallback | None,
-        should_prune: PruneQuestion | None,
-    ) -> None:
-        """Metrics and best weights per slice; once all are reported, pruning and patience;
-        stopped slices leave."""
-        stack, splits, n = self.stack, self.splits, len(self.splits.train_y)
-        probe = slice(0, training.PROBE_BATCH_SIZE)  # training.layer_grad_norms' batch
-        norms = grad_norms(stack, splits.train_x[probe], splits.train_y[probe]).tolist()
-        val_loss, val_acc = evaluate(stack, splits.val_x, splits.val_y)
-        train_loss, correct = stack.loss_sum.tolist(), stack.correct.tolist()
-        elapsed = time.perf_counter() - started  # the stack's epoch: every slice's epoch time
-        for position, trial in enumerate(stack.trials):
-            metrics = EpochMetrics(
-                epoch=epoch,
-                train_loss=train_loss[position] / n,
-                train_acc=correct[position] / n,
-                val_loss=val_loss[position],
-                val_acc=val_acc[position],
-                epoch_time_s=elapsed,
-                grad_norms=dict(zip(self.layer_names, norms[position], strict=True)),
-            )
-            if self.books[trial].record(metrics):
-                self.best[trial] = slice_state(stack, position)
-            if on_epoch is not None:
-                on_epoch(trial, metrics)
-        leaving = [
-            position
-            for position, trial in enumerate(stack.trials)
-            if self.books[trial].stop(pruned=should_prune is not None and should_prune(trial))
-        ]
-        if leaving:
-            self.retire(leaving)
-
-    def finish(self) -> list[TrainResult]:
-        """Slices still running reached max_epochs; completed trials are tested."""
-        self.retire(list(range(self.stack.size)))
-        for result in self.results:
-            if result.completed:
-                result.test_loss, result.test_acc = training.evaluate(
-                    result.model, self.splits.test_x, self.splits.test_y
-                )
-        return self.results
-
-
-def train_stacked(
-    configs: list[TrainConfig],
-    splits: Splits,
-    on_epoch: StackedEpochCallback | None = None,
-    should_prune: PruneQuestion | None = None,
-    progress: bool = True,
-) -> list[TrainResult]:
-    """Train every config as `training.train` would, all at once; results in the configs' order.
-
-    The configs share SHARED_KEYS and differ in activation, lr and momentum."""
-    check_stackable(configs)
-    run = StackedRun(configs, splits)
-    config, device = run.config, splits.device
-    shuffle = torch.Generator(device=device).manual_seed(config.seed)
-    bar = tqdm(
-        range(1, config.max_epochs + 1),
-        desc=f"stack of {len(configs)}",
-        unit="epoch",
-        disable=not progress,
-        leave=False,
-    )
-    for epoch in bar:
-        started = time.perf_counter()
-        order = torch.randperm(len(splits.train_y), device=device, generator=shuffle)
-        run.train_epoch(epoch, order)
-        if run.stack.size:
-            run.end_epoch(epoch, started, on_epoch, should_prune)
-        if not run.stack.size:
-            break
-        bar.set_postfix(running=run.stack.size)
-    bar.close()
-    return run.finish()

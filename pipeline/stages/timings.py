@@ -1,18 +1,16 @@
 """Timings of the training stage and of its references, each one function: an epoch of a
 seed-style loop, a bare loop, the pipeline's own stage, the sgemm roofline and the epoch's
-matmuls at their real shapes, the gradient-norm probe, a sweep trial's overhead, the seed's table.
+matmuls at their real shapes, the gradient-norm probe, stacks, the seed's table. (What needs the
+stores, a tracked epoch and a sweep trial's overhead, is in workflows/tracked_timings.py.)
 """
 
 import math
 import multiprocessing
-import os
 import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from itertools import pairwise
-from pathlib import Path
-from unittest import mock
 
 import torch
 import torch.nn.functional as F
@@ -20,9 +18,11 @@ from torchvision import transforms
 
 from pipeline.core import data
 from pipeline.core.activations import SEED_ACTIVATIONS
-from pipeline.core.config import SEED_LR, SweepConfig, SweepJobConfig, TrainConfig, lr_grid
+from pipeline.core.config import SEED_LR, TrainConfig, lr_grid
+from pipeline.core.device import configure_torch
 from pipeline.core.model import DEFAULT_HIDDEN_SIZES, IN_FEATURES, NUM_CLASSES, build_model
-from pipeline.stages import stacked, training
+from pipeline.stages import lone, training
+from pipeline.stages.probe import PROBE_BATCH_SIZE
 
 CONFIG = TrainConfig(activation="relu", lr=0.01, batch_size=64)
 
@@ -79,7 +79,7 @@ def matmul_floor_epoch_s(
     layers = list(pairwise(widths))
     x = {n: torch.randn(batch_size, n, device=device) for n in widths}
     w = {(a, b): torch.randn(a, b, device=device) for a, b in layers}
-    val = {n: torch.randn(training.EVAL_BATCH_SIZE, n, device=device) for n in widths}
+    val = {n: torch.randn(lone.EVAL_BATCH_SIZE, n, device=device) for n in widths}
     steps = math.ceil(n_train / batch_size)
 
     def epoch() -> float:
@@ -91,7 +91,7 @@ def matmul_floor_epoch_s(
                 x[a].T @ x[b]  # weight gradient: in x batch @ batch x out
                 if index:
                     x[b] @ w[a, b].T  # input gradient
-        for _ in range(math.ceil(n_val / training.EVAL_BATCH_SIZE)):
+        for _ in range(math.ceil(n_val / lone.EVAL_BATCH_SIZE)):
             for a, b in layers:
                 val[a] @ w[a, b]
         synchronize(device)
@@ -143,7 +143,7 @@ def bare_epoch(splits: data.Splits) -> float:
     """The least a loop over resident tensors can do: no metrics, no tracking, no checks."""
     device, x, y = splits.device, splits.train_x, splits.train_y
     model = build_model("relu", seed=CONFIG.seed).to(device)
-    optimizer = training.make_optimizer(model, CONFIG)
+    optimizer = lone.make_optimizer(model, CONFIG)
     shuffle = torch.Generator(device=device).manual_seed(CONFIG.seed)
     synchronize(device)
     started = time.perf_counter()
@@ -155,7 +155,7 @@ def bare_epoch(splits: data.Splits) -> float:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    training.evaluate(model, splits.val_x, splits.val_y)
+    lone.evaluate(model, splits.val_x, splits.val_y)
     synchronize(device)
     return time.perf_counter() - started
 
@@ -163,36 +163,24 @@ def bare_epoch(splits: data.Splits) -> float:
 # --- (b), (e) the training stage ----------------------------------------------------------
 
 
-def pipeline_epoch(splits: data.Splits, config: TrainConfig, tracker=None) -> float:
-    """One epoch of the training stage (gradient norms, validation, metrics included); with a
-    tracker, in an MLflow run, with the epoch's logging counted."""
-    config = config.replace(max_epochs=1, patience=1)
-    times = []
+class EpochTimer(training.Observer):
+    """Each epoch's time, with what `log` does with the epoch's metrics (MLflow) counted."""
 
-    def timed(metrics: training.EpochMetrics, log=None) -> bool:
+    def __init__(self, log: Callable[[int, training.EpochMetrics], None] | None = None):
+        self.log, self.times = log, []
+
+    def report(self, trial: int, metrics: training.EpochMetrics) -> None:
         started = time.perf_counter()
-        if log is not None:
-            log(metrics)
-        times.append(metrics.epoch_time_s + time.perf_counter() - started)
-        return False
-
-    if tracker is None:
-        training.train(config, splits, on_epoch=timed, progress=False)
-        return times[0]
-    from pipeline.workflows.tracked_training import training_run
-
-    with training_run(tracker, config, splits, {"device": splits.device.type}) as run:
-        training.train(config, splits, on_epoch=lambda m: timed(m, run.log_epoch), progress=False)
-    return times[0]
+        if self.log is not None:
+            self.log(trial, metrics)
+        self.times.append(metrics.epoch_time_s + time.perf_counter() - started)
 
 
-def bench_tracker(store: Path):
-    """A tracker on a throwaway store, or None where MLflow is not installed (a GPU image)."""
-    try:
-        from pipeline.adapters import tracking
-    except ImportError:
-        return None
-    return tracking.Tracker("bench", uri=f"sqlite:///{store / 'mlflow.db'}")
+def pipeline_epoch(splits: data.Splits, config: TrainConfig) -> float:
+    """One epoch of the training stage (gradient norms, validation, metrics included)."""
+    timer = EpochTimer()
+    training.train(config.replace(max_epochs=1, patience=1), splits, timer, progress=False)
+    return timer.times[0]
 
 
 def interleaved(
@@ -211,62 +199,14 @@ def interleaved(
 def grad_norm_probe_s(splits: data.Splits, repeats: int = 5) -> float:
     """What the per-epoch gradient-norm probe (one batch of 256) costs."""
     model = build_model("relu", seed=0).to(splits.device)
-    probe_x = splits.train_x[: training.PROBE_BATCH_SIZE]
-    probe_y = splits.train_y[: training.PROBE_BATCH_SIZE]
+    probe_x = splits.train_x[:PROBE_BATCH_SIZE]
+    probe_y = splits.train_y[:PROBE_BATCH_SIZE]
     times = []
     for _ in range(repeats + 1):
         started = time.perf_counter()
-        training.layer_grad_norms(model, probe_x, probe_y)
+        lone.layer_grad_norms(model, probe_x, probe_y)
         times.append(time.perf_counter() - started)
     return median_after_warmup(times)
-
-
-# --- (f) what a sweep trial costs beyond training -----------------------------------------
-
-
-def sweep_overhead(splits: data.Splits, store: Path, trials: int = 3) -> dict[str, float]:
-    """Run `trials` one-epoch trials of a real sweep in a throwaway store; the overhead is each
-    trial's wall time minus its training time. The MLflow model, logged only for each
-    activation's best trial, is timed on its own."""
-    from pipeline.adapters import tracking
-    from pipeline.workflows import sweep
-    from pipeline.workflows import trials as worker
-
-    sweep_config = SweepConfig(
-        study="bench",
-        experiment="bench",
-        activations=("relu",),
-        lrs=tuple(0.01 * (i + 1) for i in range(trials)),
-        pruner="none",
-        storage=f"sqlite:///{store / 'bench-study.db'}",
-        train=CONFIG.replace(max_epochs=1),
-    )
-    job = SweepJobConfig(sweep=sweep_config, progress=False)
-    # The job reads its stores from the environment: point it at the throwaway ones.
-    with mock.patch.dict(os.environ, {"MLFLOW_TRACKING_URI": f"sqlite:///{store / 'mlflow.db'}"}):
-        os.environ.pop("OPTUNA_STORAGE", None)
-        handle = sweep.open_sweep(job, create=True)
-        settings = {"device": splits.device.type}
-        overheads, run_ids = [], []
-        while claimed := handle.study.claim():
-            trial = claimed[0]
-            started = time.perf_counter()
-            with handle.study.heartbeat(trial):
-                [outcome] = worker.run_trials(handle, [trial], splits, settings)
-            overheads.append(time.perf_counter() - started - outcome.train_time_s)
-            run_ids.append(trial.user_attrs["mlflow_run_id"])
-        model_times, examples = [], data.example_images(splits.source)
-        for run_id in run_ids:
-            model = handle.tracker.load_run_checkpoint(run_id)
-            started = time.perf_counter()
-            tracking.log_model(handle.tracker, run_id, model, examples)
-            model_times.append(time.perf_counter() - started)
-        handle.tracker.end_run(handle.parent_run_id)
-    return {
-        "per_trial_overhead_s": statistics.median(overheads),
-        "model_log_s": statistics.median(model_times),
-        "first_model_log_s": model_times[0],
-    }
 
 
 # --- the GPU's seed table -----------------------------------------------------------------
@@ -295,7 +235,7 @@ def seed_table(splits: data.Splits) -> dict:
 
 
 def _train_row_in_a_fresh_process(config: TrainConfig, data_dir: str | None, device: str) -> dict:
-    training.configure_torch(torch.device(device))
+    configure_torch(torch.device(device))
     return _train_row(config, data.load_splits(data_dir, device=device))
 
 
@@ -330,7 +270,7 @@ def stack_configs(k: int) -> list[TrainConfig]:
 
 def stacked_epoch_s(splits: data.Splits, k: int) -> float:
     """Seconds of one epoch of a K-trial stack (training, gradient probe, validation)."""
-    results = stacked.train_stacked(stack_configs(k), splits, progress=False)
+    results = training.train_stacked(stack_configs(k), splits, progress=False)
     if any(r.stop_reason == "diverged" for r in results):  # a smaller stack looks faster
         raise RuntimeError("a trial of the benchmark stack diverged")
     return results[0].history[0].epoch_time_s

@@ -1,27 +1,27 @@
-"""Training stage: SGD with early stopping on validation accuracy, then the test set.
+"""The training stage: one epoch loop, for a lone model and for a stack of trials alike.
 
-The loop runs over tensors already on the device: each step indexes a batch out of them, so
-there is no DataLoader, no PIL and no per-image work. Host syncs (`.item()`) happen once per
-epoch, except for the divergence check, which is free on the CPU and sparse on a GPU.
+Early stopping on validation accuracy with the best epoch restored, divergence, the pruning
+question, the progress bar, the per-epoch metrics and the test pass are written here once. What
+differs lives behind a small engine interface: `lone.LoneEngine` (one nn.Module, torch.optim) or
+`stacked.StackedEngine` (K trials as one stacked network). Host syncs (`.item()`) happen once
+per epoch, except for the divergence check, which is free on the CPU and sparse on a GPU.
 """
 
 import math
-import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from pipeline.core.config import CHANCE_MARGIN, TrainConfig
 from pipeline.core.data import Splits
-from pipeline.core.errors import UsageError
-from pipeline.core.model import MLP, build_model
+from pipeline.core.model import MLP
+from pipeline.stages import lone
+from pipeline.stages.probe import PROBE_BATCH_SIZE
+from pipeline.stages.stacked import StackedEngine
 
-EVAL_BATCH_SIZE = 4096
-PROBE_BATCH_SIZE = 256  # the fixed batch whose gradient norms are logged every epoch
 GPU_DIVERGENCE_CHECK_EVERY = 50  # steps between host syncs on a GPU
 
 
@@ -94,8 +94,7 @@ class TrainResult:
 
 
 class EpochBook:
-    """The end-of-epoch rules of one run: history, best epoch, patience, and the stop reason.
-    Shared by `train` and the stacked trainer so a stacked trial stops exactly as a lone one."""
+    """The end-of-epoch rules of one run: history, best epoch, patience, and the stop reason."""
 
     def __init__(self, result: TrainResult, patience: int):
         self.result, self.patience = result, patience
@@ -125,215 +124,150 @@ class EpochBook:
         return True
 
 
-# Called after every epoch; returning True stops training (a pruner's decision).
-EpochCallback = Callable[[EpochMetrics], bool | None]
+class Observer:
+    """What the loop tells after every epoch of every running trial, and what it asks once
+    every trial has reported that epoch (so the trials of a stack are judged on the same epoch):
+    whether to stop a trial (a pruner's decision). The trial is its index in the configs."""
+
+    def report(self, trial: int, metrics: EpochMetrics) -> None:
+        """Called with each running trial's metrics of the epoch."""
+
+    def should_prune(self, trial: int) -> bool:
+        return False
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("device cuda was asked for, but no CUDA device is available; use cpu")
-    return torch.device(name)
+class Engine(Protocol):
+    """Models trained in lockstep on the same batches (see the module's docstring)."""
 
+    models: list[MLP]  # one per config; after `retire`, a trial's model holds its best weights
 
-def configure_torch(device: torch.device, threads: int | None = None) -> dict[str, str]:
-    """Process-wide settings for speed; returns them as params to log."""
-    settings = {"device": device.type}
-    if device.type == "cpu":
-        # Denormal floats make sigmoid/ELU epochs 3-4x slower on this CPU; flushing costs nothing.
-        settings["flush_denormal"] = str(torch.set_flush_denormal(True))
-        if threads:
-            torch.set_num_threads(threads)
-        settings["threads"] = str(torch.get_num_threads())
-    return settings
-
-
-@torch.inference_mode()
-def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) in large batches."""
-    model.eval()
-    loss_sum = torch.zeros((), device=x.device)
-    correct = torch.zeros((), dtype=torch.long, device=x.device)
-    for start in range(0, len(y), EVAL_BATCH_SIZE):
-        logits = model(x[start : start + EVAL_BATCH_SIZE])
-        targets = y[start : start + EVAL_BATCH_SIZE]
-        loss_sum += F.cross_entropy(logits, targets, reduction="sum")
-        correct += (logits.argmax(1) == targets).sum()
-    return loss_sum.item() / len(y), correct.item() / len(y)
-
-
-def chance_accuracy(labels: torch.Tensor) -> float:
-    """The accuracy of always answering the commonest label: the floor a model must beat."""
-    return torch.bincount(labels).max().item() / len(labels)
-
-
-def layer_grad_norms(model: MLP, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """L2 norm of each linear layer's weight gradient on one batch; leaves `.grad` untouched."""
-    layers = model.linear_layers()
-    loss = F.cross_entropy(model(x), y)
-    grads = torch.autograd.grad(loss, [layer.weight for layer in layers.values()])
-    norms = torch.stack([g.norm() for g in grads]).tolist()
-    return dict(zip(layers, norms, strict=True))
-
-
-class TrainingStep:
-    """One SGD step on the batch `indices` pick out of resident tensors, summing the epoch's
-    loss and correct predictions on the device (read once per epoch, not per step)."""
-
-    def __init__(
-        self, model: MLP, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
-    ):
-        self.model, self.optimizer, self.x, self.y = model, optimizer, x, y
-        self.loss_sum = torch.zeros((), device=x.device)
-        self.correct = torch.zeros((), dtype=torch.long, device=x.device)
-
-    def reset_totals(self) -> None:
-        self.loss_sum.zero_()  # in place: a captured CUDA graph keeps writing to these tensors
-        self.correct.zero_()
-
-    def __call__(self, indices: torch.Tensor) -> None:
-        inputs, targets = self.x[indices], self.y[indices]
-        logits = self.model(inputs)
-        loss = F.cross_entropy(logits, targets)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.loss_sum += loss.detach() * len(indices)
-        self.correct += (logits.detach().argmax(1) == targets).sum()
-
-
-class CudaGraphReplay:
-    """Mixin for a step class (one step on the batch `indices` pick out of resident tensors):
-    the same step replayed as one CUDA graph. At batch 64 a step is ~40 tiny kernels, and
-    launching them one by one from Python costs more than running them. The first steps run
-    eagerly (they warm up cuBLAS and create the momentum buffers), then one full-size step is
-    captured; every later full-size batch is copied into its input and replayed. Same kernels,
-    same order, same arithmetic: only the launches change. The step must write its results
-    into tensors it allocated before the capture (the epoch totals), in place."""
-
-    WARMUP_STEPS = 3
-
-    def setup_graph(self, batch_size: int, device: torch.device) -> None:
-        self.batch_size = batch_size
-        self.static_indices = torch.zeros(batch_size, dtype=torch.long, device=device)
-        self.graph: torch.cuda.CUDAGraph | None = None
-        self.warmed_up = 0
-
-    def __call__(self, indices: torch.Tensor) -> None:
-        if len(indices) != self.batch_size:  # a last, smaller batch runs eagerly
-            super().__call__(indices)
-            return
-        if self.graph is None and self.warmed_up < self.WARMUP_STEPS:
-            side = torch.cuda.Stream()
-            side.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(side):
-                super().__call__(indices)
-            torch.cuda.current_stream().wait_stream(side)
-            self.warmed_up += 1
-            return
-        if self.graph is None:
-            self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph):
-                super().__call__(self.static_indices)
-        self.static_indices.copy_(indices)
-        self.graph.replay()
-
-
-class GraphedTrainingStep(CudaGraphReplay, TrainingStep):
-    """TrainingStep replayed as a CUDA graph (see CudaGraphReplay)."""
-
-    def __init__(self, model, optimizer, x, y, batch_size: int):
-        super().__init__(model, optimizer, x, y)
-        self.setup_graph(batch_size, x.device)
-
-
-def use_cuda_graphs(device: torch.device) -> bool:
-    return device.type == "cuda" and os.environ.get("PIPELINE_CUDA_GRAPHS", "1") != "0"
-
-
-def make_training_step(
-    model: MLP, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, batch_size: int
-) -> TrainingStep:
-    if use_cuda_graphs(x.device):
-        return GraphedTrainingStep(model, optimizer, x, y, batch_size)
-    return TrainingStep(model, optimizer, x, y)
-
-
-def make_optimizer(model: MLP, config: TrainConfig) -> torch.optim.Optimizer:
-    """The seed's SGD with momentum. On a CPU the fused kernel updates every tensor in one pass
-    (118 us a step here against 222 us for foreach); on a GPU the foreach kernels are the ones
-    the CUDA-graph step was validated with."""
-    on_cpu = next(model.parameters()).device.type == "cpu"
-    return torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        fused=on_cpu or None,
-        foreach=None if on_cpu else True,
-    )
+    @property
+    def running(self) -> list[int]: ...
+    def reset_totals(self) -> None: ...
+    def step(self, indices: torch.Tensor) -> None: ...
+    def non_finite(self) -> list[int]: ...
+    def totals(self) -> tuple[list[float], list[int]]: ...
+    def grad_norms(self, x: torch.Tensor, y: torch.Tensor) -> list[dict[str, float]]: ...
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]: ...
+    def keep_best(self, trial: int) -> None: ...
+    def retire(self, trials: list[int]) -> None: ...
 
 
 def train(
     config: TrainConfig,
     splits: Splits,
-    on_epoch: EpochCallback | None = None,
+    observer: Observer | None = None,
     progress: bool = True,
+    cuda_graphs: bool = True,
 ) -> TrainResult:
-    """Train an MLP; stop early after `patience` epochs without a better val_acc; test the best."""
-    device = splits.device
-    model = build_model(config.activation, config.hidden_sizes, seed=config.seed).to(device)
-    optimizer = make_optimizer(model, config)
-    shuffle = torch.Generator(device=device).manual_seed(config.seed)
-    x, y = splits.train_x, splits.train_y
-    probe_x, probe_y = x[:PROBE_BATCH_SIZE], y[:PROBE_BATCH_SIZE]
-    check_every = 1 if device.type == "cpu" else GPU_DIVERGENCE_CHECK_EVERY
-    step = make_training_step(model, optimizer, x, y, config.batch_size)
+    """Train one MLP; stop early after `patience` epochs without a better val_acc; test the
+    best epoch's weights."""
+    engine = lone.LoneEngine(config, splits, cuda_graphs)
+    return fit(engine, config, splits, observer, progress, config.run_name)[0]
 
-    best_state, result = None, TrainResult(model=model, history=[], stop_reason="max_epochs")
-    book = EpochBook(result, config.patience)
-    result.chance_acc = chance_accuracy(splits.val_y)
-    bar = tqdm(
-        range(1, config.max_epochs + 1),
-        desc=config.run_name,
-        unit="epoch",
-        disable=not progress,
-        leave=False,
-    )
+
+def train_stacked(
+    configs: list[TrainConfig],
+    splits: Splits,
+    observer: Observer | None = None,
+    progress: bool = True,
+    cuda_graphs: bool = True,
+) -> list[TrainResult]:
+    """Train every config as `train` would, all at once; results in the configs' order. The
+    configs share stacked.SHARED_KEYS and differ in activation, lr and momentum."""
+    engine = StackedEngine(configs, splits, cuda_graphs)
+    return fit(engine, configs[0], splits, observer, progress, f"stack of {len(configs)}")
+
+
+def fit(
+    engine: Engine,
+    config: TrainConfig,
+    splits: Splits,
+    observer: Observer | None,
+    progress: bool,
+    desc: str,
+) -> list[TrainResult]:
+    """The epoch loop. `config` holds what the engine's trials share (batch size, epochs,
+    patience, seed); every trial sees the same batches in the same seeded order."""
+    observer = observer or Observer()
+    chance = lone.chance_accuracy(splits.val_y)
+    results = [TrainResult(m, [], "max_epochs", chance_acc=chance) for m in engine.models]
+    books = [EpochBook(result, config.patience) for result in results]
+    shuffle = torch.Generator(device=splits.device).manual_seed(config.seed)
+    epochs = range(1, config.max_epochs + 1)
+    bar = tqdm(epochs, desc=desc, unit="epoch", disable=not progress, leave=False)
     for epoch in bar:
         started = time.perf_counter()
-        model.train()
-        step.reset_totals()
-        order = torch.randperm(len(y), device=device, generator=shuffle)
-        for index, start in enumerate(range(0, len(y), config.batch_size)):
-            step(order[start : start + config.batch_size])
-            if index % check_every == 0 and not torch.isfinite(step.loss_sum):
-                result.stop_reason, result.diverged_at = "diverged", f"epoch {epoch}, step {index}"
-                break
-        if result.stop_reason == "diverged":
+        order = torch.randperm(len(splits.train_y), device=splits.device, generator=shuffle)
+        train_epoch(engine, order, config.batch_size, epoch, results)
+        if engine.running:
+            end_epoch(engine, splits, epoch, started, books, observer)
+        if not engine.running:
             break
+        bar.set_postfix(postfix(results, engine.running))
+    bar.close()
+    engine.retire(list(engine.running))  # what is still running reached max_epochs
+    for result in results:
+        if result.completed:
+            result.test_loss, result.test_acc = lone.evaluate(
+                result.model, splits.test_x, splits.test_y
+            )
+    return results
 
-        model.train()
-        grad_norms = layer_grad_norms(model, probe_x, probe_y)
-        val_loss, val_acc = evaluate(model, splits.val_x, splits.val_y)
+
+def train_epoch(
+    engine: Engine, order: torch.Tensor, batch_size: int, epoch: int, results: list[TrainResult]
+) -> None:
+    """One pass over `order`; a trial whose loss stops being finite stops at once."""
+    check_every = 1 if order.device.type == "cpu" else GPU_DIVERGENCE_CHECK_EVERY
+    engine.reset_totals()
+    for index, start in enumerate(range(0, len(order), batch_size)):
+        engine.step(order[start : start + batch_size])
+        if index % check_every or not (diverged := engine.non_finite()):
+            continue
+        for trial in diverged:
+            results[trial].stop_reason = "diverged"
+            results[trial].diverged_at = f"epoch {epoch}, step {index}"
+        engine.retire(diverged)
+        if not engine.running:
+            return
+
+
+def end_epoch(
+    engine: Engine,
+    splits: Splits,
+    epoch: int,
+    started: float,
+    books: list[EpochBook],
+    observer: Observer,
+) -> None:
+    """Metrics and best weights per running trial; once all are reported, pruning and
+    patience; the trials that stop leave the engine."""
+    probe_x, probe_y = splits.train_x[:PROBE_BATCH_SIZE], splits.train_y[:PROBE_BATCH_SIZE]
+    norms = engine.grad_norms(probe_x, probe_y)
+    val_loss, val_acc = engine.evaluate(splits.val_x, splits.val_y)
+    loss_sums, correct = engine.totals()
+    n, elapsed = len(splits.train_y), time.perf_counter() - started
+    running = list(engine.running)
+    for position, trial in enumerate(running):
         metrics = EpochMetrics(
             epoch=epoch,
-            train_loss=step.loss_sum.item() / len(y),
-            train_acc=step.correct.item() / len(y),
-            val_loss=val_loss,
-            val_acc=val_acc,
-            epoch_time_s=time.perf_counter() - started,
-            grad_norms=grad_norms,
+            train_loss=loss_sums[position] / n,
+            train_acc=correct[position] / n,
+            val_loss=val_loss[position],
+            val_acc=val_acc[position],
+            epoch_time_s=elapsed,  # a stack's epoch is every one of its trials' epoch
+            grad_norms=norms[position],
         )
-        bar.set_postfix(loss=f"{metrics.train_loss:.3f}", val_acc=f"{val_acc:.4f}")
-        if book.record(metrics):
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if book.stop(pruned=on_epoch is not None and bool(on_epoch(metrics))):
-            break
-    bar.close()
+        if books[trial].record(metrics):
+            engine.keep_best(trial)
+        observer.report(trial, metrics)
+    engine.retire([t for t in running if books[t].stop(pruned=observer.should_prune(t))])
 
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    if result.completed:
-        result.test_loss, result.test_acc = evaluate(model, splits.test_x, splits.test_y)
-    return result
+
+def postfix(results: list[TrainResult], running: list[int]) -> dict[str, str]:
+    """The bar's note: a lone run's loss and accuracy, a stack's count of running trials."""
+    if len(results) > 1:
+        return {"running": str(len(running))}
+    last = results[0].history[-1]
+    return {"loss": f"{last.train_loss:.3f}", "val_acc": f"{last.val_acc:.4f}"}

@@ -30,8 +30,9 @@ def run_description(stage: str, config: TrainConfig, splits: data.Splits, extra:
 
 
 @dataclass
-class TrainingRun:
-    """The MLflow run of one call of `train`: opened before, fed each epoch, closed after."""
+class TrainingRun(training.Observer):
+    """The MLflow run of one lone training: opened before, fed each epoch (it is the loop's
+    observer), closed after."""
 
     tracker: tracking.Tracker
     run: Run
@@ -43,6 +44,9 @@ class TrainingRun:
 
     def log_epoch(self, metrics: training.EpochMetrics) -> None:
         self.tracker.log_metrics(self.run_id, metrics.as_metrics(), step=metrics.epoch)
+
+    def report(self, trial: int, metrics: training.EpochMetrics) -> None:
+        self.log_epoch(metrics)
 
     def log_result(
         self, result: training.TrainResult, model_examples: torch.Tensor | None = None

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from pipeline.core import data
 from pipeline.core.config import CPU_STACK, SweepConfig
-from pipeline.stages import stacked, training
+from pipeline.core.device import configure_torch, resolve_device
+from pipeline.stages import training
 from pipeline.workflows.sweep import Sweep, SweepBar, check_same_data
 from pipeline.workflows.tracked_training import training_run
 
@@ -33,67 +34,74 @@ def _trial_state(result: training.TrainResult) -> tuple[str, str]:
     return "COMPLETE", result.stop_reason
 
 
+class TrialObserver(training.Observer):
+    """Each epoch goes to the trial's MLflow run and to Optuna, whose pruner answers."""
+
+    def __init__(self, runs: list, trials: list):
+        self.runs, self.trials = runs, trials
+
+    def report(self, trial: int, metrics: training.EpochMetrics) -> None:
+        self.runs[trial].log_epoch(metrics)
+        self.trials[trial].report(metrics.val_acc, metrics.epoch)
+
+    def should_prune(self, trial: int) -> bool:
+        return self.trials[trial].should_prune()
+
+
 def run_trials(
     sweep: Sweep, trials: list, splits: data.Splits, settings: dict
 ) -> list[TrialOutcome]:
-    """Train claimed grid points, each as its own nested MLflow run: one alone (training.train),
-    several at once as one stacked network (stacked.train_stacked). Tell Optuna how each ended."""
+    """Train claimed grid points, each as its own nested MLflow run: one alone, several at once
+    as one stacked network. Tell Optuna how each ended (FAIL for all on any error, Ctrl-C
+    included, which then propagates)."""
     job = sweep.config
     points = [sweep.study.suggest_point(trial) for trial in trials]
     configs = [job.sweep.train_config(activation, lr) for activation, lr in points]
     try:
-        with contextlib.ExitStack() as scopes:
-            runs = [
-                scopes.enter_context(
-                    _trial_run(sweep, trial, config, splits, settings, len(trials))
-                )
-                for trial, config in zip(trials, configs, strict=True)
-            ]
-
-            def report(k: int, metrics: training.EpochMetrics) -> None:
-                runs[k].log_epoch(metrics)
-                trials[k].report(metrics.val_acc, metrics.epoch)
-
-            def should_prune(k: int) -> bool:
-                return trials[k].should_prune()
-
-            def alone(metrics: training.EpochMetrics) -> bool:
-                report(0, metrics)
-                return should_prune(0)
-
-            if len(trials) == 1:
-                results = [training.train(configs[0], splits, alone, job.progress)]
-            else:
-                results = stacked.train_stacked(configs, splits, report, should_prune, job.progress)
-            for run, result in zip(runs, results, strict=True):
-                run.log_result(result)
-                sweep.tracker.set_tags(run.run_id, {"trial_state": _trial_state(result)[0]})
-    except BaseException as error:  # Ctrl-C included: the trials are told, then it propagates
+        results = _train_tracked(sweep, trials, configs, splits, settings)
+    except BaseException as error:
         why = "interrupted" if isinstance(error, KeyboardInterrupt) else f"error: {error}"
         for trial in trials:
             trial.set_user_attr("stop_reason", why)
             sweep.study.tell(trial, "FAIL")
         raise
-    outcomes = []
-    for trial, (activation, lr), result in zip(trials, points, results, strict=True):
-        state, reason = _trial_state(result)
-        trial.set_user_attr("stop_reason", reason)
-        trial.set_user_attr("at_chance", result.at_chance)
-        sweep.study.tell(trial, state, result.best_val_acc)
-        value = result.best_val_acc if result.best_epoch else None
-        outcomes.append(
-            TrialOutcome(
-                trial.number,
-                activation,
-                lr,
-                state,
-                value,
-                reason,
-                result.train_time_s,
-                result.at_chance,
-            )
-        )
-    return outcomes
+    return [
+        _tell(sweep, trial, point, result)
+        for trial, point, result in zip(trials, points, results, strict=True)
+    ]
+
+
+def _train_tracked(sweep: Sweep, trials: list, configs: list, splits, settings) -> list:
+    """The trials' runs opened, their models trained (alone or stacked), their results logged."""
+    job = sweep.config
+    with contextlib.ExitStack() as scopes:
+        runs = [
+            scopes.enter_context(_trial_run(sweep, trial, config, splits, settings, len(trials)))
+            for trial, config in zip(trials, configs, strict=True)
+        ]
+        observer = TrialObserver(runs, trials)
+        options = {"progress": job.progress, "cuda_graphs": job.cuda_graphs}
+        if len(trials) == 1:
+            results = [training.train(configs[0], splits, observer, **options)]
+        else:
+            results = training.train_stacked(configs, splits, observer, **options)
+        for run, result in zip(runs, results, strict=True):
+            run.log_result(result)
+            sweep.tracker.set_tags(run.run_id, {"trial_state": _trial_state(result)[0]})
+    return results
+
+
+def _tell(sweep: Sweep, trial, point: tuple[str, float], result) -> TrialOutcome:
+    """Optuna learns how the trial ended; the worker prints it."""
+    state, reason = _trial_state(result)
+    trial.set_user_attr("stop_reason", reason)
+    trial.set_user_attr("at_chance", result.at_chance)
+    sweep.study.tell(trial, state, result.best_val_acc)
+    value = result.best_val_acc if result.best_epoch else None
+    activation, lr = point
+    return TrialOutcome(
+        trial.number, activation, lr, state, value, reason, result.train_time_s, result.at_chance
+    )
 
 
 @contextlib.contextmanager
@@ -119,8 +127,8 @@ def work(
     """One worker: claim queued trials until none is queued or running anywhere. A `source`
     already verified by the caller is loaded without finding and hashing it again."""
     job, config = sweep.config, sweep.config.sweep
-    device = training.resolve_device(config.train.device)
-    settings = training.configure_torch(device, job.threads)
+    device = resolve_device(config.train.device)
+    settings = configure_torch(device, job.threads)
     splits = data.load_splits(
         job.data_dir,
         val_fraction=config.train.val_fraction,

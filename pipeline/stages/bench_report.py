@@ -1,0 +1,128 @@
+"""The benchmark's report: its figures, their ratios against the performance targets, and
+the Markdown and JSON that `make bench` writes (reports/bench.md, bench.json)."""
+
+import json
+from dataclasses import dataclass, field
+
+import torch
+
+EPOCH_ROWS = (  # (label, figure) of the epoch table
+    ("(a) seed-style loop (PIL transforms, DataLoader)", "seed_style_epoch_s"),
+    ("(b) pipeline training stage, MLflow + grad norms on", "pipeline_epoch_s"),
+    ("(c) bare loop over resident tensors", "bare_epoch_s"),
+    ("(d) sgemm roofline (epoch FLOPs / large-matmul rate)", "roofline_epoch_s"),
+    ("the epoch's matmuls alone, at their real batch-64 shapes", "matmul_floor_epoch_s"),
+)
+TARGETS = {  # figure -> (comparison, bound): the performance targets (docs/performance.md)
+    "pipeline / seed-style": ("<=", 0.2),
+    "pipeline / bare": ("<=", 1.1),
+    "roofline / pipeline": (">=", 0.5),
+    "slowest activation / relu": ("<=", 1.3),
+    "per-trial overhead (s)": ("<=", 2.0),
+    "best stack / single trial": (">=", 1.15),
+}
+
+
+@dataclass
+class Bench:
+    device: str
+    threads: int
+    rounds: int
+    figures: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def ratios(self) -> dict[str, float]:
+        f = self.figures
+        ratios = {
+            "pipeline / seed-style": f["pipeline_epoch_s"] / f["seed_style_epoch_s"],
+            "pipeline / bare": f["pipeline_epoch_s"] / f["bare_epoch_s"],
+            "roofline / pipeline": f["roofline_epoch_s"] / f["pipeline_epoch_s"],
+            "slowest activation / relu": max(f["activation_epoch_ratio"].values()),
+        }
+        if "per_trial_overhead_s" in f:
+            ratios["per-trial overhead (s)"] = f["per_trial_overhead_s"]
+        if "stacked_trial_epochs_per_s" in f:
+            best = max(f["stacked_trial_epochs_per_s"].values())
+            ratios["best stack / single trial"] = best / f["single_trial_epochs_per_s"]
+        return ratios
+
+    def stacked_rows(self) -> list[str]:
+        f = self.figures
+        single, roofline = f["single_trial_epochs_per_s"], 1 / f["roofline_epoch_s"]
+        lines = [
+            "",
+            "| trials trained at once (K) | trial-epochs / s | vs one at a time | vs roofline |",
+            "|---|---|---|---|",
+            f"| one at a time (a lone trial) | {single:.3f} | 1.00× | {single / roofline:.2f} |",
+        ]
+        for k, rate in f["stacked_trial_epochs_per_s"].items():
+            lines.append(
+                f"| stack of {k} | {rate:.3f} | {rate / single:.2f}× | {rate / roofline:.2f} |"
+            )
+        return lines
+
+    def json(self) -> str:
+        return json.dumps(
+            {
+                **self.figures,
+                "device": self.device,
+                "threads": self.threads,
+                "rounds": self.rounds,
+                "ratios": self.ratios(),
+                "notes": self.notes,
+            },
+            indent=2,
+        )
+
+    def markdown(self) -> str:
+        f = self.figures
+        lines = [
+            f"Device: {self.device}, {self.threads} threads, torch {torch.__version__}; medians "
+            f"of {self.rounds} rounds after a warm-up round, every figure measured once a round "
+            "(one epoch from a fresh model; ReLU, batch 64, 48k train + 12k validation).",
+            "",
+            "| figure | seconds per epoch | vs pipeline |",
+            "|---|---|---|",
+        ]
+        for label, key in EPOCH_ROWS:
+            lines.append(f"| {label} | {f[key]:.3f} | {f[key] / f['pipeline_epoch_s']:.2f}× |")
+        lines += ["", "| activation | epoch (s) | vs relu |", "|---|---|---|"]
+        for name, ratio in f["activation_epoch_ratio"].items():
+            lines.append(f"| {name} | {f['activation_epoch_s'][name]:.3f} | {ratio:.2f}× |")
+        if "stacked_trial_epochs_per_s" in f:
+            lines += self.stacked_rows()
+        lines += ["", *self.target_rows(), "", *self.notes_lines()]
+        return "\n".join(lines) + "\n"
+
+    def target_rows(self) -> list[str]:
+        lines = ["| target | measured | bound | met |", "|---|---|---|---|"]
+        for name, value in self.ratios().items():
+            comparison, bound = TARGETS[name]
+            met = value <= bound if comparison == "<=" else value >= bound
+            lines.append(
+                f"| {name} | {value:.3f} | {comparison} {bound} | {'yes' if met else 'no'} |"
+            )
+        return lines
+
+    def notes_lines(self) -> list[str]:
+        f = self.figures
+        lines = [
+            f"sgemm {f['sgemm_gflops']:.0f} GFLOP/s; an epoch is "
+            f"{f['epoch_gflop']:.1f} GFLOP, so the pipeline runs at "
+            f"{f['epoch_gflop'] / f['pipeline_epoch_s']:.0f} GFLOP/s. The gradient-norm "
+            f"probe costs {100 * f['grad_norm_probe_fraction']:.2f}% of an epoch.",
+        ]
+        if "model_log_s" in f:
+            lines.append(
+                f"Logging the MLflow model: {f['model_log_s']:.2f} s (the first in a "
+                f"process {f['first_model_log_s']:.2f} s); done only for each "
+                "activation's best trial."
+            )
+        if "seed_table" in f:
+            lines.append(
+                f"The seed's whole table (6 activations × 13 epochs, lr 1e-3): "
+                f"{f['seed_table']['total_s']:.1f} s one after another; "
+                f"{f['seed_table_in_parallel']['total_s']:.1f} s as 6 processes side by side "
+                "(their start and data loading included)."
+            )
+        return lines + [f"Note: {note}" for note in self.notes]
