@@ -95,7 +95,9 @@ def replicate_summary(acc_by_activation: Mapping[str, Sequence[float]]) -> pd.Da
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
-def paired_difference(a: Mapping[int, float], b: Mapping[int, float]) -> tuple:
+def paired_difference(
+    a: Mapping[int, float], b: Mapping[int, float]
+) -> tuple[int, float, float, float, str]:
     """(seeds in common, mean of a[s] - b[s] over them, CI low, CI high, verdict)."""
     common = [seed for seed in a if seed in b]
     mean, _, low, high = t_interval([a[seed] - b[seed] for seed in common])
