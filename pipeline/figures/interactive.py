@@ -62,3 +62,100 @@ def lr_response(
     figure.update_xaxes(type="log", title_text="learning rate")
     figure.update_yaxes(title_text="best validation accuracy", range=[-0.03, 1.0])
     return to_html(figure)
+
+
+def accuracy_intervals(
+    values: Mapping[str, Mapping[int, float]],
+    means: Mapping[str, float],
+    intervals: Mapping[str, tuple[float, float]],
+    reference: Mapping[str, float] | None = None,
+    title: str = "test accuracy over seeds: mean and 95% interval",
+    reference_label: str = "UvA DL course (one run)",
+) -> str:
+    """The page of `static.accuracy_intervals`: per activation (the order of `means`) each seed's
+    test accuracy as a dot, the mean with its 95% interval, and `reference` as a hollow diamond
+    (at the edge, pointing out, where it lies far off). Hovering the mean shows it, the
+    interval, n and every seed's value; hovering a dot shows its seed."""
+    import plotly.graph_objects as go
+    from plotly.colors import qualitative
+
+    from pipeline.figures.accuracy_range import accuracy_range
+
+    reference = reference or {}
+    names = list(means)
+    shown = [v for name in names for v in (*values.get(name, {}).values(), *intervals[name])]
+    bottom, top = accuracy_range([*shown, *means.values()], reference.values())
+    figure = go.Figure()
+    for index, name in enumerate(names):
+        color = qualitative.Plotly[index % len(qualitative.Plotly)]
+        seeds = dict(values.get(name, {}))
+        offsets = [index - 0.25 + 0.2 * k / max(1, len(seeds) - 1) for k in range(len(seeds))]
+        figure.add_trace(
+            go.Scatter(
+                x=offsets if len(seeds) > 1 else [index - 0.15] * len(seeds),
+                y=list(seeds.values()),
+                mode="markers",
+                marker={"color": color, "size": 7, "opacity": 0.6},
+                name=f"{name}: each seed",
+                legendgroup=name,
+                showlegend=False,
+                customdata=list(seeds),
+                hovertemplate=f"{name}<br>seed %{{customdata}}: %{{y:.2%}}<extra></extra>",
+            )
+        )
+        figure.add_trace(_mean_trace(go, index, name, means[name], intervals[name], seeds, color))
+    if reference:
+        figure.add_trace(_reference_trace(go, names, reference, (bottom, top), reference_label))
+    figure.update_layout(title=title, template="plotly_white")
+    figure.update_xaxes(tickvals=list(range(len(names))), ticktext=names)
+    figure.update_yaxes(title_text="test accuracy", tickformat=".1%", range=[bottom, top])
+    return to_html(figure)
+
+
+def _mean_trace(go, index, name, mean, interval, seeds, color):
+    """The mean of one activation with its 95% interval as an error bar (none for one seed)."""
+    low, high = interval
+    has_interval = bool(low <= high)  # False where a bound is NaN
+    described = f"95% CI [{low:.2%}, {high:.2%}]" if has_interval else "no interval (one seed)"
+    each = "<br>".join(f"seed {seed}: {value:.2%}" for seed, value in seeds.items())
+    return go.Scatter(
+        x=[index + 0.15],
+        y=[mean],
+        mode="markers",
+        marker={"color": color, "size": 10},
+        error_y={
+            "type": "data",
+            "symmetric": False,
+            "array": [high - mean if has_interval else 0.0],
+            "arrayminus": [mean - low if has_interval else 0.0],
+            "visible": has_interval,
+        },
+        name=name,
+        legendgroup=name,
+        hovertemplate=f"<b>{name}</b><br>mean {mean:.2%}<br>{described}<br>n = {len(seeds)}"
+        f"<br>{each}<extra></extra>",
+    )
+
+
+def _reference_trace(go, names, reference, view, label):
+    """Hollow diamonds at each activation's reference value; one outside `view` sits at its
+    edge as a triangle pointing where it lies. Hovering shows the true value."""
+    bottom, top = view
+    shown = [(i, reference[name]) for i, name in enumerate(names) if name in reference]
+    return go.Scatter(
+        x=[index + 0.35 for index, _ in shown],
+        y=[min(max(value, bottom), top) for _, value in shown],
+        mode="markers",
+        marker={
+            "symbol": [
+                "triangle-down" if v < bottom else "triangle-up" if v > top else "diamond-open"
+                for _, v in shown
+            ],
+            "color": "black",
+            "size": 10,
+        },
+        name=label,
+        customdata=[[names[i], value] for i, value in shown],
+        hovertemplate=f"{label}<br>%{{customdata[0]}}: %{{customdata[1]:.2%}}<extra></extra>",
+        cliponaxis=False,
+    )

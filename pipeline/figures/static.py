@@ -116,3 +116,74 @@ def activation_grid(curves: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarr
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def accuracy_intervals(
+    values: Mapping[str, Mapping[int, float]],
+    means: Mapping[str, float],
+    intervals: Mapping[str, tuple[float, float]],
+    reference: Mapping[str, float] | None = None,
+    title: str = "test accuracy over seeds: mean and 95% interval",
+    reference_label: str = "UvA DL course (one run)",
+) -> Figure:
+    """One column per activation, in the order of `means`: each seed's test accuracy
+    (`values[activation][seed]`) as a dot, the mean with its 95% interval as an error bar (the
+    mean alone where the interval is NaN: one seed) and `reference` as a hollow diamond; a
+    reference far from the replicates sits at the axis edge as a triangle, its value written."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import PercentFormatter
+
+    from pipeline.figures.accuracy_range import accuracy_range
+
+    reference = reference or {}
+    names = list(means)
+    shown = [v for name in names for v in (*values.get(name, {}).values(), *intervals[name])]
+    bottom, top = accuracy_range([*shown, *means.values()], reference.values())
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(names) + 2.0), 4.5))
+    for index, name in enumerate(names):
+        color = f"C{index % 10}"
+        seeds = list(values.get(name, {}).values())
+        ax.scatter(index + _spread(len(seeds)), seeds, s=16, color=color, alpha=0.6, zorder=2)
+        mean, (low, high) = means[name], intervals[name]
+        bar = None if np.isnan(low) or np.isnan(high) else [[mean - low], [high - mean]]
+        ax.errorbar(index + 0.15, mean, yerr=bar, fmt="o", color=color, capsize=5, zorder=3)
+    ax.set_ylim(bottom, top)
+    _reference_marks(ax, [(i, reference[n]) for i, n in enumerate(names) if n in reference])
+    ax.set_xticks(range(len(names)), names)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set(ylabel="test accuracy", title=title)
+    ax.grid(alpha=0.3, axis="y")
+    handles = [
+        Line2D([], [], ls="", marker="o", color="grey", alpha=0.6, label="each seed"),
+        Line2D([], [], marker="o", color="grey", label="mean, 95% interval"),
+        Line2D([], [], ls="", marker="D", mfc="none", color="k", label=reference_label),
+    ]
+    ax.legend(handles=handles if reference else handles[:2], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _spread(count: int) -> np.ndarray:
+    """x offsets that set a column's seed dots side by side, left of its error bar."""
+    return np.linspace(-0.25, -0.05, count) if count > 1 else np.full(count, -0.15)
+
+
+def _reference_marks(ax, points: Sequence[tuple[int, float]]) -> None:
+    """Hollow diamonds at (column, value); one outside the axis range at its edge, as a
+    triangle pointing where it lies, with its value written beside it."""
+    bottom, top = ax.get_ylim()
+    for index, value in points:
+        x = index + 0.35
+        if bottom <= value <= top:
+            ax.scatter(x, value, marker="D", facecolors="none", edgecolors="k", zorder=4)
+            continue
+        edge, marker = (bottom, "v") if value < bottom else (top, "^")
+        ax.scatter(x, edge, marker=marker, color="k", zorder=4, clip_on=False)
+        ax.annotate(
+            f"{100 * value:.2f}% (off scale)",
+            (x, edge),
+            xytext=(4, 0),
+            textcoords="offset points",
+            fontsize=7,
+            va="center",
+        )
