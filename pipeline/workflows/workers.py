@@ -20,31 +20,7 @@ def run_workers(sweep: Sweep, workers: int) -> list[str]:
     log_dir = studies.SWEEPS_DIR / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     logs = [log_dir / f"{job.sweep.study}-worker{index}.log" for index in range(workers)]
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    command = [sys.executable, "-m", "pipeline", "worker", "--config", str(job.config_path)]
-    command += ["--threads", str(threads), "--no-progress"]
-    command += ["--data-dir", str(job.data_dir)] if job.data_dir else []
-    # The children get this process's stores as settings: what its config says, not what its
-    # environment may have said.
-    stores = {
-        environment.TRACKING_URI: job.tracking_uri,
-        environment.STUDY_STORAGE: sweep.study.url,
-        environment.CUDA_GRAPHS: "1" if job.cuda_graphs else "0",
-    }
-    child_env = environment.child_environment(overrides=stores)
-    processes = []
-    for log in logs:
-        with log.open("w") as out:  # the child keeps its own handle
-            # Their own session: a Ctrl-C reaches only this process, which passes it on once.
-            processes.append(
-                subprocess.Popen(
-                    command,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    env=child_env,
-                )
-            )
+    processes = [_start(sweep, workers, log) for log in logs]
     with SweepBar(sweep, f"sweep {job.sweep.study} ({workers} workers)") as bar:
         try:
             while any(process.poll() is None for process in processes):
@@ -68,6 +44,30 @@ def run_workers(sweep: Sweep, workers: int) -> list[str]:
     if died and sweep.study.open_points():
         raise PipelineError(f"{died[0]}; rerun the sweep to resume")
     return died
+
+
+def _start(sweep: Sweep, workers: int, log: Path) -> subprocess.Popen:
+    """One `python -m pipeline worker` on the study, its output in `log`. It gets this
+    process's stores as settings: what the config says, not what the environment may have."""
+    job = sweep.config
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    command = [sys.executable, "-m", "pipeline", "worker", "--config", str(job.config_path)]
+    command += ["--threads", str(threads), "--no-progress"]
+    command += ["--data-dir", str(job.data_dir)] if job.data_dir else []
+    stores = {
+        environment.TRACKING_URI: job.tracking_uri,
+        environment.STUDY_STORAGE: sweep.study.url,
+        environment.CUDA_GRAPHS: "1" if job.cuda_graphs else "0",
+    }
+    with log.open("w") as out:  # the child keeps its own handle
+        # Its own session: a Ctrl-C reaches only this process, which passes it on once.
+        return subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=environment.child_environment(overrides=stores),
+        )
 
 
 def _last_line(path: Path) -> str:
