@@ -14,9 +14,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, Va
 
 from pipeline.core.activations import NAMES, SEED_ACTIVATIONS, get_activation
 from pipeline.core.errors import UsageError
-from pipeline.core.model import DEFAULT_HIDDEN_SIZES
 
 DEFAULT_EXPERIMENT = "activation-study"
+DEFAULT_HIDDEN_SIZES = (512, 256, 256, 128)  # the seed's MLP: 784-512-256-256-128-10
 DEFAULT_SWEEP = "sweeps/activations.yaml"
 DEFAULT_MODEL_URI = "models:/fashion-mlp@champion"  # the sweep's best model
 DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # the MLflow store, relative to the clone

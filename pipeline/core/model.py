@@ -10,10 +10,10 @@ import torch
 from torch import nn
 
 from pipeline.core.activations import make_activation
+from pipeline.core.config import DEFAULT_HIDDEN_SIZES
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write_text, atomic_writer
 
-DEFAULT_HIDDEN_SIZES = (512, 256, 256, 128)
 IN_FEATURES, NUM_CLASSES = 28 * 28, 10  # Fashion-MNIST's images and classes
 CHECKPOINT_WEIGHTS = "model.pt"
 CHECKPOINT_CONFIG = "config.json"

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from pipeline.core.model import DEFAULT_HIDDEN_SIZES, build_model
+from pipeline.core.config import DEFAULT_HIDDEN_SIZES
+from pipeline.core.model import build_model
 
 PROBE_SEED = 42  # the seed study's set_seed(42) before each network
 PROBE_BATCH_SIZE = 256

@@ -18,9 +18,9 @@ from torchvision import transforms
 
 from pipeline.core import data
 from pipeline.core.activations import SEED_ACTIVATIONS
-from pipeline.core.config import SEED_LR, TrainConfig, lr_grid
+from pipeline.core.config import DEFAULT_HIDDEN_SIZES, SEED_LR, TrainConfig, lr_grid
 from pipeline.core.device import configure_torch
-from pipeline.core.model import DEFAULT_HIDDEN_SIZES, IN_FEATURES, NUM_CLASSES, build_model
+from pipeline.core.model import IN_FEATURES, NUM_CLASSES, build_model
 from pipeline.stages import lone, training
 from pipeline.stages.probe import PROBE_BATCH_SIZE
 
