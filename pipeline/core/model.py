@@ -125,6 +125,14 @@ def check_state_matches(model: nn.Module, state: dict) -> None:
             )
 
 
+def layer_widths(
+    hidden_sizes, in_features: int = IN_FEATURES, num_classes: int = NUM_CLASSES
+) -> str:
+    """The MLP's layer widths as the seed writes them: 784-512-256-256-128-10."""
+    return "-".join(map(str, (in_features, *hidden_sizes, num_classes)))
+
+
 def describe(model: MLP) -> str:
-    widths = [model.config.in_features, *model.config.hidden_sizes, model.config.num_classes]
-    return f"MLP {'-'.join(map(str, widths))} with {model.config.activation}"
+    config = model.config
+    widths = layer_widths(config.hidden_sizes, config.in_features, config.num_classes)
+    return f"MLP {widths} with {config.activation}"

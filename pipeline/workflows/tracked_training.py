@@ -12,13 +12,13 @@ from pipeline.adapters.tracking.runs import Run
 from pipeline.core import data
 from pipeline.core.config import TrainConfig
 from pipeline.core.histograms import layer_histograms
-from pipeline.core.model import IN_FEATURES, NUM_CLASSES, describe
+from pipeline.core.model import describe, layer_widths
 from pipeline.figures import static
 from pipeline.stages import training
 
 
 def run_description(stage: str, config: TrainConfig, splits: data.Splits, extra: str = "") -> str:
-    widths = "-".join(map(str, (IN_FEATURES, *config.hidden_sizes, NUM_CLASSES)))
+    widths = layer_widths(config.hidden_sizes)
     sizes = splits.sizes
     return (
         f"{stage}: MLP {widths} with {config.activation}, SGD lr {config.lr:g} momentum "
