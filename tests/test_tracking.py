@@ -128,11 +128,19 @@ def test_a_run_that_learned_nothing_is_tagged_at_chance(workdir, splits):
     assert run.data.metrics["chance_acc"] == result.chance_acc
 
 
+class PruneAtEpoch2(training.Observer):
+    def report(self, trial, metrics):
+        self.epoch = metrics.epoch
+
+    def should_prune(self, trial):
+        return self.epoch == 2
+
+
 def test_a_pruned_run_keeps_its_best_epoch_as_a_checkpoint(workdir, splits):
     tracker = tracking.Tracker("test-exp", DEFAULT_TRACKING_URI)
     config = CONFIG.model_copy(update={"max_epochs": 3})
     with training_run(tracker, config, splits, {}) as run:
-        result = training.train(config, splits, lambda m: m.epoch == 2, progress=False)
+        result = training.train(config, splits, PruneAtEpoch2(), progress=False)
         run.log_result(result)
     assert result.stop_reason == "pruned"
     model = tracker.load_run_checkpoint(run.run_id)
