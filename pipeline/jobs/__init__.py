@@ -1,1 +1,2 @@
-"""Jobs: one per stage, each owning its config, data, tracking run and lifecycle."""
+"""Layer 6, jobs: one module per command (`python -m pipeline STAGE`): it takes its typed
+config, does the work through workflows, stages and adapters, and prints what a person needs."""

@@ -1,1 +1,2 @@
-"""The work several jobs share: a tracked training run, a sweep's life, a worker's loop."""
+"""Layer 5, workflows: the work several jobs share, stages recorded through the adapters: a
+tracked training run, a sweep's life in both stores, a worker's loop, the worker processes."""
