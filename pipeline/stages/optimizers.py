@@ -171,6 +171,7 @@ class StackedOptimizer:
         self.state: dict[str, list[torch.Tensor]] = {}  # name -> one tensor per param
         self.steps: torch.Tensor | None = None  # Adam's step count per slice, [K, 1, 1]
         self.param_count = 0  # of the last step
+        self.scratch: list[torch.Tensor] = []
         # Which parts of a rule any slice needs: the others are skipped, not run with zeros.
         kinds_with_decay = {s.kind for s in self.settings if s.weight_decay}
         self.uses_l2 = bool(kinds_with_decay & {"sgd", "adam"})
@@ -197,30 +198,41 @@ class StackedOptimizer:
         else:
             self._adam_step(params, grads)
 
+    def _scratch(self, params) -> list[torch.Tensor]:
+        """One work tensor per param, made once: a fresh [K, in, out] temporary every step
+        costs page faults (at K = 30 a weight is 48 MB, above what malloc keeps for reuse)."""
+        if len(self.scratch) != len(params):
+            self.scratch = [torch.empty_like(p) for p in params]
+        return self.scratch
+
     def _sgd_step(self, params, grads) -> None:
         """torch.optim.SGD's rule (dampening 0) with each slice's lr, momentum, weight decay."""
         h = self.hyper
         first = self.uses_momentum and not self.state
         if first:
             self.state["momentum_buffer"] = []
-        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+        needs_work = self.uses_l2 or self.nesterov != "none"
+        scratch = self._scratch(params) if needs_work else [None] * len(params)
+        for i, (p, g, work) in enumerate(zip(params, grads, scratch, strict=True)):
             if self.uses_l2:
-                g = torch.addcmul(g, p, h["weight_decay"])  # g + wd * p, before the momentum
+                g = torch.addcmul(g, p, h["weight_decay"], out=work)  # g + wd * p, first
             if self.uses_momentum:
-                g = self._momentum(i, g, first)
+                g = self._momentum(i, g, first, work)
             p.addcmul_(g, h["lr"], value=-1)  # p -= lr * g
 
-    def _momentum(self, i: int, g: torch.Tensor, first: bool) -> torch.Tensor:
+    def _momentum(self, i: int, g: torch.Tensor, first: bool, work) -> torch.Tensor:
         h, buffers = self.hyper, self.state["momentum_buffer"]
         if first:
             buffers.append(g.clone())  # torch's first step: buf = g
             buf = buffers[i]
-        else:
-            buf = buffers[i].mul_(h["momentum"]).add_(g)
+        else:  # buf * m + g in one pass, rounded as torch's buf.mul_(m).add_(g)
+            buf = torch.addcmul(g, buffers[i], h["momentum"], out=buffers[i])
         if self.nesterov == "none":
             return buf
-        ahead = torch.addcmul(g, buf, h["momentum"])  # Nesterov: g + m * buf
-        return ahead if self.nesterov == "all" else torch.where(h["nesterov"], ahead, buf)
+        ahead = torch.addcmul(g, buf, h["momentum"], out=work)  # Nesterov: g + m * buf
+        if self.nesterov == "all":
+            return ahead
+        return torch.where(h["nesterov"], ahead, buf, out=work)
 
     def _adam_step(self, params, grads) -> None:
         """torch.optim.Adam's and AdamW's rule, each slice with its own settings."""
@@ -232,18 +244,19 @@ class StackedOptimizer:
         self.steps += 1
         scale, shift = self._adam_denominator()
         moments = zip(self.state["exp_avg"], self.state["exp_avg_sq"], strict=True)
-        for p, g, (exp_avg, exp_avg_sq) in zip(params, grads, moments, strict=True):
+        for p, g, (m, v), work in zip(params, grads, moments, self._scratch(params), strict=True):
             if self.uses_decoupled:
                 p.mul_(h["decay"])  # AdamW: p *= 1 - lr * wd, before the moments
             if self.uses_l2:
-                g = torch.addcmul(g, p, h["weight_decay"])  # Adam: g + wd * p
-            exp_avg.lerp_(g, h["one_minus_beta1"])
-            exp_avg_sq.mul_(h["beta2"])
+                g = torch.addcmul(g, p, h["weight_decay"], out=work)  # Adam: g + wd * p
+            m.lerp_(g, h["one_minus_beta1"])
+            v.mul_(h["beta2"])
             if isinstance(h["one_minus_beta2"], float):
-                exp_avg_sq.addcmul_(g, g, value=h["one_minus_beta2"])
+                v.addcmul_(g, g, value=h["one_minus_beta2"])
             else:  # g * ((1 - beta2) * g) rounds as torch's addcmul_ above does
-                exp_avg_sq.addcmul_(g, g * h["one_minus_beta2"])
-            p.addcdiv_(exp_avg, exp_avg_sq.sqrt().div_(scale).add_(shift))
+                v.addcmul_(g, g * h["one_minus_beta2"])
+            # g is spent: its work tensor takes the denominator
+            p.addcdiv_(m, torch.sqrt(v, out=work).div_(scale).add_(shift))
 
     def _adam_denominator(self) -> tuple[torch.Tensor, torch.Tensor]:
         """p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps), with the step size folded into the
