@@ -318,3 +318,9 @@ def test_lone_optimizer_is_torch_optim_fused_on_cpu_and_foreach_on_gpu(kind):
     gpu = lone_optimizer([nn.Parameter(torch.zeros(2))], s, "cuda")
     assert gpu.defaults["foreach"] is True and not gpu.defaults["fused"]
     assert gpu.defaults.get("capturable", False) is (kind != "sgd")  # a CUDA graph replays it
+
+
+def test_settings_from_a_yaml_list_equal_those_from_a_tuple():
+    assert OptimizerSettings("adam", betas=[0.8, 0.99]) == OptimizerSettings(
+        "adam", betas=(0.8, 0.99)
+    )

@@ -2,9 +2,10 @@
 lone model, and torch.optim's rules applied to every slice of a stack with its own settings.
 
 A stack keeps slice k of every tensor for trial k (weights `[K, in, out]`, biases `[K, 1, out]`);
-torch.optim takes one lr per param group, so the stack's update is written here, with the order
-of operations of torch's single-tensor functions (torch/optim/sgd.py, adam.py) so that a slice
-moves as its lone twin does under torch.optim, up to float rounding.
+torch.optim takes one lr per param group, so the stack's update is written here. It applies the
+terms of torch's single-tensor functions (torch/optim/sgd.py, adam.py) in their order, and where
+a per-slice tensor stands for torch's Python number, torch's own tensor form (its capturable
+Adam's): a slice moves as its lone twin does under torch.optim, up to float rounding.
 """
 
 import math
@@ -38,6 +39,7 @@ class OptimizerSettings:
     eps: float = ADAM_EPS
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "betas", tuple(self.betas))  # a YAML list compares equal too
         if self.kind not in KINDS:
             raise UsageError(f"optimizer must be one of: {', '.join(KINDS)}; got {self.kind!r}")
         if not (math.isfinite(self.lr) and self.lr > 0):
@@ -225,7 +227,7 @@ class StackedOptimizer:
         if first:
             buffers.append(g.clone())  # torch's first step: buf = g
             buf = buffers[i]
-        else:  # buf * m + g in one pass, rounded as torch's buf.mul_(m).add_(g)
+        else:  # torch's buf.mul_(m).add_(g) in one pass (may round once where torch rounds twice)
             buf = torch.addcmul(g, buffers[i], h["momentum"], out=buffers[i])
         if self.nesterov == "none":
             return buf
