@@ -3,8 +3,9 @@
 import torch
 from torch import nn
 
+from pipeline.core.config import DEFAULT_HIDDEN_SIZES
 from pipeline.core.errors import UsageError
-from pipeline.core.model import DEFAULT_HIDDEN_SIZES, MLP, build_model
+from pipeline.core.model import MLP, build_model
 
 INITS = ("default", "kaiming", "xavier")
 
