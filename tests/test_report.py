@@ -13,11 +13,8 @@ from tests.test_sweep import run_sweep, write_config
 
 
 def runs_frame() -> pd.DataFrame:
-    experiment = mlflow.MlflowClient(
-        tracking.resolve_uri(DEFAULT_TRACKING_URI)
-    ).get_experiment_by_name("activation-study")
-    mlflow.set_tracking_uri(tracking.resolve_uri(DEFAULT_TRACKING_URI))
-    return mlflow.search_runs([experiment.experiment_id], "tags.sweep = 'tiny'")
+    tracker = tracking.Tracker("activation-study", DEFAULT_TRACKING_URI)
+    return tracking.search_runs(tracker, "tags.sweep = 'tiny'")
 
 
 def test_the_report_rebuilds_the_seed_table_from_mlflow(workdir, tiny_data, capsys):

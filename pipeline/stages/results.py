@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.adapters.tracking import Tracker
+from pipeline.adapters import tracking
 from pipeline.core.config import CHANCE_MARGIN, SEED_LR
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write_text, atomic_writer
@@ -60,9 +60,9 @@ PERCENT = {
 }
 
 
-def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
+def sweep_runs(tracker: tracking.Tracker, study: str) -> pd.DataFrame:
     """One row per training run of the sweep (trials and confirmations), tidy column names."""
-    raw = tracker.search_runs(f"tags.sweep = '{study}'")
+    raw = tracking.search_runs(tracker, f"tags.sweep = '{study}'")
     if raw.empty:
         return pd.DataFrame()
     raw = raw[raw["tags.stage"].isin(["train", "confirm"])]
@@ -91,7 +91,7 @@ def _tag(raw: pd.DataFrame, key: str) -> pd.Series:
     return raw[column] if column in raw else pd.Series(index=raw.index, dtype=object)
 
 
-def _run_columns(tracker: Tracker, run: pd.Series, prefix: str = "") -> dict:
+def _run_columns(tracker: tracking.Tracker, run: pd.Series, prefix: str = "") -> dict:
     """The seed's columns for one run: accuracies at its best epoch, time to it, the epoch."""
     return {
         f"{prefix}train_acc": _train_acc_at_best(tracker, run),
@@ -103,14 +103,17 @@ def _run_columns(tracker: Tracker, run: pd.Series, prefix: str = "") -> dict:
     }
 
 
-def _train_acc_at_best(tracker: Tracker, row: pd.Series) -> float:
+def _train_acc_at_best(tracker: tracking.Tracker, row: pd.Series) -> float:
     if pd.isna(row["best_epoch"]):
         return math.nan
-    return tracker.metric_at_step(row["run_id"], "train_acc", int(row["best_epoch"]))
+    return tracking.metric_at_step(tracker, row["run_id"], "train_acc", int(row["best_epoch"]))
 
 
 def results_table(
-    tracker: Tracker, runs: pd.DataFrame, activations: tuple[str, ...], seed_lr: float = SEED_LR
+    tracker: tracking.Tracker,
+    runs: pd.DataFrame,
+    activations: tuple[str, ...],
+    seed_lr: float = SEED_LR,
 ) -> pd.DataFrame:
     """Per activation: the best trial by validation accuracy, the trial at the seed's lr, and the
     mean ± std test accuracy over the best configuration's seeds (trial and confirmations)."""
@@ -214,7 +217,10 @@ def _outcome(row) -> str:
 
 
 def write_report(
-    tracker: Tracker, study: str, activations: tuple[str, ...], directory: Path = REPORTS_DIR
+    tracker: tracking.Tracker,
+    study: str,
+    activations: tuple[str, ...],
+    directory: Path = REPORTS_DIR,
 ) -> pd.DataFrame:
     """reports/results.md, results.csv, lr_response.png and lr_response.html (interactive);
     returns the table."""
