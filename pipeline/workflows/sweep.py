@@ -168,7 +168,8 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
 
 
 def publish_report(tracker: tracking.Tracker, job: SweepJobConfig, parent: str | None) -> str:
-    table = results.write_report(tracker, job.sweep.study, job.sweep.activations)
+    runs = tracking.sweep_runs(tracker, job.sweep.study)
+    table = results.write_report(runs, job.sweep.study, job.sweep.activations)
     if parent:
         for name in results.REPORT_FILES:
             tracking.log_file(tracker, parent, results.REPORTS_DIR / name, "results")

@@ -36,6 +36,7 @@ from pipeline.adapters.tracking.search import (
     metric_at_step,
     run_experiment,
     search_runs,
+    sweep_runs,
 )
 from pipeline.adapters.tracking.store import (
     DEFAULT_TRACKING_URI,
@@ -79,6 +80,7 @@ __all__ = [
     "run_experiment",
     "search_runs",
     "servable",
+    "sweep_runs",
     "tag_experiment_once",
     "using_store",
 ]

@@ -1,5 +1,7 @@
-"""Questions asked of a store: runs of an experiment as a table, the newest trained run per
-activation, a metric at one step, which experiment holds a run."""
+"""Questions asked of a store: runs of an experiment as a table, a sweep's training runs, the
+newest trained run per activation, a metric at one step, which experiment holds a run."""
+
+import math
 
 import mlflow
 import pandas as pd
@@ -11,6 +13,8 @@ from pipeline.adapters.tracking.store import first_line, sqlite_database, using_
 from pipeline.core.errors import PipelineError
 from pipeline.core.urls import redact
 
+SWEEP_METRICS = ("best_val_acc", "best_epoch", "test_acc", "train_time_s", "time_to_best_s")
+
 
 def search_runs(tracker: Tracker, filter_string: str) -> pd.DataFrame:
     """Runs of the tracker's experiment as a DataFrame (columns params.*, metrics.*, tags.*)."""
@@ -20,6 +24,43 @@ def search_runs(tracker: Tracker, filter_string: str) -> pd.DataFrame:
             filter_string=filter_string,
             output_format="pandas",
         )
+
+
+def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
+    """One row per training run of the sweep (trials and confirmations), tidy column names, with
+    `train_acc_at_best`, the train accuracy at the run's best epoch; empty before any trial."""
+    raw = search_runs(tracker, f"tags.sweep = '{study}'")
+    if raw.empty:
+        return pd.DataFrame()
+    raw = raw[raw["tags.stage"].isin(["train", "confirm"])]
+    if raw.empty:  # the sweep's parent run alone: no trial has started yet
+        return pd.DataFrame()
+    frame = pd.DataFrame(
+        {
+            "run_id": raw["run_id"],
+            "stage": raw["tags.stage"],
+            "activation": raw["params.activation"],
+            "lr": raw["params.lr"].astype(float),
+            "seed": raw["params.seed"].astype(int),
+            "status": raw["status"],
+            "state": _tag(raw, "trial_state"),
+            "stop_reason": _tag(raw, "stop_reason"),
+            "at_chance": _tag(raw, "at_chance") == "true",
+        }
+    )
+    for metric in SWEEP_METRICS:
+        frame[metric] = raw.get(f"metrics.{metric}", math.nan)
+    frame = frame.reset_index(drop=True)
+    frame["train_acc_at_best"] = [
+        math.nan if pd.isna(epoch) else metric_at_step(tracker, run_id, "train_acc", int(epoch))
+        for run_id, epoch in zip(frame["run_id"], frame["best_epoch"], strict=True)
+    ]
+    return frame
+
+
+def _tag(raw: pd.DataFrame, key: str) -> pd.Series:
+    column = f"tags.{key}"
+    return raw[column] if column in raw else pd.Series(index=raw.index, dtype=object)
 
 
 def metric_at_step(tracker: Tracker, run_id: str, key: str, step: int) -> float:
