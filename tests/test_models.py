@@ -115,9 +115,9 @@ FOREIGN_LOADER = textwrap.dedent(
 def load_elsewhere(model_uri: str, store_uri: str, images: np.ndarray, tmp_path: Path) -> dict:
     """Download the model out of the store, then load and call it from a process that has no
     store, no checkout, no `pipeline` and pickle deserialisation disabled."""
-    model_dir = mlflow.artifacts.download_artifacts(
-        model_uri, dst_path=str(tmp_path / "model"), tracking_uri=store_uri
-    )
+    # Not tracking_uri=: MLflow 3.17 looks a run's logged model up in the current store.
+    with tracking.using_store(store_uri):
+        model_dir = mlflow.artifacts.download_artifacts(model_uri, dst_path=str(tmp_path / "model"))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     np.save(elsewhere / "images.npy", images)

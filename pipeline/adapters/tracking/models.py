@@ -143,7 +143,7 @@ def load_model(model_uri: str, tracking_uri: str, device: str = "cpu") -> MLP:
     try:
         with tempfile.TemporaryDirectory() as scratch:
             local = mlflow.artifacts.download_artifacts(
-                model_uri, dst_path=scratch, tracking_uri=store
+                model_uri, dst_path=scratch, tracking_uri=store, registry_uri=store
             )
             return load_checkpoint(Path(local), device)
     except MlflowException as error:
