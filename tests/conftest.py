@@ -81,6 +81,14 @@ def write_dataset(
     return directory
 
 
+@pytest.fixture(scope="session", autouse=True)
+def mlflow_process_settings() -> None:
+    """MLflow's settings as the command line makes them for its process, for in-process tests."""
+    from pipeline.adapters import tracking
+
+    tracking.configure_process()
+
+
 @pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory) -> Path:
     """A read-only-by-convention synthetic dataset shared by the whole session."""

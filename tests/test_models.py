@@ -10,6 +10,7 @@ import sys
 import textwrap
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +57,12 @@ def store(tmp_path_factory, tiny_data) -> Store:
 
 
 @pytest.fixture
-def in_store(store, monkeypatch) -> Store:
+def in_store(store, monkeypatch) -> Iterator[Store]:
+    """In the store's directory, as a user there; the test's own MLflow calls read that store."""
     monkeypatch.chdir(store.directory)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return store
+    with tracking.using_store(store.uri):
+        yield store
 
 
 def evaluate_classes(model_uri: str, images: torch.Tensor) -> np.ndarray:
@@ -109,10 +112,12 @@ FOREIGN_LOADER = textwrap.dedent(
 )
 
 
-def load_elsewhere(model_uri: str, images: np.ndarray, tmp_path: Path) -> dict:
+def load_elsewhere(model_uri: str, store_uri: str, images: np.ndarray, tmp_path: Path) -> dict:
     """Download the model out of the store, then load and call it from a process that has no
     store, no checkout, no `pipeline` and pickle deserialisation disabled."""
-    model_dir = mlflow.artifacts.download_artifacts(model_uri, dst_path=str(tmp_path / "model"))
+    # Not tracking_uri=: MLflow 3.17 looks a run's logged model up in the current store.
+    with tracking.using_store(store_uri):
+        model_dir = mlflow.artifacts.download_artifacts(model_uri, dst_path=str(tmp_path / "model"))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     np.save(elsewhere / "images.npy", images)
@@ -136,9 +141,8 @@ def load_elsewhere(model_uri: str, images: np.ndarray, tmp_path: Path) -> dict:
 def test_the_champion_loads_anywhere_and_agrees_with_evaluate(in_store, tiny_data, tmp_path):
     images, labels = data.load_test_images(data.locate(tiny_data))
     assert images.dtype == torch.uint8 and images.shape == (200, 28, 28)
-    mlflow.set_tracking_uri(in_store.uri)
     uri = "models:/fashion-mlp@champion"
-    found = load_elsewhere(uri, images.numpy(), tmp_path)
+    found = load_elsewhere(uri, in_store.uri, images.numpy(), tmp_path)
 
     assert found["pipeline_importable"] is False
     probabilities = np.array(found["probabilities"])
@@ -212,7 +216,6 @@ def test_the_project_tools_get_the_mlp_from_the_checkpoint(in_store):
 def test_a_pickled_model_of_an_older_version_is_never_unpickled(in_store, tiny_data, capsys):
     """Models logged before this format were pickles of the MLP: evaluate uses their run's
     checkpoint instead, and says so."""
-    mlflow.set_tracking_uri(in_store.uri)
     mlp = tracking.load_model(f"runs:/{in_store.run_id}/checkpoint", DEFAULT_TRACKING_URI)
     info = mlflow.pytorch.log_model(
         mlp,
@@ -369,7 +372,8 @@ def test_a_model_of_the_real_data_answers_raw_test_images(workdir, tmp_path, cap
     images, labels = data.load_test_images(data.locate())
     assert len(labels) == 10_000 and labels[:3].tolist() == [9, 2, 1]
     images = images[:1000]
-    found = load_elsewhere(uri, images.numpy(), tmp_path)
+    store_uri = tracking.resolve_uri(DEFAULT_TRACKING_URI)
+    found = load_elsewhere(uri, store_uri, images.numpy(), tmp_path)
     classes = np.array(found["probabilities"]).argmax(1)
     assert (classes == evaluate_classes(uri, images)).all()
     assert (classes == labels[:1000].numpy()).mean() > 0.6, "one epoch learns most classes"

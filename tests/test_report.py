@@ -7,17 +7,15 @@ import pytest
 from pipeline.adapters import tracking
 from pipeline.cli.main import main
 from pipeline.core.config import DEFAULT_TRACKING_URI
+from pipeline.core.errors import PipelineError
 from pipeline.stages import results
 from tests.conftest import one_line
 from tests.test_sweep import run_sweep, write_config
 
 
 def runs_frame() -> pd.DataFrame:
-    experiment = mlflow.MlflowClient(
-        tracking.resolve_uri(DEFAULT_TRACKING_URI)
-    ).get_experiment_by_name("activation-study")
-    mlflow.set_tracking_uri(tracking.resolve_uri(DEFAULT_TRACKING_URI))
-    return mlflow.search_runs([experiment.experiment_id], "tags.sweep = 'tiny'")
+    tracker = tracking.Tracker("activation-study", DEFAULT_TRACKING_URI)
+    return tracking.search_runs(tracker, "tags.sweep = 'tiny'")
 
 
 def test_the_report_rebuilds_the_seed_table_from_mlflow(workdir, tiny_data, capsys):
@@ -161,3 +159,39 @@ def test_a_report_before_any_trial_has_run_says_so_in_one_line(workdir, capsys):
     err = one_line(capsys.readouterr().err)
     assert "no training runs of sweep 'tiny' yet; run `make sweep` first" in err
     assert not (workdir / "reports").exists()
+
+
+def test_the_table_is_built_from_the_runs_frame_alone(tmp_path):
+    """No store: the sweep's runs as `tracking.sweep_runs` gives them, one row each."""
+
+    def trial(lr, val_acc, train_acc, state="COMPLETE", stage="train", seed=42):
+        return {
+            "run_id": f"run-{lr}-{seed}",
+            "stage": stage,
+            "activation": "relu",
+            "lr": lr,
+            "seed": seed,
+            "status": "FINISHED",
+            "state": state,
+            "stop_reason": "patience",
+            "at_chance": False,
+            "best_val_acc": val_acc,
+            "best_epoch": 3.0,
+            "test_acc": val_acc - 0.01,
+            "train_time_s": 10.0,
+            "time_to_best_s": 6.0,
+            "train_acc_at_best": train_acc,
+        }
+
+    runs = pd.DataFrame(
+        [trial(0.001, 0.80, 0.81), trial(0.05, 0.88, 0.90), trial(0.05, 0.87, 0.0, None, "confirm")]
+    )
+    table = results.write_report(runs, "tiny", ("relu", "tanh"), tmp_path)
+    [row] = table.to_dict("records")
+    assert row["best_lr"] == 0.05 and row["train_acc"] == 0.90 and row["val_acc"] == 0.88
+    assert row["seed_lr_train_acc"] == 0.81 and row["seed_lr_state"] == "COMPLETE"
+    assert row["trials"] == 2 and row["confirm_seeds"] == 2
+    assert row["confirm_test_acc_mean"] == pytest.approx(0.865)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(results.REPORT_FILES)
+    with pytest.raises(PipelineError, match="no training runs of sweep 'tiny' yet"):
+        results.write_report(pd.DataFrame(), "tiny", ("relu",), tmp_path)

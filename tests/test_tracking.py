@@ -66,7 +66,9 @@ def test_a_training_run_records_everything(workdir, splits):
 
     artifacts = {a.path for a in tracker.client.list_artifacts(run_id)}
     assert artifacts == {"checkpoint", "figures", "histograms"}
-    local = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/", dst_path=str(workdir / "dl"))
+    local = mlflow.artifacts.download_artifacts(
+        f"runs:/{run_id}/", dst_path=str(workdir / "dl"), tracking_uri=tracker.uri
+    )
     assert (workdir / "dl/figures/learning_curves.png").stat().st_size > 10_000
     assert {p.name for p in (workdir / "dl/checkpoint").iterdir()} == {"model.pt", "config.json"}
     with np.load(f"{local}/histograms/weights.npz") as histograms:
@@ -143,7 +145,7 @@ def test_a_pruned_run_keeps_its_best_epoch_as_a_checkpoint(workdir, splits):
         result = training.train(config, splits, PruneAtEpoch2(), progress=False)
         run.log_result(result)
     assert result.stop_reason == "pruned"
-    model = tracker.load_run_checkpoint(run.run_id)
+    model = tracking.load_run_checkpoint(tracker, run.run_id)
     weights = result.model.state_dict()
     assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
 

@@ -63,9 +63,19 @@ def make_config(stage: str, values: dict, settings: Settings | None = None):
 
 
 def run_stage(stage: str, config: cfg.Config) -> int:
-    """Import the stage's job only now: `--help` and bad flags answer without loading torch."""
+    """Import the stage's job only now: `--help` and bad flags answer without loading torch or
+    MLflow. MLflow's settings for this process are made first, once, as the edge's."""
+    _configure_mlflow()
     module, function = STAGES[stage].job.split(":")
     return getattr(importlib.import_module(f"pipeline.jobs.{module}"), function)(config)
+
+
+def _configure_mlflow() -> None:
+    try:
+        from pipeline.adapters import tracking
+    except ImportError:  # a GPU image without MLflow: `make bench` runs untracked there
+        return
+    tracking.configure_process()
 
 
 def _interrupt(signum, frame) -> None:

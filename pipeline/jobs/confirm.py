@@ -2,6 +2,7 @@
 
 from tqdm.auto import tqdm
 
+from pipeline.adapters import tracking
 from pipeline.core import data
 from pipeline.core.config import SweepJobConfig
 from pipeline.core.device import configure_torch, resolve_device
@@ -15,9 +16,10 @@ def run(job: SweepJobConfig) -> int:
     configurations already confirmed are skipped."""
     sweep = open_sweep(job, create=False)
     config, tracker = job.sweep, sweep.tracker
-    done = tracker.search_runs(
+    done = tracking.search_runs(
+        tracker,
         f"tags.sweep = '{config.study}' and tags.stage = 'confirm' "
-        "and attributes.status = 'FINISHED'"
+        "and attributes.status = 'FINISHED'",
     )
     columns = ("params.activation", "params.lr", "params.seed")
     done_keys = set() if done.empty else set(zip(*(done[c] for c in columns), strict=True))

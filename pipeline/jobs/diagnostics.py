@@ -84,10 +84,11 @@ def record(job: HistogramJob, items: list[Item], params: dict, config: Diagnosti
     grid = static.histogram_grid(rows, job.title)
     save_figure(grid, config.figures_dir, job.figure)
     with tracker.run_scope(f"{job.stage}-all", job.stage, params, {}, job.description) as parent:
-        tracker.log_figure(parent.run_id, grid, f"figures/{job.figure}")
+        tracking.log_figure(tracker, parent.run_id, grid, f"figures/{job.figure}")
         for item in items:
             title = job.item_title.format(activation=item.activation)
-            tracker.record_run(
+            tracking.record_run(
+                tracker,
                 f"{job.stage}-{item.activation}",
                 job.stage,
                 params={**params, "activation": item.activation},
@@ -112,7 +113,8 @@ def run_curves(config: DiagnosticsConfig) -> int:
     found = curves.activation_curves(NAMES)
     figure = static.activation_grid([(c.name, c.x, c.y, c.derivative) for c in found])
     save_figure(figure, config.figures_dir, "activation_curves.png")
-    run_id = tracker.record_run(
+    run_id = tracking.record_run(
+        tracker,
         "curves",
         "curves",
         params={"activations": ",".join(NAMES), "x_range": "-5,5"},
@@ -169,14 +171,16 @@ def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[object, dict[str,
         return [(model, {"source_model_uri": config.model_uri})]
     tracker = tracking.Tracker(config.experiment, config.tracking_uri)
     if config.run_id:
-        return [(tracker.load_run_checkpoint(config.run_id), {"source_run_id": config.run_id})]
+        return [
+            (tracking.load_run_checkpoint(tracker, config.run_id), {"source_run_id": config.run_id})
+        ]
     names = config.activations
     if config.best:
         found = tracking.registered_runs(tracker, names)
         what = "no registered model fashion-mlp@{name} (aliases missing: {missing})"
         remedy = "run `make sweep` with these activations"
     else:
-        found = tracker.latest_trained_runs(names)
+        found = tracking.latest_trained_runs(tracker, names)
         what = (
             "no finished training run with a checkpoint for {missing} in experiment "
             f"{config.experiment!r}"
@@ -193,7 +197,7 @@ def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[object, dict[str,
             file=sys.stderr,
         )
     return [
-        (tracker.load_run_checkpoint(found[n]), {"source_run_id": found[n]})
+        (tracking.load_run_checkpoint(tracker, found[n]), {"source_run_id": found[n]})
         for n in names
         if n in found
     ]

@@ -85,7 +85,7 @@ def ui_command(uri: str, host: str, port: int) -> tuple[list[str], dict[str, str
     person, and each worker costs a core's share and ~270 MB."""
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
     command += ["--host", host, "--port", str(port), "--workers", "1"]
-    if root := tracking.store.artifact_root(uri):  # experiments made in the UI keep them there
+    if root := tracking.artifact_root(uri):  # experiments made in the UI keep them there
         command += ["--default-artifact-root", root]
     return command, environment.child_environment(_UI_ENVIRONMENT)  # the user's settings win
 

@@ -1,11 +1,12 @@
-"""Report: the seed's results table, rebuilt from what MLflow recorded (pandas, nothing else)."""
+"""Report: the seed's results table and the lr figure, built from a sweep's training runs as
+one DataFrame (a row per run, as the tracking adapter's `sweep_runs` reads them from MLflow);
+pandas in, files out, no store."""
 
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from pipeline.adapters.tracking import Tracker
 from pipeline.core.config import CHANCE_MARGIN, SEED_LR
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write_text, atomic_writer
@@ -60,41 +61,10 @@ PERCENT = {
 }
 
 
-def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
-    """One row per training run of the sweep (trials and confirmations), tidy column names."""
-    raw = tracker.search_runs(f"tags.sweep = '{study}'")
-    if raw.empty:
-        return pd.DataFrame()
-    raw = raw[raw["tags.stage"].isin(["train", "confirm"])]
-    if raw.empty:  # the sweep's parent run alone: no trial has started yet
-        return pd.DataFrame()
-    frame = pd.DataFrame(
-        {
-            "run_id": raw["run_id"],
-            "stage": raw["tags.stage"],
-            "activation": raw["params.activation"],
-            "lr": raw["params.lr"].astype(float),
-            "seed": raw["params.seed"].astype(int),
-            "status": raw["status"],
-            "state": _tag(raw, "trial_state"),
-            "stop_reason": _tag(raw, "stop_reason"),
-            "at_chance": _tag(raw, "at_chance") == "true",
-        }
-    )
-    for metric in ("best_val_acc", "best_epoch", "test_acc", "train_time_s", "time_to_best_s"):
-        frame[metric] = raw.get(f"metrics.{metric}", math.nan)
-    return frame.reset_index(drop=True)
-
-
-def _tag(raw: pd.DataFrame, key: str) -> pd.Series:
-    column = f"tags.{key}"
-    return raw[column] if column in raw else pd.Series(index=raw.index, dtype=object)
-
-
-def _run_columns(tracker: Tracker, run: pd.Series, prefix: str = "") -> dict:
+def _run_columns(run: pd.Series, prefix: str = "") -> dict:
     """The seed's columns for one run: accuracies at its best epoch, time to it, the epoch."""
     return {
-        f"{prefix}train_acc": _train_acc_at_best(tracker, run),
+        f"{prefix}train_acc": run["train_acc_at_best"],
         f"{prefix}val_acc": run["best_val_acc"],
         f"{prefix}test_acc": run["test_acc"],
         f"{prefix}time_to_best_s": run["time_to_best_s"],
@@ -103,14 +73,8 @@ def _run_columns(tracker: Tracker, run: pd.Series, prefix: str = "") -> dict:
     }
 
 
-def _train_acc_at_best(tracker: Tracker, row: pd.Series) -> float:
-    if pd.isna(row["best_epoch"]):
-        return math.nan
-    return tracker.metric_at_step(row["run_id"], "train_acc", int(row["best_epoch"]))
-
-
 def results_table(
-    tracker: Tracker, runs: pd.DataFrame, activations: tuple[str, ...], seed_lr: float = SEED_LR
+    runs: pd.DataFrame, activations: tuple[str, ...], seed_lr: float = SEED_LR
 ) -> pd.DataFrame:
     """Per activation: the best trial by validation accuracy, the trial at the seed's lr, and the
     mean ± std test accuracy over the best configuration's seeds (trial and confirmations)."""
@@ -122,9 +86,7 @@ def results_table(
         row = {"activation": activation, "trials": int((trials["activation"] == activation).sum())}
         if not mine.empty:
             best = mine.loc[mine["best_val_acc"].idxmax()]
-            row.update(
-                best_lr=best["lr"], train_time_s=best["train_time_s"], **_run_columns(tracker, best)
-            )
+            row.update(best_lr=best["lr"], train_time_s=best["train_time_s"], **_run_columns(best))
             seeds = runs[
                 (runs["activation"] == activation)
                 & (runs["lr"] == best["lr"])
@@ -144,7 +106,7 @@ def results_table(
             seed_row = at_seed_lr.iloc[0]
             row.update(
                 seed_lr_state=seed_row["state"],
-                **_run_columns(tracker, seed_row, prefix="seed_lr_"),
+                **_run_columns(seed_row, prefix="seed_lr_"),
             )
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -214,14 +176,14 @@ def _outcome(row) -> str:
 
 
 def write_report(
-    tracker: Tracker, study: str, activations: tuple[str, ...], directory: Path = REPORTS_DIR
+    runs: pd.DataFrame, study: str, activations: tuple[str, ...], directory: Path = REPORTS_DIR
 ) -> pd.DataFrame:
-    """reports/results.md, results.csv, lr_response.png and lr_response.html (interactive);
-    returns the table."""
-    runs = sweep_runs(tracker, study)
+    """reports/results.md, results.csv, lr_response.png and lr_response.html (interactive) from
+    the sweep's training runs (one row each, as `tracking.sweep_runs` gives them); returns the
+    table."""
     if runs.empty:
         raise PipelineError(f"no training runs of sweep {study!r} yet; run `make sweep` first")
-    table = results_table(tracker, runs, activations)
+    table = results_table(runs, activations)
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_text(directory / "results.csv", table.to_csv(index=False))
     atomic_write_text(directory / "results.md", to_markdown(table))

@@ -161,17 +161,18 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
     tracker.log_metrics(parent, metrics)
     tracker.set_tags(parent, {f"best_lr.{a}": f"{b.lr:g}" for a, b in best.items()})
     for path, figure in sweep.study.figures().items():
-        tracker.log_figure(parent, figure, path)
+        tracking.log_figure(tracker, parent, figure, path)
     for path, page in sweep.study.interactive_figures().items():
-        tracker.log_text(parent, page, path)
+        tracking.log_text(tracker, parent, page, path)
     return best
 
 
 def publish_report(tracker: tracking.Tracker, job: SweepJobConfig, parent: str | None) -> str:
-    table = results.write_report(tracker, job.sweep.study, job.sweep.activations)
+    runs = tracking.sweep_runs(tracker, job.sweep.study)
+    table = results.write_report(runs, job.sweep.study, job.sweep.activations)
     if parent:
         for name in results.REPORT_FILES:
-            tracker.log_file(parent, results.REPORTS_DIR / name, "results")
+            tracking.log_file(tracker, parent, results.REPORTS_DIR / name, "results")
     return results.to_markdown(table)
 
 

@@ -55,7 +55,7 @@ def sweep_overhead(splits: data.Splits, store: Path, count: int = 3) -> dict[str
         run_ids.append(trial.user_attrs["mlflow_run_id"])
     model_times, examples = [], data.example_images(splits.source)
     for run_id in run_ids:
-        model = handle.tracker.load_run_checkpoint(run_id)
+        model = tracking.load_run_checkpoint(handle.tracker, run_id)
         started = time.perf_counter()
         tracking.log_model(handle.tracker, run_id, model, examples)
         model_times.append(time.perf_counter() - started)

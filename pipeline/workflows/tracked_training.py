@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import torch
 
 from pipeline.adapters import tracking
-from pipeline.adapters.tracking.runs import Run
 from pipeline.core import data
 from pipeline.core.config import TrainConfig
 from pipeline.core.histograms import layer_histograms
@@ -35,7 +34,7 @@ class TrainingRun(training.Observer):
     observer), closed after."""
 
     tracker: tracking.Tracker
-    run: Run
+    run: tracking.Run
     config: TrainConfig
 
     @property
@@ -73,11 +72,11 @@ class TrainingRun(training.Observer):
                 [m.val_acc for m in h],
                 title=f"{describe(result.model)}, lr {self.config.lr:g}",
             )
-            tracker.log_figure(run_id, curves, "figures/learning_curves.png")
+            tracking.log_figure(tracker, run_id, curves, "figures/learning_curves.png")
             weights = {name: layer.weight for name, layer in result.model.linear_layers().items()}
-            tracker.log_npz(run_id, layer_histograms(weights), "histograms/weights.npz")
+            tracking.log_npz(tracker, run_id, layer_histograms(weights), "histograms/weights.npz")
         if result.has_best_weights:
-            tracker.log_checkpoint(run_id, result.model)
+            tracking.log_checkpoint(tracker, run_id, result.model)
         if result.completed and model_examples is not None:
             tracking.log_model(tracker, run_id, result.model, model_examples)
 
@@ -110,5 +109,5 @@ def training_run(
         parent_run_id,
         system_metrics=True,
     ) as run:
-        tracker.log_dataset(run.run_id, splits)
+        tracking.log_dataset(tracker, run.run_id, splits)
         yield TrainingRun(tracker, run, config)

@@ -1,45 +1,86 @@
-"""The MLflow adapter: the only package that imports mlflow. Store and experiments (`store`),
-runs with their metrics and artifacts (`runs`), logged and registered models (`models`).
+"""The MLflow adapter: the only package that imports mlflow. The store, its experiments and the
+process's MLflow settings (`store`); a run's lifecycle, params, tags and metrics (`runs`: the
+`Tracker`); what a run keeps (`artifacts`); queries (`search`); logged models (`models`); the
+registry (`registry`).
 
-Stages return plain results; jobs record them here under ARCHITECTURE.md's names.
+Stages return plain results; jobs record them here under ARCHITECTURE.md's names, as
+`tracking.log_figure(tracker, run_id, fig, path)`. Nothing here changes MLflow's process-wide
+state but `configure_process()`, which the command line calls once.
 """
 
+from pipeline.adapters.tracking.artifacts import (
+    load_run_checkpoint,
+    log_checkpoint,
+    log_dataset,
+    log_figure,
+    log_file,
+    log_npz,
+    log_text,
+    record_run,
+)
 from pipeline.adapters.tracking.models import (
     MODEL_URIS,
-    REGISTERED_MODEL,
     load_model,
     load_predictor,
     log_model,
-    register_run_model,
-    registered_runs,
     servable,
 )
-from pipeline.adapters.tracking.runs import Tracker
+from pipeline.adapters.tracking.registry import (
+    REGISTERED_MODEL,
+    register_run_model,
+    registered_runs,
+)
+from pipeline.adapters.tracking.runs import Run, Tracker
+from pipeline.adapters.tracking.search import (
+    latest_trained_runs,
+    metric_at_step,
+    run_experiment,
+    search_runs,
+    sweep_runs,
+)
 from pipeline.adapters.tracking.store import (
     DEFAULT_TRACKING_URI,
+    artifact_root,
     check_tracking_uri,
+    configure_process,
     experiment_names,
     is_server,
     resolve_uri,
-    run_experiment,
     tag_experiment_once,
+    using_store,
 )
 
 __all__ = [
     "DEFAULT_TRACKING_URI",
     "MODEL_URIS",
     "REGISTERED_MODEL",
+    "Run",
     "Tracker",
+    "artifact_root",
     "check_tracking_uri",
+    "configure_process",
     "experiment_names",
     "is_server",
+    "latest_trained_runs",
     "load_model",
     "load_predictor",
+    "load_run_checkpoint",
+    "log_checkpoint",
+    "log_dataset",
+    "log_figure",
+    "log_file",
     "log_model",
+    "log_npz",
+    "log_text",
+    "metric_at_step",
+    "record_run",
     "register_run_model",
     "registered_runs",
     "resolve_uri",
     "run_experiment",
+    "search_runs",
     "servable",
+    "sweep_runs",
     "tag_experiment_once",
+    "using_store",
 ]

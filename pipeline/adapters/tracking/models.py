@@ -1,8 +1,7 @@
-"""Logged models and the registry: log a trained MLP as a portable predictor, register it with
-a description, reload it for the project's tools, check one before it is served."""
+"""Logged models: log a trained MLP as a portable predictor, read what a logged model is, load
+one for the project's tools, check one before it is served."""
 
 import contextlib
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,25 +9,32 @@ from urllib.parse import urlparse
 
 import mlflow
 import torch
+from mlflow.environment_variables import MLFLOW_ALLOW_PICKLE_DESERIALIZATION
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.models.model import ModelInfo
 from torch import nn
 
-from pipeline.adapters.tracking.runs import Tracker, quiet
+from pipeline.adapters.tracking.runs import Tracker
 from pipeline.adapters.tracking.store import (
     check_tracking_uri,
     first_line,
+    quiet,
     resolve_uri,
     sqlite_database,
+    using_store,
 )
 from pipeline.core.data import CLASSES
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.model import IN_FEATURES, MLP, describe, load_checkpoint
 from pipeline.core.predictor import INPUT_CONTRACT, Predictor
 
-REGISTERED_MODEL = "fashion-mlp"
+MODEL_NAME = "model"  # the name each run's logged model has
 MODEL_FORMAT = "pt2"  # torch.export: a graph and tensors, loadable without pickle or this package
+MODEL_URIS = (
+    "runs:/<run_id>/model, runs:/<run_id>/checkpoint, models:/<name>@<alias>, "
+    "models:/<name>/<version>, models:/<model_id> or a checkpoint directory"
+)
 
 
 def model_pip_requirements() -> list[str]:
@@ -56,10 +62,20 @@ def log_model(tracker: Tracker, run_id: str, model: MLP, examples: torch.Tensor)
     example = examples.cpu().numpy()
     with torch.inference_mode():
         output = predictor(examples.cpu()).numpy()
-    with quiet():
+    # MLflow would put the model in the process's current experiment: it is made here, in the
+    # run's own, with the run's params, as log_model would make it.
+    params = tracker.client.get_run(run_id).data.params
+    with quiet(), using_store(tracker.uri):
+        logged = mlflow.initialize_logged_model(
+            name=MODEL_NAME,
+            source_run_id=run_id,
+            params=params,
+            experiment_id=tracker.experiment_id,
+        )
         info = mlflow.pytorch.log_model(
             predictor,
-            name="model",
+            name=MODEL_NAME,
+            model_id=logged.model_id,
             run_id=run_id,
             serialization_format=MODEL_FORMAT,
             signature=infer_signature(example, output),
@@ -74,76 +90,10 @@ def logged_model_uri(tracker: Tracker, run_id: str) -> str | None:
     """`models:/<model_id>` of the model named "model" that `run_id` logged, if any."""
     run = tracker.client.get_run(run_id)
     models = tracker.client.search_logged_models(
-        experiment_ids=[run.info.experiment_id], filter_string="name = 'model'"
+        experiment_ids=[run.info.experiment_id], filter_string=f"name = '{MODEL_NAME}'"
     )
     found = [m for m in models if m.source_run_id == run_id]
     return f"models:/{found[0].model_id}" if found else None
-
-
-def version_description(tracker: Tracker, run_id: str) -> str:
-    """What a registered version is, where it came from, and how to call it."""
-    run = tracker.client.get_run(run_id)
-    params, metrics = run.data.params, run.data.metrics
-    hidden = params.get("hidden_sizes", "?").replace(",", "-")
-    epochs = len(tracker.client.get_metric_history(run_id, "val_acc"))
-
-    def metric(key: str) -> str:
-        return f"{metrics[key]:.4f}" if key in metrics else "?"
-
-    return (
-        f"{params.get('activation', '?')} MLP {IN_FEATURES}-{hidden}-{len(CLASSES)}, SGD lr "
-        f"{params.get('lr', '?')}, {epochs} epochs (best at epoch "
-        f"{int(metrics.get('best_epoch', 0))}); best val_acc {metric('best_val_acc')}, "
-        f"test_acc {metric('test_acc')}. From run {run.info.run_name} ({run_id}); its "
-        f"checkpoint/ holds the same weights. {INPUT_CONTRACT}. Format: torch.export (pt2), "
-        "loads without pickle: mlflow.pyfunc.load_model(uri).predict(images)."
-    )
-
-
-def register_run_model(
-    tracker: Tracker,
-    run_id: str,
-    aliases: list[str],
-    examples: torch.Tensor,
-    name: str = REGISTERED_MODEL,
-) -> str:
-    """Make the run's logged model (logged now from its checkpoint, with `examples` as its
-    input example, if it has none) a version of `name` (once), describe that version, and move
-    `aliases` onto it."""
-    model_uri = logged_model_uri(tracker, run_id)
-    if model_uri is None:
-        log_model(tracker, run_id, tracker.load_run_checkpoint(run_id), examples)
-        model_uri = logged_model_uri(tracker, run_id)
-    client = tracker.client
-    versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
-    if versions:
-        version = versions[0].version
-    else:
-        with quiet():
-            version = mlflow.register_model(model_uri, name).version
-    client.update_model_version(name, version, description=version_description(tracker, run_id))
-    for alias in aliases:
-        client.set_registered_model_alias(name, alias, version)
-    return str(version)
-
-
-def registered_runs(
-    tracker: Tracker, aliases: tuple[str, ...], name: str = REGISTERED_MODEL
-) -> dict[str, str]:
-    """alias -> run id of the version it points to (aliases that do not exist: left out)."""
-    found = {}
-    for alias in aliases:
-        try:
-            found[alias] = tracker.client.get_model_version_by_alias(name, alias).run_id
-        except MlflowException:
-            continue
-    return found
-
-
-MODEL_URIS = (
-    "runs:/<run_id>/model, runs:/<run_id>/checkpoint, models:/<name>@<alias>, "
-    "models:/<name>/<version>, models:/<model_id> or a checkpoint directory"
-)
 
 
 def _is_checkpoint(model_uri: str) -> bool:
@@ -152,8 +102,8 @@ def _is_checkpoint(model_uri: str) -> bool:
     )
 
 
-def _open_store(model_uri: str, tracking_uri: str) -> None:
-    """Point MLflow at the project's store for a runs:/ or models:/ URI; nothing is created."""
+def _store_of(model_uri: str, tracking_uri: str) -> str:
+    """The project's store, checked, for a runs:/ or models:/ URI; nothing is created."""
     if urlparse(model_uri).scheme not in ("runs", "models"):
         raise UsageError(f"unsupported model URI {model_uri!r}; use {MODEL_URIS}")
     uri = resolve_uri(tracking_uri)
@@ -164,15 +114,15 @@ def _open_store(model_uri: str, tracking_uri: str) -> None:
             f"model {model_uri} not found: there is no tracking store {database} yet "
             "(`make sweep` or `make train` creates it)"
         )
-    mlflow.set_tracking_uri(uri)
+    return uri
 
 
 def model_info(model_uri: str, tracking_uri: str) -> ModelInfo:
     """The MLmodel of a logged or registered model (a local MLflow model directory too)."""
-    if not Path(model_uri).is_dir():
-        _open_store(model_uri, tracking_uri)
+    local = Path(model_uri).is_dir()
+    store = contextlib.nullcontext() if local else using_store(_store_of(model_uri, tracking_uri))
     try:
-        with quiet():
+        with quiet(), store:
             return mlflow.models.get_model_info(model_uri)
     except MlflowException as error:
         raise PipelineError(f"model {model_uri} not found: {first_line(error.message)}") from None
@@ -186,13 +136,15 @@ def load_model(model_uri: str, tracking_uri: str, device: str = "cpu") -> MLP:
     of the run that logged it. Checkpoints never unpickle code."""
     if Path(model_uri).is_dir():
         return load_checkpoint(Path(model_uri), device)
-    _open_store(model_uri, tracking_uri)
+    store = _store_of(model_uri, tracking_uri)
     if not _is_checkpoint(model_uri):
         run_id = model_info(model_uri, tracking_uri).run_id
         return load_model(f"runs:/{run_id}/checkpoint", tracking_uri, device)
     try:
         with tempfile.TemporaryDirectory() as scratch:
-            local = mlflow.artifacts.download_artifacts(model_uri, dst_path=scratch)
+            local = mlflow.artifacts.download_artifacts(
+                model_uri, dst_path=scratch, tracking_uri=store, registry_uri=store
+            )
             return load_checkpoint(Path(local), device)
     except MlflowException as error:
         raise PipelineError(f"model {model_uri} not found: {first_line(error.message)}") from None
@@ -203,16 +155,16 @@ def load_model(model_uri: str, tracking_uri: str, device: str = "cpu") -> MLP:
 @contextlib.contextmanager
 def pickle_disallowed() -> Iterator[None]:
     """MLflow's documented switch: loading a model that would unpickle anything fails instead."""
-    key = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
-    before = os.environ.get(key)
-    os.environ[key] = "false"
+    switch = MLFLOW_ALLOW_PICKLE_DESERIALIZATION
+    before = switch.get_raw()
+    switch.set("false")
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(key, None)
+            switch.unset()
         else:
-            os.environ[key] = before
+            switch.set(before)
 
 
 def load_predictor(model_uri: str, tracking_uri: str, device: str = "cpu") -> tuple[nn.Module, str]:
@@ -227,7 +179,7 @@ def load_predictor(model_uri: str, tracking_uri: str, device: str = "cpu") -> tu
         return Predictor(mlp).eval(), f"checkpoint: {describe(mlp)}"
     info = model_info(model_uri, tracking_uri)
     try:
-        with pickle_disallowed(), quiet():
+        with pickle_disallowed(), quiet(), using_store(_store_of(model_uri, tracking_uri)):
             module = mlflow.pytorch.load_model(model_uri)
     except MlflowException as error:
         mlp = load_model(f"runs:/{info.run_id}/checkpoint", tracking_uri, device)

@@ -1,20 +1,15 @@
-"""Runs: params, tags, metrics, figures, arrays, datasets and checkpoints, by run id."""
+"""Runs of one experiment in one store: started, ended (one way: `run_scope`), reopened, and
+fed params, tags, metrics and, while they train, MLflow's system metrics."""
 
 import contextlib
 import getpass
 import importlib.util
-import io
-import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import mlflow
-import numpy as np
-import pandas as pd
-from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.environment_variables import MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -25,15 +20,10 @@ from pipeline.adapters.tracking.store import (
     first_line,
     git_commit,
     resolve_uri,
+    using_store,
 )
-from pipeline.core.data import Splits
 from pipeline.core.errors import PipelineError
-from pipeline.core.histograms import save_npz
-from pipeline.core.model import MLP, load_checkpoint, save_checkpoint
 from pipeline.core.urls import redact
-from pipeline.figures import static
-
-DATASET_URL = "https://github.com/zalandoresearch/fashion-mnist"
 
 
 @dataclass
@@ -43,12 +33,12 @@ class Run:
 
 
 class Tracker:
-    """One experiment in one store."""
+    """One experiment in one store: its URI, a client on it and the experiment's id (found, or
+    created once). Making one changes nothing in MLflow's process-wide state."""
 
     def __init__(self, experiment: str, uri: str):
         self.uri = resolve_uri(uri)
         check_tracking_uri(self.uri)
-        mlflow.set_tracking_uri(self.uri)
         self.client = MlflowClient(self.uri)
         try:
             self.experiment_id = self._experiment_id(experiment)
@@ -56,8 +46,6 @@ class Tracker:
             raise PipelineError(
                 f"tracking store {redact(self.uri)} failed: {first_line(error.message)}"
             ) from None
-        # Logged models take their experiment from the fluent API's current one.
-        mlflow.set_experiment(experiment_id=self.experiment_id)
 
     def _experiment_id(self, name: str) -> str:
         found = self.client.get_experiment_by_name(name)
@@ -67,8 +55,6 @@ class Tracker:
             return self.client.create_experiment(name, artifact_location=artifact_root(self.uri))
         except MlflowException:  # another worker created it first
             return self.client.get_experiment_by_name(name).experiment_id
-
-    # --- runs ---------------------------------------------------------------------------
 
     def start_run(
         self,
@@ -118,7 +104,7 @@ class Tracker:
         description: str,
         parent_run_id: str | None = None,
         system_metrics: bool = False,
-    ) -> Iterator["Run"]:
+    ) -> Iterator[Run]:
         """The one way a run ends: `run.status` (FINISHED unless set) when the block does,
         KILLED on Ctrl-C or SIGTERM, FAILED on any other exception, with a stop_reason tag.
         With `system_metrics`, MLflow samples the machine's load while the block runs."""
@@ -144,16 +130,19 @@ class Tracker:
         GPU, `system/gpu_0_utilization_percentage` and `system/gpu_0_memory_usage_megabytes`, one
         sample every MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL seconds. MLflow documents one way to
         attach it to a run, `mlflow.start_run(log_system_metrics=True)`, which resumes the run
-        made here as this thread's active run until `_end_monitored`. Off where
-        MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING is set false, or psutil is missing."""
+        made here as this thread's active run until `_end_monitored` (its monitor keeps the
+        store's URI it was started with). Off where MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING is set
+        false, or psutil is missing."""
         switch = MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING
         if (switch.defined and not switch.get()) or importlib.util.find_spec("psutil") is None:
             return False
         if mlflow.active_run() is not None:  # one per thread: this run goes without the samples
             return False
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.set_experiment(experiment_id=self.experiment_id)
-        mlflow.start_run(run_id=run_id, log_system_metrics=True)
+        try:
+            with using_store(self.uri):
+                mlflow.start_run(run_id=run_id, log_system_metrics=True)
+        except MlflowException:  # e.g. the process set another active experiment: no samples
+            return False
         return True
 
     def _end_monitored(self, run_id: str, status: str) -> None:
@@ -162,47 +151,8 @@ class Tracker:
         if active is None or active.info.run_id != run_id:
             self.end_run(run_id, status)
             return
-        mlflow.set_tracking_uri(self.uri)
-        mlflow.end_run(status)
-
-    def record_run(
-        self,
-        name: str,
-        stage: str,
-        *,
-        params: dict[str, str],
-        tags: dict[str, str],
-        description: str,
-        metrics: dict[str, float],
-        figures: dict[str, object] | None = None,
-        arrays: dict[str, dict[str, np.ndarray]] | None = None,
-        parent_run_id: str | None = None,
-    ) -> str:
-        """A whole run at once, for stages that compute first and log after (curves, probe,
-        analysis)."""
-        with self.run_scope(name, stage, params, tags, description, parent_run_id) as run:
-            run_id = run.run_id
-            self.log_metrics(run_id, metrics)
-            for artifact_file, fig in (figures or {}).items():
-                self.log_figure(run_id, fig, artifact_file)
-            for artifact_file, values in (arrays or {}).items():
-                self.log_npz(run_id, values, artifact_file)
-        return run_id
-
-    def latest_trained_runs(self, activations: tuple[str, ...]) -> dict[str, str]:
-        """Per activation, the newest finished training run that has a checkpoint."""
-        found: dict[str, str] = {}
-        runs = self.client.search_runs(
-            [self.experiment_id],
-            "tags.stage = 'train' and attributes.status = 'FINISHED' and metrics.test_acc >= 0",
-            order_by=["attributes.start_time DESC"],
-            max_results=5000,
-        )
-        for run in runs:
-            activation = run.data.params.get("activation")
-            if activation in activations and activation not in found:
-                found[activation] = run.info.run_id
-        return found
+        with using_store(self.uri):
+            mlflow.end_run(status)
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status)
@@ -216,76 +166,3 @@ class Tracker:
             return self.client.get_run(run_id).info.status
         except MlflowException:
             return None
-
-    def log_figure(self, run_id: str, fig, artifact_file: str) -> None:
-        try:
-            self.client.log_figure(run_id, fig, artifact_file)
-        finally:
-            static.close(fig)
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
-        """A text artifact, e.g. an HTML page the UI shows inline."""
-        self.client.log_text(run_id, text, artifact_file)
-
-    def log_file(self, run_id: str, path: Path, artifact_dir: str) -> None:
-        self.client.log_artifact(run_id, str(path), artifact_dir)
-
-    def log_npz(self, run_id: str, arrays: dict[str, np.ndarray], artifact_file: str) -> None:
-        with tempfile.TemporaryDirectory() as scratch:
-            path = save_npz(Path(scratch) / Path(artifact_file).name, arrays)
-            self.client.log_artifact(run_id, str(path), str(Path(artifact_file).parent))
-
-    def log_dataset(self, run_id: str, splits: Splits) -> None:
-        """Fashion-MNIST as an MLflow dataset input: name, digest, source and shape."""
-        source = splits.source
-        dataset = mlflow.data.from_numpy(
-            splits.train_x.cpu().numpy(),
-            targets=splits.train_y.cpu().numpy(),
-            source=mlflow.data.http_dataset_source.HTTPDatasetSource(DATASET_URL),
-            name="fashion-mnist" if source.official else "fashion-mnist-custom",
-            digest=source.digest[:16],
-        )
-        entity = Dataset(**dataset.to_dict())  # name, digest, source type, source, schema, profile
-        context = InputTag("mlflow.data.context", "training")
-        self.client.log_inputs(run_id, [DatasetInput(entity, [context])])
-
-    # --- models -------------------------------------------------------------------------
-
-    def log_checkpoint(self, run_id: str, model: MLP) -> None:
-        with tempfile.TemporaryDirectory() as scratch:
-            self.client.log_artifacts(
-                run_id, str(save_checkpoint(model, Path(scratch))), "checkpoint"
-            )
-
-    def load_run_checkpoint(self, run_id: str) -> MLP:
-        """The run's checkpoint, loaded without unpickling code."""
-        try:
-            self.client.get_run(run_id)
-        except MlflowException:
-            raise PipelineError(f"run {run_id} not found in {self.uri}") from None
-        if not any(a.path == "checkpoint" for a in self.client.list_artifacts(run_id)):
-            raise PipelineError(
-                f"run {run_id} has no checkpoint (a training run keeps its best epoch's "
-                "once it has finished one; one that diverged in its first epoch has none)"
-            )
-        with tempfile.TemporaryDirectory() as scratch:
-            local = self.client.download_artifacts(run_id, "checkpoint", scratch)
-            return load_checkpoint(Path(local))
-
-    def metric_at_step(self, run_id: str, key: str, step: int) -> float:
-        history = self.client.get_metric_history(run_id, key)
-        return next((m.value for m in history if m.step == step), float("nan"))
-
-    def search_runs(self, filter_string: str) -> pd.DataFrame:
-        """Runs of this experiment as a DataFrame (columns params.*, metrics.*, tags.*)."""
-        return mlflow.search_runs(
-            experiment_ids=[self.experiment_id], filter_string=filter_string, output_format="pandas"
-        )
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """MLflow's warnings and its printed notes ("Successfully registered model ...")."""
-    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield

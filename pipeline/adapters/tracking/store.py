@@ -1,31 +1,78 @@
-"""Where MLflow keeps things: the tracking URI, its checks, and experiment-level helpers."""
+"""Where MLflow keeps things: the store's URI and its checks, its experiments, the process's
+MLflow settings, and MLflow's current store for the length of one call."""
 
+import contextlib
 import functools
+import io
 import logging
-import os
 import subprocess
 import urllib.error
 import urllib.request
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
+import mlflow
+from mlflow.environment_variables import (
+    MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR,
+    MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT,
+    MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL,
+    MLFLOW_TRACKING_URI,
+)
 from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from mlflow.tracking import MlflowClient, is_tracking_uri_set
 
 from pipeline.core.config import DEFAULT_TRACKING_URI
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.urls import redact, sqlalchemy_url
 
 _SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "file", "databricks")
-
-logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the CLI's output to what matters
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-# With a tracking server, MLflow prints two "View run ... at" lines (after a GET) per ended run.
-os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 # Training runs log system metrics (CPU, memory, GPU): a sample every this many seconds, sparse
 # enough to cost a trial next to nothing, dense enough for an epoch-long curve on a CPU.
 SYSTEM_METRICS_INTERVAL_S = 2
-os.environ.setdefault("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", str(SYSTEM_METRICS_INTERVAL_S))
+
+
+def configure_process() -> None:
+    """MLflow's settings for this process, where the user has not set them: no artifact progress
+    bars, no printed run URLs (with a server, two "View run ... at" lines per ended run), system
+    metrics sampled every SYSTEM_METRICS_INTERVAL_S; and only MLflow's errors in the log."""
+    for switch, value in (
+        (MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR, "false"),
+        (MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT, "true"),
+    ):
+        if not switch.defined:
+            switch.set(value)
+    if not MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL.defined:
+        mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_INTERVAL_S)
+    logging.getLogger("mlflow").setLevel(logging.ERROR)  # keep the CLI's output to what matters
+
+
+@contextlib.contextmanager
+def using_store(uri: str) -> Iterator[None]:
+    """MLflow's current tracking URI is `uri` inside the block, for the fluent calls that take
+    no URI (logging and loading models, registering, search_runs, a monitored run); after it,
+    the URI set in code and MLFLOW_TRACKING_URI are each what they were."""
+    variable = MLFLOW_TRACKING_URI.get_raw()
+    MLFLOW_TRACKING_URI.unset()  # what is left set is the URI set in code, if any
+    before = mlflow.get_tracking_uri() if is_tracking_uri_set() else None
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)
+        if variable is None:
+            MLFLOW_TRACKING_URI.unset()
+        else:
+            MLFLOW_TRACKING_URI.set(variable)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """MLflow's warnings and its printed notes ("Successfully registered model ...")."""
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
 
 
 def sqlite_database(uri: str) -> Path | None:
@@ -77,6 +124,10 @@ def artifact_root(uri: str) -> str | None:
     return str(database.parent.resolve() / "artifacts") if database else None
 
 
+def is_server(uri: str) -> bool:
+    return urlparse(uri).scheme in ("http", "https")
+
+
 @functools.cache
 def git_commit() -> str:
     try:
@@ -100,10 +151,6 @@ def first_line(text: str) -> str:
 # --- experiments, for the UI ------------------------------------------------------------
 
 
-def is_server(uri: str) -> bool:
-    return urlparse(uri).scheme in ("http", "https")
-
-
 def experiment_names(uri: str) -> list[str]:
     return [e.name for e in MlflowClient(uri).search_experiments()]
 
@@ -122,24 +169,3 @@ def tag_experiment_once(uri: str, experiment: str, key: str, value: str) -> str 
     except MlflowException as error:
         raise PipelineError(f"tracking store {uri} failed: {first_line(error.message)}") from None
     return found.experiment_id
-
-
-def run_experiment(uri: str, run_id: str) -> str | None:
-    """The name of the experiment that holds `run_id` in the store at `uri`; None where the store
-    does not have it (or has it deleted). Creates nothing: a SQLite store that does not exist
-    yet is not made to answer."""
-    database = sqlite_database(uri)
-    if database and not database.is_file():
-        return None
-    client = MlflowClient(uri)
-    try:
-        run = client.get_run(run_id)
-        if run.info.lifecycle_stage == "deleted":
-            return None
-        return client.get_experiment(run.info.experiment_id).name
-    except MlflowException as error:
-        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
-            return None
-        raise PipelineError(
-            f"tracking store {redact(uri)} failed: {first_line(error.message)}"
-        ) from None

@@ -1,0 +1,76 @@
+"""The model registry: a run's logged model made a version of a registered model, described,
+and given aliases; and which run each alias points to."""
+
+import mlflow
+import torch
+from mlflow.exceptions import MlflowException
+
+from pipeline.adapters.tracking.artifacts import load_run_checkpoint
+from pipeline.adapters.tracking.models import log_model, logged_model_uri
+from pipeline.adapters.tracking.runs import Tracker
+from pipeline.adapters.tracking.store import quiet, using_store
+from pipeline.core.data import CLASSES
+from pipeline.core.model import IN_FEATURES
+from pipeline.core.predictor import INPUT_CONTRACT
+
+REGISTERED_MODEL = "fashion-mlp"
+
+
+def version_description(tracker: Tracker, run_id: str) -> str:
+    """What a registered version is, where it came from, and how to call it."""
+    run = tracker.client.get_run(run_id)
+    params, metrics = run.data.params, run.data.metrics
+    hidden = params.get("hidden_sizes", "?").replace(",", "-")
+    epochs = len(tracker.client.get_metric_history(run_id, "val_acc"))
+
+    def metric(key: str) -> str:
+        return f"{metrics[key]:.4f}" if key in metrics else "?"
+
+    return (
+        f"{params.get('activation', '?')} MLP {IN_FEATURES}-{hidden}-{len(CLASSES)}, SGD lr "
+        f"{params.get('lr', '?')}, {epochs} epochs (best at epoch "
+        f"{int(metrics.get('best_epoch', 0))}); best val_acc {metric('best_val_acc')}, "
+        f"test_acc {metric('test_acc')}. From run {run.info.run_name} ({run_id}); its "
+        f"checkpoint/ holds the same weights. {INPUT_CONTRACT}. Format: torch.export (pt2), "
+        "loads without pickle: mlflow.pyfunc.load_model(uri).predict(images)."
+    )
+
+
+def register_run_model(
+    tracker: Tracker,
+    run_id: str,
+    aliases: list[str],
+    examples: torch.Tensor,
+    name: str = REGISTERED_MODEL,
+) -> str:
+    """Make the run's logged model (logged now from its checkpoint, with `examples` as its
+    input example, if it has none) a version of `name` (once), describe that version, and move
+    `aliases` onto it."""
+    model_uri = logged_model_uri(tracker, run_id)
+    if model_uri is None:
+        log_model(tracker, run_id, load_run_checkpoint(tracker, run_id), examples)
+        model_uri = logged_model_uri(tracker, run_id)
+    client = tracker.client
+    versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
+    if versions:
+        version = versions[0].version
+    else:
+        with quiet(), using_store(tracker.uri):
+            version = mlflow.register_model(model_uri, name).version
+    client.update_model_version(name, version, description=version_description(tracker, run_id))
+    for alias in aliases:
+        client.set_registered_model_alias(name, alias, version)
+    return str(version)
+
+
+def registered_runs(
+    tracker: Tracker, aliases: tuple[str, ...], name: str = REGISTERED_MODEL
+) -> dict[str, str]:
+    """alias -> run id of the version it points to (aliases that do not exist: left out)."""
+    found = {}
+    for alias in aliases:
+        try:
+            found[alias] = tracker.client.get_model_version_by_alias(name, alias).run_id
+        except MlflowException:
+            continue
+    return found

@@ -1,0 +1,106 @@
+"""Questions asked of a store: runs of an experiment as a table, a sweep's training runs, the
+newest trained run per activation, a metric at one step, which experiment holds a run."""
+
+import math
+
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from pipeline.adapters.tracking.runs import Tracker
+from pipeline.adapters.tracking.store import first_line, sqlite_database, using_store
+from pipeline.core.errors import PipelineError
+from pipeline.core.urls import redact
+
+SWEEP_METRICS = ("best_val_acc", "best_epoch", "test_acc", "train_time_s", "time_to_best_s")
+
+
+def search_runs(tracker: Tracker, filter_string: str) -> pd.DataFrame:
+    """Runs of the tracker's experiment as a DataFrame (columns params.*, metrics.*, tags.*)."""
+    with using_store(tracker.uri):
+        return mlflow.search_runs(
+            experiment_ids=[tracker.experiment_id],
+            filter_string=filter_string,
+            output_format="pandas",
+        )
+
+
+def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
+    """One row per training run of the sweep (trials and confirmations), tidy column names, with
+    `train_acc_at_best`, the train accuracy at the run's best epoch; empty before any trial."""
+    raw = search_runs(tracker, f"tags.sweep = '{study}'")
+    if raw.empty:
+        return pd.DataFrame()
+    raw = raw[raw["tags.stage"].isin(["train", "confirm"])]
+    if raw.empty:  # the sweep's parent run alone: no trial has started yet
+        return pd.DataFrame()
+    frame = pd.DataFrame(
+        {
+            "run_id": raw["run_id"],
+            "stage": raw["tags.stage"],
+            "activation": raw["params.activation"],
+            "lr": raw["params.lr"].astype(float),
+            "seed": raw["params.seed"].astype(int),
+            "status": raw["status"],
+            "state": _tag(raw, "trial_state"),
+            "stop_reason": _tag(raw, "stop_reason"),
+            "at_chance": _tag(raw, "at_chance") == "true",
+        }
+    )
+    for metric in SWEEP_METRICS:
+        frame[metric] = raw.get(f"metrics.{metric}", math.nan)
+    frame = frame.reset_index(drop=True)
+    frame["train_acc_at_best"] = [
+        math.nan if pd.isna(epoch) else metric_at_step(tracker, run_id, "train_acc", int(epoch))
+        for run_id, epoch in zip(frame["run_id"], frame["best_epoch"], strict=True)
+    ]
+    return frame
+
+
+def _tag(raw: pd.DataFrame, key: str) -> pd.Series:
+    column = f"tags.{key}"
+    return raw[column] if column in raw else pd.Series(index=raw.index, dtype=object)
+
+
+def metric_at_step(tracker: Tracker, run_id: str, key: str, step: int) -> float:
+    """The value `key` was logged with at `step` (from its history); NaN where it was not."""
+    history = tracker.client.get_metric_history(run_id, key)
+    return next((m.value for m in history if m.step == step), float("nan"))
+
+
+def latest_trained_runs(tracker: Tracker, activations: tuple[str, ...]) -> dict[str, str]:
+    """Per activation, the newest finished training run that has a checkpoint."""
+    found: dict[str, str] = {}
+    runs = tracker.client.search_runs(
+        [tracker.experiment_id],
+        "tags.stage = 'train' and attributes.status = 'FINISHED' and metrics.test_acc >= 0",
+        order_by=["attributes.start_time DESC"],
+        max_results=5000,
+    )
+    for run in runs:
+        activation = run.data.params.get("activation")
+        if activation in activations and activation not in found:
+            found[activation] = run.info.run_id
+    return found
+
+
+def run_experiment(uri: str, run_id: str) -> str | None:
+    """The name of the experiment that holds `run_id` in the store at `uri`; None where the store
+    does not have it (or has it deleted). Creates nothing: a SQLite store that does not exist
+    yet is not made to answer."""
+    database = sqlite_database(uri)
+    if database and not database.is_file():
+        return None
+    client = MlflowClient(uri)
+    try:
+        run = client.get_run(run_id)
+        if run.info.lifecycle_stage == "deleted":
+            return None
+        return client.get_experiment(run.info.experiment_id).name
+    except MlflowException as error:
+        if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise PipelineError(
+            f"tracking store {redact(uri)} failed: {first_line(error.message)}"
+        ) from None
