@@ -153,9 +153,11 @@ def runs_of(parent_id: str, experiment: str = "activation-study"):
 
 
 def open_sweep(config_path: Path, create: bool):
-    """The sweep job's handle on a study, as `make sweep` (create) or `make worker` open it."""
-    from pipeline.core.config import SweepConfig, SweepJobConfig
+    """The sweep job's handle on a study, as `make sweep` (create) or `make worker` open it:
+    its config made from the file and this process's environment, as the command line makes it."""
+    from pipeline.cli.main import make_config
+    from pipeline.core.environment import read_settings
     from pipeline.workflows import sweep
 
-    job = SweepJobConfig(sweep=SweepConfig.load(Path(config_path)), config_path=config_path)
+    job = make_config("sweep", {"config_path": Path(config_path)}, read_settings())
     return sweep.open_sweep(job, create=create)
