@@ -254,8 +254,8 @@ def test_a_trial_left_running_by_a_dead_worker_is_failed_and_retried(workdir, ti
     config_path = write_config(workdir, activations=["relu"], lr=[0.05], heartbeat_interval=1)
     handle = open_sweep(config_path, create=True)
     # A worker claims the trial, opens its MLflow run, then dies: no more heartbeats.
-    [claimed] = handle.study.claim()
-    with handle.study.heartbeat(claimed):
+    [claimed] = studies.claim(handle.study)
+    with studies.heartbeat(handle.study, claimed):
         pass  # one heartbeat, then none
     orphan = handle.tracker.start_run(
         "train-relu-lr0.05",

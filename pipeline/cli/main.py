@@ -14,6 +14,7 @@ import threading
 import traceback
 from pathlib import Path
 
+from pipeline.adapters import studies
 from pipeline.cli.commands import STAGES
 from pipeline.core import config as cfg
 from pipeline.core.environment import Settings, read_settings
@@ -73,6 +74,7 @@ def _interrupt(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    studies.configure_logging()
     argv = sys.argv[1:] if argv is None else argv
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
