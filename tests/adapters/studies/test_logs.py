@@ -1,0 +1,48 @@
+"""Optuna's log level is set by the program's entry point, never by importing the adapter."""
+
+import subprocess
+import sys
+
+import optuna
+
+from pipeline.adapters import studies
+from pipeline.cli.main import main
+from tests.conftest import REPO
+
+# Importing the adapter in a fresh interpreter, with Optuna's verbosity set beforehand.
+IMPORT_ONLY = """
+import warnings
+import optuna
+
+optuna.logging.set_verbosity(optuna.logging.DEBUG)
+import pipeline.adapters.studies
+
+assert optuna.logging.get_verbosity() == optuna.logging.DEBUG, optuna.logging.get_verbosity()
+experimental = [f for f in warnings.filters if f[2] is optuna.exceptions.ExperimentalWarning]
+assert not experimental, experimental
+"""
+
+
+def test_configure_logging_sets_optunas_verbosity_to_warning():
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        studies.configure_logging()
+        assert optuna.logging.get_verbosity() == optuna.logging.WARNING
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+def test_importing_the_adapter_changes_neither_the_verbosity_nor_the_warning_filters():
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_ONLY], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_cli_configures_optunas_logging_first(monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(studies, "configure_logging", lambda: calls.append("configured"))
+    assert main(["no-such-stage"]) == 2  # even a usage error comes after it
+    assert calls == ["configured"]
+    assert "invalid choice" in capsys.readouterr().err
