@@ -14,7 +14,6 @@ import threading
 import traceback
 from pathlib import Path
 
-from pipeline.adapters import studies
 from pipeline.cli.commands import STAGES
 from pipeline.core import config as cfg
 from pipeline.core.environment import Settings, read_settings
@@ -65,6 +64,9 @@ def make_config(stage: str, values: dict, settings: Settings | None = None):
 
 def run_stage(stage: str, config: cfg.Config) -> int:
     """Import the stage's job only now: `--help` and bad flags answer without loading torch."""
+    from pipeline.adapters import studies  # here, not above: --help stays free of Optuna
+
+    studies.configure_logging()
     module, function = STAGES[stage].job.split(":")
     return getattr(importlib.import_module(f"pipeline.jobs.{module}"), function)(config)
 
@@ -74,7 +76,6 @@ def _interrupt(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    studies.configure_logging()
     argv = sys.argv[1:] if argv is None else argv
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)

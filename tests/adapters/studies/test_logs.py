@@ -2,11 +2,13 @@
 
 import subprocess
 import sys
+import types
 
 import optuna
 
 from pipeline.adapters import studies
-from pipeline.cli.main import main
+from pipeline.cli import main as cli
+from pipeline.cli.commands import STAGES
 from tests.conftest import REPO
 
 # Importing the adapter in a fresh interpreter, with Optuna's verbosity set beforehand.
@@ -20,6 +22,15 @@ import pipeline.adapters.studies
 assert optuna.logging.get_verbosity() == optuna.logging.DEBUG, optuna.logging.get_verbosity()
 experimental = [f for f in warnings.filters if f[2] is optuna.exceptions.ExperimentalWarning]
 assert not experimental, experimental
+"""
+
+# A usage error answered by the CLI, in a fresh interpreter.
+USAGE_ERROR_ONLY = """
+import sys
+from pipeline.cli.main import main
+
+assert main(["no-such-stage"]) == 2
+assert "optuna" not in sys.modules
 """
 
 
@@ -40,9 +51,19 @@ def test_importing_the_adapter_changes_neither_the_verbosity_nor_the_warning_fil
     assert result.returncode == 0, result.stderr
 
 
-def test_the_cli_configures_optunas_logging_first(monkeypatch, capsys):
+def test_a_stage_runs_after_the_cli_configured_optunas_logging(monkeypatch):
     calls = []
-    monkeypatch.setattr(studies, "configure_logging", lambda: calls.append("configured"))
-    assert main(["no-such-stage"]) == 2  # even a usage error comes after it
-    assert calls == ["configured"]
-    assert "invalid choice" in capsys.readouterr().err
+    monkeypatch.setattr(studies, "configure_logging", lambda: calls.append("logging"))
+    function = STAGES["worker"].job.split(":")[1]
+    job = types.SimpleNamespace(**{function: lambda config: calls.append("job") or 0})
+    monkeypatch.setattr(cli.importlib, "import_module", lambda name: job)
+    assert cli.run_stage("worker", None) == 0
+    assert calls == ["logging", "job"]
+
+
+def test_help_and_bad_flags_import_no_optuna():
+    """The CLI configures Optuna only for a stage that runs: answering `--help` stays quick."""
+    result = subprocess.run(
+        [sys.executable, "-c", USAGE_ERROR_ONLY], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
