@@ -1,7 +1,7 @@
 """How many trials per second a study storage sustains, with N worker processes and no training.
 
 Each process does what `python -m pipeline worker` does with the storage for one trial, in the
-same order and through the same functions (`pipeline.adapters.studies.Study`), with the
+same order and through the same functions (`pipeline.adapters.studies`), with the
 training taken out:
 fail stale trials, claim a queued trial, start the heartbeat, suggest the two fixed params,
 set the MLflow run id, report one value per epoch and ask the study's pruner, set the stop
@@ -57,16 +57,16 @@ def nothing_to_close(run_id: str | None, why: str) -> None:
 def prepare(config: SweepConfig) -> None:
     """A new study with its grid queued, as `make sweep` leaves it."""
     study = studies.Study(config, create=True, on_orphan=nothing_to_close)
-    study.queue_missing()
+    studies.queue_missing(study)
 
 
 def one_trial(study: studies.Study, epochs: int) -> bool:
     """One worker iteration, storage calls only (as in jobs.worker.work and run_trial)."""
-    claimed = study.claim()  # stale-trial check included
+    claimed = studies.claim(study)  # stale-trial check included
     if not claimed:
         return False
     trial = claimed[0]
-    with study.heartbeat(trial):
+    with studies.heartbeat(study, trial):
         study.suggest_point(trial)
         trial.set_user_attr("mlflow_run_id", f"run-{trial.number}")
         for epoch in range(1, epochs + 1):
@@ -75,12 +75,13 @@ def one_trial(study: studies.Study, epochs: int) -> bool:
                 break
         trial.set_user_attr("stop_reason", "max_epochs")
         study.tell(trial, "COMPLETE", 0.5 + 1e-4 * trial.number)
-    study.finished_count()
-    study.best_value()
+    studies.finished_count(study)
+    studies.best_value(study)
     return True
 
 
 def worker(config: SweepConfig, ready, go, reports) -> None:
+    studies.configure_logging()  # a fresh interpreter, as `python -m pipeline worker` sets it
     study = studies.Study(config, create=False, on_orphan=nothing_to_close)
     ready.put(True)
     go.wait()
@@ -173,6 +174,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=13, help="reports per trial (13: default)")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per setting")
     args = parser.parse_args()
+    studies.configure_logging()
     counts = [int(n) for n in args.processes.split(",")]
     measurements = itertools.count(int(time.time()))
     print(f"{args.trials} queued trials, {args.epochs} reports each, median of {args.repeats}")

@@ -37,6 +37,15 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: -slow[item.path])  # stable: the files' own order otherwise
 
 
+@pytest.fixture(autouse=True, scope="session")
+def optuna_logs_as_the_program_sets_them():
+    """Tests that call workflows without the CLI's entry point get Optuna's log level as the
+    program sets it there."""
+    from pipeline.adapters import studies
+
+    studies.configure_logging()
+
+
 def needs_real_data(test):
     """On the real Fashion-MNIST: slow, and skipped (saying why) where it is not installed."""
     return pytest.mark.slow(_no_real_data(test))

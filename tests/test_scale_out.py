@@ -19,6 +19,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from pipeline.adapters import studies
 from pipeline.cli.main import main
 from pipeline.core.urls import sqlalchemy_url
 from tests.conftest import open_sweep, write_dataset
@@ -128,7 +129,7 @@ def test_three_workers_share_one_study_through_postgresql_and_a_tracking_server(
     )
     # `make sweep` on the first machine creates the study, its parent run and the queue...
     handle = open_sweep(config_path, create=True)
-    assert len(handle.study.trials(TrialState.WAITING)) == 12
+    assert len(studies.trials(handle.study, TrialState.WAITING)) == 12
 
     # ...and three workers (separate processes, as on separate machines) share it.
     workers = [start_worker(config_path, tiny_data, workdir) for _ in range(3)]
@@ -245,15 +246,17 @@ CLAIMING_PROCESS = """
 import sys, time
 from pathlib import Path
 from optuna.trial import TrialState
+from pipeline.adapters import studies
 from pipeline.core.config import SweepConfig, SweepJobConfig
 from pipeline.workflows.sweep import open_sweep
 
+studies.configure_logging()  # as `python -m pipeline worker` does
 config_path, barrier, index = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 handle = open_sweep(SweepJobConfig(sweep=SweepConfig.load(config_path)), create=False)
 (barrier / f"ready-{index}").touch()
 while not (barrier / "go").exists():
     time.sleep(0.01)
-while claimed := handle.study.claim():
+while claimed := studies.claim(handle.study):
     trial = claimed[0]
     print(trial.number, flush=True)
     handle.study.tell(trial, "COMPLETE", 0.5)
@@ -266,7 +269,7 @@ def test_processes_claiming_from_one_sqlite_queue_never_get_the_same_trial(workd
     lrs = [round(0.001 * (n + 1), 3) for n in range(45)]
     config = write_config(workdir, activations=["relu", "tanh"], lr=lrs)
     handle = open_sweep(config, create=True)
-    assert len(handle.study.trials(TrialState.WAITING)) == 90
+    assert len(studies.trials(handle.study, TrialState.WAITING)) == 90
     barrier = workdir / "barrier"
     barrier.mkdir()
     processes = [

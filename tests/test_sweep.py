@@ -254,8 +254,8 @@ def test_a_trial_left_running_by_a_dead_worker_is_failed_and_retried(workdir, ti
     config_path = write_config(workdir, activations=["relu"], lr=[0.05], heartbeat_interval=1)
     handle = open_sweep(config_path, create=True)
     # A worker claims the trial, opens its MLflow run, then dies: no more heartbeats.
-    [claimed] = handle.study.claim()
-    with handle.study.heartbeat(claimed):
+    [claimed] = studies.claim(handle.study)
+    with studies.heartbeat(handle.study, claimed):
         pass  # one heartbeat, then none
     orphan = handle.tracker.start_run(
         "train-relu-lr0.05",
@@ -275,66 +275,6 @@ def test_a_trial_left_running_by_a_dead_worker_is_failed_and_retried(workdir, ti
     killed = client().get_run(orphan)
     assert killed.info.status == "KILLED"
     assert killed.data.tags["stop_reason"].startswith("orphaned")
-
-
-def test_the_pruner_compares_a_trial_only_with_its_own_activation():
-    study = optuna.create_study(direction="maximize")
-    distributions = {
-        "activation": optuna.distributions.CategoricalDistribution(["relu", "sigmoid"]),
-        "lr": optuna.distributions.FloatDistribution(1e-6, 1e3, log=True),
-    }
-
-    def add(activation: str, lr: float, curve: list[float], state=TrialState.COMPLETE):
-        trial = optuna.trial.create_trial(
-            params={"activation": activation, "lr": lr},
-            distributions=distributions,
-            value=max(curve) if state == TrialState.COMPLETE else None,
-            state=state,
-            intermediate_values=dict(enumerate(curve, start=1)),
-        )
-        study.add_trial(trial)
-        return study.get_trials()[-1]
-
-    add("relu", 0.1, [0.80, 0.85, 0.88, 0.90])
-    pruner = studies.PerActivationMedianPruner(warmup_epochs=2, reference_lr=0.001)
-    slow_sigmoid = add("sigmoid", 0.1, [0.10, 0.10, 0.30], state=TrialState.RUNNING)
-    assert not pruner.prune(study, slow_sigmoid), "no sigmoid reference yet: never pruned"
-    slow_relu = add("relu", 0.01, [0.50, 0.60, 0.70], state=TrialState.RUNNING)
-    assert pruner.prune(study, slow_relu)
-    early_relu = add("relu", 0.02, [0.50, 0.60], state=TrialState.RUNNING)
-    assert not pruner.prune(study, early_relu), "still within the warm-up epochs"
-    reference = add("relu", 0.001, [0.50, 0.60, 0.70], state=TrialState.RUNNING)
-    assert not pruner.prune(study, reference), "the reference lr is never pruned"
-
-
-def test_trials_running_in_lockstep_prune_each_other_at_the_same_epoch():
-    """No trial has finished, as in a stack: the same activation's running trials are the peers."""
-    study = optuna.create_study(direction="maximize")
-    distributions = {
-        "activation": optuna.distributions.CategoricalDistribution(["relu", "tanh"]),
-        "lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True),
-    }
-
-    def running(activation: str, lr: float, curve: list[float]):
-        study.add_trial(
-            optuna.trial.create_trial(
-                params={"activation": activation, "lr": lr},
-                distributions=distributions,
-                state=TrialState.RUNNING,
-                intermediate_values=dict(enumerate(curve, start=1)),
-            )
-        )
-        return study.get_trials()[-1]
-
-    pruner = studies.PerActivationMedianPruner(warmup_epochs=1, reference_lr=0.001)
-    good = running("relu", 0.1, [0.8, 0.85])
-    bad = running("relu", 0.3, [0.4, 0.45])
-    reference = running("relu", 0.001, [0.3, 0.35])
-    other = running("tanh", 0.3, [0.2, 0.25])
-    assert pruner.prune(study, bad), "below the median of its running peers at epoch 2"
-    assert not pruner.prune(study, good)
-    assert not pruner.prune(study, reference), "the reference lr is never pruned"
-    assert not pruner.prune(study, other), "no other tanh trial: nothing to compare with"
 
 
 def sweep_outcome(workdir: Path, tiny_data: Path, study: str, **values) -> tuple[dict, dict]:

@@ -63,19 +63,28 @@ def make_config(stage: str, values: dict, settings: Settings | None = None):
 
 
 def run_stage(stage: str, config: cfg.Config) -> int:
-    """Import the stage's job only now: `--help` and bad flags answer without loading torch or
-    MLflow. MLflow's settings for this process are made first, once, as the edge's."""
-    _configure_mlflow()
+    """Import the stage's job only now: `--help` and bad flags answer without loading torch,
+    MLflow or Optuna. The libraries' settings for this process are made first, once, here."""
+    _configure_libraries()
     module, function = STAGES[stage].job.split(":")
     return getattr(importlib.import_module(f"pipeline.jobs.{module}"), function)(config)
 
 
-def _configure_mlflow() -> None:
+def _configure_libraries() -> None:
+    """MLflow's and Optuna's settings for this process (quiet logs, system-metrics sampling).
+    A GPU image without them still runs `make bench`, untracked."""
     try:
         from pipeline.adapters import tracking
-    except ImportError:  # a GPU image without MLflow: `make bench` runs untracked there
-        return
-    tracking.configure_process()
+    except ImportError:
+        pass
+    else:
+        tracking.configure_process()
+    try:
+        from pipeline.adapters import studies
+    except ImportError:
+        pass
+    else:
+        studies.configure_logging()
 
 
 def _interrupt(signum, frame) -> None:

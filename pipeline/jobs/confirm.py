@@ -2,7 +2,7 @@
 
 from tqdm.auto import tqdm
 
-from pipeline.adapters import tracking
+from pipeline.adapters import studies, tracking
 from pipeline.core import data
 from pipeline.core.config import SweepJobConfig
 from pipeline.core.device import configure_torch, resolve_device
@@ -27,7 +27,7 @@ def run(job: SweepJobConfig) -> int:
     settings = configure_torch(device)
     todo = [
         config.train_config(b.activation, b.lr, seed=config.train.seed + offset)
-        for b in sweep.study.best_trials().values()
+        for b in studies.best_trials(sweep.study).values()
         for offset in range(1, job.seeds + 1)
     ]
     todo = [c for c in todo if (c.activation, str(c.lr), str(c.seed)) not in done_keys]

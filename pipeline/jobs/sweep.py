@@ -2,6 +2,7 @@
 
 import sys
 
+from pipeline.adapters import studies
 from pipeline.core import data
 from pipeline.core.config import SweepJobConfig
 from pipeline.core.device import resolve_device
@@ -37,7 +38,7 @@ def run(job: SweepJobConfig) -> int:
         sweep.tracker.end_run(sweep.parent_run_id, run_status)
     for warning in warnings:
         print(f"warning: {warning}; its trial was retried by the others", file=sys.stderr)
-    counts = sweep.study.counts()
+    counts = studies.counts(sweep.study)
     print(table)
     print(f"trials: {', '.join(f'{n} {state.lower()}' for state, n in sorted(counts.items()))}")
     if best:

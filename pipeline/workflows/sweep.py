@@ -99,8 +99,8 @@ def _prepare(sweep: Sweep, data_digest: str | None) -> None:
         tracker.reopen_run(parent)
     study.set_attr(STORE, redact(tracker.uri))
     tracker.set_tags(parent, {"lrs": ",".join(f"{lr:g}" for lr in config.lrs)})
-    study.fail_orphans()  # open_sweep holds the study's lock around all of this
-    study.queue_missing()
+    studies.fail_orphans(study)  # open_sweep holds the study's lock around all of this
+    studies.queue_missing(study)
 
 
 def check_same_store(study: studies.Study, job: SweepJobConfig) -> None:
@@ -144,7 +144,7 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
     """Log each activation's best model (real test images of `source` as its input example),
     register it, and record the bests on the parent run."""
     tracker, parent = sweep.tracker, sweep.parent_run_id
-    best = sweep.study.best_trials()
+    best = studies.best_trials(sweep.study)
     examples = data.example_images(source)
     for activation, trial in best.items():
         tracking.register_run_model(tracker, trial.run_id, [activation], examples)
@@ -155,14 +155,14 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
     for activation, trial in best.items():
         metrics[f"best_val_acc.{activation}"] = trial.val_acc
         metrics[f"best_lr.{activation}"] = trial.lr
-    counts = sweep.study.counts()
+    counts = studies.counts(sweep.study)
     for state in ("COMPLETE", "PRUNED", "FAIL"):
         metrics[f"trials_{state.lower()}"] = counts.get(state, 0)
     tracker.log_metrics(parent, metrics)
     tracker.set_tags(parent, {f"best_lr.{a}": f"{b.lr:g}" for a, b in best.items()})
-    for path, figure in sweep.study.figures().items():
+    for path, figure in studies.static_figures(sweep.study).items():
         tracking.log_figure(tracker, parent, figure, path)
-    for path, page in sweep.study.interactive_figures().items():
+    for path, page in studies.interactive_figures(sweep.study).items():
         tracking.log_text(tracker, parent, page, path)
     return best
 
@@ -184,7 +184,7 @@ class SweepBar(tqdm):
         super().__init__(total=total, desc=desc, unit="trial", disable=not sweep.config.progress)
 
     def update_from(self, study: studies.Study) -> None:
-        if (finished := study.finished_count()) != self.n:
+        if (finished := studies.finished_count(study)) != self.n:
             self.n = finished
-            self.set_postfix(best=f"{study.best_value():.4f}")
+            self.set_postfix(best=f"{studies.best_value(study):.4f}")
             self.refresh()

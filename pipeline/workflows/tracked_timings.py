@@ -6,7 +6,7 @@ import statistics
 import time
 from pathlib import Path
 
-from pipeline.adapters import tracking
+from pipeline.adapters import studies, tracking
 from pipeline.core import data
 from pipeline.core.config import SweepConfig, SweepJobConfig, TrainConfig
 from pipeline.stages import training
@@ -46,10 +46,10 @@ def sweep_overhead(splits: data.Splits, store: Path, count: int = 3) -> dict[str
     handle = open_sweep(job, create=True)
     settings = {"device": splits.device.type}
     overheads, run_ids = [], []
-    while claimed := handle.study.claim():
+    while claimed := studies.claim(handle.study):
         trial = claimed[0]
         started = time.perf_counter()
-        with handle.study.heartbeat(trial):
+        with studies.heartbeat(handle.study, trial):
             [outcome] = trials.run_trials(handle, [trial], splits, settings)
         overheads.append(time.perf_counter() - started - outcome.train_time_s)
         run_ids.append(trial.user_attrs["mlflow_run_id"])

@@ -6,6 +6,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from pipeline.adapters import studies
 from pipeline.core import data
 from pipeline.core.config import CPU_STACK, SweepConfig
 from pipeline.core.device import configure_torch, resolve_device
@@ -140,13 +141,13 @@ def work(
     outcomes: list[TrialOutcome] = []
     with SweepBar(sweep, f"sweep {config.study}") as bar:
         while True:
-            trials = sweep.study.claim(stack_size(config, device))
+            trials = studies.claim(sweep.study, stack_size(config, device))
             if not trials:
-                if not sweep.study.running_count() or not sweep.study.has_heartbeat:
+                if not studies.running_count(sweep.study) or not sweep.study.has_heartbeat:
                     break
                 time.sleep(poll_s)  # another worker's trial may still fail and be queued again
                 continue
-            with sweep.study.heartbeat(*trials):
+            with studies.heartbeat(sweep.study, *trials):
                 outcomes += run_trials(sweep, trials, splits, settings)
             bar.update_from(sweep.study)
     return outcomes

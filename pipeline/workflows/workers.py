@@ -41,7 +41,7 @@ def run_workers(sweep: Sweep, workers: int) -> list[str]:
         for index, process in enumerate(processes)
         if process.returncode != 0
     ]
-    if died and sweep.study.open_points():
+    if died and studies.open_points(sweep.study):
         raise PipelineError(f"{died[0]}; rerun the sweep to resume")
     return died
 

@@ -1,0 +1,71 @@
+"""The Optuna adapter, and the only package that imports optuna: storage, the queue of grid
+points, claims, heartbeats, the pruner and the study's figures. Public API only.
+
+The design is a grid: every activation is trained at the same learning rates. The grid is put in
+the study's queue once, when the study is prepared; workers then only claim queued trials, so N
+workers on one or many machines never run a point twice, and a rerun tops the queue up with the
+points that have no finished trial yet. A heartbeat marks a trial whose worker died as FAIL and
+queues a retry of it.
+
+Callers import the package and call its functions on a `Study`:
+`studies.claim(study, 2)`, `studies.best_trials(study)`, `studies.static_figures(study)`.
+"""
+
+from pipeline.adapters.studies.figures import interactive_figures, static_figures
+from pipeline.adapters.studies.logs import configure_logging
+from pipeline.adapters.studies.pruner import PerActivationMedianPruner, make_pruner
+from pipeline.adapters.studies.queries import (
+    FINISHED,
+    BestTrial,
+    best_trials,
+    best_value,
+    counts,
+    finished_count,
+    grid_point,
+    open_points,
+    running_count,
+    trials,
+)
+from pipeline.adapters.studies.queue import claim, fail_orphans, heartbeat, queue_missing
+from pipeline.adapters.studies.storage import (
+    CONNECT_TIMEOUT_S,
+    MAX_RETRIES,
+    SWEEPS_DIR,
+    OnOrphan,
+    local_lock,
+    storage_file,
+    storage_kind,
+    storage_url,
+)
+from pipeline.adapters.studies.study import Study
+
+__all__ = [
+    "CONNECT_TIMEOUT_S",
+    "FINISHED",
+    "MAX_RETRIES",
+    "SWEEPS_DIR",
+    "BestTrial",
+    "OnOrphan",
+    "PerActivationMedianPruner",
+    "Study",
+    "best_trials",
+    "best_value",
+    "claim",
+    "configure_logging",
+    "counts",
+    "fail_orphans",
+    "finished_count",
+    "grid_point",
+    "heartbeat",
+    "interactive_figures",
+    "local_lock",
+    "make_pruner",
+    "open_points",
+    "queue_missing",
+    "running_count",
+    "static_figures",
+    "storage_file",
+    "storage_kind",
+    "storage_url",
+    "trials",
+]

@@ -1,0 +1,115 @@
+"""Where a study lives and how it is opened: the storage URL (a SQLite file by default, a
+database server, or Optuna's journal file), the storage itself (RDB with heartbeats that fail and
+retry a trial whose worker died, or a journal file), and the lock file of a local storage."""
+
+import contextlib
+import fcntl
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import optuna
+from optuna.storages import BaseStorage, JournalStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import FrozenTrial
+
+from pipeline.adapters.studies.logs import experimental_features
+from pipeline.core.config import SweepConfig
+from pipeline.core.errors import PipelineError, UsageError
+from pipeline.core.urls import redact, sqlalchemy_url
+
+SWEEPS_DIR = Path("sweeps")
+MAX_RETRIES = 3  # a trial whose worker keeps dying is not retried forever
+# A server that does not answer fails in this many seconds, not after the OS's TCP timeout.
+CONNECT_TIMEOUT_S = 10
+# Called with (MLflow run id or None, why) for a trial whose worker died.
+OnOrphan = Callable[[str | None, str], None]
+
+
+def storage_url(config: SweepConfig) -> str:
+    """The config's `storage` (OPTUNA_STORAGE replaces it at the edge), else a SQLite file in
+    sweeps/ named after the study."""
+    return config.storage or f"sqlite:///{SWEEPS_DIR / config.study}.db"
+
+
+def storage_kind(url: str) -> str:
+    """ "rdb" or "journal"; a UsageError for any other URL (checked before anything is written)."""
+    scheme = urlparse(url).scheme.split("+")[0]
+    if scheme in ("sqlite", "postgresql", "postgres", "mysql"):
+        return "rdb"
+    if scheme == "journal" or (not scheme and url.endswith((".journal", ".log"))):
+        return "journal"
+    raise UsageError(
+        f"study storage {redact(url)!r} has an unknown scheme; use sqlite:///PATH, "
+        "postgresql://USER@HOST/DB, or journal://PATH for Optuna's journal file"
+    )
+
+
+def storage_file(url: str) -> Path | None:
+    """The local file behind a SQLite or journal URL; None for a database server."""
+    if storage_kind(url) == "journal":
+        return Path(url.removeprefix("journal://"))
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///"))
+    return None
+
+
+def _retry_stale(on_orphan: OnOrphan) -> Callable[[optuna.Study, FrozenTrial], None]:
+    """The storage's callback for a trial whose heartbeats stopped: tell the caller (who closes
+    its MLflow run), then queue a retry of it."""
+
+    def retry(study: optuna.Study, trial: FrozenTrial) -> None:
+        why = "its worker stopped sending heartbeats"
+        on_orphan(trial.user_attrs.get("mlflow_run_id"), why)
+        with experimental_features():
+            optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(study, trial)
+
+    return retry
+
+
+def open_storage(url: str, heartbeat_interval: int, on_orphan: OnOrphan) -> BaseStorage:
+    """RDB storage (SQLite, PostgreSQL, MySQL) with heartbeats, or a journal file (no heartbeat)."""
+    path = storage_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if storage_kind(url) == "journal":
+        return JournalStorage(JournalFileBackend(str(path)))
+    # pre-ping: a worker idle for a long trial finds its pooled connection closed by the server
+    # (or a restarted one) and reconnects instead of failing the tell.
+    server = {"pool_pre_ping": True, "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
+    try:
+        with experimental_features():
+            return RDBStorage(
+                sqlalchemy_url(url),
+                engine_kwargs=None if url.startswith("sqlite") else server,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=2 * heartbeat_interval,
+                heartbeat_stale_trial_callback=_retry_stale(on_orphan),
+            )
+    except ImportError as error:  # Optuna wraps the driver's ModuleNotFoundError
+        raise PipelineError(
+            f"study storage {redact(url)} needs its database driver ({error.__cause__}); for "
+            "PostgreSQL install the [postgres] extra: pip install -e '.[postgres]'"
+        ) from None
+    except Exception as error:  # sqlalchemy's errors carry the driver's reason
+        reason = str(error).splitlines()[0]
+        raise PipelineError(f"study storage {redact(url)} is unreachable: {reason}") from None
+
+
+@contextlib.contextmanager
+def local_lock(url: str) -> Iterator[None]:
+    """One process at a time creates, prepares, or moves trials between states in a study kept
+    in a local file (SQLite, journal): a lock file beside it (one machine, as SQLite itself).
+
+    SQLite ignores SELECT ... FOR UPDATE, so two processes can both read a queued trial as
+    WAITING and both move it to RUNNING (optuna#4002), or both fail one stale trial and queue two
+    retries of it. PostgreSQL and MySQL lock the row, so they need no lock file.
+    """
+    path = storage_file(url)
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "a") as lock:  # closing the file releases the lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -1,0 +1,84 @@
+"""The handle on one sweep's Optuna study: open it in its storage (creating it, or loading one
+that must exist), its user attributes, its trials' ids, and the calls a worker makes on a
+trial it holds (suggest its grid point, tell how it ended)."""
+
+import contextlib
+
+import optuna
+from optuna.storages import RDBStorage
+from optuna.trial import Trial, TrialState
+
+from pipeline.adapters.studies.pruner import make_pruner
+from pipeline.adapters.studies.storage import (
+    OnOrphan,
+    local_lock,
+    open_storage,
+    storage_file,
+    storage_kind,
+    storage_url,
+)
+from pipeline.core.activations import NAMES
+from pipeline.core.config import SweepConfig
+from pipeline.core.errors import PipelineError
+from pipeline.core.urls import redact
+
+
+class Study:
+    """One sweep's Optuna study in its storage. `on_orphan` is told about each trial whose
+    worker died, when it is failed (its MLflow run id, or None, and why)."""
+
+    def __init__(self, config: SweepConfig, create: bool, on_orphan: OnOrphan):
+        self.config, self.url, self.on_orphan = config, storage_url(config), on_orphan
+        storage_kind(self.url)
+        local_file = storage_file(self.url)
+        if not create and local_file is not None and not local_file.exists():
+            raise self._no_study()  # and do not create an empty database file on the way
+        self.storage = open_storage(self.url, config.heartbeat_interval, on_orphan)
+        try:
+            self.optuna_study = (optuna.create_study if create else optuna.load_study)(
+                study_name=config.study,
+                storage=self.storage,
+                pruner=make_pruner(config),
+                **({"direction": "maximize", "load_if_exists": True} if create else {}),
+            )
+        except KeyError:
+            raise self._no_study() from None
+        self.study_id = self.storage.get_study_id_from_name(config.study)
+
+    def _no_study(self) -> PipelineError:
+        return PipelineError(
+            f"study {self.config.study!r} does not exist in {redact(self.url)}; create it once, "
+            "on one machine, with `make sweep SWEEP=<config>` (it queues the trials), then start "
+            "`make worker SWEEP=<config>` on the others"
+        )
+
+    @property
+    def has_heartbeat(self) -> bool:
+        return isinstance(self.storage, RDBStorage)
+
+    def lock(self) -> contextlib.AbstractContextManager[None]:
+        """The study's lock file while the block runs (no lock for a database server)."""
+        return local_lock(self.url)
+
+    def attr(self, key: str) -> str | None:
+        return self.optuna_study.user_attrs.get(key)
+
+    def set_attr(self, key: str, value: str) -> None:
+        self.optuna_study.set_user_attr(key, value)
+
+    def trial_id(self, number: int) -> int:
+        """The storage's id of the study's trial `number`."""
+        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
+
+    def suggest_point(self, trial: Trial) -> tuple[str, float]:
+        """The trial's queued (activation, lr), as params over the distributions they come from:
+        the registered activations, and the grid's lr range on a log scale."""
+        lrs = [*self.config.lrs, trial.user_attrs.get("lr", self.config.lrs[0])]
+        activation = trial.suggest_categorical("activation", NAMES)
+        return activation, trial.suggest_float("lr", min(lrs), max(lrs), log=True)
+
+    def tell(self, trial: Trial, state: str, value: float | None = None) -> None:
+        """state: COMPLETE (with the value), PRUNED or FAIL."""
+        self.optuna_study.tell(
+            trial, value if state == "COMPLETE" else None, state=TrialState[state]
+        )
