@@ -110,6 +110,7 @@ def local_lock(url: str) -> Iterator[None]:
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "a") as lock:  # closing the file releases the lock
+    # Not `<file>.lock`: a journal storage keeps its own lock there (JournalFileSymlinkLock).
+    with open(f"{path}.claims.lock", "a") as lock:  # closing the file releases the lock
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield

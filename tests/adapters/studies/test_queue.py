@@ -49,6 +49,17 @@ def test_a_claim_of_two_from_a_queue_of_three_takes_two_and_leaves_one_waiting(m
     assert studies.claim(study, 2) == []
 
 
+def test_a_journal_study_claims_without_touching_the_journals_own_lock(make_study, tmp_path):
+    """The claim lock is not `<journal>.lock`, where Optuna's journal keeps its own lock: were
+    it the same file, Optuna would find it held and wait out its 30 s grace period per write."""
+    study = make_study("journal", activations=("relu",), lrs=(0.01, 0.1))
+    studies.queue_missing(study)
+    claimed = studies.claim(study, 2)
+    assert [study.suggest_point(t) for t in claimed] == [("relu", 0.1), ("relu", 0.01)]
+    assert (tmp_path / "unit.journal.claims.lock").exists()
+    assert not (tmp_path / "unit.journal.lock").exists(), "Optuna's lock is free between writes"
+
+
 def test_a_journal_study_fails_the_trials_found_running_when_it_restarts(make_study, orphans):
     """A journal file has no heartbeats: a RUNNING trial at start-up lost its worker."""
     study = make_study("journal", activations=("relu",), lrs=(0.01,))

@@ -41,7 +41,7 @@ def test_an_unknown_scheme_is_a_usage_error_with_the_password_hidden():
 
 def test_the_local_lock_is_a_file_beside_the_storage_and_none_for_a_server(tmp_path):
     with studies.local_lock(f"sqlite:///{tmp_path}/deep/a.db"):
-        assert (tmp_path / "deep/a.db.lock").exists()
+        assert (tmp_path / "deep/a.db.claims.lock").exists()
     with studies.local_lock("postgresql://me@db/optuna"):
         pass
-    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.db.lock", "deep"]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.db.claims.lock", "deep"]

@@ -39,4 +39,4 @@ def test_suggest_tell_and_trial_ids(make_study):
 def test_the_lock_is_a_file_beside_a_local_storage(make_study, tmp_path):
     study = make_study()
     with study.lock():
-        assert (tmp_path / "unit.db.lock").exists()
+        assert (tmp_path / "unit.db.claims.lock").exists()
