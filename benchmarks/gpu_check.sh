@@ -95,14 +95,14 @@ print(", ".join(f"{n} {m.version(n)}" for n in names.split()))'
 # --- the parts, most important first --------------------------------------------------------
 nvidia-smi >>"$OUT/tests.log" 2>&1
 # Every module the parts below import, from the kit alone; then the kit's data, verified.
-imports='import pipeline.jobs.bench, pipeline.jobs.sweep, pipeline.jobs.worker, pipeline.tracking
+imports='import pipeline.jobs.bench, pipeline.jobs.sweep, pipeline.jobs.worker, pipeline.adapters.tracking
 import mlflow.pytorch, optuna, plotly, sqlalchemy, alembic, pydantic, pytest; print("imports: ok")'
 part "kit: imports" 60 tests.log python3 -c "$imports"
 part "kit: data" 60 tests.log python3 -m pipeline data --data-dir "$work/data"
 # The tests that skip without CUDA (the graphed step, lone and stacked), and MLflow's system
 # metrics, which sample the GPU through nvidia-ml-py where there is one.
-part "CUDA tests" 120 tests.log python3 -m pytest -p no:cacheprovider tests/test_stacked.py \
-  tests/test_train.py tests/test_tracking.py -k "cuda or system_metrics"
+part "CUDA tests" 120 tests.log python3 -m pytest -p no:cacheprovider tests/stages/test_stacked.py \
+  tests/stages/test_training.py tests/adapters/tracking/test_runs.py -k "cuda or system_metrics"
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of flags
 part "pipeline bench" 200 bench.log python3 -m pipeline bench --device "$DEVICE" --out "$OUT" $BENCH_ARGS
 

@@ -16,6 +16,8 @@ from pipeline.core import data, environment
 from pipeline.core.config import DEFAULT_TRACKING_URI
 
 REPO = Path(__file__).resolve().parents[1]
+# The browser tests' `page` fixture, for every test module that drives Chromium.
+pytest_plugins = ("tests.browser",)
 REAL_DATA = data.DEBIAN_DIR / "train-images-idx3-ubyte.gz"
 _no_real_data = pytest.mark.skipif(
     not REAL_DATA.exists()

@@ -5,10 +5,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-import optuna
 import pytest
 import torch
-import yaml
 from optuna.trial import TrialState
 
 from pipeline.adapters import studies
@@ -17,31 +15,7 @@ from pipeline.core.config import SweepConfig, TrainConfig
 from pipeline.stages import results
 from pipeline.workflows import trials
 from tests.conftest import client, one_line, open_sweep, run_cli, runs_of
-
-TINY = {
-    "max_epochs": 2,
-    "patience": 2,
-    "hidden_sizes": [32, 16],
-    "batch_size": 32,
-    "pruner": "none",
-    "workers": 1,
-}
-
-
-def write_config(directory: Path, **values) -> Path:
-    path = directory / f"{values.get('study', 'tiny')}.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {"study": "tiny", "activations": ["relu", "tanh"], "lr": [0.02, 0.1], **TINY, **values}
-        )
-    )
-    return path
-
-
-def run_sweep(config: Path, data_dir: Path, *extra: str) -> int:
-    return main(
-        ["sweep", "--config", str(config), "--data-dir", str(data_dir), "--no-progress", *extra]
-    )
+from tests.sweeps import run_sweep, study_of, write_config
 
 
 def plotly_figure(run_id: str, artifact: str, directory: Path) -> tuple[list, dict]:
@@ -57,11 +31,6 @@ def plotly_figure(run_id: str, artifact: str, directory: Path) -> tuple[list, di
         values.append(value)
         rest = rest.lstrip()[end:].lstrip().removeprefix(",")
     return values[1], values[2]
-
-
-def study_of(config: Path) -> optuna.Study:
-    loaded = SweepConfig.load(config)
-    return optuna.load_study(study_name=loaded.study, storage=studies.storage_url(loaded))
 
 
 def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 from pipeline.adapters import studies, tracking
 from pipeline.cli.main import main
 from pipeline.core.config import DEFAULT_TRACKING_URI, SweepConfig
-from tests.test_sweep import study_of, write_config
+from tests.sweeps import study_of, write_config
 
 # Each test kills or runs whole sweeps in fresh processes.
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from pipeline.core.config import DEFAULT_TRACKING_URI
 from pipeline.core.errors import PipelineError
 from pipeline.stages import results
 from tests.conftest import one_line
-from tests.test_sweep import run_sweep, write_config
+from tests.sweeps import run_sweep, write_config
 
 
 def runs_frame() -> pd.DataFrame:

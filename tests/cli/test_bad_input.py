@@ -13,8 +13,8 @@ import yaml
 
 from pipeline.cli.main import main
 from pipeline.core.model import build_model, save_checkpoint
-from tests.conftest import isolate, write_dataset
-from tests.test_sweep import TINY
+from tests.conftest import REPO, isolate, write_dataset
+from tests.sweeps import sweep_config
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +29,6 @@ def store(tmp_path_factory, tiny_data) -> Path:
             == 0
         )
     return directory
-
-
-def sweep_config(directory: Path, name: str, values: dict) -> str:
-    base = {"study": "tiny", "activations": ["relu"], "lr": [0.05], **TINY}
-    (directory / name).write_text(yaml.safe_dump({**base, **values}))
-    return name
 
 
 def snapshot(directory: Path) -> tuple:
@@ -317,6 +311,6 @@ def test_bad_input(store, tiny_data, monkeypatch, capsys, case, argv, env, code,
 
 
 def test_the_reliability_docs_list_every_case():
-    readme = (Path(__file__).resolve().parents[1] / "docs/reliability.md").read_text()
+    readme = (REPO / "docs/reliability.md").read_text()
     missing = [case for case, *_ in CATALOGUE if f"| {case} |" not in readme]
     assert not missing, f"docs/reliability.md bad-input table lacks: {missing}"

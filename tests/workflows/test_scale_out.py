@@ -32,7 +32,7 @@ from tests.services import (
     mlflow_server,
     throwaway_postgres,
 )
-from tests.test_sweep import write_config
+from tests.sweeps import write_config
 
 pytestmark = pytest.mark.slow
 

@@ -14,12 +14,12 @@ import optuna
 import pytest
 
 from pipeline.cli.main import main
-from tests.conftest import isolate, one_line
-from tests.services import free_port, leftover_processes, taken_port, wait_for_http
-from tests.test_sweep import run_sweep, write_config
 
 # `page` is test_ui's fixture: the same headless Chromium, driven by Playwright.
-from tests.test_ui import needs_browser, page, stop_group  # noqa: F401
+from tests.browser import needs_browser, stop_group
+from tests.conftest import isolate, one_line
+from tests.services import free_port, leftover_processes, taken_port, wait_for_http
+from tests.sweeps import run_sweep, write_config
 
 PIPELINE = [sys.executable, "-m", "pipeline"]
 DASHBOARD_DEADLINE_S = 90  # imports (ours, then the dashboard's) take ~15 s on two busy cores
@@ -182,7 +182,7 @@ def served(study, tmp_path) -> Iterator[str]:
 
 @pytest.mark.slow
 @needs_browser
-def test_watching_the_sweep_live_in_the_dashboard(study, served, page, tmp_path):  # noqa: F811
+def test_watching_the_sweep_live_in_the_dashboard(study, served, page, tmp_path):
     from playwright.sync_api import expect
 
     trials = study.load().trials

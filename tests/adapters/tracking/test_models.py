@@ -25,7 +25,7 @@ from pipeline.core import data, predictor
 from pipeline.core.config import DEFAULT_TRACKING_URI
 from tests.conftest import isolate, needs_real_data, one_line, run_cli
 from tests.services import free_port, leftover_processes, stop_process, taken_port, wait_for_http
-from tests.test_bad_input import sweep_config
+from tests.sweeps import sweep_config
 
 SERVE_DEADLINE_S = 180  # the scoring server imports torch and loads the model: ~10-40 s here
 
