@@ -16,6 +16,8 @@ TEST_PACKAGES ?= chromium:chromium postgresql:initdb
 ACT ?= relu
 LR ?= 0.001
 EPOCHS ?= 13
+OPTIMIZER ?=
+INIT ?=
 MODEL ?= models:/fashion-mlp@champion
 SWEEP ?= sweeps/activations.yaml
 WORKERS ?=
@@ -69,8 +71,9 @@ test-packages:
 data: install dataset-package ## find, verify and load Fashion-MNIST
 	$(PY) -m pipeline data
 
-train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13
-	$(PY) -m pipeline train --activation $(ACT) --lr $(LR) --epochs $(EPOCHS) --experiment $(EXPERIMENT)
+train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13 OPTIMIZER=adam
+	$(PY) -m pipeline train --activation $(ACT) --lr $(LR) --epochs $(EPOCHS) --experiment $(EXPERIMENT) \
+	  $(if $(OPTIMIZER),--optimizer $(OPTIMIZER)) $(if $(INIT),--init $(INIT))
 
 evaluate: install dataset-package ## test accuracy of a logged model: make evaluate MODEL=runs:/<id>/model
 	$(PY) -m pipeline evaluate --model-uri '$(MODEL)'

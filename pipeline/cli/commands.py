@@ -71,8 +71,12 @@ ANALYSIS = (
 )
 TRAIN = (
     flag("--activation", help="registered activation name (default: relu)"),
-    flag("--lr", type=typed("lr", float), help="SGD learning rate (> 0)"),
-    flag("--momentum", type=typed("momentum", float), help="SGD momentum (0 <= m < 1)"),
+    flag("--optimizer", help="sgd (the seed's), adam or adamw (default: sgd)"),
+    flag("--lr", type=typed("lr", float), help="learning rate (> 0)"),
+    flag("--momentum", type=typed("momentum", float), help="SGD's momentum (0 <= m < 1)"),
+    flag("--nesterov", action=argparse.BooleanOptionalAction, help="SGD's Nesterov momentum"),
+    flag("--weight-decay", type=typed("weight_decay", float), help="weight decay (>= 0)"),
+    flag("--init", help="initial weights: default (PyTorch's, the seed's), kaiming or xavier"),
     flag("--batch-size", type=typed("batch_size", int), help="minibatch size"),
     flag("--epochs", dest="max_epochs", type=typed("epochs", int), help="maximum epochs"),
     flag("--patience", type=typed("patience", int), help="epochs without a better val_acc"),

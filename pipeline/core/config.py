@@ -7,10 +7,19 @@ here once.
 
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from pipeline.core.activations import NAMES, SEED_ACTIVATIONS, get_activation
 from pipeline.core.errors import UsageError
@@ -29,6 +38,10 @@ CPU_STACK = 1
 # nothing (tanh at lr 0.3, sigmoid at the seed's lr 1e-3: both end at 10%).
 CHANCE_MARGIN = 0.05
 NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+Optimizer = Literal["sgd", "adam", "adamw"]
+OPTIMIZERS = get_args(Optimizer)
+Init = Literal["default", "kaiming", "xavier"]  # PyTorch's own (the seed's), or the two schemes
+INITS = get_args(Init)
 
 
 class Config(BaseModel):
@@ -103,11 +116,18 @@ def fraction(default: float, low: Literal["<", "<="]) -> Any:
 
 
 class TrainConfig(Config):
-    """One training run. Defaults are the seed's: SGD lr 1e-3, momentum 0.9, batch 64, 13 epochs."""
+    """One training run. Defaults are the seed's: SGD lr 1e-3, momentum 0.9, batch 64, 13 epochs,
+    PyTorch's default initialisation."""
 
     activation: Activation = "relu"
+    optimizer: Optimizer = Field("sgd", description=f"one of: {', '.join(OPTIMIZERS)}")
     lr: PositiveNumber = SEED_LR
-    momentum: float = fraction(0.9, "<=")
+    momentum: float = fraction(0.9, "<=")  # SGD's; adam and adamw have none
+    nesterov: StrictBool = Field(False, description="true or false")  # SGD's
+    weight_decay: float = Field(
+        0.0, ge=0, allow_inf_nan=False, strict=True, description="a finite number >= 0"
+    )
+    init: Init = Field("default", description=f"one of: {', '.join(INITS)}")
     batch_size: StrictInt = at_least(1, 64)
     max_epochs: StrictInt = at_least(1, 13)
     # The seed declares patience 7 but stops at the first epoch without improvement.
@@ -119,15 +139,33 @@ class TrainConfig(Config):
     device: Device = "auto"
     val_fraction: float = fraction(0.2, "<")
 
+    @model_validator(mode="after")
+    def _nesterov_needs_momentum(self) -> "TrainConfig":
+        if self.optimizer == "sgd" and self.nesterov and self.momentum == 0:
+            raise ValueError("nesterov needs a momentum above 0")
+        return self
+
     @property
     def run_name(self) -> str:
         return f"train-{self.activation}-lr{self.lr:g}"
 
+    def unused_keys(self) -> tuple[str, ...]:
+        """The settings this run's optimizer does not have: not logged, so none misleads."""
+        return () if self.optimizer == "sgd" else ("momentum", "nesterov")
+
     def params(self) -> dict[str, str]:
         """The MLflow params of a run with this config (string values, one name for one thing)."""
-        values = self.model_dump()
+        values = self.model_dump(exclude=set(self.unused_keys()))
         values["hidden_sizes"] = ",".join(map(str, self.hidden_sizes))
         return {key: str(value) for key, value in values.items()}
+
+    def describe_optimizer(self) -> str:
+        """ "SGD lr 0.01 momentum 0.9", "AdamW lr 0.001 weight decay 0.01" and the like."""
+        name = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}[self.optimizer]
+        text = f"{name} lr {self.lr:g}"
+        if self.optimizer == "sgd":
+            text += f" momentum {self.momentum:g}" + (" (Nesterov)" if self.nesterov else "")
+        return text + (f" weight decay {self.weight_decay:g}" if self.weight_decay else "")
 
 
 # --- sweeps -------------------------------------------------------------------------------

@@ -3,11 +3,9 @@
 import torch
 from torch import nn
 
-from pipeline.core.config import DEFAULT_HIDDEN_SIZES
+from pipeline.core.config import DEFAULT_HIDDEN_SIZES, INITS
 from pipeline.core.errors import UsageError
 from pipeline.core.model import MLP, build_model
-
-INITS = ("default", "kaiming", "xavier")
 
 
 def check_init(scheme: str) -> str:

@@ -12,8 +12,10 @@ import torch.nn.functional as F
 
 from pipeline.core.config import TrainConfig
 from pipeline.core.data import Splits
-from pipeline.core.model import MLP, build_model
+from pipeline.core.init import build_initialised_model
+from pipeline.core.model import MLP
 from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
+from pipeline.stages.optimizers import lone_optimizer, settings_of
 
 EVAL_BATCH_SIZE = 4096
 
@@ -44,20 +46,6 @@ def layer_grad_norms(model: MLP, x: torch.Tensor, y: torch.Tensor) -> dict[str, 
     grads = torch.autograd.grad(loss, [layer.weight for layer in layers.values()])
     norms = torch.stack([g.norm() for g in grads]).tolist()
     return dict(zip(layers, norms, strict=True))
-
-
-def make_optimizer(model: MLP, config: TrainConfig) -> torch.optim.Optimizer:
-    """The seed's SGD with momentum. On a CPU the fused kernel updates every tensor in one pass
-    (118 us a step here against 222 us for foreach); on a GPU the foreach kernels are the ones
-    the CUDA-graph step was validated with."""
-    on_cpu = next(model.parameters()).device.type == "cpu"
-    return torch.optim.SGD(
-        model.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        fused=on_cpu or None,
-        foreach=None if on_cpu else True,
-    )
 
 
 class TrainingStep:
@@ -95,13 +83,15 @@ class GraphedTrainingStep(CudaGraphReplay, TrainingStep):
 
 
 class LoneEngine:
-    """One model, nn.Linear layers and torch.optim's fused update: faster than a stack of one
-    (`make bench`), so a lone trial keeps its own engine behind the same loop."""
+    """One model, nn.Linear layers and torch.optim's update (fused on a CPU): faster than a stack
+    of one (`make bench`), so a lone trial keeps its own engine behind the same loop."""
 
     def __init__(self, config: TrainConfig, splits: Splits, cuda_graphs: bool = True):
         x, y = splits.train_x, splits.train_y
-        model = build_model(config.activation, config.hidden_sizes, seed=config.seed).to(x.device)
-        optimizer = make_optimizer(model, config)
+        model = build_initialised_model(
+            config.activation, config.hidden_sizes, config.seed, config.init
+        ).to(x.device)
+        optimizer = lone_optimizer(model.parameters(), settings_of(config), x.device.type)
         self.models, self.running = [model], [0]
         self.best: dict[str, torch.Tensor] | None = None
         if use_cuda_graphs(x.device, cuda_graphs):

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import torch
 
+from pipeline.core.config import OPTIMIZERS, TrainConfig
 from pipeline.core.errors import UsageError
 
-KINDS = ("sgd", "adam", "adamw")
+KINDS = OPTIMIZERS
 # The kinds one stack may mix: Adam and AdamW differ only in where weight decay goes, which a
 # per-slice coefficient of 0 switches off; SGD keeps other state, so its trials stack apart.
 FAMILIES = {"sgd": "sgd", "adam": "adam", "adamw": "adam"}
@@ -66,6 +67,18 @@ class OptimizerSettings:
             raise UsageError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         if not 0 <= self.eps < math.inf:
             raise UsageError(f"eps must be >= 0, got {self.eps!r}")
+
+
+def settings_of(config: TrainConfig) -> OptimizerSettings:
+    """A training config's optimizer (momentum and Nesterov are SGD's alone)."""
+    sgd = config.optimizer == "sgd"
+    return OptimizerSettings(
+        kind=config.optimizer,
+        lr=config.lr,
+        momentum=config.momentum if sgd else 0.0,
+        nesterov=config.nesterov if sgd else False,
+        weight_decay=config.weight_decay,
+    )
 
 
 def lone_optimizer(

@@ -3,10 +3,11 @@ other engine behind the epoch loop (stages/training.py).
 
 Slice k of every stacked tensor is trial k: weights `[K, in, out]`, biases `[K, 1, out]`, one
 `torch.baddbmm` per layer for all trials. A stacked trial is the same experiment as the lone
-run of its config (stages/lone.py): the same initial weights (`build_model` with its seed), the
+run of its config (stages/lone.py): the same initial weights (its seed and `init`), the
 same batches in the same order (one seeded permutation per epoch, shared by all slices), the
 gradient of its own loss alone (the stack's loss is the sum of the slices' mean losses, and no
-weight is shared) and torch.optim.SGD's update with its own lr and momentum. Results differ
+weight is shared) and torch.optim's update with its own optimizer settings and state
+(stages/optimizers.py). Results differ
 from the lone run only by float rounding: bmm is not bit-equal to F.linear.
 """
 
@@ -20,9 +21,11 @@ from pipeline.core.activations import make_activation
 from pipeline.core.config import TrainConfig
 from pipeline.core.data import Splits
 from pipeline.core.errors import UsageError
-from pipeline.core.model import MLP, build_model
+from pipeline.core.init import build_initialised_model
+from pipeline.core.model import MLP
 from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
 from pipeline.stages.lone import EVAL_BATCH_SIZE
+from pipeline.stages.optimizers import StackedOptimizer, settings_of, stack_family
 
 # What makes trials "of one shape": one network layout, one data order, one schedule.
 SHARED_KEYS = (
@@ -45,6 +48,7 @@ def check_stackable(configs: list[TrainConfig]) -> None:
             raise UsageError(
                 f"stacked trials must share {key}; the configs have {', '.join(values)}"
             )
+    stack_family([settings_of(config) for config in configs])  # sgd apart from adam/adamw
 
 
 @dataclass
@@ -54,11 +58,9 @@ class Stack:
     trials: list[int]  # each slice's index in the configs, activations contiguous
     activations: list[str]
     params: list[torch.Tensor]  # w1, b1, w2, b2, ...: [K, in, out] and [K, 1, out], leaves
-    lr: torch.Tensor  # [K, 1, 1]: broadcasts over weights and biases alike
-    momentum: torch.Tensor  # [K, 1, 1]
+    optimizer: StackedOptimizer  # each slice's own settings and state
     loss_sum: torch.Tensor  # [K]: this epoch's training loss, summed over examples
     correct: torch.Tensor  # [K]
-    buffers: list[torch.Tensor] | None = None  # momentum buffers; None until the first step
     groups: list = field(init=False)  # (activation module, first slice, end slice)
 
     def __post_init__(self) -> None:
@@ -77,7 +79,7 @@ class Stack:
         them: a masked slice costs a slice's compute every step until the stack ends, while
         compacting 30 slices to 15 took 20-50 ms once, against an epoch of 89 CPU-s at 15
         slices and 193 at 30 (benchmarks/stacked_throughput.py, one CPU thread)."""
-        index = torch.tensor(keep, dtype=torch.long, device=self.lr.device)
+        index = torch.tensor(keep, dtype=torch.long, device=self.loss_sum.device)
 
         def take(t: torch.Tensor) -> torch.Tensor:
             return t.detach().index_select(0, index)
@@ -86,11 +88,9 @@ class Stack:
             trials=[self.trials[i] for i in keep],
             activations=[self.activations[i] for i in keep],
             params=[take(p).requires_grad_() for p in self.params],
-            lr=take(self.lr),
-            momentum=take(self.momentum),
+            optimizer=self.optimizer.keep(index),
             loss_sum=take(self.loss_sum),
             correct=take(self.correct),
-            buffers=None if self.buffers is None else [take(b) for b in self.buffers],
         )
 
 
@@ -106,16 +106,12 @@ def build_stack(configs: list[TrainConfig], models: list[MLP], device: torch.dev
         params.append(torch.stack([layer.weight.detach().t() for layer in layers]))
         params.append(torch.stack([layer.bias.detach().unsqueeze(0) for layer in layers]))
 
-    def per_slice(values: list[float]) -> torch.Tensor:
-        return torch.tensor(values, dtype=torch.float32, device=device).view(-1, 1, 1)
-
     size = len(trials)
     return Stack(
         trials=trials,
         activations=[configs[i].activation for i in trials],
         params=[p.contiguous().requires_grad_() for p in params],
-        lr=per_slice([configs[i].lr for i in trials]),
-        momentum=per_slice([configs[i].momentum for i in trials]),
+        optimizer=StackedOptimizer([settings_of(configs[i]) for i in trials], device),
         loss_sum=torch.zeros(size, device=device),
         correct=torch.zeros(size, dtype=torch.long, device=device),
     )
@@ -151,19 +147,6 @@ def example_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return flat.view(k, b)
 
 
-@torch.no_grad()
-def sgd_update(stack: Stack, grads: tuple[torch.Tensor, ...]) -> None:
-    """torch.optim.SGD's rule (no dampening, nesterov or weight decay) with each slice's own
-    lr and momentum; torch.optim takes one lr per param group, so it cannot do this."""
-    if stack.buffers is None:
-        stack.buffers = [g.clone() for g in grads]  # SGD's first step: buf = g
-    else:
-        for buf, g in zip(stack.buffers, grads, strict=True):
-            buf.mul_(stack.momentum).add_(g)
-    for p, buf in zip(stack.params, stack.buffers, strict=True):
-        p.addcmul_(stack.lr, buf, value=-1)  # p -= lr * buf
-
-
 class StackedStep:
     """One SGD step of every slice on the batch `indices` pick out of resident tensors; the
     epoch's loss and correct predictions are summed per slice on the device."""
@@ -182,7 +165,7 @@ class StackedStep:
         # Slices share no weight, so the sum's gradient in slice k is that of slice k's loss,
         # and a non-finite loss in one slice reaches no other slice's gradient.
         grads = torch.autograd.grad(losses.sum(), self.stack.params)
-        sgd_update(self.stack, grads)
+        self.stack.optimizer.step(self.stack.params, grads)
         self.stack.loss_sum += losses.detach() * len(indices)
         self.stack.correct += (logits.detach().argmax(2) == targets).sum(1)
 
@@ -244,7 +227,8 @@ class StackedEngine:
         self.splits, self.batch_size, self.cuda_graphs = splits, configs[0].batch_size, cuda_graphs
         device = splits.device
         self.models = [
-            build_model(c.activation, c.hidden_sizes, seed=c.seed).to(device) for c in configs
+            build_initialised_model(c.activation, c.hidden_sizes, c.seed, c.init).to(device)
+            for c in configs
         ]
         self.best: list[list[torch.Tensor] | None] = [None] * len(configs)
         self.layer_names = list(self.models[0].linear_layers())
@@ -293,6 +277,9 @@ class StackedEngine:
             load_slice(self.models[trial], self.best[trial] or slice_state(self.stack, position))
             self.best[trial] = None
         gone = set(positions)
-        self.stack = self.stack.compact([p for p in range(self.stack.size) if p not in gone])
-        if self.stack.size:
-            self.step = self._new_step()  # new tensors: a CUDA graph must be captured again
+        keep = [p for p in range(self.stack.size) if p not in gone]
+        if not keep:  # the last trials left: nothing runs, nothing is worth copying
+            self.stack.trials.clear()
+            return
+        self.stack = self.stack.compact(keep)
+        self.step = self._new_step()  # new tensors: a CUDA graph must be captured again

@@ -22,6 +22,7 @@ from pipeline.core.config import DEFAULT_HIDDEN_SIZES, SEED_LR, TrainConfig, lr_
 from pipeline.core.device import configure_torch
 from pipeline.core.model import IN_FEATURES, NUM_CLASSES, build_model
 from pipeline.stages import lone, training
+from pipeline.stages.optimizers import lone_optimizer, settings_of
 from pipeline.stages.probe import PROBE_BATCH_SIZE
 
 CONFIG = TrainConfig(activation="relu", lr=0.01, batch_size=64)
@@ -143,7 +144,7 @@ def bare_epoch(splits: data.Splits) -> float:
     """The least a loop over resident tensors can do: no metrics, no tracking, no checks."""
     device, x, y = splits.device, splits.train_x, splits.train_y
     model = build_model("relu", seed=CONFIG.seed).to(device)
-    optimizer = lone.make_optimizer(model, CONFIG)
+    optimizer = lone_optimizer(model.parameters(), settings_of(CONFIG), device.type)
     shuffle = torch.Generator(device=device).manual_seed(CONFIG.seed)
     synchronize(device)
     started = time.perf_counter()

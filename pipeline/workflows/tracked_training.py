@@ -20,9 +20,9 @@ def run_description(stage: str, config: TrainConfig, splits: data.Splits, extra:
     widths = layer_widths(config.hidden_sizes)
     sizes = splits.sizes
     return (
-        f"{stage}: MLP {widths} with {config.activation}, SGD lr {config.lr:g} momentum "
-        f"{config.momentum}, batch {config.batch_size}, up to {config.max_epochs} epochs "
-        f"(patience {config.patience}), seed {config.seed}. Data: Fashion-MNIST "
+        f"{stage}: MLP {widths} with {config.activation} ({config.init} init), "
+        f"{config.describe_optimizer()}, batch {config.batch_size}, up to {config.max_epochs} "
+        f"epochs (patience {config.patience}), seed {config.seed}. Data: Fashion-MNIST "
         f"({splits.source.label}, sha256 {splits.source.digest[:12]}), "
         f"{sizes['train']}/{sizes['val']}/{sizes['test']} train/val/test. {extra}"
     ).strip()

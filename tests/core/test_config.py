@@ -34,8 +34,12 @@ def test_params_use_the_architecture_names():
     params = TrainConfig().params()
     assert set(params) == {
         "activation",
+        "optimizer",
         "lr",
         "momentum",
+        "nesterov",
+        "weight_decay",
+        "init",
         "batch_size",
         "max_epochs",
         "patience",
@@ -77,3 +81,29 @@ def test_sweep_mapping_builds_grid_and_train_config():
         {"lr": {"low": 1e-3, "high": 1e-1}, "trials_per_activation": 3}
     )
     assert ranged.lrs == (1e-3, 1e-2, 1e-1)
+
+
+def test_an_adam_run_logs_no_sgd_setting_and_describes_its_optimizer():
+    """momentum and nesterov are SGD's: a run under Adam does not log them (they took no
+    effect), and its description names what did."""
+    adam = TrainConfig(optimizer="adamw", lr=0.001, weight_decay=0.01)
+    assert "momentum" not in adam.params() and "nesterov" not in adam.params()
+    assert adam.params()["optimizer"] == "adamw" and adam.params()["weight_decay"] == "0.01"
+    assert adam.describe_optimizer() == "AdamW lr 0.001 weight decay 0.01"
+    sgd = TrainConfig(lr=0.01, nesterov=True)
+    assert sgd.describe_optimizer() == "SGD lr 0.01 momentum 0.9 (Nesterov)"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"optimizer": "rmsprop"}, "optimizer must be one of: sgd, adam, adamw, got 'rmsprop'"),
+        ({"init": "he"}, "init must be one of: default, kaiming, xavier, got 'he'"),
+        ({"weight_decay": -0.1}, "weight_decay must be a finite number >= 0, got -0.1"),
+        ({"nesterov": True, "momentum": 0.0}, "nesterov needs a momentum above 0"),
+    ],
+)
+def test_bad_optimizer_settings_are_one_line(values, message):
+    with pytest.raises(UsageError) as error:
+        TrainConfig(**values)
+    assert str(error.value) == message

@@ -5,7 +5,7 @@ the real MLP."""
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 from torch.func import functional_call
@@ -172,7 +172,8 @@ def stacks(draw) -> list[OptimizerSettings]:
     return draw(st.lists(slice_settings(family), min_size=1, max_size=5))
 
 
-@settings(max_examples=25, deadline=None)
+# Data generation is cheap; a loaded machine only makes it look slow to the health check.
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stack=stacks(), seed=st.integers(0, 2**16))
 def test_any_stack_of_settings_matches_torch_optim(stack, seed):
     twins = Twins(stack, seed)

@@ -52,6 +52,36 @@ def test_a_stacked_trial_matches_its_lone_run(splits, stacked_grid, index):
     assert result.final_metrics().keys() == lone.final_metrics().keys()
 
 
+# Adam and AdamW in one stack, each slice with its own lr, weight decay and initialisation.
+ADAM_GRID = [
+    SMALL.replace(activation="relu", optimizer="adam", lr=0.001, init="default"),
+    SMALL.replace(
+        activation="tanh", optimizer="adamw", lr=0.003, weight_decay=0.01, init="kaiming"
+    ),
+    SMALL.replace(
+        activation="relu", optimizer="adam", lr=0.0003, weight_decay=0.001, init="xavier"
+    ),
+]
+
+
+@pytest.mark.parametrize("index", range(len(ADAM_GRID)))
+def test_a_stacked_trial_under_adam_matches_its_lone_run(splits, index):
+    """Under Adam too a stacked trial is the same experiment as its lone run (its own state,
+    settings and initial weights): per-epoch val accuracy within 0.002, the same stop."""
+    results = training.train_stacked(ADAM_GRID, splits, progress=False)
+    result, lone = results[index], training.train(ADAM_GRID[index], splits, progress=False)
+    assert_same_weights(result.model, lone.model, tolerance=1e-3)
+    assert (result.stop_reason, result.best_epoch) == (lone.stop_reason, lone.best_epoch)
+    for mine, theirs in zip(result.history, lone.history, strict=True):
+        assert mine.val_acc == pytest.approx(theirs.val_acc, abs=0.002)
+        assert mine.train_loss == pytest.approx(theirs.train_loss, rel=1e-3)
+
+
+def test_sgd_and_adam_trials_do_not_stack_together(splits):
+    with pytest.raises(UsageError, match="one stack cannot mix sgd with adam or adamw"):
+        training.train_stacked([SMALL, ADAM_GRID[0]], splits, progress=False)
+
+
 def test_the_grid_covers_both_stops(stacked_grid):
     """Guards the test above: it must see slices leave the stack and slices stay."""
     reasons = {result.stop_reason for result in stacked_grid}

@@ -27,9 +27,9 @@ def version_description(tracker: Tracker, run_id: str) -> str:
         return f"{metrics[key]:.4f}" if key in metrics else "?"
 
     return (
-        f"{params.get('activation', '?')} MLP {IN_FEATURES}-{hidden}-{len(CLASSES)}, SGD lr "
-        f"{params.get('lr', '?')}, {epochs} epochs (best at epoch "
-        f"{int(metrics.get('best_epoch', 0))}); best val_acc {metric('best_val_acc')}, "
+        f"{params.get('activation', '?')} MLP {IN_FEATURES}-{hidden}-{len(CLASSES)}, "
+        f"{params.get('optimizer', 'sgd')} lr {params.get('lr', '?')}, {epochs} epochs (best at "
+        f"epoch {int(metrics.get('best_epoch', 0))}); best val_acc {metric('best_val_acc')}, "
         f"test_acc {metric('test_acc')}. From run {run.info.run_name} ({run_id}); its "
         f"checkpoint/ holds the same weights. {INPUT_CONTRACT}. Format: torch.export (pt2), "
         "loads without pickle: mlflow.pyfunc.load_model(uri).predict(images)."
