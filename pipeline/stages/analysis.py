@@ -2,7 +2,8 @@
 
 Outputs of every layer are recorded on a fixed sample of training images; dead units (ReLU-like
 activations whose input is never positive on the whole training set) and saturated outputs
-(sigmoid/tanh within 1% of their bounds) are counted over the whole training set, in batches.
+(sigmoid/tanh within 1% of their bounds) are counted over the whole training set, in batches,
+with the definitions the per-epoch probe of training uses (stages/unit_health.py).
 """
 
 from dataclasses import dataclass, field
@@ -11,10 +12,10 @@ import torch
 
 from pipeline.core.activations import get_activation
 from pipeline.core.model import MLP
+from pipeline.stages import unit_health as health
 
 SAMPLE_SIZE = 1024  # the seed's fixed batch of training images
 BATCH_SIZE = 4096
-SATURATION_TOLERANCE = 0.01  # as a fraction of the output range
 
 
 @dataclass
@@ -42,38 +43,25 @@ def layer_outputs(model: MLP, images: torch.Tensor) -> dict[str, torch.Tensor]:
 
 @torch.inference_mode()
 def unit_health(model: MLP, images: torch.Tensor) -> tuple[dict[str, float], dict[str, float]]:
-    """(dead_fraction, saturated_fraction) per activation layer over all `images`, batched.
-
-    A unit is dead when its pre-activation is <= 0 for every image; an output is saturated when
-    it lies within SATURATION_TOLERANCE of the activation's range from either bound.
-    """
+    """(dead_fraction, saturated_fraction) per activation layer over all `images`, in batches,
+    as stages/unit_health.py defines them (a unit is dead when never positive on any image)."""
     model.eval()
     spec = get_activation(model.config.activation)
-    ever_positive: dict[str, torch.Tensor] = {}
-    saturated: dict[str, float] = {}
+    positive: dict[str, torch.Tensor] = {}
+    saturated: dict[str, torch.Tensor] = {}
     for start in range(0, len(images), BATCH_SIZE):
         outputs = model.layer_outputs(images[start : start + BATCH_SIZE])
         for name, values in outputs.items():
-            if name.startswith("fc"):
+            if name.startswith("fc") and spec.relu_like:
                 act = name.replace("fc", "act")
-                positive = (values > 0).any(dim=0)
-                ever_positive[act] = ever_positive.get(act, torch.zeros_like(positive)) | positive
-            elif spec.bounds is not None:
-                low, high = spec.bounds
-                margin = SATURATION_TOLERANCE * (high - low)
-                near = ((values <= low + margin) | (values >= high - margin)).sum().item()
-                saturated[name] = saturated.get(name, 0.0) + near
-    dead = {}
-    if spec.relu_like:
-        dead = {
-            name: 1 - positive.float().mean().item() for name, positive in ever_positive.items()
-        }
-    if spec.bounds is not None:
-        widths = {name: values.shape[1] for name, values in outputs.items()}
-        saturated = {
-            name: count / (len(images) * widths[name]) for name, count in saturated.items()
-        }
-    return dead, saturated
+                seen = health.ever_positive(values)
+                positive[act] = positive[act] | seen if act in positive else seen
+            elif name.startswith("act") and spec.bounds is not None:
+                near = health.near_bounds(values, spec.bounds).float().mean()
+                share = near * len(values) / len(images)  # batches may differ in size
+                saturated[name] = saturated[name] + share if name in saturated else share
+    dead = {name: health.dead_share(seen).item() for name, seen in positive.items()}
+    return dead, {name: share.item() for name, share in saturated.items()}
 
 
 def analyse(

@@ -1,6 +1,6 @@
 """The lone engine: one MLP trained with torch.optim, one of the two engines behind the epoch
 loop (stages/training.py); and what every trained MLP is measured with (validation and test
-loss and accuracy, the layers' gradient norms, the chance level).
+loss and accuracy, the per-epoch probe of gradient norms and unit health, the chance level).
 
 The step runs over tensors already on the device: it indexes a batch out of them, so there is
 no DataLoader, no PIL and no per-image work. The epoch's loss and correct predictions are summed
@@ -16,6 +16,7 @@ from pipeline.core.init import build_initialised_model
 from pipeline.core.model import MLP
 from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
 from pipeline.stages.optimizers import lone_optimizer, settings_of
+from pipeline.stages.unit_health import layer_health
 
 EVAL_BATCH_SIZE = 4096
 
@@ -39,13 +40,25 @@ def chance_accuracy(labels: torch.Tensor) -> float:
     return torch.bincount(labels).max().item() / len(labels)
 
 
-def layer_grad_norms(model: MLP, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-    """L2 norm of each linear layer's weight gradient on one batch; leaves `.grad` untouched."""
+def layer_probe(
+    model: MLP, x: torch.Tensor, y: torch.Tensor
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The per-epoch probe on one batch, from one forward pass and one host sync: each linear
+    layer's weight-gradient norm (`.grad` untouched) and each activation layer's unit health
+    (stages/unit_health.py), keyed by metric name."""
     layers = model.linear_layers()
-    loss = F.cross_entropy(model(x), y)
-    grads = torch.autograd.grad(loss, [layer.weight for layer in layers.values()])
-    norms = torch.stack([g.norm() for g in grads]).tolist()
-    return dict(zip(layers, norms, strict=True))
+    outputs = model.layer_outputs(x)  # fc1, act1, ..., the input of the last linear layer
+    logits = layers[list(layers)[-1]](outputs[next(reversed(outputs))])
+    grads = torch.autograd.grad(
+        F.cross_entropy(logits, y), [layer.weight for layer in layers.values()]
+    )
+    activation, health = model.config.activation, {}
+    for index in range(1, len(layers)):
+        pre, out = outputs[f"fc{index}"], outputs[f"act{index}"]
+        health.update(layer_health(activation, f"act{index}", pre, out))
+    values = torch.stack([*(g.norm() for g in grads), *health.values()]).tolist()
+    norms = dict(zip(layers, values[: len(layers)], strict=True))
+    return norms, dict(zip(health, values[len(layers) :], strict=True))
 
 
 class TrainingStep:
@@ -109,9 +122,12 @@ class LoneEngine:
     def totals(self) -> tuple[list[float], list[int]]:
         return [self.step.loss_sum.item()], [int(self.step.correct.item())]
 
-    def grad_norms(self, x: torch.Tensor, y: torch.Tensor) -> list[dict[str, float]]:
+    def probe(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
         self.models[0].train()
-        return [layer_grad_norms(self.models[0], x, y)]
+        norms, health = layer_probe(self.models[0], x, y)
+        return [norms], [health]
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
         loss, accuracy = evaluate(self.models[0], x, y)

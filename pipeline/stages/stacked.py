@@ -26,6 +26,7 @@ from pipeline.core.model import MLP
 from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
 from pipeline.stages.lone import EVAL_BATCH_SIZE
 from pipeline.stages.optimizers import StackedOptimizer, settings_of, stack_family
+from pipeline.stages.unit_health import layer_health
 
 # What makes trials "of one shape": one network layout, one data order, one schedule.
 SHARED_KEYS = (
@@ -120,14 +121,17 @@ def build_stack(configs: list[TrainConfig], models: list[MLP], device: torch.dev
 # --- the stacked network ------------------------------------------------------------------
 
 
-def forward(stack: Stack, x: torch.Tensor) -> torch.Tensor:
-    """Logits `[K, B, classes]` of every slice for the inputs `x` `[B, in]` all slices share."""
+def forward(stack: Stack, x: torch.Tensor, hidden: list | None = None) -> torch.Tensor:
+    """Logits `[K, B, classes]` of every slice for the inputs `x` `[B, in]` all slices share;
+    each hidden layer's (pre-activation, output) `[K, B, H]` appended to `hidden` if given."""
     h = x.expand(stack.size, *x.shape)
     last = len(stack.params) // 2 - 1
     for layer in range(last + 1):
         h = torch.baddbmm(stack.params[2 * layer + 1], h, stack.params[2 * layer])
         if layer < last:
-            h = activate(stack, h)
+            pre, h = h, activate(stack, h)
+            if hidden is not None:
+                hidden.append((pre, h))
     return h
 
 
@@ -178,12 +182,27 @@ class GraphedStackedStep(CudaGraphReplay, StackedStep):
         self.setup_graph(batch_size, x.device)
 
 
-def grad_norms(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """`[K, layers]`: weight-gradient norms per slice on one batch (lone.layer_grad_norms)."""
-    losses = example_losses(forward(stack, x), y).mean(1)
-    weights = stack.params[0::2]
-    grads = torch.autograd.grad(losses.sum(), weights)
-    return torch.stack([g.flatten(1).norm(dim=1) for g in grads], dim=1)
+def probe(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, list[dict]]:
+    """Per slice on one batch, from one forward pass (lone.layer_probe for a stack): the weight
+    gradients' norms `[K, layers]` and each slice's unit health {metric name: 0-dim tensor}."""
+    hidden: list[tuple[torch.Tensor, torch.Tensor]] = []
+    losses = example_losses(forward(stack, x, hidden), y).mean(1)
+    grads = torch.autograd.grad(losses.sum(), stack.params[0::2])
+    norms = torch.stack([g.flatten(1).norm(dim=1) for g in grads], dim=1)
+    return norms, hidden_health(stack, hidden)
+
+
+def hidden_health(stack: Stack, hidden: list[tuple[torch.Tensor, torch.Tensor]]) -> list[dict]:
+    """Each slice's unit health, measured per activation group on its range of slices."""
+    health: list[dict[str, torch.Tensor]] = [{} for _ in range(stack.size)]
+    for layer, (pre, out) in enumerate(hidden, start=1):
+        for _, start, end in stack.groups:
+            name = stack.activations[start]
+            found = layer_health(name, f"act{layer}", pre[start:end], out[start:end])
+            for key, values in found.items():
+                for position in range(start, end):
+                    health[position][key] = values[position - start]
+    return health
 
 
 @torch.inference_mode()
@@ -257,9 +276,18 @@ class StackedEngine:
     def totals(self) -> tuple[list[float], list[int]]:
         return self.stack.loss_sum.tolist(), self.stack.correct.tolist()
 
-    def grad_norms(self, x: torch.Tensor, y: torch.Tensor) -> list[dict[str, float]]:
-        norms = grad_norms(self.stack, x, y).tolist()
-        return [dict(zip(self.layer_names, row, strict=True)) for row in norms]
+    def probe(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[list[dict[str, float]], list[dict[str, float]]]:
+        norms, health = probe(self.stack, x, y)
+        scalars = [value for slice_health in health for value in slice_health.values()]
+        values = torch.cat([norms.flatten(), *(v.view(1) for v in scalars)]).tolist()  # 1 sync
+        rows = [values[i : i + norms.shape[1]] for i in range(0, norms.numel(), norms.shape[1])]
+        found = iter(values[norms.numel() :])
+        return (
+            [dict(zip(self.layer_names, row, strict=True)) for row in rows],
+            [{key: next(found) for key in slice_health} for slice_health in health],
+        )
 
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
         return evaluate(self.stack, x, y)

@@ -34,6 +34,8 @@ class EpochMetrics:
     val_acc: float
     epoch_time_s: float
     grad_norms: dict[str, float] = field(default_factory=dict)
+    # dead_fraction.<act> or saturated_fraction.<act> on the probe batch (stages/unit_health.py)
+    unit_health: dict[str, float] = field(default_factory=dict)
 
     def as_metrics(self) -> dict[str, float]:
         metrics = {
@@ -44,6 +46,7 @@ class EpochMetrics:
             "epoch_time_s": self.epoch_time_s,
         }
         metrics.update({f"grad_norm.{layer}": norm for layer, norm in self.grad_norms.items()})
+        metrics.update(self.unit_health)
         return metrics
 
 
@@ -147,7 +150,9 @@ class Engine(Protocol):
     def step(self, indices: torch.Tensor) -> None: ...
     def non_finite(self) -> list[int]: ...
     def totals(self) -> tuple[list[float], list[int]]: ...
-    def grad_norms(self, x: torch.Tensor, y: torch.Tensor) -> list[dict[str, float]]: ...
+    def probe(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[list[dict[str, float]], list[dict[str, float]]]: ...
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]: ...
     def keep_best(self, trial: int) -> None: ...
     def retire(self, trials: list[int]) -> None: ...
@@ -244,7 +249,7 @@ def end_epoch(
     """Metrics and best weights per running trial; once all are reported, pruning and
     patience; the trials that stop leave the engine."""
     probe_x, probe_y = splits.train_x[:PROBE_BATCH_SIZE], splits.train_y[:PROBE_BATCH_SIZE]
-    norms = engine.grad_norms(probe_x, probe_y)
+    norms, health = engine.probe(probe_x, probe_y)
     val_loss, val_acc = engine.evaluate(splits.val_x, splits.val_y)
     loss_sums, correct = engine.totals()
     n, elapsed = len(splits.train_y), time.perf_counter() - started
@@ -258,6 +263,7 @@ def end_epoch(
             val_acc=val_acc[position],
             epoch_time_s=elapsed,  # a stack's epoch is every one of its trials' epoch
             grad_norms=norms[position],
+            unit_health=health[position],
         )
         if books[trial].record(metrics):
             engine.keep_best(trial)

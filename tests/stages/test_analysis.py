@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from pipeline.core.model import MLP, ModelConfig
-from pipeline.stages import analysis
+from pipeline.stages import analysis, lone
 
 
 def hand_built(activation: str, weights, biases) -> MLP:
@@ -59,3 +59,25 @@ def test_analyse_records_every_layer_on_the_fixed_sample():
     metrics = result.metrics()
     assert metrics["dead_fraction.act1"] == 0.0
     assert metrics["output_mean.act1"] == pytest.approx(result.outputs["act1"].mean().item())
+
+
+def test_the_per_epoch_probe_counts_as_the_analysis_does():
+    """One definition: on the same images the training probe (lone.layer_probe) and the
+    analysis agree. On a probe batch, a unit that fires only on an image outside it counts as
+    dead: the probe's dead fraction is an upper bound of the whole set's."""
+    inputs = torch.zeros(300, 2)
+    inputs[-1] = torch.tensor([1.0, 0.0])  # unit 0's only positive input, not in the batch
+    labels = torch.zeros(300, dtype=torch.long)
+    model = hand_built(
+        "relu", [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, 1.0]], [-0.5, -0.5, -0.5, -0.5]
+    )
+    _, on_batch = lone.layer_probe(model, inputs[:256], labels[:256])
+    assert on_batch == {"dead_fraction.act1": 1.0}
+    assert analysis.unit_health(model, inputs[:256]) == ({"act1": 1.0}, {})
+    assert analysis.unit_health(model, inputs) == ({"act1": 0.75}, {})
+
+    sigmoid = hand_built("sigmoid", [[0.0, 0.0]] * 4, [20.0, -20.0, 0.0, 0.1])
+    _, on_batch = lone.layer_probe(sigmoid, INPUTS[:256], labels[:256])
+    _, saturated = analysis.unit_health(sigmoid, INPUTS[:256])
+    assert on_batch == {"saturated_fraction.act1": pytest.approx(0.5)}
+    assert saturated == {"act1": pytest.approx(0.5)}

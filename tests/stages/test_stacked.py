@@ -48,6 +48,9 @@ def test_a_stacked_trial_matches_its_lone_run(splits, stacked_grid, index):
         assert mine.val_acc == pytest.approx(theirs.val_acc, abs=0.002)
         assert mine.train_loss == pytest.approx(theirs.train_loss, rel=1e-3)
         assert mine.grad_norms == pytest.approx(theirs.grad_norms, rel=1e-3, abs=1e-4)
+        # Fractions of 32 or 16 units, of 256 x 32 outputs: a flip of one would show.
+        assert mine.unit_health == pytest.approx(theirs.unit_health, abs=1e-3)
+        assert mine.as_metrics().keys() == theirs.as_metrics().keys()
     assert result.test_acc == pytest.approx(lone.test_acc, abs=0.002)
     assert result.final_metrics().keys() == lone.final_metrics().keys()
 
@@ -86,6 +89,18 @@ def test_the_grid_covers_both_stops(stacked_grid):
     """Guards the test above: it must see slices leave the stack and slices stay."""
     reasons = {result.stop_reason for result in stacked_grid}
     assert reasons == {"early_stopping", "max_epochs"}
+
+
+def test_the_grid_measures_dead_and_saturated_units(stacked_grid):
+    """Guards the equality above: the stack's groups each measure their own kind, and the
+    fractions are not all zero."""
+    for config, result in zip(GRID, stacked_grid, strict=True):
+        kind = "saturated_fraction" if config.activation == "tanh" else "dead_fraction"
+        for metrics in result.history:
+            assert set(metrics.unit_health) == {f"{kind}.act1", f"{kind}.act2"}
+    tanh_high, relu_high = stacked_grid[4].history[-1], stacked_grid[5].history[-1]
+    assert tanh_high.unit_health["saturated_fraction.act1"] > 0.5
+    assert relu_high.unit_health["dead_fraction.act1"] > 0.5
 
 
 def test_a_diverging_slice_leaves_the_others_untouched(splits):

@@ -9,6 +9,7 @@ from pipeline.core.config import TrainConfig
 from pipeline.core.device import configure_torch
 from pipeline.core.model import build_model
 from pipeline.stages import lone, training
+from pipeline.stages.probe import PROBE_BATCH_SIZE
 from tests.conftest import needs_cuda, needs_real_data
 
 SMALL = {"hidden_sizes": (32, 16), "batch_size": 32}
@@ -40,13 +41,37 @@ def test_training_learns_the_synthetic_task(splits):
 def test_same_seed_gives_identical_metrics(splits):
     config = TrainConfig(lr=0.02, max_epochs=2, **SMALL)
     first, second = (training.train(config, splits, progress=False) for _ in range(2))
-    strip = [
-        (m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.grad_norms) for m in first.history
-    ]
-    again = [
-        (m.train_loss, m.train_acc, m.val_loss, m.val_acc, m.grad_norms) for m in second.history
-    ]
+    strip = [m.as_metrics() | {"epoch_time_s": 0} for m in first.history]
+    again = [m.as_metrics() | {"epoch_time_s": 0} for m in second.history]
     assert strip == again and first.test_acc == second.test_acc
+
+
+@pytest.mark.parametrize(("activation", "lr"), [("relu", 0.03), ("tanh", 0.3)])
+def test_each_epoch_probes_gradient_norms_and_unit_health(splits, activation, lr):
+    """The probe's numbers, computed again by hand on the probe batch with the weights after
+    the epoch (one epoch: the model keeps them)."""
+    config = TrainConfig(activation=activation, lr=lr, max_epochs=1, patience=1, **SMALL)
+    result = training.train(config, splits, progress=False)
+    model, epoch = result.model, result.history[0]
+    x, y = splits.train_x[:PROBE_BATCH_SIZE], splits.train_y[:PROBE_BATCH_SIZE]
+    layers = model.linear_layers()
+    grads = torch.autograd.grad(F.cross_entropy(model(x), y), [m.weight for m in layers.values()])
+    norms = {name: grad.norm().item() for name, grad in zip(layers, grads, strict=True)}
+    expected, h = {}, x.flatten(1)
+    with torch.no_grad():
+        for index in (1, 2):
+            pre = getattr(model, f"fc{index}")(h)
+            h = getattr(model, f"act{index}")(pre)
+            if activation == "relu":  # dead: no image of the batch gives it a positive input
+                dead = (pre.max(dim=0).values <= 0).float().mean().item()
+                expected[f"dead_fraction.act{index}"] = dead
+            else:  # saturated: within 1% of tanh's range (2) from -1 or 1
+                expected[f"saturated_fraction.act{index}"] = (h.abs() >= 0.98).float().mean().item()
+    assert epoch.grad_norms == pytest.approx(norms, rel=1e-5)
+    assert epoch.unit_health == pytest.approx(expected, abs=1e-6)
+    assert max(expected.values()) > 0.2, "a test of zeros would prove little"
+    metrics = epoch.as_metrics()
+    assert {key: metrics[key] for key in expected} == epoch.unit_health
 
 
 def test_early_stopping_waits_patience_epochs_and_restores_the_best(splits, monkeypatch):
