@@ -1,6 +1,6 @@
 """Timings of the training stage and of its references, each one function: an epoch of a
 seed-style loop, a bare loop, the pipeline's own stage, the sgemm roofline and the epoch's
-matmuls at their real shapes, the gradient-norm probe, stacks, the seed's table. (What needs the
+matmuls at their real shapes, the per-epoch probe, stacks, the seed's table. (What needs the
 stores, a tracked epoch and a sweep trial's overhead, is in workflows/tracked_timings.py.)
 """
 
@@ -197,15 +197,17 @@ def interleaved(
     return {name: median_after_warmup(values) for name, values in times.items()}
 
 
-def grad_norm_probe_s(splits: data.Splits, repeats: int = 5) -> float:
-    """What the per-epoch gradient-norm probe (one batch of 256) costs."""
+def epoch_probe_s(splits: data.Splits, repeats: int = 5) -> float:
+    """What the per-epoch probe costs: gradient norms and unit health on the fixed batch of
+    PROBE_BATCH_SIZE training images, one forward and backward pass (lone.layer_probe)."""
     model = build_model("relu", seed=0).to(splits.device)
     probe_x = splits.train_x[:PROBE_BATCH_SIZE]
     probe_y = splits.train_y[:PROBE_BATCH_SIZE]
     times = []
     for _ in range(repeats + 1):
+        synchronize(splits.device)
         started = time.perf_counter()
-        lone.layer_grad_norms(model, probe_x, probe_y)
+        lone.layer_probe(model, probe_x, probe_y)  # ends with a host sync
         times.append(time.perf_counter() - started)
     return median_after_warmup(times)
 

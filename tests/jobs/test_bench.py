@@ -34,7 +34,7 @@ def test_a_bench_run_measures_every_figure(workdir, tiny_data):
         "activation_epoch_ratio",
         "device",
         "model_log_s",
-        "grad_norm_probe_fraction",
+        "epoch_probe_fraction",
         "stacked_trial_epochs_per_s",
         "single_trial_epochs_per_s",
     ):
