@@ -187,3 +187,59 @@ def _reference_marks(ax, points: Sequence[tuple[int, float]]) -> None:
             fontsize=7,
             va="center",
         )
+
+
+HEALTH_KINDS = {  # metric prefix -> what a panel of it shows
+    "saturated_fraction": "saturated outputs",
+    "dead_fraction": "dead units",
+}
+
+
+def training_dynamics(
+    histories: Mapping[str, Mapping[str, tuple[Sequence[int], Sequence[float]]]],
+    gradient: str = "grad_norm.fc1",
+    title: str = "unit health and first-layer gradient per epoch, on the probe batch",
+) -> Figure:
+    """Against epoch, one line per activation: each hidden layer's share of saturated outputs
+    (bounded activations, top row) and of dead units (ReLU-like, bottom row), small multiples
+    by layer; beside them the `gradient` norm on a log axis. `histories[activation][metric]`
+    is (epochs, values) under the logged names (`saturated_fraction.act1`, `grad_norm.fc1`)."""
+    keys = {key for series in histories.values() for key in series}
+    kinds = [kind for kind in HEALTH_KINDS if any(k.startswith(f"{kind}.") for k in keys)]
+    layers = sorted(
+        {k.split(".", 1)[1] for k in keys if k.split(".", 1)[0] in kinds}, key=lambda n: (len(n), n)
+    )
+    rows, columns = max(1, len(kinds)), len(layers) + 1
+    fig = plt.figure(figsize=(2.7 * columns + 0.8, 2.5 * rows + 0.9))
+    grid = fig.add_gridspec(rows, columns)
+    colors = {activation: f"C{index % 10}" for index, activation in enumerate(histories)}
+    for row, kind in enumerate(kinds):
+        axes = [fig.add_subplot(grid[row, column]) for column in range(len(layers))]
+        for ax, layer in zip(axes, layers, strict=True):
+            _epoch_lines(ax, histories, f"{kind}.{layer}", colors)
+            ax.set_title(f"{HEALTH_KINDS[kind]}, {layer}", fontsize=9)
+        top = max([ax.get_ylim()[1] for ax in axes] + [0.05])
+        for ax in axes:
+            ax.set_ylim(0, top)
+        axes[0].set_ylabel("fraction")
+    grad_ax = fig.add_subplot(grid[:, -1])
+    _epoch_lines(grad_ax, histories, gradient, colors)
+    grad_ax.set(yscale="log", title=f"{gradient} (log)")
+    grad_ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def _epoch_lines(ax, histories, key: str, colors: Mapping[str, str]) -> None:
+    """One line per activation that logged `key`, against its epochs."""
+    for activation, series in histories.items():
+        if key in series:
+            epochs, values = series[key]
+            ax.plot(
+                epochs, values, "o-", ms=2.5, lw=1.2, color=colors[activation], label=activation
+            )
+    ax.set_xlabel("epoch", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+    ax.grid(alpha=0.3)

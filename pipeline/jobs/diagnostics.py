@@ -1,4 +1,5 @@
-"""`make curves`, `make probe`, `make analyze`, `make figures`: the seed's Figures 2-4, tracked.
+"""`make curves`, `make probe`, `make analyze`, `make figures`: the seed's Figures 2-4, tracked,
+and (in `make figures`) the training dynamics the per-epoch probe of every training run logs.
 
 Probe and analysis are one job over different tensors: a histogram per layer for each
 activation, one grid on a parent run, and a child run per activation with its metrics, its own
@@ -21,6 +22,7 @@ from pipeline.core.files import atomic_writer
 from pipeline.core.histograms import histogram, layer_histograms
 from pipeline.figures import static
 from pipeline.stages import analysis, curves, probe
+from pipeline.stages.probe import PROBE_BATCH_SIZE
 
 
 @dataclass
@@ -164,8 +166,7 @@ def run_probe(config: DiagnosticsConfig) -> int:
 
 def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[object, dict[str, str]]]:
     """(model, tags) for --model-uri, --run-id, or each activation's latest trained run (or,
-    with --best, its registered best). Activations without one are left out with one note on
-    stderr; only when none has one is it an error."""
+    with --best, its registered best)."""
     if config.model_uri:
         model = tracking.load_model(config.model_uri, config.tracking_uri)
         return [(model, {"source_model_uri": config.model_uri})]
@@ -174,6 +175,17 @@ def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[object, dict[str,
         return [
             (tracking.load_run_checkpoint(tracker, config.run_id), {"source_run_id": config.run_id})
         ]
+    found = source_runs(config, tracker, "analysing")
+    return [
+        (tracking.load_run_checkpoint(tracker, run_id), {"source_run_id": run_id})
+        for run_id in found.values()
+    ]
+
+
+def source_runs(config: DiagnosticsConfig, tracker: tracking.Tracker, doing: str) -> dict:
+    """Activation -> run id of its latest trained run (with --best, of its registered best
+    model), in the order of config.activations. Activations without one are left out with one
+    note on stderr; only when none has one is it an error."""
     names = config.activations
     if config.best:
         found = tracking.registered_runs(tracker, names)
@@ -191,16 +203,12 @@ def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[object, dict[str,
         text = what.format(name=missing[0], missing=", ".join(missing))
         if len(missing) == len(names):
             raise PipelineError(f"{text}; {remedy.format(name=missing[0])} first")
-        analysed = ", ".join(name for name in names if name in found)
+        kept = ", ".join(name for name in names if name in found)
         print(
-            f"note: {text}; analysing {analysed} ({remedy.format(name=missing[0])} for the rest)",
+            f"note: {text}; {doing} {kept} ({remedy.format(name=missing[0])} for the rest)",
             file=sys.stderr,
         )
-    return [
-        (tracking.load_run_checkpoint(tracker, found[n]), {"source_run_id": found[n]})
-        for n in names
-        if n in found
-    ]
+    return {name: found[name] for name in names if name in found}
 
 
 def run_analyze(config: DiagnosticsConfig) -> int:
@@ -229,10 +237,66 @@ def run_analyze(config: DiagnosticsConfig) -> int:
     return 0
 
 
+DYNAMICS_FIGURE = "training_dynamics.png"
+DYNAMICS_METRICS = ("saturated_fraction.act", "dead_fraction.act", "grad_norm.fc1")
+
+
+def run_dynamics(config: DiagnosticsConfig) -> int:
+    """The per-epoch probe's story: saturated outputs or dead units per hidden layer and the
+    first layer's gradient norm against epoch, one line per activation's run (its latest
+    trained run, with --best its registered best; or the --run-id run)."""
+    if config.model_uri:
+        print("note: training dynamics need a training run, not a model; skipped", file=sys.stderr)
+        return 0
+    tracker = tracking.Tracker(config.experiment, config.tracking_uri)
+    if config.run_id:
+        runs = {f"run {config.run_id[:8]}": config.run_id}
+    else:
+        runs = source_runs(config, tracker, "drawing")
+    histories = {
+        label: tracking.metric_histories(tracker, run_id, DYNAMICS_METRICS)
+        for label, run_id in runs.items()
+    }
+    figure = static.training_dynamics(histories)
+    save_figure(figure, config.figures_dir, DYNAMICS_FIGURE)
+    run_id = tracking.record_run(
+        tracker,
+        "dynamics",
+        "dynamics",
+        params={"activations": ",".join(runs), "best": str(config.best).lower()},
+        tags={f"source_run_id.{label.replace(' ', '_')}": rid for label, rid in runs.items()},
+        description="dynamics: saturated outputs / dead units per hidden layer and grad_norm.fc1 "
+        "against epoch, from each activation's training run (the per-epoch probe on the first "
+        f"{PROBE_BATCH_SIZE} training images).",
+        metrics={},
+        figures={f"figures/{DYNAMICS_FIGURE}": figure},
+    )
+    for label, series in histories.items():
+        print(f"{label:<10} {dynamics_summary(series)}")
+    print(f"run_id={run_id}")
+    return 0
+
+
+def dynamics_summary(series: dict[str, tuple[list[int], list[float]]]) -> str:
+    """First and last epoch of each metric in the figure: `saturated_fraction.act1 0.00 -> 0.78`."""
+    parts = []
+    for key, (epochs, values) in series.items():
+        if epochs:
+            parts.append(
+                f"{key} {values[0]:.3g} -> {values[-1]:.3g} (epochs {epochs[0]}-{epochs[-1]})"
+            )
+    return "; ".join(parts) or "no per-epoch probe metrics"
+
+
 def run_figures(config: DiagnosticsConfig) -> int:
-    """curves, probe and analyze, with every figure also written to figures_dir."""
+    """curves, probe, analyze and the training dynamics, every figure also in figures_dir."""
     config = config.replace(figures_dir=config.figures_dir or "reports/figures")
-    steps: tuple[Callable[[DiagnosticsConfig], int], ...] = (run_curves, run_probe, run_analyze)
+    steps: tuple[Callable[[DiagnosticsConfig], int], ...] = (
+        run_curves,
+        run_probe,
+        run_analyze,
+        run_dynamics,
+    )
     for step in steps:
         step(config)
     print(f"figures written to {config.figures_dir}/")

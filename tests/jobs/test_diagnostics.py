@@ -10,6 +10,7 @@ from pipeline.adapters import tracking
 from pipeline.cli.main import main
 from pipeline.core.config import DEFAULT_TRACKING_URI
 from pipeline.core.model import build_model, save_checkpoint
+from pipeline.figures import static
 from tests.conftest import client, runs_of
 
 TINY_TRAIN = ["--hidden-sizes", "32,16", "--batch-size", "32", "--epochs", "1", "--lr", "0.05"]
@@ -165,3 +166,68 @@ def test_analyze_takes_the_activations_that_have_a_run_and_names_the_rest(
     notes = [line for line in captured.err.splitlines() if line.startswith("note:")]
     assert len(notes) == 1, captured.err
     assert "tanh, leakyrelu, elu, swish" in notes[0] and "analysing sigmoid, relu" in notes[0]
+
+
+def test_training_runs_log_unit_health_per_epoch_and_figures_draw_it(workdir, tiny_data, capsys):
+    """Each epoch of a training run logs the probe batch's dead or saturated fraction per hidden
+    layer beside grad_norm.fc1; `make figures` draws them against epoch from each activation's
+    newest run, on a run of its own."""
+    two_epochs = ["--hidden-sizes", "32,16", "--batch-size", "32", "--epochs", "2"]
+    for activation, lr in (("relu", "0.05"), ("tanh", "0.3")):
+        args = ["train", "--activation", activation, "--lr", lr, "--patience", "2", *two_epochs]
+        assert main([*args, "--data-dir", str(tiny_data)]) == 0
+    trained = re.findall(r"^run_id=(\w+)$", capsys.readouterr().out, re.M)
+    histories = {}
+    for activation, run_id in zip(("relu", "tanh"), trained, strict=True):
+        kind, other = ("dead", "saturated") if activation == "relu" else ("saturated", "dead")
+        keys = (f"{kind}_fraction.act1", f"{kind}_fraction.act2", "grad_norm.fc1")
+        histories[activation] = {
+            key: sorted((m.step, m.value) for m in client().get_metric_history(run_id, key))
+            for key in keys
+        }
+        for key, points in histories[activation].items():
+            assert [step for step, _ in points] == [1, 2], key
+            assert all(0 <= value <= 1 for _, value in points) or key.startswith("grad")
+        assert f"{other}_fraction.act1" not in client().get_run(run_id).data.metrics
+    assert histories["tanh"]["saturated_fraction.act1"][-1][1] > 0.2  # tanh at lr 0.3
+
+    figures = ["--activations", "relu,tanh", "--figures-dir", str(workdir / "figs")]
+    assert main(["figures", *figures, "--data-dir", str(tiny_data)]) == 0
+    out = capsys.readouterr().out
+    run = client().get_run(run_id_from(out))
+    assert (run.info.run_name, run.data.tags["stage"]) == ("dynamics", "dynamics")
+    assert [run.data.tags["source_run_id.relu"], run.data.tags["source_run_id.tanh"]] == trained
+    assert artifact_paths(run.info.run_id, "figures") == {"figures/training_dynamics.png"}
+    assert (workdir / "figs/training_dynamics.png").stat().st_size > 20_000
+    first, last = histories["tanh"]["saturated_fraction.act1"]
+    assert f"saturated_fraction.act1 {first[1]:.3g} -> {last[1]:.3g}" in out
+
+
+def test_the_dynamics_figure_has_a_panel_per_layer_and_kind_and_a_line_per_run():
+    def run(kind: str) -> dict:
+        epochs = [1, 2, 3]
+        return {
+            f"{kind}.act1": (epochs, [0.1, 0.5, 0.7]),
+            f"{kind}.act2": (epochs, [0.0, 0.1, 0.2]),
+            "grad_norm.fc1": (epochs, [1e-3, 1e-2, 1e-1]),
+        }
+
+    histories = {
+        "sigmoid": run("saturated_fraction"),
+        "relu": run("dead_fraction"),
+        "tanh": run("saturated_fraction"),
+    }
+    fig = static.training_dynamics(histories)
+    try:
+        lines = {ax.get_title(): [line.get_label() for line in ax.lines] for ax in fig.axes}
+        assert lines == {
+            "saturated outputs, act1": ["sigmoid", "tanh"],
+            "saturated outputs, act2": ["sigmoid", "tanh"],
+            "dead units, act1": ["relu"],
+            "dead units, act2": ["relu"],
+            "grad_norm.fc1 (log)": ["sigmoid", "relu", "tanh"],
+        }
+        assert fig.axes[-1].get_yscale() == "log"
+        assert list(fig.axes[0].lines[0].get_ydata()) == [0.1, 0.5, 0.7]
+    finally:
+        static.close(fig)

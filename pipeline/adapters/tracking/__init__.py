@@ -34,6 +34,7 @@ from pipeline.adapters.tracking.runs import Run, Tracker
 from pipeline.adapters.tracking.search import (
     latest_trained_runs,
     metric_at_step,
+    metric_histories,
     run_experiment,
     search_runs,
     sweep_runs,
@@ -73,6 +74,7 @@ __all__ = [
     "log_npz",
     "log_text",
     "metric_at_step",
+    "metric_histories",
     "record_run",
     "register_run_model",
     "registered_runs",

@@ -1,5 +1,6 @@
 """Questions asked of a store: runs of an experiment as a table, a sweep's training runs, the
-newest trained run per activation, a metric at one step, which experiment holds a run."""
+newest trained run per activation, a metric at one step or over all steps, which experiment
+holds a run."""
 
 import math
 
@@ -67,6 +68,19 @@ def metric_at_step(tracker: Tracker, run_id: str, key: str, step: int) -> float:
     """The value `key` was logged with at `step` (from its history); NaN where it was not."""
     history = tracker.client.get_metric_history(run_id, key)
     return next((m.value for m in history if m.step == step), float("nan"))
+
+
+def metric_histories(
+    tracker: Tracker, run_id: str, prefixes: tuple[str, ...]
+) -> dict[str, tuple[list[int], list[float]]]:
+    """Every metric of the run whose name starts with one of `prefixes`: (steps, values) in
+    step order, the whole history (a per-epoch metric's epochs)."""
+    keys = [k for k in tracker.client.get_run(run_id).data.metrics if k.startswith(prefixes)]
+    histories = {}
+    for key in sorted(keys):
+        points = sorted((m.step, m.value) for m in tracker.client.get_metric_history(run_id, key))
+        histories[key] = ([step for step, _ in points], [value for _, value in points])
+    return histories
 
 
 def latest_trained_runs(tracker: Tracker, activations: tuple[str, ...]) -> dict[str, str]:
