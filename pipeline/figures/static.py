@@ -198,7 +198,7 @@ HEALTH_KINDS = {  # metric prefix -> what a panel of it shows
 def training_dynamics(
     histories: Mapping[str, Mapping[str, tuple[Sequence[int], Sequence[float]]]],
     gradient: str = "grad_norm.fc1",
-    title: str = "unit health and first-layer gradient per epoch, on the probe batch",
+    title: str = "per epoch, on the probe batch",
 ) -> Figure:
     """Against epoch, one line per activation: each hidden layer's share of saturated outputs
     (bounded activations, top row) and of dead units (ReLU-like, bottom row), small multiples
@@ -224,7 +224,8 @@ def training_dynamics(
         axes[0].set_ylabel("fraction")
     grad_ax = fig.add_subplot(grid[:, -1])
     _epoch_lines(grad_ax, histories, gradient, colors)
-    grad_ax.set(yscale="log", title=f"{gradient} (log)")
+    grad_ax.set_yscale("log")
+    grad_ax.set_title(f"{gradient} (log)", fontsize=9)
     grad_ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()

@@ -250,14 +250,16 @@ def run_dynamics(config: DiagnosticsConfig) -> int:
         return 0
     tracker = tracking.Tracker(config.experiment, config.tracking_uri)
     if config.run_id:
-        runs = {f"run {config.run_id[:8]}": config.run_id}
+        runs, which = {f"run {config.run_id[:8]}": config.run_id}, f"run {config.run_id}"
     else:
         runs = source_runs(config, tracker, "drawing")
+        which = "registered best runs" if config.best else "newest training runs"
     histories = {
         label: tracking.metric_histories(tracker, run_id, DYNAMICS_METRICS)
         for label, run_id in runs.items()
     }
-    figure = static.training_dynamics(histories)
+    title = f"per epoch, on the probe batch of {PROBE_BATCH_SIZE} training images ({which})"
+    figure = static.training_dynamics(histories, title=title)
     save_figure(figure, config.figures_dir, DYNAMICS_FIGURE)
     run_id = tracking.record_run(
         tracker,
@@ -278,14 +280,11 @@ def run_dynamics(config: DiagnosticsConfig) -> int:
 
 
 def dynamics_summary(series: dict[str, tuple[list[int], list[float]]]) -> str:
-    """First and last epoch of each metric in the figure: `saturated_fraction.act1 0.00 -> 0.78`."""
-    parts = []
-    for key, (epochs, values) in series.items():
-        if epochs:
-            parts.append(
-                f"{key} {values[0]:.3g} -> {values[-1]:.3g} (epochs {epochs[0]}-{epochs[-1]})"
-            )
-    return "; ".join(parts) or "no per-epoch probe metrics"
+    """Each metric of the figure at the first and the last epoch, `saturated_fraction.act1 0 ->
+    0.775`, after the count of epochs."""
+    parts = [f"{key} {v[0]:.3g} -> {v[-1]:.3g}" for key, (_, v) in series.items() if v]
+    epochs = max((len(steps) for steps, _ in series.values()), default=0)
+    return f"{epochs} epochs: " + "; ".join(parts) if parts else "no per-epoch probe metrics"
 
 
 def run_figures(config: DiagnosticsConfig) -> int:

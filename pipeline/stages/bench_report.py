@@ -8,7 +8,7 @@ import torch
 
 EPOCH_ROWS = (  # (label, figure) of the epoch table
     ("(a) seed-style loop (PIL transforms, DataLoader)", "seed_style_epoch_s"),
-    ("(b) pipeline training stage, MLflow + grad norms on", "pipeline_epoch_s"),
+    ("(b) pipeline training stage, MLflow + per-epoch probe on", "pipeline_epoch_s"),
     ("(c) bare loop over resident tensors", "bare_epoch_s"),
     ("(d) sgemm roofline (epoch FLOPs / large-matmul rate)", "roofline_epoch_s"),
     ("the epoch's matmuls alone, at their real batch-64 shapes", "matmul_floor_epoch_s"),
