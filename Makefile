@@ -99,7 +99,7 @@ probe: install dataset-package ## weight gradients at initialisation (seed's Fig
 analyze: install dataset-package ## layer outputs of trained models (Figure 4): make analyze ARGS=--best
 	$(PY) -m pipeline analyze --experiment $(EXPERIMENT) $(ARGS)
 
-figures: install dataset-package ## curves + probe + analyze; PNGs also in reports/figures/
+figures: install dataset-package ## curves + probe + analyze + training dynamics; PNGs in reports/figures/
 	$(PY) -m pipeline figures --experiment $(EXPERIMENT) --figures-dir reports/figures $(ARGS)
 
 bench: install dataset-package ## time the training stage against its references -> reports/bench.*
