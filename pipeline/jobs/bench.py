@@ -22,6 +22,7 @@ from pipeline.stages import timings
 from pipeline.stages.bench_report import Bench
 
 COMPARED_ACTIVATIONS = ("sigmoid", "tanh", "elu", "swish")
+COMPARED_OPTIMIZERS = ("adam", "adamw")  # against the seed's SGD, on ReLU
 
 
 def measure(
@@ -73,6 +74,10 @@ def epoch_measures(splits: data.Splits, store: Path, notes: list[str]) -> dict:
         measures[activation] = partial(
             timings.pipeline_epoch, splits, config.replace(activation=activation)
         )
+    for optimizer in COMPARED_OPTIMIZERS:
+        measures[optimizer] = partial(
+            timings.pipeline_epoch, splits, config.replace(optimizer=optimizer, lr=0.001)
+        )
     return measures
 
 
@@ -111,6 +116,7 @@ def epoch_figures(
     names = ("relu", *COMPARED_ACTIVATIONS)
     f["activation_epoch_s"] = {name: medians[name] for name in names}
     f["activation_epoch_ratio"] = {a: medians[a] / medians["relu"] for a in COMPARED_ACTIVATIONS}
+    f["optimizer_epoch_s"] = {"sgd": medians["relu"]} | {o: medians[o] for o in COMPARED_OPTIMIZERS}
     return f
 
 

@@ -91,10 +91,20 @@ class Bench:
         lines += ["", "| activation | epoch (s) | vs relu |", "|---|---|---|"]
         for name, ratio in f["activation_epoch_ratio"].items():
             lines.append(f"| {name} | {f['activation_epoch_s'][name]:.3f} | {ratio:.2f}× |")
+        if "optimizer_epoch_s" in f:
+            lines += self.optimizer_rows()
         if "stacked_trial_epochs_per_s" in f:
             lines += self.stacked_rows()
         lines += ["", *self.target_rows(), "", *self.notes_lines()]
         return "\n".join(lines) + "\n"
+
+    def optimizer_rows(self) -> list[str]:
+        """An epoch under each optimizer (ReLU), against the seed's SGD."""
+        epochs = self.figures["optimizer_epoch_s"]
+        lines = ["", "| optimizer (relu) | epoch (s) | vs sgd |", "|---|---|---|"]
+        for name, seconds in epochs.items():
+            lines.append(f"| {name} | {seconds:.3f} | {seconds / epochs['sgd']:.2f}× |")
+        return lines
 
     def target_rows(self) -> list[str]:
         lines = ["| target | measured | bound | met |", "|---|---|---|---|"]

@@ -40,12 +40,14 @@ def test_a_bench_run_measures_every_figure(workdir, tiny_data):
     ):
         assert key in figures, key
     assert set(figures["activation_epoch_ratio"]) == {"sigmoid", "tanh", "elu", "swish"}
+    assert set(figures["optimizer_epoch_s"]) == {"sgd", "adam", "adamw"}
+    assert figures["optimizer_epoch_s"]["sgd"] == figures["activation_epoch_s"]["relu"]
     assert figures["device"] == "cpu" and all(
         figures[k] > 0 for k in ("seed_style_epoch_s", "pipeline_epoch_s", "bare_epoch_s")
     )
     assert set(figures["stacked_trial_epochs_per_s"]) == {"1", "5", "30"}
     assert os.environ.get("MLFLOW_TRACKING_URI") is None, "the bench's store does not leak"
     markdown = (workdir / "out/bench.md").read_text()
-    assert "| stack of 30 |" in markdown
+    assert "| stack of 30 |" in markdown and "| adamw |" in markdown
     for target in TARGETS:
         assert f"| {target} |" in markdown
