@@ -23,6 +23,10 @@ SWEEP ?= sweeps/activations.yaml
 WORKERS ?=
 PORT ?=
 EXPERIMENT ?= activation-study
+# The dataset: empty for Fashion-MNIST (or the sweep file's `dataset:`), a folder of four IDX
+# files (DATA=./kmnist, DATA=/data/kmnist) or a name whose folder is data/NAME.
+DATA ?=
+DATASET_FLAG = $(if $(DATA),--dataset '$(DATA)')
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist): a whole test file to each, so a module's fixture is built once.
 TEST_PROCESSES ?= auto
@@ -45,9 +49,11 @@ $(VENV)/.installed: pyproject.toml
 	$(VENV)/bin/pip install -e '.[dev,postgres]'
 	touch $@
 
-# Debian's package holds the official files; install it when no other source is there.
+# Debian's package holds the official files; install it when no other source is there (and the
+# dataset is Fashion-MNIST: DATA empty or fashion-mnist).
 dataset-package:
-	@if [ -z "$$FASHION_MNIST_DIR" ] && [ ! -f data/FashionMNIST/raw/train-images-idx3-ubyte ] \
+	@if [ -z "$(filter-out fashion-mnist,$(DATA))" ] && [ -z "$$FASHION_MNIST_DIR" ] \
+	    && [ ! -f data/FashionMNIST/raw/train-images-idx3-ubyte ] \
 	    && [ ! -f $(DATASET_DIR)/train-images-idx3-ubyte.gz ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -q \
@@ -68,39 +74,40 @@ test-packages:
 	  fi; \
 	fi
 
-data: install dataset-package ## find, verify and load Fashion-MNIST
-	$(PY) -m pipeline data
+data: install dataset-package ## find, verify and load the dataset: make data DATA=./kmnist
+	$(PY) -m pipeline data $(DATASET_FLAG)
 
-train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13 OPTIMIZER=adam
-	$(PY) -m pipeline train --activation $(ACT) --lr $(LR) --epochs $(EPOCHS) --experiment $(EXPERIMENT) \
-	  $(if $(OPTIMIZER),--optimizer $(OPTIMIZER)) $(if $(INIT),--init $(INIT))
+train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13 OPTIMIZER=adam DATA=...
+	$(PY) -m pipeline train --activation '$(ACT)' --lr $(LR) --epochs $(EPOCHS) --experiment $(EXPERIMENT) \
+	  $(if $(OPTIMIZER),--optimizer $(OPTIMIZER)) $(if $(INIT),--init $(INIT)) $(DATASET_FLAG)
 
 evaluate: install dataset-package ## test accuracy of a logged model: make evaluate MODEL=runs:/<id>/model
-	$(PY) -m pipeline evaluate --model-uri '$(MODEL)'
+	$(PY) -m pipeline evaluate --model-uri '$(MODEL)' $(DATASET_FLAG)
 
 sweep: install dataset-package ## the study: make sweep SWEEP=sweeps/quick.yaml WORKERS=2
-	$(PY) -m pipeline sweep --config $(SWEEP) $(if $(WORKERS),--workers $(WORKERS))
+	$(PY) -m pipeline sweep --config $(SWEEP) $(if $(WORKERS),--workers $(WORKERS)) $(DATASET_FLAG)
 
 worker: install dataset-package ## join a prepared sweep from this machine: make worker SWEEP=...
-	$(PY) -m pipeline worker --config $(SWEEP)
+	$(PY) -m pipeline worker --config $(SWEEP) $(DATASET_FLAG)
 
 report: install ## rebuild the results table and lr plot from MLflow: make report SWEEP=...
 	$(PY) -m pipeline report --config $(SWEEP)
 
 confirm: install dataset-package ## retrain each activation's best config with 3 more seeds
-	$(PY) -m pipeline confirm --config $(SWEEP) --seeds 3
+	$(PY) -m pipeline confirm --config $(SWEEP) --seeds 3 $(DATASET_FLAG)
 
 curves: install ## each activation and its derivative (seed's Figure 2), tracked
 	$(PY) -m pipeline curves --experiment $(EXPERIMENT)
 
 probe: install dataset-package ## weight gradients at initialisation (seed's Figure 3), tracked
-	$(PY) -m pipeline probe --experiment $(EXPERIMENT)
+	$(PY) -m pipeline probe --experiment $(EXPERIMENT) $(DATASET_FLAG)
 
 analyze: install dataset-package ## layer outputs of trained models (Figure 4): make analyze ARGS=--best
-	$(PY) -m pipeline analyze --experiment $(EXPERIMENT) $(ARGS)
+	$(PY) -m pipeline analyze --experiment $(EXPERIMENT) $(DATASET_FLAG) $(ARGS)
 
 figures: install dataset-package ## curves + probe + analyze + training dynamics; PNGs in reports/figures/
-	$(PY) -m pipeline figures --experiment $(EXPERIMENT) --figures-dir reports/figures $(ARGS)
+	$(PY) -m pipeline figures --experiment $(EXPERIMENT) --figures-dir reports/figures \
+	  $(DATASET_FLAG) $(ARGS)
 
 bench: install dataset-package ## time the training stage against its references -> reports/bench.*
 	$(PY) -m pipeline bench --out reports

@@ -47,8 +47,13 @@ class Stage:
 
 DATA = flag(
     "--data-dir",
-    help="folder with the four Fashion-MNIST IDX files "
-    "(default: $FASHION_MNIST_DIR, data/FashionMNIST/raw, Debian's package)",
+    help="folder with the dataset's four IDX files (Fashion-MNIST's default: "
+    "$FASHION_MNIST_DIR, data/FashionMNIST/raw, Debian's package; a named dataset's: data/NAME)",
+)
+DATASET = flag(
+    "--dataset",
+    help=f"{cfg.DEFAULT_DATASET} (default), a folder of four IDX files (a path with a '/'), or "
+    "a name (its folder: --data-dir, else data/NAME)",
 )
 DEVICE = flag("--device", help="auto, cpu or cuda (default: auto)")
 EXPERIMENT = flag("--experiment", help=f"MLflow experiment (default: {cfg.DEFAULT_EXPERIMENT})")
@@ -56,12 +61,19 @@ SWEEP = (
     flag("--config", dest="config_path", help=f"sweep YAML file (default: {cfg.DEFAULT_SWEEP})"),
     flag("--no-progress", dest="progress", action="store_false", help="no progress bars"),
     DATA,
+    flag("--dataset", help="the dataset, over the sweep file's `dataset:` (see train --help)"),
+)
+ACTIVATIONS = flag(
+    "--activations",
+    type=activations,
+    help="comma-separated names or module:name (default: the seed's six)",
 )
 DIAGNOSTICS = (
     EXPERIMENT,
     flag("--figures-dir", help="also write the figures as PNGs here"),
-    flag("--activations", type=activations, help="comma-separated (default: the seed's six)"),
+    ACTIVATIONS,
     DATA,
+    DATASET,
 )
 ANALYSIS = (
     *DIAGNOSTICS,
@@ -70,7 +82,7 @@ ANALYSIS = (
     flag("--best", action="store_true", help="analyse each activation's best sweep model"),
 )
 TRAIN = (
-    flag("--activation", help="registered activation name (default: relu)"),
+    flag("--activation", help="registered activation name or module:name (default: relu)"),
     flag("--optimizer", help="sgd (the seed's), adam or adamw (default: sgd)"),
     flag("--lr", type=typed("lr", float), help="learning rate (> 0)"),
     flag("--momentum", type=typed("momentum", float), help="SGD's momentum (0 <= m < 1)"),
@@ -85,6 +97,7 @@ TRAIN = (
     EXPERIMENT,
     DEVICE,
     DATA,
+    DATASET,
 )
 MODEL_URIS = "runs:/<id>/model, runs:/<id>/checkpoint, models:/<name>@<alias>, or a directory"
 SEED_TABLE = "also time the seed's whole table (default: on a GPU only)"
@@ -99,7 +112,7 @@ SERVE = (
     SERVER[1],
 )
 STAGES = {
-    "data": Stage("find, verify and load Fashion-MNIST", "data:run", cfg.JobConfig, (DATA,)),
+    "data": Stage("find, verify and load the dataset", "data:run", cfg.DataConfig, (DATA, DATASET)),
     "train": Stage("train one MLP, tracked in MLflow", "train:run", cfg.TrainJobConfig, TRAIN),
     "evaluate": Stage(
         "reload a logged model; print test accuracy per class",
@@ -109,13 +122,17 @@ STAGES = {
             flag("--model-uri", required=True, help=MODEL_URIS),
             DEVICE,
             DATA,
+            DATASET,
         ),
     ),
     "curves": Stage(
         "each activation and its derivative (seed's Fig. 2)",
         "diagnostics:run_curves",
         cfg.DiagnosticsConfig,
-        DIAGNOSTICS[:2],
+        (
+            *DIAGNOSTICS[:2],
+            flag("--activations", type=activations, help="module:name ones to draw as well"),
+        ),
     ),
     "probe": Stage(
         "weight gradients at initialisation (seed's Fig. 3)",

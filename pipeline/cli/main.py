@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pipeline.cli.commands import STAGES
 from pipeline.core import config as cfg
+from pipeline.core.datasets import is_fashion_mnist
 from pipeline.core.environment import Settings, read_settings
 from pipeline.core.errors import PipelineError, UsageError
 
@@ -45,21 +46,32 @@ def make_config(stage: str, values: dict, settings: Settings | None = None):
     gives keeps the config's default; a flag wins over the environment)."""
     config_class, settings = STAGES[stage].config, settings or Settings()
     values.pop("debug", None)
-    if values.get("data_dir") is None and settings.data_dir:
-        values["data_dir"] = settings.data_dir
     if settings.tracking_uri:
         values["tracking_uri"] = settings.tracking_uri
     values["cuda_graphs"] = settings.cuda_graphs
+    dataset, file_data_dir = values.get("dataset", cfg.DEFAULT_DATASET), None
     if "sweep" in config_class.model_fields:
         values["config_path"] = Path(values.get("config_path", cfg.DEFAULT_SWEEP))
         sweep = cfg.SweepConfig.load(values["config_path"])
         if settings.study_storage:  # the environment's storage wins over the file's
             sweep = sweep.replace(storage=settings.study_storage)
+        if "dataset" in values:  # the flag wins over the file's
+            sweep = sweep.replace(train=sweep.train.replace(dataset=values.pop("dataset")))
         values["sweep"] = sweep
+        dataset, file_data_dir = sweep.train.dataset, sweep.data_dir
     if config_class is cfg.TrainJobConfig:
         keys = [key for key in values if key in cfg.TrainConfig.model_fields]
         values["train"] = cfg.TrainConfig(**{key: values.pop(key) for key in keys})
+    if values.get("data_dir") is None:
+        values["data_dir"] = _data_dir(dataset, settings, file_data_dir)
     return config_class(**values)
+
+
+def _data_dir(dataset: str, settings: Settings, file_data_dir: str | None) -> str | None:
+    """Where no --data-dir is given: FASHION_MNIST_DIR, for Fashion-MNIST only, over the sweep
+    file's `data_dir` (the environment says where this machine keeps it)."""
+    from_environment = settings.data_dir if is_fashion_mnist(dataset) else None
+    return from_environment or file_data_dir
 
 
 def run_stage(stage: str, config: cfg.Config) -> int:

@@ -6,6 +6,7 @@ here once.
 """
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -21,7 +22,8 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline.core.activations import NAMES, SEED_ACTIVATIONS, get_activation
+from pipeline.core.activations import CUSTOM, NAMES, SEED_ACTIVATIONS, get_activation
+from pipeline.core.datasets import DEFAULT_DATASET, dataset_name, is_path
 from pipeline.core.errors import UsageError
 
 DEFAULT_EXPERIMENT = "activation-study"
@@ -84,9 +86,25 @@ def _hidden_sizes(sizes: tuple[int, ...]) -> tuple[int, ...]:
     return sizes
 
 
+ACTIVATION_CHOICES = f"{', '.join(NAMES)} or {CUSTOM}"
+DATASET_CHOICES = (
+    f"{DEFAULT_DATASET}, a folder (a path with a '/': ./mine, /data/kmnist) or a dataset name of "
+    "letters, digits, '_', '.' or '-'"
+)
+
+
+def _dataset(value: str) -> str:
+    """A name or a folder; the folder's own name is what runs record, so it must be a name."""
+    name = dataset_name(value) if is_path(value) else value
+    if not re.match(NAME, name):
+        what = f"folder name {name!r} of {value!r}" if is_path(value) else repr(value)
+        raise UsageError(f"dataset must be {DATASET_CHOICES}; got {what}")
+    return value
+
+
 def _activations(names: tuple[str, ...]) -> tuple[str, ...]:
     if not names:
-        raise UsageError(f"activations must be a non-empty list of: {', '.join(NAMES)}")
+        raise UsageError(f"activations must be a non-empty list of: {ACTIVATION_CHOICES}")
     for name in names:
         get_activation(name)
     if len(set(names)) != len(names):
@@ -98,6 +116,7 @@ PositiveNumber = Annotated[
     float, Field(gt=0, allow_inf_nan=False, strict=True, description="a positive finite number")
 ]
 Activation = Annotated[str, AfterValidator(_activation)]
+Dataset = Annotated[str, Field(description=DATASET_CHOICES), AfterValidator(_dataset)]
 Name = Annotated[str, Field(pattern=NAME, description="a name of letters, digits, '_', '.' or '-'")]
 Device = Annotated[Literal["auto", "cpu", "cuda"], Field(description="one of: auto, cpu, cuda")]
 
@@ -138,6 +157,7 @@ class TrainConfig(Config):
     seed: StrictInt = at_least(0, 42)
     device: Device = "auto"
     val_fraction: float = fraction(0.2, "<")
+    dataset: Dataset = DEFAULT_DATASET
 
     @model_validator(mode="after")
     def _nesterov_needs_momentum(self) -> "TrainConfig":
@@ -154,9 +174,11 @@ class TrainConfig(Config):
         return () if self.optimizer == "sgd" else ("momentum", "nesterov")
 
     def params(self) -> dict[str, str]:
-        """The MLflow params of a run with this config (string values, one name for one thing)."""
+        """The MLflow params of a run with this config (string values, one name for one thing;
+        the dataset by its name, never a path)."""
         values = self.model_dump(exclude=set(self.unused_keys()))
         values["hidden_sizes"] = ",".join(map(str, self.hidden_sizes))
+        values["dataset"] = dataset_name(self.dataset)
         return {key: str(value) for key, value in values.items()}
 
     def describe_optimizer(self) -> str:
@@ -185,7 +207,7 @@ class SweepConfig(Config):
     study: Name = "activations"
     experiment: Name = DEFAULT_EXPERIMENT
     activations: Annotated[tuple[str, ...], AfterValidator(_activations)] = Field(
-        SEED_ACTIVATIONS, description=f"a non-empty list of: {', '.join(NAMES)}"
+        SEED_ACTIVATIONS, description=f"a non-empty list of: {ACTIVATION_CHOICES}"
     )
     lrs: tuple[PositiveNumber, ...] = Field(
         lr_grid(1e-4, 0.3, 4), min_length=1, description="a non-empty list of positive numbers"
@@ -200,7 +222,23 @@ class SweepConfig(Config):
     stack: StrictInt | None = at_least(1, None)
     storage: str | None = Field(None, description="a URL string")
     heartbeat_interval: StrictInt = at_least(1, 10)
+    # The dataset's folder, for a dataset named by `dataset` (a flag's --data-dir wins).
+    data_dir: str | None = Field(None, description="a folder path")
     train: TrainConfig = TrainConfig()
+
+    @model_validator(mode="after")
+    def _stackable(self) -> "SweepConfig":
+        if self.stack is not None and self.stack > 1 and self.learnable_activations:
+            raise UsageError(
+                f"activation {self.learnable_activations[0]!r} has parameters to train, which "
+                f"stacked trials cannot train per trial; set `stack: 1` (got {self.stack})"
+            )
+        return self
+
+    @property
+    def learnable_activations(self) -> tuple[str, ...]:
+        """Custom activations with parameters of their own: their trials train alone."""
+        return tuple(name for name in self.activations if get_activation(name).learnable)
 
     @property
     def grid(self) -> list[tuple[str, float]]:
@@ -300,12 +338,18 @@ class JobConfig(Config):
     cuda_graphs: bool = True
 
 
-class EvaluateConfig(JobConfig):
+class DataConfig(JobConfig):
+    """`make data`: which dataset to find, verify and load."""
+
+    dataset: Dataset = DEFAULT_DATASET
+
+
+class EvaluateConfig(DataConfig):
     model_uri: str
     device: Device = "auto"
 
 
-class DiagnosticsConfig(JobConfig):
+class DiagnosticsConfig(DataConfig):
     experiment: Name = DEFAULT_EXPERIMENT
     figures_dir: str | None = None  # also write the figures as PNGs here
     activations: Annotated[tuple[str, ...], AfterValidator(_activations)] = SEED_ACTIVATIONS

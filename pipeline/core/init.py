@@ -5,7 +5,7 @@ from torch import nn
 
 from pipeline.core.config import DEFAULT_HIDDEN_SIZES, INITS
 from pipeline.core.errors import UsageError
-from pipeline.core.model import MLP, build_model
+from pipeline.core.model import MLP, NUM_CLASSES, build_model
 
 
 def check_init(scheme: str) -> str:
@@ -46,8 +46,13 @@ def initialise(model: MLP, scheme: str, seed: int) -> MLP:
 
 
 def build_initialised_model(
-    activation: str, hidden_sizes=DEFAULT_HIDDEN_SIZES, seed: int = 0, init: str = "default"
+    activation: str,
+    hidden_sizes=DEFAULT_HIDDEN_SIZES,
+    seed: int = 0,
+    init: str = "default",
+    num_classes: int = NUM_CLASSES,
 ) -> MLP:
-    """`build_model(activation, hidden_sizes, seed)` with its weights set by `init`."""
+    """`build_model(activation, hidden_sizes, seed, num_classes)` with its weights set by
+    `init`."""
     check_init(init)
-    return initialise(build_model(activation, hidden_sizes, seed=seed), init, seed)
+    return initialise(build_model(activation, hidden_sizes, seed, num_classes), init, seed)

@@ -1,4 +1,7 @@
-"""The seed study's MLP (784-512-256-256-128-10) and its checkpoint: state_dict + config JSON."""
+"""The seed study's MLP (784-512-256-256-128-10) and its checkpoint: state_dict + config JSON.
+
+The output layer has one unit per class of the dataset it is built for (`num_classes`, recorded
+in the checkpoint's config); 10 is Fashion-MNIST's."""
 
 import json
 from collections import OrderedDict
@@ -14,7 +17,7 @@ from pipeline.core.config import DEFAULT_HIDDEN_SIZES
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write_text, atomic_writer
 
-IN_FEATURES, NUM_CLASSES = 28 * 28, 10  # Fashion-MNIST's images and classes
+IN_FEATURES, NUM_CLASSES = 28 * 28, 10  # 28x28 images; Fashion-MNIST's classes
 CHECKPOINT_WEIGHTS = "model.pt"
 CHECKPOINT_CONFIG = "config.json"
 
@@ -69,11 +72,17 @@ class MLP(nn.Sequential):
         return outputs
 
 
-def build_model(activation: str, hidden_sizes=DEFAULT_HIDDEN_SIZES, seed: int | None = None) -> MLP:
+def build_model(
+    activation: str,
+    hidden_sizes=DEFAULT_HIDDEN_SIZES,
+    seed: int | None = None,
+    num_classes: int = NUM_CLASSES,
+) -> MLP:
     """A fresh MLP; with `seed`, its initial weights depend on nothing else."""
     if seed is not None:
         torch.manual_seed(seed)
-    return MLP(ModelConfig(activation=activation, hidden_sizes=tuple(hidden_sizes)))
+    config = ModelConfig(activation, tuple(hidden_sizes), num_classes=num_classes)
+    return MLP(config)
 
 
 def save_checkpoint(model: MLP, directory: Path) -> Path:

@@ -33,7 +33,11 @@ def run(job: SweepJobConfig) -> int:
     todo = [c for c in todo if (c.activation, str(c.lr), str(c.seed)) not in done_keys]
     for run_config in tqdm(todo, desc="confirm", unit="run", disable=not job.progress):
         splits = data.load_splits(
-            job.data_dir, val_fraction=run_config.val_fraction, seed=run_config.seed, device=device
+            job.data_dir,
+            dataset=run_config.dataset,
+            val_fraction=run_config.val_fraction,
+            seed=run_config.seed,
+            device=device,
         )
         with training_run(
             tracker,

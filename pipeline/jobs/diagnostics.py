@@ -15,14 +15,18 @@ import torch
 
 from pipeline.adapters import tracking
 from pipeline.core import data
-from pipeline.core.activations import NAMES
+from pipeline.core.activations import NAMES, model_alias
 from pipeline.core.config import DiagnosticsConfig
+from pipeline.core.datasets import dataset_name, registered_model_name
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_writer
 from pipeline.core.histograms import histogram, layer_histograms
 from pipeline.figures import static
 from pipeline.stages import analysis, curves, probe
 from pipeline.stages.probe import PROBE_BATCH_SIZE
+
+# What analyze prints for an activation that declares neither an off region nor bounds.
+NO_HEALTH = "neither dead nor saturated units counted (it declares no relu_like or bounds)"
 
 
 @dataclass
@@ -111,15 +115,17 @@ def record(job: HistogramJob, items: list[Item], params: dict, config: Diagnosti
 
 
 def run_curves(config: DiagnosticsConfig) -> int:
+    """Every registered activation, and each activation of one's own named in --activations."""
     tracker = tracking.Tracker(config.experiment, config.tracking_uri)
-    found = curves.activation_curves(NAMES)
+    names = NAMES + tuple(name for name in config.activations if name not in NAMES)
+    found = curves.activation_curves(names)
     figure = static.activation_grid([(c.name, c.x, c.y, c.derivative) for c in found])
     save_figure(figure, config.figures_dir, "activation_curves.png")
     run_id = tracking.record_run(
         tracker,
         "curves",
         "curves",
-        params={"activations": ",".join(NAMES), "x_range": "-5,5"},
+        params={"activations": ",".join(names), "x_range": "-5,5"},
         tags={},
         description="curves: every registered activation and its derivative (autograd) "
         "over [-5, 5], as the seed's Figure 2.",
@@ -136,12 +142,12 @@ def run_curves(config: DiagnosticsConfig) -> int:
 
 
 def run_probe(config: DiagnosticsConfig) -> int:
-    splits = data.load_splits(config.data_dir)
+    splits = data.load_splits(config.data_dir, dataset=config.dataset)
     images = splits.train_x[: probe.PROBE_BATCH_SIZE]
     labels = splits.train_y[: probe.PROBE_BATCH_SIZE]
     items = []
     for name in config.activations:
-        found = probe.probe_gradients(name, images, labels)
+        found = probe.probe_gradients(name, images, labels, num_classes=splits.num_classes)
         norms = ", ".join(f"{k} {v.norm():.2e}" for k, v in found.gradients.items())
         items.append(
             Item(
@@ -158,6 +164,7 @@ def run_probe(config: DiagnosticsConfig) -> int:
         "seed": str(probe.PROBE_SEED),
         "batch_size": str(probe.PROBE_BATCH_SIZE),
         "data_source": splits.source.label,
+        "dataset": splits.source.name,
         "activations": ",".join(config.activations),
     }
     record(PROBE, items, params, config)
@@ -188,11 +195,13 @@ def source_runs(config: DiagnosticsConfig, tracker: tracking.Tracker, doing: str
     note on stderr; only when none has one is it an error."""
     names = config.activations
     if config.best:
-        found = tracking.registered_runs(tracker, names)
-        what = "no registered model fashion-mlp@{name} (aliases missing: {missing})"
+        model = registered_model_name(config.dataset)
+        aliases = tracking.registered_runs(tracker, tuple(map(model_alias, names)), model)
+        found = {name: aliases[model_alias(name)] for name in names if model_alias(name) in aliases}
+        what = f"no registered model {model}@{{name}} (aliases missing: {{missing}})"
         remedy = "run `make sweep` with these activations"
     else:
-        found = tracking.latest_trained_runs(tracker, names)
+        found = tracking.latest_trained_runs(tracker, names, dataset_name(config.dataset))
         what = (
             "no finished training run with a checkpoint for {missing} in experiment "
             f"{config.experiment!r}"
@@ -213,7 +222,7 @@ def source_runs(config: DiagnosticsConfig, tracker: tracking.Tracker, doing: str
 
 def run_analyze(config: DiagnosticsConfig) -> int:
     models = models_to_analyse(config)
-    splits = data.load_splits(config.data_dir)
+    splits = data.load_splits(config.data_dir, dataset=config.dataset)
     items = []
     for model, tags in models:
         found = analysis.analyse(model, splits.train_x)
@@ -229,10 +238,14 @@ def run_analyze(config: DiagnosticsConfig) -> int:
                 tags,
                 f"analysis: layer outputs of a trained {found.activation} MLP on 1024 training "
                 f"images; dead/saturated units over {splits.sizes['train']} training images.",
-                ", ".join(f"{k} {v:.3f}" for k, v in health.items()),
+                ", ".join(f"{k} {v:.3f}" for k, v in health.items()) or NO_HEALTH,
             )
         )
-    params = {"sample_size": str(analysis.SAMPLE_SIZE), "data_source": splits.source.label}
+    params = {
+        "sample_size": str(analysis.SAMPLE_SIZE),
+        "data_source": splits.source.label,
+        "dataset": splits.source.name,
+    }
     record(ANALYSIS, items, params, config)
     return 0
 

@@ -8,23 +8,33 @@ from pipeline.adapters import tracking
 from pipeline.core import data, predictor
 from pipeline.core.config import EvaluateConfig
 from pipeline.core.device import configure_torch, resolve_device
+from pipeline.core.errors import PipelineError
 
 
 def run(config: EvaluateConfig) -> int:
     device = resolve_device(config.device)
     configure_torch(device)
     model, what = tracking.load_predictor(config.model_uri, config.tracking_uri, device=str(device))
-    source = data.locate(config.data_dir)
+    source = data.locate(config.data_dir, dataset=config.dataset)
     images, labels = data.load_test_images(source)
     probabilities = predictor.predict_proba(model, images)
+    if probabilities.shape[1] != source.num_classes:
+        raise PipelineError(
+            f"model {config.model_uri} answers {probabilities.shape[1]} classes but dataset "
+            f"{source.name!r} has {source.num_classes}; evaluate it on the dataset it was "
+            "trained on (--dataset, make evaluate DATA=...)"
+        )
     test_loss, test_acc = predictor.score(probabilities, labels)
     print(f"test_acc={test_acc:.4f}")
     print(f"test_loss={test_loss:.4f}")
     print(
-        f"model: {config.model_uri} ({what}); data: Fashion-MNIST ({source.label}, sha256 "
-        f"{source.digest[:12]}), {len(labels)} test images"
+        f"model: {config.model_uri} ({what}); data: {data.describe_source(source)}, "
+        f"{len(labels)} test images"
     )
-    print(f"{'class':<12} accuracy")
-    for name, accuracy in predictor.per_class_accuracy(probabilities, labels).items():
-        print(f"{name:<12} {accuracy:.4f}")
+    width = max(12, *(len(name) + 1 for name in source.classes))
+    print(f"{'class':<{width}} accuracy")
+    for name, accuracy in predictor.per_class_accuracy(
+        probabilities, labels, source.classes
+    ).items():
+        print(f"{name:<{width}} {accuracy:.4f}")
     return 0

@@ -8,7 +8,7 @@ import os
 import sys
 
 from pipeline.adapters import servers, tracking
-from pipeline.core import data, environment
+from pipeline.core import environment
 from pipeline.core.config import ServeConfig
 
 # Defaults for the server's environment; the user's own settings win.
@@ -39,12 +39,14 @@ def serve_command(
 def run(config: ServeConfig) -> int:
     servers.check_port(config.host, config.port, "serve", "server")
     what = tracking.servable(config.model_uri, config.tracking_uri)
+    classes = tracking.model_classes(config.model_uri, config.tracking_uri)
     servers.warn_if_shared(config.host, "model server")
     url = f"{servers.base_url(config.host, config.port)}/invocations"
     print(f"MLflow scoring server for {config.model_uri} ({what}); Ctrl-C stops it")
     print(
         'POST {"inputs": <raw pixels, integers 0-255, nested (N, 28, 28)>} to the url; it '
-        f"answers class probabilities (N, 10) for: {', '.join(data.CLASSES)} (docs/models.md)",
+        f"answers class probabilities (N, {len(classes)}) for: {', '.join(classes)} "
+        "(docs/models.md)",
         file=sys.stderr,
     )
     print(f"url={url}", flush=True)

@@ -5,6 +5,7 @@ import sys
 from pipeline.adapters import studies
 from pipeline.core import data
 from pipeline.core.config import SweepJobConfig
+from pipeline.core.datasets import registered_model_name
 from pipeline.core.device import resolve_device
 from pipeline.workflows import trials, workers
 from pipeline.workflows.sweep import finish, open_sweep, publish_report
@@ -20,7 +21,8 @@ def run(job: SweepJobConfig) -> int:
             f"note: {count} of {asked} workers: stacks of {stack} cover the grid's "
             f"{len(job.sweep.grid)} trials"
         )
-    source = data.locate(job.data_dir)  # bad data fails here, before the study or a run exists
+    # Bad data fails here, before the study or a run exists.
+    source = data.locate(job.data_dir, dataset=job.sweep.train.dataset)
     sweep = open_sweep(job, create=True, data_digest=source.digest)
     run_status, warnings = "FAILED", []
     try:
@@ -43,9 +45,10 @@ def run(job: SweepJobConfig) -> int:
     print(f"trials: {', '.join(f'{n} {state.lower()}' for state, n in sorted(counts.items()))}")
     if best:
         champion = max(best.values(), key=lambda b: b.val_acc)
+        name = registered_model_name(job.sweep.train.dataset)
         print(
-            f"best per activation: models:/fashion-mlp@<activation>; overall best: "
-            f"models:/fashion-mlp@champion ({champion.activation}, lr {champion.lr:g})"
+            f"best per activation: models:/{name}@<activation>; overall best: "
+            f"models:/{name}@champion ({champion.activation}, lr {champion.lr:g})"
         )
     print(f"parent_run_id={sweep.parent_run_id}")
     return 0

@@ -17,12 +17,16 @@ def run(job: TrainJobConfig) -> int:
     device = resolve_device(config.device)
     settings = configure_torch(device)
     splits = data.load_splits(
-        job.data_dir, val_fraction=config.val_fraction, seed=config.seed, device=device
+        job.data_dir,
+        dataset=config.dataset,
+        val_fraction=config.val_fraction,
+        seed=config.seed,
+        device=device,
     )
     print(data.describe(splits), file=sys.stderr)
     with training_run(tracker, config, splits, settings) as tracked:
         result = training.train(config, splits, tracked, cuda_graphs=job.cuda_graphs)
-        tracked.log_result(result, model_examples=data.example_images(splits.source))
+        tracked.log_result(result, log_model=True)
         if result.stop_reason == "diverged":
             tracked.run.status = "FAILED"
     if result.stop_reason == "diverged":

@@ -3,7 +3,9 @@
 Outputs of every layer are recorded on a fixed sample of training images; dead units (ReLU-like
 activations whose input is never positive on the whole training set) and saturated outputs
 (sigmoid/tanh within 1% of their bounds) are counted over the whole training set, in batches,
-with the definitions the per-epoch probe of training uses (stages/unit_health.py).
+with the definitions the per-epoch probe of training uses (stages/unit_health.py). A custom
+activation gets either count only where it declares `relu_like` or `bounds`
+(core/custom_activations.py).
 """
 
 from dataclasses import dataclass, field

@@ -37,7 +37,7 @@ def activation_curves(
     x = torch.linspace(low, high, points, dtype=torch.float64)
     curves = []
     for name in names:
-        module = make_activation(name)
+        module = make_activation(name).double()  # a custom one's parameters too
         with torch.no_grad():
             y = module(x)
         curves.append(ActivationCurve(name, x.numpy(), y.numpy(), derivative(module, x).numpy()))

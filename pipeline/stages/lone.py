@@ -102,7 +102,7 @@ class LoneEngine:
     def __init__(self, config: TrainConfig, splits: Splits, cuda_graphs: bool = True):
         x, y = splits.train_x, splits.train_y
         model = build_initialised_model(
-            config.activation, config.hidden_sizes, config.seed, config.init
+            config.activation, config.hidden_sizes, config.seed, config.init, splits.num_classes
         ).to(x.device)
         optimizer = lone_optimizer(model.parameters(), settings_of(config), x.device.type)
         self.models, self.running = [model], [0]

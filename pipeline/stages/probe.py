@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from pipeline.core.config import DEFAULT_HIDDEN_SIZES
-from pipeline.core.model import build_model
+from pipeline.core.model import NUM_CLASSES, build_model
 
 PROBE_SEED = 42  # the seed study's set_seed(42) before each network
 PROBE_BATCH_SIZE = 256
@@ -44,8 +44,9 @@ def probe_gradients(
     labels: torch.Tensor,
     hidden_sizes: tuple[int, ...] = DEFAULT_HIDDEN_SIZES,
     seed: int = PROBE_SEED,
+    num_classes: int = NUM_CLASSES,
 ) -> GradientProbe:
-    model = build_model(activation, hidden_sizes, seed=seed).to(images.device)
+    model = build_model(activation, hidden_sizes, seed, num_classes).to(images.device)
     model.eval()  # as the seed: no layer here behaves differently, but it states the intent
     loss = F.cross_entropy(model(images), labels)
     loss.backward()

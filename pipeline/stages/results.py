@@ -2,12 +2,14 @@
 one DataFrame (a row per run, as the tracking adapter's `sweep_runs` reads them from MLflow);
 pandas in, files out, no store."""
 
+import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
 from pipeline.core.config import CHANCE_MARGIN, SEED_LR
+from pipeline.core.datasets import display_name
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write_text, atomic_writer
 from pipeline.figures import interactive, static
@@ -175,6 +177,25 @@ def _outcome(row) -> str:
     return "complete" if row.state == "COMPLETE" else "pruned"
 
 
+def dataset_note(runs: pd.DataFrame) -> str:
+    """The line above the table: the dataset the runs trained on and its classes (their
+    `dataset` param and `classes` tag); empty for runs that recorded neither."""
+    names = runs["dataset"].dropna().unique() if "dataset" in runs else []
+    if not len(names):
+        return ""
+    note = f"Dataset: {', '.join(display_name(name) for name in names)}"
+    recorded = runs["classes"].dropna() if "classes" in runs else []
+    if len(recorded):
+        classes = json.loads(recorded.iloc[0])
+        note += f", {len(classes)} classes: {', '.join(classes)}"
+    return note + ".\n\n"
+
+
+def report_markdown(runs: pd.DataFrame, table: pd.DataFrame) -> str:
+    """results.md: the dataset's line, then the table."""
+    return dataset_note(runs) + to_markdown(table)
+
+
 def write_report(
     runs: pd.DataFrame, study: str, activations: tuple[str, ...], directory: Path = REPORTS_DIR
 ) -> pd.DataFrame:
@@ -186,7 +207,7 @@ def write_report(
     table = results_table(runs, activations)
     directory.mkdir(parents=True, exist_ok=True)
     atomic_write_text(directory / "results.csv", table.to_csv(index=False))
-    atomic_write_text(directory / "results.md", to_markdown(table))
+    atomic_write_text(directory / "results.md", report_markdown(runs, table))
     points = lr_response_points(runs, activations)
     title = f"sweep {study}: validation accuracy vs learning rate"
     figure = static.lr_response(points, title, seed_lr=SEED_LR)

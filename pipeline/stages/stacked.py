@@ -17,7 +17,7 @@ from itertools import groupby
 import torch
 import torch.nn.functional as F
 
-from pipeline.core.activations import make_activation
+from pipeline.core.activations import get_activation, make_activation
 from pipeline.core.config import TrainConfig
 from pipeline.core.data import Splits
 from pipeline.core.errors import UsageError
@@ -50,6 +50,12 @@ def check_stackable(configs: list[TrainConfig]) -> None:
                 f"stacked trials must share {key}; the configs have {', '.join(values)}"
             )
     stack_family([settings_of(config) for config in configs])  # sgd apart from adam/adamw
+    for config in configs:
+        if get_activation(config.activation).learnable:  # one module serves every slice
+            raise UsageError(
+                f"activation {config.activation!r} has parameters to train, which stacked "
+                "trials cannot train per trial; train it alone (stack: 1)"
+            )
 
 
 @dataclass
@@ -246,7 +252,9 @@ class StackedEngine:
         self.splits, self.batch_size, self.cuda_graphs = splits, configs[0].batch_size, cuda_graphs
         device = splits.device
         self.models = [
-            build_initialised_model(c.activation, c.hidden_sizes, c.seed, c.init).to(device)
+            build_initialised_model(
+                c.activation, c.hidden_sizes, c.seed, c.init, splits.num_classes
+            ).to(device)
             for c in configs
         ]
         self.best: list[list[torch.Tensor] | None] = [None] * len(configs)

@@ -12,7 +12,9 @@ from tqdm.auto import tqdm
 
 from pipeline.adapters import studies, tracking
 from pipeline.core import data
+from pipeline.core.activations import model_alias
 from pipeline.core.config import SweepJobConfig
+from pipeline.core.datasets import dataset_name, display_name, registered_model_name
 from pipeline.core.errors import PipelineError
 from pipeline.core.urls import label, redact
 from pipeline.stages import results
@@ -91,8 +93,8 @@ def _prepare(sweep: Sweep, data_digest: str | None) -> None:
             },
             tags={"sweep": config.study},
             description=f"sweep {config.study}: {len(config.activations)} activations x "
-            f"{len(config.lrs)} learning rates on Fashion-MNIST, one nested run "
-            f"per Optuna trial",
+            f"{len(config.lrs)} learning rates on "
+            f"{display_name(dataset_name(config.train.dataset))}, one nested run per Optuna trial",
         )
         study.set_attr(PARENT_RUN, parent)
     else:
@@ -133,24 +135,27 @@ def check_same_data(study: studies.Study, digest: str, whose: str) -> None:
     if recorded is None:
         study.set_attr("data_digest", digest)
     elif recorded != digest:
+        dataset = display_name(dataset_name(study.config.train.dataset))
         raise PipelineError(
-            f"{whose} Fashion-MNIST (sha256 {digest[:12]}) differs from the one study "
+            f"{whose} {dataset} (sha256 {digest[:12]}) differs from the one study "
             f"{study.config.study!r} trains on (sha256 {recorded[:12]}); give every machine the "
-            "same files (Debian's dataset-fashion-mnist, --data-dir or FASHION_MNIST_DIR)"
+            "same files (for Fashion-MNIST: Debian's dataset-fashion-mnist, --data-dir or "
+            "FASHION_MNIST_DIR; for another dataset: the same folder's files)"
         )
 
 
 def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial]:
     """Log each activation's best model (real test images of `source` as its input example),
-    register it, and record the bests on the parent run."""
+    register it as `<dataset's model>@<activation>`, and record the bests on the parent run."""
     tracker, parent = sweep.tracker, sweep.parent_run_id
     best = studies.best_trials(sweep.study)
-    examples = data.example_images(source)
+    name = registered_model_name(sweep.config.sweep.train.dataset)
     for activation, trial in best.items():
-        tracking.register_run_model(tracker, trial.run_id, [activation], examples)
+        aliases = [model_alias(activation)]
+        tracking.register_run_model(tracker, trial.run_id, aliases, source, name)
     if best:
         champion = max(best.values(), key=lambda b: b.val_acc)
-        tracking.register_run_model(tracker, champion.run_id, ["champion"], examples)
+        tracking.register_run_model(tracker, champion.run_id, ["champion"], source, name)
     metrics = {}
     for activation, trial in best.items():
         metrics[f"best_val_acc.{activation}"] = trial.val_acc
@@ -173,7 +178,7 @@ def publish_report(tracker: tracking.Tracker, job: SweepJobConfig, parent: str |
     if parent:
         for name in results.REPORT_FILES:
             tracking.log_file(tracker, parent, results.REPORTS_DIR / name, "results")
-    return results.to_markdown(table)
+    return results.report_markdown(runs, table)
 
 
 class SweepBar(tqdm):

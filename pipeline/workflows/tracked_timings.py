@@ -53,11 +53,11 @@ def sweep_overhead(splits: data.Splits, store: Path, count: int = 3) -> dict[str
             [outcome] = trials.run_trials(handle, [trial], splits, settings)
         overheads.append(time.perf_counter() - started - outcome.train_time_s)
         run_ids.append(trial.user_attrs["mlflow_run_id"])
-    model_times, examples = [], data.example_images(splits.source)
+    model_times = []
     for run_id in run_ids:
         model = tracking.load_run_checkpoint(handle.tracker, run_id)
         started = time.perf_counter()
-        tracking.log_model(handle.tracker, run_id, model, examples)
+        tracking.log_model(handle.tracker, run_id, model, splits.source)
         model_times.append(time.perf_counter() - started)
     handle.tracker.end_run(handle.parent_run_id)
     return {

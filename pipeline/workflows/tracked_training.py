@@ -2,10 +2,9 @@
 Shared by `make train`, the sweep's trials and the confirmation runs."""
 
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import torch
 
 from pipeline.adapters import tracking
 from pipeline.core import data
@@ -17,13 +16,13 @@ from pipeline.stages import training
 
 
 def run_description(stage: str, config: TrainConfig, splits: data.Splits, extra: str = "") -> str:
-    widths = layer_widths(config.hidden_sizes)
+    widths = layer_widths(config.hidden_sizes, num_classes=splits.num_classes)
     sizes = splits.sizes
     return (
         f"{stage}: MLP {widths} with {config.activation} ({config.init} init), "
         f"{config.describe_optimizer()}, batch {config.batch_size}, up to {config.max_epochs} "
-        f"epochs (patience {config.patience}), seed {config.seed}. Data: Fashion-MNIST "
-        f"({splits.source.label}, sha256 {splits.source.digest[:12]}), "
+        f"epochs (patience {config.patience}), seed {config.seed}. Data: "
+        f"{data.describe_source(splits.source)}, "
         f"{sizes['train']}/{sizes['val']}/{sizes['test']} train/val/test. {extra}"
     ).strip()
 
@@ -36,6 +35,7 @@ class TrainingRun(training.Observer):
     tracker: tracking.Tracker
     run: tracking.Run
     config: TrainConfig
+    source: data.DataSource  # the dataset it trains on: a logged model's classes and examples
 
     @property
     def run_id(self) -> str:
@@ -47,13 +47,11 @@ class TrainingRun(training.Observer):
     def report(self, trial: int, metrics: training.EpochMetrics) -> None:
         self.log_epoch(metrics)
 
-    def log_result(
-        self, result: training.TrainResult, model_examples: torch.Tensor | None = None
-    ) -> None:
+    def log_result(self, result: training.TrainResult, log_model: bool = False) -> None:
         """Final metrics, learning curves, weight histograms, the checkpoint of the best epoch
         (every run that finished one: completed, pruned, or diverged later) and, for a completed
-        run given a few raw test images for its input example, the logged model (an export:
-        about 1 s, 6 s for the first in a process, so only where one is wanted)."""
+        run with `log_model`, the logged model (an export: about 1 s, 6 s for the first in a
+        process, so only where one is wanted)."""
         tracker, run_id = self.tracker, self.run_id
         tracker.log_metrics(run_id, result.final_metrics())
         tags = {"stop_reason": result.stop_reason}
@@ -77,8 +75,8 @@ class TrainingRun(training.Observer):
             tracking.log_npz(tracker, run_id, layer_histograms(weights), "histograms/weights.npz")
         if result.has_best_weights:
             tracking.log_checkpoint(tracker, run_id, result.model)
-        if result.completed and model_examples is not None:
-            tracking.log_model(tracker, run_id, result.model, model_examples)
+        if result.completed and log_model:
+            tracking.log_model(tracker, run_id, result.model, self.source)
 
 
 @contextlib.contextmanager
@@ -99,15 +97,18 @@ def training_run(
         **torch_settings,
         "data_source": splits.source.label,
         "data_digest": splits.source.digest[:16],
+        "num_classes": str(splits.num_classes),
     }
+    # The class names as a JSON list: a name may hold a comma.
+    classes = json.dumps(list(splits.source.classes), ensure_ascii=False)
     with tracker.run_scope(
         name or config.run_name,
         stage,
         params,
-        {"activation": config.activation, **(tags or {})},
+        {"activation": config.activation, "classes": classes, **(tags or {})},
         run_description(stage, config, splits, description),
         parent_run_id,
         system_metrics=True,
     ) as run:
         tracking.log_dataset(tracker, run.run_id, splits)
-        yield TrainingRun(tracker, run, config)
+        yield TrainingRun(tracker, run, config, splits.source)

@@ -132,6 +132,7 @@ def work(
     settings = configure_torch(device, job.threads)
     splits = data.load_splits(
         job.data_dir,
+        dataset=config.train.dataset,
         val_fraction=config.train.val_fraction,
         seed=config.train.seed,
         device=device,
@@ -158,6 +159,8 @@ def stack_size(config: SweepConfig, device) -> int:
     trial leaves it launch-bound) and CPU_STACK on a CPU (measured by make bench)."""
     if config.stack is not None:
         return config.stack
+    if config.learnable_activations:  # the stacked engine cannot train their parameters
+        return 1
     return len(config.grid) if device.type == "cuda" else CPU_STACK
 
 

@@ -54,6 +54,7 @@ def _start(sweep: Sweep, workers: int, log: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "pipeline", "worker", "--config", str(job.config_path)]
     command += ["--threads", str(threads), "--no-progress"]
     command += ["--data-dir", str(job.data_dir)] if job.data_dir else []
+    command += ["--dataset", job.sweep.train.dataset]  # the file's, or the flag's over it
     stores = {
         environment.TRACKING_URI: job.tracking_uri,
         environment.STUDY_STORAGE: sweep.study.url,

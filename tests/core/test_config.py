@@ -47,8 +47,9 @@ def test_params_use_the_architecture_names():
         "seed",
         "device",
         "val_fraction",
+        "dataset",
     }
-    assert params["hidden_sizes"] == "512,256,256,128"
+    assert params["hidden_sizes"] == "512,256,256,128" and params["dataset"] == "fashion-mnist"
     assert TrainConfig(activation="elu", lr=0.03).run_name == "train-elu-lr0.03"
 
 

@@ -17,7 +17,7 @@ from pipeline.adapters.studies.storage import (
     storage_kind,
     storage_url,
 )
-from pipeline.core.activations import NAMES
+from pipeline.core.activations import NAMES, is_custom
 from pipeline.core.config import SweepConfig
 from pipeline.core.errors import PipelineError
 from pipeline.core.urls import redact
@@ -44,6 +44,29 @@ class Study:
         except KeyError:
             raise self._no_study() from None
         self.study_id = self.storage.get_study_id_from_name(config.study)
+        self._check_choices()
+
+    @property
+    def activation_choices(self) -> tuple[str, ...]:
+        """The activation param's choices: the registered names and the study's own ones.
+        Optuna keeps a categorical param's choices fixed for the life of a study."""
+        return NAMES + tuple(name for name in self.config.activations if is_custom(name))
+
+    def _check_choices(self) -> None:
+        """A study's custom activations are set when it is made: one added later is a new
+        study, said before anything is written."""
+        for trial in self.optuna_study.get_trials(deepcopy=False):
+            found = trial.distributions.get("activation")
+            if found is None:
+                continue
+            if tuple(found.choices) != self.activation_choices:
+                was = [c for c in found.choices if is_custom(c)] or "none"
+                raise PipelineError(
+                    f"study {self.config.study!r} was made with custom activations {was}; "
+                    "its activations cannot change to others of your own: give `study:` a new "
+                    "name for this list"
+                )
+            return
 
     def _no_study(self) -> PipelineError:
         return PipelineError(
@@ -74,7 +97,7 @@ class Study:
         """The trial's queued (activation, lr), as params over the distributions they come from:
         the registered activations, and the grid's lr range on a log scale."""
         lrs = [*self.config.lrs, trial.user_attrs.get("lr", self.config.lrs[0])]
-        activation = trial.suggest_categorical("activation", NAMES)
+        activation = trial.suggest_categorical("activation", self.activation_choices)
         return activation, trial.suggest_float("lr", min(lrs), max(lrs), log=True)
 
     def tell(self, trial: Trial, state: str, value: float | None = None) -> None:

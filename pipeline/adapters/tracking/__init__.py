@@ -23,6 +23,7 @@ from pipeline.adapters.tracking.models import (
     load_model,
     load_predictor,
     log_model,
+    model_classes,
     servable,
 )
 from pipeline.adapters.tracking.registry import (
@@ -75,6 +76,7 @@ __all__ = [
     "log_text",
     "metric_at_step",
     "metric_histories",
+    "model_classes",
     "record_run",
     "register_run_model",
     "registered_runs",

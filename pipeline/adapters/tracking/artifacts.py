@@ -6,11 +6,14 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+from mlflow.data.code_dataset_source import CodeDatasetSource
+from mlflow.data.http_dataset_source import HTTPDatasetSource
 from mlflow.entities import Dataset, DatasetInput, InputTag
 from mlflow.exceptions import MlflowException
 
 from pipeline.adapters.tracking.runs import Tracker
 from pipeline.core.data import Splits
+from pipeline.core.datasets import is_fashion_mnist
 from pipeline.core.errors import PipelineError
 from pipeline.core.histograms import save_npz
 from pipeline.core.model import MLP, load_checkpoint, save_checkpoint
@@ -44,13 +47,19 @@ def log_npz(
 
 
 def log_dataset(tracker: Tracker, run_id: str, splits: Splits) -> None:
-    """Fashion-MNIST as an MLflow dataset input: name, digest, source and shape."""
+    """The dataset as an MLflow dataset input: its name, digest, source and shape. Fashion-MNIST
+    names its release; a folder of one's own is named by the kind of source, never its path."""
     source = splits.source
+    if is_fashion_mnist(source.name):
+        name = source.name if source.official else f"{source.name}-custom"
+        origin = HTTPDatasetSource(DATASET_URL)
+    else:
+        name, origin = source.name, CodeDatasetSource({"data_source": source.label})
     dataset = mlflow.data.from_numpy(
         splits.train_x.cpu().numpy(),
         targets=splits.train_y.cpu().numpy(),
-        source=mlflow.data.http_dataset_source.HTTPDatasetSource(DATASET_URL),
-        name="fashion-mnist" if source.official else "fashion-mnist-custom",
+        source=origin,
+        name=name,
         digest=source.digest[:16],
     )
     entity = Dataset(**dataset.to_dict())  # name, digest, source type, source, schema, profile

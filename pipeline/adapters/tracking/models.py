@@ -24,10 +24,10 @@ from pipeline.adapters.tracking.store import (
     sqlite_database,
     using_store,
 )
-from pipeline.core.data import CLASSES
+from pipeline.core.data import CLASSES, DataSource, example_images
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.model import IN_FEATURES, MLP, describe, load_checkpoint
-from pipeline.core.predictor import INPUT_CONTRACT, Predictor
+from pipeline.core.predictor import Predictor, input_contract
 
 MODEL_NAME = "model"  # the name each run's logged model has
 MODEL_FORMAT = "pt2"  # torch.export: a graph and tensors, loadable without pickle or this package
@@ -43,21 +43,32 @@ def model_pip_requirements() -> list[str]:
     return [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}"]
 
 
-def model_metadata(model: MLP) -> dict:
-    """What the logged model's MLmodel file records beside its signature."""
+def model_metadata(model: MLP, source: DataSource) -> dict:
+    """What the logged model's MLmodel file records beside its signature: its classes are the
+    dataset's, one per output."""
+    if model.config.num_classes != source.num_classes:
+        raise PipelineError(
+            f"the model has {model.config.num_classes} outputs but dataset {source.name!r} has "
+            f"{source.num_classes} classes; log it with the dataset it was trained on"
+        )
     return {
-        "classes": list(CLASSES),
-        "input_contract": INPUT_CONTRACT,
+        "classes": list(source.classes),
+        "dataset": source.name,
+        "data_digest": source.digest[:16],
+        "input_contract": input_contract(source.classes, source.name),
         "activation": model.config.activation,
         "hidden_sizes": list(model.config.hidden_sizes),
         "serialization_format": MODEL_FORMAT,
     }
 
 
-def log_model(tracker: Tracker, run_id: str, model: MLP, examples: torch.Tensor) -> str:
+def log_model(tracker: Tracker, run_id: str, model: MLP, source: DataSource) -> str:
     """Log the whole predictor, raw uint8 images (N, 28, 28) in and class probabilities out,
-    exported with torch.export (batch size dynamic); returns its URI. `examples` (a few real
-    test images, N >= 2 so the batch dimension stays dynamic) become its input example."""
+    exported with torch.export (batch size dynamic); returns its URI. A few real test images of
+    `source`, the dataset it was trained on (N >= 2 so the batch dimension stays dynamic),
+    become its input example; its class names, the model's metadata."""
+    metadata = model_metadata(model, source)
+    examples = example_images(source)
     predictor = Predictor(model.cpu()).eval()
     example = examples.cpu().numpy()
     with torch.inference_mode():
@@ -81,7 +92,7 @@ def log_model(tracker: Tracker, run_id: str, model: MLP, examples: torch.Tensor)
             signature=infer_signature(example, output),
             input_example=example,
             pip_requirements=model_pip_requirements(),
-            metadata=model_metadata(model),
+            metadata=metadata,
         )
     return info.model_uri
 
@@ -189,11 +200,18 @@ def load_predictor(model_uri: str, tracking_uri: str, device: str = "cpu") -> tu
             f"opened: {reason}"
         )
     meta = info.metadata or {}
-    widths = "-".join(map(str, (IN_FEATURES, *meta.get("hidden_sizes", ["?"]), len(CLASSES))))
+    classes = meta.get("classes", CLASSES)
+    widths = "-".join(map(str, (IN_FEATURES, *meta.get("hidden_sizes", ["?"]), len(classes))))
     return module, (
         f"logged model, torch.export program of MLP {widths} with "
         f"{meta.get('activation', '?')}, from run {info.run_id}"
     )
+
+
+def model_classes(model_uri: str, tracking_uri: str) -> list[str]:
+    """The class names a logged model's metadata records (Fashion-MNIST's for a model logged
+    before models recorded them)."""
+    return list((model_info(model_uri, tracking_uri).metadata or {}).get("classes", CLASSES))
 
 
 def servable(model_uri: str, tracking_uri: str) -> str:

@@ -2,21 +2,21 @@
 and given aliases; and which run each alias points to."""
 
 import mlflow
-import torch
 from mlflow.exceptions import MlflowException
 
 from pipeline.adapters.tracking.artifacts import load_run_checkpoint
 from pipeline.adapters.tracking.models import log_model, logged_model_uri
 from pipeline.adapters.tracking.runs import Tracker
 from pipeline.adapters.tracking.store import quiet, using_store
-from pipeline.core.data import CLASSES
+from pipeline.core.data import DataSource
+from pipeline.core.datasets import FASHION_MODEL
 from pipeline.core.model import IN_FEATURES
-from pipeline.core.predictor import INPUT_CONTRACT
+from pipeline.core.predictor import input_contract
 
-REGISTERED_MODEL = "fashion-mlp"
+REGISTERED_MODEL = FASHION_MODEL  # a sweep on another dataset fills `<dataset>-mlp`
 
 
-def version_description(tracker: Tracker, run_id: str) -> str:
+def version_description(tracker: Tracker, run_id: str, source: DataSource) -> str:
     """What a registered version is, where it came from, and how to call it."""
     run = tracker.client.get_run(run_id)
     params, metrics = run.data.params, run.data.metrics
@@ -27,11 +27,13 @@ def version_description(tracker: Tracker, run_id: str) -> str:
         return f"{metrics[key]:.4f}" if key in metrics else "?"
 
     return (
-        f"{params.get('activation', '?')} MLP {IN_FEATURES}-{hidden}-{len(CLASSES)}, "
-        f"{params.get('optimizer', 'sgd')} lr {params.get('lr', '?')}, {epochs} epochs (best at "
-        f"epoch {int(metrics.get('best_epoch', 0))}); best val_acc {metric('best_val_acc')}, "
+        f"{params.get('activation', '?')} MLP {IN_FEATURES}-{hidden}-{source.num_classes} on "
+        f"{source.name} (sha256 {source.digest[:12]}), {params.get('optimizer', 'sgd')} lr "
+        f"{params.get('lr', '?')}, {epochs} epochs (best at epoch "
+        f"{int(metrics.get('best_epoch', 0))}); best val_acc {metric('best_val_acc')}, "
         f"test_acc {metric('test_acc')}. From run {run.info.run_name} ({run_id}); its "
-        f"checkpoint/ holds the same weights. {INPUT_CONTRACT}. Format: torch.export (pt2), "
+        f"checkpoint/ holds the same weights. {input_contract(source.classes, source.name)}. "
+        "Format: torch.export (pt2), "
         "loads without pickle: mlflow.pyfunc.load_model(uri).predict(images)."
     )
 
@@ -40,15 +42,15 @@ def register_run_model(
     tracker: Tracker,
     run_id: str,
     aliases: list[str],
-    examples: torch.Tensor,
+    source: DataSource,
     name: str = REGISTERED_MODEL,
 ) -> str:
-    """Make the run's logged model (logged now from its checkpoint, with `examples` as its
-    input example, if it has none) a version of `name` (once), describe that version, and move
-    `aliases` onto it."""
+    """Make the run's logged model (logged now from its checkpoint if it has none, with test
+    images of `source`, its dataset, as its input example) a version of `name` (once), describe
+    that version, and move `aliases` onto it."""
     model_uri = logged_model_uri(tracker, run_id)
     if model_uri is None:
-        log_model(tracker, run_id, load_run_checkpoint(tracker, run_id), examples)
+        log_model(tracker, run_id, load_run_checkpoint(tracker, run_id), source)
         model_uri = logged_model_uri(tracker, run_id)
     client = tracker.client
     versions = client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'")
@@ -57,7 +59,9 @@ def register_run_model(
     else:
         with quiet(), using_store(tracker.uri):
             version = mlflow.register_model(model_uri, name).version
-    client.update_model_version(name, version, description=version_description(tracker, run_id))
+    client.update_model_version(
+        name, version, description=version_description(tracker, run_id, source)
+    )
     for alias in aliases:
         client.set_registered_model_alias(name, alias, version)
     return str(version)

@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.adapters.tracking.runs import Tracker
 from pipeline.adapters.tracking.store import first_line, sqlite_database, using_store
+from pipeline.core.datasets import FASHION_MNIST
 from pipeline.core.errors import PipelineError
 from pipeline.core.urls import redact
 
@@ -47,6 +48,8 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
             "state": _tag(raw, "trial_state"),
             "stop_reason": _tag(raw, "stop_reason"),
             "at_chance": _tag(raw, "at_chance") == "true",
+            "dataset": _column(raw, "params.dataset"),
+            "classes": _tag(raw, "classes"),
         }
     )
     for metric in SWEEP_METRICS:
@@ -60,7 +63,11 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
 
 
 def _tag(raw: pd.DataFrame, key: str) -> pd.Series:
-    column = f"tags.{key}"
+    return _column(raw, f"tags.{key}")
+
+
+def _column(raw: pd.DataFrame, column: str) -> pd.Series:
+    """The column, or missing values where no run recorded it."""
     return raw[column] if column in raw else pd.Series(index=raw.index, dtype=object)
 
 
@@ -83,8 +90,11 @@ def metric_histories(
     return histories
 
 
-def latest_trained_runs(tracker: Tracker, activations: tuple[str, ...]) -> dict[str, str]:
-    """Per activation, the newest finished training run that has a checkpoint."""
+def latest_trained_runs(
+    tracker: Tracker, activations: tuple[str, ...], dataset: str = FASHION_MNIST
+) -> dict[str, str]:
+    """Per activation, the newest finished training run on `dataset` (by name; a run from
+    before runs recorded one trained on Fashion-MNIST) that has a checkpoint."""
     found: dict[str, str] = {}
     runs = tracker.client.search_runs(
         [tracker.experiment_id],
@@ -94,6 +104,8 @@ def latest_trained_runs(tracker: Tracker, activations: tuple[str, ...]) -> dict[
     )
     for run in runs:
         activation = run.data.params.get("activation")
+        if run.data.params.get("dataset", FASHION_MNIST) != dataset:
+            continue
         if activation in activations and activation not in found:
             found[activation] = run.info.run_id
     return found

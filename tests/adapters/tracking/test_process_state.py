@@ -44,15 +44,15 @@ def test_runs_models_and_the_registry_leave_the_user_s_store_alone(workdir, tiny
     pipeline ran a run with system metrics, logged, registered and loaded its model in the
     project's store; the model lives in the run's experiment."""
     user_store = f"sqlite:///{workdir}/user.db"
-    examples = data.example_images(data.locate(tiny_data))
+    source = data.locate(tiny_data)
     with tracking.using_store(user_store):
         before = mlflow_state()
         tracker = tracking.Tracker("test-exp", DEFAULT_TRACKING_URI)
         params = {"activation": "relu", "lr": "0.05"}
         with tracker.run_scope("train-relu", "train", params, {}, "", system_metrics=True) as run:
             assert mlflow.active_run().info.run_id == run.run_id  # the monitored run
-            tracking.log_model(tracker, run.run_id, build_model("relu", (16,), seed=0), examples)
-        tracking.register_run_model(tracker, run.run_id, ["relu"], examples)
+            tracking.log_model(tracker, run.run_id, build_model("relu", (16,), seed=0), source)
+        tracking.register_run_model(tracker, run.run_id, ["relu"], source)
         tracking.load_predictor("models:/fashion-mlp@relu", DEFAULT_TRACKING_URI)
         assert mlflow_state() == before
         with mlflow.start_run() as mine:

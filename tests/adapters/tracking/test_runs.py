@@ -27,7 +27,7 @@ def tracked_training(splits, config=CONFIG, with_model=True):
     settings = configure_torch(torch.device("cpu"))
     with training_run(tracker, config, splits, settings) as run:
         result = training.train(config, splits, run, progress=False)
-        run.log_result(result, data.example_images(splits.source) if with_model else None)
+        run.log_result(result, log_model=with_model)
     return tracker, run.run_id, result
 
 
