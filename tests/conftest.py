@@ -14,6 +14,7 @@ import torch
 
 from pipeline.core import data, environment
 from pipeline.core.config import DEFAULT_TRACKING_URI
+from pipeline.core.datasets import NAMES_FILE
 
 REPO = Path(__file__).resolve().parents[1]
 # The browser tests' `page` fixture, for every test module that drives Chromium.
@@ -71,13 +72,19 @@ def synthetic_images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray
 
 
 def write_dataset(
-    directory: Path, train_count: int = 600, test_count: int = 200, seed: int = 0
+    directory: Path,
+    train_count: int = 600,
+    test_count: int = 200,
+    seed: int = 0,
+    classes: int = 10,
+    names: list[str] | None = None,
 ) -> Path:
-    """Four IDX files plus a SHA256SUMS manifest, like a real (custom) dataset directory."""
+    """Four IDX files plus a SHA256SUMS manifest, like a real (custom) dataset directory; with
+    `names`, a classes.txt naming the classes too."""
     rng = np.random.default_rng(seed)
     directory.mkdir(parents=True, exist_ok=True)
-    train_labels = np.arange(train_count) % 10
-    test_labels = rng.permutation(np.arange(test_count) % 10)
+    train_labels = np.arange(train_count) % classes
+    test_labels = rng.permutation(np.arange(test_count) % classes)
     files = {
         "train-images-idx3-ubyte": idx_images(synthetic_images(train_labels, rng)),
         "train-labels-idx1-ubyte": idx_labels(train_labels),
@@ -89,6 +96,8 @@ def write_dataset(
         (directory / name).write_bytes(content)
         lines.append(f"{hashlib.sha256(content).hexdigest()}  {name}")
     (directory / data.MANIFEST).write_text("\n".join(lines) + "\n")
+    if names is not None:
+        (directory / NAMES_FILE).write_text("\n".join(names) + "\n")
     return directory
 
 

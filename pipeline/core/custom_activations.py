@@ -76,7 +76,10 @@ def _factory(name: str, target: object) -> Callable[[], nn.Module]:
             raise UsageError(f"activation {name!r} is a class but not an nn.Module; {HOW}")
         return target
     if not callable(target):
-        raise UsageError(f"activation {name!r} is a {type(target).__name__}, not callable; {HOW}")
+        raise UsageError(
+            f"activation {name!r} names an object of type {type(target).__name__}, which is "
+            f"not callable; {HOW}"
+        )
     return lambda: FunctionActivation(target, name)  # type: ignore[arg-type]
 
 

@@ -62,7 +62,10 @@ def test_the_report_rebuilds_the_seed_table_from_mlflow(workdir, tiny_data, caps
         assert row["seed_lr_test_acc"] == at_seed_lr["metrics.test_acc"]
         assert row["seed_lr_at_chance"] == (at_seed_lr["tags.at_chance"] == "true")
         assert row["trials"] == 2
-    markdown = (workdir / "reports/results.md").read_text()
+    dataset, _, markdown = (workdir / "reports/results.md").read_text().partition("\n\n")
+    assert dataset == "Dataset: Fashion-MNIST, 10 classes: T-shirt/top, " + (
+        "Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot."
+    )
     rows, _, note = markdown.partition("\n\n")
     assert rows.count("\n") == 3 and f"{100 * table['test_acc'][0]:.2f}" in rows
     marked = table["at_chance"].any() or table["seed_lr_at_chance"].any()
