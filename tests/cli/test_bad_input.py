@@ -8,12 +8,13 @@ The store they run against already holds a finished sweep, so "nothing new" is a
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from pipeline.cli.main import main
 from pipeline.core.model import build_model, save_checkpoint
-from tests.conftest import REPO, isolate, write_dataset
+from tests.conftest import REPO, idx_images, idx_labels, isolate, write_dataset
 from tests.sweeps import sweep_config
 
 
@@ -61,6 +62,37 @@ def broken_data(directory: Path, how: str) -> str:
         else content[:1000] + bytes([content[1000] ^ 0xFF]) + content[1001:]
     )
     return str(target)
+
+
+def own_broken(directory: Path, how: str) -> str:
+    """A 3-class dataset folder of one's own, broken one way."""
+    target = write_dataset(
+        directory / "bad-data" / f"own-{how}", 60, 30, classes=3, names=list("abc")
+    )
+    images = target / "train-images-idx3-ubyte"
+    if how == "truncated":
+        images.write_bytes(images.read_bytes()[:-100])
+    elif how == "labels":
+        (target / "t10k-labels-idx1-ubyte").write_bytes(idx_labels(np.arange(29) % 3))
+    elif how == "names":
+        (target / "classes.txt").write_text("a\nb\n")
+    else:
+        images.write_bytes(idx_images(np.zeros((60, 32, 32))))
+    return str(target)
+
+
+# Custom activations the catalogue names; the test puts their folder on the Python path.
+BAD_ACTIVATIONS = """
+def row_sums(x):
+    return x.sum(-1)
+"""
+
+
+def activation_module(directory: Path, name: str) -> str:
+    code = directory / "bad-data" / "code"
+    code.mkdir(parents=True, exist_ok=True)
+    (code / "bad_activations.py").write_text(BAD_ACTIVATIONS)
+    return f"bad_activations:{name}"
 
 
 def mismatched_checkpoint(directory: Path) -> str:
@@ -203,6 +235,62 @@ CATALOGUE = [
         "train-images-idx3-ubyte fails its checksum (altered or corrupt)",
     ),
     (
+        "dataset folder with a truncated IDX file",
+        ["train", "--dataset", "{own:truncated}"],
+        {},
+        1,
+        "train-images-idx3-ubyte is truncated: 46956 bytes, its header promises 60 items",
+    ),
+    (
+        "label count that does not match the images",
+        ["train", "--dataset", "{own:labels}"],
+        {},
+        1,
+        "t10k-labels-idx1-ubyte holds 29 labels but t10k-images-idx3-ubyte holds 30 images",
+    ),
+    (
+        "label beyond the names file",
+        ["train", "--dataset", "{own:names}"],
+        {},
+        1,
+        "train-labels-idx1-ubyte holds label 2, but classes.txt names 2 classes (labels 0-1)",
+    ),
+    (
+        "images that are not 28x28",
+        ["train", "--dataset", "{own:32x32}"],
+        {},
+        1,
+        "train-images-idx3-ubyte holds 32x32 images; only 28x28 grey images are supported",
+    ),
+    (
+        "dataset name without a folder",
+        ["train", "--dataset", "kmnist"],
+        {},
+        2,
+        "dataset 'kmnist' not found: no folder data/kmnist",
+    ),
+    (
+        "activation module that does not import",
+        [*T, "--activation", "no_such_module:snake"],
+        {},
+        2,
+        "activation 'no_such_module:snake': module 'no_such_module' cannot be imported",
+    ),
+    (
+        "activation that changes the shape of its input",
+        [*T, "--activation", "{activation:row_sums}"],
+        {},
+        2,
+        "activation 'bad_activations:row_sums' changes the shape of its input: (4, 8) -> (4,)",
+    ),
+    (
+        "sweep of an activation that does not import",
+        [*S, "{sweep:activations=['relu', 'no_such_module:snake']}"],
+        {},
+        2,
+        "activation 'no_such_module:snake': module 'no_such_module' cannot be imported",
+    ),
+    (
         "unreachable tracking URI",
         [*T],
         {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9"},
@@ -281,6 +369,10 @@ def resolve(argument: str, directory: Path, data_dir: Path) -> str:
         return str(data_dir)
     if argument in ("{truncated}", "{altered}"):
         return broken_data(directory, argument[1:-1])
+    if argument.startswith("{own:"):
+        return own_broken(directory, argument[5:-1])
+    if argument.startswith("{activation:"):
+        return activation_module(directory, argument[12:-1])
     if argument == "{checkpoint}":
         return mismatched_checkpoint(directory)
     if argument.startswith("{yaml:"):
@@ -302,6 +394,7 @@ def test_bad_input(store, tiny_data, monkeypatch, capsys, case, argv, env, code,
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     args = [resolve(argument, store, tiny_data) for argument in argv]
+    monkeypatch.syspath_prepend(str(store / "bad-data" / "code"))
     before = snapshot(store)
     assert main(args) == code
     err = capsys.readouterr().err
