@@ -97,10 +97,10 @@ confirm: install dataset-package ## retrain each activation's best config with 3
 	$(PY) -m pipeline confirm --config $(SWEEP) --seeds 3 $(DATASET_FLAG)
 
 curves: install ## each activation and its derivative (seed's Figure 2), tracked
-	$(PY) -m pipeline curves --experiment $(EXPERIMENT)
+	$(PY) -m pipeline curves --experiment $(EXPERIMENT) $(ARGS)
 
 probe: install dataset-package ## weight gradients at initialisation (seed's Figure 3), tracked
-	$(PY) -m pipeline probe --experiment $(EXPERIMENT) $(DATASET_FLAG)
+	$(PY) -m pipeline probe --experiment $(EXPERIMENT) $(DATASET_FLAG) $(ARGS)
 
 analyze: install dataset-package ## layer outputs of trained models (Figure 4): make analyze ARGS=--best
 	$(PY) -m pipeline analyze --experiment $(EXPERIMENT) $(DATASET_FLAG) $(ARGS)
