@@ -28,7 +28,9 @@ DEFAULT_EXPERIMENT = "activation-study"
 DEFAULT_HIDDEN_SIZES = (512, 256, 256, 128)  # the seed's MLP: 784-512-256-256-128-10
 DEFAULT_SWEEP = "sweeps/activations.yaml"
 DEFAULT_MODEL_URI = "models:/fashion-mlp@champion"  # the sweep's best model
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # the MLflow store, relative to the clone
+# The MLflow store where MLflow 3 looks with nothing set (`mlflow ui`, `mlflow models serve`,
+# `mlflow.pyfunc` in a notebook), relative to the working directory: the clone for the Makefile.
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 SEED_LR = 1e-3  # the seed's learning rate: its table is reproduced at it
 # Trials a CPU worker trains at once when the sweep file does not say (`stack`). 1: on this
 # 2-core CPU the default sweep ran at 0.96x the trial-epochs per second with `stack: 5`

@@ -6,6 +6,7 @@ from pipeline.adapters import studies
 from pipeline.core import data
 from pipeline.core.config import SweepJobConfig
 from pipeline.core.device import resolve_device
+from pipeline.core.urls import redact
 from pipeline.workflows import trials, workers
 from pipeline.workflows.sweep import finish, open_sweep, publish_report
 
@@ -47,5 +48,6 @@ def run(job: SweepJobConfig) -> int:
             f"best per activation: models:/fashion-mlp@<activation>; overall best: "
             f"models:/fashion-mlp@champion ({champion.activation}, lr {champion.lr:g})"
         )
+    print(f"tracking_uri={redact(sweep.tracker.uri)}")  # for mlflow's own commands, from anywhere
     print(f"parent_run_id={sweep.parent_run_id}")
     return 0

@@ -7,6 +7,7 @@ from pipeline.core import data
 from pipeline.core.config import TrainJobConfig
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.errors import PipelineError
+from pipeline.core.urls import redact
 from pipeline.stages import training
 from pipeline.workflows.tracked_training import training_run
 
@@ -42,5 +43,6 @@ def run(job: TrainJobConfig) -> int:
             f"scores {result.chance_acc:.4f}); the run is tagged at_chance=true",
             file=sys.stderr,
         )
+    print(f"tracking_uri={redact(tracker.uri)}")  # for mlflow's own commands, from anywhere
     print(f"run_id={tracked.run_id}")
     return 0

@@ -44,8 +44,8 @@ def snapshot(directory: Path) -> tuple:
         if p.is_file() and p.suffix != ".yaml" and "bad-data" not in p.parts
     )
     return (
-        count("mlruns/mlflow.db", "runs"),
-        count("mlruns/mlflow.db", "model_versions"),
+        count("mlflow.db", "runs"),
+        count("mlflow.db", "model_versions"),
         count("sweeps/tiny.db", "trials"),
         files,
     )

@@ -10,7 +10,7 @@ TINY = ["--hidden-sizes", "32,16", "--batch-size", "32"]
 
 
 def run_count(workdir) -> int:
-    database = workdir / "mlruns/mlflow.db"
+    database = workdir / "mlflow.db"
     if not database.exists():
         return 0
     with sqlite3.connect(database) as connection:
@@ -34,7 +34,7 @@ def test_train_then_evaluate_in_fresh_processes(workdir, tiny_data):
         check=True,
     )
     run_id = re.search(r"^run_id=(\w+)$", trained.stdout, re.M).group(1)
-    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
+    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlflow.db")
     logged = mlflow.MlflowClient().get_run(run_id).data.metrics["test_acc"]
 
     for uri in (f"runs:/{run_id}/model", f"runs:/{run_id}/checkpoint"):

@@ -48,7 +48,7 @@ class Store:
 
     @property
     def uri(self) -> str:
-        return f"sqlite:///{self.directory}/mlruns/mlflow.db"
+        return f"sqlite:///{self.directory}/mlflow.db"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def store(tmp_path_factory, tiny_data) -> Store:
         patch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")
         # Small learning rates: 2 epochs leave the trials apart and short of 100% accuracy.
         assert run_sweep(write_config(directory, lr=[0.001, 0.003]), tiny_data) == 0
-    client = mlflow.MlflowClient(f"sqlite:///{directory}/mlruns/mlflow.db")
+    client = mlflow.MlflowClient(f"sqlite:///{directory}/mlflow.db")
     experiment_id = client.get_experiment_by_name("activation-study").experiment_id
     parent = client.search_runs([experiment_id], "tags.stage = 'sweep'")[0]
     children = client.search_runs(
@@ -105,7 +105,7 @@ def test_ui_execs_mlflow_on_the_project_store_on_loopback(store, monkeypatch, ca
     options = dict(zip(argv[4::2], argv[5::2], strict=True))
     assert options["--backend-store-uri"] == store.uri
     assert options["--host"] == "127.0.0.1" and options["--port"] == str(port)
-    assert options["--default-artifact-root"] == str(store.directory / "mlruns/artifacts")
+    assert options["--default-artifact-root"] == str(store.directory / "mlruns")
     assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
     url = re.search(r"^url=(\S+)$", capsys.readouterr().out, re.M).group(1)
     assert url == (
@@ -154,7 +154,7 @@ def test_ui_on_a_taken_port_says_so_and_names_PORT(workdir, capsys):
     err = one_line(capsys.readouterr().err)
     assert f"port {port} on 127.0.0.1 is already in use" in err
     assert "PORT=" in err and "--port" in err
-    assert not (workdir / "mlruns").exists(), "a refused start touches no store"
+    assert not (workdir / "mlflow.db").exists(), "a refused start touches no store"
 
 
 @pytest.mark.parametrize(
@@ -310,7 +310,7 @@ def test_ui_with_a_tracking_server_points_at_it_and_starts_nothing(
     assert main(["ui"]) == 0
     out = capsys.readouterr().out
     assert f"url={server}/#/experiments/{store.experiment_id}/runs?viewStateShareKey=" in out
-    assert not (tmp_path / "mlruns").exists()
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "mlflow.db").exists()
 
 
 # --- reloading the registered models ----------------------------------------------------------

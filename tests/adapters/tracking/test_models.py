@@ -38,7 +38,7 @@ class Store:
 
     @property
     def uri(self) -> str:
-        return f"sqlite:///{self.directory}/mlruns/mlflow.db"
+        return f"sqlite:///{self.directory}/mlflow.db"
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def store(tmp_path_factory, tiny_data) -> Store:
         assert (
             main(["sweep", "--config", config, "--data-dir", str(tiny_data), "--no-progress"]) == 0
         )
-    client = mlflow.MlflowClient(f"sqlite:///{directory}/mlruns/mlflow.db")
+    client = mlflow.MlflowClient(f"sqlite:///{directory}/mlflow.db")
     run_id = client.get_model_version_by_alias("fashion-mlp", "champion").run_id
     return Store(directory, run_id, client.get_run(run_id).data.metrics["test_acc"])
 
@@ -286,7 +286,7 @@ def test_serve_without_a_store_creates_none(workdir, monkeypatch, capsys):
     monkeypatch.setattr(os, "execve", lambda *args: pytest.fail("started a server"))
     assert main(["serve", "--port", str(free_port())]) == 1
     assert "there is no tracking store" in one_line(capsys.readouterr().err)
-    assert not (workdir / "mlruns").exists()
+    assert not (workdir / "mlflow.db").exists() and not (workdir / "mlruns").exists()
 
 
 def test_serve_on_a_taken_port_names_a_free_one(in_store, monkeypatch, capsys):
