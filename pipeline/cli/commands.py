@@ -82,6 +82,16 @@ TRAIN = (
     flag("--patience", type=typed("patience", int), help="epochs without a better val_acc"),
     flag("--hidden-sizes", type=hidden_sizes, help="comma-separated hidden layer widths"),
     flag("--seed", type=typed("seed", int), help="seed of weights, split and order"),
+    flag(
+        "--threads",
+        type=typed("threads", int),
+        help="torch threads on a CPU (default: all cores; with --from-run, the run's)",
+    ),
+    flag(
+        "--from-run",
+        metavar="RUN_ID",
+        help="train as this logged run did: its params, threads and seed (flags given override)",
+    ),
     EXPERIMENT,
     DEVICE,
     DATA,

@@ -124,6 +124,14 @@ CATALOGUE = [
         2,
         "hidden_sizes must all be positive integers, got [64, -8]",
     ),
+    ("threads < 1", [*T, "--threads", "0"], {}, 2, "threads must be an integer >= 1, got 0"),
+    (
+        "a run to redo that is not in the store",
+        [*T, "--from-run", "0123456789abcdef"],
+        {},
+        1,
+        "run 0123456789abcdef is not in the MLflow store sqlite:///",
+    ),
     (
         "unknown flag",
         [*T, "--learning-rate", "0.1"],

@@ -80,3 +80,39 @@ def test_flags_become_a_typed_config_with_named_errors():
             assert message in str(error), argv
         else:
             raise AssertionError(f"{argv} was accepted")
+
+
+def metric_values(client, run_id: str, key: str) -> list[float]:
+    return [m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)]
+
+
+@pytest.mark.slow
+def test_a_run_redone_from_its_id_gives_its_numbers_to_the_last_digit(workdir, tiny_data):
+    """`train --from-run ID` takes every training param of a logged run, threads and seed
+    included (a sweep's workers train with one thread each, `make train` with all cores), so
+    its val_acc equals the original's to the last digit; a flag given beside it wins."""
+    data_dir = ("--data-dir", str(tiny_data))
+    original = run_cli(
+        *("train", "--activation", "tanh", "--lr", "0.1", "--epochs", "3", "--seed", "7"),
+        *("--threads", "1", *TINY, *data_dir),
+        cwd=workdir,
+        check=True,
+    )
+    first = re.search(r"^run_id=(\w+)$", original.stdout, re.M).group(1)
+    redo = run_cli("train", "--from-run", first, *data_dir, cwd=workdir, check=True)
+    second = re.search(r"^run_id=(\w+)$", redo.stdout, re.M).group(1)
+    assert f"note: as run {first} (train-tanh-lr0.1): activation tanh, lr 0.1" in redo.stderr
+    assert "threads 1" in redo.stderr
+
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlflow.db")
+    params = client.get_run(first).data.params
+    assert params["threads"] == "1" and params["seed"] == "7"
+    assert client.get_run(second).data.params == params
+    assert metric_values(client, second, "val_acc") == metric_values(client, first, "val_acc")
+    assert len(metric_values(client, first, "val_acc")) == 3
+
+    other = run_cli("train", "--from-run", first, "--lr", "0.05", *data_dir, cwd=workdir)
+    assert other.returncode == 0 and "given here: lr" in other.stderr
+    third = re.search(r"^run_id=(\w+)$", other.stdout, re.M).group(1)
+    changed = client.get_run(third).data.params
+    assert {k for k in params if params[k] != changed[k]} == {"lr"} and changed["lr"] == "0.05"

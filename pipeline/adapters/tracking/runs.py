@@ -169,6 +169,18 @@ class Tracker:
     def reopen_run(self, run_id: str) -> None:
         self.client.update_run(run_id, status="RUNNING")
 
+    def logged_run(self, run_id: str) -> tuple[str, dict[str, str], dict[str, str]]:
+        """(name, params, tags) of a run of this store, in any experiment; one line if the
+        store has no such run."""
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException:
+            raise PipelineError(
+                f"run {run_id} is not in the MLflow store {redact(self.uri)}; give the id of a "
+                "run there (the UI shows it on the run's page, `make train` prints run_id=)"
+            ) from None
+        return run.info.run_name, dict(run.data.params), dict(run.data.tags)
+
     def run_status(self, run_id: str) -> str | None:
         """RUNNING, FINISHED, FAILED or KILLED; None where this store has no such run."""
         try:
