@@ -75,8 +75,8 @@ def recolour_lines(figure):
     bar.marker.colorscale, bar.marker.reversescale = ACCURACY_SCALE, False
     for trace in figure.data:
         if trace.mode == "lines" and trace.customdata is not None:
-            value = float(trace.customdata[0][1])
-            where = (value - low) / (high - low) if high > low else 0.5
+            value = float(trace.customdata[0][1])  # as shown: rounded, maybe past the range
+            where = min(max((value - low) / (high - low), 0.0), 1.0) if high > low else 0.5
             [trace.line.color] = plotly.colors.sample_colorscale(ACCURACY_SCALE, [where])
     return figure
 
