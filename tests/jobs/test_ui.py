@@ -129,6 +129,10 @@ def test_ui_execs_mlflow_on_the_project_store_on_loopback(store, monkeypatch, ca
     } <= set(state["selectedColumns"])
     assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`best_val_acc`", False)
 
+    # The experiment's kind is model training, as the UI's experiment-type selector stores it.
+    kind = client.get_experiment(store.experiment_id).tags["mlflow.experimentKind"]
+    assert kind == "custom_model_development"
+
     # A view the user changed in the UI is theirs: starting the UI again keeps it.
     client.set_experiment_tag(store.experiment_id, tag, json.dumps({**saved, "name": "mine"}))
     assert main(["ui", "--port", str(port), "--host", "localhost"]) == 0
@@ -227,6 +231,8 @@ def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
     # page is "Runs" there, "Training runs" in the GenAI mode), every trial with its values.
     page.goto(ui, wait_until="domcontentloaded")
     expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
+    for genai in ("Judges", "Evaluation runs", "Prompts", "Agent versions"):
+        expect(page.get_by_role("link", name=genai, exact=True)).to_have_count(0)
     columns = ["params.`activation`", "params.`lr`", "metrics.`val_acc`", "metrics.`test_acc`"]
     for column in [*columns, "tags.`trial_state`", "tags.`at_chance`"]:
         header = page.locator(f'.ag-header-cell[col-id="{column}"]')
@@ -256,8 +262,22 @@ def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
         expect(page.get_by_text(trial.name, exact=True).first).to_be_visible()
     page.screenshot(path=tmp_path / "3-compare.png", full_page=True)
 
+    # The champion's run page in the training layout. MLflow 3.17's UI lays pages out by its
+    # GenAI / Model training switch (the URL's workflowType, else the browser's last choice,
+    # GenAI at first), not by the experiment's kind: one click, which the browser keeps.
+    run_page = f"{experiment}/{store.champion.run_id}"
+    page.goto(run_page, wait_until="domcontentloaded")
+    expect(page.get_by_role("link", name="Judges")).to_be_visible()  # GenAI, a fresh browser's
+    page.get_by_text("Model training", exact=True).click()
+    expect(page.get_by_role("link", name="Judges")).to_have_count(0)
+    page.goto(run_page, wait_until="domcontentloaded")
+    for tab in ("Model metrics", "System metrics"):
+        expect(page.get_by_role("tab", name=tab)).to_be_visible()
+    for genai in ("Judges", "Evaluation runs", "Prompts", "Agent versions"):
+        expect(page.get_by_role("link", name=genai, exact=True)).to_have_count(0)
+    expect(page.get_by_role("link", name="Models", exact=True)).to_be_visible()
+
     # The champion's run page: description, metrics, and its logged model `model`, registered.
-    page.goto(f"{experiment}/{store.champion.run_id}", wait_until="domcontentloaded")
     expect(page.get_by_text(store.champion_description)).to_be_visible()
     metric_row = page.get_by_role("row").filter(has=page.get_by_text("test_acc", exact=True))
     expect(metric_row.first).to_contain_text(repr(store.champion.test_acc))
