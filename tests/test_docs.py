@@ -96,6 +96,20 @@ def test_every_flag_the_docs_give_a_stage_is_in_its_help():
     assert not missing, f"flags not in `python -m pipeline STAGE --help`: {sorted(missing)}"
 
 
+def test_a_list_of_a_stage_s_flags_in_the_docs_names_them_all():
+    """A `(flags: ...)` list says it is the whole set: it names every flag in the stage's
+    `--help` but --help, --debug and the --no- forms."""
+    for page in DOCS:
+        for paragraph in page.read_text().split("\n\n"):
+            stage = re.search(r"`python -m pipeline ([a-z]+)", paragraph)
+            listed = re.search(r"\(flags: `([^`]+)`\)", paragraph)
+            if not (stage and listed):
+                continue
+            helped = set(re.findall(r"(?<![\w-])--(?!no-)[a-z][a-z-]*", stage_help(stage[1])))
+            missing = helped - {"--help", "--debug"} - set(listed.group(1).split())
+            assert not missing, f"{name(page)}: the flags of {stage[1]} lack {sorted(missing)}"
+
+
 def test_default_ports_agree_in_the_makefile_the_cli_and_the_docs():
     ports = makefile_ports()
     assert set(ports) == {"ui", "serve", "dashboard"}
