@@ -45,6 +45,17 @@ class Predictor(nn.Module):
         return torch.softmax(self.mlp(normalise(pixels.to(torch.uint8))), dim=1)
 
 
+def exported(mlp: MLP, example: torch.Tensor) -> nn.Module:
+    """The predictor as a torch.export program (batch size dynamic), traced from `example`
+    (N >= 2 pixels of INPUT_DTYPE). Traced in strict mode, which keeps the forward's assert on
+    the pixels as a runtime check; MLflow's own export is non-strict, where a data-dependent
+    assert cannot be traced, and exports this program again with the check kept."""
+    predictor = Predictor(mlp.cpu()).eval()
+    batch = {0: torch.export.Dim.AUTO}
+    program = torch.export.export(predictor, (example,), dynamic_shapes=(batch,), strict=True)
+    return program.module()
+
+
 def predict_proba(predictor: nn.Module, images: torch.Tensor, batch: int = 4096) -> torch.Tensor:
     """Class probabilities of raw `images` (uint8 as the files hold them), in batches, on the
     predictor's device, given as the model's input dtype."""

@@ -27,7 +27,7 @@ from pipeline.adapters.tracking.store import (
 from pipeline.core.data import CLASSES
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.model import IN_FEATURES, MLP, describe, load_checkpoint
-from pipeline.core.predictor import INPUT_CONTRACT, INPUT_DTYPE, Predictor
+from pipeline.core.predictor import INPUT_CONTRACT, INPUT_DTYPE, Predictor, exported
 
 MODEL_NAME = "model"  # the name each run's logged model has
 MODEL_FORMAT = "pt2"  # torch.export: a graph and tensors, loadable without pickle or this package
@@ -54,23 +54,12 @@ def model_metadata(model: MLP) -> dict:
     }
 
 
-def exported_predictor(model: MLP, example: torch.Tensor) -> nn.Module:
-    """The predictor as a torch.export program (batch size dynamic). Traced in strict mode,
-    which keeps the forward's assert on the pixels as a runtime check; MLflow's own export is
-    non-strict, where a data-dependent assert cannot be traced, and exports this program again
-    with the check kept."""
-    predictor = Predictor(model.cpu()).eval()
-    batch = {0: torch.export.Dim.AUTO}
-    program = torch.export.export(predictor, (example,), dynamic_shapes=(batch,), strict=True)
-    return program.module()
-
-
 def log_model(tracker: Tracker, run_id: str, model: MLP, examples: torch.Tensor) -> str:
     """Log the whole predictor, raw pixels (N, 28, 28) in and class probabilities out, exported
     with torch.export; returns its URI. `examples` (a few real test images, N >= 2 so the batch
     dimension stays dynamic) become its input example, as the model's input dtype."""
     example = examples.cpu().to(INPUT_DTYPE)
-    predictor = exported_predictor(model, example)
+    predictor = exported(model, example)
     with torch.inference_mode():
         output = predictor(example).numpy()
     example = example.numpy()
