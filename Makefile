@@ -13,9 +13,13 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 # headless Chromium for the browser tests, PostgreSQL for the scale-out tests.
 TEST_PACKAGES ?= chromium:chromium postgresql:initdb
 
-ACT ?= relu
-LR ?= 0.001
-EPOCHS ?= 13
+# make train: each flag is passed only when given, so FROM_RUN=<run id> takes the rest from that run
+# (the CLI's defaults otherwise: relu, lr 0.001, 13 epochs, all cores).
+ACT ?=
+LR ?=
+EPOCHS ?=
+THREADS ?=
+FROM_RUN ?=
 OPTIMIZER ?=
 INIT ?=
 MODEL ?= models:/fashion-mlp@champion
@@ -77,9 +81,11 @@ test-packages:
 data: install dataset-package ## find, verify and load the dataset: make data DATA=./kmnist
 	$(PY) -m pipeline data $(DATASET_FLAG)
 
-train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13 OPTIMIZER=adam DATA=...
-	$(PY) -m pipeline train --activation '$(ACT)' --lr $(LR) --epochs $(EPOCHS) --experiment $(EXPERIMENT) \
-	  $(if $(OPTIMIZER),--optimizer $(OPTIMIZER)) $(if $(INIT),--init $(INIT)) $(DATASET_FLAG)
+train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13 OPTIMIZER=adam THREADS=1 DATA=...; FROM_RUN=<id> redoes a run
+	$(PY) -m pipeline train --experiment $(EXPERIMENT) $(if $(FROM_RUN),--from-run $(FROM_RUN)) \
+	  $(if $(ACT),--activation '$(ACT)') $(if $(LR),--lr $(LR)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
+	  $(if $(OPTIMIZER),--optimizer $(OPTIMIZER)) $(if $(INIT),--init $(INIT)) \
+	  $(if $(THREADS),--threads $(THREADS)) $(DATASET_FLAG)
 
 evaluate: install dataset-package ## test accuracy of a logged model: make evaluate MODEL=runs:/<id>/model
 	$(PY) -m pipeline evaluate --model-uri '$(MODEL)' $(DATASET_FLAG)
@@ -143,6 +149,6 @@ format: install ## ruff fix and format
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-clean: ## remove caches (keeps .venv, data/ and mlruns/)
+clean: ## remove caches (keeps .venv, data/, mlflow.db and mlruns/)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +

@@ -112,7 +112,7 @@ for config in $SWEEPS; do
   name=$(basename "$config" .yaml)
   dir=$work/$name # its MLflow store, study, reports/ and data cache: nothing lands in the repo
   mkdir -p "$dir" && cd "$dir" || exit 1
-  export MLFLOW_TRACKING_URI=sqlite:///$dir/mlruns/mlflow.db OPTUNA_STORAGE=sqlite:///$dir/study.db
+  export MLFLOW_TRACKING_URI=sqlite:///$dir/mlflow.db OPTUNA_STORAGE=sqlite:///$dir/study.db
   cap=$((deadline - $(date +%s) - 60)) # the report's 40 s stay
   ((first && cap > 200)) && cap=200 # the stack's 60 s come after the first sweep
   part "sweep $config (end to end)" "$cap" sweeps.log \

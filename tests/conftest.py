@@ -117,7 +117,7 @@ def tiny_data(tmp_path_factory) -> Path:
 
 def isolate(patch: pytest.MonkeyPatch, directory: Path) -> Path:
     """Run in `directory`, with no store, study storage or data folder taken from the
-    environment: mlruns/, data/ and sweeps/ land there, never in the repo."""
+    environment: mlflow.db, mlruns/, data/ and sweeps/ land there, never in the repo."""
     patch.chdir(directory)
     for name in (environment.TRACKING_URI, environment.STUDY_STORAGE, environment.DATA_DIR):
         patch.delenv(name, raising=False)

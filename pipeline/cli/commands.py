@@ -94,6 +94,16 @@ TRAIN = (
     flag("--patience", type=typed("patience", int), help="epochs without a better val_acc"),
     flag("--hidden-sizes", type=hidden_sizes, help="comma-separated hidden layer widths"),
     flag("--seed", type=typed("seed", int), help="seed of weights, split and order"),
+    flag(
+        "--threads",
+        type=typed("threads", int),
+        help="torch threads on a CPU (default: all cores; with --from-run, the run's)",
+    ),
+    flag(
+        "--from-run",
+        metavar="RUN_ID",
+        help="train as this logged run did: its params, threads and seed (flags given override)",
+    ),
     EXPERIMENT,
     DEVICE,
     DATA,
@@ -101,14 +111,22 @@ TRAIN = (
 )
 MODEL_URIS = "runs:/<id>/model, runs:/<id>/checkpoint, models:/<name>@<alias>, or a directory"
 SEED_TABLE = "also time the seed's whole table (default: on a GPU only)"
+
+
+def port(config: type[cfg.Config]):
+    """The --port flag, its help naming the config's default port."""
+    default = config.model_fields["port"].default
+    return flag("--port", type=typed("port", int), help=f"port to serve on (default {default})")
+
+
 SERVER = (
-    flag("--port", type=typed("port", int), help="port to serve on (default 5000)"),
+    port(cfg.ServerConfig),
     flag("--host", help="interface to bind (default 127.0.0.1: this machine only)"),
     EXPERIMENT,
 )
 SERVE = (
     flag("--model-uri", help=f"runs:/<id>/model or models:/... (default {cfg.DEFAULT_MODEL_URI})"),
-    flag("--port", type=typed("port", int), help="port to serve on (default 5001)"),
+    port(cfg.ServeConfig),
     SERVER[1],
 )
 STAGES = {
@@ -189,6 +207,10 @@ STAGES = {
         "optuna-dashboard on a sweep's study, to watch it live",
         "dashboard:run",
         cfg.DashboardConfig,
-        (SWEEP[0], *SERVER[:2]),
+        (
+            SWEEP[0],
+            port(cfg.DashboardConfig),
+            SERVER[1],
+        ),
     ),
 }

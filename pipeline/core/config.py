@@ -30,7 +30,9 @@ DEFAULT_EXPERIMENT = "activation-study"
 DEFAULT_HIDDEN_SIZES = (512, 256, 256, 128)  # the seed's MLP: 784-512-256-256-128-10
 DEFAULT_SWEEP = "sweeps/activations.yaml"
 DEFAULT_MODEL_URI = "models:/fashion-mlp@champion"  # the sweep's best model
-DEFAULT_TRACKING_URI = "sqlite:///mlruns/mlflow.db"  # the MLflow store, relative to the clone
+# The MLflow store where MLflow 3 looks with nothing set (`mlflow ui`, `mlflow models serve`,
+# `mlflow.pyfunc` in a notebook), relative to the working directory: the clone for the Makefile.
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 SEED_LR = 1e-3  # the seed's learning rate: its table is reproduced at it
 # Trials a CPU worker trains at once when the sweep file does not say (`stack`). 1: on this
 # 2-core CPU the default sweep ran at 0.96x the trial-epochs per second with `stack: 5`
@@ -188,6 +190,30 @@ class TrainConfig(Config):
         if self.optimizer == "sgd":
             text += f" momentum {self.momentum:g}" + (" (Nesterov)" if self.nesterov else "")
         return text + (f" weight decay {self.weight_decay:g}" if self.weight_decay else "")
+
+    @classmethod
+    def from_params(cls, params: dict[str, str]) -> "TrainConfig":
+        """The config of a logged run, read back from its params (what `params()` wrote); a
+        key the run lacks keeps its default."""
+        values = {}
+        for key, field in cls.model_fields.items():
+            if key in params:
+                values[key] = _param_value(params[key], field.default)
+        return cls(**values)
+
+
+def _param_value(text: str, default: Any) -> Any:
+    """A param's string as the type of its field's default."""
+    try:
+        if isinstance(default, tuple):
+            return tuple(int(part) for part in text.split(","))
+        if isinstance(default, bool):
+            return text == "True"
+        if isinstance(default, int | float):
+            return type(default)(text)
+    except ValueError:
+        raise UsageError(f"a logged param is not {type(default).__name__}: {text!r}") from None
+    return None if text == "None" else text
 
 
 # --- sweeps -------------------------------------------------------------------------------
@@ -392,6 +418,10 @@ class ServeConfig(JobConfig):
 class TrainJobConfig(JobConfig):
     experiment: Name = DEFAULT_EXPERIMENT
     train: TrainConfig = TrainConfig()
+    threads: StrictInt | None = at_least(1, None)  # None: all cores, or the from_run run's
+    # A logged run whose training params (threads and seed included) this run takes; the
+    # fields set in `train` override them.
+    from_run: str | None = Field(None, min_length=1, description="an MLflow run id")
 
 
 class DashboardConfig(ServerConfig):

@@ -10,6 +10,7 @@ import sys
 from pipeline.adapters import servers, tracking
 from pipeline.core import environment
 from pipeline.core.config import ServeConfig
+from pipeline.core.urls import redact
 
 # Defaults for the server's environment; the user's own settings win.
 _SERVE_ENVIRONMENT = {
@@ -49,6 +50,7 @@ def run(config: ServeConfig) -> int:
         "(docs/models.md)",
         file=sys.stderr,
     )
+    print(f"tracking_uri={redact(tracking.resolve_uri(config.tracking_uri))}")
     print(f"url={url}", flush=True)
     return servers.exec_server(
         *serve_command(config.model_uri, config.tracking_uri, config.host, config.port)

@@ -7,6 +7,7 @@ from pipeline.core import data
 from pipeline.core.config import SweepJobConfig
 from pipeline.core.datasets import registered_model_name
 from pipeline.core.device import resolve_device
+from pipeline.core.urls import redact
 from pipeline.workflows import trials, workers
 from pipeline.workflows.sweep import finish, open_sweep, publish_report
 
@@ -50,5 +51,6 @@ def run(job: SweepJobConfig) -> int:
             f"best per activation: models:/{name}@<activation>; overall best: "
             f"models:/{name}@champion ({champion.activation}, lr {champion.lr:g})"
         )
+    print(f"tracking_uri={redact(sweep.tracker.uri)}")  # for mlflow's own commands, from anywhere
     print(f"parent_run_id={sweep.parent_run_id}")
     return 0

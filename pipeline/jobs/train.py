@@ -4,18 +4,44 @@ import sys
 
 from pipeline.adapters import tracking
 from pipeline.core import data
-from pipeline.core.config import TrainJobConfig
+from pipeline.core.config import TrainConfig, TrainJobConfig
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.errors import PipelineError
+from pipeline.core.urls import redact
 from pipeline.stages import training
 from pipeline.workflows.tracked_training import training_run
 
 
+def reproduce(job: TrainJobConfig, tracker: tracking.Tracker) -> TrainJobConfig:
+    """The job with every training setting of run `job.from_run` (its params, threads and seed
+    included), the flags given beside it on top; a note on stderr says what it took."""
+    name, params, tags = tracker.logged_run(job.from_run)
+    given = {key: getattr(job.train, key) for key in job.train.model_fields_set}
+    config = TrainConfig.from_params(params).replace(**given)
+    threads = job.threads or (int(params["threads"]) if "threads" in params else None)
+    settings = ", ".join(f"{key} {value}" for key, value in config.params().items())
+    overridden = f"; given here: {', '.join(sorted(given))}" if given else ""
+    print(
+        f"note: as run {job.from_run} ({name}): {settings}, threads {threads or 'all'}{overridden}",
+        file=sys.stderr,
+    )
+    stack = int(tags.get("stack_size", "1"))
+    if stack > 1:
+        print(
+            f"note: run {job.from_run} trained in a stack of {stack} trials; alone, its numbers "
+            "agree only to float rounding, which shows at high lr (docs/data-and-training.md)",
+            file=sys.stderr,
+        )
+    return job.replace(train=config, threads=threads)
+
+
 def run(job: TrainJobConfig) -> int:
-    config = job.train
     tracker = tracking.Tracker(job.experiment, job.tracking_uri)
+    if job.from_run:
+        job = reproduce(job, tracker)
+    config = job.train
     device = resolve_device(config.device)
-    settings = configure_torch(device)
+    settings = configure_torch(device, job.threads)
     splits = data.load_splits(
         job.data_dir,
         dataset=config.dataset,
@@ -46,5 +72,6 @@ def run(job: TrainJobConfig) -> int:
             f"scores {result.chance_acc:.4f}); the run is tagged at_chance=true",
             file=sys.stderr,
         )
+    print(f"tracking_uri={redact(tracker.uri)}")  # for mlflow's own commands, from anywhere
     print(f"run_id={tracked.run_id}")
     return 0

@@ -19,6 +19,13 @@ COMPARISON_TAGS = ("trial_state", "at_chance")
 # and opens it at `#/experiments/<id>/runs?viewStateShareKey=<key>`. A UI that cannot read it
 # says so and shows the default table, so nothing depends on it but convenience.
 _SAVED_VIEW_TAG = "mlflow.sharedViewState."
+# MLflow 3.17's UI lays pages out by its GenAI / Model training switch, GenAI in a browser that
+# never chose: the url above opens in Model training, and pages reached from it keep it only
+# once the browser has chosen.
+_LAYOUT_NOTE = (
+    "note: a page in MLflow's GenAI layout (Judges, Prompts in the sidebar): click "
+    "'Model training' at the top left once; this browser keeps it"
+)
 # Job execution serves GenAI features (judges, prompt optimisation) this project does not use;
 # it costs seven more processes and ~700 MB.
 _UI_ENVIRONMENT = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -110,4 +117,5 @@ def run(config: ServerConfig) -> int:
     base = servers.base_url(config.host, config.port)
     print(f"MLflow UI on {base} for {uri} (ready in ~10 s; Ctrl-C stops it)")
     print(f"url={experiment_url(base, experiment_id)}", flush=True)
+    print(_LAYOUT_NOTE, file=sys.stderr, flush=True)
     return servers.exec_server(*ui_command(uri, config.host, config.port))

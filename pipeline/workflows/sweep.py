@@ -107,7 +107,7 @@ def _prepare(sweep: Sweep, data_digest: str | None) -> None:
 
 def check_same_store(study: studies.Study, job: SweepJobConfig) -> None:
     """A study logs to one MLflow store: its parent run and every trial's run live there. Run
-    against another store (another MLFLOW_TRACKING_URI, or mlruns/ deleted), it stops here,
+    against another store (another MLFLOW_TRACKING_URI, or the store deleted), it stops here,
     before anything is written, saying so and the two ways out."""
     config, parent = job.sweep, study.attr(PARENT_RUN)
     uri = tracking.resolve_uri(job.tracking_uri)

@@ -45,8 +45,8 @@ def snapshot(directory: Path) -> tuple:
         if p.is_file() and p.suffix != ".yaml" and "bad-data" not in p.parts
     )
     return (
-        count("mlruns/mlflow.db", "runs"),
-        count("mlruns/mlflow.db", "model_versions"),
+        count("mlflow.db", "runs"),
+        count("mlflow.db", "model_versions"),
         count("sweeps/tiny.db", "trials"),
         files,
     )
@@ -155,6 +155,14 @@ CATALOGUE = [
         {},
         2,
         "hidden_sizes must all be positive integers, got [64, -8]",
+    ),
+    ("threads < 1", [*T, "--threads", "0"], {}, 2, "threads must be an integer >= 1, got 0"),
+    (
+        "a run to redo that is not in the store",
+        [*T, "--from-run", "0123456789abcdef"],
+        {},
+        1,
+        "run 0123456789abcdef is not in the MLflow store sqlite:///",
     ),
     (
         "unknown flag",

@@ -10,7 +10,7 @@ TINY = ["--hidden-sizes", "32,16", "--batch-size", "32"]
 
 
 def run_count(workdir) -> int:
-    database = workdir / "mlruns/mlflow.db"
+    database = workdir / "mlflow.db"
     if not database.exists():
         return 0
     with sqlite3.connect(database) as connection:
@@ -34,8 +34,9 @@ def test_train_then_evaluate_in_fresh_processes(workdir, tiny_data):
         check=True,
     )
     run_id = re.search(r"^run_id=(\w+)$", trained.stdout, re.M).group(1)
-    mlflow.set_tracking_uri(f"sqlite:///{workdir}/mlruns/mlflow.db")
-    logged = mlflow.MlflowClient().get_run(run_id).data.metrics["test_acc"]
+    # A client on the store, not MLflow's current URI: nothing leaks into later tests.
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlflow.db")
+    logged = client.get_run(run_id).data.metrics["test_acc"]
 
     for uri in (f"runs:/{run_id}/model", f"runs:/{run_id}/checkpoint"):
         evaluated = run_cli(
@@ -80,3 +81,40 @@ def test_flags_become_a_typed_config_with_named_errors():
             assert message in str(error), argv
         else:
             raise AssertionError(f"{argv} was accepted")
+
+
+def metric_values(client, run_id: str, key: str) -> list[float]:
+    return [m.value for m in sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)]
+
+
+@pytest.mark.slow
+def test_a_run_redone_from_its_id_gives_its_numbers_to_the_last_digit(workdir, tiny_data):
+    """`train --from-run ID` takes every training param of a logged run, threads and seed
+    included (a sweep's workers train with one thread each, `make train` with all cores), so
+    its val_acc equals the original's to the last digit; a flag given beside it wins."""
+    data_dir = ("--data-dir", str(tiny_data))
+    original = run_cli(
+        *("train", "--activation", "tanh", "--lr", "0.1", "--epochs", "3", "--seed", "7"),
+        *("--threads", "1", *TINY, *data_dir),
+        cwd=workdir,
+        check=True,
+    )
+    first = re.search(r"^run_id=(\w+)$", original.stdout, re.M).group(1)
+    redo = run_cli("train", "--from-run", first, *data_dir, cwd=workdir, check=True)
+    second = re.search(r"^run_id=(\w+)$", redo.stdout, re.M).group(1)
+    note = next(line for line in redo.stderr.splitlines() if line.startswith("note: as run"))
+    assert note.startswith(f"note: as run {first} (train-tanh-lr0.1): activation tanh, ")
+    assert all(part in note for part in ("lr 0.1,", "seed 7,", "threads 1"))
+
+    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlflow.db")
+    params = client.get_run(first).data.params
+    assert params["threads"] == "1" and params["seed"] == "7"
+    assert client.get_run(second).data.params == params
+    assert metric_values(client, second, "val_acc") == metric_values(client, first, "val_acc")
+    assert len(metric_values(client, first, "val_acc")) == 3
+
+    other = run_cli("train", "--from-run", first, "--lr", "0.05", *data_dir, cwd=workdir)
+    assert other.returncode == 0 and "given here: lr" in other.stderr
+    third = re.search(r"^run_id=(\w+)$", other.stdout, re.M).group(1)
+    changed = client.get_run(third).data.params
+    assert {k for k in params if params[k] != changed[k]} == {"lr"} and changed["lr"] == "0.05"

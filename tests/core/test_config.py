@@ -108,3 +108,18 @@ def test_bad_optimizer_settings_are_one_line(values, message):
     with pytest.raises(UsageError) as error:
         TrainConfig(**values)
     assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {},
+        {"activation": "tanh", "lr": 1e-05, "hidden_sizes": (32, 16), "seed": 7, "device": "cpu"},
+        {"optimizer": "sgd", "momentum": 0.5, "nesterov": True, "init": "kaiming"},
+        {"optimizer": "adamw", "weight_decay": 0.01, "batch_size": 32, "val_fraction": 0.1},
+    ],
+)
+def test_a_config_reads_back_from_the_params_it_logged(values):
+    """`make train FROM_RUN=<id>` rebuilds a run's config from its MLflow params."""
+    config = TrainConfig(**values)
+    assert TrainConfig.from_params(config.params()) == config

@@ -46,12 +46,39 @@ def test_the_predictor_scores_what_training_logged(trained):
 
 
 def test_the_exported_predictor_keeps_a_dynamic_batch(trained):
-    """Exported as MLflow exports it (Dim.AUTO on the batch, an example of 4): any N >= 1."""
+    """Exported from an example of 4 (as log_model does, MLflow exporting it again): any N >= 1,
+    the eager predictor's answers on the same pixels, as uint8 or float32."""
     result, _, images, _ = trained
     model = Predictor(result.model).eval()
-    program = export(model, (images[:4],), dynamic_shapes=[{0: Dim.AUTO}]).module()
+    pixels = images.to(predictor.INPUT_DTYPE)
+    program = predictor.exported(result.model, pixels[:4])
+    again = export(program, (pixels[:4],), dynamic_shapes=[{0: Dim.AUTO}]).module()
     with torch.inference_mode():
         for count in (1, 3, 200):
-            assert torch.equal(program(images[:count]), model(images[:count])), count
+            assert torch.equal(again(pixels[:count]), model(images[:count])), count
     with pytest.raises(Exception, match="size"):
-        program(images.reshape(200, 784))
+        again(pixels.reshape(200, 784))
+
+
+@pytest.mark.parametrize(
+    "scale",
+    [
+        lambda x: x / 255,
+        lambda x: (x / 255 - 0.5) / 0.5,
+        lambda x: x + 0.5,
+        lambda x: x + 256,
+        lambda x: -x - 1,
+        lambda x: x * float("nan"),
+    ],
+    ids=["scaled to [0, 1]", "normalised", "fractions", "above 255", "negative", "nan"],
+)
+def test_pixels_that_are_not_raw_are_refused_by_the_exported_program(trained, scale):
+    """What the model says to a client that sent anything but raw pixels, after MLflow's own
+    export of it too: the client learns what to send instead of getting a wrong answer."""
+    result, _, images, _ = trained
+    pixels = images[:4].to(predictor.INPUT_DTYPE)
+    program = predictor.exported(result.model, pixels)
+    again = export(program, (pixels,), dynamic_shapes=[{0: Dim.AUTO}]).module()
+    for model in (Predictor(result.model).eval(), program, again):
+        with pytest.raises(Exception, match=r"^pixels must be raw integers 0-255 "):
+            model(scale(pixels))

@@ -48,7 +48,7 @@ class Store:
 
     @property
     def uri(self) -> str:
-        return f"sqlite:///{self.directory}/mlruns/mlflow.db"
+        return f"sqlite:///{self.directory}/mlflow.db"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def store(tmp_path_factory, tiny_data) -> Store:
         patch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")
         # Small learning rates: 2 epochs leave the trials apart and short of 100% accuracy.
         assert run_sweep(write_config(directory, lr=[0.001, 0.003]), tiny_data) == 0
-    client = mlflow.MlflowClient(f"sqlite:///{directory}/mlruns/mlflow.db")
+    client = mlflow.MlflowClient(f"sqlite:///{directory}/mlflow.db")
     experiment_id = client.get_experiment_by_name("activation-study").experiment_id
     parent = client.search_runs([experiment_id], "tags.stage = 'sweep'")[0]
     children = client.search_runs(
@@ -105,7 +105,7 @@ def test_ui_execs_mlflow_on_the_project_store_on_loopback(store, monkeypatch, ca
     options = dict(zip(argv[4::2], argv[5::2], strict=True))
     assert options["--backend-store-uri"] == store.uri
     assert options["--host"] == "127.0.0.1" and options["--port"] == str(port)
-    assert options["--default-artifact-root"] == str(store.directory / "mlruns/artifacts")
+    assert options["--default-artifact-root"] == str(store.directory / "mlruns")
     assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
     url = re.search(r"^url=(\S+)$", capsys.readouterr().out, re.M).group(1)
     assert url == (
@@ -128,6 +128,10 @@ def test_ui_execs_mlflow_on_the_project_store_on_loopback(store, monkeypatch, ca
         "tags.`at_chance`",
     } <= set(state["selectedColumns"])
     assert (state["orderByKey"], state["orderByAsc"]) == ("metrics.`best_val_acc`", False)
+
+    # The experiment's kind is model training, as the UI's experiment-type selector stores it.
+    kind = client.get_experiment(store.experiment_id).tags["mlflow.experimentKind"]
+    assert kind == "custom_model_development"
 
     # A view the user changed in the UI is theirs: starting the UI again keeps it.
     client.set_experiment_tag(store.experiment_id, tag, json.dumps({**saved, "name": "mine"}))
@@ -154,7 +158,7 @@ def test_ui_on_a_taken_port_says_so_and_names_PORT(workdir, capsys):
     err = one_line(capsys.readouterr().err)
     assert f"port {port} on 127.0.0.1 is already in use" in err
     assert "PORT=" in err and "--port" in err
-    assert not (workdir / "mlruns").exists(), "a refused start touches no store"
+    assert not (workdir / "mlflow.db").exists(), "a refused start touches no store"
 
 
 @pytest.mark.parametrize(
@@ -227,6 +231,8 @@ def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
     # page is "Runs" there, "Training runs" in the GenAI mode), every trial with its values.
     page.goto(ui, wait_until="domcontentloaded")
     expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
+    for genai in ("Judges", "Evaluation runs", "Prompts", "Agent versions"):
+        expect(page.get_by_role("link", name=genai, exact=True)).to_have_count(0)
     columns = ["params.`activation`", "params.`lr`", "metrics.`val_acc`", "metrics.`test_acc`"]
     for column in [*columns, "tags.`trial_state`", "tags.`at_chance`"]:
         header = page.locator(f'.ag-header-cell[col-id="{column}"]')
@@ -256,8 +262,22 @@ def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
         expect(page.get_by_text(trial.name, exact=True).first).to_be_visible()
     page.screenshot(path=tmp_path / "3-compare.png", full_page=True)
 
+    # The champion's run page in the training layout. MLflow 3.17's UI lays pages out by its
+    # GenAI / Model training switch (the URL's workflowType, else the browser's last choice,
+    # GenAI at first), not by the experiment's kind: one click, which the browser keeps.
+    run_page = f"{experiment}/{store.champion.run_id}"
+    page.goto(run_page, wait_until="domcontentloaded")
+    expect(page.get_by_role("link", name="Judges")).to_be_visible()  # GenAI, a fresh browser's
+    page.get_by_text("Model training", exact=True).click()
+    expect(page.get_by_role("link", name="Judges")).to_have_count(0)
+    page.goto(run_page, wait_until="domcontentloaded")
+    for tab in ("Model metrics", "System metrics"):
+        expect(page.get_by_role("tab", name=tab)).to_be_visible()
+    for genai in ("Judges", "Evaluation runs", "Prompts", "Agent versions"):
+        expect(page.get_by_role("link", name=genai, exact=True)).to_have_count(0)
+    expect(page.get_by_role("link", name="Models", exact=True)).to_be_visible()
+
     # The champion's run page: description, metrics, and its logged model `model`, registered.
-    page.goto(f"{experiment}/{store.champion.run_id}", wait_until="domcontentloaded")
     expect(page.get_by_text(store.champion_description)).to_be_visible()
     metric_row = page.get_by_role("row").filter(has=page.get_by_text("test_acc", exact=True))
     expect(metric_row.first).to_contain_text(repr(store.champion.test_acc))
@@ -310,7 +330,7 @@ def test_ui_with_a_tracking_server_points_at_it_and_starts_nothing(
     assert main(["ui"]) == 0
     out = capsys.readouterr().out
     assert f"url={server}/#/experiments/{store.experiment_id}/runs?viewStateShareKey=" in out
-    assert not (tmp_path / "mlruns").exists()
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "mlflow.db").exists()
 
 
 # --- reloading the registered models ----------------------------------------------------------

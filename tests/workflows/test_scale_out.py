@@ -227,7 +227,7 @@ def test_an_unreachable_storage_is_one_line_and_writes_nothing(
         "is unreachable: "
     )
     assert err.count("\n") == 1 and PASSWORD not in err, err
-    assert not (workdir / "mlruns").exists() and not (workdir / "sweeps").exists()
+    assert not (workdir / "mlflow.db").exists() and not (workdir / "sweeps").exists()
 
 
 def test_a_worker_before_make_sweep_on_the_default_store_creates_no_file(
@@ -237,7 +237,7 @@ def test_a_worker_before_make_sweep_on_the_default_store_creates_no_file(
     assert main(["worker", "--config", str(config), "--data-dir", str(tiny_data)]) == 1
     err = capsys.readouterr().err
     assert "study 'tiny' does not exist in sqlite:///sweeps/tiny.db; create it once" in err
-    assert not (workdir / "sweeps").exists() and not (workdir / "mlruns").exists()
+    assert not (workdir / "sweeps").exists() and not (workdir / "mlflow.db").exists()
 
 
 # Each process: wait for the others, then claim queued trials as fast as it can, telling each at

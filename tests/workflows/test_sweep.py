@@ -137,12 +137,12 @@ def test_a_study_run_against_another_mlflow_store_stops_and_names_the_ways_out(
     workdir, tiny_data, monkeypatch, capsys
 ):
     """The study keeps its parent run's id; in a store without that run (another
-    MLFLOW_TRACKING_URI, or mlruns/ deleted) `make sweep` and `make worker` stop in one line
+    MLFLOW_TRACKING_URI, or the store deleted) `make sweep` and `make worker` stop in one line
     before writing anything, and each way out the line names works."""
     config = write_config(workdir, activations=["relu"], lr=[0.05])
     assert run_sweep(config, tiny_data) == 0
     first_parent = study_of(config).user_attrs["mlflow_parent_run_id"]
-    first_store = f"sqlite:///{workdir}/mlruns/mlflow.db"
+    first_store = f"sqlite:///{workdir}/mlflow.db"
     assert study_of(config).user_attrs["mlflow_tracking_uri"] == first_store
     capsys.readouterr()
 
@@ -162,21 +162,22 @@ def test_a_study_run_against_another_mlflow_store_stops_and_names_the_ways_out(
     assert run_sweep(config, tiny_data) == 0
     assert len(runs_of(first_parent)) == 1
 
-    # mlruns/ deleted: the same store, without the run. (Fresh processes from here: MLflow
+    # The store deleted: the same URI, without the run. (Fresh processes from here: MLflow
     # keeps a store's database open per URI within a process, as a user's next command would not.)
     shutil.rmtree(workdir / "mlruns")
+    (workdir / "mlflow.db").unlink()
     sweep = ["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]
     result = run_cli(*sweep, cwd=workdir)
     assert result.returncode == 1
     assert f"parent run {first_parent}, but experiment 'activation-study' of" in result.stderr
-    assert not (workdir / "mlruns/mlflow.db").exists()
+    assert not (workdir / "mlflow.db").exists()
 
     # Way out 2: the study afresh, in this store.
     (workdir / "sweeps/tiny.db").unlink()
     out = run_cli(*sweep, cwd=workdir, check=True).stdout
     parent = study_of(config).user_attrs["mlflow_parent_run_id"]
     assert parent != first_parent and f"parent_run_id={parent}" in out
-    with sqlite3.connect(workdir / "mlruns/mlflow.db") as db:
+    with sqlite3.connect(workdir / "mlflow.db") as db:
         runs = dict(db.execute("select run_uuid, status from runs").fetchall())
     assert runs.pop(parent) == "FINISHED" and list(runs.values()) == ["FINISHED"]
 

@@ -11,7 +11,7 @@ Callers import the package and call its functions on a `Study`:
 `studies.claim(study, 2)`, `studies.best_trials(study)`, `studies.static_figures(study)`.
 """
 
-from pipeline.adapters.studies.figures import interactive_figures, static_figures
+from pipeline.adapters.studies.figures import interactive_figures, interactive_plots, static_figures
 from pipeline.adapters.studies.logs import configure_logging
 from pipeline.adapters.studies.pruner import PerActivationMedianPruner, make_pruner
 from pipeline.adapters.studies.queries import (
@@ -58,6 +58,7 @@ __all__ = [
     "grid_point",
     "heartbeat",
     "interactive_figures",
+    "interactive_plots",
     "local_lock",
     "make_pruner",
     "open_points",

@@ -27,7 +27,7 @@ from pipeline.adapters.tracking.store import (
 from pipeline.core.data import CLASSES, DataSource, example_images
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.model import IN_FEATURES, MLP, describe, load_checkpoint
-from pipeline.core.predictor import Predictor, input_contract
+from pipeline.core.predictor import INPUT_DTYPE, Predictor, exported, input_contract
 
 MODEL_NAME = "model"  # the name each run's logged model has
 MODEL_FORMAT = "pt2"  # torch.export: a graph and tensors, loadable without pickle or this package
@@ -63,16 +63,16 @@ def model_metadata(model: MLP, source: DataSource) -> dict:
 
 
 def log_model(tracker: Tracker, run_id: str, model: MLP, source: DataSource) -> str:
-    """Log the whole predictor, raw uint8 images (N, 28, 28) in and class probabilities out,
-    exported with torch.export (batch size dynamic); returns its URI. A few real test images of
-    `source`, the dataset it was trained on (N >= 2 so the batch dimension stays dynamic),
-    become its input example; its class names, the model's metadata."""
+    """Log the whole predictor, raw pixels (N, 28, 28) in and class probabilities out, exported
+    with torch.export (batch size dynamic); returns its URI. A few real test images of `source`,
+    the dataset it was trained on (N >= 2 so the batch dimension stays dynamic), become its
+    input example, as the model's input dtype; its class names, the model's metadata."""
     metadata = model_metadata(model, source)
-    examples = example_images(source)
-    predictor = Predictor(model.cpu()).eval()
-    example = examples.cpu().numpy()
+    example = example_images(source).cpu().to(INPUT_DTYPE)
+    predictor = exported(model, example)
     with torch.inference_mode():
-        output = predictor(examples.cpu()).numpy()
+        output = predictor(example).numpy()
+    example = example.numpy()
     # MLflow would put the model in the process's current experiment: it is made here, in the
     # run's own, with the run's params, as log_model would make it.
     params = tracker.client.get_run(run_id).data.params

@@ -8,12 +8,23 @@ from pipeline.adapters.tracking.artifacts import load_run_checkpoint
 from pipeline.adapters.tracking.models import log_model, logged_model_uri
 from pipeline.adapters.tracking.runs import Tracker
 from pipeline.adapters.tracking.store import quiet, using_store
+from pipeline.core.config import TrainConfig
 from pipeline.core.data import DataSource
 from pipeline.core.datasets import FASHION_MODEL
+from pipeline.core.errors import UsageError
 from pipeline.core.model import IN_FEATURES
 from pipeline.core.predictor import input_contract
 
 REGISTERED_MODEL = FASHION_MODEL  # a sweep on another dataset fills `<dataset>-mlp`
+
+
+def optimizer_text(params: dict[str, str]) -> str:
+    """"SGD lr 0.05 momentum 0.9" and the like, read back from a run's params; the bare params
+    where they no longer make a config (a run of an older version, an activation gone)."""
+    try:
+        return TrainConfig.from_params(params).describe_optimizer()
+    except UsageError:
+        return f"{params.get('optimizer', 'sgd')} lr {params.get('lr', '?')}"
 
 
 def version_description(tracker: Tracker, run_id: str, source: DataSource) -> str:
@@ -28,8 +39,8 @@ def version_description(tracker: Tracker, run_id: str, source: DataSource) -> st
 
     return (
         f"{params.get('activation', '?')} MLP {IN_FEATURES}-{hidden}-{source.num_classes} on "
-        f"{source.name} (sha256 {source.digest[:12]}), {params.get('optimizer', 'sgd')} lr "
-        f"{params.get('lr', '?')}, {epochs} epochs (best at epoch "
+        f"{source.name} (sha256 {source.digest[:12]}), {optimizer_text(params)}, {epochs} "
+        f"epochs (best at epoch "
         f"{int(metrics.get('best_epoch', 0))}); best val_acc {metric('best_val_acc')}, "
         f"test_acc {metric('test_acc')}. From run {run.info.run_name} ({run_id}); its "
         f"checkpoint/ holds the same weights. {input_contract(source.classes, source.name)}. "

@@ -15,10 +15,13 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pipeline.adapters.tracking.store import (
-    artifact_root,
+    EXPERIMENT_KIND,
+    MODEL_TRAINING,
     check_tracking_uri,
     first_line,
     git_commit,
+    mark_model_training,
+    new_experiment_location,
     resolve_uri,
     using_store,
 )
@@ -48,11 +51,17 @@ class Tracker:
             ) from None
 
     def _experiment_id(self, name: str) -> str:
+        """The experiment's id, created if need be, in the UI's model-training layout."""
         found = self.client.get_experiment_by_name(name)
         if found is not None:
+            mark_model_training(self.client, found)
             return found.experiment_id
         try:
-            return self.client.create_experiment(name, artifact_location=artifact_root(self.uri))
+            return self.client.create_experiment(
+                name,
+                artifact_location=new_experiment_location(self.client, self.uri),
+                tags={EXPERIMENT_KIND: MODEL_TRAINING},
+            )
         except MlflowException:  # another worker created it first
             return self.client.get_experiment_by_name(name).experiment_id
 
@@ -159,6 +168,18 @@ class Tracker:
 
     def reopen_run(self, run_id: str) -> None:
         self.client.update_run(run_id, status="RUNNING")
+
+    def logged_run(self, run_id: str) -> tuple[str, dict[str, str], dict[str, str]]:
+        """(name, params, tags) of a run of this store, in any experiment; one line if the
+        store has no such run."""
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException:
+            raise PipelineError(
+                f"run {run_id} is not in the MLflow store {redact(self.uri)}; give the id of a "
+                "run there (the UI shows it on the run's page, `make train` prints run_id=)"
+            ) from None
+        return run.info.run_name, dict(run.data.params), dict(run.data.tags)
 
     def run_status(self, run_id: str) -> str | None:
         """RUNNING, FINISHED, FAILED or KILLED; None where this store has no such run."""

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
+from mlflow.entities import Experiment, ViewType
 from mlflow.environment_variables import (
     MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR,
     MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT,
@@ -27,6 +28,15 @@ from pipeline.core.config import DEFAULT_TRACKING_URI
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.urls import redact, sqlalchemy_url
 
+# MLflow's artifact folder beside its default database, and where earlier versions of this
+# project kept the database (relative to the database's folder).
+ARTIFACTS_DIR = "mlruns"
+OLD_DATABASE = Path("mlruns/mlflow.db")
+# The experiment tag the MLflow UI (3.x) picks its layout from, and the value its experiment-type
+# selector stores for "Model training" (labelled "Machine learning" there). Without it the UI may
+# infer GenAI and open runs on Evaluations, Judges and Prompts.
+EXPERIMENT_KIND = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
 _SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "file", "databricks")
 # Training runs log system metrics (CPU, memory, GPU): a sample every this many seconds, sparse
 # enough to cost a trial next to nothing, dense enough for an epoch-long curve on a CPU.
@@ -111,6 +121,8 @@ def check_tracking_uri(uri: str, create: bool = True) -> None:
                 f"unset MLFLOW_TRACKING_URI to use the local store {DEFAULT_TRACKING_URI}"
             ) from None
     database = sqlite_database(uri)
+    if database:
+        check_not_moved(database)
     if database and create:
         try:
             database.parent.mkdir(parents=True, exist_ok=True)
@@ -118,10 +130,45 @@ def check_tracking_uri(uri: str, create: bool = True) -> None:
             raise PipelineError(f"cannot create the tracking store {database}: {error}") from None
 
 
+def check_not_moved(database: Path) -> None:
+    """Earlier versions kept the database in mlruns/: one line saying how to move it, rather
+    than a new, empty store beside it. Moving the file is enough: the store records its
+    artifacts' locations as absolute paths."""
+    old = database.parent / OLD_DATABASE
+    if database.exists() or not old.is_file():
+        return
+    here = Path.cwd()
+    old_name, new_name = (
+        (old.relative_to(here), database.relative_to(here))
+        if database.parent.resolve() == here.resolve()
+        else (old, database)
+    )
+    raise PipelineError(
+        f"the MLflow store is at {old_name}, where earlier versions kept it; move it to "
+        f"{new_name}, where MLflow looks by default: mv {old_name} {new_name}"
+    )
+
+
 def artifact_root(uri: str) -> str | None:
-    """Artifacts of a SQLite store live beside the database (mlruns/artifacts); others: MLflow's."""
+    """A SQLite store's artifacts go where MLflow's defaults put them, `mlruns/` beside the
+    database (`./mlruns` when MLflow runs from the database's folder); other stores: MLflow's."""
     database = sqlite_database(uri)
-    return str(database.parent.resolve() / "artifacts") if database else None
+    return str(database.parent.resolve() / ARTIFACTS_DIR) if database else None
+
+
+def new_experiment_location(client: MlflowClient, uri: str) -> str | None:
+    """Where a new experiment of this store keeps its artifacts: `mlruns/<experiment id>` beside
+    a SQLite database, as MLflow names it (ids count up from the Default experiment's 0), from
+    whatever folder this process runs in; None (MLflow's choice) for other stores."""
+    root = artifact_root(uri)
+    if root is None:
+        return None
+    ids = [
+        int(experiment.experiment_id)
+        for experiment in client.search_experiments(view_type=ViewType.ALL, max_results=50_000)
+        if experiment.experiment_id.isdigit()
+    ]
+    return f"{root}/{max(ids, default=-1) + 1}"
 
 
 def is_server(uri: str) -> bool:
@@ -155,9 +202,17 @@ def experiment_names(uri: str) -> list[str]:
     return [e.name for e in MlflowClient(uri).search_experiments()]
 
 
+def mark_model_training(client: MlflowClient, experiment: Experiment) -> None:
+    """The experiment opens in the UI's model-training layout, unless its kind is set already
+    (a user's own choice in the UI is kept)."""
+    if EXPERIMENT_KIND not in experiment.tags:
+        client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
+
+
 def tag_experiment_once(uri: str, experiment: str, key: str, value: str) -> str | None:
     """The experiment's id, with `key` set to `value` unless it is set already (a user's own
-    change is kept); None if the store has no such experiment."""
+    change is kept) and its kind model training unless set; None if there is no such
+    experiment."""
     check_tracking_uri(uri)
     client = MlflowClient(uri)
     try:
@@ -166,6 +221,7 @@ def tag_experiment_once(uri: str, experiment: str, key: str, value: str) -> str 
             return None
         if key not in found.tags:
             client.set_experiment_tag(found.experiment_id, key, value)
+        mark_model_training(client, found)
     except MlflowException as error:
         raise PipelineError(f"tracking store {uri} failed: {first_line(error.message)}") from None
     return found.experiment_id

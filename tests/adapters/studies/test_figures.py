@@ -4,6 +4,7 @@ there is more than one activation and lr, and the plotly pages once a trial comp
 import matplotlib
 
 from pipeline.adapters import studies
+from pipeline.adapters.studies import figures
 
 matplotlib.use("Agg")
 
@@ -35,3 +36,36 @@ def test_the_figures_a_study_has_enough_trials_for(make_study):
     assert list(pages) == ["figures/parallel_coordinate.html", "figures/slice.html"]
     assert all("<html>" in page[:200] and "best val_acc" in page for page in pages.values())
     plt.close("all")
+
+
+def luminance(colour: str) -> float:
+    """Relative luminance (WCAG) of an `rgb(r, g, b)` colour: 0 black, 1 white."""
+    channels = [float(c) / 255 for c in colour.removeprefix("rgb(").rstrip(")").split(",")]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_every_line_of_the_parallel_coordinates_stands_out_on_white(make_study):
+    """Trials at chance level were drawn near-white (Optuna's Blues); every line is dark now,
+    the lowest accuracy at the scale's low end and the highest at its high end."""
+    study = make_study(activations=("relu", "tanh", "sigmoid"), lrs=(0.001, 0.01, 0.1))
+    studies.queue_missing(study)
+    # The hover text rounds values (0.88889 shows as 0.889, past the range's top): still drawn.
+    values = [0.1, 0.1001, 0.45, 0.80, 0.85, 0.86, 0.87, 0.88, 0.88889]
+    for trial, value in zip(studies.claim(study, len(values)), values, strict=True):
+        study.suggest_point(trial)
+        study.tell(trial, "COMPLETE", value)
+    figure = studies.interactive_plots(study)["figures/parallel_coordinate.html"]
+    lines = [trace for trace in figure.data if trace.mode == "lines"]
+    assert len(lines) == len(values)
+    background = figure.layout.plot_bgcolor
+    assert background == "white"
+    # WCAG's contrast ratio of each line against white: 3 or more is visible at a glance.
+    assert all(1.05 / (luminance(line.line.color) + 0.05) >= 3 for line in lines)
+    by_value = {float(line.customdata[0][1]): line.line.color for line in lines}
+    scale = figures.ACCURACY_SCALE
+    assert by_value[0.1] == scale[0][1] and by_value[0.889] == scale[-1][1]
+    [bar] = [trace for trace in figure.data if trace.marker.showscale]
+    assert [list(stop) for stop in bar.marker.colorscale] == scale
+    assert not bar.marker.reversescale and (bar.marker.cmin, bar.marker.cmax) == (0.1, 0.88889)
+    assert all(1.05 / (luminance(colour) + 0.05) >= 3 for _, colour in scale)

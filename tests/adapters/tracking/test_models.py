@@ -1,6 +1,7 @@
 """Logged models anyone can use: raw pixels in, class probabilities out, loaded without pickle
 and without this package, served by MLflow's scoring server, and describing themselves."""
 
+import contextlib
 import json
 import os
 import re
@@ -28,6 +29,11 @@ from tests.services import free_port, leftover_processes, stop_process, taken_po
 from tests.sweeps import sweep_config
 
 SERVE_DEADLINE_S = 180  # the scoring server imports torch and loads the model: ~10-40 s here
+# What the logged model says to pixels that are not raw (scaled, normalised, out of range).
+PIXELS_REFUSED = (
+    "pixels must be raw integers 0-255 (as the dataset's files hold them), not scaled to [0, 1] "
+    "or normalised"
+)
 
 
 @dataclass
@@ -38,7 +44,7 @@ class Store:
 
     @property
     def uri(self) -> str:
-        return f"sqlite:///{self.directory}/mlruns/mlflow.db"
+        return f"sqlite:///{self.directory}/mlflow.db"
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +57,7 @@ def store(tmp_path_factory, tiny_data) -> Store:
         assert (
             main(["sweep", "--config", config, "--data-dir", str(tiny_data), "--no-progress"]) == 0
         )
-    client = mlflow.MlflowClient(f"sqlite:///{directory}/mlruns/mlflow.db")
+    client = mlflow.MlflowClient(f"sqlite:///{directory}/mlflow.db")
     run_id = client.get_model_version_by_alias("fashion-mlp", "champion").run_id
     return Store(directory, run_id, client.get_run(run_id).data.metrics["test_acc"])
 
@@ -82,25 +88,30 @@ FOREIGN_LOADER = textwrap.dedent(
 
     model_dir, images_file, out_file = sys.argv[1:]
     model = mlflow.pyfunc.load_model(model_dir)
-    images = np.load(images_file)
+    raw = np.load(images_file)  # uint8, as the dataset's files hold them
+    images = raw.astype(np.float32)
     result = {"probabilities": model.predict(images).tolist(), "errors": {}}
     meta = model.metadata
     result["classes"] = meta.metadata["classes"]
     result["inputs"] = meta.get_input_schema().to_dict()
     bad = {
-        "float32": images.astype(np.float32) / 255,
-        "int64": images.astype(np.int64),
+        "scaled to [0, 1]": images / 255,
+        "normalised": (images / 255 - 0.5) / 0.5,
+        "above 255": images + 300,
+        "uint8": raw,
+        "float64": raw / 255,
+        "int64": raw.astype(np.int64),
         "flattened (N, 784)": images.reshape(len(images), -1),
         "one image without batch": images[0],
         "channel axis (N, 1, 28, 28)": images[:, None],
-        "above 255 as int16": images.astype(np.int16) + 300,
     }
     for case, values in bad.items():
         try:
             model.predict(values)
             result["errors"][case] = None
-        except Exception as error:
-            result["errors"][case] = str(error).splitlines()[-1]
+        except Exception as error:  # what a user reads first, and where MLflow puts the reason
+            lines = str(error).splitlines()
+            result["errors"][case] = {"first": lines[0], "last": lines[-1]}
     try:
         import pipeline
         result["pipeline_importable"] = True
@@ -153,23 +164,28 @@ def test_the_champion_loads_anywhere_and_agrees_with_evaluate(in_store, tiny_dat
     assert accuracy == in_store.test_acc, "the logged test_acc, from raw pixels"
     assert found["classes"] == list(data.CLASSES)
     [spec] = found["inputs"]
-    assert spec["tensor-spec"] == {"dtype": "uint8", "shape": [-1, 28, 28]}
+    assert spec["tensor-spec"] == {"dtype": "float32", "shape": [-1, 28, 28]}
 
-    # Bad input is refused by the model's contract, never answered.
+    # Bad input is refused, never answered. Pixels that are not raw reach the model, whose
+    # refusal is the first line a user reads; MLflow's own checks of dtype and shape come first
+    # and put their reason last, after the data.
     errors = found["errors"]
-    assert "dtype of input float32 does not match expected dtype uint8" in errors["float32"]
-    assert "dtype of input int64 does not match expected dtype uint8" in errors["int64"]
-    assert "above 255 as int16" in errors and "dtype of input int16" in errors["above 255 as int16"]
+    for case in ("scaled to [0, 1]", "normalised", "above 255"):
+        assert errors[case]["first"] == PIXELS_REFUSED, case
+    for case in ("uint8", "float64", "int64"):
+        assert (
+            f"dtype of input {case} does not match expected dtype float32" in (errors[case]["last"])
+        )
     shape = "does not match expected shape (-1, 28, 28)"
     for case in ("flattened (N, 784)", "one image without batch", "channel axis (N, 1, 28, 28)"):
-        assert shape in errors[case], case
+        assert shape in errors[case]["last"], case
 
 
 def test_the_logged_model_shows_its_contract(in_store, tiny_data):
     info = mlflow.models.get_model_info("models:/fashion-mlp@champion")
     assert "pytorch" in info.flavors and "python_function" in info.flavors
     assert info.metadata["classes"] == list(data.CLASSES)
-    assert "uint8 pixels 0-255, shape (N, 28, 28)" in info.metadata["input_contract"]
+    assert "pixels 0-255 as float32 integers" in info.metadata["input_contract"]
     [output] = info.signature.outputs.to_dict()
     assert output["tensor-spec"] == {"dtype": "float32", "shape": (-1, 10)}
     local = Path(mlflow.artifacts.download_artifacts("models:/fashion-mlp@champion"))
@@ -193,7 +209,7 @@ def test_a_registered_version_describes_itself(in_store):
         f"best val_acc {run.data.metrics['best_val_acc']:.4f}",
         f"test_acc {in_store.test_acc:.4f}",
         version.run_id,
-        "uint8 pixels 0-255, shape (N, 28, 28)",
+        "pixels 0-255 as float32 integers",
         "T-shirt/top, Trouser",
         "without pickle",
     ):
@@ -237,7 +253,7 @@ def test_an_empty_batch_gives_an_empty_answer(in_store):
     """torch.export keeps no check on the batch size (it drops `assert len(x) > 0`), so in
     Python an empty batch gets an empty answer; the scoring server refuses it (below)."""
     model = mlflow.pyfunc.load_model("models:/fashion-mlp@champion")
-    assert model.predict(np.zeros((0, 28, 28), np.uint8)).shape == (0, 10)
+    assert model.predict(np.zeros((0, 28, 28), np.float32)).shape == (0, 10)
 
 
 # --- `make serve` -------------------------------------------------------------------------
@@ -260,7 +276,7 @@ def test_serve_execs_mlflow_models_serve_with_what_it_needs(in_store, monkeypatc
     assert env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] == "false"
     out = capsys.readouterr().out
     assert f"url=http://127.0.0.1:{port}/invocations" in out
-    assert "Tensor('uint8', (-1, 28, 28))" in out
+    assert "Tensor('float32', (-1, 28, 28))" in out
 
 
 @pytest.mark.parametrize(
@@ -286,7 +302,7 @@ def test_serve_without_a_store_creates_none(workdir, monkeypatch, capsys):
     monkeypatch.setattr(os, "execve", lambda *args: pytest.fail("started a server"))
     assert main(["serve", "--port", str(free_port())]) == 1
     assert "there is no tracking store" in one_line(capsys.readouterr().err)
-    assert not (workdir / "mlruns").exists()
+    assert not (workdir / "mlflow.db").exists() and not (workdir / "mlruns").exists()
 
 
 def test_serve_on_a_taken_port_names_a_free_one(in_store, monkeypatch, capsys):
@@ -310,18 +326,15 @@ def post(port: int, body: dict) -> tuple[int, dict]:
         return error.code, json.load(error)
 
 
-@pytest.mark.slow
-def test_serve_answers_raw_pixels_from_a_plain_shell(in_store, tiny_data, tmp_path):
-    images, labels = data.load_test_images(data.locate(tiny_data))
-    images, labels = images[:20], labels[:20]
-    expected = evaluate_classes("models:/fashion-mlp@champion", images)
-    port, log = free_port(), tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["PATH"] = "/usr/bin:/bin"  # not the venv's: serve finds uvicorn itself
+@contextlib.contextmanager
+def serving(command: list[str], cwd: Path, env: dict, log: Path) -> Iterator[int]:
+    """A scoring server started by `command` + a free port, in a process group of its own;
+    yields the port once it answers, and leaves nothing running after."""
+    port = free_port()
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "serve", "--port", str(port)],
-            cwd=in_store.directory,
+            [*command, str(port)],
+            cwd=cwd,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -329,28 +342,68 @@ def test_serve_answers_raw_pixels_from_a_plain_shell(in_store, tiny_data, tmp_pa
         )
     try:
         wait_for_http(process, f"http://127.0.0.1:{port}/ping", log, SERVE_DEADLINE_S)
-        pixels = images.tolist()
+        yield port
+    finally:
+        stop_process(process, signal.SIGTERM)
+    assert not leftover_processes([process.pid]), "a process of the server outlived it"
+    assert servers.port_is_free("127.0.0.1", port)
+
+
+@pytest.mark.slow
+def test_serve_answers_raw_pixels_and_refuses_scaled_ones(in_store, tiny_data, tmp_path):
+    """`make serve` from a plain shell: the raw test images, as JSON integers, get the classes
+    `make evaluate` gives and the logged test_acc; pixels scaled to [0, 1] (which a uint8 input
+    would have cast to zeros and answered) get a 400 whose stack_trace ends with what to send."""
+    images, labels = data.load_test_images(data.locate(tiny_data))
+    expected = evaluate_classes("models:/fashion-mlp@champion", images)
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = "/usr/bin:/bin"  # not the venv's: serve finds uvicorn itself
+    command = [sys.executable, "-m", "pipeline", "serve", "--port"]
+    log = tmp_path / "serve.log"
+    with serving(command, in_store.directory, env, log) as port:
         for key in ("inputs", "instances"):
-            status, answer = post(port, {key: pixels})
+            status, answer = post(port, {key: images.tolist()})
             assert status == 200, answer
             probabilities = np.array(answer["predictions"])
-            assert probabilities.shape == (20, 10)
+            assert probabilities.shape == (200, 10)
             assert (probabilities.argmax(1) == expected).all(), key
-        flat = images.reshape(20, -1).tolist()
+            accuracy = (probabilities.argmax(1) == labels.numpy()).sum() / len(labels)
+            assert accuracy == in_store.test_acc, "the logged test_acc, from raw pixels"
+        scaled = (images[:2].float() / 255).tolist()
+        for body in (
+            {"inputs": scaled},
+            {"inputs": [[[300] * 28] * 28]},
+            {"inputs": [[[-1] * 28] * 28]},
+        ):
+            status, answer = post(port, body)
+            assert status == 400 and "predictions" not in answer, answer
+            assert answer["stack_trace"].splitlines()[-1] == f"RuntimeError: {PIXELS_REFUSED}"
+        flat = images[:2].reshape(2, -1).tolist()
         for body, message in (
-            ({"inputs": [[[300] * 28] * 28]}, "out of bounds for uint8"),
-            ({"inputs": [[[-1] * 28] * 28]}, "out of bounds for uint8"),
             ({"inputs": flat}, "does not match expected shape (-1, 28, 28)"),
             ({"inputs": []}, "Failed to enforce schema"),
             ({"columns": [1]}, "exactly one of the input fields"),
         ):
             status, answer = post(port, body)
             assert status == 400 and message in answer["message"], (body, answer)
-    finally:
-        stop_process(process, signal.SIGTERM)
-    assert not leftover_processes([process.pid]), "a process of the server outlived it"
-    assert servers.port_is_free("127.0.0.1", port)
     assert f"url=http://127.0.0.1:{port}/invocations" in log.read_text()
+    assert f"tracking_uri={in_store.uri}" in log.read_text()
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_finds_the_model_with_nothing_set(in_store, tiny_data, tmp_path):
+    """MLflow's own command, run in the store's folder with no MLFLOW_* variable: the store is
+    where MLflow looks by default, and creates no stray one."""
+    images, _ = data.load_test_images(data.locate(tiny_data))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    command = [servers.venv_tool("mlflow"), "models", "serve", "-m", "models:/fashion-mlp@champion"]
+    command += ["--env-manager", "local", "-p"]
+    before = sorted(path.name for path in in_store.directory.iterdir())
+    with serving(command, in_store.directory, env, tmp_path / "serve.log") as port:
+        status, answer = post(port, {"inputs": images[:20].tolist()})
+    assert status == 200 and np.array(answer["predictions"]).shape == (20, 10), answer
+    assert sorted(path.name for path in in_store.directory.iterdir()) == before
 
 
 # --- the real test set --------------------------------------------------------------------

@@ -35,7 +35,7 @@ def mlflow_state() -> tuple:
 def test_a_tracker_is_made_without_touching_mlflow_s_current_store(workdir):
     before = mlflow_state()
     tracker = tracking.Tracker("test-exp", DEFAULT_TRACKING_URI)
-    assert tracker.uri == f"sqlite:///{workdir}/mlruns/mlflow.db"
+    assert tracker.uri == f"sqlite:///{workdir}/mlflow.db"
     assert mlflow_state() == before
 
 

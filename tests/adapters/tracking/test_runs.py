@@ -35,8 +35,10 @@ def test_a_training_run_records_everything(workdir, splits):
     tracker, run_id, result = tracked_training(splits)
     run = tracker.client.get_run(run_id)
     assert run.info.status == "FINISHED" and run.info.run_name == "train-relu-lr0.05"
-    assert (workdir / "mlruns/mlflow.db").is_file()
-    assert run.info.artifact_uri.startswith(str(workdir / "mlruns/artifacts"))
+    assert (workdir / "mlflow.db").is_file()
+    # Where MLflow's defaults put them: ./mlruns/<experiment id>/<run id>/artifacts.
+    experiment_id = tracker.experiment_id
+    assert run.info.artifact_uri == f"{workdir}/mlruns/{experiment_id}/{run_id}/artifacts"
 
     params = run.data.params
     assert {*TrainConfig().params(), "data_source", "flush_denormal"} <= set(params)
