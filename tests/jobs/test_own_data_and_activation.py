@@ -44,14 +44,14 @@ SERVE_DEADLINE_S = 180
 
 @dataclass
 class Study:
-    directory: Path  # the working directory: mlruns/, sweeps/, reports/
+    directory: Path  # the working directory: mlflow.db, mlruns/, sweeps/, reports/
     dataset: Path  # the IDX folder
     code: Path  # the folder that holds own_snake.py
     config: Path
 
     @property
     def uri(self) -> str:
-        return f"sqlite:///{self.directory}/mlruns/mlflow.db"
+        return f"sqlite:///{self.directory}/mlflow.db"
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +229,7 @@ def test_train_and_evaluate_with_the_activation_from_the_working_directory(study
     )
     assert trained.returncode == 0, trained.stderr[-3000:]
     run_id = re.search(r"^run_id=(\w+)$", trained.stdout, re.M).group(1)
-    logged = mlflow.MlflowClient(f"sqlite:///{work}/mlruns/mlflow.db").get_run(run_id)
+    logged = mlflow.MlflowClient(f"sqlite:///{work}/mlflow.db").get_run(run_id)
     evaluated = run_cli(
         "evaluate", "--model-uri", f"runs:/{run_id}/model", "--dataset", str(study.dataset),
         cwd=work, check=True,
