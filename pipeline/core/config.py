@@ -34,6 +34,9 @@ DEFAULT_MODEL_URI = "models:/fashion-mlp@champion"  # the sweep's best model
 # `mlflow.pyfunc` in a notebook), relative to the working directory: the clone for the Makefile.
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 SEED_LR = 1e-3  # the seed's learning rate: its table is reproduced at it
+# A sweep's two phases, as MLflow tag `phase` and Optuna user attr: the grid picks each
+# activation's lr; the replicates train that lr again with more seeds at a longer budget.
+GRID, REPLICATE = "grid", "replicate"
 # Trials a CPU worker trains at once when the sweep file does not say (`stack`). 1: on this
 # 2-core CPU the default sweep ran at 0.96x the trial-epochs per second with `stack: 5`
 # (docs/performance.md), short of the 1.15x that would pay for a different pruning order.
@@ -250,6 +253,12 @@ class SweepConfig(Config):
     heartbeat_interval: StrictInt = at_least(1, 10)
     # The dataset's folder, for a dataset named by `dataset` (a flag's --data-dir wins).
     data_dir: str | None = Field(None, description="a folder path")
+    # The replicate phase: each activation's grid-chosen lr trained again with this many seeds
+    # (the sweep's seed + 1, + 2, ...: the same for every activation; 0: no replicates), each up
+    # to replicate_max_epochs with early stopping after replicate_patience epochs.
+    replicate_seeds: StrictInt = at_least(0, 3)
+    replicate_max_epochs: StrictInt = at_least(1, 30)
+    replicate_patience: StrictInt = at_least(1, 5)
     train: TrainConfig = TrainConfig()
 
     @model_validator(mode="after")
@@ -274,6 +283,12 @@ class SweepConfig(Config):
     def train_config(self, activation: str, lr: float, seed: int | None = None) -> TrainConfig:
         seed = self.train.seed if seed is None else seed
         return self.train.replace(activation=activation, lr=lr, seed=seed)
+
+    def replicate_seed_list(self, count: int | None = None) -> tuple[int, ...]:
+        """The replicate seeds, `count` of them (default replicate_seeds): never the grid's own
+        seed, whose run chose the lr, so the replicates judge the choice on fresh seeds."""
+        count = self.replicate_seeds if count is None else count
+        return tuple(self.train.seed + offset for offset in range(1, count + 1))
 
     @classmethod
     def from_mapping(cls, values: Any, source: str = "sweep config") -> "SweepConfig":
@@ -389,7 +404,7 @@ class SweepJobConfig(JobConfig):
     config_path: Path = Path(DEFAULT_SWEEP)
     workers: StrictInt | None = at_least(1, None)  # None: the sweep file's
     threads: StrictInt | None = at_least(1, None)  # None: all cores
-    seeds: StrictInt = at_least(1, 3)
+    seeds: StrictInt | None = at_least(1, None)  # replicate seeds in all; None: the sweep's
     progress: bool = True
 
 

@@ -4,8 +4,9 @@ points, claims, heartbeats, the pruner and the study's figures. Public API only.
 The design is a grid: every activation is trained at the same learning rates. The grid is put in
 the study's queue once, when the study is prepared; workers then only claim queued trials, so N
 workers on one or many machines never run a point twice, and a rerun tops the queue up with the
-points that have no finished trial yet. A heartbeat marks a trial whose worker died as FAIL and
-queues a retry of it.
+points that have no finished trial yet. Once the grid is finished, the replicates (each
+activation's chosen lr with more seeds) are queued once, under the study's lock, and claimed the
+same way. A heartbeat marks a trial whose worker died as FAIL and queues a retry of it.
 
 Callers import the package and call its functions on a `Study`:
 `studies.claim(study, 2)`, `studies.best_trials(study)`, `studies.static_figures(study)`.
@@ -21,12 +22,27 @@ from pipeline.adapters.studies.queries import (
     best_value,
     counts,
     finished_count,
+    grid_finished,
     grid_point,
     open_points,
+    phase,
     running_count,
     trials,
 )
-from pipeline.adapters.studies.queue import claim, fail_orphans, heartbeat, queue_missing
+from pipeline.adapters.studies.queue import (
+    claim,
+    fail_orphans,
+    heartbeat,
+    queue_missing,
+    stack_key,
+)
+from pipeline.adapters.studies.replicates import (
+    ask_for_seeds,
+    missing_replicates,
+    queue_replicates,
+    replicate_key,
+    seed_count,
+)
 from pipeline.adapters.studies.storage import (
     CONNECT_TIMEOUT_S,
     MAX_RETRIES,
@@ -36,6 +52,7 @@ from pipeline.adapters.studies.storage import (
     storage_file,
     storage_kind,
     storage_url,
+    study_lock,
 )
 from pipeline.adapters.studies.study import Study
 
@@ -48,6 +65,7 @@ __all__ = [
     "OnOrphan",
     "PerActivationMedianPruner",
     "Study",
+    "ask_for_seeds",
     "best_trials",
     "best_value",
     "claim",
@@ -55,18 +73,26 @@ __all__ = [
     "counts",
     "fail_orphans",
     "finished_count",
+    "grid_finished",
     "grid_point",
     "heartbeat",
     "interactive_figures",
     "interactive_plots",
     "local_lock",
     "make_pruner",
+    "missing_replicates",
     "open_points",
+    "phase",
     "queue_missing",
+    "queue_replicates",
+    "replicate_key",
     "running_count",
+    "seed_count",
+    "stack_key",
     "static_figures",
     "storage_file",
     "storage_kind",
     "storage_url",
+    "study_lock",
     "trials",
 ]

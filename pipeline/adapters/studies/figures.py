@@ -1,13 +1,24 @@
-"""Optuna's own figures of a study: matplotlib PNGs (optimisation history, parameter
-importances) and plotly pages (parallel coordinates, slices), those it has enough trials for."""
+"""Optuna's own figures of a study's grid: matplotlib PNGs (optimisation history, parameter
+importances) and plotly pages (parallel coordinates, slices), those it has enough trials for.
+The replicates are left out: trained longer, at one lr per activation, they would stand out as
+better learning rates and weigh on the importances without being one."""
 
 import warnings
 
+import optuna
 from optuna.trial import TrialState
 
-from pipeline.adapters.studies.queries import trials
+from pipeline.adapters.studies.queries import FINISHED, trials
 from pipeline.adapters.studies.study import Study
+from pipeline.core.config import GRID
 from pipeline.figures import interactive
+
+
+def _grid(study: Study) -> optuna.Study:
+    """An in-memory study holding the finished grid trials."""
+    grid = optuna.create_study(direction="maximize")
+    grid.add_trials(trials(study, *FINISHED, of_phase=GRID))
+    return grid
 
 
 def static_figures(study: Study) -> dict[str, object]:
@@ -15,7 +26,8 @@ def static_figures(study: Study) -> dict[str, object]:
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as ovm
 
-    completed = trials(study, TrialState.COMPLETE)
+    completed = trials(study, TrialState.COMPLETE, of_phase=GRID)
+    grid = _grid(study)
     draw = {"figures/optimization_history.png": ovm.plot_optimization_history}
     activations = {t.params["activation"] for t in completed}
     if len(activations) > 1 and len({t.params["lr"] for t in completed}) > 1:
@@ -26,7 +38,7 @@ def static_figures(study: Study) -> dict[str, object]:
             # Optuna switches the global style to ggplot, and warns on small studies.
             with plt.style.context("default"), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                axes = plot(study.optuna_study)
+                axes = plot(grid)
         except (ValueError, RuntimeError):  # too few trials for this figure: skip it
             continue
         figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
@@ -48,19 +60,15 @@ def interactive_plots(study: Study) -> dict[str, object]:
     each of them. None before a trial has completed."""
     from optuna import visualization as ov
 
-    if not trials(study, TrialState.COMPLETE):
+    if not trials(study, TrialState.COMPLETE, of_phase=GRID):
         return {}
-    params = ["activation", "lr"]
+    grid, params = _grid(study), ["activation", "lr"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parallel = ov.plot_parallel_coordinate(
-            study.optuna_study, params=params, target_name=TARGET
-        )
+        parallel = ov.plot_parallel_coordinate(grid, params=params, target_name=TARGET)
         drawn = {
             "figures/parallel_coordinate.html": recolour_lines(parallel),
-            "figures/slice.html": ov.plot_slice(
-                study.optuna_study, params=params, target_name=TARGET
-            ),
+            "figures/slice.html": ov.plot_slice(grid, params=params, target_name=TARGET),
         }
     return drawn
 

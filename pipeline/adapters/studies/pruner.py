@@ -5,7 +5,11 @@ import statistics
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from pipeline.core.config import SweepConfig
+from pipeline.core.config import GRID, SweepConfig
+
+
+def _grid(trial: FrozenTrial) -> bool:
+    return trial.user_attrs.get("phase", GRID) == GRID
 
 
 class PerActivationMedianPruner(optuna.pruners.BasePruner):
@@ -16,7 +20,8 @@ class PerActivationMedianPruner(optuna.pruners.BasePruner):
     with running trials too is what lets trials that run in lockstep (a stack) prune each other;
     Optuna's MedianPruner compares with completed trials only, and with every activation: a slow
     starter such as sigmoid would be cut before its lr got a chance. Trials at the reference lr
-    are never pruned.
+    are never pruned. Nor are the replicates (user attr `phase`), which run at a budget of
+    their own after the grid: the grid prunes only grid trials, against grid trials.
     """
 
     PEERS = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
@@ -27,7 +32,7 @@ class PerActivationMedianPruner(optuna.pruners.BasePruner):
 
     def prune(self, study: optuna.Study, trial: FrozenTrial) -> bool:
         step = trial.last_step
-        if step is None or step <= self.warmup_epochs:
+        if step is None or step <= self.warmup_epochs or not _grid(trial):
             return False
         if self.reference_lr is not None and trial.params.get("lr") == self.reference_lr:
             return False
@@ -36,6 +41,7 @@ class PerActivationMedianPruner(optuna.pruners.BasePruner):
             t.intermediate_values[step]
             for t in study.get_trials(deepcopy=False, states=self.PEERS)
             if t.number != trial.number
+            and _grid(t)
             and t.params.get("activation") == activation
             and step in t.intermediate_values
         ]

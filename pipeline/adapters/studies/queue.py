@@ -1,6 +1,6 @@
-"""The study's queue of grid points and the claims on it: fail the trials whose worker died,
-queue the grid points that have no trial, claim queued trials for a worker, and keep the claimed
-trials' heartbeats while they train."""
+"""The study's queue and the claims on it: fail the trials whose worker died, queue the grid
+points that have no trial, claim queued trials for a worker (the replicates queued first once
+the grid is finished), and keep the claimed trials' heartbeats while they train."""
 
 import contextlib
 import threading
@@ -10,8 +10,10 @@ import optuna
 from optuna.trial import Trial, TrialState
 
 from pipeline.adapters.studies.logs import experimental_features
-from pipeline.adapters.studies.queries import FINISHED, grid_point, trials
+from pipeline.adapters.studies.queries import FINISHED, grid_point, phase, trials
+from pipeline.adapters.studies.replicates import queue_replicates
 from pipeline.adapters.studies.study import Study
+from pipeline.core.config import GRID
 
 
 def _fail_stale(study: Study) -> None:
@@ -37,7 +39,7 @@ def queue_missing(study: Study) -> None:
     across all activations: fast learners finish early and give the pruner its references
     sooner."""
     grid = study.config.grid
-    held = trials(study, *FINISHED, TrialState.RUNNING, TrialState.WAITING)
+    held = trials(study, *FINISHED, TrialState.RUNNING, TrialState.WAITING, of_phase=GRID)
     taken = {grid_point(t) for t in held}
     for activation, lr in sorted(grid, key=lambda p: (-p[1], grid.index(p))):
         if (activation, lr) not in taken:
@@ -45,20 +47,35 @@ def queue_missing(study: Study) -> None:
             study.optuna_study.enqueue_trial(point, user_attrs=point)
 
 
+def stack_key(trial) -> tuple:
+    """What trials trained as one stack share: the phase, and a replicate's seed and budget
+    (stacked trials see the same batches for the same number of epochs)."""
+    attrs = trial.user_attrs
+    return phase(trial), attrs.get("seed"), attrs.get("max_epochs"), attrs.get("patience")
+
+
 def claim(study: Study, count: int = 1) -> list[Trial]:
-    """Fail orphaned trials, then take up to `count` queued trials (none left: an empty
+    """Fail orphaned trials; with nothing queued, queue the replicates if the grid is finished;
+    then take up to `count` queued trials that can train as one stack (none left: an empty
     list). Atomic: where workers race for a trial, the storage (or the lock) lets one win."""
     claimed: list[Trial] = []
     with study.lock():
         if study.has_heartbeat:
             _fail_stale(study)
-        for trial in trials(study, TrialState.WAITING):
+        waiting = trials(study, TrialState.WAITING)
+        if not waiting and queue_replicates(study):
+            waiting = trials(study, TrialState.WAITING)
+        key = None
+        for trial in waiting:
             if len(claimed) == count:
                 break
+            if key is not None and stack_key(trial) != key:
+                continue
             trial_id = study.trial_id(trial.number)
             try:
                 if study.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
                     claimed.append(Trial(study.optuna_study, trial_id))
+                    key = stack_key(trial)
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
     return claimed

@@ -1,14 +1,17 @@
 """Where a study lives and how it is opened: the storage URL (a SQLite file by default, a
 database server, or Optuna's journal file), the storage itself (RDB with heartbeats that fail and
-retry a trial whose worker died, or a journal file), and the lock file of a local storage."""
+retry a trial whose worker died, or a journal file), and the study's lock: a lock file beside a
+local storage, a database lock on a server."""
 
 import contextlib
 import fcntl
+import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
 import optuna
+import sqlalchemy
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial
@@ -86,14 +89,26 @@ def open_storage(url: str, heartbeat_interval: int, on_orphan: OnOrphan) -> Base
                 grace_period=2 * heartbeat_interval,
                 heartbeat_stale_trial_callback=_retry_stale(on_orphan),
             )
-    except ImportError as error:  # Optuna wraps the driver's ModuleNotFoundError
-        raise PipelineError(
-            f"study storage {redact(url)} needs its database driver ({error.__cause__}); for "
-            "PostgreSQL install the [postgres] extra: pip install -e '.[postgres]'"
-        ) from None
-    except Exception as error:  # sqlalchemy's errors carry the driver's reason
-        reason = str(error).splitlines()[0]
-        raise PipelineError(f"study storage {redact(url)} is unreachable: {reason}") from None
+    except Exception as error:
+        raise _unreachable(url, error) from None
+
+
+def _unreachable(url: str, error: Exception) -> PipelineError:
+    """The one line for a storage server that cannot be used: no driver, or no answer."""
+    if isinstance(error, ImportError):  # Optuna wraps the driver's ModuleNotFoundError
+        return PipelineError(
+            f"study storage {redact(url)} needs its database driver "
+            f"({error.__cause__ or error}); for PostgreSQL install the [postgres] extra: "
+            "pip install -e '.[postgres]'"
+        )
+    reason = str(error).splitlines()[0]  # sqlalchemy's errors carry the driver's reason
+    return PipelineError(f"study storage {redact(url)} is unreachable: {reason}")
+
+
+def study_lock(url: str, study: str) -> contextlib.AbstractContextManager[None]:
+    """The study's lock: one process at a time, on any machine, creates or prepares the study,
+    moves its trials between states, or queues its replicates."""
+    return local_lock(url) if storage_file(url) is not None else server_lock(url, study)
 
 
 @contextlib.contextmanager
@@ -114,3 +129,31 @@ def local_lock(url: str) -> Iterator[None]:
     with open(f"{path}.claims.lock", "a") as lock:  # closing the file releases the lock
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+@contextlib.contextmanager
+def server_lock(url: str, study: str) -> Iterator[None]:
+    """A database server's session lock named after the study (PostgreSQL's advisory lock,
+    MySQL's GET_LOCK), held on a connection of its own: row locks alone make a claim atomic,
+    but not a read-then-queue such as queuing the replicates once. The server releases it when
+    the connection closes, also when the process holding it dies."""
+    name = f"optuna-study:{study}"
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    try:
+        engine = sqlalchemy.create_engine(
+            sqlalchemy_url(url),
+            poolclass=sqlalchemy.pool.NullPool,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        )
+        connection = engine.connect()
+    except Exception as error:
+        raise _unreachable(url, error) from None
+    try:
+        if engine.dialect.name == "mysql":
+            connection.execute(sqlalchemy.text("SELECT GET_LOCK(:name, -1)"), {"name": name[:64]})
+        else:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        yield
+    finally:
+        connection.close()  # ends the session, and its lock with it
+        engine.dispose()

@@ -1,6 +1,6 @@
 """The handle on one sweep's Optuna study: open it in its storage (creating it, or loading one
 that must exist), its user attributes, its trials' ids, and the calls a worker makes on a
-trial it holds (suggest its grid point, tell how it ended)."""
+trial it holds (suggest its point, make its training config, tell how it ended)."""
 
 import contextlib
 
@@ -11,14 +11,14 @@ from optuna.trial import Trial, TrialState
 from pipeline.adapters.studies.pruner import make_pruner
 from pipeline.adapters.studies.storage import (
     OnOrphan,
-    local_lock,
     open_storage,
     storage_file,
     storage_kind,
     storage_url,
+    study_lock,
 )
 from pipeline.core.activations import NAMES, is_custom
-from pipeline.core.config import SweepConfig
+from pipeline.core.config import REPLICATE, SweepConfig, TrainConfig
 from pipeline.core.errors import PipelineError
 from pipeline.core.urls import redact
 
@@ -80,8 +80,8 @@ class Study:
         return isinstance(self.storage, RDBStorage)
 
     def lock(self) -> contextlib.AbstractContextManager[None]:
-        """The study's lock file while the block runs (no lock for a database server)."""
-        return local_lock(self.url)
+        """The study's lock while the block runs: a lock file, or the server's lock."""
+        return study_lock(self.url, self.config.study)
 
     def attr(self, key: str) -> str | None:
         return self.optuna_study.user_attrs.get(key)
@@ -99,6 +99,16 @@ class Study:
         lrs = [*self.config.lrs, trial.user_attrs.get("lr", self.config.lrs[0])]
         activation = trial.suggest_categorical("activation", self.activation_choices)
         return activation, trial.suggest_float("lr", min(lrs), max(lrs), log=True)
+
+    def train_config(self, trial: Trial) -> TrainConfig:
+        """The training config of a claimed trial: the sweep's at the trial's point; a
+        replicate's seed and budget come from the user attrs it was queued with."""
+        activation, lr = self.suggest_point(trial)
+        queued = trial.user_attrs
+        if queued.get("phase") != REPLICATE:
+            return self.config.train_config(activation, lr)
+        config = self.config.train_config(activation, lr, seed=int(queued["seed"]))
+        return config.replace(max_epochs=queued["max_epochs"], patience=queued["patience"])
 
     def tell(self, trial: Trial, state: str, value: float | None = None) -> None:
         """state: COMPLETE (with the value), PRUNED or FAIL."""

@@ -67,6 +67,39 @@ def test_trials_running_in_lockstep_prune_each_other_at_the_same_epoch():
     assert not pruner.prune(study, other), "no other tanh trial: nothing to compare with"
 
 
+def test_replicates_are_never_pruned_nor_a_grid_trials_peers():
+    """A replicate trains longer at one lr after the grid: it is not the grid's to prune, and
+    its curve is not a reference for grid trials."""
+    study = optuna.create_study(direction="maximize")
+    distributions = {
+        "activation": optuna.distributions.CategoricalDistribution(["relu"]),
+        "lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True),
+    }
+
+    def running(lr: float, curve: list[float], **user_attrs):
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"activation": "relu", "lr": lr},
+                distributions=distributions,
+                state=TrialState.RUNNING,
+                intermediate_values=dict(enumerate(curve, start=1)),
+                user_attrs=user_attrs,
+            )
+        )
+        return study.get_trials()[-1]
+
+    pruner = studies.PerActivationMedianPruner(warmup_epochs=1, reference_lr=None)
+    replicate = {"phase": "replicate", "seed": 43}
+    for _ in range(3):
+        running(0.03, [0.9, 0.95], **replicate)
+    weak_grid = running(0.3, [0.5, 0.6])
+    assert not pruner.prune(study, weak_grid), "replicates are no peers: nothing to compare with"
+    weak_replicate = running(0.03, [0.4, 0.45], **replicate)
+    assert not pruner.prune(study, weak_replicate), "below its peers, yet a replicate"
+    running(0.1, [0.8, 0.85], phase="grid")
+    assert pruner.prune(study, weak_grid), "a grid trial is judged against grid trials"
+
+
 def test_make_pruner_follows_the_config():
     median = studies.make_pruner(SweepConfig(pruner_warmup_epochs=2, reference_lr=0.003))
     assert isinstance(median, studies.PerActivationMedianPruner)

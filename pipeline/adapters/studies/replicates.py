@@ -1,0 +1,77 @@
+"""The replicate phase of a study: once the grid is finished, each activation's chosen lr is
+trained again with more seeds (the same seeds for every activation) at a budget of its own.
+
+The replicates can be queued only then, when the grid's best per activation is known. Whichever
+process claims next after the grid's last trial is told (normally the one that told it) queues
+them, under the study's lock, so exactly once however many workers, on however many machines.
+Each is a trial of the study like the grid's: claimed, heartbeaten, retried when its worker
+dies. Its user attrs say what it is (`phase`, `seed`, `max_epochs`, `patience`): the pruner
+leaves it alone and a worker trains it at its own seed and budget.
+"""
+
+from optuna.trial import FrozenTrial
+
+from pipeline.adapters.studies.queries import FINISHED, PENDING, best_trials, grid_finished, trials
+from pipeline.adapters.studies.study import Study
+from pipeline.core.config import REPLICATE
+
+# A study attribute: the replicate seeds asked for (`make confirm SEEDS=5`), read by every
+# worker, so a machine whose sweep file says fewer still queues them all.
+SEEDS_ATTR = "replicate_seeds"
+
+
+def seed_count(study: Study) -> int:
+    """Replicate seeds per activation: the sweep file's, or more where the study was asked."""
+    return max(study.config.replicate_seeds, int(study.attr(SEEDS_ATTR) or 0))
+
+
+def ask_for_seeds(study: Study, count: int) -> None:
+    """Raise the study's replicate seeds to `count` (never lowers them: runs stay)."""
+    if count > seed_count(study):
+        study.set_attr(SEEDS_ATTR, str(count))
+
+
+def replicate_key(trial: FrozenTrial) -> tuple[str, float, int]:
+    attrs = trial.user_attrs
+    return attrs["activation"], float(attrs["lr"]), int(attrs["seed"])
+
+
+def plan(study: Study) -> list[dict]:
+    """The replicate trials the study should hold, as the user attrs they are queued with:
+    seed by seed, each seed every activation with a completed grid trial (at its best lr)."""
+    config, best = study.config, best_trials(study)
+    return [
+        {
+            "phase": REPLICATE,
+            "activation": activation,
+            "lr": best[activation].lr,
+            "seed": seed,
+            "max_epochs": config.replicate_max_epochs,
+            "patience": config.replicate_patience,
+        }
+        for seed in config.replicate_seed_list(seed_count(study))
+        for activation in config.activations
+        if activation in best
+    ]
+
+
+def missing_replicates(study: Study, retry_failed: bool = False) -> list[dict]:
+    """The planned replicates without a trial (with `retry_failed`: without a finished, running
+    or queued one); none before the grid is finished."""
+    if not grid_finished(study):
+        return []
+    states = (*FINISHED, *PENDING) if retry_failed else ()
+    held = {replicate_key(t) for t in trials(study, *states, of_phase=REPLICATE)}
+    return [a for a in plan(study) if (a["activation"], a["lr"], a["seed"]) not in held]
+
+
+def queue_replicates(study: Study, retry_failed: bool = False) -> int:
+    """Queue the missing replicates; how many. A claim queues only those never queued, so a
+    replicate that keeps failing is not retried forever; a rerun's preparation also retries the
+    failed ones (`retry_failed`), as it queues the grid's open points again. Call under the
+    study's lock."""
+    todo = missing_replicates(study, retry_failed)
+    for attrs in todo:
+        point = {"activation": attrs["activation"], "lr": attrs["lr"]}
+        study.optuna_study.enqueue_trial(point, user_attrs=attrs)
+    return len(todo)
