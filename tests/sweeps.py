@@ -16,6 +16,7 @@ TINY = {
     "batch_size": 32,
     "pruner": "none",
     "workers": 1,
+    "replicate_seeds": 0,  # the tests of the replicate phase ask for it
 }
 
 
@@ -44,3 +45,25 @@ def sweep_config(directory: Path, name: str, values: dict) -> str:
     base = {"study": "tiny", "activations": ["relu"], "lr": [0.05], **TINY}
     (directory / name).write_text(yaml.safe_dump({**base, **values}))
     return name
+
+
+def run_row(lr, val_acc, train_acc, state="COMPLETE", phase="grid", seed=42, activation="relu"):
+    """One run as `tracking.sweep_runs` gives it."""
+    return {
+        "run_id": f"run-{activation}-{lr}-{seed}",
+        "stage": "train",
+        "phase": phase,
+        "activation": activation,
+        "lr": lr,
+        "seed": seed,
+        "status": "FINISHED",
+        "state": state,
+        "stop_reason": "patience",
+        "at_chance": False,
+        "best_val_acc": val_acc,
+        "best_epoch": 3.0 if phase == "grid" else 20.0 + seed - 43,
+        "test_acc": val_acc - 0.01,
+        "train_time_s": 10.0,
+        "time_to_best_s": 6.0,
+        "train_acc_at_best": train_acc,
+    }

@@ -184,10 +184,18 @@ STAGES = {
     ),
     "report": Stage("the results table, from MLflow", "report:run", cfg.SweepJobConfig, SWEEP),
     "confirm": Stage(
-        "retrain each activation's best config with more seeds",
+        "the sweep's replicates: each activation's best lr with more seeds",
         "confirm:run",
         cfg.SweepJobConfig,
-        (*SWEEP, flag("--seeds", type=typed("seeds", int), help="further seeds (default 3)")),
+        (
+            *SWEEP,
+            flag(
+                "--seeds",
+                type=typed("seeds", int),
+                help="replicate seeds per activation in all (default: the sweep file's)",
+            ),
+            flag("--workers", type=typed("workers", int), help="worker processes"),
+        ),
     ),
     "bench": Stage(
         "time the training stage against its references",

@@ -1,4 +1,4 @@
-"""`make report`: the results table and the lr figure, rebuilt from what MLflow recorded."""
+"""`make report`: a study's report (tables and figures) rebuilt from what MLflow recorded."""
 
 from pipeline.adapters import tracking
 from pipeline.core.config import SweepJobConfig
@@ -6,8 +6,8 @@ from pipeline.workflows.sweep import publish_report
 
 
 def run(job: SweepJobConfig) -> int:
-    print(
-        publish_report(tracking.Tracker(job.sweep.experiment, job.tracking_uri), job, None), end=""
-    )
-    print("written: reports/results.md, reports/results.csv, reports/lr_response.png")
+    tracker = tracking.Tracker(job.sweep.experiment, job.tracking_uri)
+    report = publish_report(tracker, job, None)
+    print(report.markdown, end="")
+    print(f"written: {', '.join(str(path) for path in report.files)}")
     return 0

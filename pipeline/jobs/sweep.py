@@ -1,4 +1,5 @@
-"""`make sweep`: the study from start to its results: prepare it, run its workers, finish it."""
+"""`make sweep`: the study from start to its results: prepare it, run its workers (the grid,
+then the replicates), finish it, write its report."""
 
 import sys
 
@@ -32,7 +33,7 @@ def run(job: SweepJobConfig) -> int:
         else:
             warnings = workers.run_workers(sweep, count)
         best = finish(sweep, source)
-        table = publish_report(sweep.tracker, job, sweep.parent_run_id)
+        report = publish_report(sweep.tracker, job, sweep.parent_run_id)
         run_status = "FINISHED"
     except KeyboardInterrupt:
         run_status = "KILLED"
@@ -42,8 +43,9 @@ def run(job: SweepJobConfig) -> int:
     for warning in warnings:
         print(f"warning: {warning}; its trial was retried by the others", file=sys.stderr)
     counts = studies.counts(sweep.study)
-    print(table)
+    print(report.markdown)
     print(f"trials: {', '.join(f'{n} {state.lower()}' for state, n in sorted(counts.items()))}")
+    print(f"report: {report.files[0].parent}/")
     if best:
         champion = max(best.values(), key=lambda b: b.val_acc)
         name = registered_model_name(job.sweep.train.dataset)

@@ -10,7 +10,10 @@ def run(job: SweepJobConfig) -> int:
     outcomes = work(sweep)
     for o in outcomes:
         chance = ", at chance: learned nothing" if o.at_chance else ""
-        print(f"trial {o.number}: {o.activation} lr {o.lr:g} -> {o.state} ({o.reason}{chance})")
+        seed = "" if o.seed is None else f" seed {o.seed} ({o.phase})"
+        print(
+            f"trial {o.number}: {o.activation} lr {o.lr:g}{seed} -> {o.state} ({o.reason}{chance})"
+        )
     if not outcomes:
         print(f"study {job.sweep.study}: no queued trial was left for this worker")
     return 0

@@ -1,21 +1,15 @@
-"""Report: the seed's results table and the lr figure, built from a sweep's training runs as
-one DataFrame (a row per run, as the tracking adapter's `sweep_runs` reads them from MLflow);
-pandas in, files out, no store."""
+"""The results table of a sweep: per activation, the grid's best trial and its trial at the
+seed's lr (the seed's table), and the replicates at the best lr; the points of the lr figure.
+Built from the sweep's training runs as one DataFrame (a row per run, as the tracking adapter's
+`sweep_runs` reads them from MLflow, with its `phase`); pandas in, pandas out, no store."""
 
 import json
 import math
-from pathlib import Path
 
 import pandas as pd
 
-from pipeline.core.config import CHANCE_MARGIN, SEED_LR
+from pipeline.core.config import CHANCE_MARGIN, GRID, REPLICATE, SEED_LR
 from pipeline.core.datasets import display_name
-from pipeline.core.errors import PipelineError
-from pipeline.core.files import atomic_write_text, atomic_writer
-from pipeline.figures import interactive, static
-
-REPORTS_DIR = Path("reports")
-REPORT_FILES = ("results.md", "results.csv", "lr_response.png", "lr_response.html")
 
 COLUMNS = {  # column -> header of the Markdown table
     "activation": "activation",
@@ -33,9 +27,10 @@ COLUMNS = {  # column -> header of the Markdown table
     "seed_lr_time_to_best_s": "time to best (s) @1e-3",
     "seed_lr_best_epoch": "epoch @1e-3",
     "seed_lr_state": "state @1e-3",
-    "confirm_test_acc_mean": "test acc % mean",
-    "confirm_test_acc_std": "± std",
-    "confirm_seeds": "seeds",
+    "replicate_test_acc_mean": "replicates: test acc % mean",
+    "replicate_test_acc_std": "± std",
+    "replicate_seeds": "seeds",
+    "replicate_best_epoch": "epoch of saturation (mean)",
     # Not columns of the Markdown table: its accuracies carry CHANCE_MARK instead.
     "at_chance": "at chance",
     "seed_lr_at_chance": "at chance @1e-3",
@@ -58,8 +53,8 @@ PERCENT = {
     "seed_lr_train_acc",
     "seed_lr_val_acc",
     "seed_lr_test_acc",
-    "confirm_test_acc_mean",
-    "confirm_test_acc_std",
+    "replicate_test_acc_mean",
+    "replicate_test_acc_std",
 }
 
 
@@ -75,12 +70,51 @@ def _run_columns(run: pd.Series, prefix: str = "") -> dict:
     }
 
 
+def of_phase(runs: pd.DataFrame, phase: str) -> pd.DataFrame:
+    """The training runs of one phase (runs without a phase are the grid's)."""
+    phases = runs["phase"].fillna(GRID) if "phase" in runs else pd.Series(GRID, index=runs.index)
+    return runs[(runs["stage"] == "train") & (phases == phase)]
+
+
+def replicate_runs(runs: pd.DataFrame, best_lr: dict[str, float]) -> pd.DataFrame:
+    """The finished replicates with a test accuracy, each at its activation's best lr (one a
+    changed grid no longer picks is left out)."""
+    replicates = of_phase(runs, REPLICATE)
+    replicates = replicates[(replicates["status"] == "FINISHED") & replicates["test_acc"].notna()]
+    chosen = [
+        activation in best_lr and math.isclose(lr, best_lr[activation], rel_tol=1e-9)
+        for activation, lr in zip(replicates["activation"], replicates["lr"], strict=True)
+    ]
+    return replicates[pd.Series(chosen, index=replicates.index, dtype=bool)]
+
+
+def replicate_accuracies(replicates: pd.DataFrame) -> dict[str, dict[int, float]]:
+    """Per activation (in the order of the runs), each seed's test accuracy."""
+    found: dict[str, dict[int, float]] = {}
+    for row in replicates.sort_values("seed").itertuples():
+        found.setdefault(row.activation, {})[int(row.seed)] = float(row.test_acc)
+    return found
+
+
+def _replicate_columns(replicates: pd.DataFrame) -> dict:
+    """Mean ± std test accuracy over the seeds, how many, and their mean epoch of saturation."""
+    if replicates.empty:
+        return {}
+    return {
+        "replicate_test_acc_mean": replicates["test_acc"].mean(),
+        "replicate_test_acc_std": replicates["test_acc"].std(ddof=1),
+        "replicate_seeds": len(replicates),
+        "replicate_best_epoch": replicates["best_epoch"].mean(),
+    }
+
+
 def results_table(
     runs: pd.DataFrame, activations: tuple[str, ...], seed_lr: float = SEED_LR
 ) -> pd.DataFrame:
-    """Per activation: the best trial by validation accuracy, the trial at the seed's lr, and the
-    mean ± std test accuracy over the best configuration's seeds (trial and confirmations)."""
-    trials = runs[(runs["stage"] == "train") & (runs["status"] == "FINISHED")]
+    """Per activation: the grid's best trial by validation accuracy, its trial at the seed's
+    lr, and the mean ± std test accuracy of the replicates at the best lr."""
+    trials = of_phase(runs, GRID)
+    trials = trials[trials["status"] == "FINISHED"]
     completed = trials[trials["state"] == "COMPLETE"]
     rows = []
     for activation in [a for a in activations if a in set(trials["activation"])]:
@@ -89,18 +123,7 @@ def results_table(
         if not mine.empty:
             best = mine.loc[mine["best_val_acc"].idxmax()]
             row.update(best_lr=best["lr"], train_time_s=best["train_time_s"], **_run_columns(best))
-            seeds = runs[
-                (runs["activation"] == activation)
-                & (runs["lr"] == best["lr"])
-                & (runs["status"] == "FINISHED")
-                & runs["test_acc"].notna()
-            ]
-            if (seeds["stage"] == "confirm").any():
-                row.update(
-                    confirm_test_acc_mean=seeds["test_acc"].mean(),
-                    confirm_test_acc_std=seeds["test_acc"].std(ddof=1),
-                    confirm_seeds=len(seeds),
-                )
+            row.update(_replicate_columns(replicate_runs(runs, {activation: best["lr"]})))
         at_seed_lr = trials[
             (trials["activation"] == activation) & ((trials["lr"] - seed_lr).abs() < 1e-12)
         ]
@@ -126,7 +149,7 @@ def to_markdown(table: pd.DataFrame) -> str:
             return f"{100 * value:.2f}"
         if column in ("best_lr",):
             return f"{value:g}"
-        if column in ("best_epoch", "seed_lr_best_epoch", "trials", "confirm_seeds"):
+        if column in ("best_epoch", "seed_lr_best_epoch", "trials", "replicate_seeds"):
             return str(int(value))
         if isinstance(value, float):
             return f"{value:.1f}"
@@ -157,9 +180,9 @@ def to_markdown(table: pd.DataFrame) -> str:
 def lr_response_points(
     runs: pd.DataFrame, activations: tuple[str, ...]
 ) -> dict[str, list[tuple[float, float, str]]]:
-    """Per activation, (lr, best val_acc, outcome) of each trial that has an accuracy or
+    """Per activation, (lr, best val_acc, outcome) of each grid trial that has an accuracy or
     diverged."""
-    trials = runs[runs["stage"] == "train"]
+    trials = of_phase(runs, GRID)
     points = {}
     for activation in [a for a in activations if a in set(trials["activation"])]:
         mine = trials[trials["activation"] == activation]
@@ -189,31 +212,3 @@ def dataset_note(runs: pd.DataFrame) -> str:
         classes = json.loads(recorded.iloc[0])
         note += f", {len(classes)} classes: {', '.join(classes)}"
     return note + ".\n\n"
-
-
-def report_markdown(runs: pd.DataFrame, table: pd.DataFrame) -> str:
-    """results.md: the dataset's line, then the table."""
-    return dataset_note(runs) + to_markdown(table)
-
-
-def write_report(
-    runs: pd.DataFrame, study: str, activations: tuple[str, ...], directory: Path = REPORTS_DIR
-) -> pd.DataFrame:
-    """reports/results.md, results.csv, lr_response.png and lr_response.html (interactive) from
-    the sweep's training runs (one row each, as `tracking.sweep_runs` gives them); returns the
-    table."""
-    if runs.empty:
-        raise PipelineError(f"no training runs of sweep {study!r} yet; run `make sweep` first")
-    table = results_table(runs, activations)
-    directory.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(directory / "results.csv", table.to_csv(index=False))
-    atomic_write_text(directory / "results.md", report_markdown(runs, table))
-    points = lr_response_points(runs, activations)
-    title = f"sweep {study}: validation accuracy vs learning rate"
-    figure = static.lr_response(points, title, seed_lr=SEED_LR)
-    with atomic_writer(directory / "lr_response.png") as handle:
-        figure.savefig(handle, dpi=110, format="png")
-    static.close(figure)
-    page = interactive.lr_response(points, title, seed_lr=SEED_LR)
-    atomic_write_text(directory / "lr_response.html", page)
-    return table

@@ -1,8 +1,8 @@
 """A sweep's life in both stores: open or prepare its study (the MLflow parent run and the
 queue), check that it still meets its stores and data, and finish it (register each
-activation's best model, publish the results table). Each trial is a
-training run nested under the parent run; a trial whose worker died has its orphaned MLflow run
-closed as KILLED with a tag saying why.
+activation's best model, publish the study's report). Each trial, of the grid or a replicate,
+is a training run nested under the parent run; a trial whose worker died has its orphaned
+MLflow run closed as KILLED with a tag saying why.
 """
 
 import contextlib
@@ -17,7 +17,7 @@ from pipeline.core.config import SweepJobConfig
 from pipeline.core.datasets import dataset_name, display_name, registered_model_name
 from pipeline.core.errors import PipelineError
 from pipeline.core.urls import label, redact
-from pipeline.stages import results
+from pipeline.stages import study_report
 
 # Study attributes: the sweep's MLflow parent run, and the store it was made in.
 PARENT_RUN, STORE = "mlflow_parent_run_id", "mlflow_tracking_uri"
@@ -60,7 +60,7 @@ def open_sweep(job: SweepJobConfig, create: bool, data_digest: str | None = None
     # Creation holds the study's lock: two processes creating the same new SQLite database at
     # once fail (MLflow's and Optuna's alike), and two preparations would queue the grid twice.
     url = studies.storage_url(config)
-    with studies.local_lock(url) if create else contextlib.nullcontext():
+    with studies.study_lock(url, config.study) if create else contextlib.nullcontext():
         study = studies.Study(config, create, close_orphan)
         if not create and study.attr(PARENT_RUN) is None:
             raise PipelineError(
@@ -75,7 +75,8 @@ def open_sweep(job: SweepJobConfig, create: bool, data_digest: str | None = None
 
 
 def _prepare(sweep: Sweep, data_digest: str | None) -> None:
-    """The parent run (created once, reopened on reruns) and the queue, topped up."""
+    """The parent run (created once, reopened on reruns) and the queue, topped up: the grid's
+    open points, and the missing replicates where the grid is finished."""
     config, study, tracker = sweep.config.sweep, sweep.study, sweep.tracker
     if data_digest:
         check_same_data(study, data_digest, "this machine's")
@@ -94,15 +95,31 @@ def _prepare(sweep: Sweep, data_digest: str | None) -> None:
             tags={"sweep": config.study},
             description=f"sweep {config.study}: {len(config.activations)} activations x "
             f"{len(config.lrs)} learning rates on "
-            f"{display_name(dataset_name(config.train.dataset))}, one nested run per Optuna trial",
+            f"{display_name(dataset_name(config.train.dataset))}, then each activation's best lr "
+            "with more seeds (phase=replicate); one nested run per Optuna trial",
         )
         study.set_attr(PARENT_RUN, parent)
     else:
         tracker.reopen_run(parent)
     study.set_attr(STORE, redact(tracker.uri))
-    tracker.set_tags(parent, {"lrs": ",".join(f"{lr:g}" for lr in config.lrs)})
+    if sweep.config.seeds:
+        studies.ask_for_seeds(study, sweep.config.seeds)
+    tracker.set_tags(parent, _plan_tags(sweep))
     studies.fail_orphans(study)  # open_sweep holds the study's lock around all of this
     studies.queue_missing(study)
+    studies.queue_replicates(study, retry_failed=True)
+
+
+def _plan_tags(sweep: Sweep) -> dict[str, str]:
+    """The parent run's tags for what the study trains (tags: a rerun may change them)."""
+    config = sweep.config.sweep
+    seeds = config.replicate_seed_list(studies.seed_count(sweep.study))
+    return {
+        "lrs": ",".join(f"{lr:g}" for lr in config.lrs),
+        "replicate_seeds": ",".join(map(str, seeds)),
+        "replicate_max_epochs": str(config.replicate_max_epochs),
+        "replicate_patience": str(config.replicate_patience),
+    }
 
 
 def check_same_store(study: studies.Study, job: SweepJobConfig) -> None:
@@ -145,16 +162,18 @@ def check_same_data(study: studies.Study, digest: str, whose: str) -> None:
 
 
 def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial]:
-    """Log each activation's best model (real test images of `source` as its input example),
-    register it as `<dataset's model>@<activation>`, and record the bests on the parent run."""
+    """Log each activation's best model of the whole study, replicates included (real test
+    images of `source` as its input example), register it as `<dataset's model>@<activation>`,
+    and record the grid's choice of lr on the parent run. Returns the registered bests."""
     tracker, parent = sweep.tracker, sweep.parent_run_id
     best = studies.best_trials(sweep.study)
+    registered = studies.best_trials(sweep.study, of_phase=None)
     name = registered_model_name(sweep.config.sweep.train.dataset)
-    for activation, trial in best.items():
+    for activation, trial in registered.items():
         aliases = [model_alias(activation)]
         tracking.register_run_model(tracker, trial.run_id, aliases, source, name)
-    if best:
-        champion = max(best.values(), key=lambda b: b.val_acc)
+    if registered:
+        champion = max(registered.values(), key=lambda b: b.val_acc)
         tracking.register_run_model(tracker, champion.run_id, ["champion"], source, name)
     metrics = {}
     for activation, trial in best.items():
@@ -169,23 +188,31 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
         tracking.log_figure(tracker, parent, figure, path)
     for path, page in studies.interactive_figures(sweep.study).items():
         tracking.log_text(tracker, parent, page, path)
-    return best
+    return registered
 
 
-def publish_report(tracker: tracking.Tracker, job: SweepJobConfig, parent: str | None) -> str:
+def publish_report(
+    tracker: tracking.Tracker, job: SweepJobConfig, parent: str | None
+) -> study_report.Report:
+    """The study's report files in reports/<study>/, from what MLflow recorded, logged on the
+    parent run under results/ (with the replicates' means and intervals as metrics)."""
     runs = tracking.sweep_runs(tracker, job.sweep.study)
-    table = results.write_report(runs, job.sweep.study, job.sweep.activations)
+    report = study_report.write_report(runs, job.sweep.study, job.sweep.activations)
     if parent:
-        for name in results.REPORT_FILES:
-            tracking.log_file(tracker, parent, results.REPORTS_DIR / name, "results")
-    return results.report_markdown(runs, table)
+        for path in report.files:
+            tracking.log_file(tracker, parent, path, "results")
+        tracker.log_metrics(parent, study_report.summary_metrics(report.summary))
+    return report
 
 
 class SweepBar(tqdm):
-    """The sweep's bar: finished trials of the whole grid, and the best value so far."""
+    """The sweep's bar: finished trials of the grid and the replicates planned, and the best
+    value so far."""
 
     def __init__(self, sweep: Sweep, desc: str):
-        total = len(sweep.config.sweep.grid)
+        config = sweep.config.sweep
+        replicates = len(config.activations) * studies.seed_count(sweep.study)
+        total = len(config.grid) + replicates
         super().__init__(total=total, desc=desc, unit="trial", disable=not sweep.config.progress)
 
     def update_from(self, study: studies.Study) -> None:

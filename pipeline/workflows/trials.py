@@ -1,5 +1,6 @@
-"""A worker's loop: claim queued trials of a prepared study and train them, alone or stacked,
-each as its own nested MLflow run, and tell Optuna how each ended."""
+"""A worker's loop: claim queued trials of a prepared study (grid points, then replicates) and
+train them, alone or stacked, each as its own nested MLflow run, and tell Optuna how each
+ended."""
 
 import contextlib
 import math
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 
 from pipeline.adapters import studies
 from pipeline.core import data
-from pipeline.core.config import CPU_STACK, SweepConfig
+from pipeline.core.config import CPU_STACK, GRID, SweepConfig, TrainConfig
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.stages import training
 from pipeline.workflows.sweep import Sweep, SweepBar, check_same_data
@@ -25,6 +26,8 @@ class TrialOutcome:
     reason: str
     train_time_s: float
     at_chance: bool = False  # it learned nothing (best val_acc at chance level)
+    phase: str = GRID
+    seed: int | None = None
 
 
 def _trial_state(result: training.TrainResult) -> tuple[str, str]:
@@ -52,12 +55,11 @@ class TrialObserver(training.Observer):
 def run_trials(
     sweep: Sweep, trials: list, splits: data.Splits, settings: dict
 ) -> list[TrialOutcome]:
-    """Train claimed grid points, each as its own nested MLflow run: one alone, several at once
-    as one stacked network. Tell Optuna how each ended (FAIL for all on any error, Ctrl-C
+    """Train claimed trials, each as its own nested MLflow run: one alone, several at once as
+    one stacked network (a claim stacks only trials of one seed and budget). `splits` is the
+    split of their seed. Tell Optuna how each ended (FAIL for all on any error, Ctrl-C
     included, which then propagates)."""
-    job = sweep.config
-    points = [sweep.study.suggest_point(trial) for trial in trials]
-    configs = [job.sweep.train_config(activation, lr) for activation, lr in points]
+    configs = [sweep.study.train_config(trial) for trial in trials]
     try:
         results = _train_tracked(sweep, trials, configs, splits, settings)
     except BaseException as error:
@@ -67,8 +69,8 @@ def run_trials(
             sweep.study.tell(trial, "FAIL")
         raise
     return [
-        _tell(sweep, trial, point, result)
-        for trial, point, result in zip(trials, points, results, strict=True)
+        _tell(sweep, trial, config, result)
+        for trial, config, result in zip(trials, configs, results, strict=True)
     ]
 
 
@@ -92,31 +94,49 @@ def _train_tracked(sweep: Sweep, trials: list, configs: list, splits, settings) 
     return results
 
 
-def _tell(sweep: Sweep, trial, point: tuple[str, float], result) -> TrialOutcome:
+def _tell(sweep: Sweep, trial, config: TrainConfig, result) -> TrialOutcome:
     """Optuna learns how the trial ended; the worker prints it."""
     state, reason = _trial_state(result)
     trial.set_user_attr("stop_reason", reason)
     trial.set_user_attr("at_chance", result.at_chance)
     sweep.study.tell(trial, state, result.best_val_acc)
     value = result.best_val_acc if result.best_epoch else None
-    activation, lr = point
+    phase = trial.user_attrs.get("phase", GRID)
     return TrialOutcome(
-        trial.number, activation, lr, state, value, reason, result.train_time_s, result.at_chance
+        trial.number,
+        config.activation,
+        config.lr,
+        state,
+        value,
+        reason,
+        result.train_time_s,
+        result.at_chance,
+        phase,
+        None if phase == GRID else config.seed,
     )
+
+
+def run_name(config: TrainConfig, phase: str) -> str:
+    """A grid trial is named as `make train` names a run; a replicate also by its seed."""
+    if phase == GRID:
+        return config.run_name
+    return f"{phase}-{config.activation}-lr{config.lr:g}-seed{config.seed}"
 
 
 @contextlib.contextmanager
 def _trial_run(sweep: Sweep, trial, config, splits, settings, stack_size: int):
-    """The trial's nested MLflow run, its id recorded on the Optuna trial."""
-    study = sweep.config.sweep.study
+    """The trial's nested MLflow run (tag `phase`), its id recorded on the Optuna trial."""
+    study, phase = sweep.config.sweep.study, trial.user_attrs.get("phase", GRID)
+    tags = {"sweep": study, "optuna.trial": str(trial.number), "stack_size": str(stack_size)}
     with training_run(
         sweep.tracker,
         config,
         splits,
         settings,
+        name=run_name(config, phase),
         parent_run_id=sweep.parent_run_id,
-        tags={"sweep": study, "optuna.trial": str(trial.number), "stack_size": str(stack_size)},
-        description=f"Trial {trial.number} of sweep {study}.",
+        tags={**tags, "phase": phase},
+        description=f"Trial {trial.number} of sweep {study} ({phase}).",
     ) as tracked:
         trial.set_user_attr("mlflow_run_id", tracked.run_id)
         yield tracked
@@ -130,15 +150,8 @@ def work(
     job, config = sweep.config, sweep.config.sweep
     device = resolve_device(config.train.device)
     settings = configure_torch(device, job.threads)
-    splits = data.load_splits(
-        job.data_dir,
-        dataset=config.train.dataset,
-        val_fraction=config.train.val_fraction,
-        seed=config.train.seed,
-        device=device,
-        source=source,
-    )
-    check_same_data(sweep.study, splits.source.digest, "this worker's")
+    splits = SeededSplits(job.data_dir, config.train, device, source)
+    check_same_data(sweep.study, splits.of(config.train.seed).source.digest, "this worker's")
     outcomes: list[TrialOutcome] = []
     with SweepBar(sweep, f"sweep {config.study}") as bar:
         while True:
@@ -146,12 +159,39 @@ def work(
             if not trials:
                 if not studies.running_count(sweep.study) or not sweep.study.has_heartbeat:
                     break
-                time.sleep(poll_s)  # another worker's trial may still fail and be queued again
+                # Another worker's trial may still fail and be queued again, or finish the grid.
+                time.sleep(poll_s)
                 continue
+            seed = int(trials[0].user_attrs.get("seed", config.train.seed))
             with studies.heartbeat(sweep.study, *trials):
-                outcomes += run_trials(sweep, trials, splits, settings)
+                outcomes += run_trials(sweep, trials, splits.of(seed), settings)
             bar.update_from(sweep.study)
     return outcomes
+
+
+class SeededSplits:
+    """The data split of one seed at a time: the grid's, then each replicate seed's (a seed
+    picks the validation split as in `make train --seed`). One is held: each is the whole
+    set on the device. Found and verified once."""
+
+    def __init__(self, data_dir, train: TrainConfig, device, source: data.DataSource | None):
+        self.data_dir, self.device = data_dir, device
+        self.dataset, self.val_fraction = train.dataset, train.val_fraction
+        self.source, self.seed, self.splits = source, None, None
+
+    def of(self, seed: int) -> data.Splits:
+        if seed != self.seed:
+            self.splits = None  # let the old split go before the new one is made
+            self.splits = data.load_splits(
+                self.data_dir,
+                dataset=self.dataset,
+                val_fraction=self.val_fraction,
+                seed=seed,
+                device=self.device,
+                source=self.source,
+            )
+            self.source, self.seed = self.splits.source, seed
+        return self.splits
 
 
 def stack_size(config: SweepConfig, device) -> int:

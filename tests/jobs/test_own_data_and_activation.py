@@ -105,9 +105,9 @@ def test_the_stack_trained_on_the_dataset_and_its_models_are_registered(in_study
 
 def test_the_report_names_the_dataset_and_its_classes(in_study, capsys):
     assert main(["report", "--config", str(in_study.config)]) == 0
-    first = capsys.readouterr().out.splitlines()[0]
-    assert first == f"Dataset: shapes, 3 classes: {', '.join(CLASSES)}."
-    table = (in_study.directory / "reports/results.md").read_text()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:3] == ["# Sweep own", "", f"Dataset: shapes, 3 classes: {', '.join(CLASSES)}."]
+    table = (in_study.directory / "reports/own/results.md").read_text()
     assert f"| {ACTIVATION} | 0.05 |" in table and "| relu | 0.05 |" in table
 
 
@@ -142,7 +142,7 @@ def test_the_logged_model_runs_where_its_activation_cannot_be_imported(in_study,
     model_dir = mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "model"))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    np.save(elsewhere / "images.npy", images.numpy())
+    np.save(elsewhere / "images.npy", images.numpy().astype(np.float32))  # the model contract
     (elsewhere / "load.py").write_text(LOADER)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHON"))}
     env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"

@@ -7,10 +7,9 @@ import pytest
 from pipeline.adapters import tracking
 from pipeline.cli.main import main
 from pipeline.core.config import DEFAULT_TRACKING_URI
-from pipeline.core.errors import PipelineError
-from pipeline.stages import results
+from pipeline.stages import results, study_report
 from tests.conftest import one_line
-from tests.sweeps import run_sweep, write_config
+from tests.sweeps import run_row, run_sweep, write_config
 
 
 def runs_frame() -> pd.DataFrame:
@@ -25,7 +24,7 @@ def test_the_report_rebuilds_the_seed_table_from_mlflow(workdir, tiny_data, caps
     assert main(["report", "--config", str(config)]) == 0
     assert "| activation | best lr | train acc % |" in capsys.readouterr().out
 
-    table = pd.read_csv(workdir / "reports/results.csv")
+    table = pd.read_csv(workdir / "reports/tiny/results.csv")
     assert list(table["activation"]) == ["relu", "tanh"]
     assert {
         "best_lr",
@@ -62,49 +61,19 @@ def test_the_report_rebuilds_the_seed_table_from_mlflow(workdir, tiny_data, caps
         assert row["seed_lr_test_acc"] == at_seed_lr["metrics.test_acc"]
         assert row["seed_lr_at_chance"] == (at_seed_lr["tags.at_chance"] == "true")
         assert row["trials"] == 2
-    dataset, _, markdown = (workdir / "reports/results.md").read_text().partition("\n\n")
-    assert dataset == "Dataset: Fashion-MNIST, 10 classes: T-shirt/top, " + (
+    markdown = (workdir / "reports/tiny/results.md").read_text()
+    header, grid = markdown.split("## The grid")
+    assert header.split("\n\n")[1] == "Dataset: Fashion-MNIST, 10 classes: T-shirt/top, " + (
         "Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot."
     )
-    rows, _, note = markdown.partition("\n\n")
+    grid = grid.split("## Replicates")[0]
+    rows, _, note = grid.partition("\n\n")[2].strip("\n").partition("\n\n")
     assert rows.count("\n") == 3 and f"{100 * table['test_acc'][0]:.2f}" in rows
     marked = table["at_chance"].any() or table["seed_lr_at_chance"].any()
-    assert note == (f"{results.CHANCE_NOTE}\n" if marked else "")
-    assert (workdir / "reports/lr_response.png").stat().st_size > 10_000
-
-
-def confirm(config, data_dir, seeds: int) -> int:
-    return main(
-        [
-            "confirm",
-            "--config",
-            str(config),
-            "--seeds",
-            str(seeds),
-            "--data-dir",
-            str(data_dir),
-            "--no-progress",
-        ]
-    )
-
-
-@pytest.mark.slow
-def test_confirm_adds_seeds_and_the_report_gains_mean_and_std(workdir, tiny_data, capsys):
-    config = write_config(workdir, activations=["relu"], lr=[0.05])
-    assert run_sweep(config, tiny_data) == 0
-    assert confirm(config, tiny_data, seeds=2) == 0
-    assert "2 confirmation runs added" in capsys.readouterr().out
-    runs = runs_frame()
-    confirms = runs[runs["tags.stage"] == "confirm"]
-    assert sorted(confirms["params.seed"]) == ["43", "44"]
-    table = pd.read_csv(workdir / "reports/results.csv")
-    test_accs = runs[runs["params.lr"] == "0.05"]["metrics.test_acc"]
-    assert table["confirm_seeds"][0] == 3
-    assert table["confirm_test_acc_mean"][0] == pytest.approx(test_accs.mean())
-    assert table["confirm_test_acc_std"][0] == pytest.approx(test_accs.std(ddof=1))
-    # A second call finds every seed done and adds nothing.
-    assert confirm(config, tiny_data, seeds=2) == 0
-    assert "0 confirmation runs added" in capsys.readouterr().out
+    assert note == (results.CHANCE_NOTE if marked else "")
+    assert study_report.NO_REPLICATES in markdown
+    assert (workdir / "reports/tiny/lr_response.png").stat().st_size > 10_000
+    assert sorted(p.name for p in (workdir / "reports").iterdir()) == ["tiny"]
 
 
 def test_markdown_cells_show_percent_and_blanks():
@@ -164,37 +133,27 @@ def test_a_report_before_any_trial_has_run_says_so_in_one_line(workdir, capsys):
     assert not (workdir / "reports").exists()
 
 
-def test_the_table_is_built_from_the_runs_frame_alone(tmp_path):
-    """No store: the sweep's runs as `tracking.sweep_runs` gives them, one row each."""
-
-    def trial(lr, val_acc, train_acc, state="COMPLETE", stage="train", seed=42):
-        return {
-            "run_id": f"run-{lr}-{seed}",
-            "stage": stage,
-            "activation": "relu",
-            "lr": lr,
-            "seed": seed,
-            "status": "FINISHED",
-            "state": state,
-            "stop_reason": "patience",
-            "at_chance": False,
-            "best_val_acc": val_acc,
-            "best_epoch": 3.0,
-            "test_acc": val_acc - 0.01,
-            "train_time_s": 10.0,
-            "time_to_best_s": 6.0,
-            "train_acc_at_best": train_acc,
-        }
-
+def test_the_table_is_built_from_the_runs_frame_alone():
+    """No store. The grid's columns come from its trials alone; the replicates at the best lr
+    (seeds 43, 44) give mean, std, count and mean epoch of saturation; one at another lr, or
+    without a test accuracy, is left out."""
+    replicate = {"state": "COMPLETE", "phase": "replicate"}
     runs = pd.DataFrame(
-        [trial(0.001, 0.80, 0.81), trial(0.05, 0.88, 0.90), trial(0.05, 0.87, 0.0, None, "confirm")]
+        [
+            run_row(0.001, 0.80, 0.81),
+            run_row(0.05, 0.88, 0.90),
+            run_row(0.05, 0.91, None, seed=43, **replicate),
+            run_row(0.05, 0.89, None, seed=44, **replicate),
+            run_row(0.001, 0.95, None, seed=43, **replicate),  # an lr the grid no longer picks
+            {**run_row(0.05, 0.5, None, seed=45, **replicate), "test_acc": math.nan},  # diverged
+        ]
     )
-    table = results.write_report(runs, "tiny", ("relu", "tanh"), tmp_path)
-    [row] = table.to_dict("records")
+    [row] = results.results_table(runs, ("relu", "tanh")).to_dict("records")
     assert row["best_lr"] == 0.05 and row["train_acc"] == 0.90 and row["val_acc"] == 0.88
     assert row["seed_lr_train_acc"] == 0.81 and row["seed_lr_state"] == "COMPLETE"
-    assert row["trials"] == 2 and row["confirm_seeds"] == 2
-    assert row["confirm_test_acc_mean"] == pytest.approx(0.865)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(results.REPORT_FILES)
-    with pytest.raises(PipelineError, match="no training runs of sweep 'tiny' yet"):
-        results.write_report(pd.DataFrame(), "tiny", ("relu",), tmp_path)
+    assert row["trials"] == 2 and row["replicate_seeds"] == 2
+    assert row["replicate_test_acc_mean"] == pytest.approx(0.89)
+    assert row["replicate_test_acc_std"] == pytest.approx(math.sqrt(2) * 0.01)
+    assert row["replicate_best_epoch"] == 20.5
+    header = results.to_markdown(pd.DataFrame([row])).splitlines()[0]
+    assert "| replicates: test acc % mean | ± std | seeds | epoch of saturation (mean) |" in header

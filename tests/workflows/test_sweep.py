@@ -5,6 +5,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from optuna.trial import TrialState
@@ -12,7 +13,7 @@ from optuna.trial import TrialState
 from pipeline.adapters import studies
 from pipeline.cli.main import main
 from pipeline.core.config import SweepConfig, TrainConfig
-from pipeline.stages import results
+from pipeline.stages import statistics, study_report
 from pipeline.workflows import trials
 from tests.conftest import client, one_line, open_sweep, run_cli, runs_of
 from tests.sweeps import run_sweep, study_of, write_config
@@ -57,7 +58,9 @@ def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
         assert 0 < parent.data.metrics[f"best_val_acc.{activation}"] <= 1
         assert parent.data.metrics[f"best_lr.{activation}"] in (0.02, 0.1)
     artifacts = {a.path for a in client().list_artifacts(parent_id, "results")}
-    assert artifacts == {f"results/{name}" for name in results.REPORT_FILES}
+    files = study_report.TABLES + study_report.LR_FIGURES  # no replicates: no interval figure
+    assert artifacts == {f"results/{name}" for name in files}
+    assert {p.name for p in (workdir / "reports/tiny").iterdir()} == set(files)
     assert {
         "figures/optimization_history.png",
         "figures/parallel_coordinate.html",
@@ -97,6 +100,92 @@ def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
     champion = client().get_model_version_by_alias("fashion-mlp", "champion")
     best = max((t for t in trials), key=lambda t: t.value)
     assert champion.run_id == best.user_attrs["mlflow_run_id"]
+
+
+REPLICATED = {
+    "replicate_seeds": 2,
+    "replicate_max_epochs": 3,
+    "replicate_patience": 3,
+    "pruner": "median",
+    "pruner_warmup_epochs": 0,
+    "reference_lr": None,
+}
+
+
+def replicate_runs(parent_id: str) -> dict[tuple[str, int], object]:
+    """{(activation, seed): run} of the sweep's replicates."""
+    return {
+        (r.data.params["activation"], int(r.data.params["seed"])): r
+        for r in runs_of(parent_id)
+        if r.data.tags.get("phase") == "replicate"
+    }
+
+
+@pytest.mark.slow
+def test_the_replicates_train_each_best_lr_with_more_seeds_and_the_report_says_what_is_known(
+    workdir, tiny_data
+):
+    config = write_config(workdir, **REPLICATED)
+    assert run_sweep(config, tiny_data) == 0
+    study = study_of(config)
+    grid = [t for t in study.get_trials() if t.user_attrs.get("phase", "grid") == "grid"]
+    replicates = [t for t in study.get_trials() if t.user_attrs.get("phase") == "replicate"]
+    best = {}
+    for t in sorted((t for t in grid if t.state == TrialState.COMPLETE), key=lambda t: t.value):
+        best[t.params["activation"]] = t.params["lr"]
+    assert len(grid) == 4 and set(best) == {"relu", "tanh"}
+    assert sorted(studies.replicate_key(t) for t in replicates) == sorted(
+        (a, best[a], seed) for a in best for seed in (43, 44)
+    ), "each activation's best lr, the same two seeds"
+    assert {t.state for t in replicates} == {TrialState.COMPLETE}
+    assert min(t.datetime_start for t in replicates) >= max(t.datetime_complete for t in grid)
+
+    parent_id = study.user_attrs["mlflow_parent_run_id"]
+    runs = replicate_runs(parent_id)
+    assert len(runs_of(parent_id)) == 8 and len(runs) == 4
+    for (activation, seed), run in runs.items():
+        assert run.info.run_name == f"replicate-{activation}-lr{best[activation]:g}-seed{seed}"
+        assert run.data.params["max_epochs"] == "3" and run.data.params["patience"] == "3"
+        assert run.data.tags["stage"] == "train" and run.info.status == "FINISHED"
+        history = client().get_metric_history(run.info.run_id, "val_acc")
+        assert [m.step for m in history] == [1, 2, 3], "its own budget, never pruned"
+
+    # The report, in the study's own folder: per activation, then every pair.
+    folder = workdir / "reports/tiny"
+    assert not (workdir / "reports/results.md").exists()
+    summary = pd.read_csv(folder / "replicates.csv").set_index("activation")
+    for activation in ("relu", "tanh"):
+        accs = [runs[(activation, seed)].data.metrics["test_acc"] for seed in (43, 44)]
+        expected = statistics.replicate_summary({activation: accs}).iloc[0]
+        row = summary.loc[activation]
+        assert row["seeds"] == 2 and row["lr"] == best[activation]
+        assert row["test_acc_mean"] == pytest.approx(expected["test_acc_mean"])
+        assert row["ci95_low"] == pytest.approx(expected["ci95_low"])
+        assert row["uva_test_acc"] == statistics.UVA_TEST_ACC[activation]
+    [pair] = pd.read_csv(folder / "pairwise.csv").itertuples()
+    assert (pair.activation_a, pair.activation_b, pair.paired_seeds) == ("relu", "tanh", 2)
+    markdown = (folder / "results.md").read_text()
+    assert "## Replicates" in markdown and "| relu | tanh | 2 |" in markdown
+    assert (folder / "test_accuracy.png").stat().st_size > 10_000
+    parent = client().get_run(parent_id)
+    assert parent.data.tags["replicate_seeds"] == "43,44"
+    assert parent.data.metrics["replicate_test_acc_mean.relu"] == pytest.approx(
+        summary.loc["relu", "test_acc_mean"]
+    )
+    artifacts = {a.path for a in client().list_artifacts(parent_id, "results")}
+    assert {"results/test_accuracy.html", "results/pairwise.csv"} <= artifacts
+    champion = client().get_model_version_by_alias("fashion-mlp", "champion")
+    finished = [t for t in study.get_trials() if t.state == TrialState.COMPLETE]
+    assert champion.run_id == max(finished, key=lambda t: t.value).user_attrs["mlflow_run_id"]
+
+    # A rerun adds nothing; `make confirm --seeds 3` adds the third seed to each activation.
+    assert run_sweep(config, tiny_data) == 0
+    assert len(study_of(config).get_trials()) == 8 and len(runs_of(parent_id)) == 8
+    confirm = ["confirm", "--config", str(config), "--seeds", "3", "--data-dir", str(tiny_data)]
+    assert main([*confirm, "--no-progress"]) == 0
+    assert sorted(replicate_runs(parent_id)) == sorted((a, s) for a in best for s in (43, 44, 45))
+    assert set(pd.read_csv(folder / "replicates.csv")["seeds"]) == {3}
+    assert client().get_run(parent_id).data.tags["replicate_seeds"] == "43,44,45"
 
 
 @pytest.mark.slow

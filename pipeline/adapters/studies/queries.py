@@ -80,7 +80,7 @@ def best_trials(study: Study, of_phase: str | None = GRID) -> dict[str, BestTria
     chose) by default, of every phase with `of_phase=None`."""
     best: dict[str, BestTrial] = {}
     for t in trials(study, TrialState.COMPLETE, of_phase=of_phase):
-        activation = t.params["activation"]
+        activation = t.params.get("activation")  # none on a trial told without suggesting
         if activation in study.config.activations and (
             activation not in best or t.value > best[activation].val_acc
         ):

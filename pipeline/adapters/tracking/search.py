@@ -29,18 +29,20 @@ def search_runs(tracker: Tracker, filter_string: str) -> pd.DataFrame:
 
 
 def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
-    """One row per training run of the sweep (trials and confirmations), tidy column names, with
-    `train_acc_at_best`, the train accuracy at the run's best epoch; empty before any trial."""
+    """One row per training run of the sweep (grid trials and replicates, told apart by
+    `phase`), tidy column names, with `train_acc_at_best`, the train accuracy at a grid run's
+    best epoch; empty before any trial."""
     raw = search_runs(tracker, f"tags.sweep = '{study}'")
     if raw.empty:
         return pd.DataFrame()
-    raw = raw[raw["tags.stage"].isin(["train", "confirm"])]
+    raw = raw[raw["tags.stage"] == "train"]
     if raw.empty:  # the sweep's parent run alone: no trial has started yet
         return pd.DataFrame()
     frame = pd.DataFrame(
         {
             "run_id": raw["run_id"],
             "stage": raw["tags.stage"],
+            "phase": _tag(raw, "phase").fillna("grid"),
             "activation": raw["params.activation"],
             "lr": raw["params.lr"].astype(float),
             "seed": raw["params.seed"].astype(int),
@@ -56,8 +58,12 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
         frame[metric] = raw.get(f"metrics.{metric}", math.nan)
     frame = frame.reset_index(drop=True)
     frame["train_acc_at_best"] = [
-        math.nan if pd.isna(epoch) else metric_at_step(tracker, run_id, "train_acc", int(epoch))
-        for run_id, epoch in zip(frame["run_id"], frame["best_epoch"], strict=True)
+        math.nan
+        if pd.isna(epoch) or phase != "grid"
+        else metric_at_step(tracker, run_id, "train_acc", int(epoch))
+        for run_id, epoch, phase in zip(
+            frame["run_id"], frame["best_epoch"], frame["phase"], strict=True
+        )
     ]
     return frame
 

@@ -1,0 +1,134 @@
+"""A study's report, in a folder of its own (reports/<study>/): the results table, the
+replicates' test accuracy per activation (mean, spread, 95% interval, UvA's figure beside it),
+every pair of activations (the paired difference, its interval, a verdict), the lr figure and
+the test-accuracy figure, as CSV, Markdown, PNG and interactive HTML. Built from the sweep's
+training runs as one DataFrame; pandas in, files out, no store."""
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.core.config import SEED_LR
+from pipeline.core.errors import PipelineError
+from pipeline.core.files import atomic_write_text, atomic_writer
+from pipeline.figures import interactive, static
+from pipeline.stages import results, statistics
+
+REPORTS_DIR = Path("reports")
+TABLES = ("results.md", "results.csv", "replicates.csv", "pairwise.csv")
+LR_FIGURES = ("lr_response.png", "lr_response.html")
+REPLICATE_FIGURES = ("test_accuracy.png", "test_accuracy.html")  # once a replicate finished
+NO_REPLICATES = (
+    "None yet: the replicates start once the grid is finished (`replicate_seeds` in the sweep "
+    "file; `make confirm SEEDS=N` adds seeds to a study)."
+)
+
+
+@dataclass
+class Report:
+    table: pd.DataFrame  # results.results_table
+    summary: pd.DataFrame  # statistics.replicate_summary, with the lr the replicates ran at
+    pairs: pd.DataFrame  # statistics.pairwise_differences
+    markdown: str
+    files: list[Path] = field(default_factory=list)
+
+
+def report_dir(study: str) -> Path:
+    """Where a study's report goes: its own folder, so one study never overwrites another's."""
+    return REPORTS_DIR / study
+
+
+def build_report(runs: pd.DataFrame, study: str, activations: tuple[str, ...]) -> Report:
+    """The tables and their Markdown from the sweep's training runs."""
+    if runs.empty:
+        raise PipelineError(f"no training runs of sweep {study!r} yet; run `make sweep` first")
+    table = results.results_table(runs, activations)
+    best_lr = dict(zip(table["activation"], table.get("best_lr", []), strict=False))
+    best_lr = {a: lr for a, lr in best_lr.items() if not math.isnan(lr)}
+    accuracies = results.replicate_accuracies(results.replicate_runs(runs, best_lr))
+    ordered = {a: accuracies[a] for a in activations if a in accuracies}
+    summary = statistics.replicate_summary({a: list(v.values()) for a, v in ordered.items()})
+    summary.insert(1, "lr", [best_lr[a] for a in summary["activation"]])
+    pairs = statistics.pairwise_differences(ordered)
+    note = results.dataset_note(runs)
+    return Report(table, summary, pairs, _markdown(study, note, table, summary, pairs))
+
+
+def _markdown(study: str, dataset_note: str, table, summary, pairs) -> str:
+    parts = [
+        f"# Sweep {study}\n",
+        dataset_note.rstrip("\n") + "\n" if dataset_note else "",
+        "## The grid: each activation's best learning rate, and the seed's lr\n",
+        results.to_markdown(table),
+        "## Replicates: test accuracy over seeds at each activation's best lr\n",
+    ]
+    if summary.empty:
+        parts.append(NO_REPLICATES + "\n")
+    else:
+        parts += [
+            statistics.summary_markdown(summary),
+            "## Every pair of activations\n",
+            statistics.pairwise_markdown(pairs),
+        ]
+    return "\n".join(parts)
+
+
+def write_report(
+    runs: pd.DataFrame,
+    study: str,
+    activations: tuple[str, ...],
+    directory: Path | None = None,
+) -> Report:
+    """Every file of the study's report in `directory` (default reports/<study>/), each
+    written whole or not at all; the report, with the files it wrote."""
+    report = build_report(runs, study, activations)
+    directory = report_dir(study) if directory is None else directory
+    directory.mkdir(parents=True, exist_ok=True)
+    texts = {
+        "results.md": report.markdown,
+        "results.csv": report.table.to_csv(index=False),
+        "replicates.csv": report.summary.to_csv(index=False),
+        "pairwise.csv": report.pairs.to_csv(index=False),
+    }
+    points = results.lr_response_points(runs, activations)
+    title = f"sweep {study}: validation accuracy vs learning rate"
+    texts["lr_response.html"] = interactive.lr_response(points, title, seed_lr=SEED_LR)
+    figures = {"lr_response.png": static.lr_response(points, title, seed_lr=SEED_LR)}
+    if not report.summary.empty:
+        inputs = _interval_inputs(report.summary, runs, study)
+        texts["test_accuracy.html"] = interactive.accuracy_intervals(*inputs)
+        figures["test_accuracy.png"] = static.accuracy_intervals(*inputs)
+    for name, text in texts.items():
+        atomic_write_text(directory / name, text)
+    for name, figure in figures.items():
+        with atomic_writer(directory / name) as handle:
+            figure.savefig(handle, dpi=110, format="png")
+        static.close(figure)
+    report.files = [directory / name for name in (*texts, *figures)]
+    return report
+
+
+def _interval_inputs(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> tuple:
+    """The accuracy-interval figures' arguments: each seed's value, means, intervals, UvA."""
+    best_lr = dict(zip(summary["activation"], summary["lr"], strict=True))
+    values = results.replicate_accuracies(results.replicate_runs(runs, best_lr))
+    means = dict(zip(summary["activation"], summary["test_acc_mean"], strict=True))
+    intervals = {r.activation: (r.ci95_low, r.ci95_high) for r in summary.itertuples()}
+    reference = {a: statistics.UVA_TEST_ACC[a] for a in means if a in statistics.UVA_TEST_ACC}
+    seeds = int(summary["seeds"].max())
+    title = f"sweep {study}: test accuracy over {seeds} seeds, mean and 95% interval"
+    return values, means, intervals, reference, title
+
+
+def summary_metrics(summary: pd.DataFrame) -> dict[str, float]:
+    """The replicates' numbers as metrics of the sweep's parent run, per activation."""
+    metrics = {}
+    for row in summary.itertuples():
+        for key in ("test_acc_mean", "ci95_low", "ci95_high"):
+            value = getattr(row, key)
+            if not math.isnan(value):
+                metrics[f"replicate_{key}.{row.activation}"] = value
+        metrics[f"replicate_seeds.{row.activation}"] = row.seeds
+    return metrics
