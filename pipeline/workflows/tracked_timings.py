@@ -39,6 +39,7 @@ def sweep_overhead(splits: data.Splits, store: Path, count: int = 3) -> dict[str
         activations=("relu",),
         lrs=tuple(0.01 * (i + 1) for i in range(count)),
         pruner="none",
+        replicate_seeds=0,  # the grid's trials alone: the overhead is per trial
         storage=f"sqlite:///{store / 'bench-study.db'}",
         train=CONFIG.replace(max_epochs=1),
     )

@@ -53,10 +53,15 @@ def start_sweep(config: Path, data_dir: Path, *extra: str) -> subprocess.Popen:
 
 
 def wait_for_a_trial_in_progress(
-    config: Path, process: subprocess.Popen, completed: int, running: int = 1, timeout: float = 120
+    config: Path,
+    process: subprocess.Popen,
+    completed: int,
+    running: int = 1,
+    timeout: float = 120,
+    phase: str = "grid",
 ) -> optuna.trial.FrozenTrial:
-    """Block until `completed` trials are done and `running` others have opened their MLflow
-    runs (a stack opens its trials' runs one after another)."""
+    """Block until `completed` trials are done and `running` others of `phase` have opened
+    their MLflow runs (a stack opens its trials' runs one after another)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
@@ -72,7 +77,9 @@ def wait_for_a_trial_in_progress(
             in_progress = [
                 t
                 for t in trials
-                if t.state == TrialState.RUNNING and "mlflow_run_id" in t.user_attrs
+                if t.state == TrialState.RUNNING
+                and "mlflow_run_id" in t.user_attrs
+                and t.user_attrs.get("phase", "grid") == phase
             ]
             if len(done) >= completed and len(in_progress) >= running:
                 return in_progress[0]
@@ -86,11 +93,15 @@ def mlflow_runs(workdir: Path):
     return client, client.search_runs([experiment], max_results=1000)
 
 
-def assert_budget_completed_once(config: Path, budget: int) -> list:
+def assert_budget_completed_once(config: Path, budget: int, replicates: int = 0) -> list:
+    """Every grid point and every replicate (activation, lr, seed) completed exactly once."""
     trials = study_of(config).get_trials()
     completed = [t for t in trials if t.state == TrialState.COMPLETE]
-    points = [(t.params["activation"], t.params["lr"]) for t in completed]
-    assert len(completed) == budget and len(set(points)) == budget
+    grid = [t for t in completed if t.user_attrs.get("phase", "grid") == "grid"]
+    points = [(t.params["activation"], t.params["lr"]) for t in grid]
+    assert len(grid) == budget and len(set(points)) == budget
+    keys = [studies.replicate_key(t) for t in completed if t.user_attrs.get("phase") == "replicate"]
+    assert len(keys) == replicates and len(set(keys)) == replicates
     assert len({t.number for t in trials}) == len(trials)
     return trials
 
@@ -153,9 +164,13 @@ def test_ctrl_c_marks_the_trial_interrupted_and_a_rerun_resumes(workdir, tiny_da
 
 
 def test_concurrent_workers_share_one_fresh_study(workdir, tiny_data):
-    """Three workers on this 2-core machine: more processes than cores, 8 trials shared unevenly."""
+    """Three workers on this 2-core machine: more processes than cores, 8 grid trials shared
+    unevenly, then the replicates (2 seeds x 2 activations), queued once by whichever worker
+    claimed first after the grid, and shared too."""
     workers = 3
-    config = write_config(workdir, activations=["relu", "tanh"], lr=[0.01, 0.02, 0.05, 0.1])
+    config = write_config(
+        workdir, activations=["relu", "tanh"], lr=[0.01, 0.02, 0.05, 0.1], replicate_seeds=2
+    )
     process = start_sweep(config, tiny_data, "--workers", str(workers))
     _, err = process.communicate(timeout=300)
     assert process.returncode == 0, err
@@ -164,8 +179,8 @@ def test_concurrent_workers_share_one_fresh_study(workdir, tiny_data):
     for log in logs:
         text = log.read_text()
         assert "error" not in text.lower() and "Traceback" not in text, text
-    trials = assert_budget_completed_once(config, budget=8)
-    assert {t.state for t in trials} == {TrialState.COMPLETE}
+    trials = assert_budget_completed_once(config, budget=8, replicates=4)
+    assert {t.state for t in trials} == {TrialState.COMPLETE} and len(trials) == 12
 
     parent = study_of(config).user_attrs["mlflow_parent_run_id"]
     _, runs = mlflow_runs(workdir)
@@ -207,3 +222,40 @@ def test_sigkill_of_a_stacked_worker_mid_epoch_then_resume_loses_nothing(workdir
         orphan = client.get_run(victim.user_attrs["mlflow_run_id"])
         assert orphan.info.status == "KILLED"
     assert not [r for r in runs if r.info.status == "RUNNING"]
+
+
+def test_sigkill_in_the_replicate_phase_then_resume_retries_the_replicate(workdir, tiny_data):
+    """A worker killed while it trains a replicate: the replicate is failed by heartbeat and
+    retried at the same seed and budget; the grid is not run again, nor any replicate twice."""
+    config = write_config(
+        workdir,
+        **{**SLOW_TRIALS, "lr": [0.05], "max_epochs": 2},
+        replicate_seeds=2,
+        replicate_max_epochs=20,
+        replicate_patience=20,
+    )
+    process = start_sweep(config, tiny_data)
+    victim = wait_for_a_trial_in_progress(config, process, completed=2, phase="replicate")
+    grid = {t.number: t.datetime_complete for t in study_of(config).get_trials()[:2]}
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+    assert (
+        main(["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]) == 0
+    )
+    trials = assert_budget_completed_once(config, budget=2, replicates=4)
+    assert {n: trials[n].datetime_complete for n in grid} == grid, "the grid is not redone"
+    assert trials[victim.number].state == TrialState.FAIL
+    [retry] = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert (
+        retry.state == TrialState.COMPLETE and retry.user_attrs["seed"] == victim.user_attrs["seed"]
+    )
+    assert retry.user_attrs["phase"] == "replicate" and retry.user_attrs["max_epochs"] == 20
+    client, runs = mlflow_runs(workdir)
+    assert client.get_run(victim.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+    # A rerun after the replicates finished adds nothing.
+    assert (
+        main(["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]) == 0
+    )
+    assert len(study_of(config).get_trials()) == len(trials)

@@ -125,13 +125,15 @@ def test_three_workers_share_one_study_through_postgresql_and_a_tracking_server(
 ):
     storage = use_services(monkeypatch, services)
     config_path = write_config(
-        workdir, study="scale", experiment="scale-out", activations=ACTIVATIONS, lr=LRS
-    )
+        workdir, study="scale", experiment="scale-out", activations=ACTIVATIONS, lr=LRS,
+        replicate_seeds=1, replicate_max_epochs=2,
+    )  # fmt: skip
     # `make sweep` on the first machine creates the study, its parent run and the queue...
     handle = open_sweep(config_path, create=True)
     assert len(studies.trials(handle.study, TrialState.WAITING)) == 12
 
-    # ...and three workers (separate processes, as on separate machines) share it.
+    # ...and three workers (separate processes, as on separate machines) share it: the grid,
+    # then one replicate per activation, queued once by whichever claimed first after the grid.
     workers = [start_worker(config_path, tiny_data, workdir) for _ in range(3)]
     outputs = [worker.communicate(timeout=300) for worker in workers]
     for worker, (_, err) in zip(workers, outputs, strict=True):
@@ -145,15 +147,19 @@ def test_three_workers_share_one_study_through_postgresql_and_a_tracking_server(
         for line in out.decode().splitlines()
         if line.startswith("trial ")
     ]
-    assert sorted(claimed) == list(range(12))
+    assert sorted(claimed) == list(range(15))
 
-    # Optuna, read back from PostgreSQL: the budget, every grid point once, no number twice.
+    # Optuna, read back from PostgreSQL: the budget, every grid point and replicate once, no
+    # number twice.
     study = optuna.load_study(study_name="scale", storage=sqlalchemy_url(storage))
     trials = study.get_trials()
-    assert [t.state for t in trials] == [TrialState.COMPLETE] * 12
-    assert sorted(t.number for t in trials) == list(range(12))
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 15
+    assert sorted(t.number for t in trials) == list(range(15))
     points = [(t.params["activation"], t.params["lr"]) for t in trials]
-    assert sorted(points) == sorted((a, lr) for a in ACTIVATIONS for lr in LRS)
+    assert sorted(points[:12]) == sorted((a, lr) for a in ACTIVATIONS for lr in LRS)
+    replicates = [t.user_attrs for t in trials[12:]]
+    assert [(r["phase"], r["seed"]) for r in replicates] == [("replicate", 43)] * 3
+    assert sorted(r["activation"] for r in replicates) == sorted(ACTIVATIONS)
 
     # MLflow, read back through the server's REST API: one child run per trial under one parent.
     server = services.mlflow
@@ -163,9 +169,9 @@ def test_three_workers_share_one_study_through_postgresql_and_a_tracking_server(
     top_level = [r for r in all_runs if "mlflow.parentRunId" not in as_dict(r["data"]["tags"])]
     assert [r["info"]["run_id"] for r in top_level] == [parent_id]
     children = search_runs(server, experiment, f"tags.mlflow.parentRunId = '{parent_id}'")
-    assert len(children) == 12 == len(all_runs) - 1
+    assert len(children) == 15 == len(all_runs) - 1
     by_trial = {int(as_dict(run["data"]["tags"])["optuna.trial"]): run for run in children}
-    assert sorted(by_trial) == list(range(12)), "a trial number appears twice or is missing"
+    assert sorted(by_trial) == list(range(15)), "a trial number appears twice or is missing"
 
     for trial in trials:
         run = by_trial[trial.number]
@@ -175,6 +181,8 @@ def test_three_workers_share_one_study_through_postgresql_and_a_tracking_server(
         assert run_id == trial.user_attrs["mlflow_run_id"]
         assert run["info"]["status"] == "FINISHED" and tags["trial_state"] == "COMPLETE"
         assert (params["activation"], float(params["lr"])) == points[trial.number]
+        assert tags["phase"] == trial.user_attrs.get("phase", "grid")
+        assert params["seed"] == str(trial.user_attrs.get("seed", 42))
         assert metrics >= EPOCH_METRICS | FINAL_METRICS
         # Every worker trained on the data the study recorded (its digest, from the data stage).
         assert study.user_attrs["data_digest"].startswith(params["data_digest"])
@@ -241,11 +249,12 @@ def test_a_worker_before_make_sweep_on_the_default_store_creates_no_file(
 
 
 # Each process: wait for the others, then claim queued trials as fast as it can, telling each at
-# once; print the numbers it got. Two processes printing one number = a trial run twice.
+# once, and keep asking while another process still runs a trial (its end may queue more: the
+# grid's last one queues the replicates); print the numbers it got. Two processes printing one
+# number = a trial run twice.
 CLAIMING_PROCESS = """
 import sys, time
 from pathlib import Path
-from optuna.trial import TrialState
 from pipeline.adapters import studies
 from pipeline.core.config import SweepConfig, SweepJobConfig
 from pipeline.workflows.sweep import open_sweep
@@ -256,18 +265,37 @@ handle = open_sweep(SweepJobConfig(sweep=SweepConfig.load(config_path)), create=
 (barrier / f"ready-{index}").touch()
 while not (barrier / "go").exists():
     time.sleep(0.01)
-while claimed := studies.claim(handle.study):
+while True:
+    claimed = studies.claim(handle.study)
+    if not claimed:
+        if not studies.running_count(handle.study):
+            break
+        continue
     trial = claimed[0]
+    handle.study.suggest_point(trial)
+    trial.set_user_attr("mlflow_run_id", "none")
     print(trial.number, flush=True)
     handle.study.tell(trial, "COMPLETE", 0.5)
 """
 
 
-def test_processes_claiming_from_one_sqlite_queue_never_get_the_same_trial(workdir, tiny_data):
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_processes_claiming_from_one_queue_never_get_the_same_trial(
+    store, request, workdir, tiny_data
+):
     """SQLite ignores SELECT ... FOR UPDATE: without a lock two processes can both move one
-    queued trial to RUNNING (optuna#4002). Here three processes race for 90 queued trials."""
+    queued trial to RUNNING (optuna#4002). Here three processes race for 90 queued trials, then
+    for the replicates, which whichever claims first after the grid's end queues: once, under
+    the study's lock (a lock file; on PostgreSQL the server's advisory lock)."""
     lrs = [round(0.001 * (n + 1), 3) for n in range(45)]
-    config = write_config(workdir, activations=["relu", "tanh"], lr=lrs)
+    storage = {}
+    if store == "postgresql":
+        services = request.getfixturevalue("services")
+        storage = {"storage": services.postgres.url("optuna")}
+    config = write_config(
+        workdir, study=f"race-{store}", activations=["relu", "tanh"], lr=lrs, replicate_seeds=3,
+        **storage,
+    )  # fmt: skip
     handle = open_sweep(config, create=True)
     assert len(studies.trials(handle.study, TrialState.WAITING)) == 90
     barrier = workdir / "barrier"
@@ -288,7 +316,11 @@ def test_processes_claiming_from_one_sqlite_queue_never_get_the_same_trial(workd
     for process, (_, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err.decode()[-3000:]
     claimed = [int(n) for out, _ in outputs for n in out.split()]
-    assert sorted(claimed) == list(range(90)), "a trial was claimed twice"
+    assert sorted(claimed) == list(range(96)), "a trial was claimed twice, or queued twice"
+    keys = [studies.replicate_key(t) for t in studies.trials(handle.study, of_phase="replicate")]
+    # Every grid trial ties at 0.5: each activation's first (the largest lr, queued first) wins.
+    expected = [(a, max(lrs), seed) for a in ("relu", "tanh") for seed in (43, 44, 45)]
+    assert sorted(keys) == sorted(expected)
 
 
 def test_a_worker_with_other_data_than_the_study_stops(workdir, tiny_data, capsys):
