@@ -25,6 +25,7 @@ INIT ?=
 MODEL ?= models:/fashion-mlp@champion
 SWEEP ?= sweeps/activations.yaml
 WORKERS ?=
+SEEDS ?=
 PORT ?=
 EXPERIMENT ?= activation-study
 # The dataset: empty for Fashion-MNIST (or the sweep file's `dataset:`), a folder of four IDX
@@ -96,11 +97,12 @@ sweep: install dataset-package ## the study: make sweep SWEEP=sweeps/quick.yaml 
 worker: install dataset-package ## join a prepared sweep from this machine: make worker SWEEP=...
 	$(PY) -m pipeline worker --config $(SWEEP) $(DATASET_FLAG)
 
-report: install ## rebuild the results table and lr plot from MLflow: make report SWEEP=...
+report: install ## rebuild a study's report in reports/<study>/ from MLflow: make report SWEEP=...
 	$(PY) -m pipeline report --config $(SWEEP)
 
-confirm: install dataset-package ## retrain each activation's best config with 3 more seeds
-	$(PY) -m pipeline confirm --config $(SWEEP) --seeds 3 $(DATASET_FLAG)
+confirm: install dataset-package ## more replicate seeds per activation: make confirm SEEDS=5
+	$(PY) -m pipeline confirm --config $(SWEEP) $(if $(SEEDS),--seeds $(SEEDS)) \
+	  $(if $(WORKERS),--workers $(WORKERS)) $(DATASET_FLAG)
 
 curves: install ## each activation and its derivative (seed's Figure 2), tracked
 	$(PY) -m pipeline curves --experiment $(EXPERIMENT) $(ARGS)

@@ -41,7 +41,10 @@ def run_workers(sweep: Sweep, workers: int) -> list[str]:
         for index, process in enumerate(processes)
         if process.returncode != 0
     ]
-    if died and studies.open_points(sweep.study):
+    unfinished = studies.open_points(sweep.study) or studies.missing_replicates(
+        sweep.study, retry_failed=True
+    )
+    if died and unfinished:
         raise PipelineError(f"{died[0]}; rerun the sweep to resume")
     return died
 

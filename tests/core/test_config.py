@@ -123,3 +123,20 @@ def test_a_config_reads_back_from_the_params_it_logged(values):
     """`make train FROM_RUN=<id>` rebuilds a run's config from its MLflow params."""
     config = TrainConfig(**values)
     assert TrainConfig.from_params(config.params()) == config
+
+
+def test_the_replicate_keys_have_defaults_bounds_and_the_same_seeds_for_all():
+    config = SweepConfig.from_mapping({"seed": 7, "replicate_seeds": 3})
+    assert config.replicate_seed_list() == (8, 9, 10), "never the grid's own seed"
+    assert config.replicate_seed_list(5) == (8, 9, 10, 11, 12)
+    assert SweepConfig.from_mapping({"replicate_seeds": 0}).replicate_seed_list() == ()
+    defaults = SweepConfig()
+    assert (defaults.replicate_max_epochs, defaults.replicate_patience) == (30, 10)
+    for key, bad, rule in [
+        ("replicate_seeds", -1, "an integer >= 0"),
+        ("replicate_max_epochs", 0, "an integer >= 1"),
+        ("replicate_patience", "ten", "an integer >= 1"),
+    ]:
+        with pytest.raises(UsageError) as error:
+            SweepConfig.from_mapping({key: bad}, source="s.yaml")
+        assert str(error.value) == f"s.yaml: {key} must be {rule}, got {bad!r}"
