@@ -56,6 +56,7 @@ def run_row(lr, val_acc, train_acc, state="COMPLETE", phase="grid", seed=42, act
         "activation": activation,
         "lr": lr,
         "seed": seed,
+        "max_epochs": 13 if phase == "grid" else 30,
         "status": "FINISHED",
         "state": state,
         "stop_reason": "patience",

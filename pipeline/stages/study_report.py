@@ -47,16 +47,27 @@ def build_report(runs: pd.DataFrame, study: str, activations: tuple[str, ...]) -
     table = results.results_table(runs, activations)
     best_lr = dict(zip(table["activation"], table.get("best_lr", []), strict=False))
     best_lr = {a: lr for a, lr in best_lr.items() if not math.isnan(lr)}
-    accuracies = results.replicate_accuracies(results.replicate_runs(runs, best_lr))
+    replicates = results.replicate_runs(runs, best_lr)
+    accuracies = results.replicate_accuracies(replicates)
     ordered = {a: accuracies[a] for a in activations if a in accuracies}
     summary = statistics.replicate_summary({a: list(v.values()) for a, v in ordered.items()})
     summary.insert(1, "lr", [best_lr[a] for a in summary["activation"]])
     pairs = statistics.pairwise_differences(ordered)
     note = results.dataset_note(runs)
-    return Report(table, summary, pairs, _markdown(study, note, table, summary, pairs))
+    markdown = _markdown(study, note, table, summary, pairs, _replicates_line(replicates))
+    return Report(table, summary, pairs, markdown)
 
 
-def _markdown(study: str, dataset_note: str, table, summary, pairs) -> str:
+def _replicates_line(replicates: pd.DataFrame) -> str:
+    """What the replicates were: their seeds and budget."""
+    seeds = ", ".join(str(s) for s in sorted(set(replicates["seed"])))
+    budget = ""
+    if "max_epochs" in replicates and not replicates.empty:
+        budget = f", each up to {int(replicates['max_epochs'].max())} epochs"
+    return f"Seeds {seeds}{budget}, at the lr the grid chose (table above).\n"
+
+
+def _markdown(study: str, dataset_note: str, table, summary, pairs, replicates_line: str) -> str:
     parts = [
         f"# Sweep {study}\n",
         dataset_note.rstrip("\n") + "\n" if dataset_note else "",
@@ -68,6 +79,7 @@ def _markdown(study: str, dataset_note: str, table, summary, pairs) -> str:
         parts.append(NO_REPLICATES + "\n")
     else:
         parts += [
+            replicates_line,
             statistics.summary_markdown(summary),
             "## Every pair of activations\n",
             statistics.pairwise_markdown(pairs),

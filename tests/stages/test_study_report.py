@@ -63,6 +63,7 @@ def test_the_report_is_the_statistics_of_the_replicates_at_each_best_lr(tmp_path
     assert statistics.summary_markdown(report.summary) in markdown
     assert statistics.pairwise_markdown(report.pairs) in markdown
     assert markdown.index("## The grid") < markdown.index("## Replicates")
+    assert "Seeds 43, 44, 45, each up to 30 epochs, at the lr the grid chose" in markdown
     assert (tmp_path / "unit/test_accuracy.png").stat().st_size > 10_000
     page = (tmp_path / "unit/test_accuracy.html").read_text()
     assert "sweep unit: test accuracy over 3 seeds" in page

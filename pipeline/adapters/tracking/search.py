@@ -46,6 +46,7 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
             "activation": raw["params.activation"],
             "lr": raw["params.lr"].astype(float),
             "seed": raw["params.seed"].astype(int),
+            "max_epochs": raw["params.max_epochs"].astype(int),
             "status": raw["status"],
             "state": _tag(raw, "trial_state"),
             "stop_reason": _tag(raw, "stop_reason"),
