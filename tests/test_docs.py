@@ -166,15 +166,28 @@ def sweep_tables(page: Path) -> list[tuple[list[list[str]], Path]]:
     return found
 
 
+def report_rows(report: Path) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """The report's activations in order, and each one's cells from every table keyed by
+    activation (the grid's, then the replicates'; a column's first table wins)."""
+    keyed = [t for t in tables(report.read_text()) if t[0][0] == "activation"]
+    order = [row[0] for row in keyed[0][1:]]
+    rows: dict[str, dict[str, str]] = {a: {} for a in order}
+    for table in keyed:
+        for row in table[1:]:
+            cells = dict(zip(table[0], row, strict=True))
+            rows[row[0]] = {**cells, **rows.get(row[0], {})}
+    return order, rows
+
+
 @pytest.mark.parametrize("page", DOCS, ids=name)
 def test_a_sweep_table_in_the_docs_holds_the_numbers_of_its_report(page):
     for table, report in sweep_tables(page):
         assert report.is_file(), f"{name(page)} cites {report}, which is not there"
-        [full] = [t for t in tables(report.read_text()) if t[0][:2] == ["activation", "best lr"]]
-        header, columns = table[0], full[0]
-        assert set(header) <= set(columns), set(header) - set(columns)
-        rows = {row[0]: dict(zip(columns, row, strict=True)) for row in full[1:]}
-        assert [row[0] for row in table[1:]] == list(rows), "the same activations, in order"
+        order, rows = report_rows(report)
+        header = table[0]
+        columns = set().union(*(row.keys() for row in rows.values()))
+        assert set(header) <= columns, set(header) - columns
+        assert [row[0] for row in table[1:]] == order, "the same activations, in order"
         for row in table[1:]:
             shown = dict(zip(header, row, strict=True))
             assert shown == {key: rows[row[0]][key] for key in header}, (name(page), row[0])
