@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from pipeline.adapters import studies
-from pipeline.core import data
+from pipeline.core import data, limits
 from pipeline.core.config import CPU_STACK, SweepConfig
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.stages import training
@@ -156,12 +156,19 @@ def work(
 
 def stack_size(config: SweepConfig, device) -> int:
     """Trials a worker trains at once: the config's `stack`, else the whole grid on a GPU (one
-    trial leaves it launch-bound) and CPU_STACK on a CPU (measured by make bench)."""
+    trial leaves it launch-bound), as much of it as fits the memory limit, and CPU_STACK on a
+    CPU (measured by make bench)."""
     if config.stack is not None:
         return config.stack
     if config.learnable_activations:  # the stacked engine cannot train their parameters
         return 1
-    return len(config.grid) if device.type == "cuda" else CPU_STACK
+    if device.type != "cuda":
+        return CPU_STACK
+    train = config.train
+    per_trial = limits.training_bytes(
+        train.parameter_count, train.hidden_sizes, train.batch_size, train.optimizer
+    )
+    return max(1, min(len(config.grid), limits.MEMORY_LIMIT_BYTES // per_trial))
 
 
 def worker_count(config: SweepConfig, device, asked: int) -> int:
