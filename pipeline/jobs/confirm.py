@@ -14,6 +14,9 @@ from pipeline.workflows.tracked_training import training_run
 def run(job: SweepJobConfig) -> int:
     """Retrain each activation's best configuration with `seeds` further seeds (stage=confirm);
     configurations already confirmed are skipped."""
+    # Bad data fails here, before a run exists.
+    source = data.locate(job.data_dir, dataset=job.sweep.train.dataset)
+    data.check_fits(source, job.sweep.train.batch_size, job.sweep.train.val_fraction)
     sweep = open_sweep(job, create=False)
     config, tracker = job.sweep, sweep.tracker
     done = tracking.search_runs(
@@ -33,11 +36,10 @@ def run(job: SweepJobConfig) -> int:
     todo = [c for c in todo if (c.activation, str(c.lr), str(c.seed)) not in done_keys]
     for run_config in tqdm(todo, desc="confirm", unit="run", disable=not job.progress):
         splits = data.load_splits(
-            job.data_dir,
-            dataset=run_config.dataset,
             val_fraction=run_config.val_fraction,
             seed=run_config.seed,
             device=device,
+            source=source,
         )
         with training_run(
             tracker,

@@ -24,6 +24,7 @@ def run(job: SweepJobConfig) -> int:
         )
     # Bad data fails here, before the study or a run exists.
     source = data.locate(job.data_dir, dataset=job.sweep.train.dataset)
+    data.check_fits(source, job.sweep.train.batch_size, job.sweep.train.val_fraction)
     sweep = open_sweep(job, create=True, data_digest=source.digest)
     run_status, warnings = "FAILED", []
     try:
