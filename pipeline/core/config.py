@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -30,6 +31,7 @@ from pipeline.core.fields import (
     Dataset,
     Device,
     Host,
+    ModelUri,
     Name,
     Port,
     PositiveNumber,
@@ -305,7 +307,7 @@ class SweepConfig(Config):
         train_keys = set(TrainConfig.model_fields) - {"activation", "lr"}
         sweep_values = {k: v for k, v in values.items() if k in cls.model_fields}
         try:
-            lrs = _lrs_from(values.get("lr"), values.get("trials_per_activation"))
+            lrs = _lrs_from(values)
             if lrs is not None:
                 sweep_values["lrs"] = lrs
             train = TrainConfig(**{k: v for k, v in values.items() if k in train_keys})
@@ -327,36 +329,40 @@ class LrRange(Config):
 
     def grid(self) -> tuple[float, ...]:
         if self.low >= self.high:
-            raise UsageError(f"lr range is reversed or empty: low {self.low} >= high {self.high}")
+            raise UsageError(
+                f"lr range is reversed or empty: low {self.low} >= high {self.high}; low must be "
+                "below high"
+            )
         grid = lr_grid(self.low, self.high, self.trials_per_activation)
         if len(set(grid)) < len(grid):
             raise UsageError(
                 f"lr range low {self.low:g} ... high {self.high:g} holds fewer than "
                 f"{self.trials_per_activation} learning rates at 3 significant digits (it gives "
-                f"{shown(list(grid))}); widen the range or ask fewer trials_per_activation"
+                f"{shown(list(grid))}); use a wider range or fewer trials_per_activation"
             )
         return grid
 
 
-def _lrs_from(lr: Any, trials: Any) -> tuple[float, ...] | None:
-    """`lr` is a list of values, or {low, high} with trials_per_activation points between them."""
-    if lr is None and trials is None:
+def _lrs_from(values: dict) -> tuple[float, ...] | None:
+    """`lr` is a list of values, or {low, high} with trials_per_activation points between them
+    (a key written without a value is a mistake, not the default)."""
+    if "lr" not in values and "trials_per_activation" not in values:
         return None
+    lr = values.get("lr", {"low": 1e-4, "high": 0.3})
     if isinstance(lr, list):
-        if trials is not None:
+        if "trials_per_activation" in values:
             raise UsageError(
                 "trials_per_activation goes with an lr range {low, high}; "
                 "with an lr list each activation gets one trial per listed lr"
             )
-        if not lr:
-            raise UsageError("lr list is empty")
-        return tuple(TrainConfig(lr=value).lr for value in lr)
-    lr = {"low": 1e-4, "high": 0.3} if lr is None else lr
-    if not isinstance(lr, dict) or set(lr) != {"low", "high"}:
+        if lr:
+            return tuple(TrainConfig(lr=value).lr for value in lr)
+    if not lr or not isinstance(lr, dict) or set(lr) != {"low", "high"}:
         raise UsageError(
-            f"lr must be a list of numbers or a range {{low: ..., high: ...}}, got {shown(lr)}"
+            "lr must be a non-empty list of numbers or a range {low: ..., high: ...}, "
+            f"got {shown(lr)}"
         )
-    extra = {} if trials is None else {"trials_per_activation": trials}
+    extra = {k: v for k, v in values.items() if k == "trials_per_activation"}
     try:
         return LrRange(**lr, **extra).grid()
     except UsageError as error:
@@ -384,17 +390,17 @@ class DataConfig(JobConfig):
 
 
 class EvaluateConfig(DataConfig):
-    model_uri: str = Field(min_length=1, description="a model URI")
+    model_uri: ModelUri
     device: Device = "auto"
 
 
 class DiagnosticsConfig(DataConfig):
     experiment: Name = DEFAULT_EXPERIMENT
     # Also write the figures as PNGs here.
-    figures_dir: Annotated[str | None, AfterValidator(folder_check("figures_dir"))] = None
+    figures_dir: Annotated[str | None, BeforeValidator(folder_check("figures_dir"))] = None
     activations: Annotated[tuple[str, ...], AfterValidator(activations_check)] = SEED_ACTIVATIONS
     run_id: RunId | None = Field(None, description="an MLflow run id (32 hex digits)")
-    model_uri: str | None = Field(None, min_length=1, description="a model URI")
+    model_uri: ModelUri | None = Field(None, description="a model URI")
     best: bool = False
 
 
@@ -409,7 +415,7 @@ class SweepJobConfig(JobConfig):
 
 class BenchConfig(JobConfig):
     rounds: StrictInt = between(1, limits.MAX_ROUNDS, 4)
-    out: Annotated[Path, AfterValidator(folder_check("out"))] = Path("reports")
+    out: Annotated[Path, BeforeValidator(folder_check("out"))] = Path("reports")
     device: Device = "auto"
     seed_table: bool | None = None  # None: on a GPU only
 
@@ -423,7 +429,7 @@ class ServerConfig(JobConfig):
 class ServeConfig(JobConfig):
     """`make serve`: MLflow's scoring server for one logged or registered model."""
 
-    model_uri: str = Field(DEFAULT_MODEL_URI, min_length=1, description="a model URI")
+    model_uri: ModelUri = DEFAULT_MODEL_URI
     host: Host = "127.0.0.1"
     # Beside `make ui` on 5000 and `make dashboard` on 8080.
     port: Port = 5001

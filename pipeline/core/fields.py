@@ -72,10 +72,14 @@ def folder_problem(path: Path) -> str | None:
 
 
 def folder_check(key: str):
-    """A folder the job writes into, checked before it starts, so it never fails at its end."""
+    """A folder the job writes into, checked (as typed: an empty name is not `.`) before the
+    job starts, so it never fails at its end."""
 
     def check(value: Any) -> Any:
-        if value is not None and (problem := folder_problem(Path(value))):
+        if not isinstance(value, str | os.PathLike):
+            return value  # None, or not a path at all: the field's type says so
+        problem = "an empty name" if str(value) == "" else folder_problem(Path(value))
+        if problem:
             raise UsageError(
                 f"{key} must be a folder that can be written, got {shown(str(value))}: {problem}"
             )
@@ -100,6 +104,21 @@ def storage_check(url: str | None) -> str | None:
                 "file in a folder that can be written"
             )
     return url
+
+
+def model_uri_check(uri: str | None) -> str | None:
+    """A model URI (runs:/, models:/, ...: its scheme is checked where it is loaded), or a
+    checkpoint folder's path that the system can look up."""
+    if uri and ":/" not in uri:
+        try:
+            Path(uri).exists()
+        except (OSError, ValueError) as error:
+            reason = getattr(error, "strerror", None) or error
+            raise UsageError(
+                f"model_uri must be a model URI (runs:/<id>/model, models:/<name>@<alias>) or a "
+                f"checkpoint folder, got {shown(uri)} ({reason})"
+            ) from None
+    return uri
 
 
 def _host(host: str) -> str:
@@ -159,6 +178,9 @@ Name = Annotated[
 Device = Annotated[Literal["auto", "cpu", "cuda"], Field(description="one of: auto, cpu, cuda")]
 Host = Annotated[str, AfterValidator(_host)]
 Port = Annotated[StrictInt, Field(ge=1, le=65535, description="an integer in 1..65535")]
+ModelUri = Annotated[
+    str, Field(min_length=1, description="a model URI"), AfterValidator(model_uri_check)
+]
 RunId = Annotated[str, Field(pattern=RUN_ID, description="an MLflow run id (32 hex digits)")]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from pipeline.core.errors import UsageError
+from pipeline.core.fields import shown
 
 # YAML 1.2's floats that YAML 1.1 leaves as strings: an exponent without a dot.
 _EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$")
@@ -39,19 +40,23 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("
 
 def read_yaml(path: Path, what: str) -> Any:
     """The file's content as Python values; `what` names the file in messages (`sweep config`)."""
-    if path.is_dir():
-        raise UsageError(f"{what} {path} is a folder, not a YAML file")
-    if not path.is_file():
-        raise UsageError(f"{what} {path} does not exist; see sweeps/*.yaml for examples")
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} does not exist; see sweeps/*.yaml for examples") from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} {path} is a folder; give a YAML file") from None
     except UnicodeDecodeError as error:
         raise UsageError(
             f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
             f"{error.start}); save it as UTF-8 YAML"
         ) from None
-    except OSError as error:
-        raise UsageError(f"{what} {path} cannot be read: {error.strerror or error}") from None
+    except OSError as error:  # a name too long, no permission, a file where a folder should be
+        raise UsageError(
+            f"{what} {shown(str(path))} cannot be read ({error.strerror}); give a YAML file"
+        ) from None
+    except ValueError as error:  # a NUL in the name
+        raise UsageError(f"{what} {shown(str(path))} is not a file name ({error})") from None
     try:
         return yaml.load(text, Loader=_Loader)
     except UsageError as error:
@@ -60,4 +65,6 @@ def read_yaml(path: Path, what: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "invalid YAML"
-        raise UsageError(f"{path}: YAML syntax error{where}: {problem}") from None
+        raise UsageError(
+            f"{path}: YAML syntax error{where}: {problem}; see sweeps/*.yaml for the form"
+        ) from None
