@@ -2,7 +2,8 @@
 that are separate processes, as they would be on separate machines.
 
 The suite starts the services itself, on loopback (tests/services.py), and stops them by their
-process ids; it is skipped only where PostgreSQL cannot be started (`make test` installs it).
+process ids; it is skipped only where PostgreSQL or its driver is not installed (`make test`
+installs both): an installed PostgreSQL that does not start fails it.
 """
 
 import contextlib
@@ -25,8 +26,8 @@ from pipeline.core.urls import sqlalchemy_url
 from tests.conftest import open_sweep, write_dataset
 from tests.services import (
     MlflowServer,
+    NotInstalled,
     Postgres,
-    ServiceUnavailable,
     free_port,
     leftover_processes,
     mlflow_server,
@@ -60,8 +61,8 @@ def services(tmp_path_factory):
     with contextlib.ExitStack() as stack:
         try:
             postgres = stack.enter_context(throwaway_postgres(("optuna", "mlflow")))
-        except ServiceUnavailable as reason:
-            pytest.skip(f"PostgreSQL cannot be started here: {reason}")
+        except NotInstalled as reason:
+            pytest.skip(str(reason))
         groups.append(postgres.process.pid)
         server = stack.enter_context(
             mlflow_server(
