@@ -3,6 +3,8 @@ each as its own nested MLflow run, and tell Optuna how each ended."""
 
 import contextlib
 import math
+import os
+import socket
 import time
 from dataclasses import dataclass
 
@@ -119,6 +121,8 @@ def _trial_run(sweep: Sweep, trial, config, splits, settings, stack_size: int):
         description=f"Trial {trial.number} of sweep {study}.",
     ) as tracked:
         trial.set_user_attr("mlflow_run_id", tracked.run_id)
+        # Which process runs it (host:pid): whose log to read, or which process to stop.
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         yield tracked
 
 

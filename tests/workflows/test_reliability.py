@@ -4,23 +4,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mlflow
-import optuna
 import pytest
 from optuna.trial import TrialState
 
 from pipeline.adapters import studies, tracking
 from pipeline.cli.main import main
 from pipeline.core.config import DEFAULT_TRACKING_URI, SweepConfig
-from tests.sweeps import study_of, write_config
+from tests.sweeps import kill_mid_trial, study_of, write_config
 
 # Each test kills or runs whole sweeps in fresh processes.
 pytestmark = pytest.mark.slow
 
-# Trials long enough (20 tiny epochs, ~2 s) to be killed mid-trial after the test sees them start.
+# Six trials of 20 tiny epochs: a kill always finds one in progress (tests/sweeps.kill_mid_trial
+# stops the worker and checks before it kills, so how long a trial takes does not matter).
 SLOW_TRIALS = {
     "activations": ["relu", "tanh"],
     "lr": [0.02, 0.05, 0.1],
@@ -52,32 +51,34 @@ def start_sweep(config: Path, data_dir: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def wait_for_a_trial_in_progress(
-    config: Path, process: subprocess.Popen, completed: int, running: int = 1, timeout: float = 120
-) -> optuna.trial.FrozenTrial:
-    """Block until `completed` trials are done and `running` others have opened their MLflow
-    runs (a stack opens its trials' runs one after another)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        database = config.parent / "sweeps" / f"{SweepConfig.load(config).study}.db"
-        if database.exists():
-            # The sweep creates the database under this lock: reading it meanwhile would race.
-            with studies.local_lock(f"sqlite:///{database}"):
-                try:
-                    trials = study_of(config).get_trials()
-                except KeyError:  # the study is being created
-                    trials = []
-            done = [t for t in trials if t.state == TrialState.COMPLETE]
-            in_progress = [
-                t
-                for t in trials
-                if t.state == TrialState.RUNNING and "mlflow_run_id" in t.user_attrs
-            ]
-            if len(done) >= completed and len(in_progress) >= running:
-                return in_progress[0]
-        time.sleep(0.2)
-    raise AssertionError("the sweep never reached a trial in progress")
+def database_of(config: Path) -> Path:
+    return config.parent / "sweeps" / f"{SweepConfig.load(config).study}.db"
+
+
+def study_lock(config: Path):
+    """The lock the sweep creates its database under: reading it meanwhile would race."""
+    return studies.local_lock(f"sqlite:///{database_of(config)}")
+
+
+def kill_the_sweep_mid_trial(
+    config: Path,
+    process: subprocess.Popen,
+    completed: int,
+    running: int = 1,
+    stop_signal: int = signal.SIGKILL,
+) -> list:
+    """SIGKILL (or `stop_signal`) the sweep once `completed` trials are done and `running` others
+    have each logged an epoch (tests/sweeps.kill_mid_trial); the trials it was running."""
+    return kill_mid_trial(
+        process,
+        # Nothing to read before the sweep has made its database: reading would make one too.
+        lambda: study_of(config).get_trials() if database_of(config).exists() else [],
+        completed=completed,
+        running=running,
+        pid=process.pid,
+        lock=lambda: study_lock(config),
+        stop_signal=stop_signal,
+    )
 
 
 def mlflow_runs(workdir: Path):
@@ -98,14 +99,14 @@ def assert_budget_completed_once(config: Path, budget: int) -> list:
 def test_sigkill_mid_trial_then_resume_loses_nothing(workdir, tiny_data):
     config = write_config(workdir, **SLOW_TRIALS)
     process = start_sweep(config, tiny_data)
-    victim = wait_for_a_trial_in_progress(config, process, completed=2)
+    [victim] = kill_the_sweep_mid_trial(config, process, completed=2)
+    process.wait()
     before = {
         t.number: (t.datetime_complete, t.value)
         for t in study_of(config).get_trials()
         if t.state == TrialState.COMPLETE
     }
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    assert len(before) >= 2 and victim.intermediate_values, "killed after an epoch was logged"
 
     assert (
         main(["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]) == 0
@@ -129,8 +130,7 @@ def test_sigkill_mid_trial_then_resume_loses_nothing(workdir, tiny_data):
 def test_ctrl_c_marks_the_trial_interrupted_and_a_rerun_resumes(workdir, tiny_data):
     config = write_config(workdir, **SLOW_TRIALS)
     process = start_sweep(config, tiny_data)
-    victim = wait_for_a_trial_in_progress(config, process, completed=1)
-    process.send_signal(signal.SIGINT)
+    [victim] = kill_the_sweep_mid_trial(config, process, completed=1, stop_signal=signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130
     assert err.strip().splitlines() == [err.strip()] and err.startswith("interrupted:")
@@ -188,9 +188,7 @@ def test_sigkill_of_a_stacked_worker_mid_epoch_then_resume_loses_nothing(workdir
     """A stack of three trials dies at once: each is failed by heartbeat, retried, completed."""
     config = write_config(workdir, **SLOW_TRIALS, stack=3)
     process = start_sweep(config, tiny_data)
-    wait_for_a_trial_in_progress(config, process, completed=3, running=3)
-    victims = [t for t in study_of(config).get_trials() if t.state == TrialState.RUNNING]
-    process.send_signal(signal.SIGKILL)
+    victims = kill_the_sweep_mid_trial(config, process, completed=3, running=3)
     process.wait()
     assert len(victims) == 3, "the second stack was running"
 
