@@ -9,7 +9,7 @@ from pipeline.core.datasets import registered_model_name
 from pipeline.core.device import resolve_device
 from pipeline.core.urls import redact
 from pipeline.workflows import trials, workers
-from pipeline.workflows.sweep import finish, open_sweep, publish_report
+from pipeline.workflows.sweep import champion_of, finish, open_sweep, publish_report
 
 
 def run(job: SweepJobConfig) -> int:
@@ -46,7 +46,7 @@ def run(job: SweepJobConfig) -> int:
     print(table)
     print(f"trials: {', '.join(f'{n} {state.lower()}' for state, n in sorted(counts.items()))}")
     if best:
-        champion = max(best.values(), key=lambda b: b.val_acc)
+        champion = champion_of(best)
         name = registered_model_name(job.sweep.train.dataset)
         print(
             f"best per activation: models:/{name}@<activation>; overall best: "

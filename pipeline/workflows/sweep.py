@@ -154,7 +154,7 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
         aliases = [model_alias(activation)]
         tracking.register_run_model(tracker, trial.run_id, aliases, source, name)
     if best:
-        champion = max(best.values(), key=lambda b: b.val_acc)
+        champion = champion_of(best)
         tracking.register_run_model(tracker, champion.run_id, ["champion"], source, name)
     metrics = {}
     for activation, trial in best.items():
@@ -170,6 +170,12 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
     for path, page in studies.interactive_figures(sweep.study).items():
         tracking.log_text(tracker, parent, page, path)
     return best
+
+
+def champion_of(best: dict[str, studies.BestTrial]) -> studies.BestTrial:
+    """The best of the activations' bests; of equals, the earliest trial, so that an extended
+    sweep moves @champion only for a better model, not for one as good."""
+    return max(best.values(), key=lambda b: (b.val_acc, -b.number))
 
 
 def publish_report(tracker: tracking.Tracker, job: SweepJobConfig, parent: str | None) -> str:
