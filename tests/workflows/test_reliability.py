@@ -13,7 +13,7 @@ from optuna.trial import TrialState
 from pipeline.adapters import studies, tracking
 from pipeline.cli.main import main
 from pipeline.core.config import DEFAULT_TRACKING_URI, SweepConfig
-from tests.sweeps import kill_mid_trial, study_of, write_config
+from tests.sweeps import kill_mid_trial, study_of, worker_pid, write_config
 
 # Each test kills or runs whole sweeps in fresh processes.
 pytestmark = pytest.mark.slow
@@ -204,4 +204,33 @@ def test_sigkill_of_a_stacked_worker_mid_epoch_then_resume_loses_nothing(workdir
     for victim in victims:
         orphan = client.get_run(victim.user_attrs["mlflow_run_id"])
         assert orphan.info.status == "KILLED"
+    assert not [r for r in runs if r.info.status == "RUNNING"]
+
+
+def test_a_worker_that_dies_mid_sweep_is_a_warning_and_its_trial_is_retried(workdir, tiny_data):
+    """`make sweep WORKERS=2`, one worker killed mid-trial: the other finishes the study,
+    retrying the dead worker's trial once its heartbeats stop; the sweep warns and exits 0."""
+    config = write_config(workdir, **SLOW_TRIALS)
+    process = start_sweep(config, tiny_data, "--workers", "2")
+    [victim] = kill_mid_trial(
+        process,
+        lambda: study_of(config).get_trials() if database_of(config).exists() else [],
+        lock=lambda: study_lock(config),
+    )
+    assert worker_pid(victim) != process.pid, "a worker process, not the sweep"
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "exited with -9" in warnings[0], err
+    assert warnings[0].endswith("its trial was retried by the others")
+
+    trials = assert_budget_completed_once(config, budget=6)
+    assert trials[victim.number].state == TrialState.FAIL
+    [retry] = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert retry.state == TrialState.COMPLETE and retry.params == victim.params
+    assert worker_pid(retry) != worker_pid(victim)
+    client, runs = mlflow_runs(workdir)
+    orphan = client.get_run(victim.user_attrs["mlflow_run_id"])
+    assert orphan.info.status == "KILLED"
+    assert orphan.data.tags["stop_reason"].startswith("orphaned")
     assert not [r for r in runs if r.info.status == "RUNNING"]
