@@ -103,6 +103,8 @@ def same(held, given) -> bool:
 
 EDGE_INTS = [0, 1, -1, 2, 64, 480, 481, 3600, 3601, 10_000, 10_001, 2**31, 2**32 - 1, 2**32]
 EDGE_INTS += [2**63, 10**30, limits.MAX_WORKERS + 1, limits.MAX_LRS + 1]
+# Hypothesis draws no subnormal floats in a process where torch flushes them to zero (any test
+# that trained, before this module); 5e-324 stands for them.
 EDGE_FLOATS = [0.0, -0.0, 5e-324, 1e-300, 0.001, 0.05, 0.2, 0.5, 0.9999999, 1.0, -0.1, 1e308]
 EDGE_FLOATS += [math.inf, -math.inf, math.nan]
 TEXTS = ["", " ", "relu", "tanh", "Relu", "sigmoidd", "1e-3", "0.1", "nan", "inf", "-1", "yes",
@@ -115,13 +117,15 @@ scalars = st.one_of(
     st.booleans(),
     st.integers(),
     st.sampled_from(EDGE_INTS),
-    st.floats(),
+    st.floats(allow_subnormal=False),
     st.sampled_from(EDGE_FLOATS),
     st.text(max_size=12),
     st.sampled_from(TEXTS),
 )
 with_a_repeat = st.lists(scalars, min_size=1, max_size=3).map(lambda items: [*items, items[0]])
-ranges = st.fixed_dictionaries({"low": st.sampled_from(EDGE_FLOATS), "high": st.floats()})
+ranges = st.fixed_dictionaries(
+    {"low": st.sampled_from(EDGE_FLOATS), "high": st.floats(allow_subnormal=False)}
+)
 plausible = st.one_of(
     st.lists(st.sampled_from([*NAMES, "nope"]), max_size=4),
     st.lists(st.sampled_from([0.001, 0.01, 0.05, 0.0100000001, 2.0]), max_size=4),
@@ -145,7 +149,7 @@ flag_texts = st.one_of(
     st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=16),
     st.integers().map(str),
     st.sampled_from(EDGE_INTS).map(str),
-    st.floats().map(repr),
+    st.floats(allow_subnormal=False).map(repr),
     st.sampled_from(FLAG_TEXTS),
     st.lists(st.integers(-5, 10**6).map(str), min_size=1, max_size=4).map(",".join),
 )
