@@ -11,13 +11,10 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StrictBool,
     StrictInt,
-    ValidationError,
     model_validator,
 )
 
@@ -28,6 +25,7 @@ from pipeline.core.errors import UsageError
 from pipeline.core.fields import (
     ACTIVATION_CHOICES,
     Activation,
+    Config,
     Dataset,
     Device,
     Host,
@@ -43,6 +41,8 @@ from pipeline.core.fields import (
     fraction,
     hidden_sizes_check,
     lrs_check,
+    memory_check,
+    param_value,
     shown,
     storage_check,
 )
@@ -69,33 +69,6 @@ Init = Literal["default", "kaiming", "xavier"]  # PyTorch's own (the seed's), or
 INITS = get_args(Init)
 # 28x28 images; Fashion-MNIST's classes (a model of another dataset has its own num_classes).
 IN_FEATURES, NUM_CLASSES = 28 * 28, 10
-
-
-class Config(BaseModel):
-    """Immutable, no unknown keys; a validation error becomes one UsageError line."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    def __init__(self, **values: Any):
-        try:
-            super().__init__(**values)
-        except ValidationError as error:
-            raise UsageError(self._one_line(error)) from None
-
-    def replace(self, **changes: Any) -> "Config":
-        """A copy with `changes`, validated like a new config."""
-        return type(self)(**{**self.model_dump(), **changes})
-
-    @classmethod
-    def _one_line(cls, error: ValidationError) -> str:
-        first = error.errors()[0]
-        key = str(first["loc"][0]) if first["loc"] else "config"
-        if first["type"] == "value_error":  # our own validators say it in full
-            return str(first["ctx"]["error"])
-        if first["type"] == "extra_forbidden":
-            return f"unknown key {key!r}; allowed keys: {', '.join(sorted(cls.model_fields))}"
-        rule = cls.model_fields[key].description if key in cls.model_fields else None
-        return f"{key} must be {rule or 'valid'}, got {shown(first['input'])}"
 
 
 # --- training -----------------------------------------------------------------------------
@@ -135,7 +108,7 @@ class TrainConfig(Config):
 
     @model_validator(mode="after")
     def _fits_in_memory(self) -> "TrainConfig":
-        check_memory(self, stack=1)
+        memory_check(self, stack=1)
         return self
 
     @property
@@ -173,42 +146,8 @@ class TrainConfig(Config):
         values = {}
         for key, field in cls.model_fields.items():
             if key in params:
-                values[key] = _param_value(params[key], field.default)
+                values[key] = param_value(params[key], field.default)
         return cls(**values)
-
-
-def _param_value(text: str, default: Any) -> Any:
-    """A param's string as the type of its field's default."""
-    try:
-        if isinstance(default, tuple):
-            return tuple(int(part) for part in text.split(","))
-        if isinstance(default, bool):
-            return text == "True"
-        if isinstance(default, int | float):
-            return type(default)(text)
-    except ValueError:
-        raise UsageError(f"a logged param is not {type(default).__name__}: {text!r}") from None
-    return None if text == "None" else text
-
-
-def check_memory(config: TrainConfig, stack: int) -> None:
-    """A model (or `stack` of them trained at once) too large for memory is refused up front,
-    with its parameter count and the limit, instead of failing minutes into a run."""
-    parameters = config.parameter_count
-    needed = stack * limits.training_bytes(
-        parameters, config.hidden_sizes, config.batch_size, config.optimizer
-    )
-    if needed <= limits.MEMORY_LIMIT_BYTES:
-        return
-    what = f"{stack} models of" if stack > 1 else "a model of"
-    raise UsageError(
-        f"hidden_sizes {shown(list(config.hidden_sizes))} make {what} {parameters:,} parameters; "
-        f"training at batch_size {config.batch_size} needs about {limits.gib(needed)}, over the "
-        f"limit of {limits.gib(limits.MEMORY_LIMIT_BYTES)} (docs/reliability.md); use fewer or "
-        "narrower hidden layers"
-        + (", a smaller stack" if stack > 1 else "")
-        + ", or a smaller batch_size"
-    )
 
 
 # --- sweeps -------------------------------------------------------------------------------
@@ -259,7 +198,7 @@ class SweepConfig(Config):
     @model_validator(mode="after")
     def _stack_fits_in_memory(self) -> "SweepConfig":
         if self.stack is not None:
-            check_memory(self.train, min(self.stack, len(self.grid)))
+            memory_check(self.train, min(self.stack, len(self.grid)))
         return self
 
     @model_validator(mode="after")

@@ -1,5 +1,6 @@
 """The kinds of value a config holds, each with its check and the description its one-line
-message quotes (`lr must be a positive finite number, got 0.0`)."""
+message quotes (`lr must be a positive finite number, got 0.0`), and the base class that makes a
+validation error that one line."""
 
 import ipaddress
 import os
@@ -7,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
 from pipeline.core import limits
 from pipeline.core.activations import CUSTOM, NAMES, get_activation
@@ -196,3 +197,64 @@ def fraction(default: float, low: Literal["<", "<="]) -> Any:
     bounds = {"gt": 0} if low == "<" else {"ge": 0}
     description = f"a number with 0 {low} x < 1"
     return Field(default, lt=1, allow_inf_nan=False, strict=True, description=description, **bounds)
+
+
+class Config(BaseModel):
+    """Immutable, no unknown keys; a validation error becomes one UsageError line."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __init__(self, **values: Any):
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise UsageError(self._one_line(error)) from None
+
+    def replace(self, **changes: Any) -> "Config":
+        """A copy with `changes`, validated like a new config."""
+        return type(self)(**{**self.model_dump(), **changes})
+
+    @classmethod
+    def _one_line(cls, error: ValidationError) -> str:
+        first = error.errors()[0]
+        key = str(first["loc"][0]) if first["loc"] else "config"
+        if first["type"] == "value_error":  # our own validators say it in full
+            return str(first["ctx"]["error"])
+        if first["type"] == "extra_forbidden":
+            return f"unknown key {key!r}; allowed keys: {', '.join(sorted(cls.model_fields))}"
+        rule = cls.model_fields[key].description if key in cls.model_fields else None
+        return f"{key} must be {rule or 'valid'}, got {shown(first['input'])}"
+
+
+def param_value(text: str, default: Any) -> Any:
+    """A param's string as the type of its field's default."""
+    try:
+        if isinstance(default, tuple):
+            return tuple(int(part) for part in text.split(","))
+        if isinstance(default, bool):
+            return text == "True"
+        if isinstance(default, int | float):
+            return type(default)(text)
+    except ValueError:
+        raise UsageError(f"a logged param is not {type(default).__name__}: {text!r}") from None
+    return None if text == "None" else text
+
+
+def memory_check(config: Any, stack: int) -> None:
+    """A model (or `stack` of them trained at once) too large for memory is refused up front,
+    with its parameter count and the limit, instead of failing minutes into a run."""
+    parameters = config.parameter_count
+    needed = stack * limits.training_bytes(
+        parameters, config.hidden_sizes, config.batch_size, config.optimizer
+    )
+    if needed <= limits.MEMORY_LIMIT_BYTES:
+        return
+    what = f"{stack} models of" if stack > 1 else "a model of"
+    raise UsageError(
+        f"hidden_sizes {shown(list(config.hidden_sizes))} make {what} {parameters:,} parameters; "
+        f"training at batch_size {config.batch_size} needs about {limits.gib(needed)}, over the "
+        f"limit of {limits.gib(limits.MEMORY_LIMIT_BYTES)} (docs/reliability.md); use fewer or "
+        "narrower hidden layers"
+        + (", a smaller stack" if stack > 1 else "")
+        + ", or a smaller batch_size"
+    )

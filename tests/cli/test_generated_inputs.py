@@ -27,7 +27,7 @@ from pipeline.cli import main as cli
 from pipeline.cli.commands import STAGES
 from pipeline.core import limits
 from pipeline.core.activations import NAMES
-from pipeline.core.config import SweepConfig, TrainConfig, lr_grid
+from pipeline.core.config import SweepConfig, lr_grid
 from pipeline.core.yaml_files import read_yaml
 from tests.conftest import isolate
 
@@ -39,7 +39,7 @@ GOOD.update(hidden_sizes=[16], batch_size=32, pruner="none", workers=1)
 REQUIRED = {"--model-uri": "models:/fashion-mlp@champion", "--config": "good.yaml"}
 # Words by which a message says what is allowed, or how to put it right.
 ALLOWED = ("must ", "choose one of", "use ", "allowed", "give ", "name a ", "does not exist",
-           "is a folder", "save it as", "see --help", "see sweeps/")  # fmt: skip
+           "is a folder", "save it as", "see --help", "see sweeps/", "activation is")  # fmt: skip
 
 
 @dataclass
@@ -259,10 +259,13 @@ def argv_for(stage: str, flag: str | None, value: str | None = None) -> list[str
 
 
 def held(config, key: str):
-    """The config's value for a flag's key (training keys sit in its TrainConfig)."""
-    if key in TrainConfig.model_fields and "train" in type(config).model_fields:
-        return getattr(config.train, key)
-    return getattr(config, key)
+    """The config's value for a flag's key: the job's own, else its sweep's, else its training
+    config's (`train --lr`, `sweep --dataset`)."""
+    sweep = getattr(config, "sweep", None)
+    for holder in (config, sweep, getattr(config, "train", None), getattr(sweep, "train", None)):
+        if holder is not None and key in type(holder).model_fields:
+            return getattr(holder, key)
+    raise AssertionError(f"no config of {type(config).__name__} holds {key}")
 
 
 @pytest.mark.parametrize(
