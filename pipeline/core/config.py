@@ -377,10 +377,11 @@ class ServeConfig(JobConfig):
 class TrainJobConfig(JobConfig):
     experiment: Name = DEFAULT_EXPERIMENT
     train: TrainConfig = TrainConfig()
-    threads: StrictInt | None = at_least(1, None)  # None: all cores, or the from_run run's
+    # None: all cores, or the from_run run's.
+    threads: StrictInt | None = between(1, limits.MAX_THREADS, None)
     # A logged run whose training params (threads and seed included) this run takes; the
     # fields set in `train` override them.
-    from_run: str | None = Field(None, min_length=1, description="an MLflow run id")
+    from_run: RunId | None = Field(None, description="an MLflow run id (32 hex digits)")
 
 
 class DashboardConfig(ServerConfig):

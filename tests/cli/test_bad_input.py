@@ -5,16 +5,13 @@ usage/config errors or 1 for runtime ones, no traceback, and nothing new in MLfl
 The store they run against already holds a finished sweep, so "nothing new" is a real check.
 """
 
-import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pytest
-import yaml
 
 from pipeline.cli.main import main
-from pipeline.core.model import build_model, save_checkpoint
-from tests.conftest import REPO, idx_images, idx_labels, isolate, write_dataset
+from tests.cli.broken_inputs import resolve, snapshot
+from tests.conftest import REPO, isolate
 from tests.sweeps import sweep_config
 
 
@@ -30,86 +27,6 @@ def store(tmp_path_factory, tiny_data) -> Path:
             == 0
         )
     return directory
-
-
-def snapshot(directory: Path) -> tuple:
-    """Everything a run or a trial would add: rows in both databases (experiments and studies
-    too) and files on disk."""
-
-    def count(database: str, table: str) -> int:
-        with sqlite3.connect(directory / database) as connection:
-            return connection.execute(f"select count(*) from {table}").fetchone()[0]
-
-    files = sorted(
-        str(p.relative_to(directory))
-        for p in directory.rglob("*")
-        if p.is_file() and p.suffix != ".yaml" and "bad-data" not in p.parts
-    )
-    return (
-        count("mlflow.db", "experiments"),
-        count("mlflow.db", "runs"),
-        count("mlflow.db", "model_versions"),
-        count("sweeps/tiny.db", "studies"),
-        count("sweeps/tiny.db", "trials"),
-        files,
-    )
-
-
-def broken_data(directory: Path, how: str) -> str:
-    target = write_dataset(directory / "bad-data" / how)
-    path = target / "train-images-idx3-ubyte"
-    content = path.read_bytes()
-    path.write_bytes(
-        content[:-100]
-        if how == "truncated"
-        else content[:1000] + bytes([content[1000] ^ 0xFF]) + content[1001:]
-    )
-    return str(target)
-
-
-def own_broken(directory: Path, how: str) -> str:
-    """A 3-class dataset folder of one's own, broken one way."""
-    target = write_dataset(
-        directory / "bad-data" / f"own-{how}", 60, 30, classes=3, names=list("abc")
-    )
-    images = target / "train-images-idx3-ubyte"
-    if how == "truncated":
-        images.write_bytes(images.read_bytes()[:-100])
-    elif how == "labels":
-        (target / "t10k-labels-idx1-ubyte").write_bytes(idx_labels(np.arange(29) % 3))
-    elif how == "names":
-        (target / "classes.txt").write_text("a\nb\n")
-    else:
-        images.write_bytes(idx_images(np.zeros((60, 32, 32))))
-    return str(target)
-
-
-# Custom activations the catalogue names; the test puts their folder on the Python path.
-BAD_ACTIVATIONS = """
-def row_sums(x):
-    return x.sum(-1)
-"""
-
-
-def activation_module(directory: Path, name: str) -> str:
-    code = directory / "bad-data" / "code"
-    code.mkdir(parents=True, exist_ok=True)
-    (code / "bad_activations.py").write_text(BAD_ACTIVATIONS)
-    return f"bad_activations:{name}"
-
-
-def mismatched_checkpoint(directory: Path) -> str:
-    checkpoint = save_checkpoint(
-        build_model("relu", hidden_sizes=(32, 16), seed=0), directory / "bad-data" / "ckpt"
-    )
-    config = (checkpoint / "config.json").read_text()
-    (checkpoint / "config.json").write_text(config.replace("32", "64"))
-    return str(checkpoint)
-
-
-def yaml_file(directory: Path, text: str) -> str:
-    (directory / "broken.yaml").write_text(text)
-    return "broken.yaml"
 
 
 T = ["train", "--data-dir", "{data}"]
@@ -171,13 +88,13 @@ CATALOGUE = [
         2,
         "hidden_sizes must all be positive integers, got [64, -8]",
     ),
-    ("threads < 1", [*T, "--threads", "0"], {}, 2, "threads must be an integer >= 1, got 0"),
+    ("threads < 1", [*T, "--threads", "0"], {}, 2, "threads must be an integer in 1..1024, got 0"),
     (
         "a run to redo that is not in the store",
-        [*T, "--from-run", "0123456789abcdef"],
+        [*T, "--from-run", "0123456789abcdef0123456789abcdef"],
         {},
         1,
-        "run 0123456789abcdef is not in the MLflow store sqlite:///",
+        "run 0123456789abcdef0123456789abcdef is not in the MLflow store sqlite:///",
     ),
     (
         "unknown flag",
@@ -438,31 +355,6 @@ CATALOGUE += [
      {"MLFLOW_TRACKING_URI": "sqlite:///elsewhere/mlflow.db"}, 1,
      "there is no tracking store"),
 ]  # fmt: skip
-
-
-def resolve(argument: str, directory: Path, data_dir: Path) -> str:
-    if argument == "{data}":
-        return str(data_dir)
-    if argument in ("{truncated}", "{altered}"):
-        return broken_data(directory, argument[1:-1])
-    if argument.startswith("{own:"):
-        return own_broken(directory, argument[5:-1])
-    if argument.startswith("{activation:"):
-        return activation_module(directory, argument[12:-1])
-    if argument == "{checkpoint}":
-        return mismatched_checkpoint(directory)
-    if argument.startswith("{yaml:"):
-        return yaml_file(directory, argument[6:-1])
-    if argument.startswith("{latin1:"):
-        (directory / "broken.yaml").write_bytes(argument[8:-1].encode("latin-1"))
-        return "broken.yaml"
-    if argument.startswith("{sweep:"):
-        values = {}
-        for item in argument[7:-1].split("|"):
-            key, value = item.split("=", 1)
-            values[key] = yaml.safe_load(value)
-        return sweep_config(directory, "bad.yaml", values)
-    return argument
 
 
 @pytest.mark.parametrize(
