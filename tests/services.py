@@ -27,6 +27,15 @@ class ServiceUnavailable(Exception):
     """A service cannot be started on this machine (the reason says why)."""
 
 
+class NotInstalled(ServiceUnavailable):
+    """The service's package is not installed here: the one reason its tests may skip."""
+
+
+class ServiceFailed(ServiceUnavailable):
+    """The service is installed but did not start: its tests fail (`make test` installs it,
+    so a skip would hide a broken service)."""
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -47,7 +56,7 @@ def postgres_bin_dir() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)
     initdb = found[-1] if found else shutil.which("initdb")
     if not initdb:
-        raise ServiceUnavailable("PostgreSQL is not installed (apt-get install postgresql)")
+        raise NotInstalled("PostgreSQL is not installed (apt-get install postgresql)")
     return Path(initdb).parent
 
 
@@ -66,7 +75,7 @@ def _unprivileged_user() -> str | None:
         with contextlib.suppress(KeyError):
             pwd.getpwnam(name)
             return name
-    raise ServiceUnavailable("running as root and no unprivileged user (postgres, nobody) exists")
+    raise ServiceFailed("running as root and no unprivileged user (postgres, nobody) exists")
 
 
 def leftover_processes(group_ids: list[int]) -> list[int]:
@@ -140,7 +149,7 @@ def throwaway_postgres(databases: tuple[str, ...]) -> Iterator[Postgres]:
             **as_user,
         )
         if initdb.returncode != 0:
-            raise ServiceUnavailable(f"initdb failed: {_last_line(initdb.stderr)}")
+            raise ServiceFailed(f"initdb failed: {_last_line(initdb.stderr)}")
         port = free_port()
         settings = {
             "port": port,
@@ -178,7 +187,7 @@ def _create_databases(psycopg, server: Postgres, databases: tuple[str, ...], log
     deadline = time.monotonic() + 60
     while True:
         if server.process.poll() is not None:
-            raise ServiceUnavailable(f"postgres exited: {_last_line(log.read_text())}")
+            raise ServiceFailed(f"postgres exited: {_last_line(log.read_text())}")
         try:
             with psycopg.connect(server.url("postgres"), autocommit=True, connect_timeout=5) as db:
                 for name in databases:
@@ -186,7 +195,7 @@ def _create_databases(psycopg, server: Postgres, databases: tuple[str, ...], log
             return
         except psycopg.OperationalError as error:
             if time.monotonic() > deadline:
-                raise ServiceUnavailable(f"postgres does not answer: {error}") from None
+                raise ServiceFailed(f"postgres does not answer: {error}") from None
             time.sleep(0.2)
 
 

@@ -1,9 +1,18 @@
-"""Helpers for the tests that run sweeps: tiny sweep files, running one, its study."""
+"""Helpers for the tests that run sweeps: tiny sweep files, running one, its study, killing
+one of its workers mid-trial."""
 
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
+import sqlalchemy.exc
 import yaml
+from optuna.trial import FrozenTrial, TrialState
 
 from pipeline.adapters import studies
 from pipeline.cli.main import main
@@ -68,3 +77,59 @@ def run_row(lr, val_acc, train_acc, state="COMPLETE", phase="grid", seed=42, act
         "time_to_best_s": 6.0,
         "train_acc_at_best": train_acc,
     }
+
+
+def _reported(trials: list[FrozenTrial], pid: int | None = None) -> list[FrozenTrial]:
+    """Trials in progress that have logged an epoch (their MLflow run open, the epoch reported
+    to Optuna), of the worker process `pid` if given."""
+    return [
+        t
+        for t in trials
+        if t.state == TrialState.RUNNING
+        and "mlflow_run_id" in t.user_attrs
+        and t.intermediate_values
+        and (pid is None or worker_pid(t) == pid)
+    ]
+
+
+def worker_pid(trial: FrozenTrial) -> int:
+    return int(trial.user_attrs["worker"].rpartition(":")[2])
+
+
+def kill_mid_trial(
+    process: subprocess.Popen,
+    read_trials: Callable[[], list[FrozenTrial]],
+    completed: int = 0,
+    running: int = 1,
+    pid: int | None = None,
+    lock: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    stop_signal: int = signal.SIGKILL,
+    timeout: float = 240,
+) -> list[FrozenTrial]:
+    """SIGKILL (or `stop_signal`) a worker once `completed` trials are done and it holds
+    `running` trials that have each logged an epoch; return those trials. No race with a trial
+    that ends meanwhile: the worker is stopped (SIGSTOP) and the trials read again; if it moved
+    on, it is let go on and the wait goes on. The worker is `pid` if given, else the one running
+    the trials (the sweep itself when it has no worker processes). `lock` (a local study's) is
+    held while the trials are read and the worker stopped, so it is never stopped holding it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        with contextlib.suppress(KeyError, sqlalchemy.exc.OperationalError), lock():
+            trials = read_trials()  # KeyError: the study is being created
+            done = [t for t in trials if t.state == TrialState.COMPLETE]
+            victims = _reported(trials, pid)
+            if len(done) >= completed and len(victims) >= running:
+                victim = pid or worker_pid(victims[0])
+                os.kill(victim, signal.SIGSTOP)
+                try:
+                    still = _reported(read_trials(), victim)
+                except sqlalchemy.exc.OperationalError:  # stopped while writing: try again
+                    still = []
+                if len(still) >= running:
+                    os.kill(victim, stop_signal)  # delivered on SIGCONT, before anything else
+                    os.kill(victim, signal.SIGCONT)
+                    return still
+                os.kill(victim, signal.SIGCONT)
+        time.sleep(0.2)
+    raise AssertionError("no worker was ever mid-trial")

@@ -8,11 +8,12 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
-from tests.services import ServiceUnavailable, postgres_bin_dir
+from tests.services import NotInstalled, ServiceFailed, postgres_bin_dir, throwaway_postgres
 
 NOTE = "note: run 'sudo apt-get install{}' (tests that need them skip until then)\n"
 
@@ -61,8 +62,24 @@ def test_the_makefile_finds_the_tools_where_the_tests_look(make_unprivileged):
     missing = "" if shutil.which("chromium") else " chromium"
     try:
         postgres_bin_dir()
-    except ServiceUnavailable:
+    except NotInstalled:
         missing += " postgresql"
     result = make_unprivileged("test-packages")
     assert result.returncode == 0, result.stderr
     assert result.stdout == (NOTE.format(missing) if missing else "")
+
+
+def test_an_installed_service_that_does_not_start_fails_rather_than_skips(monkeypatch):
+    """Only a package that is not installed skips its tests; PostgreSQL that is installed but
+    does not start (here an initdb that fails) is a ServiceFailed, which the fixtures let through
+    as an error."""
+    with tempfile.TemporaryDirectory() as directory:  # readable by the user initdb runs as
+        os.chmod(directory, 0o755)
+        initdb = Path(directory) / "initdb"
+        initdb.write_text("#!/bin/sh\necho 'initdb: cannot create the cluster' >&2\nexit 1\n")
+        initdb.chmod(0o755)
+        monkeypatch.setattr("tests.services.postgres_bin_dir", lambda: Path(directory))
+        failed = pytest.raises(ServiceFailed, match="initdb failed: initdb: cannot create the")
+        with failed, throwaway_postgres(("optuna",)):
+            pass
+    assert not issubclass(ServiceFailed, NotInstalled)

@@ -99,6 +99,12 @@ def _configure_libraries() -> None:
         studies.configure_logging()
 
 
+def printable(message: str) -> str:
+    """The message as one line: what it quotes of a person's input (a path, a value) may hold a
+    newline or another control character, shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt  # `kill PID` stops as cleanly as Ctrl-C: runs marked, trials told
 
@@ -116,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as error:
         if debug:
             traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(str(error))}", file=sys.stderr)
         return error.exit_code
     except BrokenPipeError:  # output piped into `head`: not an error of ours
         return 0

@@ -6,25 +6,47 @@ here once.
 """
 
 import math
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
+    BeforeValidator,
     Field,
     StrictBool,
     StrictInt,
-    ValidationError,
     model_validator,
 )
 
-from pipeline.core.activations import CUSTOM, NAMES, SEED_ACTIVATIONS, get_activation
-from pipeline.core.datasets import DEFAULT_DATASET, dataset_name, is_path
+from pipeline.core import limits
+from pipeline.core.activations import SEED_ACTIVATIONS, get_activation
+from pipeline.core.datasets import DEFAULT_DATASET, dataset_name
 from pipeline.core.errors import UsageError
+from pipeline.core.fields import (
+    ACTIVATION_CHOICES,
+    Activation,
+    Config,
+    Dataset,
+    Device,
+    Host,
+    ModelUri,
+    Name,
+    Port,
+    PositiveNumber,
+    RunId,
+    activations_check,
+    at_least,
+    between,
+    folder_check,
+    fraction,
+    hidden_sizes_check,
+    lrs_check,
+    memory_check,
+    param_value,
+    shown,
+    storage_check,
+)
+from pipeline.core.yaml_files import read_yaml
 
 DEFAULT_EXPERIMENT = "activation-study"
 DEFAULT_HIDDEN_SIZES = (512, 256, 256, 128)  # the seed's MLP: 784-512-256-256-128-10
@@ -44,96 +66,12 @@ CPU_STACK = 1
 # A run whose best validation accuracy stays within this of guessing the commonest class learned
 # nothing (tanh at lr 0.3, sigmoid at the seed's lr 1e-3: both end at 10%).
 CHANCE_MARGIN = 0.05
-NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 Optimizer = Literal["sgd", "adam", "adamw"]
 OPTIMIZERS = get_args(Optimizer)
 Init = Literal["default", "kaiming", "xavier"]  # PyTorch's own (the seed's), or the two schemes
 INITS = get_args(Init)
-
-
-class Config(BaseModel):
-    """Immutable, no unknown keys; a validation error becomes one UsageError line."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    def __init__(self, **values: Any):
-        try:
-            super().__init__(**values)
-        except ValidationError as error:
-            raise UsageError(self._one_line(error)) from None
-
-    def replace(self, **changes: Any) -> "Config":
-        """A copy with `changes`, validated like a new config."""
-        return type(self)(**{**self.model_dump(), **changes})
-
-    @classmethod
-    def _one_line(cls, error: ValidationError) -> str:
-        first = error.errors()[0]
-        key = str(first["loc"][0]) if first["loc"] else "config"
-        if first["type"] == "value_error":  # our own validators say it in full
-            return str(first["ctx"]["error"])
-        if first["type"] == "extra_forbidden":
-            return f"unknown key {key!r}; allowed keys: {', '.join(sorted(cls.model_fields))}"
-        rule = cls.model_fields[key].description if key in cls.model_fields else None
-        return f"{key} must be {rule or 'valid'}, got {first['input']!r}"
-
-
-def _activation(name: str) -> str:
-    get_activation(name)  # a UsageError (a ValueError too) naming the registered ones
-    return name
-
-
-def _hidden_sizes(sizes: tuple[int, ...]) -> tuple[int, ...]:
-    if not sizes:
-        raise UsageError("hidden_sizes must be a non-empty list of positive integers, got []")
-    if min(sizes) < 1:
-        raise UsageError(f"hidden_sizes must all be positive integers, got {list(sizes)}")
-    return sizes
-
-
-ACTIVATION_CHOICES = f"{', '.join(NAMES)} or {CUSTOM}"
-DATASET_CHOICES = (
-    f"{DEFAULT_DATASET}, a folder (a path with a '/': ./mine, /data/kmnist) or a dataset name of "
-    "letters, digits, '_', '.' or '-'"
-)
-
-
-def _dataset(value: str) -> str:
-    """A name or a folder; the folder's own name is what runs record, so it must be a name."""
-    name = dataset_name(value) if is_path(value) else value
-    if not re.match(NAME, name):
-        what = f"folder name {name!r} of {value!r}" if is_path(value) else repr(value)
-        raise UsageError(f"dataset must be {DATASET_CHOICES}; got {what}")
-    return value
-
-
-def _activations(names: tuple[str, ...]) -> tuple[str, ...]:
-    if not names:
-        raise UsageError(f"activations must be a non-empty list of: {ACTIVATION_CHOICES}")
-    for name in names:
-        get_activation(name)
-    if len(set(names)) != len(names):
-        raise UsageError(f"activations lists a name twice: {list(names)}")
-    return names
-
-
-PositiveNumber = Annotated[
-    float, Field(gt=0, allow_inf_nan=False, strict=True, description="a positive finite number")
-]
-Activation = Annotated[str, AfterValidator(_activation)]
-Dataset = Annotated[str, Field(description=DATASET_CHOICES), AfterValidator(_dataset)]
-Name = Annotated[str, Field(pattern=NAME, description="a name of letters, digits, '_', '.' or '-'")]
-Device = Annotated[Literal["auto", "cpu", "cuda"], Field(description="one of: auto, cpu, cuda")]
-
-
-def at_least(minimum: int, default: int | None) -> Any:
-    return Field(default, ge=minimum, description=f"an integer >= {minimum}")
-
-
-def fraction(default: float, low: Literal["<", "<="]) -> Any:
-    bounds = {"gt": 0} if low == "<" else {"ge": 0}
-    description = f"a number with 0 {low} x < 1"
-    return Field(default, lt=1, allow_inf_nan=False, strict=True, description=description, **bounds)
+# 28x28 images; Fashion-MNIST's classes (a model of another dataset has its own num_classes).
+IN_FEATURES, NUM_CLASSES = 28 * 28, 10
 
 
 # --- training -----------------------------------------------------------------------------
@@ -152,14 +90,15 @@ class TrainConfig(Config):
         0.0, ge=0, allow_inf_nan=False, strict=True, description="a finite number >= 0"
     )
     init: Init = Field("default", description=f"one of: {', '.join(INITS)}")
+    # At most the training set: checked against the data (core/data.check_fits) before a run.
     batch_size: StrictInt = at_least(1, 64)
-    max_epochs: StrictInt = at_least(1, 13)
+    max_epochs: StrictInt = between(1, limits.MAX_EPOCHS, 13)
     # The seed declares patience 7 but stops at the first epoch without improvement.
-    patience: StrictInt = at_least(1, 3)
-    hidden_sizes: Annotated[tuple[StrictInt, ...], AfterValidator(_hidden_sizes)] = Field(
+    patience: StrictInt = between(1, limits.MAX_EPOCHS, 3)
+    hidden_sizes: Annotated[tuple[StrictInt, ...], AfterValidator(hidden_sizes_check)] = Field(
         DEFAULT_HIDDEN_SIZES, description="a non-empty list of positive integers"
     )
-    seed: StrictInt = at_least(0, 42)
+    seed: StrictInt = between(0, limits.MAX_SEED, 42)
     device: Device = "auto"
     val_fraction: float = fraction(0.2, "<")
     dataset: Dataset = DEFAULT_DATASET
@@ -169,6 +108,15 @@ class TrainConfig(Config):
         if self.optimizer == "sgd" and self.nesterov and self.momentum == 0:
             raise ValueError("nesterov needs a momentum above 0")
         return self
+
+    @model_validator(mode="after")
+    def _fits_in_memory(self) -> "TrainConfig":
+        memory_check(self, stack=1)
+        return self
+
+    @property
+    def parameter_count(self) -> int:
+        return limits.parameter_count(self.hidden_sizes, IN_FEATURES, NUM_CLASSES)
 
     @property
     def run_name(self) -> str:
@@ -201,33 +149,21 @@ class TrainConfig(Config):
         values = {}
         for key, field in cls.model_fields.items():
             if key in params:
-                values[key] = _param_value(params[key], field.default)
+                values[key] = param_value(params[key], field.default)
         return cls(**values)
-
-
-def _param_value(text: str, default: Any) -> Any:
-    """A param's string as the type of its field's default."""
-    try:
-        if isinstance(default, tuple):
-            return tuple(int(part) for part in text.split(","))
-        if isinstance(default, bool):
-            return text == "True"
-        if isinstance(default, int | float):
-            return type(default)(text)
-    except ValueError:
-        raise UsageError(f"a logged param is not {type(default).__name__}: {text!r}") from None
-    return None if text == "None" else text
 
 
 # --- sweeps -------------------------------------------------------------------------------
 
 
 def lr_grid(low: float, high: float, count: int) -> tuple[float, ...]:
-    """`count` learning rates spaced evenly in log scale from low to high, 3 significant digits."""
+    """`count` learning rates spaced evenly in log scale from low to high, 3 significant digits.
+    Computed in logs: high / low overflows for a range such as 1e-300 ... 1e300."""
+    start, end = math.log(low), math.log(high)
     if count == 1:
-        return (float(f"{math.sqrt(low * high):.3g}"),)
-    ratio = (high / low) ** (1 / (count - 1))
-    return tuple(float(f"{low * ratio**i:.3g}") for i in range(count))
+        return (float(f"{math.exp((start + end) / 2):.3g}"),)
+    step = (end - start) / (count - 1)
+    return tuple(float(f"{math.exp(start + step * i):.3g}") for i in range(count))
 
 
 class SweepConfig(Config):
@@ -235,22 +171,29 @@ class SweepConfig(Config):
 
     study: Name = "activations"
     experiment: Name = DEFAULT_EXPERIMENT
-    activations: Annotated[tuple[str, ...], AfterValidator(_activations)] = Field(
+    activations: Annotated[tuple[str, ...], AfterValidator(activations_check)] = Field(
         SEED_ACTIVATIONS, description=f"a non-empty list of: {ACTIVATION_CHOICES}"
     )
-    lrs: tuple[PositiveNumber, ...] = Field(
-        lr_grid(1e-4, 0.3, 4), min_length=1, description="a non-empty list of positive numbers"
+    lrs: Annotated[tuple[PositiveNumber, ...], AfterValidator(lrs_check)] = Field(
+        lr_grid(1e-4, 0.3, 4),
+        min_length=1,
+        max_length=limits.MAX_LRS,
+        description=f"a list of 1 to {limits.MAX_LRS} positive numbers",
     )
     pruner: Literal["median", "none"] = Field("median", description="one of: median, none")
-    pruner_warmup_epochs: StrictInt = at_least(0, 3)
+    pruner_warmup_epochs: StrictInt = between(0, limits.MAX_EPOCHS, 3)
     # Trials at this lr are never pruned: the seed's table (all at lr 1e-3) is reproduced in full.
-    reference_lr: PositiveNumber | None = SEED_LR
-    workers: StrictInt = at_least(1, 1)
+    reference_lr: PositiveNumber | None = Field(
+        SEED_LR, description="a positive finite number, or null"
+    )
+    workers: StrictInt = between(1, limits.MAX_WORKERS, 1)
     # Trials a worker trains at once as one stacked network; None: the whole queue on a GPU,
     # CPU_STACK on a CPU.
-    stack: StrictInt | None = at_least(1, None)
-    storage: str | None = Field(None, description="a URL string")
-    heartbeat_interval: StrictInt = at_least(1, 10)
+    stack: StrictInt | None = Field(None, ge=1, description="an integer >= 1, or null")
+    storage: Annotated[str | None, AfterValidator(storage_check)] = Field(
+        None, description="a storage URL (sqlite:///PATH, postgresql://..., journal://PATH)"
+    )
+    heartbeat_interval: StrictInt = between(1, limits.MAX_HEARTBEAT_S, 10)
     # The dataset's folder, for a dataset named by `dataset` (a flag's --data-dir wins).
     data_dir: str | None = Field(None, description="a folder path")
     # The replicate phase: each activation's grid-chosen lr trained again with this many seeds
@@ -258,10 +201,16 @@ class SweepConfig(Config):
     # to replicate_max_epochs with early stopping after replicate_patience epochs. At the grid's
     # lrs validation accuracy still rises at epoch 25-30 for the ReLU family and Swish, and
     # epoch to epoch it moves by up to a point: a short patience stops on a dip (docs/sweep.md).
-    replicate_seeds: StrictInt = at_least(0, 3)
-    replicate_max_epochs: StrictInt = at_least(1, 30)
-    replicate_patience: StrictInt = at_least(1, 10)
-    train: TrainConfig = TrainConfig()
+    replicate_seeds: StrictInt = between(0, limits.MAX_SEEDS, 3)
+    replicate_max_epochs: StrictInt = between(1, limits.MAX_EPOCHS, 30)
+    replicate_patience: StrictInt = between(1, limits.MAX_EPOCHS, 10)
+    train: TrainConfig = Field(TrainConfig(), description="the training keys")
+
+    @model_validator(mode="after")
+    def _stack_fits_in_memory(self) -> "SweepConfig":
+        if self.stack is not None:
+            memory_check(self.train, min(self.stack, len(self.grid)))
+        return self
 
     @model_validator(mode="after")
     def _stackable(self) -> "SweepConfig":
@@ -293,21 +242,28 @@ class SweepConfig(Config):
         return tuple(self.train.seed + offset for offset in range(1, count + 1))
 
     @classmethod
+    def file_keys(cls) -> list[str]:
+        """The keys a sweep file may hold: the sweep's and the training's own (but the grid's
+        activation and lr), and `lr` as a list or a range with `trials_per_activation`."""
+        train_keys = set(TrainConfig.model_fields) - {"activation", "lr"}
+        sweep_keys = set(cls.model_fields) - {"train", "lrs"}
+        return sorted(sweep_keys | train_keys | {"lr", "trials_per_activation"})
+
+    @classmethod
     def from_mapping(cls, values: Any, source: str = "sweep config") -> "SweepConfig":
         """A sweep file's flat mapping: sweep keys, training keys, and `lr` as a list or range."""
         if not isinstance(values, dict):
             raise UsageError(f"{source} must be a YAML mapping of keys to values")
-        train_keys = set(TrainConfig.model_fields) - {"activation", "lr"}
-        sweep_keys = set(cls.model_fields) - {"train", "lrs"}
-        allowed = sorted(sweep_keys | train_keys | {"lr", "trials_per_activation"})
+        allowed = cls.file_keys()
         for key in values:
             if key not in allowed:
                 raise UsageError(
-                    f"{source}: unknown key {key!r}; allowed keys: {', '.join(allowed)}"
+                    f"{source}: unknown key {shown(key)}; allowed keys: {', '.join(allowed)}"
                 )
-        sweep_values = {k: v for k, v in values.items() if k in sweep_keys}
+        train_keys = set(TrainConfig.model_fields) - {"activation", "lr"}
+        sweep_values = {k: v for k, v in values.items() if k in cls.model_fields}
         try:
-            lrs = _lrs_from(values.get("lr"), values.get("trials_per_activation"))
+            lrs = _lrs_from(values)
             if lrs is not None:
                 sweep_values["lrs"] = lrs
             train = TrainConfig(**{k: v for k, v in values.items() if k in train_keys})
@@ -317,16 +273,7 @@ class SweepConfig(Config):
 
     @classmethod
     def load(cls, path: Path) -> "SweepConfig":
-        if not path.is_file():
-            raise UsageError(f"sweep config {path} does not exist; see sweeps/*.yaml for examples")
-        try:
-            values = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(error, "problem", None) or "invalid YAML"
-            raise UsageError(f"{path}: YAML syntax error{where}: {problem}") from None
-        return cls.from_mapping(values, source=str(path))
+        return cls.from_mapping(read_yaml(path, "sweep config"), source=str(path))
 
 
 class LrRange(Config):
@@ -334,33 +281,44 @@ class LrRange(Config):
 
     low: PositiveNumber
     high: PositiveNumber
-    trials_per_activation: StrictInt = at_least(1, 4)
+    trials_per_activation: StrictInt = between(1, limits.MAX_LRS, 4)
 
     def grid(self) -> tuple[float, ...]:
         if self.low >= self.high:
-            raise UsageError(f"lr range is reversed or empty: low {self.low} >= high {self.high}")
-        return lr_grid(self.low, self.high, self.trials_per_activation)
+            raise UsageError(
+                f"lr range is reversed or empty: low {self.low} >= high {self.high}; low must be "
+                "below high"
+            )
+        grid = lr_grid(self.low, self.high, self.trials_per_activation)
+        if len(set(grid)) < len(grid):
+            raise UsageError(
+                f"lr range low {self.low:g} ... high {self.high:g} holds fewer than "
+                f"{self.trials_per_activation} learning rates at 3 significant digits (it gives "
+                f"{shown(list(grid))}); use a wider range or fewer trials_per_activation"
+            )
+        return grid
 
 
-def _lrs_from(lr: Any, trials: Any) -> tuple[float, ...] | None:
-    """`lr` is a list of values, or {low, high} with trials_per_activation points between them."""
-    if lr is None and trials is None:
+def _lrs_from(values: dict) -> tuple[float, ...] | None:
+    """`lr` is a list of values, or {low, high} with trials_per_activation points between them
+    (a key written without a value is a mistake, not the default)."""
+    if "lr" not in values and "trials_per_activation" not in values:
         return None
+    lr = values.get("lr", {"low": 1e-4, "high": 0.3})
     if isinstance(lr, list):
-        if trials is not None:
+        if "trials_per_activation" in values:
             raise UsageError(
                 "trials_per_activation goes with an lr range {low, high}; "
                 "with an lr list each activation gets one trial per listed lr"
             )
-        if not lr:
-            raise UsageError("lr list is empty")
-        return tuple(TrainConfig(lr=value).lr for value in lr)
-    lr = {"low": 1e-4, "high": 0.3} if lr is None else lr
-    if not isinstance(lr, dict) or set(lr) != {"low", "high"}:
+        if lr:
+            return tuple(TrainConfig(lr=value).lr for value in lr)
+    if not lr or not isinstance(lr, dict) or set(lr) != {"low", "high"}:
         raise UsageError(
-            f"lr must be a list of numbers or a range {{low: ..., high: ...}}, got {lr!r}"
+            "lr must be a non-empty list of numbers or a range {low: ..., high: ...}, "
+            f"got {shown(lr)}"
         )
-    extra = {} if trials is None else {"trials_per_activation": trials}
+    extra = {k: v for k, v in values.items() if k == "trials_per_activation"}
     try:
         return LrRange(**lr, **extra).grid()
     except UsageError as error:
@@ -388,60 +346,62 @@ class DataConfig(JobConfig):
 
 
 class EvaluateConfig(DataConfig):
-    model_uri: str
+    model_uri: ModelUri
     device: Device = "auto"
 
 
 class DiagnosticsConfig(DataConfig):
     experiment: Name = DEFAULT_EXPERIMENT
-    figures_dir: str | None = None  # also write the figures as PNGs here
-    activations: Annotated[tuple[str, ...], AfterValidator(_activations)] = SEED_ACTIVATIONS
-    run_id: str | None = None
-    model_uri: str | None = None
+    # Also write the figures as PNGs here.
+    figures_dir: Annotated[str | None, BeforeValidator(folder_check("figures_dir"))] = None
+    activations: Annotated[tuple[str, ...], AfterValidator(activations_check)] = SEED_ACTIVATIONS
+    run_id: RunId | None = Field(None, description="an MLflow run id (32 hex digits)")
+    model_uri: ModelUri | None = Field(None, description="a model URI")
     best: bool = False
 
 
 class SweepJobConfig(JobConfig):
     sweep: SweepConfig
     config_path: Path = Path(DEFAULT_SWEEP)
-    workers: StrictInt | None = at_least(1, None)  # None: the sweep file's
-    threads: StrictInt | None = at_least(1, None)  # None: all cores
-    seeds: StrictInt | None = at_least(1, None)  # replicate seeds in all; None: the sweep's
+    workers: StrictInt | None = between(1, limits.MAX_WORKERS, None)  # None: the sweep file's
+    threads: StrictInt | None = between(1, limits.MAX_THREADS, None)  # None: all cores
+    seeds: StrictInt | None = between(1, limits.MAX_SEEDS, None)  # in all; None: the sweep's
     progress: bool = True
 
 
 class BenchConfig(JobConfig):
-    rounds: StrictInt = at_least(1, 4)
-    out: Path = Path("reports")
+    rounds: StrictInt = between(1, limits.MAX_ROUNDS, 4)
+    out: Annotated[Path, BeforeValidator(folder_check("out"))] = Path("reports")
     device: Device = "auto"
     seed_table: bool | None = None  # None: on a GPU only
 
 
 class ServerConfig(JobConfig):
-    host: str = "127.0.0.1"
-    port: StrictInt = Field(5000, ge=1, le=65535, description="an integer in 1..65535")
+    host: Host = "127.0.0.1"
+    port: Port = 5000
     experiment: Name = DEFAULT_EXPERIMENT
 
 
 class ServeConfig(JobConfig):
     """`make serve`: MLflow's scoring server for one logged or registered model."""
 
-    model_uri: str = Field(DEFAULT_MODEL_URI, min_length=1, description="a model URI")
-    host: str = "127.0.0.1"
+    model_uri: ModelUri = DEFAULT_MODEL_URI
+    host: Host = "127.0.0.1"
     # Beside `make ui` on 5000 and `make dashboard` on 8080.
-    port: StrictInt = Field(5001, ge=1, le=65535, description="an integer in 1..65535")
+    port: Port = 5001
 
 
 class TrainJobConfig(JobConfig):
     experiment: Name = DEFAULT_EXPERIMENT
     train: TrainConfig = TrainConfig()
-    threads: StrictInt | None = at_least(1, None)  # None: all cores, or the from_run run's
+    # None: all cores, or the from_run run's.
+    threads: StrictInt | None = between(1, limits.MAX_THREADS, None)
     # A logged run whose training params (threads and seed included) this run takes; the
     # fields set in `train` override them.
-    from_run: str | None = Field(None, min_length=1, description="an MLflow run id")
+    from_run: RunId | None = Field(None, description="an MLflow run id (32 hex digits)")
 
 
 class DashboardConfig(ServerConfig):
-    port: StrictInt = Field(8080, ge=1, le=65535, description="an integer in 1..65535")
+    port: Port = 8080
     sweep: SweepConfig
     config_path: Path = Path(DEFAULT_SWEEP)

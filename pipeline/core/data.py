@@ -13,7 +13,8 @@ import torch
 
 from pipeline.core.datasets import DEFAULT_DATASET, display_name
 from pipeline.core.datasets import FASHION_CLASSES as CLASSES
-from pipeline.core.idx import FILE_NAMES, IMAGE_SIDE, MANIFEST
+from pipeline.core.errors import UsageError
+from pipeline.core.idx import FILE_NAMES, IMAGE_SIDE, MANIFEST, check_idx_file
 from pipeline.core.sources import CACHE_ROOT, DEBIAN_DIR, OFFICIAL_SHA256, DataSource, locate
 
 # Fashion-MNIST's names, where callers knew them here before datasets had their own.
@@ -63,12 +64,35 @@ def normalise(images: torch.Tensor) -> torch.Tensor:
     return images.flatten(1).float().div_(255).sub_(0.5).div_(0.5)
 
 
+def validation_count(count: int, val_fraction: float) -> int:
+    return round(count * val_fraction)
+
+
 def split_indices(count: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """A seeded permutation cut into (train, val) index sets."""
     generator = torch.Generator().manual_seed(seed)
     permutation = torch.randperm(count, generator=generator)
-    val_count = round(count * val_fraction)
+    val_count = validation_count(count, val_fraction)
     return permutation[val_count:], permutation[:val_count]
+
+
+def check_fits(source: DataSource, batch_size: int, val_fraction: float) -> None:
+    """The split leaves images on both sides, and a batch is no larger than the training set:
+    checked from the file's header before a run or a study is made (an empty split fails in
+    the first epoch; a larger batch would quietly train on one batch an epoch)."""
+    count = check_idx_file(source.raw_dir / "train-labels-idx1-ubyte")
+    val = validation_count(count, val_fraction)
+    if val == 0 or val == count:
+        side = "validation" if val == 0 else "training"
+        raise UsageError(
+            f"val_fraction {val_fraction:g} leaves no {side} images of the {count} in the "
+            f"training file; use one between {1 / count:.2g} and {1 - 1 / count:.6g}"
+        )
+    if batch_size > count - val:
+        raise UsageError(
+            f"batch_size {batch_size} is larger than the training set ({count - val} images: "
+            f"{count} minus val_fraction {val_fraction:g}); use at most {count - val}"
+        )
 
 
 def torchvision_dataset(source: DataSource, train: bool, transform=None):

@@ -13,11 +13,10 @@ import torch
 from torch import nn
 
 from pipeline.core.activations import make_activation
-from pipeline.core.config import DEFAULT_HIDDEN_SIZES
+from pipeline.core.config import DEFAULT_HIDDEN_SIZES, IN_FEATURES, NUM_CLASSES
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write_text, atomic_writer
 
-IN_FEATURES, NUM_CLASSES = 28 * 28, 10  # 28x28 images; Fashion-MNIST's classes
 CHECKPOINT_WEIGHTS = "model.pt"
 CHECKPOINT_CONFIG = "config.json"
 

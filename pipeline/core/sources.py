@@ -123,7 +123,13 @@ def _checksums_for(directory: Path) -> tuple[dict[str, str], bool]:
 
 def _files_in(directory: Path) -> dict[str, Path]:
     """A folder the user named: it must exist and hold the four files."""
-    if not directory.is_dir():
+    try:
+        is_dir = directory.is_dir()
+    except OSError as error:  # a name too long, say
+        raise UsageError(
+            f"data directory {directory} is not a usable path ({error.strerror})"
+        ) from None
+    if not is_dir:
         raise UsageError(f"data directory {directory} does not exist")
     files = _find_files(directory)
     if files is None:

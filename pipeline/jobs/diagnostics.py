@@ -177,7 +177,8 @@ def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[object, dict[str,
     if config.model_uri:
         model = tracking.load_model(config.model_uri, config.tracking_uri)
         return [(model, {"source_model_uri": config.model_uri})]
-    tracker = tracking.Tracker(config.experiment, config.tracking_uri)
+    # Only reads: a store or experiment that is not there is an error, not made empty.
+    tracker = tracking.Tracker(config.experiment, config.tracking_uri, create=False)
     if config.run_id:
         return [
             (tracking.load_run_checkpoint(tracker, config.run_id), {"source_run_id": config.run_id})

@@ -10,7 +10,7 @@ from pipeline.core.datasets import registered_model_name
 from pipeline.core.device import resolve_device
 from pipeline.core.urls import redact
 from pipeline.workflows import trials, workers
-from pipeline.workflows.sweep import finish, open_sweep, publish_report
+from pipeline.workflows.sweep import champion_of, finish, open_sweep, publish_report
 
 
 def run(job: SweepJobConfig) -> int:
@@ -25,6 +25,7 @@ def run(job: SweepJobConfig) -> int:
         )
     # Bad data fails here, before the study or a run exists.
     source = data.locate(job.data_dir, dataset=job.sweep.train.dataset)
+    data.check_fits(source, job.sweep.train.batch_size, job.sweep.train.val_fraction)
     sweep = open_sweep(job, create=True, data_digest=source.digest)
     run_status, warnings = "FAILED", []
     try:
@@ -47,7 +48,7 @@ def run(job: SweepJobConfig) -> int:
     print(f"trials: {', '.join(f'{n} {state.lower()}' for state, n in sorted(counts.items()))}")
     print(f"report: {report.files[0].parent}/")
     if best:
-        champion = max(best.values(), key=lambda b: b.val_acc)
+        champion = champion_of(best)
         name = registered_model_name(job.sweep.train.dataset)
         print(
             f"best per activation: models:/{name}@<activation>; overall best: "

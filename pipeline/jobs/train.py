@@ -36,18 +36,23 @@ def reproduce(job: TrainJobConfig, tracker: tracking.Tracker) -> TrainJobConfig:
 
 
 def run(job: TrainJobConfig) -> int:
-    tracker = tracking.Tracker(job.experiment, job.tracking_uri)
-    if job.from_run:
+    tracker = None
+    if job.from_run:  # the run's settings first: they say what to check
+        tracker = tracking.Tracker(job.experiment, job.tracking_uri)
         job = reproduce(job, tracker)
     config = job.train
+    # The device and the data before the store or a run exists: a bad one stops here.
     device = resolve_device(config.device)
+    source = data.locate(job.data_dir, dataset=config.dataset)
+    data.check_fits(source, config.batch_size, config.val_fraction)
+    tracker = tracker or tracking.Tracker(job.experiment, job.tracking_uri)
     settings = configure_torch(device, job.threads)
     splits = data.load_splits(
-        job.data_dir,
         dataset=config.dataset,
         val_fraction=config.val_fraction,
         seed=config.seed,
         device=device,
+        source=source,
     )
     print(data.describe(splits), file=sys.stderr)
     with training_run(tracker, config, splits, settings) as tracked:

@@ -1,13 +1,17 @@
 """`make worker`: join a prepared sweep from this terminal or machine and run its queued trials."""
 
+from pipeline.core import data
 from pipeline.core.config import SweepJobConfig
 from pipeline.workflows.sweep import open_sweep
 from pipeline.workflows.trials import work
 
 
 def run(job: SweepJobConfig) -> int:
+    # Bad data fails here, before a trial is claimed.
+    source = data.locate(job.data_dir, dataset=job.sweep.train.dataset)
+    data.check_fits(source, job.sweep.train.batch_size, job.sweep.train.val_fraction)
     sweep = open_sweep(job, create=False)
-    outcomes = work(sweep)
+    outcomes = work(sweep, source=source)
     for o in outcomes:
         chance = ", at chance: learned nothing" if o.at_chance else ""
         seed = "" if o.seed is None else f" seed {o.seed} ({o.phase})"

@@ -13,12 +13,11 @@ import torch.nn.functional as F
 from pipeline.core.config import TrainConfig
 from pipeline.core.data import Splits
 from pipeline.core.init import build_initialised_model
+from pipeline.core.limits import EVAL_BATCH_SIZE
 from pipeline.core.model import MLP
 from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
 from pipeline.stages.optimizers import lone_optimizer, settings_of
 from pipeline.stages.unit_health import layer_health
-
-EVAL_BATCH_SIZE = 4096
 
 
 @torch.inference_mode()

@@ -173,7 +173,7 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
         aliases = [model_alias(activation)]
         tracking.register_run_model(tracker, trial.run_id, aliases, source, name)
     if registered:
-        champion = max(registered.values(), key=lambda b: b.val_acc)
+        champion = champion_of(registered)
         tracking.register_run_model(tracker, champion.run_id, ["champion"], source, name)
     metrics = {}
     for activation, trial in best.items():
@@ -189,6 +189,12 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
     for path, page in studies.interactive_figures(sweep.study).items():
         tracking.log_text(tracker, parent, page, path)
     return registered
+
+
+def champion_of(best: dict[str, studies.BestTrial]) -> studies.BestTrial:
+    """The best of the activations' bests; of equals, the earliest trial, so that an extended
+    sweep moves @champion only for a better model, not for one as good."""
+    return max(best.values(), key=lambda b: (b.val_acc, -b.number))
 
 
 def publish_report(

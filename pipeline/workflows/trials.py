@@ -4,11 +4,13 @@ ended."""
 
 import contextlib
 import math
+import os
+import socket
 import time
 from dataclasses import dataclass
 
 from pipeline.adapters import studies
-from pipeline.core import data
+from pipeline.core import data, limits
 from pipeline.core.config import CPU_STACK, GRID, SweepConfig, TrainConfig
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.stages import training
@@ -139,6 +141,8 @@ def _trial_run(sweep: Sweep, trial, config, splits, settings, stack_size: int):
         description=f"Trial {trial.number} of sweep {study} ({phase}).",
     ) as tracked:
         trial.set_user_attr("mlflow_run_id", tracked.run_id)
+        # Which process runs it (host:pid): whose log to read, or which process to stop.
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         yield tracked
 
 
@@ -196,12 +200,19 @@ class SeededSplits:
 
 def stack_size(config: SweepConfig, device) -> int:
     """Trials a worker trains at once: the config's `stack`, else the whole grid on a GPU (one
-    trial leaves it launch-bound) and CPU_STACK on a CPU (measured by make bench)."""
+    trial leaves it launch-bound), as much of it as fits the memory limit, and CPU_STACK on a
+    CPU (measured by make bench)."""
     if config.stack is not None:
         return config.stack
     if config.learnable_activations:  # the stacked engine cannot train their parameters
         return 1
-    return len(config.grid) if device.type == "cuda" else CPU_STACK
+    if device.type != "cuda":
+        return CPU_STACK
+    train = config.train
+    per_trial = limits.training_bytes(
+        train.parameter_count, train.hidden_sizes, train.batch_size, train.optimizer
+    )
+    return max(1, min(len(config.grid), limits.MEMORY_LIMIT_BYTES // per_trial))
 
 
 def worker_count(config: SweepConfig, device, asked: int) -> int:

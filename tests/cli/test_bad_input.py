@@ -5,16 +5,13 @@ usage/config errors or 1 for runtime ones, no traceback, and nothing new in MLfl
 The store they run against already holds a finished sweep, so "nothing new" is a real check.
 """
 
-import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pytest
-import yaml
 
 from pipeline.cli.main import main
-from pipeline.core.model import build_model, save_checkpoint
-from tests.conftest import REPO, idx_images, idx_labels, isolate, write_dataset
+from tests.cli.broken_inputs import resolve, snapshot
+from tests.conftest import REPO, isolate
 from tests.sweeps import sweep_config
 
 
@@ -30,83 +27,6 @@ def store(tmp_path_factory, tiny_data) -> Path:
             == 0
         )
     return directory
-
-
-def snapshot(directory: Path) -> tuple:
-    """Everything a run or a trial would add: rows in both databases and files on disk."""
-
-    def count(database: str, table: str) -> int:
-        with sqlite3.connect(directory / database) as connection:
-            return connection.execute(f"select count(*) from {table}").fetchone()[0]
-
-    files = sorted(
-        str(p.relative_to(directory))
-        for p in directory.rglob("*")
-        if p.is_file() and p.suffix != ".yaml" and "bad-data" not in p.parts
-    )
-    return (
-        count("mlflow.db", "runs"),
-        count("mlflow.db", "model_versions"),
-        count("sweeps/tiny.db", "trials"),
-        files,
-    )
-
-
-def broken_data(directory: Path, how: str) -> str:
-    target = write_dataset(directory / "bad-data" / how)
-    path = target / "train-images-idx3-ubyte"
-    content = path.read_bytes()
-    path.write_bytes(
-        content[:-100]
-        if how == "truncated"
-        else content[:1000] + bytes([content[1000] ^ 0xFF]) + content[1001:]
-    )
-    return str(target)
-
-
-def own_broken(directory: Path, how: str) -> str:
-    """A 3-class dataset folder of one's own, broken one way."""
-    target = write_dataset(
-        directory / "bad-data" / f"own-{how}", 60, 30, classes=3, names=list("abc")
-    )
-    images = target / "train-images-idx3-ubyte"
-    if how == "truncated":
-        images.write_bytes(images.read_bytes()[:-100])
-    elif how == "labels":
-        (target / "t10k-labels-idx1-ubyte").write_bytes(idx_labels(np.arange(29) % 3))
-    elif how == "names":
-        (target / "classes.txt").write_text("a\nb\n")
-    else:
-        images.write_bytes(idx_images(np.zeros((60, 32, 32))))
-    return str(target)
-
-
-# Custom activations the catalogue names; the test puts their folder on the Python path.
-BAD_ACTIVATIONS = """
-def row_sums(x):
-    return x.sum(-1)
-"""
-
-
-def activation_module(directory: Path, name: str) -> str:
-    code = directory / "bad-data" / "code"
-    code.mkdir(parents=True, exist_ok=True)
-    (code / "bad_activations.py").write_text(BAD_ACTIVATIONS)
-    return f"bad_activations:{name}"
-
-
-def mismatched_checkpoint(directory: Path) -> str:
-    checkpoint = save_checkpoint(
-        build_model("relu", hidden_sizes=(32, 16), seed=0), directory / "bad-data" / "ckpt"
-    )
-    config = (checkpoint / "config.json").read_text()
-    (checkpoint / "config.json").write_text(config.replace("32", "64"))
-    return str(checkpoint)
-
-
-def yaml_file(directory: Path, text: str) -> str:
-    (directory / "broken.yaml").write_text(text)
-    return "broken.yaml"
 
 
 T = ["train", "--data-dir", "{data}"]
@@ -126,7 +46,13 @@ CATALOGUE = [
     ("lr < 0", [*T, "--lr", "-0.1"], {}, 2, "lr must be a positive finite number, got -0.1"),
     ("lr NaN", [*T, "--lr", "nan"], {}, 2, "lr must be a positive finite number, got nan"),
     ("lr text", [*T, "--lr", "fast"], {}, 2, "lr must be a number, got 'fast'"),
-    ("epochs < 1", [*T, "--epochs", "0"], {}, 2, "max_epochs must be an integer >= 1, got 0"),
+    (
+        "epochs < 1",
+        [*T, "--epochs", "0"],
+        {},
+        2,
+        "max_epochs must be an integer in 1..10000, got 0",
+    ),
     (
         "batch size < 1",
         [*T, "--batch-size", "0"],
@@ -134,7 +60,13 @@ CATALOGUE = [
         2,
         "batch_size must be an integer >= 1, got 0",
     ),
-    ("patience < 1", [*T, "--patience", "0"], {}, 2, "patience must be an integer >= 1, got 0"),
+    (
+        "patience < 1",
+        [*T, "--patience", "0"],
+        {},
+        2,
+        "patience must be an integer in 1..10000, got 0",
+    ),
     (
         "hidden sizes empty",
         [*T, "--hidden-sizes", ","],
@@ -156,13 +88,13 @@ CATALOGUE = [
         2,
         "hidden_sizes must all be positive integers, got [64, -8]",
     ),
-    ("threads < 1", [*T, "--threads", "0"], {}, 2, "threads must be an integer >= 1, got 0"),
+    ("threads < 1", [*T, "--threads", "0"], {}, 2, "threads must be an integer in 1..1024, got 0"),
     (
         "a run to redo that is not in the store",
-        [*T, "--from-run", "0123456789abcdef"],
+        [*T, "--from-run", "0123456789abcdef0123456789abcdef"],
         {},
         1,
-        "run 0123456789abcdef is not in the MLflow store sqlite:///",
+        "run 0123456789abcdef0123456789abcdef is not in the MLflow store sqlite:///",
     ),
     (
         "unknown flag",
@@ -190,7 +122,7 @@ CATALOGUE = [
         [*S, "{sweep:max_epochs=ten}"],
         {},
         2,
-        "max_epochs must be an integer >= 1, got 'ten'",
+        "max_epochs must be an integer in 1..10000, got 'ten'",
     ),
     (
         "empty activation list",
@@ -218,7 +150,7 @@ CATALOGUE = [
         [*S, "{sweep:lr={'low': 0.001, 'high': 0.1}|trials_per_activation=0}"],
         {},
         2,
-        "trials_per_activation must be an integer >= 1, got 0",
+        "trials_per_activation must be an integer in 1..1000, got 0",
     ),
     ("config file missing", [*S, "absent.yaml"], {}, 2, "sweep config absent.yaml does not exist"),
     (
@@ -370,28 +302,59 @@ CATALOGUE = [
         "weights but [64, 784]",
     ),
 ]
-
-
-def resolve(argument: str, directory: Path, data_dir: Path) -> str:
-    if argument == "{data}":
-        return str(data_dir)
-    if argument in ("{truncated}", "{altered}"):
-        return broken_data(directory, argument[1:-1])
-    if argument.startswith("{own:"):
-        return own_broken(directory, argument[5:-1])
-    if argument.startswith("{activation:"):
-        return activation_module(directory, argument[12:-1])
-    if argument == "{checkpoint}":
-        return mismatched_checkpoint(directory)
-    if argument.startswith("{yaml:"):
-        return yaml_file(directory, argument[6:-1])
-    if argument.startswith("{sweep:"):
-        values = {}
-        for item in argument[7:-1].split("|"):
-            key, value = item.split("=", 1)
-            values[key] = yaml.safe_load(value)
-        return sweep_config(directory, "bad.yaml", values)
-    return argument
+# Values that would have run, and failed deep inside a run or run twice: refused up front.
+HUGE = "100000,100000,100000"
+CATALOGUE += [
+    ("lr listed twice", [*S, "{sweep:lr=[0.01, 0.01]}"], {}, 2,
+     "lr lists 0.01 twice: [0.01, 0.01]; give each learning rate once"),
+    ("lr range that rounds to repeats",
+     [*S, "{sweep:lr={'low': 0.01, 'high': 0.0100001}|trials_per_activation=3}"], {}, 2,
+     "lr range low 0.01 ... high 0.0100001 holds fewer than 3 learning rates"),
+    ("lr written without a value", [*S, "{sweep:lr=null}"], {}, 2,
+     "lr must be a non-empty list of numbers or a range {low: ..., high: ...}, got None"),
+    ("activation listed twice", [*S, "{sweep:activations=[relu, relu]}"], {}, 2,
+     "activations lists 'relu' twice: ['relu', 'relu']; give each one once"),
+    ("model too large for memory", [*T, "--hidden-sizes", HUGE], {}, 2,
+     "hidden_sizes [100000, 100000, 100000] make a model of 20,079,700,010 parameters; training "
+     "at batch_size 64 needs about 318 GiB, over the limit of 8.0 GiB"),
+    ("batch size larger than the training set", [*T, "--batch-size", "100000"], {}, 2,
+     "batch_size 100000 is larger than the training set (480 images: 600 minus val_fraction 0.2)"),
+    ("val_fraction that empties a split", [*S, "{sweep:val_fraction=0.0001}"], {}, 2,
+     "val_fraction 0.0001 leaves no validation images of the 600 in the training file"),
+    ("seed out of range", [*T, "--seed", "99999999999999999999"], {}, 2,
+     "seed must be an integer in 0..4294967295, got 99999999999999999999"),
+    ("epochs over the limit", [*T, "--epochs", "100000"], {}, 2,
+     "max_epochs must be an integer in 1..10000, got 100000"),
+    ("heartbeat over the limit", [*S, "{sweep:heartbeat_interval=100000}"], {}, 2,
+     "heartbeat_interval must be an integer in 1..3600, got 100000"),
+    ("workers over the limit", [*S, "good.yaml", "--workers", "1000"], {}, 2,
+     "workers must be an integer in 1..64, got 1000"),
+    ("threads over the limit", ["worker", "--config", "good.yaml", "--threads", "100000"], {}, 2,
+     "threads must be an integer in 1..1024, got 100000"),
+    ("study name too long", [*S, "{sweep:study=" + "s" * 101 + "}"], {}, 2,
+     "study must be a name of letters, digits, '_', '.' or '-' (at most 100 characters"),
+    ("YAML key given twice", [*S, "{yaml:lr: [0.1]\nlr: [0.2]\n}"], {}, 2,
+     "broken.yaml: key 'lr' is given twice (lines 1 and 2); give each key once"),
+    ("sweep file not UTF-8", [*S, "{latin1:study: caf\xe9\n}"], {}, 2,
+     "broken.yaml: not UTF-8 text (byte 0xe9 at offset 10); save it as UTF-8 YAML"),
+    ("in-memory study storage", [*S, "good.yaml"], {"OPTUNA_STORAGE": "sqlite://"}, 2,
+     "study storage 'sqlite://' is an in-memory database, lost when the sweep ends"),
+    ("study storage under a file", [*S, "good.yaml"],
+     {"OPTUNA_STORAGE": "sqlite:///good.yaml/tiny.db"}, 2,
+     "study storage 'sqlite:///good.yaml/tiny.db' cannot be created: 'good.yaml' is a file"),
+    ("figures folder is a file", ["curves", "--figures-dir", "good.yaml/figures"], {}, 2,
+     "figures_dir must be a folder that can be written, got 'good.yaml/figures': 'good.yaml' is "
+     "a file"),
+    ("bench output folder is a file", ["bench", "--out", "good.yaml"], {}, 2,
+     "out must be a folder that can be written, got 'good.yaml': 'good.yaml' is a file"),
+    ("run id malformed", ["analyze", "--run-id", "nope"], {}, 2,
+     "run_id must be an MLflow run id (32 hex digits), got 'nope'"),
+    ("host malformed", ["ui", "--host", "bad host"], {}, 2,
+     "host must be a host name or an IP address (127.0.0.1, ::1, 0.0.0.0), got 'bad host'"),
+    ("analysis of a store that is not there", ["analyze", "--data-dir", "{data}"],
+     {"MLFLOW_TRACKING_URI": "sqlite:///elsewhere/mlflow.db"}, 1,
+     "there is no tracking store"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,13 @@
 import re
 import sqlite3
+import subprocess
+import sys
 
 import mlflow
 import pytest
 
-from tests.conftest import run_cli
+from pipeline.cli.commands import STAGES
+from tests.conftest import REPO, run_cli
 
 TINY = ["--hidden-sizes", "32,16", "--batch-size", "32"]
 
@@ -57,8 +60,46 @@ def test_errors_show_a_traceback_only_with_debug(workdir, tiny_data):
 def test_help_lists_every_stage(workdir):
     result = run_cli("--help", cwd=workdir)
     assert result.returncode == 0
-    for stage in ("data", "train", "evaluate"):
-        assert stage in result.stdout
+    listed = result.stdout.partition("STAGE\n")[2].partition("\n\n")[0]
+    # One entry per stage, in order, each with its help (a long name puts it on the next line).
+    entries = re.findall(r"^    (\S+)\s+(.+)$", listed, re.M)
+    assert entries == [(name, stage.help) for name, stage in STAGES.items()], listed
+
+
+# In a fresh interpreter, as `python -m pipeline ...` runs: each command answers (exit 0 for
+# help, 2 for a bad flag or config) and none of the heavy libraries has been imported.
+LIGHT_ANSWERS = """
+import runpy, sys
+from pathlib import Path
+Path("bad.yaml").write_text("max_epochs: 0\\n")
+commands = [["--help"], *([stage, "--help"] for stage in sys.argv[1].split(",")),
+            ["train", "--lr", "fast"], ["train", "--epochs", "0"], ["no-such-stage"],
+            ["sweep", "--config", "bad.yaml"], ["report", "--config", "absent.yaml"]]
+for command in commands:
+    sys.argv = ["pipeline", *command]
+    try:
+        runpy.run_module("pipeline", run_name="__main__")
+    except SystemExit as end:
+        code = end.code
+    expected = 0 if command[-1] == "--help" else 2
+    assert code == expected, (command, code)
+    heavy = sorted({"torch", "mlflow", "optuna"} & set(sys.modules))
+    assert not heavy, (command, heavy)
+"""
+
+
+def test_help_and_errors_import_neither_torch_mlflow_nor_optuna(workdir):
+    """`--help`, a stage's help, a bad flag and a bad config answer without loading torch,
+    MLflow or Optuna (seconds each): they are imported only for a stage that runs."""
+    result = subprocess.run(
+        [sys.executable, "-c", LIGHT_ANSWERS, ",".join(STAGES)],
+        cwd=workdir,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_flags_become_a_typed_config_with_named_errors():

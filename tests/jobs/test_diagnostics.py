@@ -110,6 +110,11 @@ def test_analyze_uses_the_latest_trained_run_of_each_activation(workdir, tiny_da
 def test_analyze_bad_input_is_one_clear_line(workdir, tiny_data, capsys):
     assert main(["analyze", "--activations", "relu,nope", "--data-dir", str(tiny_data)]) == 2
     assert "unknown activation 'nope'" in capsys.readouterr().err
+    # Analysis reads the store: where there is none, it says so and makes none.
+    assert main(["analyze", "--activations", "elu", "--data-dir", str(tiny_data)]) == 1
+    assert "there is no tracking store" in capsys.readouterr().err
+    assert not (workdir / "mlflow.db").exists() and not (workdir / "mlruns").exists()
+    tracking.Tracker("activation-study", DEFAULT_TRACKING_URI)  # an empty experiment
     assert main(["analyze", "--activations", "elu", "--data-dir", str(tiny_data)]) == 1
     assert "no finished training run with a checkpoint for elu" in capsys.readouterr().err
     assert (

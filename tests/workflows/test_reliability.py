@@ -4,23 +4,22 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import mlflow
-import optuna
 import pytest
 from optuna.trial import TrialState
 
 from pipeline.adapters import studies, tracking
 from pipeline.cli.main import main
 from pipeline.core.config import DEFAULT_TRACKING_URI, SweepConfig
-from tests.sweeps import study_of, write_config
+from tests.sweeps import kill_mid_trial, study_of, worker_pid, write_config
 
 # Each test kills or runs whole sweeps in fresh processes.
 pytestmark = pytest.mark.slow
 
-# Trials long enough (20 tiny epochs, ~2 s) to be killed mid-trial after the test sees them start.
+# Six trials of 20 tiny epochs: a kill always finds one in progress (tests/sweeps.kill_mid_trial
+# stops the worker and checks before it kills, so how long a trial takes does not matter).
 SLOW_TRIALS = {
     "activations": ["relu", "tanh"],
     "lr": [0.02, 0.05, 0.1],
@@ -52,39 +51,34 @@ def start_sweep(config: Path, data_dir: Path, *extra: str) -> subprocess.Popen:
     )
 
 
-def wait_for_a_trial_in_progress(
+def database_of(config: Path) -> Path:
+    return config.parent / "sweeps" / f"{SweepConfig.load(config).study}.db"
+
+
+def study_lock(config: Path):
+    """The lock the sweep creates its database under: reading it meanwhile would race."""
+    return studies.local_lock(f"sqlite:///{database_of(config)}")
+
+
+def kill_the_sweep_mid_trial(
     config: Path,
     process: subprocess.Popen,
     completed: int,
     running: int = 1,
-    timeout: float = 120,
-    phase: str = "grid",
-) -> optuna.trial.FrozenTrial:
-    """Block until `completed` trials are done and `running` others of `phase` have opened
-    their MLflow runs (a stack opens its trials' runs one after another)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        database = config.parent / "sweeps" / f"{SweepConfig.load(config).study}.db"
-        if database.exists():
-            # The sweep creates the database under this lock: reading it meanwhile would race.
-            with studies.local_lock(f"sqlite:///{database}"):
-                try:
-                    trials = study_of(config).get_trials()
-                except KeyError:  # the study is being created
-                    trials = []
-            done = [t for t in trials if t.state == TrialState.COMPLETE]
-            in_progress = [
-                t
-                for t in trials
-                if t.state == TrialState.RUNNING
-                and "mlflow_run_id" in t.user_attrs
-                and t.user_attrs.get("phase", "grid") == phase
-            ]
-            if len(done) >= completed and len(in_progress) >= running:
-                return in_progress[0]
-        time.sleep(0.2)
-    raise AssertionError("the sweep never reached a trial in progress")
+    stop_signal: int = signal.SIGKILL,
+) -> list:
+    """SIGKILL (or `stop_signal`) the sweep once `completed` trials are done and `running` others
+    have each logged an epoch (tests/sweeps.kill_mid_trial); the trials it was running."""
+    return kill_mid_trial(
+        process,
+        # Nothing to read before the sweep has made its database: reading would make one too.
+        lambda: study_of(config).get_trials() if database_of(config).exists() else [],
+        completed=completed,
+        running=running,
+        pid=process.pid,
+        lock=lambda: study_lock(config),
+        stop_signal=stop_signal,
+    )
 
 
 def mlflow_runs(workdir: Path):
@@ -109,14 +103,14 @@ def assert_budget_completed_once(config: Path, budget: int, replicates: int = 0)
 def test_sigkill_mid_trial_then_resume_loses_nothing(workdir, tiny_data):
     config = write_config(workdir, **SLOW_TRIALS)
     process = start_sweep(config, tiny_data)
-    victim = wait_for_a_trial_in_progress(config, process, completed=2)
+    [victim] = kill_the_sweep_mid_trial(config, process, completed=2)
+    process.wait()
     before = {
         t.number: (t.datetime_complete, t.value)
         for t in study_of(config).get_trials()
         if t.state == TrialState.COMPLETE
     }
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    assert len(before) >= 2 and victim.intermediate_values, "killed after an epoch was logged"
 
     assert (
         main(["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]) == 0
@@ -140,8 +134,7 @@ def test_sigkill_mid_trial_then_resume_loses_nothing(workdir, tiny_data):
 def test_ctrl_c_marks_the_trial_interrupted_and_a_rerun_resumes(workdir, tiny_data):
     config = write_config(workdir, **SLOW_TRIALS)
     process = start_sweep(config, tiny_data)
-    victim = wait_for_a_trial_in_progress(config, process, completed=1)
-    process.send_signal(signal.SIGINT)
+    [victim] = kill_the_sweep_mid_trial(config, process, completed=1, stop_signal=signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130
     assert err.strip().splitlines() == [err.strip()] and err.startswith("interrupted:")
@@ -203,9 +196,7 @@ def test_sigkill_of_a_stacked_worker_mid_epoch_then_resume_loses_nothing(workdir
     """A stack of three trials dies at once: each is failed by heartbeat, retried, completed."""
     config = write_config(workdir, **SLOW_TRIALS, stack=3)
     process = start_sweep(config, tiny_data)
-    wait_for_a_trial_in_progress(config, process, completed=3, running=3)
-    victims = [t for t in study_of(config).get_trials() if t.state == TrialState.RUNNING]
-    process.send_signal(signal.SIGKILL)
+    victims = kill_the_sweep_mid_trial(config, process, completed=3, running=3)
     process.wait()
     assert len(victims) == 3, "the second stack was running"
 
@@ -235,10 +226,10 @@ def test_sigkill_in_the_replicate_phase_then_resume_retries_the_replicate(workdi
         replicate_patience=20,
     )
     process = start_sweep(config, tiny_data)
-    victim = wait_for_a_trial_in_progress(config, process, completed=2, phase="replicate")
-    grid = {t.number: t.datetime_complete for t in study_of(config).get_trials()[:2]}
-    process.send_signal(signal.SIGKILL)
+    [victim] = kill_the_sweep_mid_trial(config, process, completed=2)  # the grid's 2: done
     process.wait()
+    assert victim.user_attrs["phase"] == "replicate"
+    grid = {t.number: t.datetime_complete for t in study_of(config).get_trials()[:2]}
 
     assert (
         main(["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]) == 0
@@ -259,3 +250,32 @@ def test_sigkill_in_the_replicate_phase_then_resume_retries_the_replicate(workdi
         main(["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]) == 0
     )
     assert len(study_of(config).get_trials()) == len(trials)
+
+
+def test_a_worker_that_dies_mid_sweep_is_a_warning_and_its_trial_is_retried(workdir, tiny_data):
+    """`make sweep WORKERS=2`, one worker killed mid-trial: the other finishes the study,
+    retrying the dead worker's trial once its heartbeats stop; the sweep warns and exits 0."""
+    config = write_config(workdir, **SLOW_TRIALS)
+    process = start_sweep(config, tiny_data, "--workers", "2")
+    [victim] = kill_mid_trial(
+        process,
+        lambda: study_of(config).get_trials() if database_of(config).exists() else [],
+        lock=lambda: study_lock(config),
+    )
+    assert worker_pid(victim) != process.pid, "a worker process, not the sweep"
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "exited with -9" in warnings[0], err
+    assert warnings[0].endswith("its trial was retried by the others")
+
+    trials = assert_budget_completed_once(config, budget=6)
+    assert trials[victim.number].state == TrialState.FAIL
+    [retry] = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert retry.state == TrialState.COMPLETE and retry.params == victim.params
+    assert worker_pid(retry) != worker_pid(victim)
+    client, runs = mlflow_runs(workdir)
+    orphan = client.get_run(victim.user_attrs["mlflow_run_id"])
+    assert orphan.info.status == "KILLED"
+    assert orphan.data.tags["stop_reason"].startswith("orphaned")
+    assert not [r for r in runs if r.info.status == "RUNNING"]

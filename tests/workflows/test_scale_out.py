@@ -2,7 +2,8 @@
 that are separate processes, as they would be on separate machines.
 
 The suite starts the services itself, on loopback (tests/services.py), and stops them by their
-process ids; it is skipped only where PostgreSQL cannot be started (`make test` installs it).
+process ids; it is skipped only where PostgreSQL or its driver is not installed (`make test`
+installs both): an installed PostgreSQL that does not start fails it.
 """
 
 import contextlib
@@ -25,14 +26,14 @@ from pipeline.core.urls import sqlalchemy_url
 from tests.conftest import open_sweep, write_dataset
 from tests.services import (
     MlflowServer,
+    NotInstalled,
     Postgres,
-    ServiceUnavailable,
     free_port,
     leftover_processes,
     mlflow_server,
     throwaway_postgres,
 )
-from tests.sweeps import write_config
+from tests.sweeps import kill_mid_trial, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -60,8 +61,8 @@ def services(tmp_path_factory):
     with contextlib.ExitStack() as stack:
         try:
             postgres = stack.enter_context(throwaway_postgres(("optuna", "mlflow")))
-        except ServiceUnavailable as reason:
-            pytest.skip(f"PostgreSQL cannot be started here: {reason}")
+        except NotInstalled as reason:
+            pytest.skip(str(reason))
         groups.append(postgres.process.pid)
         server = stack.enter_context(
             mlflow_server(
@@ -201,6 +202,43 @@ def test_three_workers_share_one_study_through_postgresql_and_a_tracking_server(
         f"postgresql://127.0.0.1:{services.postgres.port}/optuna"
     )
     assert PASSWORD not in json.dumps(all_runs)
+
+
+def test_sigkill_mid_trial_then_resume_with_postgresql(services, workdir, tiny_data, monkeypatch):
+    """kill -9 of a sweep whose study is in PostgreSQL, mid-trial: the rerun fails the trial by
+    its heartbeat, retries it once, and completes the grid; its MLflow run is closed KILLED."""
+    storage = use_services(monkeypatch, services)
+    config = write_config(
+        workdir, study="killed", experiment="kill-resume", activations=["relu"],
+        lr=[0.02, 0.05, 0.1], max_epochs=20, patience=20, heartbeat_interval=1,
+    )  # fmt: skip
+    open_sweep(config, create=True)  # made here: two first connections would race to make it
+    sweep = ["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *sweep], cwd=workdir, stderr=subprocess.PIPE
+    )
+
+    def read_trials():
+        return optuna.load_study(study_name="killed", storage=sqlalchemy_url(storage)).get_trials()
+
+    [victim] = kill_mid_trial(process, read_trials, completed=1)
+    process.wait()
+    finished = {t.number: t.datetime_complete for t in read_trials() if t.state.is_finished()}
+
+    assert main(sweep) == 0
+    trials = read_trials()
+    completed = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert sorted(t.params["lr"] for t in completed) == [0.02, 0.05, 0.1]
+    assert {t.number: t.datetime_complete for t in trials if t.number in finished} == finished
+    assert trials[victim.number].state == TrialState.FAIL
+    [retry] = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+    assert retry.state == TrialState.COMPLETE and retry.params == victim.params
+    runs = search_runs(services.mlflow, experiment_id(services.mlflow, "kill-resume"))
+    status = {run["info"]["run_id"]: run["info"]["status"] for run in runs}
+    assert status[victim.user_attrs["mlflow_run_id"]] == "KILLED"
+    assert "RUNNING" not in status.values()
+    orphan = rest(services.mlflow, "runs/get", run_id=victim.user_attrs["mlflow_run_id"])["run"]
+    assert as_dict(orphan["data"]["tags"])["stop_reason"].startswith("orphaned")
 
 
 def test_a_worker_that_starts_before_the_study_exists_says_so(

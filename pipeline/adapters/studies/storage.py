@@ -8,7 +8,6 @@ import fcntl
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import optuna
 import sqlalchemy
@@ -18,8 +17,8 @@ from optuna.trial import FrozenTrial
 
 from pipeline.adapters.studies.logs import experimental_features
 from pipeline.core.config import SweepConfig
-from pipeline.core.errors import PipelineError, UsageError
-from pipeline.core.urls import redact, sqlalchemy_url
+from pipeline.core.errors import PipelineError
+from pipeline.core.urls import redact, sqlalchemy_url, storage_file, storage_kind
 
 SWEEPS_DIR = Path("sweeps")
 MAX_RETRIES = 3  # a trial whose worker keeps dying is not retried forever
@@ -33,28 +32,6 @@ def storage_url(config: SweepConfig) -> str:
     """The config's `storage` (OPTUNA_STORAGE replaces it at the edge), else a SQLite file in
     sweeps/ named after the study."""
     return config.storage or f"sqlite:///{SWEEPS_DIR / config.study}.db"
-
-
-def storage_kind(url: str) -> str:
-    """ "rdb" or "journal"; a UsageError for any other URL (checked before anything is written)."""
-    scheme = urlparse(url).scheme.split("+")[0]
-    if scheme in ("sqlite", "postgresql", "postgres", "mysql"):
-        return "rdb"
-    if scheme == "journal" or (not scheme and url.endswith((".journal", ".log"))):
-        return "journal"
-    raise UsageError(
-        f"study storage {redact(url)!r} has an unknown scheme; use sqlite:///PATH, "
-        "postgresql://USER@HOST/DB, or journal://PATH for Optuna's journal file"
-    )
-
-
-def storage_file(url: str) -> Path | None:
-    """The local file behind a SQLite or journal URL; None for a database server."""
-    if storage_kind(url) == "journal":
-        return Path(url.removeprefix("journal://"))
-    if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite:///"))
-    return None
 
 
 def _retry_stale(on_orphan: OnOrphan) -> Callable[[optuna.Study, FrozenTrial], None]:
@@ -73,10 +50,13 @@ def _retry_stale(on_orphan: OnOrphan) -> Callable[[optuna.Study, FrozenTrial], N
 def open_storage(url: str, heartbeat_interval: int, on_orphan: OnOrphan) -> BaseStorage:
     """RDB storage (SQLite, PostgreSQL, MySQL) with heartbeats, or a journal file (no heartbeat)."""
     path = storage_file(url)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
     if storage_kind(url) == "journal":
-        return JournalStorage(JournalFileBackend(str(path)))
+        with _file_errors(url):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return JournalStorage(JournalFileBackend(str(path)))
+    if path is not None:
+        with _file_errors(url):
+            path.parent.mkdir(parents=True, exist_ok=True)
     # pre-ping: a worker idle for a long trial finds its pooled connection closed by the server
     # (or a restarted one) and reconnects instead of failing the tell.
     server = {"pool_pre_ping": True, "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
@@ -124,9 +104,11 @@ def local_lock(url: str) -> Iterator[None]:
     if path is None:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not `<file>.lock`: a journal storage keeps its own lock there (JournalFileSymlinkLock).
-    with open(f"{path}.claims.lock", "a") as lock:  # closing the file releases the lock
+    with _file_errors(url):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Not `<file>.lock`: a journal storage keeps its own lock there (JournalFileSymlinkLock).
+        lock = open(f"{path}.claims.lock", "a")  # noqa: SIM115 (closing it releases the lock)
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -157,3 +139,15 @@ def server_lock(url: str, study: str) -> Iterator[None]:
     finally:
         connection.close()  # ends the session, and its lock with it
         engine.dispose()
+
+
+def _file_errors(url: str) -> Iterator[None]:
+    """A storage file that cannot be made (a file where its folder should be, no permission, a
+    name too long) is one line naming it, not a traceback."""
+    try:
+        yield
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        raise PipelineError(
+            f"study storage {redact(url)} cannot be created: {error.strerror or error}{where}"
+        ) from None

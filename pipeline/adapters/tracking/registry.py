@@ -19,7 +19,7 @@ REGISTERED_MODEL = FASHION_MODEL  # a sweep on another dataset fills `<dataset>-
 
 
 def optimizer_text(params: dict[str, str]) -> str:
-    """"SGD lr 0.05 momentum 0.9" and the like, read back from a run's params; the bare params
+    """ "SGD lr 0.05 momentum 0.9" and the like, read back from a run's params; the bare params
     where they no longer make a config (a run of an older version, an activation gone)."""
     try:
         return TrainConfig.from_params(params).describe_optimizer()

@@ -23,6 +23,7 @@ from pipeline.adapters.tracking.store import (
     mark_model_training,
     new_experiment_location,
     resolve_uri,
+    sqlite_database,
     using_store,
 )
 from pipeline.core.errors import PipelineError
@@ -39,23 +40,34 @@ class Tracker:
     """One experiment in one store: its URI, a client on it and the experiment's id (found, or
     created once). Making one changes nothing in MLflow's process-wide state."""
 
-    def __init__(self, experiment: str, uri: str):
+    def __init__(self, experiment: str, uri: str, create: bool = True):
+        """`create=False` for a tracker that only reads: a store or an experiment that is not
+        there yet is an error, and none is made."""
         self.uri = resolve_uri(uri)
-        check_tracking_uri(self.uri)
+        check_tracking_uri(self.uri, create=create)
+        database = sqlite_database(self.uri)
+        if not create and database and not database.is_file():
+            raise PipelineError(
+                f"there is no tracking store {database} yet (`make sweep` or `make train` "
+                "creates it)"
+            )
         self.client = MlflowClient(self.uri)
         try:
-            self.experiment_id = self._experiment_id(experiment)
+            self.experiment_id = self._experiment_id(experiment, create)
         except MlflowException as error:
             raise PipelineError(
                 f"tracking store {redact(self.uri)} failed: {first_line(error.message)}"
             ) from None
 
-    def _experiment_id(self, name: str) -> str:
-        """The experiment's id, created if need be, in the UI's model-training layout."""
+    def _experiment_id(self, name: str, create: bool) -> str:
+        """The experiment's id, created if need be (unless not `create`), in the UI's
+        model-training layout."""
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             mark_model_training(self.client, found)
             return found.experiment_id
+        if not create:
+            raise PipelineError(f"no experiment {name!r} in {redact(self.uri)} yet")
         try:
             return self.client.create_experiment(
                 name,
