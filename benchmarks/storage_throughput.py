@@ -30,7 +30,7 @@ from pathlib import Path
 
 from pipeline.adapters import studies
 from pipeline.core.activations import NAMES
-from pipeline.core.config import SweepConfig
+from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import label
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from optuna.trial import TrialState
 
 from pipeline.adapters import studies
-from pipeline.core.config import GRID, REPLICATE, SweepConfig
+from pipeline.core.config import GRID, REPLICATE
+from pipeline.core.sweep_config import SweepConfig
 
 
 def phase_rows(study: studies.Study, workers: int) -> list[str]:

@@ -5,6 +5,7 @@ import argparse
 from dataclasses import dataclass
 
 from pipeline.core import config as cfg
+from pipeline.core import job_config as job_cfg
 
 
 def typed(key: str, kind: type):
@@ -120,22 +121,24 @@ def port(config: type[cfg.Config]):
 
 
 SERVER = (
-    port(cfg.ServerConfig),
+    port(job_cfg.ServerConfig),
     flag("--host", help="interface to bind (default 127.0.0.1: this machine only)"),
     EXPERIMENT,
 )
 SERVE = (
     flag("--model-uri", help=f"runs:/<id>/model or models:/... (default {cfg.DEFAULT_MODEL_URI})"),
-    port(cfg.ServeConfig),
+    port(job_cfg.ServeConfig),
     SERVER[1],
 )
 STAGES = {
-    "data": Stage("find, verify and load the dataset", "data:run", cfg.DataConfig, (DATA, DATASET)),
-    "train": Stage("train one MLP, tracked in MLflow", "train:run", cfg.TrainJobConfig, TRAIN),
+    "data": Stage(
+        "find, verify and load the dataset", "data:run", job_cfg.DataConfig, (DATA, DATASET)
+    ),
+    "train": Stage("train one MLP, tracked in MLflow", "train:run", job_cfg.TrainJobConfig, TRAIN),
     "evaluate": Stage(
         "reload a logged model; print test accuracy per class",
         "evaluate:run",
-        cfg.EvaluateConfig,
+        job_cfg.EvaluateConfig,
         (
             flag("--model-uri", required=True, help=MODEL_URIS),
             DEVICE,
@@ -146,7 +149,7 @@ STAGES = {
     "curves": Stage(
         "each activation and its derivative (seed's Fig. 2)",
         "diagnostics:run_curves",
-        cfg.DiagnosticsConfig,
+        job_cfg.DiagnosticsConfig,
         (
             *DIAGNOSTICS[:2],
             flag("--activations", type=activations, help="module:name ones to draw as well"),
@@ -155,38 +158,38 @@ STAGES = {
     "probe": Stage(
         "weight gradients at initialisation (seed's Fig. 3)",
         "diagnostics:run_probe",
-        cfg.DiagnosticsConfig,
+        job_cfg.DiagnosticsConfig,
         DIAGNOSTICS,
     ),
     "analyze": Stage(
         "layer outputs of trained models (seed's Fig. 4)",
         "diagnostics:run_analyze",
-        cfg.DiagnosticsConfig,
+        job_cfg.DiagnosticsConfig,
         ANALYSIS,
     ),
     "figures": Stage(
         "curves, probe and analyze; PNGs to reports/figures",
         "diagnostics:run_figures",
-        cfg.DiagnosticsConfig,
+        job_cfg.DiagnosticsConfig,
         ANALYSIS,
     ),
     "sweep": Stage(
         "the study: Optuna over activations x learning rates",
         "sweep:run",
-        cfg.SweepJobConfig,
+        job_cfg.SweepJobConfig,
         (*SWEEP, flag("--workers", type=typed("workers", int), help="worker processes")),
     ),
     "worker": Stage(
         "join a prepared sweep and run its queued trials",
         "worker:run",
-        cfg.SweepJobConfig,
+        job_cfg.SweepJobConfig,
         (*SWEEP, flag("--threads", type=typed("threads", int), help="torch threads")),
     ),
-    "report": Stage("the results table, from MLflow", "report:run", cfg.SweepJobConfig, SWEEP),
+    "report": Stage("the results table, from MLflow", "report:run", job_cfg.SweepJobConfig, SWEEP),
     "confirm": Stage(
-        "the sweep's replicates: each activation's best lr with more seeds",
+        "more replicate seeds for each activation's best lr",
         "confirm:run",
-        cfg.SweepJobConfig,
+        job_cfg.SweepJobConfig,
         (
             *SWEEP,
             flag(
@@ -200,7 +203,7 @@ STAGES = {
     "bench": Stage(
         "time the training stage against its references",
         "bench:run",
-        cfg.BenchConfig,
+        job_cfg.BenchConfig,
         (
             flag("--rounds", type=typed("rounds", int), help="measured rounds (default 4)"),
             flag("--out", help="folder for bench.md and bench.json (default: reports)"),
@@ -209,15 +212,15 @@ STAGES = {
             DATA,
         ),
     ),
-    "ui": Stage("the MLflow UI on the project's store", "ui:run", cfg.ServerConfig, SERVER),
-    "serve": Stage("a model's MLflow scoring server", "serve:run", cfg.ServeConfig, SERVE),
+    "ui": Stage("the MLflow UI on the project's store", "ui:run", job_cfg.ServerConfig, SERVER),
+    "serve": Stage("a model's MLflow scoring server", "serve:run", job_cfg.ServeConfig, SERVE),
     "dashboard": Stage(
         "optuna-dashboard on a sweep's study, to watch it live",
         "dashboard:run",
-        cfg.DashboardConfig,
+        job_cfg.DashboardConfig,
         (
             SWEEP[0],
-            port(cfg.DashboardConfig),
+            port(job_cfg.DashboardConfig),
             SERVER[1],
         ),
     ),

@@ -1,9 +1,9 @@
 """`python -m pipeline STAGE ...`: the one command line the Makefile calls.
 
-It only parses flags into a typed config (pipeline.core.config) and calls the stage's job. Each job
-validates its input completely (flags, config, tracking store, data) before it creates anything
-in MLflow, so bad input leaves nothing half-written. Errors print one line and exit 2 (usage,
-config) or 1 (runtime); `--debug` shows the traceback instead.
+It only parses flags into a typed config (pipeline.core.job_config) and calls the stage's job.
+Each job validates its input completely (flags, config, tracking store, data) before it creates
+anything in MLflow, so bad input leaves nothing half-written. Errors print one line and exit 2
+(usage, config) or 1 (runtime); `--debug` shows the traceback instead.
 """
 
 import argparse
@@ -16,6 +16,8 @@ from pathlib import Path
 
 from pipeline.cli.commands import STAGES
 from pipeline.core import config as cfg
+from pipeline.core import job_config as job_cfg
+from pipeline.core import sweep_config as sweep_cfg
 from pipeline.core.datasets import is_fashion_mnist
 from pipeline.core.environment import Settings, read_settings
 from pipeline.core.errors import PipelineError, UsageError
@@ -52,14 +54,14 @@ def make_config(stage: str, values: dict, settings: Settings | None = None):
     dataset, file_data_dir = values.get("dataset", cfg.DEFAULT_DATASET), None
     if "sweep" in config_class.model_fields:
         values["config_path"] = Path(values.get("config_path", cfg.DEFAULT_SWEEP))
-        sweep = cfg.SweepConfig.load(values["config_path"])
+        sweep = sweep_cfg.SweepConfig.load(values["config_path"])
         if settings.study_storage:  # the environment's storage wins over the file's
             sweep = sweep.replace(storage=settings.study_storage)
         if "dataset" in values:  # the flag wins over the file's
             sweep = sweep.replace(train=sweep.train.replace(dataset=values.pop("dataset")))
         values["sweep"] = sweep
         dataset, file_data_dir = sweep.train.dataset, sweep.data_dir
-    if config_class is cfg.TrainJobConfig:
+    if config_class is job_cfg.TrainJobConfig:
         keys = [key for key in values if key in cfg.TrainConfig.model_fields]
         values["train"] = cfg.TrainConfig(**{key: values.pop(key) for key in keys})
     if values.get("data_dir") is None:

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 from pipeline.core import data
-from pipeline.core.config import BenchConfig
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.files import atomic_write_text
+from pipeline.core.job_config import BenchConfig
 from pipeline.stages import timings
 from pipeline.stages.bench_report import Bench
 

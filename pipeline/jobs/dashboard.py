@@ -11,8 +11,8 @@ from pathlib import Path
 
 from pipeline.adapters import servers, studies
 from pipeline.core import environment
-from pipeline.core.config import DashboardConfig
 from pipeline.core.errors import PipelineError
+from pipeline.core.job_config import DashboardConfig
 from pipeline.core.urls import redact, sqlalchemy_url
 
 

@@ -2,7 +2,7 @@
 found."""
 
 from pipeline.core import data
-from pipeline.core.config import DataConfig
+from pipeline.core.job_config import DataConfig
 
 
 def run(config: DataConfig) -> int:

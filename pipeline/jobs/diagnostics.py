@@ -16,11 +16,11 @@ import torch
 from pipeline.adapters import tracking
 from pipeline.core import data
 from pipeline.core.activations import NAMES, model_alias
-from pipeline.core.config import DiagnosticsConfig
 from pipeline.core.datasets import dataset_name, registered_model_name
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_writer
 from pipeline.core.histograms import histogram, layer_histograms
+from pipeline.core.job_config import DiagnosticsConfig
 from pipeline.figures import static
 from pipeline.stages import analysis, curves, probe
 from pipeline.stages.probe import PROBE_BATCH_SIZE

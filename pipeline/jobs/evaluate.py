@@ -6,9 +6,9 @@ A checkpoint is wrapped in the same Predictor the logged models hold.
 
 from pipeline.adapters import tracking
 from pipeline.core import data, predictor
-from pipeline.core.config import EvaluateConfig
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.errors import PipelineError
+from pipeline.core.job_config import EvaluateConfig
 
 
 def run(config: EvaluateConfig) -> int:

@@ -9,7 +9,7 @@ import sys
 
 from pipeline.adapters import servers, tracking
 from pipeline.core import environment
-from pipeline.core.config import ServeConfig
+from pipeline.core.job_config import ServeConfig
 from pipeline.core.urls import redact
 
 # Defaults for the server's environment; the user's own settings win.

@@ -5,9 +5,9 @@ import sys
 
 from pipeline.adapters import studies
 from pipeline.core import data
-from pipeline.core.config import SweepJobConfig
 from pipeline.core.datasets import registered_model_name
 from pipeline.core.device import resolve_device
+from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.urls import redact
 from pipeline.workflows import trials, workers
 from pipeline.workflows.sweep import champion_of, finish, open_sweep, publish_report

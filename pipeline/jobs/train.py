@@ -4,9 +4,10 @@ import sys
 
 from pipeline.adapters import tracking
 from pipeline.core import data
-from pipeline.core.config import TrainConfig, TrainJobConfig
+from pipeline.core.config import TrainConfig
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.errors import PipelineError
+from pipeline.core.job_config import TrainJobConfig
 from pipeline.core.urls import redact
 from pipeline.stages import training
 from pipeline.workflows.tracked_training import training_run

@@ -6,7 +6,7 @@ import time
 
 from pipeline.adapters import servers, tracking
 from pipeline.core import environment
-from pipeline.core.config import ServerConfig
+from pipeline.core.job_config import ServerConfig
 
 COMPARISON_VIEW = "compare-activations"
 COMPARISON_PARAMS = ("activation", "lr")

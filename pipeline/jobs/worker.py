@@ -1,7 +1,7 @@
 """`make worker`: join a prepared sweep from this terminal or machine and run its queued trials."""
 
 from pipeline.core import data
-from pipeline.core.config import SweepJobConfig
+from pipeline.core.job_config import SweepJobConfig
 from pipeline.workflows.sweep import open_sweep
 from pipeline.workflows.trials import work
 

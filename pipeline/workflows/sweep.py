@@ -13,9 +13,9 @@ from tqdm.auto import tqdm
 from pipeline.adapters import studies, tracking
 from pipeline.core import data
 from pipeline.core.activations import model_alias
-from pipeline.core.config import SweepJobConfig
 from pipeline.core.datasets import dataset_name, display_name, registered_model_name
 from pipeline.core.errors import PipelineError
+from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.urls import label, redact
 from pipeline.stages import study_report
 

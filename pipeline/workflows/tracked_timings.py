@@ -8,7 +8,9 @@ from pathlib import Path
 
 from pipeline.adapters import studies, tracking
 from pipeline.core import data
-from pipeline.core.config import SweepConfig, SweepJobConfig, TrainConfig
+from pipeline.core.config import TrainConfig
+from pipeline.core.job_config import SweepJobConfig
+from pipeline.core.sweep_config import SweepConfig
 from pipeline.stages import training
 from pipeline.stages.timings import CONFIG, EpochTimer
 from pipeline.workflows import trials

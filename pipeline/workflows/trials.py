@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 from pipeline.adapters import studies
 from pipeline.core import data, limits
-from pipeline.core.config import CPU_STACK, GRID, SweepConfig, TrainConfig
+from pipeline.core.config import CPU_STACK, GRID, TrainConfig
 from pipeline.core.device import configure_torch, resolve_device
+from pipeline.core.sweep_config import SweepConfig
 from pipeline.stages import training
 from pipeline.workflows.sweep import Sweep, SweepBar, check_same_data
 from pipeline.workflows.tracked_training import training_run

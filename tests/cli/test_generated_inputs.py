@@ -27,7 +27,7 @@ from pipeline.cli import main as cli
 from pipeline.cli.commands import STAGES
 from pipeline.core import limits
 from pipeline.core.activations import NAMES
-from pipeline.core.config import SweepConfig, lr_grid
+from pipeline.core.sweep_config import SweepConfig, lr_grid
 from pipeline.core.yaml_files import read_yaml
 from tests.conftest import isolate
 

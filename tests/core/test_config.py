@@ -2,8 +2,9 @@ import math
 
 import pytest
 
-from pipeline.core.config import SweepConfig, TrainConfig, lr_grid
+from pipeline.core.config import TrainConfig
 from pipeline.core.errors import UsageError
+from pipeline.core.sweep_config import SweepConfig, lr_grid
 
 
 @pytest.mark.parametrize(
@@ -133,9 +134,9 @@ def test_the_replicate_keys_have_defaults_bounds_and_the_same_seeds_for_all():
     defaults = SweepConfig()
     assert (defaults.replicate_max_epochs, defaults.replicate_patience) == (30, 10)
     for key, bad, rule in [
-        ("replicate_seeds", -1, "an integer >= 0"),
-        ("replicate_max_epochs", 0, "an integer >= 1"),
-        ("replicate_patience", "ten", "an integer >= 1"),
+        ("replicate_seeds", -1, "an integer in 0..100"),
+        ("replicate_max_epochs", 0, "an integer in 1..10000"),
+        ("replicate_patience", "ten", "an integer in 1..10000"),
     ]:
         with pytest.raises(UsageError) as error:
             SweepConfig.from_mapping({key: bad}, source="s.yaml")

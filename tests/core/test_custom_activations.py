@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from pipeline.core import activations
-from pipeline.core.config import SweepConfig, TrainConfig
+from pipeline.core.config import TrainConfig
 from pipeline.core.errors import UsageError
 from pipeline.core.model import MLP, ModelConfig
+from pipeline.core.sweep_config import SweepConfig
 from pipeline.stages import analysis, curves, stacked
 from tests.conftest import REPO
 

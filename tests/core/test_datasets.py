@@ -9,11 +9,12 @@ import pytest
 
 from pipeline.cli.main import make_config
 from pipeline.core import data
-from pipeline.core.config import SweepConfig, TrainConfig
+from pipeline.core.config import TrainConfig
 from pipeline.core.datasets import dataset_name, registered_model_name
 from pipeline.core.environment import Settings
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.idx import MANIFEST
+from pipeline.core.sweep_config import SweepConfig
 from tests.conftest import idx_images, idx_labels, write_dataset
 
 SHAPES = ["circle", "square", "triangle"]

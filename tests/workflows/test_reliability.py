@@ -12,7 +12,8 @@ from optuna.trial import TrialState
 
 from pipeline.adapters import studies, tracking
 from pipeline.cli.main import main
-from pipeline.core.config import DEFAULT_TRACKING_URI, SweepConfig
+from pipeline.core.config import DEFAULT_TRACKING_URI
+from pipeline.core.sweep_config import SweepConfig
 from tests.sweeps import kill_mid_trial, study_of, worker_pid, write_config
 
 # Each test kills or runs whole sweeps in fresh processes.

@@ -294,7 +294,8 @@ CLAIMING_PROCESS = """
 import sys, time
 from pathlib import Path
 from pipeline.adapters import studies
-from pipeline.core.config import SweepConfig, SweepJobConfig
+from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.job_config import SweepJobConfig
 from pipeline.workflows.sweep import open_sweep
 
 studies.configure_logging()  # as `python -m pipeline worker` does

@@ -12,7 +12,8 @@ from optuna.trial import TrialState
 
 from pipeline.adapters import studies
 from pipeline.cli.main import main
-from pipeline.core.config import SweepConfig, TrainConfig
+from pipeline.core.config import TrainConfig
+from pipeline.core.sweep_config import SweepConfig
 from pipeline.stages import statistics, study_report
 from pipeline.workflows import trials
 from tests.conftest import client, one_line, open_sweep, run_cli, runs_of

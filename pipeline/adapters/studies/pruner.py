@@ -5,7 +5,8 @@ import statistics
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from pipeline.core.config import GRID, SweepConfig
+from pipeline.core.config import GRID
+from pipeline.core.sweep_config import SweepConfig
 
 
 def _grid(trial: FrozenTrial) -> bool:

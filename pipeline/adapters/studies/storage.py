@@ -16,8 +16,8 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial
 
 from pipeline.adapters.studies.logs import experimental_features
-from pipeline.core.config import SweepConfig
 from pipeline.core.errors import PipelineError
+from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import redact, sqlalchemy_url, storage_file, storage_kind
 
 SWEEPS_DIR = Path("sweeps")

@@ -18,8 +18,9 @@ from pipeline.adapters.studies.storage import (
     study_lock,
 )
 from pipeline.core.activations import NAMES, is_custom
-from pipeline.core.config import REPLICATE, SweepConfig, TrainConfig
+from pipeline.core.config import REPLICATE, TrainConfig
 from pipeline.core.errors import PipelineError
+from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import redact
 
 

@@ -4,7 +4,7 @@ import optuna
 from optuna.trial import TrialState
 
 from pipeline.adapters import studies
-from pipeline.core.config import SweepConfig
+from pipeline.core.sweep_config import SweepConfig
 
 
 def test_the_pruner_compares_a_trial_only_with_its_own_activation():
