@@ -141,6 +141,7 @@ def server_lock(url: str, study: str) -> Iterator[None]:
         engine.dispose()
 
 
+@contextlib.contextmanager
 def _file_errors(url: str) -> Iterator[None]:
     """A storage file that cannot be made (a file where its folder should be, no permission, a
     name too long) is one line naming it, not a traceback."""
