@@ -1,6 +1,7 @@
 """A sweep file's config: the grid of activations x learning rates, the replicate phase, the
 pruner, the workers and the study's storage, each key validated as the training keys are."""
 
+import functools
 import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,6 +34,24 @@ from pipeline.core.fields import (
     storage_check,
 )
 from pipeline.core.yaml_files import read_yaml
+
+# What a trial of a study means besides its grid point: recorded with the study when it is made
+# and compared on every later open (workflows/sweep.check_same_settings), since a trial trained
+# under other values is another experiment and a study that mixed the two would compare them as
+# one. Every training key counts (TrainConfig.params(), so a new one is covered when it is
+# added), and so do the sweep keys that change how a trial is trained or judged. Not settings:
+# the grid's dimensions, which a rerun may extend (activation and lr: `activations`, `lr`; the
+# replicate seeds: `replicate_seeds`, `make confirm SEEDS=N`), and what says where or how fast a
+# trial runs (the device, workers, stack, storage, heartbeat_interval, data_dir; the MLflow
+# experiment and the data's files have checks of their own).
+SWEEP_SETTINGS = (
+    "pruner",
+    "pruner_warmup_epochs",
+    "reference_lr",
+    "replicate_max_epochs",
+    "replicate_patience",
+)
+NOT_SETTINGS = ("activation", "lr", "device")
 
 
 def lr_grid(low: float, high: float, count: int) -> tuple[float, ...]:
@@ -120,6 +139,11 @@ class SweepConfig(Config):
         count = self.replicate_seeds if count is None else count
         return tuple(self.train.seed + offset for offset in range(1, count + 1))
 
+    def recorded_settings(self) -> dict[str, str]:
+        """The settings a study records (SWEEP_SETTINGS above), each as a canonical string."""
+        train = {k: v for k, v in self.train.params().items() if k not in NOT_SETTINGS}
+        return {**train, **{key: str(getattr(self, key)) for key in SWEEP_SETTINGS}}
+
     @classmethod
     def file_keys(cls) -> list[str]:
         """The keys a sweep file may hold: the sweep's and the training's own (but the grid's
@@ -153,6 +177,31 @@ class SweepConfig(Config):
     @classmethod
     def load(cls, path: Path) -> "SweepConfig":
         return cls.from_mapping(read_yaml(path, "sweep config"), source=str(path))
+
+
+@functools.cache
+def default_settings() -> dict[str, str]:
+    return SweepConfig().recorded_settings()
+
+
+def changed_settings(recorded: dict[str, str], current: dict[str, str]) -> dict[str, tuple]:
+    """{key: (recorded, current)} of each current setting whose value differs. A key the record
+    lacks counts as its default: the code added it after the study was made (its default keeps
+    what trials did before), or the study's optimizer did not use it (momentum under Adam). A
+    key the current config lacks (unused by its optimizer, or no longer in the code) is not
+    compared: nothing trains with it."""
+    defaults = default_settings()
+    changed = {}
+    for key, value in current.items():
+        old = recorded.get(key, defaults.get(key, "unset"))
+        if old != value:
+            changed[key] = (old, value)
+    return changed
+
+
+def describe_changes(changed: dict[str, tuple]) -> str:
+    """`max_epochs 2 -> 3, patience 2 -> 4`, in key order."""
+    return ", ".join(f"{key} {old} -> {new}" for key, (old, new) in sorted(changed.items()))
 
 
 class LrRange(Config):

@@ -1,11 +1,12 @@
 """A sweep's life in both stores: open or prepare its study (the MLflow parent run and the
-queue), check that it still meets its stores and data, and finish it (register each
+queue), check that it still meets its stores, data and settings, and finish it (register each
 activation's best model, publish the study's report). Each trial, of the grid or a replicate,
 is a training run nested under the parent run; a trial whose worker died has its orphaned
 MLflow run closed as KILLED with a tag saying why.
 """
 
 import contextlib
+import json
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
@@ -16,11 +17,13 @@ from pipeline.core.activations import model_alias
 from pipeline.core.datasets import dataset_name, display_name, registered_model_name
 from pipeline.core.errors import PipelineError
 from pipeline.core.job_config import SweepJobConfig
+from pipeline.core.sweep_config import changed_settings, describe_changes
 from pipeline.core.urls import label, redact
 from pipeline.stages import study_report
 
-# Study attributes: the sweep's MLflow parent run, and the store it was made in.
-PARENT_RUN, STORE = "mlflow_parent_run_id", "mlflow_tracking_uri"
+# Study attributes: the sweep's MLflow parent run, the store it was made in, and the settings
+# its trials were trained with (JSON of SweepConfig.recorded_settings()).
+PARENT_RUN, STORE, SETTINGS = "mlflow_parent_run_id", "mlflow_tracking_uri", "settings"
 
 
 @dataclass
@@ -49,9 +52,9 @@ def open_sweep(job: SweepJobConfig, create: bool, data_digest: str | None = None
     """Connect to the study (creating it, its MLflow parent run and its queue when `create`).
 
     Both stores are checked before either is written: a tracking server that does not answer, a
-    storage that cannot be reached, (for a worker) a study that does not exist yet, or a study
-    whose parent run is not in this MLflow store is one error, and nothing is left behind in
-    MLflow or the storage.
+    storage that cannot be reached, (for a worker) a study that does not exist yet, a study
+    whose parent run is not in this MLflow store, or one made with other training settings is
+    one error, and nothing is left behind in MLflow or the storage.
     """
     config = job.sweep
     studies.storage_kind(studies.storage_url(config))
@@ -68,6 +71,8 @@ def open_sweep(job: SweepJobConfig, create: bool, data_digest: str | None = None
                 "`make sweep SWEEP=<config>` prepares it: start workers once it has"
             )
         check_same_store(study, job)
+        with contextlib.nullcontext() if create else study.lock():  # recorded once, if new
+            check_same_settings(study, job)
         sweep = Sweep(job, study, tracking.Tracker(config.experiment, job.tracking_uri))
         if create:
             _prepare(sweep, data_digest)
@@ -136,13 +141,53 @@ def check_same_store(study: studies.Study, job: SweepJobConfig) -> None:
         back = f"run it against that store (MLFLOW_TRACKING_URI={recorded})"
     else:  # the same store, or a study from before stores were recorded
         where, back = "", "restore the store it logs to (or set MLFLOW_TRACKING_URI to it)"
-    local = studies.storage_file(study.url)
-    fresh = f"delete {local}" if local else f"delete study {config.study!r} from {label(study.url)}"
     raise PipelineError(
         f"study {config.study!r} logs to MLflow parent run {parent}{where}, but experiment "
         f"{config.experiment!r} of {here} has no such run; either {back}, or start the study "
-        f"afresh in this store ({fresh}, or give `study:` in {job.config_path} a new name)"
+        f"afresh in this store ({_delete(study)}, or give `study:` in {job.config_path} a new "
+        "name)"
     )
+
+
+def _delete(study: studies.Study) -> str:
+    """How to delete a study: its file, or the study in its database."""
+    local = studies.storage_file(study.url)
+    return (
+        f"delete {local}"
+        if local
+        else f"delete study {study.config.study!r} from {label(study.url)}"
+    )
+
+
+def check_same_settings(study: studies.Study, job: SweepJobConfig) -> None:
+    """A study's trials are trained with one set of settings (SweepConfig.recorded_settings):
+    the first open records them, every later one must give the same, or stops before anything
+    is written, naming each changed key. Call under the study's lock: two first opens of a
+    study made before settings were recorded record them once."""
+    current = job.sweep.recorded_settings()
+    stored = study.attr(SETTINGS)
+    recorded = json.loads(stored) if stored else _settings_of_parent(study, job, current)
+    if changed := changed_settings(recorded, current):
+        raise PipelineError(
+            f"study {study.config.study!r} was trained with other settings than "
+            f"{job.config_path} gives ({describe_changes(changed)}); its trials would not compare "
+            f"with new ones: give `study:` in {job.config_path} a new name, {_delete(study)} to "
+            "start it afresh, or put the old values back"
+        )
+    if stored is None:
+        study.set_attr(SETTINGS, json.dumps(current, sort_keys=True))
+
+
+def _settings_of_parent(study: studies.Study, job: SweepJobConfig, current: dict) -> dict:
+    """The settings of a study made before they were recorded: those its MLflow parent run
+    logged as params (every training key and the pruner), and this run's for the others, which
+    nothing kept. A new study (no parent run yet) takes this run's."""
+    parent = study.attr(PARENT_RUN)
+    if parent is None:
+        return current
+    tracker = tracking.Tracker(job.sweep.experiment, job.tracking_uri, create=False)
+    _, params, _ = tracker.logged_run(parent)
+    return {**current, **{key: value for key, value in params.items() if key in current}}
 
 
 def check_same_data(study: studies.Study, digest: str, whose: str) -> None:

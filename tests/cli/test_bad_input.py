@@ -351,6 +351,10 @@ CATALOGUE += [
      "run_id must be an MLflow run id (32 hex digits), got 'nope'"),
     ("host malformed", ["ui", "--host", "bad host"], {}, 2,
      "host must be a host name or an IP address (127.0.0.1, ::1, 0.0.0.0), got 'bad host'"),
+    ("a finished study rerun with another training setting", [*S, "{sweep:max_epochs=3}"], {}, 1,
+     "study 'tiny' was trained with other settings than bad.yaml gives (max_epochs 2 -> 3); its "
+     "trials would not compare with new ones: give `study:` in bad.yaml a new name, delete "
+     "sweeps/tiny.db to start it afresh, or put the old values back"),
     ("analysis of a store that is not there", ["analyze", "--data-dir", "{data}"],
      {"MLFLOW_TRACKING_URI": "sqlite:///elsewhere/mlflow.db"}, 1,
      "there is no tracking store"),

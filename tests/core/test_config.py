@@ -4,7 +4,13 @@ import pytest
 
 from pipeline.core.config import TrainConfig
 from pipeline.core.errors import UsageError
-from pipeline.core.sweep_config import SweepConfig, lr_grid
+from pipeline.core.sweep_config import (
+    SWEEP_SETTINGS,
+    SweepConfig,
+    changed_settings,
+    describe_changes,
+    lr_grid,
+)
 
 
 @pytest.mark.parametrize(
@@ -141,3 +147,39 @@ def test_the_replicate_keys_have_defaults_bounds_and_the_same_seeds_for_all():
         with pytest.raises(UsageError) as error:
             SweepConfig.from_mapping({key: bad}, source="s.yaml")
         assert str(error.value) == f"s.yaml: {key} must be {rule}, got {bad!r}"
+
+
+def test_a_study_records_every_training_key_but_not_its_grid_or_where_it_runs():
+    """Every training key but the grid point and the device, and the pruner's and the
+    replicates' budget: a key added to TrainConfig is recorded without a change here."""
+    config = SweepConfig.from_mapping({"lr": [0.01, 0.1], "max_epochs": 5, "workers": 2})
+    settings = config.recorded_settings()
+    assert set(TrainConfig.model_fields) - set(settings) == {"activation", "lr", "device"}
+    assert set(settings) - set(TrainConfig.model_fields) == set(SWEEP_SETTINGS)
+    assert settings["max_epochs"] == "5" and settings["hidden_sizes"] == "512,256,256,128"
+    assert all(isinstance(value, str) for value in settings.values())
+    # What a rerun may change and go on: the grid's dimensions, where and how fast it runs.
+    extended = SweepConfig.from_mapping(
+        {"lr": [0.01, 0.1, 0.3], "activations": ["relu", "elu"], "max_epochs": 5,
+         "replicate_seeds": 9, "workers": 4, "stack": 1, "heartbeat_interval": 3,
+         "data_dir": "elsewhere", "device": "cpu", "experiment": "other",
+         "storage": "sqlite:///other.db"}
+    )  # fmt: skip
+    assert changed_settings(settings, extended.recorded_settings()) == {}
+    adam = SweepConfig.from_mapping({"lr": [0.01], "max_epochs": 5, "optimizer": "adam"})
+    assert changed_settings(settings, adam.recorded_settings()) == {"optimizer": ("sgd", "adam")}
+
+
+def test_a_setting_the_record_lacks_counts_as_its_default():
+    """A key added to the code after a study was made: its default is what the study ran with."""
+    current = SweepConfig.from_mapping({"max_epochs": 5, "patience": 4}).recorded_settings()
+    recorded = {k: v for k, v in current.items() if k not in ("patience", "max_epochs")}
+    assert changed_settings(recorded, current) == {
+        "max_epochs": (str(TrainConfig().max_epochs), "5"),
+        "patience": (str(TrainConfig().patience), "4"),
+    }
+    assert (
+        describe_changes(changed_settings(recorded, current))
+        == "max_epochs 13 -> 5, patience 3 -> 4"
+    )
+    assert changed_settings({**current, "retired_key": "1"}, current) == {}
