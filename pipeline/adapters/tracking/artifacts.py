@@ -63,8 +63,15 @@ def log_dataset(tracker: Tracker, run_id: str, splits: Splits) -> None:
         digest=source.digest[:16],
     )
     entity = Dataset(**dataset.to_dict())  # name, digest, source type, source, schema, profile
-    context = InputTag("mlflow.data.context", "training")
-    tracker.client.log_inputs(run_id, [DatasetInput(entity, [context])])
+    inputs = [DatasetInput(entity, [InputTag("mlflow.data.context", "training")])]
+    try:
+        tracker.client.log_inputs(run_id, inputs)
+    except MlflowException as error:
+        # Two workers logging a dataset new to the experiment at once: the store makes one
+        # row and refuses the other's; a second try finds the row and links it to the run.
+        if "unique" not in str(error).lower():
+            raise
+        tracker.client.log_inputs(run_id, inputs)
 
 
 def log_checkpoint(tracker: Tracker, run_id: str, model: MLP) -> None:
