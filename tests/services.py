@@ -157,6 +157,9 @@ def throwaway_postgres(databases: tuple[str, ...]) -> Iterator[Postgres]:
             "unix_socket_directories": home,  # not /var/run/postgresql, which is the system's
             "fsync": "off",  # a throwaway cluster need not survive a power cut
             "full_page_writes": "off",
+            # Each in-process study holds a pool of connections until it is collected; a test
+            # module that opens many would exhaust the default 100.
+            "max_connections": 400,
         }
         options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
         log = (home / "postgres.log").open("w")

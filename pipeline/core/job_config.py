@@ -9,6 +9,7 @@ from pydantic import (
     BeforeValidator,
     Field,
     StrictInt,
+    model_validator,
 )
 
 from pipeline.core import limits
@@ -34,7 +35,7 @@ from pipeline.core.fields import (
     between,
     folder_check,
 )
-from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.sweep_config import SweepConfig, check_replicate_seeds
 
 
 class JobConfig(Config):
@@ -74,6 +75,12 @@ class SweepJobConfig(JobConfig):
     threads: StrictInt | None = between(1, limits.MAX_THREADS, None)  # None: all cores
     seeds: StrictInt | None = between(1, limits.MAX_SEEDS, None)  # in all; None: the sweep's
     progress: bool = True
+
+    @model_validator(mode="after")
+    def _seeds_fit(self) -> "SweepJobConfig":
+        if self.seeds is not None:
+            check_replicate_seeds(self.sweep.train.seed, self.seeds, "seeds")
+        return self
 
 
 class BenchConfig(JobConfig):

@@ -64,6 +64,15 @@ def lr_grid(low: float, high: float, count: int) -> tuple[float, ...]:
     return tuple(float(f"{math.exp(start + step * i):.3g}") for i in range(count))
 
 
+def check_replicate_seeds(seed: int, count: int, key: str) -> None:
+    """The replicates train at seed + 1 ... seed + count: each must be a seed a run can take."""
+    if seed + count > limits.MAX_SEED:
+        raise UsageError(
+            f"{key} must leave seed + {key} at most {limits.MAX_SEED} (the replicates train at "
+            f"seeds seed + 1 ... seed + {key}), got seed {seed} and {key} {count}"
+        )
+
+
 class SweepConfig(Config):
     """A grid of activations x learning rates, every activation getting the same learning rates."""
 
@@ -108,6 +117,11 @@ class SweepConfig(Config):
     def _stack_fits_in_memory(self) -> "SweepConfig":
         if self.stack is not None:
             memory_check(self.train, min(self.stack, len(self.grid)))
+        return self
+
+    @model_validator(mode="after")
+    def _replicate_seeds_fit(self) -> "SweepConfig":
+        check_replicate_seeds(self.train.seed, self.replicate_seeds, "replicate_seeds")
         return self
 
     @model_validator(mode="after")

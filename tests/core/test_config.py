@@ -2,8 +2,10 @@ import math
 
 import pytest
 
+from pipeline.core import limits
 from pipeline.core.config import TrainConfig
 from pipeline.core.errors import UsageError
+from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.sweep_config import (
     SWEEP_SETTINGS,
     SweepConfig,
@@ -183,3 +185,21 @@ def test_a_setting_the_record_lacks_counts_as_its_default():
         == "max_epochs 13 -> 5, patience 3 -> 4"
     )
     assert changed_settings({**current, "retired_key": "1"}, current) == {}
+
+
+def test_replicate_seeds_must_stay_seeds_a_run_can_take():
+    top = limits.MAX_SEED
+    assert (
+        SweepConfig.from_mapping({"seed": top - 3, "replicate_seeds": 3}).replicate_seed_list()[-1]
+        == top
+    )
+    with pytest.raises(UsageError) as error:
+        SweepConfig.from_mapping({"seed": top - 2, "replicate_seeds": 3}, source="s.yaml")
+    assert str(error.value) == (
+        f"s.yaml: replicate_seeds must leave seed + replicate_seeds at most {top} (the replicates train "
+        f"at seeds seed + 1 ... seed + replicate_seeds), got seed {top - 2} and replicate_seeds 3"
+    )
+    sweep = SweepConfig.from_mapping({"seed": top - 2, "replicate_seeds": 0})
+    assert SweepJobConfig(sweep=sweep, seeds=2).seeds == 2
+    with pytest.raises(UsageError, match=r"^seeds must leave seed \+ seeds at most"):
+        SweepJobConfig(sweep=sweep, seeds=3)
