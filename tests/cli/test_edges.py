@@ -19,7 +19,8 @@ def test_a_sweep_at_the_limits_runs(workdir, tiny_data):
         f"study: {study}\nexperiment: {experiment}\n"
         "activations: [relu, tanh]\nlr: [1e-2, 3E-2]\n"  # YAML 1.2 numbers
         # The largest seed leaves none for replicates (they train at seed + 1, ...).
-        f"seed: {limits.MAX_SEED}\nreplicate_seeds: 0\nheartbeat_interval: {limits.MAX_HEARTBEAT_S}\n"
+        f"seed: {limits.MAX_SEED}\nreplicate_seeds: 0\n"
+        f"heartbeat_interval: {limits.MAX_HEARTBEAT_S}\n"
         f"workers: {limits.MAX_WORKERS}\nstack: {limits.MAX_WORKERS}\n"
         f"pruner: median\npruner_warmup_epochs: {limits.MAX_EPOCHS}\n"
         # One validation image of 600, and a batch of the whole training set.

@@ -196,8 +196,9 @@ def test_replicate_seeds_must_stay_seeds_a_run_can_take():
     with pytest.raises(UsageError) as error:
         SweepConfig.from_mapping({"seed": top - 2, "replicate_seeds": 3}, source="s.yaml")
     assert str(error.value) == (
-        f"s.yaml: replicate_seeds must leave seed + replicate_seeds at most {top} (the replicates train "
-        f"at seeds seed + 1 ... seed + replicate_seeds), got seed {top - 2} and replicate_seeds 3"
+        f"s.yaml: replicate_seeds must leave seed + replicate_seeds at most {top} (the "
+        "replicates train at seeds seed + 1 ... seed + replicate_seeds), got seed "
+        f"{top - 2} and replicate_seeds 3"
     )
     sweep = SweepConfig.from_mapping({"seed": top - 2, "replicate_seeds": 0})
     assert SweepJobConfig(sweep=sweep, seeds=2).seeds == 2
