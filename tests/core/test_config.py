@@ -77,7 +77,12 @@ def test_sweep_mapping_builds_grid_and_train_config():
             "hidden_sizes": [32],
         }
     )
-    assert config.grid == [("relu", 0.01), ("relu", 0.1), ("tanh", 0.01), ("tanh", 0.1)]
+    assert [(p["activation"], p["lr"]) for p in config.grid] == [
+        ("relu", 0.01),
+        ("relu", 0.1),
+        ("tanh", 0.01),
+        ("tanh", 0.1),
+    ]
     trial = config.train_config("tanh", 0.1)
     assert (trial.activation, trial.lr, trial.max_epochs, trial.hidden_sizes) == (
         "tanh",
