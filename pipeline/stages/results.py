@@ -94,10 +94,11 @@ def _same_settings(row: pd.Series, best: float | dict) -> bool:
     for key, value in settings.items():
         if key == "seed" or key not in row:
             continue
-        if isinstance(value, float):
-            if not math.isclose(float(row[key]), value, rel_tol=1e-9):
-                return False
-        elif str(row[key]) != str(value):
+        try:  # a number as a number (a column with a blank reads 64 as 64.0)
+            same = math.isclose(float(row[key]), float(value), rel_tol=1e-9)
+        except (TypeError, ValueError):
+            same = str(row[key]) == str(value)
+        if not same:
             return False
     return True
 

@@ -279,7 +279,7 @@ class SweepBar(tqdm):
     def __init__(self, sweep: Sweep, desc: str):
         config = sweep.config.sweep
         replicates = len(config.activations) * studies.seed_count(sweep.study)
-        total = len(config.grid) + replicates
+        total = config.trial_count + replicates
         super().__init__(total=total, desc=desc, unit="trial", disable=not sweep.config.progress)
 
     def update_from(self, study: studies.Study) -> None:
