@@ -57,7 +57,7 @@ def test_a_grid_of_settings_reports_each_activations_best_configuration(workdir,
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sampler", ["random", "tpe"])
+@pytest.mark.parametrize("sampler", ["random", "tpe", "gp"])
 def test_a_sampler_sweep_gives_each_activation_its_trials_then_replicates_the_best(
     workdir, tiny_data, sampler
 ):
