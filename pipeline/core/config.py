@@ -51,6 +51,9 @@ CPU_STACK = 1
 CHANCE_MARGIN = 0.05
 Optimizer = Literal["sgd", "adam", "adamw"]
 OPTIMIZERS = get_args(Optimizer)
+# The kinds one stack may mix: Adam and AdamW differ only in where weight decay goes, which a
+# per-slice coefficient of 0 switches off; SGD keeps other state, so its trials stack apart.
+OPTIMIZER_FAMILIES = {"sgd": "sgd", "adam": "adam", "adamw": "adam"}
 Init = Literal["default", "kaiming", "xavier"]  # PyTorch's own (the seed's), or the two schemes
 INITS = get_args(Init)
 # 28x28 images; Fashion-MNIST's classes (a model of another dataset has its own num_classes).

@@ -1,5 +1,6 @@
-"""A sweep file's config: the grid of activations x learning rates, the replicate phase, the
-pruner, the workers and the study's storage, each key validated as the training keys are."""
+"""A sweep file's config: activations x a search space of training settings (the grid, or a
+sampler's draws), the replicate phase, the pruner, the workers and the study's storage, each
+key validated as the training keys are."""
 
 import functools
 import math
@@ -33,6 +34,21 @@ from pipeline.core.fields import (
     shown,
     storage_check,
 )
+from pipeline.core.search_space import (
+    DEFAULT_LR_RANGE,
+    DEFAULT_TRIALS,
+    SAMPLERS,
+    SWEEPABLE,
+    Dimension,
+    check_grid,
+    checked,
+    dimension_of,
+    finite_size,
+    grid_points,
+    grid_size,
+    gridded,
+    setting_value,
+)
 from pipeline.core.yaml_files import read_yaml
 
 # What a trial of a study means besides its grid point: recorded with the study when it is made
@@ -40,8 +56,9 @@ from pipeline.core.yaml_files import read_yaml
 # under other values is another experiment and a study that mixed the two would compare them as
 # one. Every training key counts (TrainConfig.params(), so a new one is covered when it is
 # added), and so do the sweep keys that change how a trial is trained or judged. Not settings:
-# the grid's dimensions, which a rerun may extend (activation and lr: `activations`, `lr`; the
-# replicate seeds: `replicate_seeds`, `make confirm SEEDS=N`), and what says where or how fast a
+# the grid's dimensions, which a rerun may extend (activation and lr: `activations`, `lr`, and
+# every setting a grid lists; the replicate seeds: `replicate_seeds`, `make confirm SEEDS=N`),
+# recorded only as the space's form (recorded_settings), and what says where or how fast a
 # trial runs (the device, workers, stack, storage, heartbeat_interval, data_dir; the MLflow
 # experiment and the data's files have checks of their own).
 SWEEP_SETTINGS = (
@@ -74,19 +91,27 @@ def check_replicate_seeds(seed: int, count: int, key: str) -> None:
 
 
 class SweepConfig(Config):
-    """A grid of activations x learning rates, every activation getting the same learning rates."""
+    """Activations x a search space of training settings, every activation getting the same
+    number of trials: the grid of the space's lists (the default), or `trials_per_activation`
+    points per activation drawn by a sampler (docs/sweep.md)."""
 
     study: Name = "activations"
     experiment: Name = DEFAULT_EXPERIMENT
     activations: Annotated[tuple[str, ...], AfterValidator(activations_check)] = Field(
         SEED_ACTIVATIONS, description=f"a non-empty list of: {ACTIVATION_CHOICES}"
     )
+    # The grid's learning rates (empty where a sampler draws lr from `lr_space`, a range).
     lrs: Annotated[tuple[PositiveNumber, ...], AfterValidator(lrs_check)] = Field(
         lr_grid(1e-4, 0.3, 4),
-        min_length=1,
         max_length=limits.MAX_LRS,
         description=f"a list of 1 to {limits.MAX_LRS} positive numbers",
     )
+    lr_space: Dimension | None = None
+    # The other swept training settings (core/search_space.py), in SWEEPABLE's order.
+    space: tuple[Dimension, ...] = ()
+    sampler: Literal[SAMPLERS] = Field("grid", description=f"one of: {', '.join(SAMPLERS)}")
+    # A sampler's trials per activation; in a grid, the points of each range.
+    trials_per_activation: StrictInt = between(1, limits.MAX_LRS, DEFAULT_TRIALS)
     pruner: Literal["median", "none"] = Field("median", description="one of: median, none")
     pruner_warmup_epochs: StrictInt = between(0, limits.MAX_EPOCHS, 3)
     # Trials at this lr are never pruned: the seed's table (all at lr 1e-3) is reproduced in full.
@@ -103,20 +128,39 @@ class SweepConfig(Config):
     heartbeat_interval: StrictInt = between(1, limits.MAX_HEARTBEAT_S, 10)
     # The dataset's folder, for a dataset named by `dataset` (a flag's --data-dir wins).
     data_dir: str | None = Field(None, description="a folder path")
-    # The replicate phase: each activation's grid-chosen lr trained again with this many seeds
-    # (the sweep's seed + 1, + 2, ...: the same for every activation; 0: no replicates), each up
-    # to replicate_max_epochs with early stopping after replicate_patience epochs. At the grid's
-    # lrs validation accuracy still rises at epoch 25-30 for the ReLU family and Swish, and
-    # epoch to epoch it moves by up to a point: a short patience stops on a dip (docs/sweep.md).
+    # The replicate phase: each activation's best configuration trained again with this many
+    # seeds (the sweep's seed + 1, + 2, ...: the same for every activation; 0: no replicates),
+    # each up to replicate_max_epochs with early stopping after replicate_patience epochs. At
+    # the grid's lrs validation accuracy still rises at epoch 25-30 for the ReLU family and
+    # Swish, and epoch to epoch it moves by up to a point: a short patience stops on a dip
+    # (docs/sweep.md).
     replicate_seeds: StrictInt = between(0, limits.MAX_SEEDS, 3)
     replicate_max_epochs: StrictInt = between(1, limits.MAX_EPOCHS, 30)
     replicate_patience: StrictInt = between(1, limits.MAX_EPOCHS, 10)
     train: TrainConfig = Field(TrainConfig(), description="the training keys")
 
     @model_validator(mode="after")
+    def _a_valid_space(self) -> "SweepConfig":
+        if not self.lrs and self.lr_space is None:
+            raise UsageError(f"lr must be {LR_FORMS}, got []")
+        if self.sampler == "grid":
+            if any(d.is_range for d in self.dimensions):
+                raise UsageError("a grid's ranges must be made into values (from_mapping)")
+            check_grid(self.train, self.dimensions)
+        elif (size := finite_size(self.dimensions)) is not None and (
+            size < self.trials_per_activation
+        ):
+            raise UsageError(
+                f"sampler {self.sampler} draws trials_per_activation {self.trials_per_activation} "
+                f"points per activation from a space of {size}; use sampler: grid for it, fewer "
+                "trials_per_activation, or a range {low, high}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _stack_fits_in_memory(self) -> "SweepConfig":
         if self.stack is not None:
-            memory_check(self.train, min(self.stack, len(self.grid)))
+            memory_check(self.largest_train, min(self.stack, self.trial_count))
         return self
 
     @model_validator(mode="after")
@@ -139,36 +183,107 @@ class SweepConfig(Config):
         return tuple(name for name in self.activations if get_activation(name).learnable)
 
     @property
-    def grid(self) -> list[tuple[str, float]]:
-        """Every (activation, lr) point of the sweep, activation-major."""
-        return [(activation, lr) for activation in self.activations for lr in self.lrs]
+    def dimensions(self) -> tuple[Dimension, ...]:
+        """Every swept setting, lr first (one lr is a dimension of one value: lr is always a
+        trial's param, as the grid has always recorded it)."""
+        lr = self.lr_space or Dimension(key="lr", values=self.lrs)
+        return (lr, *self.space)
+
+    @property
+    def swept_keys(self) -> tuple[str, ...]:
+        """The settings that vary: lr and the other dimensions of more than one value."""
+        return tuple(
+            d.key for d in self.dimensions if d.key == "lr" or d.is_range or len(d.values) > 1
+        )
+
+    @property
+    def points_per_activation(self) -> int:
+        if self.sampler == "grid":
+            return grid_size(self.dimensions)
+        return self.trials_per_activation
+
+    @property
+    def trial_count(self) -> int:
+        """The trials of the grid phase: every activation the same number."""
+        return len(self.activations) * self.points_per_activation
+
+    @property
+    def grid(self) -> list[dict]:
+        """Every point of a grid sweep (activation, lr and the other swept settings),
+        activation-major; empty for a sampler, whose points are drawn as trials are claimed."""
+        if self.sampler != "grid":
+            return []
+        points = grid_points(self.dimensions)
+        return [{"activation": a, **point} for a in self.activations for point in points]
+
+    @property
+    def largest_train(self) -> TrainConfig:
+        """The training config of the space's most memory-hungry point: the largest batch and
+        network, Adam's two moments if Adam may run."""
+        changes = {}
+        for d in self.space:
+            if d.key == "batch_size":
+                changes["batch_size"] = int(d.high) if d.is_range else max(d.values)
+            elif d.key == "hidden_sizes":
+                changes["hidden_sizes"] = max(d.values, key=lambda sizes: (sum(sizes), sizes))
+            elif d.key == "optimizer" and {"adam", "adamw"} & set(d.values):
+                changes["optimizer"] = "adam"
+        return self.train.replace(**changes) if changes else self.train
 
     def train_config(self, activation: str, lr: float, seed: int | None = None) -> TrainConfig:
-        seed = self.train.seed if seed is None else seed
-        return self.train.replace(activation=activation, lr=lr, seed=seed)
+        return self.point_config({"activation": activation, "lr": lr}, seed)
+
+    def point_config(self, point: dict, seed: int | None = None) -> TrainConfig:
+        """The training config of one point of the space (the fixed settings, the point's
+        own), at `seed` if given (a replicate's)."""
+        values = {key: setting_value(key, value) for key, value in point.items()}
+        if seed is not None:
+            values["seed"] = seed
+        return self.train.replace(**values)
+
+    @property
+    def base_seed(self) -> int:
+        """The seed replicates count from: the fixed seed, or the largest the space holds."""
+        for d in self.space:
+            if d.key == "seed":
+                return int(d.high) if d.is_range else max(d.values)
+        return self.train.seed
 
     def replicate_seed_list(self, count: int | None = None) -> tuple[int, ...]:
-        """The replicate seeds, `count` of them (default replicate_seeds): never the grid's own
-        seed, whose run chose the lr, so the replicates judge the choice on fresh seeds."""
+        """The replicate seeds, `count` of them (default replicate_seeds): never a seed of the
+        grid, whose run chose the configuration, so the replicates judge the choice on fresh
+        seeds."""
         count = self.replicate_seeds if count is None else count
-        return tuple(self.train.seed + offset for offset in range(1, count + 1))
+        return tuple(self.base_seed + offset for offset in range(1, count + 1))
 
     def recorded_settings(self) -> dict[str, str]:
-        """The settings a study records (SWEEP_SETTINGS above), each as a canonical string."""
-        train = {k: v for k, v in self.train.params().items() if k not in NOT_SETTINGS}
-        return {**train, **{key: str(getattr(self, key)) for key in SWEEP_SETTINGS}}
+        """The settings a study records (SWEEP_SETTINGS above), each as a canonical string: the
+        fixed training values, the sweep keys, and the space: the sampler and each swept
+        setting's form (`space.<key>`). A grid's list may gain values on a rerun, as lr's
+        always could; a sampler's choices and ranges may not change."""
+        swept = {d.key for d in self.dimensions}
+        params = self.train.params().items()
+        train = {k: v for k, v in params if k not in NOT_SETTINGS and k not in swept}
+        sweep = {key: str(getattr(self, key)) for key in SWEEP_SETTINGS}
+        space = {
+            f"space.{d.key}": "a grid's list" if self.sampler == "grid" else d.describe()
+            for d in self.dimensions
+            if d.key != "lr" or self.sampler != "grid"
+        }
+        return {**train, **sweep, "sampler": self.sampler, **space}
 
     @classmethod
     def file_keys(cls) -> list[str]:
         """The keys a sweep file may hold: the sweep's and the training's own (but the grid's
-        activation and lr), and `lr` as a list or a range with `trials_per_activation`."""
-        train_keys = set(TrainConfig.model_fields) - {"activation", "lr"}
-        sweep_keys = set(cls.model_fields) - {"train", "lrs"}
-        return sorted(sweep_keys | train_keys | {"lr", "trials_per_activation"})
+        activation), each sweepable training key as a value, a list or a range."""
+        train_keys = set(TrainConfig.model_fields) - {"activation"}
+        sweep_keys = set(cls.model_fields) - {"train", "lrs", "lr_space", "space"}
+        return sorted(sweep_keys | train_keys)
 
     @classmethod
     def from_mapping(cls, values: Any, source: str = "sweep config") -> "SweepConfig":
-        """A sweep file's flat mapping: sweep keys, training keys, and `lr` as a list or range."""
+        """A sweep file's flat mapping: sweep keys and training keys, each sweepable training
+        key fixed (a value), a dimension (a list) or a range ({low, high, log})."""
         if not isinstance(values, dict):
             raise UsageError(f"{source} must be a YAML mapping of keys to values")
         allowed = cls.file_keys()
@@ -177,14 +292,12 @@ class SweepConfig(Config):
                 raise UsageError(
                     f"{source}: unknown key {shown(key)}; allowed keys: {', '.join(allowed)}"
                 )
-        train_keys = set(TrainConfig.model_fields) - {"activation", "lr"}
+        train_keys = set(TrainConfig.model_fields) - {"activation"}
         sweep_values = {k: v for k, v in values.items() if k in cls.model_fields}
         try:
-            lrs = _lrs_from(values)
-            if lrs is not None:
-                sweep_values["lrs"] = lrs
-            train = TrainConfig(**{k: v for k, v in values.items() if k in train_keys})
-            return cls(train=train, **sweep_values)
+            fixed, space = _space_from(values)
+            train = TrainConfig(**{k: v for k, v in fixed.items() if k in train_keys})
+            return cls(train=train, **sweep_values, **space)
         except UsageError as error:
             raise UsageError(f"{source}: {error}") from None
 
@@ -218,55 +331,52 @@ def describe_changes(changed: dict[str, tuple]) -> str:
     return ", ".join(f"{key} {old} -> {new}" for key, (old, new) in sorted(changed.items()))
 
 
-class LrRange(Config):
-    """`lr: {low, high}` with `trials_per_activation` points between them, log-spaced."""
-
-    low: PositiveNumber
-    high: PositiveNumber
-    trials_per_activation: StrictInt = between(1, limits.MAX_LRS, 4)
-
-    def grid(self) -> tuple[float, ...]:
-        if self.low >= self.high:
-            raise UsageError(
-                f"lr range is reversed or empty: low {self.low} >= high {self.high}; low must be "
-                "below high"
-            )
-        grid = lr_grid(self.low, self.high, self.trials_per_activation)
-        if len(set(grid)) < len(grid):
-            raise UsageError(
-                f"lr range low {self.low:g} ... high {self.high:g} holds fewer than "
-                f"{self.trials_per_activation} learning rates at 3 significant digits (it gives "
-                f"{shown(list(grid))}); use a wider range or fewer trials_per_activation"
-            )
-        return grid
+LR_FORMS = "a positive finite number, a non-empty list of them or a range {low: ..., high: ...}"
 
 
-def _lrs_from(values: dict) -> tuple[float, ...] | None:
-    """`lr` is a list of values, or {low, high} with trials_per_activation points between them
-    (a key written without a value is a mistake, not the default)."""
-    if "lr" not in values and "trials_per_activation" not in values:
-        return None
-    lr = values.get("lr", {"low": 1e-4, "high": 0.3})
-    if isinstance(lr, list):
-        if "trials_per_activation" in values:
-            raise UsageError(
-                "trials_per_activation goes with an lr range {low, high}; "
-                "with an lr list each activation gets one trial per listed lr"
-            )
-        if lr:
-            return tuple(TrainConfig(lr=value).lr for value in lr)
-    if not lr or not isinstance(lr, dict) or set(lr) != {"low", "high"}:
+def _space_from(values: dict) -> tuple[dict, dict]:
+    """A sweep file's training keys split into the fixed values and the space: the SweepConfig
+    fields `lrs`, `lr_space` and `space` (a key written without a value is a mistake, not the
+    default). In a grid, each range becomes trials_per_activation values."""
+    sampler = values.get("sampler", "grid")
+    count = values.get("trials_per_activation", DEFAULT_TRIALS)
+    lr = values.get("lr", DEFAULT_LR_RANGE)
+    if "lr" in values and (lr is None or lr == [] or lr == {}):
+        raise UsageError(f"lr must be {LR_FORMS}, got {shown(lr)}")
+    fixed = {k: v for k, v in values.items() if k != "lr"}
+    dimensions = {}
+    for key in SWEEPABLE:
+        if key in values or key == "lr":
+            dimension = dimension_of(key, lr if key == "lr" else values[key])
+            if dimension is None:
+                fixed[key] = lr if key == "lr" else values[key]
+            else:
+                fixed.pop(key, None)
+                dimensions[key] = dimension
+    _check_count(values, sampler, dimensions)
+    if sampler == "grid" and type(count) is int and 1 <= count <= limits.MAX_LRS:
+        dimensions = {k: gridded(d, count) for k, d in dimensions.items()}
+    space: dict = {"space": tuple(d for k, d in dimensions.items() if k != "lr")}
+    lr_dimension = dimensions.get("lr")
+    if lr_dimension is None:
+        space["lrs"] = (checked("lr", fixed["lr"]),)
+    elif lr_dimension.is_range:
+        space.update(lrs=(), lr_space=lr_dimension)
+    else:
+        space["lrs"] = lr_dimension.values
+    return fixed, space
+
+
+def _check_count(values: dict, sampler: str, dimensions: dict) -> None:
+    """trials_per_activation says how many points a range gives in a grid, or how many trials
+    a sampler draws; with lists alone in a grid it would mean nothing."""
+    if "trials_per_activation" not in values or sampler != "grid":
+        return
+    if not any(d.is_range for d in dimensions.values()):
         raise UsageError(
-            "lr must be a non-empty list of numbers or a range {low: ..., high: ...}, "
-            f"got {shown(lr)}"
+            "trials_per_activation goes with a range {low, high} or a sampler (random, tpe, gp); "
+            "with lists each activation gets one trial per grid point"
         )
-    extra = {k: v for k, v in values.items() if k == "trials_per_activation"}
-    try:
-        return LrRange(**lr, **extra).grid()
-    except UsageError as error:
-        if str(error).startswith(("low ", "high ")):
-            raise UsageError(f"lr.{error}") from None
-        raise
 
 
 # --- the other jobs -----------------------------------------------------------------------

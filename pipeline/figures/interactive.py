@@ -18,50 +18,64 @@ def to_html(figure) -> str:
 
 
 def lr_response(
-    points: Mapping[str, Sequence[tuple[float, float, str]]],
+    points: Mapping[str, Sequence[tuple[float | str, float, str]]],
     title: str,
     seed_lr: float | None = None,
+    setting: str = "lr",
+    categorical: bool = False,
+    lines: bool = True,
+    reference: float | None = None,
 ) -> str:
-    """Best validation accuracy against learning rate on a log axis, one line per activation;
-    `points[activation]` holds (lr, best val_acc, outcome) as for `plots.lr_response`. Hovering
-    a point shows its activation, lr, accuracy and outcome; clicking a legend entry hides it."""
+    """Best validation accuracy against a setting (lr on a log axis by default), one trace per
+    activation, as `static.lr_response` draws it; `points[activation]` holds (value, best
+    val_acc, outcome). Hovering a point shows its activation, value, accuracy and outcome;
+    clicking a legend entry hides it."""
     import plotly.graph_objects as go
 
+    reference = seed_lr if reference is None else reference
+    mode = "lines+markers" if lines and not categorical else "markers"
     figure = go.Figure()
     for activation, rows in points.items():
-        rows = sorted(rows)
+        rows = sorted(rows, key=lambda row: (str(row[0]) if categorical else row[0], row[1]))
         figure.add_trace(
             go.Scatter(
-                x=[lr for lr, _, _ in rows],
+                x=[str(x) if categorical else x for x, _, _ in rows],
                 y=[0.0 if outcome == "diverged" else value for _, value, outcome in rows],
-                mode="lines+markers",
+                mode=mode,
                 name=activation,
                 legendgroup=activation,
                 marker={"symbol": [_MARKERS[outcome] for _, _, outcome in rows], "size": 9},
                 customdata=[outcome for _, _, outcome in rows],
-                hovertemplate=f"{activation}<br>lr %{{x:g}}<br>best val_acc %{{y:.4f}}"
+                hovertemplate=f"{activation}<br>{setting} %{{x{'' if categorical else ':g'}}}"
+                "<br>best val_acc %{y:.4f}"
                 "<br>%{customdata}<extra></extra>",
             )
         )
-    if seed_lr is not None:  # a trace, not a shape: placed in data units on the log axis
-        figure.add_trace(
-            go.Scatter(
-                x=[seed_lr, seed_lr],
-                y=[0, 1],
-                mode="lines",
-                line={"dash": "dot", "color": "grey"},
-                name=f"seed's lr {seed_lr:g}",
-                hoverinfo="skip",
-            )
-        )
+    if reference is not None:  # a trace, not a shape: placed in data units on the log axis
+        figure.add_trace(_reference_line(reference))
     figure.update_layout(
         title=title,
         template="plotly_white",
         legend_title_text="activation (● complete, ○ pruned, × diverged)",
     )
-    figure.update_xaxes(type="log", title_text="learning rate")
+    name = "learning rate" if setting == "lr" else setting.replace("_", " ")
+    axis = {"type": "log"} if setting == "lr" else ({"type": "category"} if categorical else {})
+    figure.update_xaxes(title_text=name, **axis)
     figure.update_yaxes(title_text="best validation accuracy", range=[-0.03, 1.0])
     return to_html(figure)
+
+
+def _reference_line(reference: float):
+    import plotly.graph_objects as go
+
+    return go.Scatter(
+        x=[reference, reference],
+        y=[0, 1],
+        mode="lines",
+        line={"dash": "dot", "color": "grey"},
+        name=f"seed's lr {reference:g}",
+        hoverinfo="skip",
+    )
 
 
 def accuracy_intervals(

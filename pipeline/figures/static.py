@@ -63,38 +63,45 @@ def close(fig: Figure) -> None:
 
 
 def lr_response(
-    points: Mapping[str, Sequence[tuple[float, float, str]]],
+    points: Mapping[str, Sequence[tuple[float | str, float, str]]],
     title: str,
     seed_lr: float | None = None,
+    setting: str = "lr",
+    categorical: bool = False,
+    lines: bool = True,
+    reference: float | None = None,
 ) -> Figure:
-    """Best validation accuracy against learning rate, one line per activation.
+    """Best validation accuracy against a setting (the learning rate by default), one colour
+    per activation: a line through its points where `lines`, points alone where other settings
+    vary too; a categorical setting's values as categories, lr on a log axis.
 
-    `points[activation]` holds (lr, best val_acc, outcome) with outcome "complete", "pruned" (a
-    hollow marker: the accuracy it had reached) or "diverged" (an x at 0: no epoch finished).
+    `points[activation]` holds (value, best val_acc, outcome) with outcome "complete", "pruned"
+    (a hollow marker: the accuracy it had reached) or "diverged" (an x at 0: no epoch finished).
     """
+    reference = seed_lr if reference is None else reference
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for index, (activation, rows) in enumerate(points.items()):
         color = f"C{index % 10}"
-        rows = sorted(rows)
-        trained = [(lr, value) for lr, value, outcome in rows if outcome != "diverged"]
-        if trained:
+        rows = sorted(rows, key=lambda row: (str(row[0]) if categorical else row[0], row[1]))
+        rows = [(str(x) if categorical else x, value, outcome) for x, value, outcome in rows]
+        trained = [(x, value) for x, value, outcome in rows if outcome != "diverged"]
+        if trained and lines and not categorical:
             ax.plot(*zip(*trained, strict=True), "-", color=color, label=activation)
-        for lr, value, outcome in rows:
+        else:
+            ax.plot([], [], "o", color=color, label=activation)
+        for x, value, outcome in rows:
             if outcome == "diverged":
-                ax.plot(lr, 0, "x", color=color, ms=8)
+                ax.plot(x, 0, "x", color=color, ms=8)
             else:
-                ax.plot(lr, value, "o", color=color, mfc=color if outcome == "complete" else "none")
-    if seed_lr is not None:
-        ax.axvline(seed_lr, color="grey", ls=":", lw=1, label=f"seed's lr {seed_lr:g}")
+                ax.plot(x, value, "o", color=color, mfc=color if outcome == "complete" else "none")
+    if reference is not None:
+        ax.axvline(reference, color="grey", ls=":", lw=1, label=f"seed's lr {reference:g}")
     ax.plot([], [], "o", color="grey", mfc="none", label="pruned (accuracy reached)")
     ax.plot([], [], "x", color="grey", label="diverged")
-    ax.set(
-        xscale="log",
-        xlabel="learning rate",
-        ylabel="best validation accuracy",
-        title=title,
-        ylim=(-0.03, 1.0),
-    )
+    name = "learning rate" if setting == "lr" else setting.replace("_", " ")
+    ax.set(xlabel=name, ylabel="best validation accuracy", title=title, ylim=(-0.03, 1.0))
+    if setting == "lr":
+        ax.set_xscale("log")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()

@@ -21,11 +21,12 @@ def run(job: SweepJobConfig) -> int:
         stack = trials.stack_size(job.sweep, device)
         print(
             f"note: {count} of {asked} workers: stacks of {stack} cover the grid's "
-            f"{len(job.sweep.grid)} trials"
+            f"{job.sweep.trial_count} trials"
         )
     # Bad data fails here, before the study or a run exists.
     source = data.locate(job.data_dir, dataset=job.sweep.train.dataset)
-    data.check_fits(source, job.sweep.train.batch_size, job.sweep.train.val_fraction)
+    largest = job.sweep.largest_train  # the largest batch the space holds
+    data.check_fits(source, largest.batch_size, largest.val_fraction)
     sweep = open_sweep(job, create=True, data_digest=source.digest)
     run_status, warnings = "FAILED", []
     try:

@@ -9,7 +9,8 @@ from pipeline.workflows.trials import work
 def run(job: SweepJobConfig) -> int:
     # Bad data fails here, before a trial is claimed.
     source = data.locate(job.data_dir, dataset=job.sweep.train.dataset)
-    data.check_fits(source, job.sweep.train.batch_size, job.sweep.train.val_fraction)
+    largest = job.sweep.largest_train  # the largest batch the space holds
+    data.check_fits(source, largest.batch_size, largest.val_fraction)
     sweep = open_sweep(job, create=False)
     outcomes = work(sweep, source=source)
     for o in outcomes:

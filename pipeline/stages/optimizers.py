@@ -14,13 +14,11 @@ from dataclasses import dataclass
 
 import torch
 
-from pipeline.core.config import OPTIMIZERS, TrainConfig
+from pipeline.core.config import OPTIMIZER_FAMILIES, OPTIMIZERS, TrainConfig
 from pipeline.core.errors import UsageError
 
 KINDS = OPTIMIZERS
-# The kinds one stack may mix: Adam and AdamW differ only in where weight decay goes, which a
-# per-slice coefficient of 0 switches off; SGD keeps other state, so its trials stack apart.
-FAMILIES = {"sgd": "sgd", "adam": "adam", "adamw": "adam"}
+FAMILIES = OPTIMIZER_FAMILIES  # the kinds one stack may mix (core/config.py)
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch's defaults
 
 

@@ -76,16 +76,31 @@ def of_phase(runs: pd.DataFrame, phase: str) -> pd.DataFrame:
     return runs[(runs["stage"] == "train") & (phases == phase)]
 
 
-def replicate_runs(runs: pd.DataFrame, best_lr: dict[str, float]) -> pd.DataFrame:
-    """The finished replicates with a test accuracy, each at its activation's best lr (one a
-    changed grid no longer picks is left out)."""
+def replicate_runs(runs: pd.DataFrame, best: dict[str, float | dict]) -> pd.DataFrame:
+    """The finished replicates with a test accuracy, each at its activation's best
+    configuration: `best[activation]` its lr, or its settings {lr: ..., batch_size: ...} (one
+    a changed grid no longer picks is left out)."""
     replicates = of_phase(runs, REPLICATE)
     replicates = replicates[(replicates["status"] == "FINISHED") & replicates["test_acc"].notna()]
     chosen = [
-        activation in best_lr and math.isclose(lr, best_lr[activation], rel_tol=1e-9)
-        for activation, lr in zip(replicates["activation"], replicates["lr"], strict=True)
+        row["activation"] in best and _same_settings(row, best[row["activation"]])
+        for _, row in replicates.iterrows()
     ]
     return replicates[pd.Series(chosen, index=replicates.index, dtype=bool)]
+
+
+def _same_settings(row: pd.Series, best: float | dict) -> bool:
+    settings = best if isinstance(best, dict) else {"lr": best}
+    for key, value in settings.items():
+        if key == "seed" or key not in row:
+            continue
+        try:  # a number as a number (a column with a blank reads 64 as 64.0)
+            same = math.isclose(float(row[key]), float(value), rel_tol=1e-9)
+        except (TypeError, ValueError):
+            same = str(row[key]) == str(value)
+        if not same:
+            return False
+    return True
 
 
 def replicate_accuracies(replicates: pd.DataFrame) -> dict[str, dict[int, float]]:
@@ -109,10 +124,14 @@ def _replicate_columns(replicates: pd.DataFrame) -> dict:
 
 
 def results_table(
-    runs: pd.DataFrame, activations: tuple[str, ...], seed_lr: float = SEED_LR
+    runs: pd.DataFrame,
+    activations: tuple[str, ...],
+    seed_lr: float = SEED_LR,
+    settings: tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """Per activation: the grid's best trial by validation accuracy, its trial at the seed's
-    lr, and the mean ± std test accuracy of the replicates at the best lr."""
+    """Per activation: the grid's best trial by validation accuracy (its lr, and its value of
+    each other swept setting in `settings` as `best_<setting>`), its trial at the seed's lr,
+    and the mean ± std test accuracy of the replicates at the best configuration."""
     trials = of_phase(runs, GRID)
     trials = trials[trials["status"] == "FINISHED"]
     completed = trials[trials["state"] == "COMPLETE"]
@@ -121,9 +140,11 @@ def results_table(
         mine = completed[completed["activation"] == activation]
         row = {"activation": activation, "trials": int((trials["activation"] == activation).sum())}
         if not mine.empty:
-            best = mine.loc[mine["best_val_acc"].idxmax()]
-            row.update(best_lr=best["lr"], train_time_s=best["train_time_s"], **_run_columns(best))
-            row.update(_replicate_columns(replicate_runs(runs, {activation: best["lr"]})))
+            best = mine.loc[_best_index(mine)]
+            chosen = {"lr": best["lr"], **{k: best[k] for k in _others(settings) if k in best}}
+            row.update({f"best_{key}": value for key, value in chosen.items()})
+            row.update(train_time_s=best["train_time_s"], **_run_columns(best))
+            row.update(_replicate_columns(replicate_runs(runs, {activation: chosen})))
         at_seed_lr = trials[
             (trials["activation"] == activation) & ((trials["lr"] - seed_lr).abs() < 1e-12)
         ]
@@ -135,7 +156,21 @@ def results_table(
             )
         rows.append(row)
     table = pd.DataFrame(rows)
-    return table[[c for c in COLUMNS if c in table]]
+    order = ["activation", "best_lr", *(f"best_{key}" for key in _others(settings)), *COLUMNS]
+    return table[list(dict.fromkeys(c for c in order if c in table))]
+
+
+def _best_index(mine: pd.DataFrame):
+    """The row of the highest best_val_acc; of equals, the earliest trial, as the study picks
+    the configuration its replicates train."""
+    if "trial" not in mine or mine["trial"].isna().all():
+        return mine["best_val_acc"].idxmax()
+    return mine.sort_values(["best_val_acc", "trial"], ascending=[False, True]).index[0]
+
+
+def _others(settings: tuple[str, ...]) -> list[str]:
+    """The swept settings beside lr, each a `best_<setting>` column."""
+    return [key for key in settings if key != "lr"]
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -147,8 +182,8 @@ def to_markdown(table: pd.DataFrame) -> str:
             return "–"
         if column in PERCENT:
             return f"{100 * value:.2f}"
-        if column in ("best_lr",):
-            return f"{value:g}"
+        if column.startswith("best_") and column != "best_epoch":
+            return f"{value:g}" if isinstance(value, float) else str(value)
         if column in ("best_epoch", "seed_lr_best_epoch", "trials", "replicate_seeds"):
             return str(int(value))
         if isinstance(value, float):
@@ -164,7 +199,7 @@ def to_markdown(table: pd.DataFrame) -> str:
         }
 
     shown = [c for c in table.columns if not c.endswith("at_chance")]
-    headers = [COLUMNS[c] for c in shown]
+    headers = [COLUMNS.get(c, c.replace("_", " ")) for c in shown]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     any_marked = False
     for _, row in table.iterrows():
@@ -178,16 +213,16 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 
 def lr_response_points(
-    runs: pd.DataFrame, activations: tuple[str, ...]
-) -> dict[str, list[tuple[float, float, str]]]:
-    """Per activation, (lr, best val_acc, outcome) of each grid trial that has an accuracy or
-    diverged."""
+    runs: pd.DataFrame, activations: tuple[str, ...], setting: str = "lr"
+) -> dict[str, list[tuple[float | str, float, str]]]:
+    """Per activation, (value of `setting` (lr by default), best val_acc, outcome) of each grid
+    trial that has an accuracy or diverged."""
     trials = of_phase(runs, GRID)
     points = {}
     for activation in [a for a in activations if a in set(trials["activation"])]:
         mine = trials[trials["activation"] == activation]
         points[activation] = [
-            (row.lr, row.best_val_acc, _outcome(row))
+            (getattr(row, setting), row.best_val_acc, _outcome(row))
             for row in mine.itertuples()
             if _outcome(row) == "diverged" or not pd.isna(row.best_val_acc)
         ]
@@ -212,3 +247,23 @@ def dataset_note(runs: pd.DataFrame) -> str:
         classes = json.loads(recorded.iloc[0])
         note += f", {len(classes)} classes: {', '.join(classes)}"
     return note + ".\n\n"
+
+
+def activation_spread(table: pd.DataFrame) -> str:
+    """The activation's effect, said as the spread of the per-activation bests (each at its own
+    best configuration): in this design every activation gets the same trials, so the spread
+    is a fair comparison, where an importance over all trials is not (few trials per
+    activation, a space searched within each)."""
+    if "val_acc" not in table or table["val_acc"].notna().sum() < 2:
+        return ""
+    rows = table.dropna(subset=["val_acc"])
+    high, low = rows.loc[rows["val_acc"].idxmax()], rows.loc[rows["val_acc"].idxmin()]
+    if high["activation"] == low["activation"]:
+        return ""
+    spread = 100 * (high["val_acc"] - low["val_acc"])
+    return (
+        f"Activation effect: the best validation accuracy per activation spans {spread:.2f} "
+        f"points, from {low['activation']} ({100 * low['val_acc']:.2f}%) to "
+        f"{high['activation']} ({100 * high['val_acc']:.2f}%), each at its own best "
+        "configuration.\n"
+    )

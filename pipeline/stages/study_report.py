@@ -13,6 +13,7 @@ import pandas as pd
 from pipeline.core.config import SEED_LR
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write_text, atomic_writer
+from pipeline.core.search_space import CATEGORICAL
 from pipeline.figures import interactive, static
 from pipeline.stages import results, statistics
 
@@ -33,6 +34,8 @@ class Report:
     pairs: pd.DataFrame  # statistics.pairwise_differences
     markdown: str
     files: list[Path] = field(default_factory=list)
+    # Per activation its best configuration: lr and each other swept setting.
+    best: dict[str, dict] = field(default_factory=dict)
 
 
 def report_dir(study: str) -> Path:
@@ -40,40 +43,54 @@ def report_dir(study: str) -> Path:
     return REPORTS_DIR / study
 
 
-def build_report(runs: pd.DataFrame, study: str, activations: tuple[str, ...]) -> Report:
-    """The tables and their Markdown from the sweep's training runs."""
+def build_report(
+    runs: pd.DataFrame, study: str, activations: tuple[str, ...], settings: tuple[str, ...] = ()
+) -> Report:
+    """The tables and their Markdown from the sweep's training runs; `settings` the swept
+    settings beside the activation (lr alone by default)."""
     if runs.empty:
         raise PipelineError(f"no training runs of sweep {study!r} yet; run `make sweep` first")
-    table = results.results_table(runs, activations)
-    best_lr = dict(zip(table["activation"], table.get("best_lr", []), strict=False))
-    best_lr = {a: lr for a, lr in best_lr.items() if not math.isnan(lr)}
-    replicates = results.replicate_runs(runs, best_lr)
+    table = results.results_table(runs, activations, settings=settings)
+    best = _best_configurations(table)
+    best_lr = {a: config["lr"] for a, config in best.items()}
+    replicates = results.replicate_runs(runs, best)
     accuracies = results.replicate_accuracies(replicates)
     ordered = {a: accuracies[a] for a in activations if a in accuracies}
     summary = statistics.replicate_summary({a: list(v.values()) for a, v in ordered.items()})
     summary.insert(1, "lr", [best_lr[a] for a in summary["activation"]])
     pairs = statistics.pairwise_differences(ordered)
     note = results.dataset_note(runs)
-    markdown = _markdown(study, note, table, summary, pairs, _replicates_line(replicates))
-    return Report(table, summary, pairs, markdown)
+    markdown = _markdown(study, note, table, summary, pairs, _replicates_line(replicates, settings))
+    return Report(table, summary, pairs, markdown, best=best)
 
 
-def _replicates_line(replicates: pd.DataFrame) -> str:
+def _best_configurations(table: pd.DataFrame) -> dict[str, dict]:
+    """Per activation with a completed trial, its best_<setting> columns as {setting: value}."""
+    columns = [c for c in table.columns if c.startswith("best_") and c != "best_epoch"]
+    best = {}
+    for _, row in table.iterrows():
+        if "best_lr" in row and not pd.isna(row["best_lr"]):
+            best[row["activation"]] = {c.removeprefix("best_"): row[c] for c in columns}
+    return best
+
+
+def _replicates_line(replicates: pd.DataFrame, settings: tuple[str, ...]) -> str:
     """What the replicates were: their seeds and budget."""
     seeds = ", ".join(str(s) for s in sorted(set(replicates["seed"])))
     budget = ""
     if "max_epochs" in replicates and not replicates.empty:
         budget = f", each up to {int(replicates['max_epochs'].max())} epochs"
-    return f"Seeds {seeds}{budget}, at the lr the grid chose (table above).\n"
+    chosen = "lr" if set(settings) <= {"lr"} else "configuration"
+    return f"Seeds {seeds}{budget}, at the {chosen} the grid chose (table above).\n"
 
 
 def _markdown(study: str, dataset_note: str, table, summary, pairs, replicates_line: str) -> str:
     parts = [
         f"# Sweep {study}\n",
         dataset_note.rstrip("\n") + "\n" if dataset_note else "",
-        "## The grid: each activation's best learning rate, and the seed's lr\n",
+        "## The grid: each activation's best configuration, and the seed's lr\n",
         results.to_markdown(table),
-        "## Replicates: test accuracy over seeds at each activation's best lr\n",
+        "## Replicates: test accuracy over seeds at each activation's best configuration\n",
     ]
     if summary.empty:
         parts.append(NO_REPLICATES + "\n")
@@ -84,6 +101,8 @@ def _markdown(study: str, dataset_note: str, table, summary, pairs, replicates_l
             "## Every pair of activations\n",
             statistics.pairwise_markdown(pairs),
         ]
+    if spread := results.activation_spread(table):
+        parts += ["## The activation's effect\n", spread]
     return "\n".join(parts)
 
 
@@ -92,10 +111,12 @@ def write_report(
     study: str,
     activations: tuple[str, ...],
     directory: Path | None = None,
+    settings: tuple[str, ...] = ("lr",),
 ) -> Report:
     """Every file of the study's report in `directory` (default reports/<study>/), each
-    written whole or not at all; the report, with the files it wrote."""
-    report = build_report(runs, study, activations)
+    written whole or not at all; the report, with the files it wrote. A response figure for
+    each swept setting in `settings`."""
+    report = build_report(runs, study, activations, settings)
     directory = report_dir(study) if directory is None else directory
     directory.mkdir(parents=True, exist_ok=True)
     texts = {
@@ -104,12 +125,13 @@ def write_report(
         "replicates.csv": report.summary.to_csv(index=False),
         "pairwise.csv": report.pairs.to_csv(index=False),
     }
-    points = results.lr_response_points(runs, activations)
-    title = f"sweep {study}: validation accuracy vs learning rate"
-    texts["lr_response.html"] = interactive.lr_response(points, title, seed_lr=SEED_LR)
-    figures = {"lr_response.png": static.lr_response(points, title, seed_lr=SEED_LR)}
+    figures = {}
+    for setting in dict.fromkeys(("lr", *settings)):
+        html, png = _response_figures(runs, study, activations, setting, len(settings) > 1)
+        texts.update(html)
+        figures.update(png)
     if not report.summary.empty:
-        inputs = _interval_inputs(report.summary, runs, study)
+        inputs = _interval_inputs(report, runs, study)
         texts["test_accuracy.html"] = interactive.accuracy_intervals(*inputs)
         figures["test_accuracy.png"] = static.accuracy_intervals(*inputs)
     for name, text in texts.items():
@@ -122,10 +144,26 @@ def write_report(
     return report
 
 
-def _interval_inputs(summary: pd.DataFrame, runs: pd.DataFrame, study: str) -> tuple:
+def _response_figures(runs, study: str, activations, setting: str, marginal: bool) -> tuple:
+    """Best validation accuracy against one setting (`<setting>_response.png` and `.html`):
+    lines per activation where it is the only swept setting, points where others vary too."""
+    points = results.lr_response_points(runs, activations, setting)
+    name = "learning rate" if setting == "lr" else setting.replace("_", " ")
+    title = f"sweep {study}: validation accuracy vs {name}"
+    options = {
+        "setting": setting,
+        "categorical": setting in CATEGORICAL,
+        "lines": not marginal,
+        "reference": SEED_LR if setting == "lr" else None,
+    }
+    html = {f"{setting}_response.html": interactive.lr_response(points, title, **options)}
+    return html, {f"{setting}_response.png": static.lr_response(points, title, **options)}
+
+
+def _interval_inputs(report: Report, runs: pd.DataFrame, study: str) -> tuple:
     """The accuracy-interval figures' arguments: each seed's value, means, intervals, UvA."""
-    best_lr = dict(zip(summary["activation"], summary["lr"], strict=True))
-    values = results.replicate_accuracies(results.replicate_runs(runs, best_lr))
+    summary = report.summary
+    values = results.replicate_accuracies(results.replicate_runs(runs, report.best))
     means = dict(zip(summary["activation"], summary["test_acc_mean"], strict=True))
     intervals = {r.activation: (r.ci95_low, r.ci95_high) for r in summary.itertuples()}
     reference = {a: statistics.UVA_TEST_ACC[a] for a in means if a in statistics.UVA_TEST_ACC}

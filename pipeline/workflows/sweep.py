@@ -86,6 +86,7 @@ def _prepare(sweep: Sweep, data_digest: str | None) -> None:
     if data_digest:
         check_same_data(study, data_digest, "this machine's")
     parent = study.attr(PARENT_RUN)
+    swept = {"activation", *(d.key for d in config.dimensions)}
     if parent is None:
         parent = tracker.start_run(
             f"sweep-{config.study}",
@@ -95,13 +96,13 @@ def _prepare(sweep: Sweep, data_digest: str | None) -> None:
                 "activations": ",".join(config.activations),
                 "pruner": config.pruner,
                 "storage": label(study.url),
-                **{k: v for k, v in config.train.params().items() if k not in ("activation", "lr")},
+                **{k: v for k, v in config.train.params().items() if k not in swept},
             },
             tags={"sweep": config.study},
             description=f"sweep {config.study}: {len(config.activations)} activations x "
-            f"{len(config.lrs)} learning rates on "
-            f"{display_name(dataset_name(config.train.dataset))}, then each activation's best lr "
-            "with more seeds (phase=replicate); one nested run per Optuna trial",
+            f"{config.points_per_activation} trials each ({_space_text(config)}) on "
+            f"{display_name(dataset_name(config.train.dataset))}, then each activation's best "
+            "configuration with more seeds (phase=replicate); one nested run per Optuna trial",
         )
         study.set_attr(PARENT_RUN, parent)
     else:
@@ -121,10 +122,17 @@ def _plan_tags(sweep: Sweep) -> dict[str, str]:
     seeds = config.replicate_seed_list(studies.seed_count(sweep.study))
     return {
         "lrs": ",".join(f"{lr:g}" for lr in config.lrs),
+        "sampler": config.sampler,
+        "space": _space_text(config),
         "replicate_seeds": ",".join(map(str, seeds)),
         "replicate_max_epochs": str(config.replicate_max_epochs),
         "replicate_patience": str(config.replicate_patience),
     }
+
+
+def _space_text(config) -> str:
+    """The swept settings: `sampler grid: lr [0.01, 0.1], batch_size [32, 64]`."""
+    return f"sampler {config.sampler}: " + ", ".join(d.describe() for d in config.dimensions)
 
 
 def check_same_store(study: studies.Study, job: SweepJobConfig) -> None:
@@ -228,7 +236,12 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
     for state in ("COMPLETE", "PRUNED", "FAIL"):
         metrics[f"trials_{state.lower()}"] = counts.get(state, 0)
     tracker.log_metrics(parent, metrics)
-    tracker.set_tags(parent, {f"best_lr.{a}": f"{b.lr:g}" for a, b in best.items()})
+    tags = {f"best_lr.{a}": f"{b.lr:g}" for a, b in best.items()}
+    for activation, trial in best.items():  # the other settings the sweep varies
+        for key, value in trial.params.items():
+            if key not in ("activation", "lr") and key in sweep.config.sweep.swept_keys:
+                tags[f"best_{key}.{activation}"] = str(value)
+    tracker.set_tags(parent, tags)
     for path, figure in studies.static_figures(sweep.study).items():
         tracking.log_figure(tracker, parent, figure, path)
     for path, page in studies.interactive_figures(sweep.study).items():
@@ -248,7 +261,10 @@ def publish_report(
     """The study's report files in reports/<study>/, from what MLflow recorded, logged on the
     parent run under results/ (with the replicates' means and intervals as metrics)."""
     runs = tracking.sweep_runs(tracker, job.sweep.study)
-    report = study_report.write_report(runs, job.sweep.study, job.sweep.activations)
+    sweep = job.sweep
+    report = study_report.write_report(
+        runs, sweep.study, sweep.activations, settings=sweep.swept_keys
+    )
     if parent:
         for path in report.files:
             tracking.log_file(tracker, parent, path, "results")
@@ -263,7 +279,7 @@ class SweepBar(tqdm):
     def __init__(self, sweep: Sweep, desc: str):
         config = sweep.config.sweep
         replicates = len(config.activations) * studies.seed_count(sweep.study)
-        total = len(config.grid) + replicates
+        total = config.trial_count + replicates
         super().__init__(total=total, desc=desc, unit="trial", disable=not sweep.config.progress)
 
     def update_from(self, study: studies.Study) -> None:

@@ -119,11 +119,20 @@ def _tell(sweep: Sweep, trial, config: TrainConfig, result) -> TrialOutcome:
     )
 
 
-def run_name(config: TrainConfig, phase: str) -> str:
-    """A grid trial is named as `make train` names a run; a replicate also by its seed."""
+def run_name(config: TrainConfig, phase: str, swept: tuple[str, ...] = ()) -> str:
+    """A grid trial is named as `make train` names a run, with the other settings the sweep
+    varies (`train-relu-lr0.01-batch_size32`); a replicate also by its seed."""
+    keys = [key for key in swept if key not in ("lr", "seed" if phase != GRID else "")]
+    extra = "".join(f"-{key}{_shown(getattr(config, key))}" for key in keys)
     if phase == GRID:
-        return config.run_name
-    return f"{phase}-{config.activation}-lr{config.lr:g}-seed{config.seed}"
+        return config.run_name + extra
+    return f"{phase}-{config.activation}-lr{config.lr:g}{extra}-seed{config.seed}"
+
+
+def _shown(value) -> str:
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @contextlib.contextmanager
@@ -136,7 +145,7 @@ def _trial_run(sweep: Sweep, trial, config, splits, settings, stack_size: int):
         config,
         splits,
         settings,
-        name=run_name(config, phase),
+        name=run_name(config, phase, sweep.config.sweep.swept_keys),
         parent_run_id=sweep.parent_run_id,
         tags={**tags, "phase": phase},
         description=f"Trial {trial.number} of sweep {study} ({phase}).",
@@ -167,7 +176,7 @@ def work(
                 # Another worker's trial may still fail and be queued again, or finish the grid.
                 time.sleep(poll_s)
                 continue
-            seed = int(trials[0].user_attrs.get("seed", config.train.seed))
+            seed = sweep.study.train_config(trials[0]).seed
             with studies.heartbeat(sweep.study, *trials):
                 outcomes += run_trials(sweep, trials, splits.of(seed), settings)
             bar.update_from(sweep.study)
@@ -209,15 +218,15 @@ def stack_size(config: SweepConfig, device) -> int:
         return 1
     if device.type != "cuda":
         return CPU_STACK
-    train = config.train
+    train = config.largest_train
     per_trial = limits.training_bytes(
         train.parameter_count, train.hidden_sizes, train.batch_size, train.optimizer
     )
-    return max(1, min(len(config.grid), limits.MEMORY_LIMIT_BYTES // per_trial))
+    return max(1, min(config.trial_count, limits.MEMORY_LIMIT_BYTES // per_trial))
 
 
 def worker_count(config: SweepConfig, device, asked: int) -> int:
     """At most one worker per stack the grid fills: on a GPU the default stack holds the whole
     grid, and a second process would only split it (CUDA time-slices between processes)."""
-    stacks = math.ceil(len(config.grid) / stack_size(config, device))
+    stacks = math.ceil(config.trial_count / stack_size(config, device))
     return min(asked, stacks)

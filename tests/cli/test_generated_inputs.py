@@ -27,7 +27,8 @@ from pipeline.cli import main as cli
 from pipeline.cli.commands import STAGES
 from pipeline.core import limits
 from pipeline.core.activations import NAMES
-from pipeline.core.sweep_config import SweepConfig, lr_grid
+from pipeline.core.search_space import SWEEPABLE
+from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.yaml_files import read_yaml
 from tests.conftest import isolate
 
@@ -111,7 +112,8 @@ TEXTS = ["", " ", "relu", "tanh", "Relu", "sigmoidd", "1e-3", "0.1", "nan", "inf
          "null", "~", "none", "median", "cpu", "cuda", "auto", "a" * 101, "a" * 100, "-study",
          "study name", "é", "x/y", "..", "sqlite://", "sqlite:///", "sqlite:///s.db",
          "sqlite:///:memory:", "journal://", "journal://.", "s.journal", "redis://h/0",
-         "postgresql://u@h/db", "good.yaml/x.db", "/etc/passwd", "0x10", "1_000"]  # fmt: skip
+         "postgresql://u@h/db", "good.yaml/x.db", "/etc/passwd", "0x10", "1_000", "grid",
+         "random", "tpe", "gp", "cmaes", "adam", "kaiming"]  # fmt: skip
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -124,13 +126,21 @@ scalars = st.one_of(
 )
 with_a_repeat = st.lists(scalars, min_size=1, max_size=3).map(lambda items: [*items, items[0]])
 ranges = st.fixed_dictionaries(
-    {"low": st.sampled_from(EDGE_FLOATS), "high": st.floats(allow_subnormal=False)}
+    {"low": st.sampled_from(EDGE_FLOATS), "high": st.floats(allow_subnormal=False)},
+    optional={"log": scalars},
+)
+int_ranges = st.fixed_dictionaries(
+    {"low": st.sampled_from(EDGE_INTS), "high": st.integers(-2, 10**6)},
+    optional={"log": st.booleans()},
 )
 plausible = st.one_of(
     st.lists(st.sampled_from([*NAMES, "nope"]), max_size=4),
     st.lists(st.sampled_from([0.001, 0.01, 0.05, 0.0100000001, 2.0]), max_size=4),
     st.lists(st.integers(-2, 200_000), max_size=4),
+    st.lists(st.sampled_from(["sgd", "adam", "adamw", "kaiming", "xavier", "default", "nope"])),
+    st.lists(st.lists(st.integers(-2, 300), max_size=3), max_size=3),  # hidden_sizes' dimension
     ranges,
+    int_ranges,
 )
 yaml_values = st.one_of(
     scalars,
@@ -159,16 +169,31 @@ flag_texts = st.one_of(
 
 
 def expected_in_config(sweep: SweepConfig, key: str, value) -> None:
-    """A valid value reaches the config as it was read from the file: nothing coerced."""
-    if key == "lr":
-        low_high = (value["low"], value["high"]) if isinstance(value, dict) else None
-        assert same(sweep.lrs, value if low_high is None else lr_grid(*low_high, 4))
-    elif key == "trials_per_activation":
+    """A valid value reaches the config as it was read from the file: nothing coerced. A
+    sweepable training key given as a list is a dimension of those values, as a range one of
+    trials_per_activation points (in a grid) between its ends, as a scalar a fixed value."""
+    dimension = next((d for d in sweep.dimensions if d.key == key), None)
+    if key == "trials_per_activation":
         assert len(sweep.lrs) == value
+    elif key in SWEEPABLE and isinstance(value, dict):
+        assert dimension is not None and len(dimension.values) == sweep.trials_per_activation
+        # Its ends at 3 significant digits, as the grid's points are written.
+        assert math.isclose(min(dimension.values), value["low"], rel_tol=5e-3), key
+        assert math.isclose(max(dimension.values), value["high"], rel_tol=5e-3), key
+    elif key in SWEEPABLE and isinstance(value, list) and is_dimension(key, value):
+        assert dimension is not None and same(dimension.values, value), key
+    elif key == "lr":
+        assert sweep.lrs == (value,) and same(sweep.train.lr, value)
     elif key in SweepConfig.model_fields:
         assert same(getattr(sweep, key), value), key
     else:
+        assert dimension is None or len(dimension.values) == 1
         assert same(getattr(sweep.train, key), value), key
+
+
+def is_dimension(key: str, value: list) -> bool:
+    """`hidden_sizes` is a list already: a list of lists is its dimension."""
+    return key != "hidden_sizes" or any(isinstance(item, list) for item in value)
 
 
 @pytest.mark.parametrize("key", SweepConfig.file_keys())

@@ -79,7 +79,12 @@ def test_sweep_mapping_builds_grid_and_train_config():
             "hidden_sizes": [32],
         }
     )
-    assert config.grid == [("relu", 0.01), ("relu", 0.1), ("tanh", 0.01), ("tanh", 0.1)]
+    assert [(p["activation"], p["lr"]) for p in config.grid] == [
+        ("relu", 0.01),
+        ("relu", 0.1),
+        ("tanh", 0.01),
+        ("tanh", 0.1),
+    ]
     trial = config.train_config("tanh", 0.1)
     assert (trial.activation, trial.lr, trial.max_epochs, trial.hidden_sizes) == (
         "tanh",
@@ -157,7 +162,7 @@ def test_a_study_records_every_training_key_but_not_its_grid_or_where_it_runs():
     config = SweepConfig.from_mapping({"lr": [0.01, 0.1], "max_epochs": 5, "workers": 2})
     settings = config.recorded_settings()
     assert set(TrainConfig.model_fields) - set(settings) == {"activation", "lr", "device"}
-    assert set(settings) - set(TrainConfig.model_fields) == set(SWEEP_SETTINGS)
+    assert set(settings) - set(TrainConfig.model_fields) == {*SWEEP_SETTINGS, "sampler"}
     assert settings["max_epochs"] == "5" and settings["hidden_sizes"] == "512,256,256,128"
     assert all(isinstance(value, str) for value in settings.values())
     # What a rerun may change and go on: the grid's dimensions, where and how fast it runs.
@@ -170,6 +175,29 @@ def test_a_study_records_every_training_key_but_not_its_grid_or_where_it_runs():
     assert changed_settings(settings, extended.recorded_settings()) == {}
     adam = SweepConfig.from_mapping({"lr": [0.01], "max_epochs": 5, "optimizer": "adam"})
     assert changed_settings(settings, adam.recorded_settings()) == {"optimizer": ("sgd", "adam")}
+
+
+def test_a_study_records_its_space_and_a_swept_key_is_no_fixed_value():
+    """A grid's listed setting may gain values on a rerun; a setting that starts or stops being
+    swept, another sampler, or a sampler's changed choices or range is another study."""
+    grid = SweepConfig.from_mapping({"lr": [0.01], "batch_size": [32, 64]})
+    settings = grid.recorded_settings()
+    assert "batch_size" not in settings and settings["space.batch_size"] == "a grid's list"
+    wider = SweepConfig.from_mapping({"lr": [0.01, 0.1], "batch_size": [32, 64, 128]})
+    assert changed_settings(settings, wider.recorded_settings()) == {}
+    fixed = SweepConfig.from_mapping({"lr": [0.01], "batch_size": 32})
+    assert changed_settings(settings, fixed.recorded_settings()) == {"batch_size": ("64", "32")}
+    assert "space.batch_size" in changed_settings(fixed.recorded_settings(), settings)
+    sampled = {"sampler": "tpe", "lr": {"low": 0.001, "high": 0.1}, "trials_per_activation": 5}
+    tpe = SweepConfig.from_mapping(sampled).recorded_settings()
+    assert tpe["space.lr"] == "lr 0.001..0.1 (log)"
+    assert changed_settings(settings, tpe)["sampler"] == ("grid", "tpe")
+    more = SweepConfig.from_mapping({**sampled, "trials_per_activation": 9}).recorded_settings()
+    assert changed_settings(tpe, more) == {}, "more trials per activation go on"
+    other = SweepConfig.from_mapping({**sampled, "lr": {"low": 0.001, "high": 0.3}})
+    assert changed_settings(tpe, other.recorded_settings()) == {
+        "space.lr": ("lr 0.001..0.1 (log)", "lr 0.001..0.3 (log)")
+    }
 
 
 def test_a_setting_the_record_lacks_counts_as_its_default():

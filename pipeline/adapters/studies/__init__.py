@@ -1,12 +1,15 @@
 """The Optuna adapter, and the only package that imports optuna: storage, the queue of grid
 points, claims, heartbeats, the pruner and the study's figures. Public API only.
 
-The design is a grid: every activation is trained at the same learning rates. The grid is put in
-the study's queue once, when the study is prepared; workers then only claim queued trials, so N
-workers on one or many machines never run a point twice, and a rerun tops the queue up with the
-points that have no finished trial yet. Once the grid is finished, the replicates (each
-activation's chosen lr with more seeds) are queued once, under the study's lock, and claimed the
-same way. A heartbeat marks a trial whose worker died as FAIL and queues a retry of it.
+The design is fairness: every activation gets the same trials. A grid (every activation at the
+same points of the space) is put in the study's queue once, when the study is prepared; a
+sampler's trials are queued as placeholders, the same number per activation, and each gets its
+point when a worker claims it, drawn from its own activation's trials only (space.py). Workers
+only claim queued trials, so N workers on one or many machines never run a trial twice, and a
+rerun tops the queue up with what has no finished trial yet. Once the grid is finished, the
+replicates (each activation's chosen configuration with more seeds) are queued once, under the
+study's lock, and claimed the same way. A heartbeat marks a trial whose worker died as FAIL
+and queues a retry of it.
 
 Callers import the package and call its functions on a `Study`:
 `studies.claim(study, 2)`, `studies.best_trials(study)`, `studies.static_figures(study)`.
@@ -26,7 +29,9 @@ from pipeline.adapters.studies.queries import (
     grid_point,
     open_points,
     phase,
+    point_of,
     running_count,
+    space_keys,
     trials,
 )
 from pipeline.adapters.studies.queue import (
@@ -83,11 +88,13 @@ __all__ = [
     "missing_replicates",
     "open_points",
     "phase",
+    "point_of",
     "queue_missing",
     "queue_replicates",
     "replicate_key",
     "running_count",
     "seed_count",
+    "space_keys",
     "stack_key",
     "static_figures",
     "storage_file",

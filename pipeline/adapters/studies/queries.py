@@ -1,12 +1,13 @@
 """What a study holds: its trials by state and phase, their counts, the best value so far, the
 grid points still open, whether the grid is finished, and each activation's best trial."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from optuna.trial import FrozenTrial, TrialState
 
 from pipeline.adapters.studies.study import Study
 from pipeline.core.config import GRID
+from pipeline.core.search_space import point_key
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 PENDING = (TrialState.RUNNING, TrialState.WAITING)
@@ -19,6 +20,8 @@ class BestTrial:
     val_acc: float
     run_id: str
     number: int
+    # Its point: activation, lr and every other swept setting, as Optuna holds them.
+    params: dict = field(default_factory=dict, compare=False)
 
 
 def phase(trial: FrozenTrial) -> str:
@@ -34,6 +37,19 @@ def grid_point(trial: FrozenTrial) -> tuple[str, float] | None:
     if "activation" not in values or "lr" not in values:
         return None
     return values["activation"], float(values["lr"])
+
+
+def point_of(trial: FrozenTrial, keys: tuple[str, ...]) -> tuple | None:
+    """A trial's point (activation and the settings `keys`) as `point_key` gives it: its
+    params once it ran, the user attrs it was queued with before; None where one is missing."""
+    values = {**trial.user_attrs, **trial.params}
+    if any(key not in values for key in ("activation", *keys)):
+        return None
+    return point_key({key: values[key] for key in ("activation", *keys)})
+
+
+def space_keys(study: Study) -> tuple[str, ...]:
+    return tuple(d.key for d in study.config.dimensions)
 
 
 def trials(study: Study, *states: TrialState, of_phase: str | None = None) -> list[FrozenTrial]:
@@ -63,10 +79,23 @@ def best_value(study: Study) -> float:
     return max((t.value for t in trials(study, TrialState.COMPLETE)), default=float("nan"))
 
 
-def open_points(study: Study) -> list[tuple[str, float]]:
-    """Grid points without a finished (COMPLETE or PRUNED) grid trial."""
-    done = {grid_point(t) for t in trials(study, *FINISHED, of_phase=GRID)}
-    return [point for point in study.config.grid if point not in done]
+def open_points(study: Study) -> list[dict]:
+    """Grid points without a finished (COMPLETE or PRUNED) grid trial; for a sampler, one
+    `{"activation": ...}` per trial an activation still lacks."""
+    config, keys = study.config, space_keys(study)
+    finished = trials(study, *FINISHED, of_phase=GRID)
+    if config.sampler != "grid":
+        return [
+            {"activation": activation}
+            for activation in config.activations
+            for _ in range(config.trials_per_activation - activation_count(finished, activation))
+        ]
+    done = {point_of(t, keys) for t in finished}
+    return [point for point in config.grid if point_key(point) not in done]
+
+
+def activation_count(found: list[FrozenTrial], activation: str) -> int:
+    return sum(1 for t in found if {**t.user_attrs, **t.params}.get("activation") == activation)
 
 
 def grid_finished(study: Study) -> bool:
@@ -76,14 +105,18 @@ def grid_finished(study: Study) -> bool:
 
 
 def best_trials(study: Study, of_phase: str | None = GRID) -> dict[str, BestTrial]:
-    """Each activation's completed trial with the highest best_val_acc: of the grid (the lr it
-    chose) by default, of every phase with `of_phase=None`."""
+    """Each activation's completed trial with the highest best_val_acc: of the grid (the
+    configuration it chose) by default, of every phase with `of_phase=None`."""
     best: dict[str, BestTrial] = {}
+    keys = space_keys(study)
     for t in trials(study, TrialState.COMPLETE, of_phase=of_phase):
         activation = t.params.get("activation")  # none on a trial told without suggesting
         if activation in study.config.activations and (
             activation not in best or t.value > best[activation].val_acc
         ):
             run_id = t.user_attrs["mlflow_run_id"]
-            best[activation] = BestTrial(activation, t.params["lr"], t.value, run_id, t.number)
+            params = {key: t.params[key] for key in keys if key in t.params}
+            best[activation] = BestTrial(
+                activation, t.params["lr"], t.value, run_id, t.number, params
+            )
     return best

@@ -1,19 +1,32 @@
 """The study's queue and the claims on it: fail the trials whose worker died, queue the grid
-points that have no trial, claim queued trials for a worker (the replicates queued first once
-the grid is finished), and keep the claimed trials' heartbeats while they train."""
+points that have no trial (or a sampler's trials per activation), claim queued trials for a
+worker (drawing a sampler's points then; the replicates queued first once the grid is
+finished), and keep the claimed trials' heartbeats while they train."""
 
 import contextlib
 import threading
 from collections.abc import Iterator
 
 import optuna
-from optuna.trial import Trial, TrialState
+from optuna.distributions import CategoricalDistribution
+from optuna.trial import FrozenTrial, Trial, TrialState
 
+from pipeline.adapters.studies import space
 from pipeline.adapters.studies.logs import experimental_features
-from pipeline.adapters.studies.queries import FINISHED, grid_point, phase, trials
+from pipeline.adapters.studies.queries import (
+    FINISHED,
+    PENDING,
+    activation_count,
+    phase,
+    point_of,
+    space_keys,
+    trials,
+)
 from pipeline.adapters.studies.replicates import queue_replicates
 from pipeline.adapters.studies.study import Study
-from pipeline.core.config import GRID
+from pipeline.core.config import GRID, OPTIMIZER_FAMILIES
+from pipeline.core.search_space import param_text, point_key
+from pipeline.core.sweep_config import SweepConfig
 
 
 def _fail_stale(study: Study) -> None:
@@ -35,29 +48,82 @@ def fail_orphans(study: Study) -> None:
 
 
 def queue_missing(study: Study) -> None:
-    """Queue the grid points with no finished, running or queued trial, largest lr first
-    across all activations: fast learners finish early and give the pruner its references
-    sooner."""
-    grid = study.config.grid
+    """Queue what the grid phase lacks. A grid: the points with no finished, running or queued
+    trial, largest lr first across all activations (fast learners finish early and give the
+    pruner its references sooner). A sampler: each activation's missing trials, as placeholders
+    naming only their activation (the point is drawn at claim time), taking turns across the
+    activations so each progresses at the same pace."""
+    config, keys = study.config, space_keys(study)
     held = trials(study, *FINISHED, TrialState.RUNNING, TrialState.WAITING, of_phase=GRID)
-    taken = {grid_point(t) for t in held}
-    for activation, lr in sorted(grid, key=lambda p: (-p[1], grid.index(p))):
-        if (activation, lr) not in taken:
-            point = {"activation": activation, "lr": lr}
-            study.optuna_study.enqueue_trial(point, user_attrs=point)
+    if config.sampler != "grid":
+        missing = {
+            a: config.trials_per_activation - activation_count(held, a) for a in config.activations
+        }
+        for turn in range(max(missing.values(), default=0)):
+            for activation in config.activations:
+                if turn < missing[activation]:
+                    point = {"activation": activation}
+                    study.optuna_study.enqueue_trial(point, user_attrs=point)
+        return
+    grid = config.grid
+    taken = {point_of(t, keys) for t in held}
+    order = sorted(range(len(grid)), key=lambda i: (-grid[i]["lr"], i))
+    for point in (grid[i] for i in order):
+        if point_key(point) not in taken:
+            params = {key: param_text(key, value) for key, value in point.items()}
+            study.optuna_study.enqueue_trial(params, user_attrs=params)
 
 
-def stack_key(trial) -> tuple:
-    """What trials trained as one stack share: the phase, and a replicate's seed and budget
-    (stacked trials see the same batches for the same number of epochs)."""
-    attrs = trial.user_attrs
-    return phase(trial), attrs.get("seed"), attrs.get("max_epochs"), attrs.get("patience")
+def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple:
+    """What trials trained as one stack share: the phase, the seed and budget (stacked trials
+    see the same batches for the same number of epochs), the network's and the batches' shapes,
+    and the optimizer's family (SGD's state is not Adam's)."""
+    attrs, values = trial.user_attrs, {**trial.user_attrs, **trial.params}
+    train = config.train
+
+    def setting(key: str):
+        return param_text(key, values.get(key, getattr(train, key)))
+
+    return (
+        phase(trial),
+        setting("seed"),
+        attrs.get("max_epochs"),
+        attrs.get("patience"),
+        setting("batch_size"),
+        setting("hidden_sizes"),
+        OPTIMIZER_FAMILIES[setting("optimizer")],
+    )
+
+
+def _drawn(study: Study, trial: FrozenTrial, peers: list[FrozenTrial]) -> FrozenTrial:
+    """A queued placeholder given its point, drawn by the sampler from its activation's trials
+    (`peers`, to which it is added); it stays queued, its params set."""
+    activation = trial.user_attrs["activation"]
+    mine = [t for t in peers if t.params.get("activation") == activation]
+    seed = (study.config.base_seed * 100_003 + trial.number) % 2**31
+    point = {"activation": activation, **space.draw_point(study.config, mine, seed)}
+    found = {
+        "activation": CategoricalDistribution(study.activation_choices),
+        **space.distributions(study.config),
+    }
+    trial_id = study.trial_id(trial.number)
+    for key, value in point.items():
+        study.storage.set_trial_param(trial_id, key, found[key].to_internal_repr(value), found[key])
+    drawn = study.storage.get_trial(trial_id)
+    peers.append(drawn)
+    return drawn
+
+
+def _needs_point(study: Study, trial: FrozenTrial) -> bool:
+    """A sampler's placeholder not drawn yet (a retry keeps the point of the trial it retries)."""
+    return study.config.sampler != "grid" and phase(trial) == GRID and "lr" not in trial.params
 
 
 def claim(study: Study, count: int = 1) -> list[Trial]:
     """Fail orphaned trials; with nothing queued, queue the replicates if the grid is finished;
     then take up to `count` queued trials that can train as one stack (none left: an empty
-    list). Atomic: where workers race for a trial, the storage (or the lock) lets one win."""
+    list), drawing a sampler's points for the placeholders it takes (at most `count` a claim).
+    Atomic: where workers race for a trial, the storage (or the lock) lets one win."""
     claimed: list[Trial] = []
     with study.lock():
         if study.has_heartbeat:
@@ -65,17 +131,23 @@ def claim(study: Study, count: int = 1) -> list[Trial]:
         waiting = trials(study, TrialState.WAITING)
         if not waiting and queue_replicates(study):
             waiting = trials(study, TrialState.WAITING)
-        key = None
+        key, draws, peers = None, 0, None
         for trial in waiting:
             if len(claimed) == count:
                 break
-            if key is not None and stack_key(trial) != key:
+            if _needs_point(study, trial):
+                if draws == count:
+                    continue
+                if peers is None:
+                    peers = trials(study, *FINISHED, *PENDING, of_phase=GRID)
+                trial, draws = _drawn(study, trial, peers), draws + 1
+            if key is not None and stack_key(trial, study.config) != key:
                 continue
             trial_id = study.trial_id(trial.number)
             try:
                 if study.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
                     claimed.append(Trial(study.optuna_study, trial_id))
-                    key = stack_key(trial)
+                    key = stack_key(trial, study.config)
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
     return claimed

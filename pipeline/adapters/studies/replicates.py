@@ -1,5 +1,6 @@
-"""The replicate phase of a study: once the grid is finished, each activation's chosen lr is
-trained again with more seeds (the same seeds for every activation) at a budget of its own.
+"""The replicate phase of a study: once the grid is finished, each activation's chosen
+configuration (lr and every other swept setting) is trained again with more seeds (the same
+seeds for every activation) at a budget of its own.
 
 The replicates can be queued only then, when the grid's best per activation is known. Whichever
 process claims next after the grid's last trial is told (normally the one that told it) queues
@@ -14,6 +15,9 @@ from optuna.trial import FrozenTrial
 from pipeline.adapters.studies.queries import FINISHED, PENDING, best_trials, grid_finished, trials
 from pipeline.adapters.studies.study import Study
 from pipeline.core.config import REPLICATE
+from pipeline.core.search_space import SWEEPABLE, point_key
+
+POINT = ("activation", *SWEEPABLE)  # what a replicate's user attrs hold of its point
 
 # A study attribute: the replicate seeds asked for (`make confirm SEEDS=5`), read by every
 # worker, so a machine whose sweep file says fewer still queues them all.
@@ -31,20 +35,28 @@ def ask_for_seeds(study: Study, count: int) -> None:
         study.set_attr(SEEDS_ATTR, str(count))
 
 
-def replicate_key(trial: FrozenTrial) -> tuple[str, float, int]:
-    attrs = trial.user_attrs
-    return attrs["activation"], float(attrs["lr"]), int(attrs["seed"])
+BUDGET = ("phase", "seed", "max_epochs", "patience")  # a replicate's user attrs beside its point
+
+
+def replicate_key(trial: FrozenTrial) -> tuple:
+    """A replicate's activation, lr and seed, then its other settings."""
+    return _key(trial.user_attrs)
+
+
+def _point(best) -> dict:
+    """A best trial's point as a replicate is queued with it (its seed is the replicate's)."""
+    return {"activation": best.activation, **{k: v for k, v in best.params.items() if k != "seed"}}
 
 
 def plan(study: Study) -> list[dict]:
     """The replicate trials the study should hold, as the user attrs they are queued with:
-    seed by seed, each seed every activation with a completed grid trial (at its best lr)."""
+    seed by seed, each seed every activation with a completed grid trial (at its best
+    configuration)."""
     config, best = study.config, best_trials(study)
     return [
         {
             "phase": REPLICATE,
-            "activation": activation,
-            "lr": best[activation].lr,
+            **_point(best[activation]),
             "seed": seed,
             "max_epochs": config.replicate_max_epochs,
             "patience": config.replicate_patience,
@@ -62,7 +74,13 @@ def missing_replicates(study: Study, retry_failed: bool = False) -> list[dict]:
         return []
     states = (*FINISHED, *PENDING) if retry_failed else ()
     held = {replicate_key(t) for t in trials(study, *states, of_phase=REPLICATE)}
-    return [a for a in plan(study) if (a["activation"], a["lr"], a["seed"]) not in held]
+    return [a for a in plan(study) if _key(a) not in held]
+
+
+def _key(attrs: dict) -> tuple:
+    """(activation, lr, seed), then the other settings of the point as (key, value) pairs."""
+    rest = {k: v for k, v in attrs.items() if k in POINT and k not in ("activation", "lr", "seed")}
+    return (attrs["activation"], float(attrs["lr"]), int(attrs["seed"]), *point_key(rest))
 
 
 def queue_replicates(study: Study, retry_failed: bool = False) -> int:
@@ -72,6 +90,6 @@ def queue_replicates(study: Study, retry_failed: bool = False) -> int:
     study's lock."""
     todo = missing_replicates(study, retry_failed)
     for attrs in todo:
-        point = {"activation": attrs["activation"], "lr": attrs["lr"]}
+        point = {key: value for key, value in attrs.items() if key not in BUDGET}
         study.optuna_study.enqueue_trial(point, user_attrs=attrs)
     return len(todo)

@@ -5,9 +5,15 @@ trial it holds (suggest its point, make its training config, tell how it ended).
 import contextlib
 
 import optuna
+from optuna.distributions import (
+    CategoricalDistribution,
+    IntDistribution,
+    check_distribution_compatibility,
+)
 from optuna.storages import RDBStorage
 from optuna.trial import Trial, TrialState
 
+from pipeline.adapters.studies import space
 from pipeline.adapters.studies.pruner import make_pruner
 from pipeline.adapters.studies.storage import (
     OnOrphan,
@@ -54,20 +60,39 @@ class Study:
         return NAMES + tuple(name for name in self.config.activations if is_custom(name))
 
     def _check_choices(self) -> None:
-        """A study's custom activations are set when it is made: one added later is a new
-        study, said before anything is written."""
+        """A study's custom activations, and the kinds of its swept settings (a choice of
+        values, a log or linear range), are set when it is made: a change is a new study, said
+        before anything is written."""
+        seen: set[str] = set()
+        wanted = {"activation": CategoricalDistribution(self.activation_choices)}
+        wanted.update(space.distributions(self.config))
         for trial in self.optuna_study.get_trials(deepcopy=False):
-            found = trial.distributions.get("activation")
-            if found is None:
-                continue
-            if tuple(found.choices) != self.activation_choices:
-                was = [c for c in found.choices if is_custom(c)] or "none"
-                raise PipelineError(
-                    f"study {self.config.study!r} was made with custom activations {was}; "
-                    "its activations cannot change to others of your own: give `study:` a new "
-                    "name for this list"
-                )
-            return
+            for key, found in trial.distributions.items():
+                if key in seen or key not in wanted:
+                    continue
+                seen.add(key)
+                try:
+                    check_distribution_compatibility(found, wanted[key])
+                except ValueError:
+                    raise PipelineError(self._changed(key, found)) from None
+
+    def _changed(self, key: str, found) -> str:
+        if key == "activation":
+            was = [c for c in found.choices if is_custom(c)] or "none"
+            return (
+                f"study {self.config.study!r} was made with custom activations {was}; "
+                "its activations cannot change to others of your own: give `study:` a new "
+                "name for this list"
+            )
+        now = space.distribution(self.config, self._dimension(key))
+        return (
+            f"study {self.config.study!r} was made with {key} as {_kind(found)}; it cannot "
+            f"become {_kind(now)} (a sampler's list is a choice, a grid's a range): give "
+            f"`study:` a new name for this {key}"
+        )
+
+    def _dimension(self, key: str):
+        return next(d for d in self.config.dimensions if d.key == key)
 
     def _no_study(self) -> PipelineError:
         return PipelineError(
@@ -95,20 +120,30 @@ class Study:
         return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
 
     def suggest_point(self, trial: Trial) -> tuple[str, float]:
-        """The trial's queued (activation, lr), as params over the distributions they come from:
-        the registered activations, and the grid's lr range on a log scale."""
-        lrs = [*self.config.lrs, trial.user_attrs.get("lr", self.config.lrs[0])]
-        activation = trial.suggest_categorical("activation", self.activation_choices)
-        return activation, trial.suggest_float("lr", min(lrs), max(lrs), log=True)
+        """The trial's (activation, lr); `suggest` gives its whole point."""
+        point = self.suggest(trial)
+        return point["activation"], point["lr"]
+
+    def suggest(self, trial: Trial) -> dict:
+        """The trial's point (its activation, lr and every other swept setting), as params over
+        the distributions they come from: queued by the grid or a replicate, or drawn when it
+        was claimed. A replicate's seed is its own (a user attr), not a point of the space."""
+        queued = trial.user_attrs
+        point = {"activation": trial.suggest_categorical("activation", self.activation_choices)}
+        for key, dist in space.distributions(self.config, queued).items():
+            if key == "seed" and queued.get("phase") == REPLICATE:
+                continue
+            point[key] = _suggest(trial, key, dist)
+        return point
 
     def train_config(self, trial: Trial) -> TrainConfig:
         """The training config of a claimed trial: the sweep's at the trial's point; a
         replicate's seed and budget come from the user attrs it was queued with."""
-        activation, lr = self.suggest_point(trial)
+        point = self.suggest(trial)
         queued = trial.user_attrs
         if queued.get("phase") != REPLICATE:
-            return self.config.train_config(activation, lr)
-        config = self.config.train_config(activation, lr, seed=int(queued["seed"]))
+            return self.config.point_config(point)
+        config = self.config.point_config(point, seed=int(queued["seed"]))
         return config.replace(max_epochs=queued["max_epochs"], patience=queued["patience"])
 
     def tell(self, trial: Trial, state: str, value: float | None = None) -> None:
@@ -116,3 +151,19 @@ class Study:
         self.optuna_study.tell(
             trial, value if state == "COMPLETE" else None, state=TrialState[state]
         )
+
+
+def _suggest(trial: Trial, key: str, dist):
+    """Suggest `key` over `dist` through Trial's public suggest_* calls."""
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(key, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(key, dist.low, dist.high, log=dist.log)
+    return trial.suggest_float(key, dist.low, dist.high, log=dist.log)
+
+
+def _kind(dist) -> str:
+    """`a choice of [32, 64]`, `a log range`: what a distribution is, for a message."""
+    if isinstance(dist, CategoricalDistribution):
+        return f"a choice of {list(dist.choices)}"
+    return "a log range" if dist.log else "a linear range"

@@ -16,6 +16,19 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.urls import redact
 
 SWEEP_METRICS = ("best_val_acc", "best_epoch", "test_acc", "train_time_s", "time_to_best_s")
+# A sweep's settings beside activation, lr and seed (core/search_space.SWEEPABLE): the columns
+# of its best configurations; momentum and nesterov are absent from runs that had no use for
+# them (Adam's).
+SETTINGS = (
+    "optimizer",
+    "momentum",
+    "nesterov",
+    "weight_decay",
+    "batch_size",
+    "init",
+    "hidden_sizes",
+)
+NUMERIC = ("momentum", "weight_decay", "batch_size")
 
 
 def search_runs(tracker: Tracker, filter_string: str) -> pd.DataFrame:
@@ -53,8 +66,12 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
             "at_chance": _tag(raw, "at_chance") == "true",
             "dataset": _column(raw, "params.dataset"),
             "classes": _tag(raw, "classes"),
+            "trial": pd.to_numeric(_tag(raw, "optuna.trial")),
         }
     )
+    for key in SETTINGS:  # the other settings a sweep may vary, as their params hold them
+        values = _column(raw, f"params.{key}")
+        frame[key] = pd.to_numeric(values) if key in NUMERIC else values
     for metric in SWEEP_METRICS:
         frame[metric] = raw.get(f"metrics.{metric}", math.nan)
     frame = frame.reset_index(drop=True)

@@ -1,5 +1,6 @@
-"""Optuna's own figures of a study: PNGs once there are trials, parameter importances once
-there is more than one activation and lr, and the plotly pages once a trial completed."""
+"""Optuna's own figures of a study: a PNG once there are trials, the plotly pages once a trial
+completed, and no importance over all trials (it ranked the activation at 0.00 while the
+activation decided everything): importances within each activation, with trials enough."""
 
 import matplotlib
 
@@ -30,7 +31,7 @@ def test_the_figures_a_study_has_enough_trials_for(make_study):
     assert list(studies.static_figures(study)) == ["figures/optimization_history.png"]
     complete(study, 3)
     figures = studies.static_figures(study)
-    assert list(figures) == ["figures/optimization_history.png", "figures/param_importances.png"]
+    assert list(figures) == ["figures/optimization_history.png"], "no importance of 4 trials"
     assert all(list(f.get_size_inches()) == [8, 5] for f in figures.values())
     pages = studies.interactive_figures(study)
     assert list(pages) == ["figures/parallel_coordinate.html", "figures/slice.html"]
@@ -69,3 +70,28 @@ def test_every_line_of_the_parallel_coordinates_stands_out_on_white(make_study):
     assert [list(stop) for stop in bar.marker.colorscale] == scale
     assert not bar.marker.reversescale and (bar.marker.cmin, bar.marker.cmax) == (0.1, 0.88889)
     assert all(1.05 / (luminance(colour) + 0.05) >= 3 for _, colour in scale)
+
+
+def test_importances_are_computed_within_each_activation_with_trials_enough(tmp_path):
+    from pipeline.core.sweep_config import SweepConfig
+
+    from .conftest import STORAGES
+
+    values = {"activations": ["relu", "tanh"], "lr": [0.01, 0.03, 0.1], "batch_size": [32, 64]}
+    config = SweepConfig.from_mapping(
+        {"study": "unit", "storage": STORAGES["sqlite"].format(tmp_path), **values}
+    )
+    study = studies.Study(config, True, lambda run_id, why: None)
+    studies.queue_missing(study)
+    for trial in studies.claim(study, 4):  # two of each activation: too few
+        point = study.suggest(trial)
+        study.tell(trial, "COMPLETE", point["lr"])
+    assert figures.importances(study) == {}
+    for trial in studies.claim(study, 8):
+        point = study.suggest(trial)
+        study.tell(trial, "COMPLETE", point["lr"] + (0.001 if point["activation"] == "relu" else 0))
+    found = figures.importances(study)
+    assert set(found) == {"relu", "tanh"} and set(found["relu"]) == {"lr", "batch_size"}
+    assert found["relu"]["lr"] > found["relu"]["batch_size"], "lr decides, within relu"
+    page = studies.interactive_figures(study)["figures/importances.md"]
+    assert "| relu |" in page and "within each activation" in page

@@ -38,7 +38,7 @@ def test_what_a_study_holds_as_its_trials_finish(make_study):
     assert [t.number for t in studies.trials(study, TrialState.RUNNING)] == [running.number]
     assert len(studies.trials(study, *studies.FINISHED)) == 3
     assert studies.best_value(study) == 0.8
-    assert studies.open_points(study) == [("tanh", 0.01)]
+    assert studies.open_points(study) == [{"activation": "tanh", "lr": 0.01}]
     assert studies.best_trials(study) == {
         "relu": studies.BestTrial("relu", 0.1, 0.8, "run-0", 0),
         "tanh": studies.BestTrial("tanh", 0.1, 0.7, "run-1", 1),

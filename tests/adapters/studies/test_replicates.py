@@ -91,7 +91,7 @@ def test_a_stack_holds_one_seed_and_budget(make_study):
     second = studies.claim(study, 3)
     assert [t.user_attrs["seed"] for t in first] == [43, 43]
     assert [t.user_attrs["seed"] for t in second] == [44, 44]
-    assert len({studies.stack_key(t) for t in first + second}) == 2
+    assert len({studies.stack_key(t, study.config) for t in first + second}) == 2
 
 
 def test_a_failed_replicate_is_retried_by_a_rerun_not_by_every_claim(make_study):

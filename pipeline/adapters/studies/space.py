@@ -1,0 +1,120 @@
+"""The sweep's space as Optuna sees it: each swept setting's distribution, and the point a
+sampler draws for a queued trial of one activation.
+
+Fairness is the design. Every activation gets the same number of trials, queued up front as
+placeholders that name only their activation; a point is drawn when a worker claims one (under
+the study's lock), by the configured sampler run on an in-memory study that holds that
+activation's trials alone: finished ones with their values, running and drawn-but-queued ones
+as pending (TPE's constant liar keeps parallel workers off the same point). A good early
+activation cannot take another's budget, and a model-based sampler learns within an activation
+from that activation's trials only.
+"""
+
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import FrozenTrial, TrialState, create_trial
+
+from pipeline.adapters.studies.logs import experimental_features
+from pipeline.core.config import INITS, OPTIMIZERS
+from pipeline.core.search_space import INTEGER, Dimension, param_text, point_key
+from pipeline.core.sweep_config import SweepConfig
+
+# Every choice of a categorical setting, for a grid: Optuna fixes a categorical param's choices
+# for a study's life, and a grid extended on a rerun may add one.
+ALL_CHOICES = {"optimizer": OPTIMIZERS, "init": INITS, "nesterov": (False, True)}
+DRAWS = 32  # draws before a repeat of a point already tried is accepted (a small space)
+STARTUP_SHARE = 3  # a model-based sampler samples at random for 1/3 of an activation's trials
+
+
+def distribution(config: SweepConfig, dimension: Dimension, queued=None) -> BaseDistribution:
+    """A setting's distribution: a range as it is; a sampler's list as its choices. A grid's
+    list spans its values (and the queued value, which a changed grid may have left out),
+    log-scaled for lr as the grid has always recorded it, so points can be added on a rerun."""
+    key = dimension.key
+    if dimension.is_range:
+        kind = IntDistribution if key in INTEGER else FloatDistribution
+        low, high = (int(v) if key in INTEGER else v for v in (dimension.low, dimension.high))
+        return kind(low, high, log=dimension.log)
+    values = [param_text(key, v) for v in dimension.values]
+    if config.sampler != "grid" or key == "hidden_sizes":
+        return CategoricalDistribution(values)
+    if key in ALL_CHOICES:
+        return CategoricalDistribution(ALL_CHOICES[key])
+    values += [] if queued is None else [queued]
+    if key in INTEGER:
+        return IntDistribution(min(values), max(values))
+    return FloatDistribution(min(values), max(values), log=key == "lr")
+
+
+def distributions(config: SweepConfig, queued: dict | None = None) -> dict:
+    """Every swept setting's distribution (queued: a trial's queued values)."""
+    queued = queued or {}
+    return {d.key: distribution(config, d, queued.get(d.key)) for d in config.dimensions}
+
+
+def fits(found: dict, params: dict) -> bool:
+    """Whether the params are a point of these distributions (each there, each inside)."""
+    for key, dist in found.items():
+        if key not in params:
+            return False
+        value = params[key]
+        if isinstance(dist, CategoricalDistribution):
+            if value not in dist.choices:
+                return False
+        elif not dist.low <= value <= dist.high:
+            return False
+    return True
+
+
+def make_sampler(config: SweepConfig, seed: int) -> optuna.samplers.BaseSampler:
+    """The configured sampler (`random`, `tpe` with constant liar, `gp`), seeded per draw."""
+    startup = max(2, config.trials_per_activation // STARTUP_SHARE)
+    if config.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    with experimental_features():
+        if config.sampler == "gp":
+            return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=startup, constant_liar=True, multivariate=True
+        )
+
+
+def _copy(trial: FrozenTrial, found: dict) -> FrozenTrial:
+    """A trial of the activation as the in-memory study holds it: finished with its value (a
+    pruned one with the epochs it reported), else pending."""
+    params = {key: trial.params[key] for key in found}
+    if trial.state == TrialState.COMPLETE:
+        return create_trial(value=trial.value, params=params, distributions=found)
+    if trial.state == TrialState.PRUNED:
+        return create_trial(
+            state=TrialState.PRUNED,
+            params=params,
+            distributions=found,
+            intermediate_values=dict(trial.intermediate_values),
+        )
+    return create_trial(state=TrialState.RUNNING, params=params, distributions=found)
+
+
+def draw_point(config: SweepConfig, peers: list[FrozenTrial], seed: int) -> dict:
+    """A new point for a trial of one activation: the sampler on an in-memory study of that
+    activation's trials (`peers`: finished, running, or drawn and queued). A point already
+    tried is drawn again (the pending draw stays in the study, so a model-based sampler moves
+    off it) up to DRAWS times; a space with fewer points than trials repeats one."""
+    found = distributions(config)
+    memory = optuna.create_study(direction="maximize", sampler=make_sampler(config, seed))
+    tried = set()
+    for peer in peers:
+        if fits(found, peer.params):
+            memory.add_trial(_copy(peer, found))
+            tried.add(point_key({key: peer.params[key] for key in found}))
+    with experimental_features():
+        for _ in range(DRAWS):
+            point = memory.ask(found).params
+            if point_key(point) not in tried:
+                break
+    return point
