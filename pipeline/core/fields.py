@@ -143,7 +143,13 @@ DATASET_CHOICES = (
 
 def _dataset(value: str) -> str:
     """A name or a folder; the folder's own name is what runs record, so it must be a name."""
-    name = dataset_name(value) if is_path(value) else value
+    try:
+        name = dataset_name(value) if is_path(value) else value
+    except RuntimeError:  # `~user/...` for a user this system does not have
+        raise UsageError(
+            f"dataset {value!r} starts with a home folder this system does not have; give the "
+            "folder's path (./mine, /data/kmnist, ~/kmnist)"
+        ) from None
     if not re.match(NAME, name):
         what = f"folder name {name!r} of {value!r}" if is_path(value) else repr(value)
         raise UsageError(f"dataset must be {DATASET_CHOICES}; got {what}")

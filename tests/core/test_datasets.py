@@ -129,3 +129,12 @@ def test_a_folder_that_is_not_a_valid_dataset_is_one_line(shapes, case, message)
     with pytest.raises(PipelineError) as error:
         data.locate(dataset=str(shapes))
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_home_folder_the_system_does_not_have_is_one_line():
+    with pytest.raises(UsageError) as error:
+        TrainConfig(dataset="~no-such-user-here/kmnist")
+    assert str(error.value) == (
+        "dataset '~no-such-user-here/kmnist' starts with a home folder this system does not "
+        "have; give the folder's path (./mine, /data/kmnist, ~/kmnist)"
+    )
