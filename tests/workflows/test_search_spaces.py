@@ -61,6 +61,8 @@ def test_a_grid_of_settings_reports_each_activations_best_configuration(workdir,
 def test_a_sampler_sweep_gives_each_activation_its_trials_then_replicates_the_best(
     workdir, tiny_data, sampler
 ):
+    # TPE's constant liar is what two workers test; the other samplers draw the same way in one.
+    workers = 2 if sampler == "tpe" else 1
     config = write_config(
         workdir,
         sampler=sampler,
@@ -71,7 +73,7 @@ def test_a_sampler_sweep_gives_each_activation_its_trials_then_replicates_the_be
         replicate_seeds=1,
         replicate_max_epochs=2,
         replicate_patience=2,
-        workers=2,
+        workers=workers,
     )
     assert run_sweep(config, tiny_data) == 0
     study = study_of(config)
@@ -80,7 +82,7 @@ def test_a_sampler_sweep_gives_each_activation_its_trials_then_replicates_the_be
     for t in trials:
         assert 0.01 <= t.params["lr"] <= 0.2 and 1e-5 <= t.params["weight_decay"] <= 1e-2
     keys = {tuple(sorted(t.params.items())) for t in trials}
-    assert len(keys) == 6, "two workers never ran a point twice"
+    assert len(keys) == 6, "no point ran twice, by one worker or two"
     replicates = [t for t in study.get_trials() if t.user_attrs.get("phase") == "replicate"]
     assert len(replicates) == 2 and {t.state for t in replicates} == {TrialState.COMPLETE}
     for replicate in replicates:
