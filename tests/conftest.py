@@ -5,7 +5,6 @@ import os
 import struct
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +30,6 @@ _no_real_data = pytest.mark.skipif(
 needs_cuda = pytest.mark.skipif(
     not torch.cuda.is_available(), reason="no CUDA device (the CUDA-graph steps run only there)"
 )
-
-
-def pytest_collection_modifyitems(items):
-    """The files with the most slow tests first: `make test` hands whole files to its
-    processes in this order, so no long file starts last while the other processes sit idle."""
-    slow = Counter(item.path for item in items if item.get_closest_marker("slow"))
-    items.sort(key=lambda item: -slow[item.path])  # stable: the files' own order otherwise
 
 
 @pytest.fixture(autouse=True, scope="session")

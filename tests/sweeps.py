@@ -26,6 +26,8 @@ TINY = {
     "pruner": "none",
     "workers": 1,
     "replicate_seeds": 0,  # the tests of the replicate phase ask for it
+    "replicate_max_epochs": 2,  # and train them as briefly as the grid
+    "replicate_patience": 2,
 }
 
 

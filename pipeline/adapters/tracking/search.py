@@ -13,21 +13,13 @@ from pipeline.adapters.tracking.runs import Tracker
 from pipeline.adapters.tracking.store import first_line, sqlite_database, using_store
 from pipeline.core.datasets import FASHION_MNIST
 from pipeline.core.errors import PipelineError
+from pipeline.core.search_space import SWEEPABLE
 from pipeline.core.urls import redact
 
 SWEEP_METRICS = ("best_val_acc", "best_epoch", "test_acc", "train_time_s", "time_to_best_s")
-# A sweep's settings beside activation, lr and seed (core/search_space.SWEEPABLE): the columns
-# of its best configurations; momentum and nesterov are absent from runs that had no use for
-# them (Adam's).
-SETTINGS = (
-    "optimizer",
-    "momentum",
-    "nesterov",
-    "weight_decay",
-    "batch_size",
-    "init",
-    "hidden_sizes",
-)
+# A sweep's settings beside activation, lr and seed: the columns of its best configurations;
+# momentum and nesterov are absent from runs that had no use for them (Adam's).
+SETTINGS = tuple(key for key in SWEEPABLE if key not in ("lr", "seed"))
 NUMERIC = ("momentum", "weight_decay", "batch_size")
 
 
