@@ -1,6 +1,7 @@
 """Shared fixtures: tiny synthetic Fashion-MNIST files, an isolated working directory and store."""
 
 import hashlib
+import json
 import os
 import struct
 import subprocess
@@ -173,3 +174,26 @@ def open_sweep(config_path: Path, create: bool):
 
     job = make_config("sweep", {"config_path": Path(config_path)}, read_settings())
     return sweep.open_sweep(job, create=create)
+
+
+def run_elsewhere(loader: str, model_dir: str, images: np.ndarray, directory: Path) -> dict:
+    """Run the script `loader` on a downloaded model and `images` in a fresh interpreter in
+    `directory`: no store, no checkout, no `pipeline`, pickle deserialisation off; what the
+    script wrote to out.json."""
+    directory.mkdir()
+    np.save(directory / "images.npy", images)
+    (directory / "load.py").write_text(loader)
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHON", "FASHION"))
+    }
+    env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
+    result = subprocess.run(
+        [sys.executable, "load.py", model_dir, "images.npy", "out.json"],
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((directory / "out.json").read_text())

@@ -23,7 +23,7 @@ from pipeline.adapters import tracking
 from pipeline.cli.main import main
 from pipeline.core import data, predictor
 from pipeline.core.config import DEFAULT_TRACKING_URI
-from tests.conftest import REPO, isolate, run_cli, write_dataset
+from tests.conftest import REPO, isolate, run_cli, run_elsewhere, write_dataset
 from tests.services import free_port, leftover_processes, stop_process, wait_for_http
 from tests.sweeps import TINY
 
@@ -140,22 +140,8 @@ def test_the_logged_model_runs_where_its_activation_cannot_be_imported(in_study,
     uri = f"models:/shapes-mlp@{ALIAS}"
     images, labels = data.load_test_images(data.locate(dataset=str(in_study.dataset)))
     model_dir = mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "model"))
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    np.save(elsewhere / "images.npy", images.numpy().astype(np.float32))  # the model contract
-    (elsewhere / "load.py").write_text(LOADER)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHON"))}
-    env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
-    result = subprocess.run(
-        [sys.executable, "load.py", model_dir, "images.npy", "out.json"],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    found = json.loads((elsewhere / "out.json").read_text())
+    pixels = images.numpy().astype(np.float32)  # the model contract
+    found = run_elsewhere(LOADER, model_dir, pixels, tmp_path / "elsewhere")
     assert found["module_importable"] is False and found["classes"] == CLASSES
     probabilities = np.array(found["probabilities"])
     assert probabilities.shape == (90, 3) and np.allclose(probabilities.sum(1), 1, atol=1e-5)

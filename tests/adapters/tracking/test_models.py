@@ -24,7 +24,7 @@ from pipeline.adapters import servers, tracking
 from pipeline.cli.main import main
 from pipeline.core import data, predictor
 from pipeline.core.config import DEFAULT_TRACKING_URI
-from tests.conftest import isolate, needs_real_data, one_line, run_cli
+from tests.conftest import isolate, needs_real_data, one_line, run_cli, run_elsewhere
 from tests.services import free_port, leftover_processes, stop_process, taken_port, wait_for_http
 from tests.sweeps import sweep_config
 
@@ -129,24 +129,7 @@ def load_elsewhere(model_uri: str, store_uri: str, images: np.ndarray, tmp_path:
     # Not tracking_uri=: MLflow 3.17 looks a run's logged model up in the current store.
     with tracking.using_store(store_uri):
         model_dir = mlflow.artifacts.download_artifacts(model_uri, dst_path=str(tmp_path / "model"))
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    np.save(elsewhere / "images.npy", images)
-    (elsewhere / "load.py").write_text(FOREIGN_LOADER)
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHON", "FASHION"))
-    }
-    env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
-    result = subprocess.run(
-        [sys.executable, "load.py", model_dir, "images.npy", "out.json"],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads((elsewhere / "out.json").read_text())
+    return run_elsewhere(FOREIGN_LOADER, model_dir, images, tmp_path / "elsewhere")
 
 
 def test_the_champion_loads_anywhere_and_agrees_with_evaluate(in_store, tiny_data, tmp_path):

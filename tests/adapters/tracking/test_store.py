@@ -82,9 +82,7 @@ def test_mlflow_finds_the_runs_and_models_with_nothing_set(workdir, tiny_data):
 
 
 @pytest.mark.slow
-def test_a_store_left_in_mlruns_is_named_with_the_command_that_moves_it(
-    workdir, tiny_data, capsys
-):
+def test_a_store_left_in_mlruns_is_named_with_the_command_that_moves_it(workdir, tiny_data, capsys):
     """Earlier versions kept the database at mlruns/mlflow.db. Every command says where it is
     and how to move it, and creates no empty store beside it; after `mv` all is found, since the
     store records its artifacts' paths in full."""
