@@ -21,6 +21,7 @@ EPOCHS ?=
 THREADS ?=
 FROM_RUN ?=
 OPTIMIZER ?=
+LR_SCHEDULE ?=
 INIT ?=
 MODEL ?= models:/fashion-mlp@champion
 SWEEP ?= sweeps/activations.yaml
@@ -82,10 +83,11 @@ test-packages:
 data: install dataset-package ## find, verify and load the dataset: make data DATA=./kmnist
 	$(PY) -m pipeline data $(DATASET_FLAG)
 
-train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13 OPTIMIZER=adam THREADS=1 DATA=...; FROM_RUN=<id> redoes a run
+train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13 OPTIMIZER=adam LR_SCHEDULE=cosine THREADS=1 DATA=...; FROM_RUN=<id> redoes a run
 	$(PY) -m pipeline train --experiment $(EXPERIMENT) $(if $(FROM_RUN),--from-run $(FROM_RUN)) \
 	  $(if $(ACT),--activation '$(ACT)') $(if $(LR),--lr $(LR)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
 	  $(if $(OPTIMIZER),--optimizer $(OPTIMIZER)) $(if $(INIT),--init $(INIT)) \
+	  $(if $(LR_SCHEDULE),--lr-schedule $(LR_SCHEDULE)) \
 	  $(if $(THREADS),--threads $(THREADS)) $(DATASET_FLAG)
 
 evaluate: install dataset-package ## test accuracy of a logged model: make evaluate MODEL=runs:/<id>/model

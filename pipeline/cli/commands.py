@@ -89,6 +89,10 @@ TRAIN = (
     flag("--momentum", type=typed("momentum", float), help="SGD's momentum (0 <= m < 1)"),
     flag("--nesterov", action=argparse.BooleanOptionalAction, help="SGD's Nesterov momentum"),
     flag("--weight-decay", type=typed("weight_decay", float), help="weight decay (>= 0)"),
+    flag(
+        "--lr-schedule",
+        help="constant (the seed's) or cosine (decayed to near 0 by the last epoch)",
+    ),
     flag("--init", help="initial weights: default (PyTorch's, the seed's), kaiming or xavier"),
     flag("--batch-size", type=typed("batch_size", int), help="minibatch size"),
     flag("--epochs", dest="max_epochs", type=typed("epochs", int), help="maximum epochs"),

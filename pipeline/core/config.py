@@ -54,6 +54,10 @@ OPTIMIZERS = get_args(Optimizer)
 # The kinds one stack may mix: Adam and AdamW differ only in where weight decay goes, which a
 # per-slice coefficient of 0 switches off; SGD keeps other state, so its trials stack apart.
 OPTIMIZER_FAMILIES = {"sgd": "sgd", "adam": "adam", "adamw": "adam"}
+# How the lr moves over a run's epochs: held (the seed's), or decayed along a half cosine from
+# lr at the first epoch to near 0 at the last (the replicates': converged in half the epochs).
+LrSchedule = Literal["constant", "cosine"]
+LR_SCHEDULES = get_args(LrSchedule)
 Init = Literal["default", "kaiming", "xavier"]  # PyTorch's own (the seed's), or the two schemes
 INITS = get_args(Init)
 # 28x28 images; Fashion-MNIST's classes (a model of another dataset has its own num_classes).
@@ -75,6 +79,7 @@ class TrainConfig(Config):
     weight_decay: float = Field(
         0.0, ge=0, allow_inf_nan=False, strict=True, description="a finite number >= 0"
     )
+    lr_schedule: LrSchedule = Field("constant", description=f"one of: {', '.join(LR_SCHEDULES)}")
     init: Init = Field("default", description=f"one of: {', '.join(INITS)}")
     # At most the training set: checked against the data (core/data.check_fits) before a run.
     batch_size: StrictInt = at_least(1, 64)
@@ -123,7 +128,7 @@ class TrainConfig(Config):
     def describe_optimizer(self) -> str:
         """ "SGD lr 0.01 momentum 0.9", "AdamW lr 0.001 weight decay 0.01" and the like."""
         name = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}[self.optimizer]
-        text = f"{name} lr {self.lr:g}"
+        text = f"{name} lr {self.lr:g}" + (" on a cosine" if self.lr_schedule == "cosine" else "")
         if self.optimizer == "sgd":
             text += f" momentum {self.momentum:g}" + (" (Nesterov)" if self.nesterov else "")
         return text + (f" weight decay {self.weight_decay:g}" if self.weight_decay else "")

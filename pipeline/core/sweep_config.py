@@ -18,7 +18,9 @@ from pipeline.core import limits
 from pipeline.core.activations import SEED_ACTIVATIONS, get_activation
 from pipeline.core.config import (
     DEFAULT_EXPERIMENT,
+    LR_SCHEDULES,
     SEED_LR,
+    LrSchedule,
     TrainConfig,
 )
 from pipeline.core.errors import UsageError
@@ -67,6 +69,7 @@ SWEEP_SETTINGS = (
     "reference_lr",
     "replicate_max_epochs",
     "replicate_patience",
+    "replicate_lr_schedule",
 )
 NOT_SETTINGS = ("activation", "lr", "device")
 
@@ -137,6 +140,12 @@ class SweepConfig(Config):
     replicate_seeds: StrictInt = between(0, limits.MAX_SEEDS, 3)
     replicate_max_epochs: StrictInt = between(1, limits.MAX_EPOCHS, 30)
     replicate_patience: StrictInt = between(1, limits.MAX_EPOCHS, 10)
+    # The replicates' lr schedule (TrainConfig.lr_schedule): "cosine" converges in about half
+    # the epochs of a held lr, higher and with less spread (docs/sweep.md). The default keeps
+    # what the replicates of a study made before this key did.
+    replicate_lr_schedule: LrSchedule = Field(
+        "constant", description=f"one of: {', '.join(LR_SCHEDULES)}"
+    )
     train: TrainConfig = Field(TrainConfig(), description="the training keys")
 
     @model_validator(mode="after")

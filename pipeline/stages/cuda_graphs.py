@@ -20,6 +20,11 @@ class CudaGraphReplay:
         self.graph: torch.cuda.CUDAGraph | None = None
         self.warmed_up = 0
 
+    def recapture(self) -> None:
+        """Capture the step again at the next full-size batch: a graph keeps the Python numbers
+        it was captured with (torch.optim's lr), so a new lr needs a new graph."""
+        self.graph = None
+
     def __call__(self, indices: torch.Tensor) -> None:
         if len(indices) != self.batch_size:  # a last, smaller batch runs eagerly
             super().__call__(indices)

@@ -16,7 +16,7 @@ from pipeline.core.init import build_initialised_model
 from pipeline.core.limits import EVAL_BATCH_SIZE
 from pipeline.core.model import MLP
 from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
-from pipeline.stages.optimizers import lone_optimizer, settings_of
+from pipeline.stages.optimizers import lone_optimizer, scale_lr, settings_of
 from pipeline.stages.unit_health import layer_health
 
 
@@ -105,6 +105,7 @@ class LoneEngine:
         ).to(x.device)
         optimizer = lone_optimizer(model.parameters(), settings_of(config), x.device.type)
         self.models, self.running = [model], [0]
+        self.optimizer, self.base_lr, self.lr_factor = optimizer, config.lr, 1.0
         self.best: dict[str, torch.Tensor] | None = None
         if use_cuda_graphs(x.device, cuda_graphs):
             self.step = GraphedTrainingStep(model, optimizer, x, y, config.batch_size)
@@ -114,6 +115,14 @@ class LoneEngine:
     def reset_totals(self) -> None:
         self.models[0].train()
         self.step.reset_totals()
+
+    def set_lr_factor(self, factor: float) -> None:
+        if factor == self.lr_factor:
+            return
+        self.lr_factor = factor
+        scale_lr(self.optimizer, self.base_lr, factor)
+        if isinstance(self.step, GraphedTrainingStep):
+            self.step.recapture()
 
     def non_finite(self) -> list[int]:
         return [] if bool(torch.isfinite(self.step.loss_sum)) else list(self.running)

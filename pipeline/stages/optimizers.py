@@ -102,6 +102,21 @@ def lone_optimizer(
     return adam(params, lr=s.lr, betas=s.betas, eps=s.eps, weight_decay=s.weight_decay, **speed)
 
 
+def lr_factor(schedule: str, epoch: int, max_epochs: int) -> float:
+    """What `epoch` (1-based) of `max_epochs` multiplies the lr by: 1 throughout for "constant";
+    for "cosine" half a cosine, 1 at the first epoch down to near 0 at the last (set once an
+    epoch, so both engines and a captured CUDA graph take it the same way)."""
+    if schedule == "constant" or max_epochs == 1:
+        return 1.0
+    return 0.5 * (1 + math.cos(math.pi * (epoch - 1) / max_epochs))
+
+
+def scale_lr(optimizer: torch.optim.Optimizer, base_lr: float, factor: float) -> None:
+    """Set a torch.optim optimizer's lr to base_lr * factor (every param group)."""
+    for group in optimizer.param_groups:
+        group["lr"] = base_lr * factor
+
+
 def stack_family(settings: Sequence[OptimizerSettings]) -> str:
     """The one family ("sgd" or "adam") of a stack's settings; a UsageError for a mix."""
     if not settings:
@@ -142,7 +157,6 @@ def adam_hyperparameters(settings, device, dtype) -> dict[str, float | torch.Ten
     lr = [s.lr for s in settings]
     beta1, beta2 = [s.betas[0] for s in settings], [s.betas[1] for s in settings]
     l2 = [s.weight_decay if s.kind == "adam" else 0.0 for s in settings]
-    decoupled = [s.weight_decay if s.kind == "adamw" else 0.0 for s in settings]
     double = torch.float64
     return {
         "lr64": per_slice(lr, device, double),
@@ -153,9 +167,17 @@ def adam_hyperparameters(settings, device, dtype) -> dict[str, float | torch.Ten
         "beta2": shared_or_per_slice(beta2, device, dtype),
         "one_minus_beta2": shared_or_per_slice([1 - b for b in beta2], device, dtype),
         "weight_decay": per_slice(l2, device, dtype),
-        # AdamW's p *= 1 - lr * wd; 1 for Adam's slices, an exact no-op
-        "decay": per_slice([1 - r * w for r, w in zip(lr, decoupled, strict=True)], device, dtype),
+        "decay": per_slice(decoupled_decay(settings, lr), device, dtype),
     }
+
+
+def decoupled_decay(settings, lrs: list[float]) -> list[float]:
+    """AdamW's p *= 1 - lr * wd per slice, at the slice's current lr; 1 for Adam's slices, an
+    exact no-op."""
+    return [
+        1 - lr * (s.weight_decay if s.kind == "adamw" else 0.0)
+        for s, lr in zip(settings, lrs, strict=True)
+    ]
 
 
 class StackedOptimizer:
@@ -181,6 +203,7 @@ class StackedOptimizer:
         self.device, self.dtype = torch.device(device), dtype
         make = sgd_hyperparameters if self.family == "sgd" else adam_hyperparameters
         self.hyper = make(self.settings, self.device, dtype)
+        self.lr_factor = 1.0  # the schedule's, on every slice's lr (scale_lr)
         self.state: dict[str, list[torch.Tensor]] = {}  # name -> one tensor per param
         self.steps: torch.Tensor | None = None  # Adam's step count per slice, [K, 1, 1]
         self.param_count = 0  # of the last step
@@ -281,11 +304,24 @@ class StackedOptimizer:
         scale = (bias_correction2_sqrt * step_size_neg).to(self.dtype)
         return scale, (h["eps64"] / step_size_neg).to(self.dtype)
 
+    def scale_lr(self, factor: float) -> None:
+        """Every slice's lr becomes its own times `factor`, in place: a captured step reads the
+        same tensors. AdamW's decay term, 1 - lr * wd, moves with it."""
+        self.lr_factor = factor
+        lrs = [s.lr * factor for s in self.settings]
+        if self.family == "sgd":
+            self.hyper["lr"].copy_(per_slice(lrs, self.device, self.dtype))
+            return
+        decay = decoupled_decay(self.settings, lrs)
+        self.hyper["lr64"].copy_(per_slice(lrs, self.device, torch.float64))
+        self.hyper["decay"].copy_(per_slice(decay, self.device, self.dtype))
+
     def keep(self, index: torch.Tensor) -> "StackedOptimizer":
         """The optimizer of the slices `index` picks, in its order, with their state. Reads
         `index` on the host once, for the survivors' settings (a stack compacts rarely)."""
         positions = index.tolist()
         kept = StackedOptimizer([self.settings[i] for i in positions], self.device, self.dtype)
+        kept.scale_lr(self.lr_factor)
         index = index.to(self.device)
         kept.state = {
             name: [t.index_select(0, index) for t in tensors]

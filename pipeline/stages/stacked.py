@@ -34,6 +34,7 @@ SHARED_KEYS = (
     "batch_size",
     "max_epochs",
     "patience",
+    "lr_schedule",
     "seed",
     "val_fraction",
     "device",
@@ -274,6 +275,9 @@ class StackedEngine:
 
     def reset_totals(self) -> None:
         self.step.reset_totals()
+
+    def set_lr_factor(self, factor: float) -> None:
+        self.stack.optimizer.scale_lr(factor)  # in place: a captured graph reads it
 
     def non_finite(self) -> list[int]:
         finite = torch.isfinite(self.stack.loss_sum)

@@ -19,6 +19,7 @@ from pipeline.core.config import CHANCE_MARGIN, TrainConfig
 from pipeline.core.data import Splits
 from pipeline.core.model import MLP
 from pipeline.stages import lone
+from pipeline.stages.optimizers import lr_factor
 from pipeline.stages.probe import PROBE_BATCH_SIZE
 from pipeline.stages.stacked import StackedEngine
 
@@ -147,6 +148,7 @@ class Engine(Protocol):
     @property
     def running(self) -> list[int]: ...
     def reset_totals(self) -> None: ...
+    def set_lr_factor(self, factor: float) -> None: ...
     def step(self, indices: torch.Tensor) -> None: ...
     def non_finite(self) -> list[int]: ...
     def totals(self) -> tuple[list[float], list[int]]: ...
@@ -204,6 +206,7 @@ def fit(
     for epoch in bar:
         started = time.perf_counter()
         order = torch.randperm(len(splits.train_y), device=splits.device, generator=shuffle)
+        engine.set_lr_factor(lr_factor(config.lr_schedule, epoch, config.max_epochs))
         train_epoch(engine, order, config.batch_size, epoch, results)
         if engine.running:
             end_epoch(engine, splits, epoch, started, books, observer)

@@ -127,6 +127,7 @@ def _plan_tags(sweep: Sweep) -> dict[str, str]:
         "replicate_seeds": ",".join(map(str, seeds)),
         "replicate_max_epochs": str(config.replicate_max_epochs),
         "replicate_patience": str(config.replicate_patience),
+        "replicate_lr_schedule": config.replicate_lr_schedule,
     }
 
 

@@ -48,6 +48,7 @@ def test_params_use_the_architecture_names():
         "momentum",
         "nesterov",
         "weight_decay",
+        "lr_schedule",
         "init",
         "batch_size",
         "max_epochs",
@@ -146,10 +147,13 @@ def test_the_replicate_keys_have_defaults_bounds_and_the_same_seeds_for_all():
     assert SweepConfig.from_mapping({"replicate_seeds": 0}).replicate_seed_list() == ()
     defaults = SweepConfig()
     assert (defaults.replicate_max_epochs, defaults.replicate_patience) == (30, 10)
+    assert defaults.replicate_lr_schedule == "constant", "what replicates did before the key"
     for key, bad, rule in [
         ("replicate_seeds", -1, "an integer in 0..100"),
         ("replicate_max_epochs", 0, "an integer in 1..10000"),
         ("replicate_patience", "ten", "an integer in 1..10000"),
+        ("replicate_lr_schedule", "linear", "one of: constant, cosine"),
+        ("lr_schedule", "step", "one of: constant, cosine"),
     ]:
         with pytest.raises(UsageError) as error:
             SweepConfig.from_mapping({key: bad}, source="s.yaml")
@@ -175,6 +179,16 @@ def test_a_study_records_every_training_key_but_not_its_grid_or_where_it_runs():
     assert changed_settings(settings, extended.recorded_settings()) == {}
     adam = SweepConfig.from_mapping({"lr": [0.01], "max_epochs": 5, "optimizer": "adam"})
     assert changed_settings(settings, adam.recorded_settings()) == {"optimizer": ("sgd", "adam")}
+    # A study recorded before the lr schedule was a key trained at a held lr: a file that now
+    # asks for a cosine (on the grid or the replicates) asks for another experiment.
+    old = {k: v for k, v in settings.items() if k not in ("lr_schedule", "replicate_lr_schedule")}
+    assert changed_settings(old, settings) == {}
+    cosine = SweepConfig.from_mapping(
+        {"lr": [0.01], "max_epochs": 5, "replicate_lr_schedule": "cosine"}
+    )
+    assert changed_settings(old, cosine.recorded_settings()) == {
+        "replicate_lr_schedule": ("constant", "cosine")
+    }
 
 
 def test_a_study_records_its_space_and_a_swept_key_is_no_fixed_value():

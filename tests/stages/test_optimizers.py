@@ -2,6 +2,8 @@
 agree to float rounding, before and after the stack drops slices, on random gradients and on
 the real MLP."""
 
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,6 +18,8 @@ from pipeline.stages.optimizers import (
     OptimizerSettings,
     StackedOptimizer,
     lone_optimizer,
+    lr_factor,
+    scale_lr,
 )
 from tests.conftest import needs_cuda
 
@@ -47,6 +51,13 @@ class Twins:
             for params, s in zip(self.lone, stack_settings, strict=True)
         ]
         self.slices = list(range(k))
+        self.settings = stack_settings
+
+    def scale_lr(self, factor: float) -> None:
+        """What the epoch loop does at an epoch of a schedule, to the stack and every twin."""
+        self.stacked.scale_lr(factor)
+        for optimizer, s in zip(self.optimizers, self.settings, strict=True):
+            scale_lr(optimizer, s.lr, factor)
 
     def random(self, shape) -> torch.Tensor:
         return torch.randn(shape, generator=self.generator).to(self.device)
@@ -152,6 +163,41 @@ def test_the_survivors_of_keep_go_on_matching_their_twins(name):
     twins.step(10)
     twins.assert_match()
     assert twins.stacked.settings == (STACKS[name][3], STACKS[name][1])
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_a_scheduled_lr_moves_every_slice_as_torch_optim_moves_its_twin(name):
+    """The schedule scales every slice's own lr (and AdamW's decay with it) in place, and a
+    stack that drops slices keeps the factor for its survivors."""
+    twins = Twins(STACKS[name], seed=2)
+    twins.step(5)
+    twins.scale_lr(0.5)
+    twins.step(5)
+    twins.keep([3, 1])
+    twins.step(3)
+    twins.scale_lr(0.1)
+    twins.step(3)
+    twins.assert_match()
+    assert twins.stacked.lr_factor == 0.1
+
+
+@given(epochs=st.integers(1, 200))
+def test_the_cosine_schedule_is_torchs_cosine_annealing_stepped_once_an_epoch(epochs):
+    """lr_factor("cosine") is CosineAnnealingLR(T_max=max_epochs) read at each epoch: lr at the
+    first epoch, falling every epoch, above 0 at the last; "constant" stays at 1."""
+    param = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    annealing = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    factors = [lr_factor("cosine", epoch, epochs) for epoch in range(1, epochs + 1)]
+    expected = []
+    for _ in range(epochs):
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        annealing.step()
+    assert factors == pytest.approx(expected, abs=1e-12)
+    assert factors[0] == 1.0 and factors[-1] > 0
+    assert all(a > b for a, b in itertools.pairwise(factors))
+    assert {lr_factor("constant", epoch, epochs) for epoch in range(1, epochs + 1)} == {1.0}
 
 
 @st.composite

@@ -80,6 +80,22 @@ def test_a_stacked_trial_under_adam_matches_its_lone_run(splits, index):
         assert mine.train_loss == pytest.approx(theirs.train_loss, rel=1e-3)
 
 
+@pytest.mark.parametrize("grid", [GRID, ADAM_GRID], ids=["sgd", "adam"])
+def test_stacked_trials_follow_a_cosine_schedule_as_their_lone_runs_do(splits, grid):
+    """Each slice's own lr scaled each epoch, kept when the stack drops the trials that stop
+    (patience 1: some leave after epoch 2)."""
+    configs = [config.replace(lr_schedule="cosine") for config in grid]
+    results = training.train_stacked(configs, splits, progress=False)
+    assert {result.stop_reason for result in results} == {"max_epochs", "early_stopping"}
+    for config, result in zip(configs, results, strict=True):
+        lone = training.train(config, splits, progress=False)
+        assert_same_weights(result.model, lone.model, tolerance=1e-3)
+        assert (result.stop_reason, result.best_epoch) == (lone.stop_reason, lone.best_epoch)
+        for mine, theirs in zip(result.history, lone.history, strict=True):
+            assert mine.val_acc == pytest.approx(theirs.val_acc, abs=0.002)
+            assert mine.train_loss == pytest.approx(theirs.train_loss, rel=1e-3)
+
+
 def test_sgd_and_adam_trials_do_not_stack_together(splits):
     with pytest.raises(UsageError, match="one stack cannot mix sgd with adam or adamw"):
         training.train_stacked([SMALL, ADAM_GRID[0]], splits, progress=False)
@@ -155,6 +171,8 @@ def test_configs_of_different_shapes_do_not_stack(splits):
     with pytest.raises(UsageError) as error:
         training.train_stacked(configs, splits, progress=False)
     assert "batch_size" in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(UsageError, match="stacked trials must share lr_schedule"):
+        training.train_stacked([SMALL, SMALL.replace(lr_schedule="cosine")], splits)
     with pytest.raises(UsageError):
         training.train_stacked([], splits, progress=False)
 

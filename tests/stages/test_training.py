@@ -152,18 +152,21 @@ DEVICES = ["cpu", pytest.param("cuda", marks=needs_cuda)]
 
 
 @pytest.mark.parametrize("device", DEVICES)
-def test_fast_loop_matches_a_plain_reference_loop(tiny_data, device):
-    """Speed must not change what is learned: the training stage (on CUDA a replayed graph) and
-    a plain loop give the same weights with the same seed, here after two epochs whose last
-    batch is smaller than the others."""
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+def test_fast_loop_matches_a_plain_reference_loop(tiny_data, device, schedule):
+    """Speed must not change what is learned: the training stage (on CUDA a replayed graph,
+    captured again when the schedule moves the lr) and a plain loop (under a cosine schedule,
+    torch's CosineAnnealingLR stepped each epoch) give the same weights with the same seed,
+    here after three epochs whose last batch is smaller than the others."""
     splits = data.load_splits(tiny_data, device=device)
-    config = TrainConfig(lr=0.05, max_epochs=2, patience=2, batch_size=64)
+    config = TrainConfig(lr=0.05, max_epochs=3, patience=3, batch_size=64, lr_schedule=schedule)
     result = training.train(config, splits, progress=False)
-    assert result.best_epoch == 2, "the comparison must span an epoch boundary"
+    assert result.best_epoch == 3, "the comparison must span the schedule's epochs"
     fast = result.model
 
     reference = build_model(config.activation, config.hidden_sizes, seed=config.seed).to(device)
     optimizer = torch.optim.SGD(reference.parameters(), lr=config.lr, momentum=config.momentum)
+    annealing = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.max_epochs)
     shuffle = torch.Generator(device=device).manual_seed(config.seed)
     for _ in range(result.best_epoch):
         order = torch.randperm(len(splits.train_y), device=device, generator=shuffle)
@@ -174,6 +177,8 @@ def test_fast_loop_matches_a_plain_reference_loop(tiny_data, device):
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+        if schedule == "cosine":
+            annealing.step()
     for (name, a), (_, b) in zip(
         fast.state_dict().items(), reference.state_dict().items(), strict=True
     ):

@@ -107,6 +107,7 @@ REPLICATED = {
     "replicate_seeds": 2,
     "replicate_max_epochs": 3,
     "replicate_patience": 3,
+    "replicate_lr_schedule": "cosine",
     "pruner": "median",
     "pruner_warmup_epochs": 0,
     "reference_lr": None,
@@ -147,6 +148,7 @@ def test_the_replicates_train_each_best_lr_with_more_seeds_and_the_report_says_w
     for (activation, seed), run in runs.items():
         assert run.info.run_name == f"replicate-{activation}-lr{best[activation]:g}-seed{seed}"
         assert run.data.params["max_epochs"] == "3" and run.data.params["patience"] == "3"
+        assert run.data.params["lr_schedule"] == "cosine", "the replicates' own schedule"
         assert run.data.tags["stage"] == "train" and run.info.status == "FINISHED"
         history = client().get_metric_history(run.info.run_id, "val_acc")
         assert [m.step for m in history] == [1, 2, 3], "its own budget, never pruned"
@@ -170,6 +172,9 @@ def test_the_replicates_train_each_best_lr_with_more_seeds_and_the_report_says_w
     assert (folder / "test_accuracy.png").stat().st_size > 10_000
     parent = client().get_run(parent_id)
     assert parent.data.tags["replicate_seeds"] == "43,44"
+    assert parent.data.tags["replicate_lr_schedule"] == "cosine"
+    grid_runs = [r for r in runs_of(parent_id) if r.data.tags.get("phase") == "grid"]
+    assert {r.data.params["lr_schedule"] for r in grid_runs} == {"constant"}, "the seed's"
     assert parent.data.metrics["replicate_test_acc_mean.relu"] == pytest.approx(
         summary.loc["relu", "test_acc_mean"]
     )

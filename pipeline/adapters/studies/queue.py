@@ -75,9 +75,9 @@ def queue_missing(study: Study) -> None:
 
 
 def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple:
-    """What trials trained as one stack share: the phase, the seed and budget (stacked trials
-    see the same batches for the same number of epochs), the network's and the batches' shapes,
-    and the optimizer's family (SGD's state is not Adam's)."""
+    """What trials trained as one stack share: the phase, the seed, budget and lr schedule
+    (stacked trials see the same batches for the same number of epochs, at one lr factor), the
+    network's and the batches' shapes, and the optimizer's family (SGD's state is not Adam's)."""
     attrs, values = trial.user_attrs, {**trial.user_attrs, **trial.params}
     train = config.train
 
@@ -89,6 +89,7 @@ def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple:
         setting("seed"),
         attrs.get("max_epochs"),
         attrs.get("patience"),
+        attrs.get("lr_schedule", train.lr_schedule),
         setting("batch_size"),
         setting("hidden_sizes"),
         OPTIMIZER_FAMILIES[setting("optimizer")],

@@ -35,7 +35,9 @@ def ask_for_seeds(study: Study, count: int) -> None:
         study.set_attr(SEEDS_ATTR, str(count))
 
 
-BUDGET = ("phase", "seed", "max_epochs", "patience")  # a replicate's user attrs beside its point
+# A replicate's user attrs beside its point (a replicate queued before lr_schedule was one of
+# them trained at the default, "constant").
+BUDGET = ("phase", "seed", "max_epochs", "patience", "lr_schedule")
 
 
 def replicate_key(trial: FrozenTrial) -> tuple:
@@ -60,6 +62,7 @@ def plan(study: Study) -> list[dict]:
             "seed": seed,
             "max_epochs": config.replicate_max_epochs,
             "patience": config.replicate_patience,
+            "lr_schedule": config.replicate_lr_schedule,
         }
         for seed in config.replicate_seed_list(seed_count(study))
         for activation in config.activations

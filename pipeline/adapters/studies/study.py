@@ -138,13 +138,17 @@ class Study:
 
     def train_config(self, trial: Trial) -> TrainConfig:
         """The training config of a claimed trial: the sweep's at the trial's point; a
-        replicate's seed and budget come from the user attrs it was queued with."""
+        replicate's seed, budget and lr schedule come from the user attrs it was queued with."""
         point = self.suggest(trial)
         queued = trial.user_attrs
         if queued.get("phase") != REPLICATE:
             return self.config.point_config(point)
         config = self.config.point_config(point, seed=int(queued["seed"]))
-        return config.replace(max_epochs=queued["max_epochs"], patience=queued["patience"])
+        return config.replace(
+            max_epochs=queued["max_epochs"],
+            patience=queued["patience"],
+            lr_schedule=queued.get("lr_schedule", "constant"),  # queued before it was an attr
+        )
 
     def tell(self, trial: Trial, state: str, value: float | None = None) -> None:
         """state: COMPLETE (with the value), PRUNED or FAIL."""

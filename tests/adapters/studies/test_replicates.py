@@ -7,7 +7,12 @@ from optuna.trial import TrialState
 
 from pipeline.adapters import studies
 
-REPLICATES = {"replicate_seeds": 2, "replicate_max_epochs": 7, "replicate_patience": 4}
+REPLICATES = {
+    "replicate_seeds": 2,
+    "replicate_max_epochs": 7,
+    "replicate_patience": 4,
+    "replicate_lr_schedule": "cosine",
+}
 
 
 def finish_next(study: studies.Study, values: dict[tuple[str, float], float]) -> None:
@@ -64,10 +69,13 @@ def test_the_first_claim_after_the_grid_queues_each_best_lr_seed_by_seed(make_st
         "seed": 43,
         "max_epochs": 7,
         "patience": 4,
+        "lr_schedule": "cosine",
     }
     config = study.train_config(first)
     assert (config.activation, config.lr, config.seed) == ("relu", 0.01, 43)
     assert (config.max_epochs, config.patience) == (7, 4), "the replicates' own budget"
+    assert config.lr_schedule == "cosine", "and their own schedule"
+    assert study.config.train.lr_schedule == "constant", "the grid's stays the seed's"
     assert config.hidden_sizes == study.config.train.hidden_sizes
 
 
@@ -130,3 +138,16 @@ def test_an_activation_without_a_completed_grid_trial_gets_no_replicates(make_st
 def test_no_replicates_without_seeds(make_study):
     study = finished_grid(make_study, replicate_seeds=0)
     assert studies.claim(study) == [] and replicates(study) == []
+
+
+def test_a_replicate_queued_without_a_schedule_trains_at_a_held_lr(make_study):
+    """A study's replicates queued before `lr_schedule` was one of their attrs trained at the
+    held lr, the only schedule there was: a worker resuming one trains it so."""
+    study = make_study(**{**REPLICATES, "replicate_lr_schedule": "constant"})
+    old = {"phase": "replicate", "activation": "tanh", "lr": 0.1, "seed": 43}
+    study.optuna_study.enqueue_trial(
+        {"activation": "tanh", "lr": 0.1}, user_attrs={**old, "max_epochs": 7, "patience": 4}
+    )
+    [trial] = studies.claim(study)
+    config = study.train_config(trial)
+    assert (config.seed, config.max_epochs, config.lr_schedule) == (43, 7, "constant")
