@@ -44,10 +44,14 @@ def report_dir(study: str) -> Path:
 
 
 def build_report(
-    runs: pd.DataFrame, study: str, activations: tuple[str, ...], settings: tuple[str, ...] = ()
+    runs: pd.DataFrame,
+    study: str,
+    activations: tuple[str, ...],
+    settings: tuple[str, ...] = (),
+    sampler: str = "grid",
 ) -> Report:
     """The tables and their Markdown from the sweep's training runs; `settings` the swept
-    settings beside the activation (lr alone by default)."""
+    settings beside the activation (lr alone by default), `sampler` what chose their points."""
     if runs.empty:
         raise PipelineError(f"no training runs of sweep {study!r} yet; run `make sweep` first")
     table = results.results_table(runs, activations, settings=settings)
@@ -60,7 +64,10 @@ def build_report(
     summary.insert(1, "lr", [best_lr[a] for a in summary["activation"]])
     pairs = statistics.pairwise_differences(ordered)
     note = results.dataset_note(runs)
-    markdown = _markdown(study, note, table, summary, pairs, _replicates_line(replicates, settings))
+    search = "grid" if sampler == "grid" else "search"
+    heading = f"## The {search}{'' if search == 'grid' else f' (sampler {sampler})'}: "
+    line = _replicates_line(replicates, settings, search)
+    markdown = _markdown(study, note, heading, table, summary, pairs, line)
     return Report(table, summary, pairs, markdown, best=best)
 
 
@@ -74,21 +81,25 @@ def _best_configurations(table: pd.DataFrame) -> dict[str, dict]:
     return best
 
 
-def _replicates_line(replicates: pd.DataFrame, settings: tuple[str, ...]) -> str:
-    """What the replicates were: their seeds and budget."""
+def _replicates_line(replicates: pd.DataFrame, settings: tuple[str, ...], search: str) -> str:
+    """What the replicates were: their seeds, budget and lr schedule."""
     seeds = ", ".join(str(s) for s in sorted(set(replicates["seed"])))
     budget = ""
     if "max_epochs" in replicates and not replicates.empty:
         budget = f", each up to {int(replicates['max_epochs'].max())} epochs"
+    if "lr_schedule" in replicates and (replicates["lr_schedule"] == "cosine").all():
+        budget += " with the lr decayed along a cosine"
     chosen = "lr" if set(settings) <= {"lr"} else "configuration"
-    return f"Seeds {seeds}{budget}, at the {chosen} the grid chose (table above).\n"
+    return f"Seeds {seeds}{budget}, at the {chosen} the {search} chose (table above).\n"
 
 
-def _markdown(study: str, dataset_note: str, table, summary, pairs, replicates_line: str) -> str:
+def _markdown(
+    study: str, dataset_note: str, heading: str, table, summary, pairs, replicates_line: str
+) -> str:
     parts = [
         f"# Sweep {study}\n",
         dataset_note.rstrip("\n") + "\n" if dataset_note else "",
-        "## The grid: each activation's best configuration, and the seed's lr\n",
+        heading + "each activation's best configuration, and the seed's lr\n",
         results.to_markdown(table),
         "## Replicates: test accuracy over seeds at each activation's best configuration\n",
     ]
@@ -112,11 +123,12 @@ def write_report(
     activations: tuple[str, ...],
     directory: Path | None = None,
     settings: tuple[str, ...] = ("lr",),
+    sampler: str = "grid",
 ) -> Report:
     """Every file of the study's report in `directory` (default reports/<study>/), each
     written whole or not at all; the report, with the files it wrote. A response figure for
     each swept setting in `settings`."""
-    report = build_report(runs, study, activations, settings)
+    report = build_report(runs, study, activations, settings, sampler)
     directory = report_dir(study) if directory is None else directory
     directory.mkdir(parents=True, exist_ok=True)
     texts = {

@@ -63,10 +63,19 @@ def test_the_report_is_the_statistics_of_the_replicates_at_each_best_lr(tmp_path
     assert statistics.summary_markdown(report.summary) in markdown
     assert statistics.pairwise_markdown(report.pairs) in markdown
     assert markdown.index("## The grid") < markdown.index("## Replicates")
-    assert "Seeds 43, 44, 45, each up to 30 epochs, at the lr the grid chose" in markdown
+    assert (
+        "Seeds 43, 44, 45, each up to 15 epochs with the lr decayed along a cosine, at the lr "
+        "the grid chose" in markdown
+    )
     assert (tmp_path / "unit/test_accuracy.png").stat().st_size > 10_000
     page = (tmp_path / "unit/test_accuracy.html").read_text()
     assert "sweep unit: test accuracy over 3 seeds" in page
+
+
+def test_a_sampler_studys_report_says_a_search_chose_not_a_grid():
+    report = study_report.build_report(study_runs(), "unit", ("relu",), ("lr",), sampler="tpe")
+    assert "## The search (sampler tpe): each activation's best" in report.markdown
+    assert "## The grid" not in report.markdown and "the search chose" in report.markdown
 
 
 def test_the_parent_runs_metrics_hold_each_mean_and_interval():

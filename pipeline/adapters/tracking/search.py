@@ -52,6 +52,8 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
             "lr": raw["params.lr"].astype(float),
             "seed": raw["params.seed"].astype(int),
             "max_epochs": raw["params.max_epochs"].astype(int),
+            # a run logged before the schedule was a param held its lr
+            "lr_schedule": _column(raw, "params.lr_schedule").fillna("constant"),
             "status": raw["status"],
             "state": _tag(raw, "trial_state"),
             "stop_reason": _tag(raw, "stop_reason"),
