@@ -7,8 +7,14 @@ epoch; the pipeline tests only the best epoch). From the curves, `--analyse` rep
 pipeline's early stopping for each (max_epochs, patience) and prints the test accuracy of the
 epoch it would keep, the epochs it would train, and where validation accuracy stops rising.
 
+With `--schedule cosine` the lr depends on the budget (it decays to near 0 by the last epoch),
+so no cap can be replayed from a longer run: each budget in `--epochs` (a comma list) is trained
+on its own, and `--analyse` prints the test accuracy of the epoch each keeps without early
+stopping (patience = its epochs, as the default sweep's replicates train).
+
     python -m benchmarks.replicate_budget --seeds 43,44,45 --epochs 30 --out budget.json
     python -m benchmarks.replicate_budget --analyse budget.json
+    python -m benchmarks.replicate_budget --schedule cosine --epochs 12,15 --out cosine.json
 
 The accuracies do not depend on the machine's load; the epoch times do. Not a test.
 """
@@ -27,11 +33,12 @@ from pipeline.core.device import configure_torch
 from pipeline.stages import training
 from pipeline.stages.stacked import StackedEngine
 
-# Each activation's learning rate as the default grid chose it (README, 2026-11-29).
+# Each activation's learning rate as the default grid chose it (reports/activations/,
+# 2026-11-30; the grid of 2026-11-29 chose 0.01 for ReLU).
 BEST_LR = {
     "sigmoid": 0.3,
     "tanh": 0.03,
-    "relu": 0.01,
+    "relu": 0.03,
     "leakyrelu": 0.03,
     "elu": 0.03,
     "swish": 0.03,
@@ -57,11 +64,18 @@ class TestEachEpoch:
         return losses, accuracies
 
 
-def curves(seed: int, epochs: int) -> dict:
+def curves(seed: int, epochs: int, schedule: str = "constant") -> dict:
     """Per activation: val_acc and test_acc of every epoch, and the stack's epoch times."""
     splits = data.load_splits(seed=seed)
     configs = [
-        TrainConfig(activation=a, lr=lr, seed=seed, max_epochs=epochs, patience=epochs)
+        TrainConfig(
+            activation=a,
+            lr=lr,
+            seed=seed,
+            max_epochs=epochs,
+            patience=epochs,
+            lr_schedule=schedule,
+        )
         for a, lr in BEST_LR.items()
     ]
     engine = TestEachEpoch(StackedEngine(configs, splits, cuda_graphs=False), splits)
@@ -118,25 +132,52 @@ def analyse(runs: dict) -> None:
         print(f"  {activation}: {bests}")
 
 
+def analyse_budgets(budgets: dict) -> None:
+    """Per budget of a schedule: mean (std) test accuracy % of the epoch kept, per activation."""
+    print("budget (schedule, epochs): mean test acc % (std over seeds), per activation")
+    for budget, runs in budgets.items():
+        activations = list(next(iter(runs.values())))
+        cells = []
+        for activation in activations:
+            accs = []
+            for seed_runs in runs.values():
+                run = seed_runs[activation]
+                best, _ = kept_epoch(run["val_acc"], len(run["val_acc"]), len(run["val_acc"]))
+                accs.append(100 * run["test_acc"][best - 1])
+            spread = statistics.stdev(accs) if len(accs) > 1 else 0.0
+            cells.append(f"{activation} {statistics.mean(accs):.2f} ({spread:.2f})")
+        print(f"{budget}, seeds {', '.join(runs)}: " + ", ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="43,44,45")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", default="30", help="a budget, or a comma list of them")
+    parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("reports/replicate_budget.json"))
     parser.add_argument("--analyse", type=Path, help="print the policies of a saved run")
     args = parser.parse_args()
+    report = analyse if args.schedule == "constant" else analyse_budgets
     if args.analyse:
-        analyse(json.loads(args.analyse.read_text()))
+        report(json.loads(args.analyse.read_text()))
         return
     configure_torch(torch.device("cpu"), args.threads)
-    runs = json.loads(args.out.read_text()) if args.out.exists() else {}
-    for seed in [int(s) for s in args.seeds.split(",")]:
-        if str(seed) not in runs:  # a rerun carries on where a killed one stopped
-            runs[str(seed)] = curves(seed, args.epochs)
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.write_text(json.dumps(runs))
-    analyse(runs)
+    saved = json.loads(args.out.read_text()) if args.out.exists() else {}
+    seeds = [int(s) for s in args.seeds.split(",")]
+    for epochs in [int(e) for e in args.epochs.split(",")]:
+        # a constant lr's file holds one run per seed; a schedule's, one per budget and seed
+        runs = (
+            saved
+            if args.schedule == "constant"
+            else saved.setdefault(f"{args.schedule}, {epochs}", {})
+        )
+        for seed in seeds:
+            if str(seed) not in runs:  # a rerun carries on where a killed one stopped
+                runs[str(seed)] = curves(seed, epochs, args.schedule)
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.write_text(json.dumps(saved))
+    report(saved)
 
 
 if __name__ == "__main__":
