@@ -55,7 +55,7 @@ OPTIMIZERS = get_args(Optimizer)
 # per-slice coefficient of 0 switches off; SGD keeps other state, so its trials stack apart.
 OPTIMIZER_FAMILIES = {"sgd": "sgd", "adam": "adam", "adamw": "adam"}
 # How the lr moves over a run's epochs: held (the seed's), or decayed along a half cosine from
-# lr at the first epoch to near 0 at the last (the replicates': converged in half the epochs).
+# lr at the first epoch to near 0 at the last (the replicates': converged in fewer epochs).
 LrSchedule = Literal["constant", "cosine"]
 LR_SCHEDULES = get_args(LrSchedule)
 Init = Literal["default", "kaiming", "xavier"]  # PyTorch's own (the seed's), or the two schemes
