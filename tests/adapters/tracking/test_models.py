@@ -19,7 +19,7 @@ from pipeline.adapters import servers, tracking
 from pipeline.cli.main import main
 from pipeline.core import data, predictor
 from pipeline.core.config import DEFAULT_TRACKING_URI
-from tests.conftest import isolate, needs_real_data, one_line, run_cli, run_elsewhere
+from tests.conftest import isolate, needs_real_data, one_line, run_elsewhere
 from tests.services import free_port, invoke, serving, taken_port
 from tests.sweeps import sweep_config
 
@@ -193,12 +193,13 @@ def test_a_registered_version_describes_itself(in_store):
         assert part in text, (part, text)
 
 
-def test_evaluate_prints_the_logged_test_acc_from_raw_pixels(in_store, tiny_data):
+def test_evaluate_prints_the_logged_test_acc_from_raw_pixels(in_store, tiny_data, capsys):
+    # In this process: tests/jobs/test_ui.py reloads a champion in a fresh one.
     uri = "models:/fashion-mlp@champion"
-    args = ("evaluate", "--model-uri", uri, "--data-dir", str(tiny_data))
-    result = run_cli(*args, cwd=in_store.directory, check=True)
-    assert result.stdout.splitlines()[0] == f"test_acc={in_store.test_acc:.4f}"
-    assert "torch.export program of MLP 784-32-16-10 with relu" in result.stdout
+    assert main(["evaluate", "--model-uri", uri, "--data-dir", str(tiny_data)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"test_acc={in_store.test_acc:.4f}"
+    assert "torch.export program of MLP 784-32-16-10 with relu" in out
 
 
 def test_the_project_tools_get_the_mlp_from_the_checkpoint(in_store):
