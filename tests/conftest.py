@@ -34,6 +34,19 @@ needs_cuda = pytest.mark.skipif(
 
 
 @pytest.fixture(autouse=True, scope="session")
+def one_torch_thread_per_process():
+    """One intra-op thread in this process and in the processes the tests start (unless
+    OMP_NUM_THREADS says otherwise). The suite runs a test process per core, and torch's default
+    of a thread per core in each oversubscribes them: its threads spin-wait, costing the tiny
+    models here several times their CPU time. No test's numbers depend on the count: a run
+    records it, and a test that compares runs gives `--threads` itself."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OMP_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
 def optuna_logs_as_the_program_sets_them():
     """Tests that call workflows without the CLI's entry point get Optuna's log level as the
     program sets it there."""

@@ -1,13 +1,14 @@
-"""Throwaway services on loopback for the scale-out test and the storage benchmark.
+"""Throwaway services on loopback for the scale-out and model tests and the storage benchmark.
 
 A PostgreSQL cluster (initdb into a temporary directory, as an unprivileged user, on a free port,
-trust authentication) and an MLflow tracking server backed by it. Each is started as a child
-process in its own process group, and stopped by that process id; `leftover_processes` tells
-whether anything of a group outlived it.
+trust authentication), an MLflow tracking server backed by it, and a model's scoring server. Each
+is started as a child process in its own process group, and stopped by that process id;
+`leftover_processes` tells whether anything of a group outlived it.
 """
 
 import contextlib
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -17,10 +18,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipeline.adapters import servers
 
 
 class ServiceUnavailable(Exception):
@@ -270,3 +274,46 @@ def wait_for_http(process: subprocess.Popen, url: str, log: Path, timeout: float
             pass
         time.sleep(0.5)
     raise RuntimeError(f"no answer from {url} within {timeout:.0f} s:\n" + log.read_text()[-3000:])
+
+
+# --- a model's scoring server -------------------------------------------------------------
+
+SERVE_DEADLINE_S = 180  # the scoring server imports torch and loads the model: ~10-40 s here
+
+
+@contextlib.contextmanager
+def serving(command: list[str], cwd: Path, env: dict, log: Path) -> Iterator[int]:
+    """A scoring server started by `command` + a free port, in a process group of its own;
+    yields the port once it answers, and leaves nothing running after."""
+    port = free_port()
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*command, str(port)],
+            cwd=cwd,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_http(process, f"http://127.0.0.1:{port}/ping", log, SERVE_DEADLINE_S)
+        yield port
+    finally:
+        stop_process(process, signal.SIGTERM)
+    assert not leftover_processes([process.pid]), "a process of the server outlived it"
+    assert servers.port_is_free("127.0.0.1", port)
+
+
+def invoke(port: int, body: dict) -> tuple[int, dict]:
+    """POST `body` as JSON to the scoring server's /invocations: its status and JSON answer
+    (an error's too)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/invocations",
+        json.dumps(body).encode(),
+        {"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.load(answer)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)

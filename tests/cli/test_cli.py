@@ -2,11 +2,14 @@ import re
 import sqlite3
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
 import pytest
 
 from pipeline.cli.commands import STAGES
+from pipeline.cli.main import main
 from tests.conftest import REPO, run_cli
 
 TINY = ["--hidden-sizes", "32,16", "--batch-size", "32"]
@@ -20,30 +23,39 @@ def run_count(workdir) -> int:
         return connection.execute("select count(*) from runs").fetchone()[0]
 
 
-@pytest.mark.slow
-def test_train_then_evaluate_in_fresh_processes(workdir, tiny_data):
-    trained = run_cli(
-        "train",
-        "--activation",
-        "tanh",
-        "--lr",
-        "0.05",
-        "--epochs",
-        "2",
-        "--data-dir",
-        str(tiny_data),
-        *TINY,
-        cwd=workdir,
+@dataclass
+class Trained:
+    directory: Path  # the working directory: mlflow.db, mlruns/
+    data_dir: tuple[str, str]  # the flag
+    run_id: str
+
+    @property
+    def client(self) -> mlflow.MlflowClient:
+        # A client on the store, not MLflow's current URI: nothing leaks into later tests.
+        return mlflow.MlflowClient(f"sqlite:///{self.directory}/mlflow.db")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_data) -> Trained:
+    """`train` in a fresh process, as a user runs it; one thread and seed 7, which a redo of the
+    run must take from it."""
+    directory = tmp_path_factory.mktemp("trained")
+    data_dir = ("--data-dir", str(tiny_data))
+    original = run_cli(
+        *("train", "--activation", "tanh", "--lr", "0.1", "--epochs", "3", "--seed", "7"),
+        *("--threads", "1", *TINY, *data_dir),
+        cwd=directory,
         check=True,
     )
-    run_id = re.search(r"^run_id=(\w+)$", trained.stdout, re.M).group(1)
-    # A client on the store, not MLflow's current URI: nothing leaks into later tests.
-    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlflow.db")
-    logged = client.get_run(run_id).data.metrics["test_acc"]
+    return Trained(directory, data_dir, re.search(r"^run_id=(\w+)$", original.stdout, re.M)[1])
 
-    for uri in (f"runs:/{run_id}/model", f"runs:/{run_id}/checkpoint"):
+
+@pytest.mark.slow
+def test_train_then_evaluate_in_fresh_processes(trained):
+    logged = trained.client.get_run(trained.run_id).data.metrics["test_acc"]
+    for uri in (f"runs:/{trained.run_id}/model", f"runs:/{trained.run_id}/checkpoint"):
         evaluated = run_cli(
-            "evaluate", "--model-uri", uri, "--data-dir", str(tiny_data), cwd=workdir, check=True
+            "evaluate", "--model-uri", uri, *trained.data_dir, cwd=trained.directory, check=True
         )
         lines = evaluated.stdout.splitlines()
         assert lines[0] == f"test_acc={logged:.4f}", uri
@@ -129,33 +141,30 @@ def metric_values(client, run_id: str, key: str) -> list[float]:
 
 
 @pytest.mark.slow
-def test_a_run_redone_from_its_id_gives_its_numbers_to_the_last_digit(workdir, tiny_data):
+def test_a_run_redone_from_its_id_gives_its_numbers_to_the_last_digit(trained, monkeypatch, capsys):
     """`train --from-run ID` takes every training param of a logged run, threads and seed
     included (a sweep's workers train with one thread each, `make train` with all cores), so
     its val_acc equals the original's to the last digit; a flag given beside it wins."""
-    data_dir = ("--data-dir", str(tiny_data))
-    original = run_cli(
-        *("train", "--activation", "tanh", "--lr", "0.1", "--epochs", "3", "--seed", "7"),
-        *("--threads", "1", *TINY, *data_dir),
-        cwd=workdir,
-        check=True,
-    )
-    first = re.search(r"^run_id=(\w+)$", original.stdout, re.M).group(1)
-    redo = run_cli("train", "--from-run", first, *data_dir, cwd=workdir, check=True)
+    first, data_dir, client = trained.run_id, trained.data_dir, trained.client
+    redo = run_cli("train", "--from-run", first, *data_dir, cwd=trained.directory, check=True)
     second = re.search(r"^run_id=(\w+)$", redo.stdout, re.M).group(1)
     note = next(line for line in redo.stderr.splitlines() if line.startswith("note: as run"))
     assert note.startswith(f"note: as run {first} (train-tanh-lr0.1): activation tanh, ")
     assert all(part in note for part in ("lr 0.1,", "seed 7,", "threads 1"))
 
-    client = mlflow.MlflowClient(f"sqlite:///{workdir}/mlflow.db")
     params = client.get_run(first).data.params
     assert params["threads"] == "1" and params["seed"] == "7"
     assert client.get_run(second).data.params == params
     assert metric_values(client, second, "val_acc") == metric_values(client, first, "val_acc")
     assert len(metric_values(client, first, "val_acc")) == 3
 
-    other = run_cli("train", "--from-run", first, "--lr", "0.05", *data_dir, cwd=workdir)
-    assert other.returncode == 0 and "given here: lr" in other.stderr
-    third = re.search(r"^run_id=(\w+)$", other.stdout, re.M).group(1)
+    # Which flag wins is the command line's reading, the same in this process as in a fresh one.
+    monkeypatch.chdir(trained.directory)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    capsys.readouterr()
+    assert main(["train", "--from-run", first, "--lr", "0.05", *data_dir]) == 0
+    out, err = capsys.readouterr()
+    assert "given here: lr" in err
+    third = re.search(r"^run_id=(\w+)$", out, re.M).group(1)
     changed = client.get_run(third).data.params
     assert {k for k in params if params[k] != changed[k]} == {"lr"} and changed["lr"] == "0.05"

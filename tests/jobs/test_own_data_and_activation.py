@@ -6,11 +6,9 @@ command line, and the logged model loaded where the activation's module cannot b
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import textwrap
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from pipeline.cli.main import main
 from pipeline.core import data, predictor
 from pipeline.core.config import DEFAULT_TRACKING_URI
 from tests.conftest import REPO, isolate, run_cli, run_elsewhere, write_dataset
-from tests.services import free_port, leftover_processes, stop_process, wait_for_http
+from tests.services import invoke, serving
 from tests.sweeps import TINY
 
 CLASSES = ["circle", "square", "triangle"]
@@ -39,7 +37,6 @@ MODULE = textwrap.dedent(
         return x + torch.sin(x) ** 2
     """
 )
-SERVE_DEADLINE_S = 180
 
 
 @dataclass
@@ -153,16 +150,6 @@ def test_the_logged_model_runs_where_its_activation_cannot_be_imported(in_study,
     assert (expected == labels).float().mean() > 0.9, "the three bands are learnable"
 
 
-def post(port: int, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/invocations",
-        json.dumps(body).encode(),
-        {"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        return answer.status, json.load(answer)
-
-
 @pytest.mark.slow
 def test_make_serve_answers_three_named_probabilities(in_study, tmp_path):
     """The snake model behind MLflow's scoring server, started by `make serve` from a shell
@@ -170,27 +157,15 @@ def test_make_serve_answers_three_named_probabilities(in_study, tmp_path):
     images, _ = data.load_test_images(data.locate(dataset=str(in_study.dataset)))
     uri = f"models:/shapes-mlp@{ALIAS}"
     assert mlflow.models.get_model_info(uri).metadata["classes"] == CLASSES
-    port, log = free_port(), tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PYTHONPATH")}
     env.update(PATH="/usr/bin:/bin", PYTHONPATH=str(REPO))
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "serve", "--port", str(port), "--model-uri", uri],
-            cwd=in_study.directory,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_http(process, f"http://127.0.0.1:{port}/ping", log, SERVE_DEADLINE_S)
-        status, answer = post(port, {"inputs": images[:5].tolist()})
-        assert status == 200, answer
-        probabilities = np.array(answer["predictions"])
-        assert probabilities.shape == (5, 3) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
-    finally:
-        stop_process(process, signal.SIGTERM)
-    assert not leftover_processes([process.pid])
+    command = [sys.executable, "-m", "pipeline", "serve", "--model-uri", uri, "--port"]
+    log = tmp_path / "serve.log"
+    with serving(command, in_study.directory, env, log) as port:
+        status, answer = invoke(port, {"inputs": images[:5].tolist()})
+    assert status == 200, answer
+    probabilities = np.array(answer["predictions"])
+    assert probabilities.shape == (5, 3) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
     assert f"(N, 3) for: {', '.join(CLASSES)}" in log.read_text()
 
 

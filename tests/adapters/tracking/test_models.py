@@ -1,16 +1,11 @@
 """Logged models anyone can use: raw pixels in, class probabilities out, loaded without pickle
 and without this package, served by MLflow's scoring server, and describing themselves."""
 
-import contextlib
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import textwrap
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +19,10 @@ from pipeline.adapters import servers, tracking
 from pipeline.cli.main import main
 from pipeline.core import data, predictor
 from pipeline.core.config import DEFAULT_TRACKING_URI
-from tests.conftest import isolate, needs_real_data, one_line, run_cli, run_elsewhere
-from tests.services import free_port, leftover_processes, stop_process, taken_port, wait_for_http
+from tests.conftest import isolate, needs_real_data, one_line, run_elsewhere
+from tests.services import free_port, invoke, serving, taken_port
 from tests.sweeps import sweep_config
 
-SERVE_DEADLINE_S = 180  # the scoring server imports torch and loads the model: ~10-40 s here
 # What the logged model says to pixels that are not raw (scaled, normalised, out of range).
 PIXELS_REFUSED = (
     "pixels must be raw integers 0-255 (as the dataset's files hold them), not scaled to [0, 1] "
@@ -199,12 +193,13 @@ def test_a_registered_version_describes_itself(in_store):
         assert part in text, (part, text)
 
 
-def test_evaluate_prints_the_logged_test_acc_from_raw_pixels(in_store, tiny_data):
+def test_evaluate_prints_the_logged_test_acc_from_raw_pixels(in_store, tiny_data, capsys):
+    # In this process: tests/jobs/test_ui.py reloads a champion in a fresh one.
     uri = "models:/fashion-mlp@champion"
-    args = ("evaluate", "--model-uri", uri, "--data-dir", str(tiny_data))
-    result = run_cli(*args, cwd=in_store.directory, check=True)
-    assert result.stdout.splitlines()[0] == f"test_acc={in_store.test_acc:.4f}"
-    assert "torch.export program of MLP 784-32-16-10 with relu" in result.stdout
+    assert main(["evaluate", "--model-uri", uri, "--data-dir", str(tiny_data)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"test_acc={in_store.test_acc:.4f}"
+    assert "torch.export program of MLP 784-32-16-10 with relu" in out
 
 
 def test_the_project_tools_get_the_mlp_from_the_checkpoint(in_store):
@@ -296,42 +291,6 @@ def test_serve_on_a_taken_port_names_a_free_one(in_store, monkeypatch, capsys):
     assert f"port {port} on 127.0.0.1 is already in use" in err and "make serve PORT=" in err
 
 
-def post(port: int, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/invocations",
-        json.dumps(body).encode(),
-        {"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            return answer.status, json.load(answer)
-    except urllib.error.HTTPError as error:
-        return error.code, json.load(error)
-
-
-@contextlib.contextmanager
-def serving(command: list[str], cwd: Path, env: dict, log: Path) -> Iterator[int]:
-    """A scoring server started by `command` + a free port, in a process group of its own;
-    yields the port once it answers, and leaves nothing running after."""
-    port = free_port()
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [*command, str(port)],
-            cwd=cwd,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_http(process, f"http://127.0.0.1:{port}/ping", log, SERVE_DEADLINE_S)
-        yield port
-    finally:
-        stop_process(process, signal.SIGTERM)
-    assert not leftover_processes([process.pid]), "a process of the server outlived it"
-    assert servers.port_is_free("127.0.0.1", port)
-
-
 @pytest.mark.slow
 def test_serve_answers_raw_pixels_and_refuses_scaled_ones(in_store, tiny_data, tmp_path):
     """`make serve` from a plain shell: the raw test images, as JSON integers, get the classes
@@ -345,7 +304,7 @@ def test_serve_answers_raw_pixels_and_refuses_scaled_ones(in_store, tiny_data, t
     log = tmp_path / "serve.log"
     with serving(command, in_store.directory, env, log) as port:
         for key in ("inputs", "instances"):
-            status, answer = post(port, {key: images.tolist()})
+            status, answer = invoke(port, {key: images.tolist()})
             assert status == 200, answer
             probabilities = np.array(answer["predictions"])
             assert probabilities.shape == (200, 10)
@@ -358,7 +317,7 @@ def test_serve_answers_raw_pixels_and_refuses_scaled_ones(in_store, tiny_data, t
             {"inputs": [[[300] * 28] * 28]},
             {"inputs": [[[-1] * 28] * 28]},
         ):
-            status, answer = post(port, body)
+            status, answer = invoke(port, body)
             assert status == 400 and "predictions" not in answer, answer
             assert answer["stack_trace"].splitlines()[-1] == f"RuntimeError: {PIXELS_REFUSED}"
         flat = images[:2].reshape(2, -1).tolist()
@@ -367,7 +326,7 @@ def test_serve_answers_raw_pixels_and_refuses_scaled_ones(in_store, tiny_data, t
             ({"inputs": []}, "Failed to enforce schema"),
             ({"columns": [1]}, "exactly one of the input fields"),
         ):
-            status, answer = post(port, body)
+            status, answer = invoke(port, body)
             assert status == 400 and message in answer["message"], (body, answer)
     assert f"url=http://127.0.0.1:{port}/invocations" in log.read_text()
     assert f"tracking_uri={in_store.uri}" in log.read_text()
@@ -384,7 +343,7 @@ def test_mlflow_models_serve_finds_the_model_with_nothing_set(in_store, tiny_dat
     command += ["--env-manager", "local", "-p"]
     before = sorted(path.name for path in in_store.directory.iterdir())
     with serving(command, in_store.directory, env, tmp_path / "serve.log") as port:
-        status, answer = post(port, {"inputs": images[:20].tolist()})
+        status, answer = invoke(port, {"inputs": images[:20].tolist()})
     assert status == 200 and np.array(answer["predictions"]).shape == (20, 10), answer
     assert sorted(path.name for path in in_store.directory.iterdir()) == before
 
