@@ -19,14 +19,13 @@ from tests.sweeps import kill_mid_trial, study_of, worker_pid, write_config
 # Each test kills or runs whole sweeps in fresh processes.
 pytestmark = pytest.mark.slow
 
-# Six trials of 6 tiny epochs: a kill always finds one in progress (tests/sweeps.kill_mid_trial
-# stops the worker and checks before it kills, so how long a trial takes does not matter; a
-# trial is in progress from its first epoch until its run is logged, a second or more here).
+# Six trials of 20 tiny epochs: a kill always finds one in progress (tests/sweeps.kill_mid_trial
+# stops the worker and checks before it kills, so how long a trial takes does not matter).
 SLOW_TRIALS = {
     "activations": ["relu", "tanh"],
     "lr": [0.02, 0.05, 0.1],
-    "max_epochs": 6,
-    "patience": 6,
+    "max_epochs": 20,
+    "patience": 20,
     "heartbeat_interval": 1,
 }
 
@@ -224,8 +223,8 @@ def test_sigkill_in_the_replicate_phase_then_resume_retries_the_replicate(workdi
         workdir,
         **{**SLOW_TRIALS, "lr": [0.05], "max_epochs": 2},
         replicate_seeds=2,
-        replicate_max_epochs=6,
-        replicate_patience=6,
+        replicate_max_epochs=20,
+        replicate_patience=20,
     )
     process = start_sweep(config, tiny_data)
     [victim] = kill_the_sweep_mid_trial(config, process, completed=2)  # the grid's 2: done
@@ -243,7 +242,7 @@ def test_sigkill_in_the_replicate_phase_then_resume_retries_the_replicate(workdi
     assert (
         retry.state == TrialState.COMPLETE and retry.user_attrs["seed"] == victim.user_attrs["seed"]
     )
-    assert retry.user_attrs["phase"] == "replicate" and retry.user_attrs["max_epochs"] == 6
+    assert retry.user_attrs["phase"] == "replicate" and retry.user_attrs["max_epochs"] == 20
     client, runs = mlflow_runs(workdir)
     assert client.get_run(victim.user_attrs["mlflow_run_id"]).info.status == "KILLED"
     assert not [r for r in runs if r.info.status == "RUNNING"]
