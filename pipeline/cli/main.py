@@ -115,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _interrupt)
+        # Ctrl-C stops cleanly even where the parent started us with SIGINT ignored (Python
+        # then keeps it ignored), as a test runner's or a job system's children may be.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = read_settings()
     debug = "--debug" in argv or settings.debug
     try:
