@@ -8,7 +8,6 @@ anything in MLflow, so bad input leaves nothing half-written. Errors print one l
 
 import argparse
 import importlib
-import signal
 import sys
 import threading
 import traceback
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from pipeline.cli.commands import STAGES
 from pipeline.core import config as cfg
+from pipeline.core import interrupts
 from pipeline.core import job_config as job_cfg
 from pipeline.core import sweep_config as sweep_cfg
 from pipeline.core.datasets import is_fashion_mnist
@@ -107,17 +107,10 @@ def printable(message: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt  # `kill PID` stops as cleanly as Ctrl-C: runs marked, trials told
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _interrupt)
-        # Ctrl-C stops cleanly even where the parent started us with SIGINT ignored (Python
-        # then keeps it ignored), as a test runner's or a job system's children may be.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        interrupts.install()  # `kill PID` stops as cleanly as Ctrl-C: runs marked, trials told
     settings = read_settings()
     debug = "--debug" in argv or settings.debug
     try:

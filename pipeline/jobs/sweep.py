@@ -4,7 +4,7 @@ then the replicates), finish it, write its report."""
 import sys
 
 from pipeline.adapters import studies
-from pipeline.core import data
+from pipeline.core import data, interrupts
 from pipeline.core.datasets import registered_model_name
 from pipeline.core.device import resolve_device
 from pipeline.core.job_config import SweepJobConfig
@@ -30,12 +30,14 @@ def run(job: SweepJobConfig) -> int:
     sweep = open_sweep(job, create=True, data_digest=source.digest)
     run_status, warnings = "FAILED", []
     try:
-        if count == 1:
-            trials.work(sweep, source=source)
-        else:
-            warnings = workers.run_workers(sweep, count)
-        best = finish(sweep, source)
-        report = publish_report(sweep.tracker, job, sweep.parent_run_id)
+        with interrupts.deferred():
+            if count == 1:
+                trials.work(sweep, source=source)
+            else:
+                warnings = workers.run_workers(sweep, count)
+            interrupts.check()
+            best = finish(sweep, source)
+            report = publish_report(sweep.tracker, job, sweep.parent_run_id)
         run_status = "FINISHED"
     except KeyboardInterrupt:
         run_status = "KILLED"

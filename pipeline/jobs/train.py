@@ -3,7 +3,7 @@
 import sys
 
 from pipeline.adapters import tracking
-from pipeline.core import data
+from pipeline.core import data, interrupts
 from pipeline.core.config import TrainConfig
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.errors import PipelineError
@@ -56,7 +56,7 @@ def run(job: TrainJobConfig) -> int:
         source=source,
     )
     print(data.describe(splits), file=sys.stderr)
-    with training_run(tracker, config, splits, settings) as tracked:
+    with training_run(tracker, config, splits, settings) as tracked, interrupts.deferred():
         result = training.train(config, splits, tracked, cuda_graphs=job.cuda_graphs)
         tracked.log_result(result, log_model=True)
         if result.stop_reason == "diverged":

@@ -1,6 +1,6 @@
 """`make worker`: join a prepared sweep from this terminal or machine and run its queued trials."""
 
-from pipeline.core import data
+from pipeline.core import data, interrupts
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.workflows.sweep import open_sweep
 from pipeline.workflows.trials import work
@@ -12,7 +12,8 @@ def run(job: SweepJobConfig) -> int:
     largest = job.sweep.largest_train  # the largest batch the space holds
     data.check_fits(source, largest.batch_size, largest.val_fraction)
     sweep = open_sweep(job, create=False)
-    outcomes = work(sweep, source=source)
+    with interrupts.deferred():
+        outcomes = work(sweep, source=source)
     for o in outcomes:
         chance = ", at chance: learned nothing" if o.at_chance else ""
         seed = "" if o.seed is None else f" seed {o.seed} ({o.phase})"

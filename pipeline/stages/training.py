@@ -15,6 +15,7 @@ from typing import Protocol
 import torch
 from tqdm.auto import tqdm
 
+from pipeline.core import interrupts
 from pipeline.core.config import CHANCE_MARGIN, TrainConfig
 from pipeline.core.data import Splits
 from pipeline.core.model import MLP
@@ -230,6 +231,7 @@ def train_epoch(
     check_every = 1 if order.device.type == "cpu" else GPU_DIVERGENCE_CHECK_EVERY
     engine.reset_totals()
     for index, start in enumerate(range(0, len(order), batch_size)):
+        interrupts.check()
         engine.step(order[start : start + batch_size])
         if index % check_every or not (diverged := engine.non_finite()):
             continue

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from pipeline.adapters import studies
-from pipeline.core import data, limits
+from pipeline.core import data, interrupts, limits
 from pipeline.core.config import CPU_STACK, GRID, TrainConfig
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.sweep_config import SweepConfig
@@ -169,6 +169,7 @@ def work(
     outcomes: list[TrialOutcome] = []
     with SweepBar(sweep, f"sweep {config.study}") as bar:
         while True:
+            interrupts.check()
             trials = studies.claim(sweep.study, stack_size(config, device))
             if not trials:
                 if not studies.running_count(sweep.study) or not sweep.study.has_heartbeat:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from pipeline.adapters import studies
-from pipeline.core import environment
+from pipeline.core import environment, interrupts
 from pipeline.core.errors import PipelineError
 from pipeline.workflows.sweep import Sweep, SweepBar
 
@@ -24,6 +24,7 @@ def run_workers(sweep: Sweep, workers: int) -> list[str]:
     with SweepBar(sweep, f"sweep {job.sweep.study} ({workers} workers)") as bar:
         try:
             while any(process.poll() is None for process in processes):
+                interrupts.check()
                 bar.update_from(sweep.study)
                 time.sleep(1)
         except KeyboardInterrupt:
