@@ -99,6 +99,11 @@ def worker_pid(trial: FrozenTrial) -> int:
     return int(trial.user_attrs["worker"].rpartition(":")[2])
 
 
+# What reading a local study may raise while a process writes it (SQLite's "database is
+# locked" after its 5 s wait, raised as is or, inside Optuna's session, as its own error).
+READ_ERRORS = (sqlalchemy.exc.OperationalError, optuna.exceptions.StorageInternalError)
+
+
 def kill_mid_trial(
     process: subprocess.Popen,
     read_trials: Callable[[], list[FrozenTrial]],
@@ -118,21 +123,32 @@ def kill_mid_trial(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
-        with contextlib.suppress(KeyError, sqlalchemy.exc.OperationalError), lock():
+        with contextlib.suppress(KeyError, *READ_ERRORS), lock():
             trials = read_trials()  # KeyError: the study is being created
             done = [t for t in trials if t.state == TrialState.COMPLETE]
             victims = _reported(trials, pid)
             if len(done) >= completed and len(victims) >= running:
                 victim = pid or worker_pid(victims[0])
-                os.kill(victim, signal.SIGSTOP)
-                try:
-                    still = _reported(read_trials(), victim)
-                except sqlalchemy.exc.OperationalError:  # stopped while writing: try again
-                    still = []
-                if len(still) >= running:
-                    os.kill(victim, stop_signal)  # delivered on SIGCONT, before anything else
-                    os.kill(victim, signal.SIGCONT)
+                if still := _stop_if_still_running(victim, read_trials, running, stop_signal):
                     return still
-                os.kill(victim, signal.SIGCONT)
         time.sleep(0.2)
     raise AssertionError("no worker was ever mid-trial")
+
+
+def _stop_if_still_running(
+    victim: int, read_trials: Callable[[], list[FrozenTrial]], running: int, stop_signal: int
+) -> list[FrozenTrial]:
+    """Stop `victim` (SIGSTOP), read its trials again, and send it `stop_signal` if it still
+    holds `running` trials in progress (those trials), else nothing; it goes on (SIGCONT)
+    either way, whatever the read raises."""
+    os.kill(victim, signal.SIGSTOP)
+    try:
+        still = _reported(read_trials(), victim)
+        if len(still) < running:
+            return []
+        os.kill(victim, stop_signal)  # delivered on SIGCONT, before anything else
+        return still
+    except READ_ERRORS:  # stopped while writing: try again
+        return []
+    finally:
+        os.kill(victim, signal.SIGCONT)

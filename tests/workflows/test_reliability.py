@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
@@ -67,6 +68,23 @@ def study_lock(config: Path):
     return studies.local_lock(f"sqlite:///{database_of(config)}")
 
 
+def trial_reader(config: Path) -> Callable[[], list]:
+    """The sweep's trials, read as it writes them: none before it has made its database (reading
+    would make one too), then through one handle on its study (loading the study for each read,
+    five times a second, would take a quarter of a core from the sweep being watched)."""
+    study = None
+
+    def read() -> list:
+        nonlocal study
+        if study is None:
+            if not database_of(config).exists():
+                return []
+            study = study_of(config)  # KeyError while the sweep creates it: read again later
+        return study.get_trials()
+
+    return read
+
+
 def kill_the_sweep_mid_trial(
     config: Path,
     process: subprocess.Popen,
@@ -78,8 +96,7 @@ def kill_the_sweep_mid_trial(
     have each logged an epoch (tests/sweeps.kill_mid_trial); the trials it was running."""
     return kill_mid_trial(
         process,
-        # Nothing to read before the sweep has made its database: reading would make one too.
-        lambda: study_of(config).get_trials() if database_of(config).exists() else [],
+        trial_reader(config),
         completed=completed,
         running=running,
         pid=process.pid,
@@ -145,7 +162,7 @@ def test_ctrl_c_marks_the_trial_interrupted_and_a_rerun_resumes(workdir, tiny_da
     process = start_sweep(config, tiny_data, preexec_fn=ignore_sigint)
     [victim] = kill_the_sweep_mid_trial(config, process, completed=1, stop_signal=signal.SIGINT)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == 130, err
     assert err.strip().splitlines() == [err.strip()] and err.startswith("interrupted:")
     assert "Traceback" not in err
 
@@ -266,11 +283,7 @@ def test_a_worker_that_dies_mid_sweep_is_a_warning_and_its_trial_is_retried(work
     retrying the dead worker's trial once its heartbeats stop; the sweep warns and exits 0."""
     config = write_config(workdir, **SLOW_TRIALS)
     process = start_sweep(config, tiny_data, "--workers", "2")
-    [victim] = kill_mid_trial(
-        process,
-        lambda: study_of(config).get_trials() if database_of(config).exists() else [],
-        lock=lambda: study_lock(config),
-    )
+    [victim] = kill_mid_trial(process, trial_reader(config), lock=lambda: study_lock(config))
     assert worker_pid(victim) != process.pid, "a worker process, not the sweep"
     _, err = process.communicate(timeout=600)
     assert process.returncode == 0, err
