@@ -1,13 +1,7 @@
-"""Headless Chromium for the browser tests (driven by Playwright), and stopping the servers
-they look at."""
+"""Headless Chromium for the browser tests, driven by Playwright."""
 
-import contextlib
 import importlib.util
-import os
 import shutil
-import signal
-import subprocess
-import time
 
 import pytest
 
@@ -26,32 +20,6 @@ NO_ASSISTANT = (
     "localStorage.setItem('mlflow.assistant.panelOpen_v1', 'false');"
     "localStorage.setItem('mlflow.assistant.fab.autoOpenedOnFirstLoad_v1', 'true');"
 )
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def stop_group(process: subprocess.Popen) -> None:
-    """Stop the process group the test created (the UI and its uvicorn child), SIGKILL if
-    SIGTERM is not enough, and wait until none of its processes is left."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-    deadline = time.monotonic() + 10
-    while group_alive(process.pid) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if group_alive(process.pid):
-        os.killpg(process.pid, signal.SIGKILL)
-        pytest.fail(f"processes of the UI's group {process.pid} outlived SIGTERM")
 
 
 def browser_missing() -> str | None:

@@ -1,9 +1,11 @@
-"""Throwaway services on loopback for the scale-out and model tests and the storage benchmark.
+"""Throwaway services on loopback for the scale-out, model, UI and dashboard tests and the storage
+benchmark.
 
 A PostgreSQL cluster (initdb into a temporary directory, as an unprivileged user, on a free port,
-trust authentication), an MLflow tracking server backed by it, and a model's scoring server. Each
-is started as a child process in its own process group, and stopped by that process id;
-`leftover_processes` tells whether anything of a group outlived it.
+trust authentication), an MLflow tracking server backed by it, and the project's own servers (a
+model's scoring server, the MLflow UI, optuna-dashboard: `serving`). Each is started as a child
+process in its own process group, and stopped by that process id; `leftover_processes` tells
+whether anything of a group outlived it.
 """
 
 import contextlib
@@ -23,6 +25,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from pipeline.adapters import servers
 
@@ -281,10 +284,22 @@ def wait_for_http(process: subprocess.Popen, url: str, log: Path, timeout: float
 SERVE_DEADLINE_S = 180  # the scoring server imports torch and loads the model: ~10-40 s here
 
 
+class Served(NamedTuple):
+    port: int
+    pid: int  # the process started, leader of its own process group
+
+
 @contextlib.contextmanager
-def serving(command: list[str], cwd: Path, env: dict, log: Path) -> Iterator[int]:
-    """A scoring server started by `command` + a free port, in a process group of its own;
-    yields the port once it answers, and leaves nothing running after."""
+def serving(
+    command: list[str],
+    cwd: Path,
+    env: dict,
+    log: Path,
+    health: str = "/ping",
+    deadline: float = SERVE_DEADLINE_S,
+) -> Iterator[Served]:
+    """A server started by `command` + a free port, in a process group of its own; yields once
+    its `health` path answers, and leaves nothing of the group running after."""
     port = free_port()
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -296,12 +311,12 @@ def serving(command: list[str], cwd: Path, env: dict, log: Path) -> Iterator[int
             start_new_session=True,
         )
     try:
-        wait_for_http(process, f"http://127.0.0.1:{port}/ping", log, SERVE_DEADLINE_S)
-        yield port
+        wait_for_http(process, f"http://127.0.0.1:{port}{health}", log, deadline)
+        yield Served(port, process.pid)
     finally:
         stop_process(process, signal.SIGTERM)
     assert not leftover_processes([process.pid]), "a process of the server outlived it"
-    assert servers.port_is_free("127.0.0.1", port)
+    assert servers.port_is_free("127.0.0.1", port), "the server's port is still taken"
 
 
 def invoke(port: int, body: dict) -> tuple[int, dict]:

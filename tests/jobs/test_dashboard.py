@@ -3,8 +3,6 @@ Chromium as the MLflow UI's tests (tests/test_ui.py), and its bad inputs."""
 
 import os
 import re
-import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,9 +14,9 @@ import pytest
 from pipeline.cli.main import main
 
 # `page` is test_ui's fixture: the same headless Chromium, driven by Playwright.
-from tests.browser import needs_browser, stop_group
+from tests.browser import needs_browser
 from tests.conftest import isolate, one_line
-from tests.services import free_port, leftover_processes, taken_port, wait_for_http
+from tests.services import free_port, leftover_processes, serving, taken_port
 from tests.sweeps import run_sweep, write_config
 
 PIPELINE = [sys.executable, "-m", "pipeline"]
@@ -152,32 +150,19 @@ def test_dashboard_rejects_a_bad_port(in_study, capsys, port):
 
 @pytest.fixture
 def served(study, tmp_path) -> Iterator[str]:
-    """`python -m pipeline dashboard` on a free loopback port, in a process group of its own;
-    yields the URL it printed. Stopped by its PID, and nothing of it may be left running."""
-    port, log = free_port(), tmp_path / "dashboard.log"
+    """`python -m pipeline dashboard` on a free loopback port; yields the URL it printed.
+    Stopped by its PID, and nothing of it may be left running."""
+    log = tmp_path / "dashboard.log"
     env = {k: v for k, v in os.environ.items() if k != "OPTUNA_STORAGE"}
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [*PIPELINE, "dashboard", "--config", str(study.config), "--port", str(port)],
-            cwd=study.directory,
-            env={**env, "PYTHONUNBUFFERED": "1"},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        api = f"http://127.0.0.1:{port}/api/studies"
-        wait_for_http(process, api, log, DASHBOARD_DEADLINE_S)
+    command = [*PIPELINE, "dashboard", "--config", str(study.config), "--port"]
+    env = {**env, "PYTHONUNBUFFERED": "1"}
+    api = "/api/studies"
+    with serving(command, study.directory, env, log, api, DASHBOARD_DEADLINE_S) as (_, pid):
         # execve: the PID we started is the dashboard itself, and it is the only process.
-        cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         assert Path(cmdline[1].decode()).name == "optuna-dashboard", cmdline
-        assert leftover_processes([process.pid]) == [process.pid]
+        assert leftover_processes([pid]) == [pid]
         yield re.search(r"^url=(\S+)$", log.read_text(), re.M).group(1)
-    finally:
-        stop_group(process)
-    assert leftover_processes([process.pid]) == [], "a process of the dashboard is still running"
-    with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", port)) != 0, "the dashboard's port is still taken"
 
 
 @pytest.mark.slow

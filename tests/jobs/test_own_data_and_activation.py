@@ -161,7 +161,7 @@ def test_make_serve_answers_three_named_probabilities(in_study, tmp_path):
     env.update(PATH="/usr/bin:/bin", PYTHONPATH=str(REPO))
     command = [sys.executable, "-m", "pipeline", "serve", "--model-uri", uri, "--port"]
     log = tmp_path / "serve.log"
-    with serving(command, in_study.directory, env, log) as port:
+    with serving(command, in_study.directory, env, log) as (port, _):
         status, answer = invoke(port, {"inputs": images[:5].tolist()})
     assert status == 200, answer
     probabilities = np.array(answer["predictions"])

@@ -4,7 +4,6 @@ headless Chromium) and reloading the registered models in a fresh process."""
 import json
 import os
 import re
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,13 +12,12 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from pipeline.adapters import servers
 from pipeline.cli.main import main
 from pipeline.core import data
 from pipeline.core.model import CHECKPOINT_CONFIG
-from tests.browser import needs_browser, stop_group
+from tests.browser import needs_browser
 from tests.conftest import isolate, one_line, run_cli
-from tests.services import free_port, taken_port, wait_for_http
+from tests.services import free_port, serving, taken_port
 from tests.sweeps import run_sweep, write_config
 
 UI_DEADLINE_S = 60  # `mlflow ui` answers after ~10 s here; a minute means it never will
@@ -175,25 +173,13 @@ def test_ui_rejects_a_bad_port(workdir, capsys, port, message):
 
 @pytest.fixture(scope="module")
 def ui(store, tmp_path_factory) -> Iterator[str]:
-    """`python -m pipeline ui` on a free loopback port, in a process group of its own, for the
-    tests of this module that need it; yields the experiment URL it printed."""
-    port, log = free_port(), tmp_path_factory.mktemp("ui") / "ui.log"
+    """`python -m pipeline ui` on a free loopback port, for the tests of this module that need
+    it; yields the experiment URL it printed."""
+    log = tmp_path_factory.mktemp("ui") / "ui.log"
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline", "ui", "--port", str(port)],
-            cwd=store.directory,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_http(process, f"http://127.0.0.1:{port}/health", log, UI_DEADLINE_S)
+    command = [sys.executable, "-m", "pipeline", "ui", "--port"]
+    with serving(command, store.directory, env, log, "/health", UI_DEADLINE_S):
         yield re.search(r"^url=(\S+)$", log.read_text(), re.M).group(1)
-    finally:
-        stop_group(process)
-    assert servers.port_is_free("127.0.0.1", port), "the UI's port is still taken"
 
 
 def row(page, run_id: str, column: str):

@@ -302,7 +302,7 @@ def test_serve_answers_raw_pixels_and_refuses_scaled_ones(in_store, tiny_data, t
     env["PATH"] = "/usr/bin:/bin"  # not the venv's: serve finds uvicorn itself
     command = [sys.executable, "-m", "pipeline", "serve", "--port"]
     log = tmp_path / "serve.log"
-    with serving(command, in_store.directory, env, log) as port:
+    with serving(command, in_store.directory, env, log) as (port, _):
         for key in ("inputs", "instances"):
             status, answer = invoke(port, {key: images.tolist()})
             assert status == 200, answer
@@ -342,7 +342,7 @@ def test_mlflow_models_serve_finds_the_model_with_nothing_set(in_store, tiny_dat
     command = [servers.venv_tool("mlflow"), "models", "serve", "-m", "models:/fashion-mlp@champion"]
     command += ["--env-manager", "local", "-p"]
     before = sorted(path.name for path in in_store.directory.iterdir())
-    with serving(command, in_store.directory, env, tmp_path / "serve.log") as port:
+    with serving(command, in_store.directory, env, tmp_path / "serve.log") as (port, _):
         status, answer = invoke(port, {"inputs": images[:20].tolist()})
     assert status == 200 and np.array(answer["predictions"]).shape == (20, 10), answer
     assert sorted(path.name for path in in_store.directory.iterdir()) == before
