@@ -48,16 +48,17 @@ help: ## list the targets
 install: $(VENV)/.installed ## build .venv with the package (editable), dev tools, psycopg
 
 # pip compiles what it unpacks one file at a time (PyTorch alone brings thousands); compileall
-# does it on every core, about 30 s sooner here. Without the bytecode every process would compile
-# what it imports wherever PYTHONDONTWRITEBYTECODE is set. A few of torch's own test files are for
-# a newer Python and fail to compile, as they do under pip: harmless, hence the `|| true`.
+# does it on every core, about 30 s sooner here, and for this project's own modules too. Without
+# the bytecode every process would compile what it imports wherever PYTHONDONTWRITEBYTECODE is
+# set (the test suite starts hundreds). A few of torch's own test files are for a newer Python
+# and fail to compile, as they do under pip: harmless, hence the `|| true`.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install --no-compile $(TORCH_SPEC)
 	# [postgres]: the psycopg driver, for a study or MLflow store on PostgreSQL (and its test)
 	$(VENV)/bin/pip install --no-compile -e '.[dev,postgres]'
-	$(VENV)/bin/python -m compileall -qq -j 0 $(VENV)/lib || true
+	$(VENV)/bin/python -m compileall -qq -j 0 $(VENV)/lib pipeline tests benchmarks || true
 	touch $@
 
 # Debian's package holds the official files; install it when no other source is there (and the
