@@ -97,14 +97,17 @@ def leftover_processes(group_ids: list[int]) -> list[int]:
     return left
 
 
-def stop_process(process: subprocess.Popen, stop_signal: int, timeout: float = 30) -> None:
-    """Signal the process group led by `process` (our child, by its pid) and reap the leader."""
+def stop_process(process: subprocess.Popen, stop_signal: int, timeout: float = 30) -> list[int]:
+    """Signal the process group led by `process` (our child, by its pid) and reap the leader;
+    the processes of the group that outlived `stop_signal` by `timeout` s, killed (SIGKILL)."""
+    forced = []
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, stop_signal)
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
+            forced.append(process.pid)
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout)
     # Helpers the leader started (PostgreSQL's background workers, uvicorn's) go with the group.
@@ -112,8 +115,10 @@ def stop_process(process: subprocess.Popen, stop_signal: int, timeout: float = 3
     while leftover_processes([process.pid]) and time.monotonic() < deadline:
         time.sleep(0.2)
     for pid in leftover_processes([process.pid]):
+        forced.append(pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    return forced
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------
@@ -279,7 +284,7 @@ def wait_for_http(process: subprocess.Popen, url: str, log: Path, timeout: float
     raise RuntimeError(f"no answer from {url} within {timeout:.0f} s:\n" + log.read_text()[-3000:])
 
 
-# --- a model's scoring server -------------------------------------------------------------
+# --- the project's servers: a model's scoring server, the MLflow UI, optuna-dashboard ----------
 
 SERVE_DEADLINE_S = 180  # the scoring server imports torch and loads the model: ~10-40 s here
 
@@ -314,8 +319,8 @@ def serving(
         wait_for_http(process, f"http://127.0.0.1:{port}{health}", log, deadline)
         yield Served(port, process.pid)
     finally:
-        stop_process(process, signal.SIGTERM)
-    assert not leftover_processes([process.pid]), "a process of the server outlived it"
+        forced = stop_process(process, signal.SIGTERM)
+    assert not forced, f"processes {forced} of the server outlived SIGTERM"
     assert servers.port_is_free("127.0.0.1", port), "the server's port is still taken"
 
 
