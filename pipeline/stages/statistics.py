@@ -1,7 +1,13 @@
-"""Stage: the statistics of a study's answer. Replicate test accuracies (one per seed) become a
-table per activation (mean, spread, Student-t interval of the mean) and a table per pair of
-activations (a paired t-interval of their difference); both render as Markdown. Pure: plain values
-in, pandas tables and text out. Accuracies are fractions in [0, 1]; the Markdown shows percent."""
+"""Stage: the statistics of a study's answer, from each answer run's accuracy (one per activation
+and seed). Per activation: the mean, its Student-t interval, and where a published single run
+exists, the interval one new run would fall in with a test against it. Per pair of activations:
+the paired t-test over the seeds both ran, Holm-corrected for the number of pairs, an
+equivalence test (TOST) against the smallest difference of interest, and the share of seeds
+where one beats the other. Pure: plain values in, pandas tables out; fractions in [0, 1].
+
+The design is fixed before any run: the paired t-test (at n = 3 Wilcoxon's signed-rank test can
+never reject at 5%), Holm's correction over every pair with enough seeds, MARGIN as the
+smallest difference of interest, and no interval or test from fewer than MIN_SEEDS seeds."""
 
 import math
 from collections.abc import Mapping, Sequence
@@ -11,69 +17,70 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-CONFIDENCE = 0.95
+ALPHA = 0.05  # family-wise error rate of each family of tests
+CONFIDENCE = 1 - ALPHA
+MIN_SEEDS = 3  # fewer give no interval and no test: two seeds' t-interval spans ±12.7 s
+MARGIN = 0.003  # the smallest difference of interest: 0.3 points of accuracy
 
 # Test accuracies published by the UvA Deep Learning Course, "Tutorial 3: Activation Functions"
-# (the same 784-512-256-256-128-10 MLP on Fashion-MNIST, one run each, seed 42): a reference point.
+# (the same 784-512-256-256-128-10 MLP on Fashion-MNIST, one run each, up to 50 epochs at a held
+# lr): single runs of another protocol, compared with where one new run would fall.
 UVA_TEST_ACC = {
-    "sigmoid": 0.1000,  # stayed at chance (10 classes)
+    "sigmoid": 0.1000,  # stayed at chance (10 classes): no trained model to compare with
     "tanh": 0.8759,
     "relu": 0.8862,
     "leakyrelu": 0.8892,
     "elu": 0.8727,
     "swish": 0.8873,
 }
+UVA_CHANCE = 0.15  # a published figure at or below this learned nothing: not compared
 
 SUMMARY_COLUMNS = (
     "activation",
     "seeds",
+    "val_acc_mean",
     "test_acc_mean",
     "test_acc_std",
     "ci95_low",
     "ci95_high",
+    "interval_note",
+)
+REFERENCE_COLUMNS = (
     "uva_test_acc",
+    "uva_pi95_low",
+    "uva_pi95_high",
+    "uva_p_value",
+    "uva_p_adjusted",
+    "uva_verdict",
 )
 PAIRWISE_COLUMNS = (
     "activation_a",
     "activation_b",
-    "paired_seeds",
-    "paired_diff_mean",
-    "paired_diff_ci_low",
-    "paired_diff_ci_high",
+    "seeds",
+    "diff_mean",
+    "diff_ci_low",
+    "diff_ci_high",
+    "p_value",
+    "p_adjusted",
+    "p_equivalence",
+    "p_equivalence_adjusted",
+    "p_a_beats_b",
+    "p_a_beats_b_low",
+    "p_a_beats_b_high",
     "verdict",
 )
-DISTINGUISHABLE = "distinguishable"
-NOT_DISTINGUISHABLE = "not distinguishable at 95%"
+A_AHEAD, B_AHEAD = "a ahead", "b ahead"
+EQUIVALENT = "no practical difference"
+NOT_SHOWN = "not shown different"
 TOO_FEW_SEEDS = "too few seeds"
-PAIRWISE_NOTE = (
-    "a − b: the mean over the seeds both ran of (seed s of a − seed s of b), in percentage "
-    "points, with its 95% paired t-interval (n − 1 degrees of freedom), not Welch's unpaired one."
-)
-SUMMARY_NOTE = (
-    "95% CI: Student's t interval of the mean over seeds (n − 1 degrees of freedom). "
-    "UvA: the UvA Deep Learning Course's Tutorial 3, one run per activation."
-)
+ABOVE, BELOW = "ours above the published run", "ours below the published run"
 
 
-def t_interval(values: Sequence[float]) -> tuple[float, float, float, float]:
-    """(mean, sample std, CI low, CI high) of `values`, the interval by Student's t with n - 1
-    degrees of freedom; std and interval are NaN for a single value, everything for none."""
-    x = np.asarray(values, dtype=float)
-    if len(x) == 0:
-        return (math.nan,) * 4
-    if len(x) == 1:
-        return float(x[0]), math.nan, math.nan, math.nan
-    if np.ptp(x) == 0:  # identical values: exactly no spread, not rounding noise around it
-        return float(x[0]), 0.0, float(x[0]), float(x[0])
-    mean = float(np.mean(x))
-    std = float(np.std(x, ddof=1))
-    half = float(stats.t.ppf((1 + CONFIDENCE) / 2, len(x) - 1)) * std / math.sqrt(len(x))
-    return mean, std, mean - half, mean + half
-
-
-def _checked(activation: str, values) -> list[float]:
+def checked(activation: str, values: Sequence[float]) -> list[float]:
+    """The values as floats, each a fraction in [0, 1] (a ValueError naming the first that is
+    not, NaN included: percent passed by mistake)."""
     values = [float(v) for v in values]
-    wrong = [v for v in values if not 0.0 <= v <= 1.0]  # also catches NaN
+    wrong = [v for v in values if not 0.0 <= v <= 1.0]
     if wrong:
         raise ValueError(
             f"accuracies are fractions in [0, 1]: {activation} has {wrong[0]!r} (percent?)"
@@ -81,95 +88,211 @@ def _checked(activation: str, values) -> list[float]:
     return values
 
 
-def replicate_summary(acc_by_activation: Mapping[str, Sequence[float]]) -> pd.DataFrame:
-    """One row per activation, in the given order: how many seeds, their mean test accuracy,
-    sample std (ddof=1), the 95% t-interval of the mean, and UvA's published figure (NaN where
-    none). With one seed, std and interval are NaN: one run shows no spread."""
-    rows = []
-    for activation, values in acc_by_activation.items():
-        values = _checked(activation, values)
-        mean, std, low, high = t_interval(values)
-        rows.append(
-            (activation, len(values), mean, std, low, high, UVA_TEST_ACC.get(activation, math.nan))
-        )
-    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+def t_interval(values: Sequence[float], widen: float = 0.0) -> tuple[float, float, float, float]:
+    """(mean, sample std, low, high): the 95% Student-t interval of the mean (n - 1 degrees of
+    freedom); with `widen` 1, the interval one more value would fall in (mean ± t·s·√(1 + 1/n)).
+    NaN interval from fewer than MIN_SEEDS values; zero width for identical values."""
+    x = np.asarray(values, dtype=float)
+    if len(x) == 0:
+        return (math.nan,) * 4
+    mean = float(x[0]) if np.ptp(x) == 0 else float(np.mean(x))  # no rounding around a constant
+    std = math.nan if len(x) < 2 else (0.0 if np.ptp(x) == 0 else float(np.std(x, ddof=1)))
+    if len(x) < MIN_SEEDS:
+        return mean, std, math.nan, math.nan
+    half = float(stats.t.ppf(1 - ALPHA / 2, len(x) - 1)) * std * math.sqrt(widen + 1 / len(x))
+    return mean, std, mean - half, mean + half
 
 
-def paired_difference(
-    a: Mapping[int, float], b: Mapping[int, float]
-) -> tuple[int, float, float, float, str]:
-    """(seeds in common, mean of a[s] - b[s] over them, CI low, CI high, verdict)."""
-    common = [seed for seed in a if seed in b]
-    mean, _, low, high = t_interval([a[seed] - b[seed] for seed in common])
-    if len(common) < 2:
-        verdict = TOO_FEW_SEEDS
-    elif low > 0 or high < 0:
-        verdict = DISTINGUISHABLE
-    else:
-        verdict = NOT_DISTINGUISHABLE
-    return len(common), mean, low, high, verdict
+def t_test(differences: Sequence[float], null: float = 0.0, side: str = "two-sided") -> float:
+    """The one-sample t-test's p-value of mean(differences) against `null` (the paired test
+    when they are paired differences); identical values give 0 or 1, which t cannot."""
+    d = np.asarray(differences, dtype=float)
+    if np.ptp(d) == 0:
+        gap = float(d[0]) - null
+        below, above = gap < 0, gap > 0
+        return float({"two-sided": gap == 0, "less": not below, "greater": not above}[side])
+    return float(stats.ttest_1samp(d, null, alternative=side).pvalue)
 
 
-def pairwise_differences(
-    acc_by_activation_and_seed: Mapping[str, Mapping[int, float]],
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (NaN stays NaN and is not counted as a test)."""
+    p = np.asarray(p_values, dtype=float)
+    tested = np.flatnonzero(~np.isnan(p))
+    adjusted = np.full(len(p), np.nan)
+    running = 0.0
+    for rank, index in enumerate(tested[np.argsort(p[tested], kind="stable")]):
+        running = max(running, min(1.0, (len(tested) - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted.tolist()
+
+
+def wilson(successes: float, n: int) -> tuple[float, float]:
+    """The 95% Wilson score interval of a proportion successes / n (NaN below MIN_SEEDS)."""
+    if n < MIN_SEEDS:
+        return math.nan, math.nan
+    z, share = stats.norm.ppf(1 - ALPHA / 2), successes / n
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    # at a share of 0 or 1 the bound is exactly 0 or 1: rounding must not move it off
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    return low, 1.0 if successes == n else min(1.0, centre + half)
+
+
+def interval_note(seeds: int, low: float, high: float) -> str:
+    """Why an accuracy interval is not shown, or '' when it is."""
+    if seeds < MIN_SEEDS:
+        return f"{seeds} seed{'s' if seeds != 1 else ''}: an interval needs {MIN_SEEDS}"
+    if low < 0 or high > 1:
+        return "the t-interval leaves [0, 100]: the seeds spread too far to bound it"
+    return ""
+
+
+def _by_activation(answer: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The answer runs of each activation, in the order activations first appear."""
+    order = dict.fromkeys(answer["activation"])
+    return {a: answer[answer["activation"] == a].sort_values("seed") for a in order}
+
+
+def replicate_summary(
+    answer: pd.DataFrame, reference: Mapping[str, float] | None = None
 ) -> pd.DataFrame:
-    """One row per pair of activations (a before b in the given order): a − b in test accuracy,
-    its 95% interval and a verdict; "distinguishable" when the interval excludes 0."""
-    # Seed s of every activation shares its initial-weight RNG seed and data order, so runs pair
-    # by seed: the paired t-interval removes what the seed does to both (Welch's would not).
-    checked = {
-        activation: dict(zip(by_seed, _checked(activation, by_seed.values()), strict=True))
-        for activation, by_seed in acc_by_activation_and_seed.items()
-    }
-    rows = [(a, b, *paired_difference(checked[a], checked[b])) for a, b in combinations(checked, 2)]
-    return pd.DataFrame(rows, columns=list(PAIRWISE_COLUMNS))
-
-
-def _percent(value: float, signed: bool = False) -> str:
-    if value is None or math.isnan(value):
-        return "–"
-    return f"{100 * value:+.2f}" if signed else f"{100 * value:.2f}"
-
-
-def _interval(low: float, high: float, signed: bool = False) -> str:
-    if math.isnan(low) or math.isnan(high):
-        return "–"
-    return f"[{_percent(low, signed)}, {_percent(high, signed)}]"
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], note: str) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
-    return "\n".join([*lines, "", note]) + "\n"
-
-
-def summary_markdown(summary: pd.DataFrame) -> str:
-    """`replicate_summary`'s table in GitHub Markdown: percent with 2 decimals, "mean ± std",
-    "[low, high]", "–" where a value is missing; a single seed is said to give no interval."""
+    """One row per activation of `answer` (a row per run: activation, seed, val_acc, test_acc):
+    its seeds, mean validation accuracy, mean and sample std of test accuracy and the 95%
+    t-interval of that mean (NaN, with `interval_note` saying why, from fewer than MIN_SEEDS
+    seeds or where it would leave [0, 1]). With `reference` (published single runs), the
+    REFERENCE_COLUMNS too: see against_reference."""
     rows = []
-    for row in summary.itertuples(index=False):
-        interval = _interval(row.ci95_low, row.ci95_high)
-        if row.seeds == 1:
-            interval = "– (one seed: no interval)"
-        mean = f"{_percent(row.test_acc_mean)} ± {_percent(row.test_acc_std)}"
-        rows.append((row.activation, str(row.seeds), mean, interval, _percent(row.uva_test_acc)))
-    headers = ("activation", "seeds", "test acc % (mean ± std)", "95% CI of the mean", "UvA %")
-    return _table(headers, rows, SUMMARY_NOTE)
+    for activation, runs in _by_activation(answer).items():
+        test = checked(activation, runs["test_acc"])
+        val = checked(activation, runs["val_acc"])
+        mean, std, low, high = t_interval(test)
+        note = interval_note(len(test), low, high)
+        if note:
+            low = high = math.nan
+        rows.append((activation, len(test), float(np.mean(val)), mean, std, low, high, note))
+    summary = pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+    return summary if reference is None else against_reference(summary, answer, reference)
 
 
-def pairwise_markdown(pairs: pd.DataFrame) -> str:
-    """`pairwise_differences`' table in GitHub Markdown, differences in signed percentage points,
-    with a note under it naming the interval."""
-    rows = [
-        (
-            row.activation_a,
-            row.activation_b,
-            str(row.paired_seeds),
-            _percent(row.paired_diff_mean, signed=True),
-            _interval(row.paired_diff_ci_low, row.paired_diff_ci_high, signed=True),
-            row.verdict,
-        )
-        for row in pairs.itertuples(index=False)
+def against_reference(
+    summary: pd.DataFrame, answer: pd.DataFrame, reference: Mapping[str, float]
+) -> pd.DataFrame:
+    """Each published single run (above UVA_CHANCE) against the interval one new run of ours
+    would fall in, mean ± t·s·√(1 + 1/n): its two-sided p-value, Holm-adjusted over these
+    comparisons as a family of their own, and a verdict."""
+    columns = {key: [] for key in REFERENCE_COLUMNS}
+    runs = _by_activation(answer)
+    for activation in summary["activation"]:
+        value = reference.get(activation, math.nan)
+        test = [float(v) for v in runs[activation]["test_acc"]]
+        compared = value > UVA_CHANCE and len(test) >= MIN_SEEDS
+        _, _, low, high = t_interval(test, widen=1.0) if compared else (math.nan,) * 4
+        if interval_note(len(test), low, high):
+            low = high = math.nan
+        p = _single_run_p(test, value) if compared else math.nan
+        columns["uva_test_acc"].append(value)
+        columns["uva_pi95_low"].append(low)
+        columns["uva_pi95_high"].append(high)
+        columns["uva_p_value"].append(p)
+    columns["uva_p_adjusted"] = holm(columns["uva_p_value"])
+    columns["uva_verdict"] = [
+        _reference_verdict(columns["uva_test_acc"][i], mean, columns["uva_p_adjusted"][i], n)
+        for i, (mean, n) in enumerate(zip(summary["test_acc_mean"], summary["seeds"], strict=True))
     ]
-    headers = ("a", "b", "seeds paired", "a − b (points)", "95% CI (paired t)", "verdict")
-    return _table(headers, rows, PAIRWISE_NOTE)
+    return summary.assign(**columns)
+
+
+def _single_run_p(values: Sequence[float], single: float) -> float:
+    """Two-sided p of one run at `single` beside `values`: t = (single − mean) / (s·√(1 + 1/n))
+    with n − 1 degrees of freedom."""
+    n, mean = len(values), float(np.mean(values))
+    std = float(np.std(values, ddof=1)) if np.ptp(values) > 0 else 0.0
+    if std == 0:
+        return float(single == mean)
+    t = (single - mean) / (std * math.sqrt(1 + 1 / n))
+    return float(2 * stats.t.sf(abs(t), n - 1))
+
+
+def _reference_verdict(value: float, mean: float, p_adjusted: float, seeds: int) -> str:
+    if math.isnan(value):
+        return ""
+    if value <= UVA_CHANCE:
+        return "not compared: the published run stayed at chance"
+    if seeds < MIN_SEEDS:
+        return TOO_FEW_SEEDS
+    if p_adjusted < ALPHA:
+        return ABOVE if mean > value else BELOW
+    return NOT_SHOWN
+
+
+def pairwise_differences(answer: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair of activations (a before b in their order in `answer`): over the seeds
+    both ran, a − b in test accuracy, its 95% paired t-interval, the paired t-test's p-value
+    and Holm's adjustment over every pair with MIN_SEEDS seeds, the TOST equivalence p-value
+    for a difference within ±MARGIN (Holm-adjusted as a family of its own), the share of seeds
+    where a beats b (a tie counts half) with its Wilson interval, and a verdict."""
+    # Seed s of every activation shares its initial-weight RNG seed, data order and validation
+    # split, so runs pair by seed: the paired test removes what the seed does to both.
+    by_seed = {
+        activation: dict(zip(runs["seed"], checked(activation, runs["test_acc"]), strict=True))
+        for activation, runs in _by_activation(answer).items()
+    }
+    rows = [_pair(a, b, by_seed[a], by_seed[b]) for a, b in combinations(by_seed, 2)]
+    table = pd.DataFrame(rows, columns=list(PAIRWISE_COLUMNS[:-1]))
+    table["p_adjusted"] = holm(table["p_value"])
+    table["p_equivalence_adjusted"] = holm(table["p_equivalence"])
+    table["verdict"] = [
+        verdict(r.seeds, r.diff_mean, r.p_adjusted, r.p_equivalence_adjusted)
+        for r in table.itertuples()
+    ]
+    return table
+
+
+def _pair(a: str, b: str, of_a: Mapping[int, float], of_b: Mapping[int, float]) -> tuple:
+    """A pair's row before the adjustments."""
+    d = [of_a[seed] - of_b[seed] for seed in sorted(of_a) if seed in of_b]
+    mean, _, low, high = t_interval(d)
+    p = p_eq = math.nan
+    if len(d) >= MIN_SEEDS:
+        p = t_test(d)
+        # TOST: the difference is above −MARGIN and below +MARGIN, each one-sided
+        p_eq = max(t_test(d, -MARGIN, "greater"), t_test(d, MARGIN, "less"))
+    wins = sum(x > 0 for x in d) + 0.5 * sum(x == 0 for x in d)
+    share = wins / len(d) if d else math.nan
+    low_share, high_share = wilson(wins, len(d))
+    adjusted = math.nan  # filled in over the whole table
+    return (
+        a,
+        b,
+        len(d),
+        mean,
+        low,
+        high,
+        p,
+        adjusted,
+        p_eq,
+        adjusted,
+        share,
+        low_share,
+        high_share,
+    )
+
+
+def verdict(seeds: int, diff: float, p_adjusted: float, p_equivalence_adjusted: float) -> str:
+    """What a pair's adjusted tests show: one ahead, no practical difference (within ±MARGIN),
+    neither (not shown different), or too few seeds to test."""
+    if seeds < MIN_SEEDS:
+        return TOO_FEW_SEEDS
+    if p_adjusted < ALPHA:
+        return A_AHEAD if diff > 0 else B_AHEAD
+    if p_equivalence_adjusted < ALPHA:
+        return EQUIVALENT
+    return NOT_SHOWN
+
+
+def leader(summary: pd.DataFrame) -> str | None:
+    """The activation with the best mean validation accuracy over its answer seeds (of equals,
+    the first): the study's pick, made without the test set."""
+    if summary.empty:
+        return None
+    return str(summary.loc[summary["val_acc_mean"].idxmax(), "activation"])
