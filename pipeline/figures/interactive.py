@@ -127,10 +127,12 @@ def accuracy_intervals(
 
 
 def _mean_trace(go, index, name, mean, interval, seeds, color):
-    """The mean of one activation with its 95% interval as an error bar (none for one seed)."""
+    """The mean of one activation with its 95% interval as an error bar (none where the report
+    gives none: fewer than 3 seeds, or an interval that would leave [0, 1])."""
     low, high = interval
     has_interval = bool(low <= high)  # False where a bound is NaN
-    described = f"95% CI [{low:.2%}, {high:.2%}]" if has_interval else "no interval (one seed)"
+    why = "fewer than 3 seeds" if len(seeds) < 3 else "too wide"
+    described = f"95% CI [{low:.2%}, {high:.2%}]" if has_interval else f"no interval ({why})"
     each = "<br>".join(f"seed {seed}: {value:.2%}" for seed, value in seeds.items())
     return go.Scatter(
         x=[index + 0.15],

@@ -133,10 +133,26 @@ def accuracy_intervals(
     title: str = "test accuracy over seeds: mean and 95% interval",
     reference_label: str = "UvA DL course (one run)",
 ) -> Figure:
+    """One column per activation (interval_panel) in a figure of its own."""
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(means) + 2.0), 4.5))
+    interval_panel(ax, values, means, intervals, reference, title, reference_label)
+    fig.tight_layout()
+    return fig
+
+
+def interval_panel(
+    ax,
+    values: Mapping[str, Mapping[int, float]],
+    means: Mapping[str, float],
+    intervals: Mapping[str, tuple[float, float]],
+    reference: Mapping[str, float] | None = None,
+    title: str = "",
+    reference_label: str = "UvA DL course (one run)",
+) -> None:
     """One column per activation, in the order of `means`: each seed's test accuracy
     (`values[activation][seed]`) as a dot, the mean with its 95% interval as an error bar (the
-    mean alone where the interval is NaN: one seed) and `reference` as a hollow diamond; a
-    reference far from the replicates sits at the axis edge as a triangle, its value written."""
+    mean alone where the interval is NaN) and `reference` as a hollow diamond; a reference far
+    from the replicates sits at the axis edge as a triangle, its value written."""
     from matplotlib.lines import Line2D
     from matplotlib.ticker import PercentFormatter
 
@@ -146,7 +162,6 @@ def accuracy_intervals(
     names = list(means)
     shown = [v for name in names for v in (*values.get(name, {}).values(), *intervals[name])]
     bottom, top = accuracy_range([*shown, *means.values()], reference.values())
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(names) + 2.0), 4.5))
     for index, name in enumerate(names):
         color = f"C{index % 10}"
         seeds = list(values.get(name, {}).values())
@@ -166,8 +181,6 @@ def accuracy_intervals(
         Line2D([], [], ls="", marker="D", mfc="none", color="k", label=reference_label),
     ]
     ax.legend(handles=handles if reference else handles[:2], fontsize=8)
-    fig.tight_layout()
-    return fig
 
 
 def _spread(count: int) -> np.ndarray:

@@ -111,6 +111,35 @@ def replicate_accuracies(replicates: pd.DataFrame) -> dict[str, dict[int, float]
     return found
 
 
+ANSWER_COLUMNS = ("seed", "epochs", "val_acc", "test_acc", "run_id")
+
+
+def answer_runs(
+    replicates: pd.DataFrame, activations: tuple[str, ...], settings: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """The study's answer in long form, one row per replicate run, in the sweep's activation
+    order then by seed: its activation, configuration (lr and each other swept setting, and
+    the lr schedule), seed, epochs trained, best validation accuracy and the test accuracy of
+    that epoch's weights, and its MLflow run. Every published number is computed from it."""
+    keys = ["lr", *_others(settings), "lr_schedule"]
+    epochs = replicates.get("epochs_trained", pd.Series(dtype=float))
+    frame = pd.DataFrame(
+        {
+            "activation": replicates["activation"],
+            **{key: replicates[key] for key in keys if key in replicates},
+            "seed": replicates["seed"].astype(int),
+            "epochs": epochs.fillna(replicates["max_epochs"]).astype(int),
+            "val_acc": replicates["best_val_acc"].astype(float),
+            "test_acc": replicates["test_acc"].astype(float),
+            "run_id": replicates["run_id"],
+        }
+    )
+    rank = {activation: index for index, activation in enumerate(activations)}
+    frame = frame[frame["activation"].isin(rank)]
+    order = frame["activation"].map(rank)
+    return frame.assign(_rank=order).sort_values(["_rank", "seed"]).drop(columns="_rank")
+
+
 def _replicate_columns(replicates: pd.DataFrame) -> dict:
     """Mean ± std test accuracy over the seeds, how many, and their mean epoch of saturation."""
     if replicates.empty:

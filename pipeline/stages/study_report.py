@@ -14,22 +14,26 @@ from pipeline.core.config import SEED_LR
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write_text, atomic_writer
 from pipeline.core.search_space import CATEGORICAL
-from pipeline.figures import interactive, static
-from pipeline.stages import results, statistics
+from pipeline.figures import interactive, static, verdicts
+from pipeline.stages import results, statistics, statistics_markdown
+from pipeline.stages.statistics import A_AHEAD, ALPHA, B_AHEAD, EQUIVALENT
 
 REPORTS_DIR = Path("reports")
-TABLES = ("results.md", "results.csv", "replicates.csv", "pairwise.csv")
+TABLES = ("results.md", "results.csv", "replicates.csv", "summary.csv", "pairwise.csv")
 LR_FIGURES = ("lr_response.png", "lr_response.html")
-REPLICATE_FIGURES = ("test_accuracy.png", "test_accuracy.html")  # once a replicate finished
+REPLICATE_FIGURES = ("verdicts.png", "test_accuracy.html")  # once a replicate finished
 NO_REPLICATES = (
     "None yet: the replicates start once the grid is finished (`replicate_seeds` in the sweep "
     "file; `make confirm SEEDS=N` adds seeds to a study)."
 )
+# The network UvA's published runs trained: only a study of it on Fashion-MNIST compares.
+UVA_NETWORK, UVA_DATASET = "512,256,256,128", "fashion-mnist"
 
 
 @dataclass
 class Report:
     table: pd.DataFrame  # results.results_table
+    answer: pd.DataFrame  # results.answer_runs: one row per replicate run
     summary: pd.DataFrame  # statistics.replicate_summary, with the lr the replicates ran at
     pairs: pd.DataFrame  # statistics.pairwise_differences
     markdown: str
@@ -49,26 +53,43 @@ def build_report(
     activations: tuple[str, ...],
     settings: tuple[str, ...] = (),
     sampler: str = "grid",
+    design_seeds: tuple[int, ...] = (),
 ) -> Report:
     """The tables and their Markdown from the sweep's training runs; `settings` the swept
-    settings beside the activation (lr alone by default), `sampler` what chose their points."""
+    settings beside the activation (lr alone by default), `sampler` what chose their points,
+    `design_seeds` the seeds the replicates' protocol was chosen on (named in the report)."""
     if runs.empty:
         raise PipelineError(f"no training runs of sweep {study!r} yet; run `make sweep` first")
     table = results.results_table(runs, activations, settings=settings)
     best = _best_configurations(table)
-    best_lr = {a: config["lr"] for a, config in best.items()}
     replicates = results.replicate_runs(runs, best)
-    accuracies = results.replicate_accuracies(replicates)
-    ordered = {a: accuracies[a] for a in activations if a in accuracies}
-    summary = statistics.replicate_summary({a: list(v.values()) for a, v in ordered.items()})
-    summary.insert(1, "lr", [best_lr[a] for a in summary["activation"]])
-    pairs = statistics.pairwise_differences(ordered)
-    note = results.dataset_note(runs)
+    answer = results.answer_runs(replicates, activations, settings)
+    reference = statistics.UVA_TEST_ACC if uva_applies(runs) else None
+    summary = statistics.replicate_summary(answer, reference)
+    summary.insert(1, "lr", [best[a]["lr"] for a in summary["activation"]])
+    pairs = statistics.pairwise_differences(answer)
     search = "grid" if sampler == "grid" else "search"
     heading = f"## The {search}{'' if search == 'grid' else f' (sampler {sampler})'}: "
-    line = _replicates_line(replicates, settings, search)
-    markdown = _markdown(study, note, heading, table, summary, pairs, line)
-    return Report(table, summary, pairs, markdown, best=best)
+    texts = {
+        "dataset": results.dataset_note(runs),
+        "heading": heading,
+        "replicates": _replicates_line(replicates, settings, search, design_seeds),
+        "test_images": _test_images(runs),
+    }
+    markdown = _markdown(study, texts, table, summary, pairs)
+    return Report(table, answer, summary, pairs, markdown, best=best)
+
+
+def uva_applies(runs: pd.DataFrame) -> bool:
+    """UvA's published runs are a reference only for the seed's network on Fashion-MNIST."""
+    datasets = set(runs["dataset"].dropna()) if "dataset" in runs else set()
+    networks = set(runs["hidden_sizes"].dropna()) if "hidden_sizes" in runs else set()
+    return datasets <= {UVA_DATASET} and networks <= {UVA_NETWORK}
+
+
+def _test_images(runs: pd.DataFrame) -> int | None:
+    images = runs["test_images"].dropna() if "test_images" in runs else []
+    return int(images.iloc[0]) if len(images) else None
 
 
 def _best_configurations(table: pd.DataFrame) -> dict[str, dict]:
@@ -81,25 +102,43 @@ def _best_configurations(table: pd.DataFrame) -> dict[str, dict]:
     return best
 
 
-def _replicates_line(replicates: pd.DataFrame, settings: tuple[str, ...], search: str) -> str:
-    """What the replicates were: their seeds, budget and lr schedule."""
-    seeds = ", ".join(str(s) for s in sorted(set(replicates["seed"])))
+def _replicates_line(
+    replicates: pd.DataFrame, settings: tuple[str, ...], search: str, design: tuple[int, ...]
+) -> str:
+    """What the replicates were: their seeds, budget and lr schedule, and the seeds their
+    protocol was designed on, which the answer does not use."""
+    seeds = sorted(set(replicates["seed"]))
     budget = ""
     if "max_epochs" in replicates and not replicates.empty:
         budget = f", each up to {int(replicates['max_epochs'].max())} epochs"
     if "lr_schedule" in replicates and (replicates["lr_schedule"] == "cosine").all():
         budget += " with the lr decayed along a cosine"
     chosen = "lr" if set(settings) <= {"lr"} else "configuration"
-    return f"Seeds {seeds}{budget}, at the {chosen} the {search} chose (table above).\n"
+    line = (
+        f"The answer: seeds {seed_list(seeds)} ({len(seeds)}){budget}, at the {chosen} the "
+        f"{search} chose (table above)."
+    )
+    if design:
+        line += (
+            f" The protocol (epochs, lr schedule, patience, number of seeds) was chosen on "
+            f"validation accuracy with seeds {seed_list(design)}, which the answer does not use."
+        )
+    return line + "\n"
 
 
-def _markdown(
-    study: str, dataset_note: str, heading: str, table, summary, pairs, replicates_line: str
-) -> str:
+def seed_list(seeds) -> str:
+    """`46–55` for a run of consecutive seeds, else `43, 44, 50`."""
+    seeds = sorted(int(s) for s in seeds)
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def _markdown(study: str, texts: dict, table, summary, pairs) -> str:
     parts = [
         f"# Sweep {study}\n",
-        dataset_note.rstrip("\n") + "\n" if dataset_note else "",
-        heading + "each activation's best configuration, and the seed's lr\n",
+        texts["dataset"].rstrip("\n") + "\n" if texts["dataset"] else "",
+        texts["heading"] + "each activation's best configuration, and the seed's lr\n",
         results.to_markdown(table),
         "## Replicates: test accuracy over seeds at each activation's best configuration\n",
     ]
@@ -107,10 +146,11 @@ def _markdown(
         parts.append(NO_REPLICATES + "\n")
     else:
         parts += [
-            replicates_line,
-            statistics.summary_markdown(summary),
+            texts["replicates"],
+            "**What holds.** " + statistics_markdown.headline(summary, pairs),
+            statistics_markdown.summary_markdown(summary.drop(columns="lr"), texts["test_images"]),
             "## Every pair of activations\n",
-            statistics.pairwise_markdown(pairs),
+            statistics_markdown.pairwise_markdown(pairs),
         ]
     if spread := results.activation_spread(table):
         parts += ["## The activation's effect\n", spread]
@@ -124,17 +164,19 @@ def write_report(
     directory: Path | None = None,
     settings: tuple[str, ...] = ("lr",),
     sampler: str = "grid",
+    design_seeds: tuple[int, ...] = (),
 ) -> Report:
     """Every file of the study's report in `directory` (default reports/<study>/), each
     written whole or not at all; the report, with the files it wrote. A response figure for
     each swept setting in `settings`."""
-    report = build_report(runs, study, activations, settings, sampler)
+    report = build_report(runs, study, activations, settings, sampler, design_seeds)
     directory = report_dir(study) if directory is None else directory
     directory.mkdir(parents=True, exist_ok=True)
     texts = {
         "results.md": report.markdown,
         "results.csv": report.table.to_csv(index=False),
-        "replicates.csv": report.summary.to_csv(index=False),
+        "replicates.csv": report.answer.to_csv(index=False),
+        "summary.csv": report.summary.to_csv(index=False),
         "pairwise.csv": report.pairs.to_csv(index=False),
     }
     figures = {}
@@ -143,9 +185,9 @@ def write_report(
         texts.update(html)
         figures.update(png)
     if not report.summary.empty:
-        inputs = _interval_inputs(report, runs, study)
+        inputs = _interval_inputs(report, study)
         texts["test_accuracy.html"] = interactive.accuracy_intervals(*inputs)
-        figures["test_accuracy.png"] = static.accuracy_intervals(*inputs)
+        figures["verdicts.png"] = verdicts.verdicts(*inputs, _cells(report.pairs), ALPHA)
     for name, text in texts.items():
         atomic_write_text(directory / name, text)
     for name, figure in figures.items():
@@ -172,23 +214,39 @@ def _response_figures(runs, study: str, activations, setting: str, marginal: boo
     return html, {f"{setting}_response.png": static.lr_response(points, title, **options)}
 
 
-def _interval_inputs(report: Report, runs: pd.DataFrame, study: str) -> tuple:
-    """The accuracy-interval figures' arguments: each seed's value, means, intervals, UvA."""
-    summary = report.summary
-    values = results.replicate_accuracies(results.replicate_runs(runs, report.best))
+def _interval_inputs(report: Report, study: str) -> tuple:
+    """The accuracy-interval figures' arguments: each seed's value, means, intervals, and the
+    published runs where they apply."""
+    summary, answer = report.summary, report.answer
+    values = {
+        a: dict(zip(runs["seed"], runs["test_acc"], strict=True))
+        for a, runs in answer.groupby("activation", sort=False)
+    }
     means = dict(zip(summary["activation"], summary["test_acc_mean"], strict=True))
     intervals = {r.activation: (r.ci95_low, r.ci95_high) for r in summary.itertuples()}
-    reference = {a: statistics.UVA_TEST_ACC[a] for a in means if a in statistics.UVA_TEST_ACC}
+    reference = {}
+    if "uva_test_acc" in summary:
+        reference = {r.activation: r.uva_test_acc for r in summary.itertuples()}
+        reference = {a: value for a, value in reference.items() if not math.isnan(value)}
     seeds = int(summary["seeds"].max())
     title = f"sweep {study}: test accuracy over {seeds} seeds, mean and 95% interval"
     return values, means, intervals, reference, title
+
+
+def _cells(pairs: pd.DataFrame) -> dict[tuple[str, str], tuple[float, str]]:
+    """Each pair's Holm-adjusted p and its mark for the verdict figure."""
+    marks = {A_AHEAD: ">", B_AHEAD: "<", EQUIVALENT: "≈"}
+    return {
+        (row.activation_a, row.activation_b): (row.p_adjusted, marks.get(row.verdict, ""))
+        for row in pairs.itertuples()
+    }
 
 
 def summary_metrics(summary: pd.DataFrame) -> dict[str, float]:
     """The replicates' numbers as metrics of the sweep's parent run, per activation."""
     metrics = {}
     for row in summary.itertuples():
-        for key in ("test_acc_mean", "ci95_low", "ci95_high"):
+        for key in ("val_acc_mean", "test_acc_mean", "ci95_low", "ci95_high"):
             value = getattr(row, key)
             if not math.isnan(value):
                 metrics[f"replicate_{key}.{row.activation}"] = value

@@ -85,7 +85,7 @@ class TrainResult:
         return self.best_epoch > 0 and self.best_val_acc < self.chance_acc + CHANCE_MARGIN
 
     def final_metrics(self) -> dict[str, float]:
-        metrics = {"train_time_s": self.train_time_s}
+        metrics = {"train_time_s": self.train_time_s, "epochs_trained": len(self.history)}
         if self.best_epoch:
             metrics.update(
                 best_val_acc=self.best_val_acc,

@@ -264,7 +264,12 @@ def publish_report(
     runs = tracking.sweep_runs(tracker, job.sweep.study)
     sweep = job.sweep
     report = study_report.write_report(
-        runs, sweep.study, sweep.activations, settings=sweep.swept_keys, sampler=sweep.sampler
+        runs,
+        sweep.study,
+        sweep.activations,
+        settings=sweep.swept_keys,
+        sampler=sweep.sampler,
+        design_seeds=sweep.design_seeds,
     )
     if parent:
         for path in report.files:

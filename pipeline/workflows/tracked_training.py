@@ -98,6 +98,7 @@ def training_run(
         "data_source": splits.source.label,
         "data_digest": splits.source.digest[:16],
         "num_classes": str(splits.num_classes),
+        "test_images": str(splits.sizes["test"]),  # the test set's own sampling error
     }
     # The class names as a JSON list: a name may hold a comma.
     classes = json.dumps(list(splits.source.classes), ensure_ascii=False)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from pipeline.core.errors import PipelineError
-from pipeline.stages import statistics, study_report
+from pipeline.stages import statistics, statistics_markdown, study_report
 from tests.sweeps import run_row
 
 REPLICATE = {"state": "COMPLETE", "phase": "replicate"}
@@ -33,43 +33,65 @@ def study_runs() -> pd.DataFrame:
 
 def test_the_report_is_the_statistics_of_the_replicates_at_each_best_lr(tmp_path):
     report = study_report.write_report(
-        study_runs(), "unit", ("sigmoid", "tanh", "relu"), tmp_path / "unit"
+        study_runs(), "unit", ("sigmoid", "tanh", "relu"), tmp_path / "unit", design_seeds=(40,)
     )
     summary = report.summary.set_index("activation")
     assert list(summary.index) == ["sigmoid", "tanh", "relu"], "the sweep's order"
     assert summary.loc["relu", "lr"] == 0.03 and summary.loc["sigmoid", "seeds"] == 2
-    expected = statistics.replicate_summary({a: list(v.values()) for a, v in TEST_ACC.items()})
+    expected = statistics.replicate_summary(report.answer, statistics.UVA_TEST_ACC)
     for row in expected.itertuples():
         assert summary.loc[row.activation, "test_acc_mean"] == pytest.approx(row.test_acc_mean)
-        assert summary.loc[row.activation, "ci95_high"] == pytest.approx(row.ci95_high)
         assert (
             summary.loc[row.activation, "uva_test_acc"] == statistics.UVA_TEST_ACC[row.activation]
         )
+    assert math.isnan(summary.loc["sigmoid", "ci95_low"]), "two seeds: no interval"
     pairs = report.pairs.set_index(["activation_a", "activation_b"])
-    relu_tanh = pairs.loc[("tanh", "relu")]
-    assert relu_tanh["paired_seeds"] == 3
-    assert relu_tanh["paired_diff_mean"] == pytest.approx(-(0.015 + 0.013 + 0.013) / 3)
-    assert pairs.loc[("sigmoid", "relu"), "paired_seeds"] == 2, "only the seeds both ran"
+    tanh_relu = pairs.loc[("tanh", "relu")]
+    assert tanh_relu["seeds"] == 3
+    assert tanh_relu["diff_mean"] == pytest.approx(-(0.015 + 0.013 + 0.013) / 3)
+    assert pairs.loc[("sigmoid", "relu"), "verdict"] == statistics.TOO_FEW_SEEDS
 
     written = sorted(p.name for p in (tmp_path / "unit").iterdir())
     assert written == sorted(
         study_report.TABLES + study_report.LR_FIGURES + study_report.REPLICATE_FIGURES
     )
     assert sorted(p.name for p in report.files) == written
-    csv = pd.read_csv(tmp_path / "unit/replicates.csv")
-    assert list(csv.columns) == ["activation", "lr", *statistics.SUMMARY_COLUMNS[1:]]
+    long = pd.read_csv(tmp_path / "unit/replicates.csv")
+    assert list(long.columns) == [
+        "activation",
+        "lr",
+        "lr_schedule",
+        "seed",
+        "epochs",
+        "val_acc",
+        "test_acc",
+        "run_id",
+    ]
+    assert len(long) == 8 and list(long["activation"].unique()) == ["sigmoid", "tanh", "relu"]
+    assert long.set_index(["activation", "seed"]).loc[("relu", 44), "test_acc"] == 0.884
     markdown = (tmp_path / "unit/results.md").read_text()
     assert markdown == report.markdown
-    assert statistics.summary_markdown(report.summary) in markdown
-    assert statistics.pairwise_markdown(report.pairs) in markdown
+    assert statistics_markdown.pairwise_markdown(report.pairs) in markdown
     assert markdown.index("## The grid") < markdown.index("## Replicates")
     assert (
-        "Seeds 43, 44, 45, each up to 15 epochs with the lr decayed along a cosine, at the lr "
-        "the grid chose" in markdown
+        "The answer: seeds 43–45 (3), each up to 15 epochs with the lr decayed along a "
+        "cosine, at the lr the grid chose" in markdown
     )
-    assert (tmp_path / "unit/test_accuracy.png").stat().st_size > 10_000
+    assert "chosen on validation accuracy with seeds 40, which the answer does not use" in markdown
+    assert (tmp_path / "unit/verdicts.png").stat().st_size > 10_000
     page = (tmp_path / "unit/test_accuracy.html").read_text()
     assert "sweep unit: test accuracy over 3 seeds" in page
+
+
+def test_another_dataset_or_network_gets_no_uva_column():
+    runs = study_runs()
+    for change in ({"dataset": "kmnist"}, {"hidden_sizes": "256,128"}):
+        report = study_report.build_report(runs.assign(**change), "unit", ("tanh", "relu"))
+        assert not any(column.startswith("uva") for column in report.summary.columns)
+        assert "UvA" not in report.markdown
+    seed_network = runs.assign(dataset="fashion-mnist", hidden_sizes="512,256,256,128")
+    report = study_report.build_report(seed_network, "unit", ("tanh", "relu"))
+    assert "uva_pi95_low" in report.summary and "UvA %" in report.markdown
 
 
 def test_a_sampler_studys_report_says_a_search_chose_not_a_grid():
@@ -92,6 +114,7 @@ def test_before_the_replicates_the_report_says_so_and_draws_no_interval(tmp_path
     grid_only = study_runs()
     grid_only = grid_only[grid_only["phase"] == "grid"]
     report = study_report.write_report(grid_only, "unit", ("relu",), tmp_path)
+    assert report.answer.empty
     assert study_report.NO_REPLICATES in report.markdown and report.summary.empty
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         study_report.TABLES + study_report.LR_FIGURES

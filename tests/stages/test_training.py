@@ -34,7 +34,9 @@ def test_training_learns_the_synthetic_task(splits):
         "train_time_s",
         "time_to_best_s",
         "chance_acc",
+        "epochs_trained",
     }
+    assert result.final_metrics()["epochs_trained"] == len(result.history)
     assert not result.at_chance and result.has_best_weights
 
 

@@ -16,7 +16,14 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.search_space import SWEEPABLE
 from pipeline.core.urls import redact
 
-SWEEP_METRICS = ("best_val_acc", "best_epoch", "test_acc", "train_time_s", "time_to_best_s")
+SWEEP_METRICS = (
+    "best_val_acc",
+    "best_epoch",
+    "epochs_trained",
+    "test_acc",
+    "train_time_s",
+    "time_to_best_s",
+)
 # A sweep's settings beside activation, lr and seed: the columns of its best configurations;
 # momentum and nesterov are absent from runs that had no use for them (Adam's).
 SETTINGS = tuple(key for key in SWEEPABLE if key not in ("lr", "seed"))
@@ -60,6 +67,7 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
             "at_chance": _tag(raw, "at_chance") == "true",
             "dataset": _column(raw, "params.dataset"),
             "classes": _tag(raw, "classes"),
+            "test_images": pd.to_numeric(_column(raw, "params.test_images")),
             "trial": pd.to_numeric(_tag(raw, "optuna.trial")),
         }
     )
