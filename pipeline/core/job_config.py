@@ -79,7 +79,7 @@ class SweepJobConfig(JobConfig):
     @model_validator(mode="after")
     def _seeds_fit(self) -> "SweepJobConfig":
         if self.seeds is not None:
-            check_replicate_seeds(self.sweep.train.seed, self.seeds, "seeds")
+            check_replicate_seeds(self.sweep, self.seeds, "seeds")
         return self
 
 

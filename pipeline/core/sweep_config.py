@@ -3,6 +3,7 @@ sampler's draws), the replicate phase, the pruner, the workers and the study's s
 key validated as the training keys are."""
 
 import functools
+import itertools
 import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -70,6 +71,7 @@ SWEEP_SETTINGS = (
     "replicate_max_epochs",
     "replicate_patience",
     "replicate_lr_schedule",
+    "design_seeds",
 )
 NOT_SETTINGS = ("activation", "lr", "device")
 
@@ -84,12 +86,15 @@ def lr_grid(low: float, high: float, count: int) -> tuple[float, ...]:
     return tuple(float(f"{math.exp(start + step * i):.3g}") for i in range(count))
 
 
-def check_replicate_seeds(seed: int, count: int, key: str) -> None:
-    """The replicates train at seed + 1 ... seed + count: each must be a seed a run can take."""
-    if seed + count > limits.MAX_SEED:
+def check_replicate_seeds(config: "SweepConfig", count: int, key: str) -> None:
+    """The replicates count up from the sweep's seed + 1, skipping the design seeds: each must
+    be a seed a run can take."""
+    seeds = config.replicate_seed_list(count)
+    if seeds and seeds[-1] > limits.MAX_SEED:
         raise UsageError(
-            f"{key} must leave seed + {key} at most {limits.MAX_SEED} (the replicates train at "
-            f"seeds seed + 1 ... seed + {key}), got seed {seed} and {key} {count}"
+            f"{key} must leave the last replicate seed at most {limits.MAX_SEED} (they count up "
+            f"from seed + 1, skipping design_seeds), got seed {config.base_seed} and {key} "
+            f"{count}: the last would be {seeds[-1]}"
         )
 
 
@@ -146,6 +151,11 @@ class SweepConfig(Config):
     replicate_lr_schedule: LrSchedule = Field(
         "constant", description=f"one of: {', '.join(LR_SCHEDULES)}"
     )
+    # The seeds the replicates' protocol was chosen on (by validation accuracy): the answer's
+    # seeds skip them, and the report names both sets.
+    design_seeds: tuple[Annotated[StrictInt, Field(ge=0, le=limits.MAX_SEED)], ...] = Field(
+        (), max_length=limits.MAX_SEEDS, description=f"a list of seeds from 0 to {limits.MAX_SEED}"
+    )
     train: TrainConfig = Field(TrainConfig(), description="the training keys")
 
     @model_validator(mode="after")
@@ -174,7 +184,7 @@ class SweepConfig(Config):
 
     @model_validator(mode="after")
     def _replicate_seeds_fit(self) -> "SweepConfig":
-        check_replicate_seeds(self.train.seed, self.replicate_seeds, "replicate_seeds")
+        check_replicate_seeds(self, self.replicate_seeds, "replicate_seeds")
         return self
 
     @model_validator(mode="after")
@@ -259,11 +269,13 @@ class SweepConfig(Config):
         return self.train.seed
 
     def replicate_seed_list(self, count: int | None = None) -> tuple[int, ...]:
-        """The replicate seeds, `count` of them (default replicate_seeds): never a seed of the
-        grid, whose run chose the configuration, so the replicates judge the choice on fresh
-        seeds."""
+        """The replicate seeds, `count` of them (default replicate_seeds): the seeds after the
+        grid's, whose run chose the configuration, skipping the design seeds, whose runs chose
+        the protocol, so the answer judges both choices on fresh seeds."""
         count = self.replicate_seeds if count is None else count
-        return tuple(self.base_seed + offset for offset in range(1, count + 1))
+        design = set(self.design_seeds)
+        seeds = (s for s in itertools.count(self.base_seed + 1) if s not in design)
+        return tuple(itertools.islice(seeds, count))
 
     def recorded_settings(self) -> dict[str, str]:
         """The settings a study records (SWEEP_SETTINGS above), each as a canonical string: the
@@ -386,6 +398,3 @@ def _check_count(values: dict, sampler: str, dimensions: dict) -> None:
             "trials_per_activation goes with a range {low, high} or a sampler (random, tpe, gp); "
             "with lists each activation gets one trial per grid point"
         )
-
-
-# --- the other jobs -----------------------------------------------------------------------

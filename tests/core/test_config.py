@@ -238,11 +238,25 @@ def test_replicate_seeds_must_stay_seeds_a_run_can_take():
     with pytest.raises(UsageError) as error:
         SweepConfig.from_mapping({"seed": top - 2, "replicate_seeds": 3}, source="s.yaml")
     assert str(error.value) == (
-        f"s.yaml: replicate_seeds must leave seed + replicate_seeds at most {top} (the "
-        "replicates train at seeds seed + 1 ... seed + replicate_seeds), got seed "
-        f"{top - 2} and replicate_seeds 3"
+        f"s.yaml: replicate_seeds must leave the last replicate seed at most {top} (they count "
+        f"up from seed + 1, skipping design_seeds), got seed {top - 2} and replicate_seeds 3: "
+        f"the last would be {top + 1}"
     )
     sweep = SweepConfig.from_mapping({"seed": top - 2, "replicate_seeds": 0})
     assert SweepJobConfig(sweep=sweep, seeds=2).seeds == 2
-    with pytest.raises(UsageError, match=r"^seeds must leave seed \+ seeds at most"):
+    with pytest.raises(UsageError, match=r"^seeds must leave the last replicate seed at most"):
         SweepJobConfig(sweep=sweep, seeds=3)
+    # design seeds are skipped, so they push the last replicate seed up
+    skipping = {"seed": top - 4, "replicate_seeds": 3, "design_seeds": [top - 3]}
+    assert SweepConfig.from_mapping(skipping).replicate_seed_list() == (top - 2, top - 1, top)
+    with pytest.raises(UsageError, match=f"the last would be {top + 1}$"):
+        SweepConfig.from_mapping({**skipping, "design_seeds": [top - 3, top - 1]})
+
+
+def test_the_answer_seeds_skip_the_design_seeds_and_a_bad_design_seed_is_one_line():
+    config = SweepConfig.from_mapping({"seed": 42, "replicate_seeds": 4, "design_seeds": [43, 45]})
+    assert config.replicate_seed_list() == (44, 46, 47, 48)
+    assert config.replicate_seed_list(2) == (44, 46)
+    for bad in ([-1], ["43"], 43, [1.5]):
+        with pytest.raises(UsageError, match="^s.yaml: design_seeds"):
+            SweepConfig.from_mapping({"design_seeds": bad}, source="s.yaml")

@@ -105,6 +105,7 @@ def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
 
 REPLICATED = {
     "replicate_seeds": 2,
+    "design_seeds": [44],  # the answer skips it: seeds 43 and 45
     "replicate_max_epochs": 3,
     "replicate_patience": 3,
     "replicate_lr_schedule": "cosine",
@@ -137,8 +138,8 @@ def test_the_replicates_train_each_best_lr_with_more_seeds_and_the_report_says_w
         best[t.params["activation"]] = t.params["lr"]
     assert len(grid) == 4 and set(best) == {"relu", "tanh"}
     assert sorted(studies.replicate_key(t) for t in replicates) == sorted(
-        (a, best[a], seed) for a in best for seed in (43, 44)
-    ), "each activation's best lr, the same two seeds"
+        (a, best[a], seed) for a in best for seed in (43, 45)
+    ), "each activation's best lr, the same two seeds, never the design seed"
     assert {t.state for t in replicates} == {TrialState.COMPLETE}
     assert min(t.datetime_start for t in replicates) >= max(t.datetime_complete for t in grid)
 
@@ -153,25 +154,35 @@ def test_the_replicates_train_each_best_lr_with_more_seeds_and_the_report_says_w
         history = client().get_metric_history(run.info.run_id, "val_acc")
         assert [m.step for m in history] == [1, 2, 3], "its own budget, never pruned"
 
-    # The report, in the study's own folder: per activation, then every pair.
+    # The report, in the study's own folder: every answer run, per activation, every pair.
     folder = workdir / "reports/tiny"
     assert not (workdir / "reports/results.md").exists()
-    summary = pd.read_csv(folder / "replicates.csv").set_index("activation")
+    long = pd.read_csv(folder / "replicates.csv")
+    assert len(long) == 4 and set(long["seed"]) == {43, 45}
+    for row in long.itertuples():
+        run = runs[(row.activation, row.seed)]
+        assert row.run_id == run.info.run_id and row.lr == best[row.activation]
+        assert row.test_acc == run.data.metrics["test_acc"]
+        assert row.val_acc == run.data.metrics["best_val_acc"] and row.epochs == 3
+    summary = pd.read_csv(folder / "summary.csv").set_index("activation")
     for activation in ("relu", "tanh"):
-        accs = [runs[(activation, seed)].data.metrics["test_acc"] for seed in (43, 44)]
-        expected = statistics.replicate_summary({activation: accs}).iloc[0]
+        accs = long[long["activation"] == activation]["test_acc"]
         row = summary.loc[activation]
         assert row["seeds"] == 2 and row["lr"] == best[activation]
-        assert row["test_acc_mean"] == pytest.approx(expected["test_acc_mean"])
-        assert row["ci95_low"] == pytest.approx(expected["ci95_low"])
+        assert row["test_acc_mean"] == pytest.approx(accs.mean())
+        assert (
+            math.isnan(row["ci95_low"]) and row["interval_note"] == "2 seeds: an interval needs 3"
+        )
         assert row["uva_test_acc"] == statistics.UVA_TEST_ACC[activation]
     [pair] = pd.read_csv(folder / "pairwise.csv").itertuples()
-    assert (pair.activation_a, pair.activation_b, pair.paired_seeds) == ("relu", "tanh", 2)
+    assert (pair.activation_a, pair.activation_b, pair.seeds) == ("relu", "tanh", 2)
+    assert pair.verdict == statistics.TOO_FEW_SEEDS
     markdown = (folder / "results.md").read_text()
     assert "## Replicates" in markdown and "| relu | tanh | 2 |" in markdown
-    assert (folder / "test_accuracy.png").stat().st_size > 10_000
+    assert "with seeds 44, which the answer does not use" in markdown
+    assert (folder / "verdicts.png").stat().st_size > 10_000
     parent = client().get_run(parent_id)
-    assert parent.data.tags["replicate_seeds"] == "43,44"
+    assert parent.data.tags["replicate_seeds"] == "43,45"
     assert parent.data.tags["replicate_lr_schedule"] == "cosine"
     grid_runs = [r for r in runs_of(parent_id) if r.data.tags.get("phase") == "grid"]
     assert {r.data.params["lr_schedule"] for r in grid_runs} == {"constant"}, "the seed's"
@@ -179,7 +190,7 @@ def test_the_replicates_train_each_best_lr_with_more_seeds_and_the_report_says_w
         summary.loc["relu", "test_acc_mean"]
     )
     artifacts = {a.path for a in client().list_artifacts(parent_id, "results")}
-    assert {"results/test_accuracy.html", "results/pairwise.csv"} <= artifacts
+    assert {"results/verdicts.png", "results/pairwise.csv", "results/replicates.csv"} <= artifacts
     champion = client().get_model_version_by_alias("fashion-mlp", "champion")
     finished = [t for t in study.get_trials() if t.state == TrialState.COMPLETE]
     assert champion.run_id == max(finished, key=lambda t: t.value).user_attrs["mlflow_run_id"]
@@ -189,9 +200,11 @@ def test_the_replicates_train_each_best_lr_with_more_seeds_and_the_report_says_w
     assert len(study_of(config).get_trials()) == 8 and len(runs_of(parent_id)) == 8
     confirm = ["confirm", "--config", str(config), "--seeds", "3", "--data-dir", str(tiny_data)]
     assert main([*confirm, "--no-progress"]) == 0
-    assert sorted(replicate_runs(parent_id)) == sorted((a, s) for a in best for s in (43, 44, 45))
-    assert set(pd.read_csv(folder / "replicates.csv")["seeds"]) == {3}
-    assert client().get_run(parent_id).data.tags["replicate_seeds"] == "43,44,45"
+    assert sorted(replicate_runs(parent_id)) == sorted((a, s) for a in best for s in (43, 45, 46))
+    assert set(pd.read_csv(folder / "summary.csv")["seeds"]) == {3}
+    [pair] = pd.read_csv(folder / "pairwise.csv").itertuples()
+    assert pair.seeds == 3 and not math.isnan(pair.p_adjusted), "three seeds: tested"
+    assert client().get_run(parent_id).data.tags["replicate_seeds"] == "43,45,46"
 
 
 @pytest.mark.slow
