@@ -4,6 +4,8 @@ worker (drawing a sampler's points then; the replicates queued first once the gr
 finished), and keep the claimed trials' heartbeats while they train."""
 
 import contextlib
+import math
+import statistics
 import threading
 from collections.abc import Iterator
 
@@ -49,8 +51,8 @@ def fail_orphans(study: Study) -> None:
 
 def queue_missing(study: Study) -> None:
     """Queue what the grid phase lacks. A grid: the points with no finished, running or queued
-    trial, largest lr first across all activations (fast learners finish early and give the
-    pruner its references sooner). A sampler: each activation's missing trials, as placeholders
+    trial, from the middle of the lr range outwards (middle_out) across all activations. A
+    sampler: each activation's missing trials, as placeholders
     naming only their activation (the point is drawn at claim time), taking turns across the
     activations so each progresses at the same pace."""
     config, keys = study.config, space_keys(study)
@@ -67,11 +69,24 @@ def queue_missing(study: Study) -> None:
         return
     grid = config.grid
     taken = {point_of(t, keys) for t in held}
-    order = sorted(range(len(grid)), key=lambda i: (-grid[i]["lr"], i))
-    for point in (grid[i] for i in order):
+    for point in middle_out(grid):
         if point_key(point) not in taken:
             params = {key: param_text(key, value) for key, value in point.items()}
             study.optuna_study.enqueue_trial(params, user_attrs=params)
+
+
+def middle_out(grid: list[dict]) -> list[dict]:
+    """The grid's points by the distance of their lr from the middle of the grid's lrs (the
+    median of their logs), the larger lr first of two as far, in grid order otherwise. A
+    middle lr is the likeliest to train well: run first, it is the reference the pruner
+    holds an activation's worse lrs against, where an edge run first has none and trains
+    to the end (docs/sweep.md says what it saved)."""
+    logs = sorted({math.log(point["lr"]) for point in grid})
+    if not logs:
+        return []
+    middle = statistics.median(logs)
+    # rounded: two lrs as far from the middle must tie, whatever the logs' last bits say
+    return sorted(grid, key=lambda p: (round(abs(math.log(p["lr"]) - middle), 9), -p["lr"]))
 
 
 def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple:
@@ -120,11 +135,12 @@ def _needs_point(study: Study, trial: FrozenTrial) -> bool:
     return study.config.sampler != "grid" and phase(trial) == GRID and "lr" not in trial.params
 
 
-def claim(study: Study, count: int = 1) -> list[Trial]:
+def claim(study: Study, count: int = 1, replicates: int | None = None) -> list[Trial]:
     """Fail orphaned trials; with nothing queued, queue the replicates if the grid is finished;
-    then take up to `count` queued trials that can train as one stack (none left: an empty
-    list), drawing a sampler's points for the placeholders it takes (at most `count` a claim).
-    Atomic: where workers race for a trial, the storage (or the lock) lets one win."""
+    then take up to `count` queued trials that can train as one stack (`replicates` of them
+    where the first is a replicate, `count` if None; none left: an empty list), drawing a
+    sampler's points for the placeholders it takes (at most `count` a claim). Atomic: where
+    workers race for a trial, the storage (or the lock) lets one win."""
     claimed: list[Trial] = []
     with study.lock():
         if study.has_heartbeat:
@@ -149,6 +165,8 @@ def claim(study: Study, count: int = 1) -> list[Trial]:
                 if study.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
                     claimed.append(Trial(study.optuna_study, trial_id))
                     key = stack_key(trial, study.config)
+                    if phase(trial) != GRID and replicates is not None:
+                        count = replicates
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
     return claimed

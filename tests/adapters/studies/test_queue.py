@@ -13,7 +13,14 @@ def queued_points(study: studies.Study) -> list[tuple[str, float]]:
     return [studies.grid_point(t) for t in studies.trials(study, TrialState.WAITING)]
 
 
-def test_the_grid_is_queued_largest_lr_first_across_activations(make_study):
+def test_the_grid_is_queued_from_the_middle_lr_outwards_across_activations(make_study):
+    study = make_study(activations=("relu", "tanh"), lrs=(0.001, 0.01, 0.03, 0.1, 0.3))
+    studies.queue_missing(study)
+    order = [0.03, 0.01, 0.1, 0.3, 0.001]  # by |log(lr) - log(0.03)|: 1.10, 1.20, 2.30, 3.40
+    assert queued_points(study) == [(a, lr) for lr in order for a in ("relu", "tanh")]
+
+
+def test_of_two_lrs_as_far_from_the_middle_the_larger_is_queued_first(make_study):
     study = make_study(activations=("relu", "tanh"), lrs=(0.01, 0.1))
     studies.queue_missing(study)
     assert queued_points(study) == [("relu", 0.1), ("tanh", 0.1), ("relu", 0.01), ("tanh", 0.01)]
@@ -43,7 +50,7 @@ def test_a_claim_of_two_from_a_queue_of_three_takes_two_and_leaves_one_waiting(m
     studies.queue_missing(study)
     claimed = studies.claim(study, 2)
     assert len(claimed) == 2
-    assert [study.suggest_point(t) for t in claimed] == [("relu", 0.1), ("relu", 0.03)]
+    assert [study.suggest_point(t) for t in claimed] == [("relu", 0.03), ("relu", 0.01)]
     assert studies.counts(study) == {"RUNNING": 2, "WAITING": 1}
     assert len(studies.claim(study, 2)) == 1
     assert studies.claim(study, 2) == []
