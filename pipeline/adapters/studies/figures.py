@@ -7,10 +7,12 @@ Optuna's importance over all trials is not drawn: in this design every activatio
 trials and a space searched within each, so over few trials fANOVA ranked the activation at 0.00
 while it decided everything (the quick sweep's 4 trials). The activation's effect is the spread
 of the per-activation bests (the report says it); a setting's importance is computed within one
-activation, from its own trials, once it has MIN_TRIALS of them."""
+activation, from its own trials, once it has MIN_TRIALS_PER_SETTING of them for each setting
+that varies, with its spread over bootstrap resamples of those trials."""
 
 import warnings
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
@@ -49,15 +51,22 @@ def static_figures(study: Study) -> dict[str, object]:
     return figures
 
 
-MIN_TRIALS = 5  # completed trials of an activation before its importances are computed
+# Completed trials of an activation per setting that varies among them, before its importances
+# are computed: with fewer, a forest fitted on the trials has more settings than it can tell
+# apart, and resamples of the same trials rank the settings differently (the quick sweep's 5
+# TPE trials gave lr 1.00, optimizer 0.00 where TPE drew Adam 4 times of 5).
+MIN_TRIALS_PER_SETTING = 10
+RESAMPLES = 20  # bootstrap resamples of the trials: the spread printed beside each importance
 
 
-def importances(study: Study) -> dict[str, dict[str, float]]:
-    """Per activation with MIN_TRIALS completed grid trials, Optuna's (fANOVA) importance of
-    each swept setting that took two values or more among them, from that activation's trials
-    alone; none where fewer than two settings vary (one would be 1.0 by definition)."""
-    found = {}
-    keys = [key for key in study.config.swept_keys]
+def importances(study: Study) -> tuple[dict[str, dict[str, tuple[float, float, float]]], str]:
+    """Per activation with MIN_TRIALS_PER_SETTING completed grid trials for each swept setting
+    that took two values or more among them, each setting's fANOVA importance from that
+    activation's trials alone, with the 2.5th and 97.5th percentiles over RESAMPLES bootstrap
+    resamples of those trials: {activation: {setting: (importance, low, high)}}; and, where no
+    activation has them, one line saying why none is shown."""
+    found, why = {}, ""
+    keys = list(study.config.swept_keys)
     for activation in study.config.activations:
         mine = [
             t
@@ -65,29 +74,69 @@ def importances(study: Study) -> dict[str, dict[str, float]]:
             if t.params.get("activation") == activation and all(k in t.params for k in keys)
         ]
         varied = [k for k in keys if len({str(t.params[k]) for t in mine}) > 1]
-        if len(mine) < MIN_TRIALS or len(varied) < 2:
-            continue
-        memory = optuna.create_study(direction="maximize")
-        memory.add_trials(mine)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            found[activation] = optuna.importance.get_param_importances(memory, params=varied)
-    return found
+        if len(varied) < 2:
+            why = (
+                "only one setting varies within each activation: its importance is 1 by definition"
+            )
+        elif len(mine) < MIN_TRIALS_PER_SETTING * len(varied):
+            why = (
+                f"{activation} has {len(mine)} completed trials, fewer than "
+                f"{MIN_TRIALS_PER_SETTING} per setting that varies ({', '.join(varied)})"
+            )
+        else:
+            found[activation] = _with_spread(mine, varied, study.config.base_seed)
+    return found, "" if found else f"No importances: {why}.\n"
 
 
-def importances_markdown(found: dict[str, dict[str, float]]) -> str:
-    """The importances as a table, a row per activation."""
+def _with_spread(mine: list, varied: list[str], seed: int) -> dict[str, tuple[float, float, float]]:
+    """Each setting's importance over `mine`, and its percentile interval over resamples."""
+    rng = np.random.default_rng(seed)
+    whole = _importance(mine, varied, seed)
+    draws = []
+    for _ in range(RESAMPLES):
+        sample = [mine[i] for i in rng.integers(0, len(mine), len(mine))]
+        if all(len({str(t.params[k]) for t in sample}) > 1 for k in varied):
+            draws.append(_importance(sample, varied, seed))
+    spread = {}
+    for key in varied:
+        values = [d[key] for d in draws] or [whole[key]]
+        spread[key] = (float(whole[key]), *np.percentile(values, [2.5, 97.5]).tolist())
+    return spread
+
+
+def _importance(mine: list, varied: list[str], seed: int) -> dict[str, float]:
+    memory = optuna.create_study(direction="maximize")
+    # a resample holds a trial twice: each copy is its own trial of the in-memory study
+    memory.add_trials(
+        [
+            optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=t.value)
+            for t in mine
+        ]
+    )
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return optuna.importance.get_param_importances(memory, evaluator=evaluator, params=varied)
+
+
+def importances_markdown(found: dict[str, dict[str, tuple[float, float, float]]]) -> str:
+    """The importances as a table, a row per activation, each with its bootstrap interval."""
     keys = sorted({key for values in found.values() for key in values})
     lines = [
-        f"Importance of each setting within each activation (Optuna's fANOVA over that "
-        f"activation's completed trials, at least {MIN_TRIALS}); the activation's own effect is "
-        "the spread of the per-activation bests in results.md.",
+        "Importance of each setting within each activation: Optuna's fANOVA over that "
+        f"activation's completed trials (at least {MIN_TRIALS_PER_SETTING} per setting that "
+        f"varies), with the 2.5th–97.5th percentiles over {RESAMPLES} bootstrap resamples of "
+        "those trials in brackets; the activation's own effect is the spread of the "
+        "per-activation bests in results.md.",
         "",
         "| activation | " + " | ".join(keys) + " |",
         "|---|" + "---|" * len(keys),
     ]
     for activation, values in found.items():
-        cells = [f"{values[k]:.2f}" if k in values else "–" for k in keys]
+        cells = [
+            f"{values[k][0]:.2f} [{values[k][1]:.2f}, {values[k][2]:.2f}]" if k in values else "–"
+            for k in keys
+        ]
         lines.append(f"| {activation} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -137,6 +186,7 @@ def interactive_figures(study: Study) -> dict[str, str]:
     """`interactive_plots` as self-contained HTML pages, and the importances within each
     activation (figures/importances.md) where there are trials enough."""
     pages = {path: interactive.to_html(f) for path, f in interactive_plots(study).items()}
-    if found := importances(study):
-        pages["figures/importances.md"] = importances_markdown(found)
+    if pages:  # a trial has completed
+        found, why = importances(study)
+        pages["figures/importances.md"] = importances_markdown(found) if found else why
     return pages

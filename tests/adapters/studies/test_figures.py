@@ -34,8 +34,17 @@ def test_the_figures_a_study_has_enough_trials_for(make_study):
     assert list(figures) == ["figures/optimization_history.png"], "no importance of 4 trials"
     assert all(list(f.get_size_inches()) == [8, 5] for f in figures.values())
     pages = studies.interactive_figures(study)
-    assert list(pages) == ["figures/parallel_coordinate.html", "figures/slice.html"]
-    assert all("<html>" in page[:200] and "best val_acc" in page for page in pages.values())
+    assert list(pages) == [
+        "figures/parallel_coordinate.html",
+        "figures/slice.html",
+        "figures/importances.md",
+    ]
+    assert pages["figures/importances.md"] == (
+        "No importances: only one setting varies within each activation: its importance is 1 "
+        "by definition.\n"
+    )
+    htmls = [pages["figures/parallel_coordinate.html"], pages["figures/slice.html"]]
+    assert all("<html>" in page[:200] and "best val_acc" in page for page in htmls)
     plt.close("all")
 
 
@@ -72,26 +81,39 @@ def test_every_line_of_the_parallel_coordinates_stands_out_on_white(make_study):
     assert all(1.05 / (luminance(colour) + 0.05) >= 3 for _, colour in scale)
 
 
-def test_importances_are_computed_within_each_activation_with_trials_enough(tmp_path):
+def test_importances_need_ten_trials_per_setting_and_carry_their_bootstrap_spread(tmp_path):
     from pipeline.core.sweep_config import SweepConfig
 
     from .conftest import STORAGES
 
-    values = {"activations": ["relu", "tanh"], "lr": [0.01, 0.03, 0.1], "batch_size": [32, 64]}
+    lrs = [0.001 * 2**i for i in range(10)]
+    values = {"activations": ["relu", "tanh"], "lr": lrs, "batch_size": [32, 64]}
     config = SweepConfig.from_mapping(
         {"study": "unit", "storage": STORAGES["sqlite"].format(tmp_path), **values}
     )
     study = studies.Study(config, True, lambda run_id, why: None)
     studies.queue_missing(study)
-    for trial in studies.claim(study, 4):  # two of each activation: too few
-        point = study.suggest(trial)
-        study.tell(trial, "COMPLETE", point["lr"])
-    assert figures.importances(study) == {}
-    for trial in studies.claim(study, 8):
-        point = study.suggest(trial)
-        study.tell(trial, "COMPLETE", point["lr"] + (0.001 if point["activation"] == "relu" else 0))
-    found = figures.importances(study)
-    assert set(found) == {"relu", "tanh"} and set(found["relu"]) == {"lr", "batch_size"}
-    assert found["relu"]["lr"] > found["relu"]["batch_size"], "lr decides, within relu"
+
+    def complete(count: int) -> None:
+        for _ in range(count):  # one a claim: a claim stacks one batch size only
+            [trial] = studies.claim(study, 1)
+            point = study.suggest(trial)
+            bump = 0.001 if point["batch_size"] == 32 else 0.0  # batch size: a small effect
+            study.tell(trial, "COMPLETE", 0.5 + point["lr"] + bump)
+
+    complete(36)  # relu 18, tanh 18: short of 10 per setting for each
+    found, why = figures.importances(study)
+    assert found == {}
+    assert why == (
+        "No importances: tanh has 18 completed trials, fewer than 10 per setting that varies "
+        "(lr, batch_size).\n"
+    )
+    complete(4)
+    found, why = figures.importances(study)
+    assert set(found) == {"relu", "tanh"} and set(found["relu"]) == {"lr", "batch_size"} and not why
+    for importance, low, high in found["relu"].values():
+        assert 0 <= low <= high <= 1 and 0 <= importance <= 1
+    assert found["relu"]["lr"][1] > found["relu"]["batch_size"][2], "lr decides, past the spread"
     page = studies.interactive_figures(study)["figures/importances.md"]
-    assert "| relu |" in page and "within each activation" in page
+    assert "| relu |" in page and "bootstrap resamples" in page
+    assert f"{found['relu']['lr'][0]:.2f} [{found['relu']['lr'][1]:.2f}, " in page
