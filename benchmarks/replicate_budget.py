@@ -1,31 +1,34 @@
-"""How long the replicate phase must train: accuracy against epoch on the real Fashion-MNIST.
+"""How long the replicates must train, decided on validation accuracy alone.
 
-Each seed trains the six seed activations, each at the learning rate the default grid picks for
-it, as one stack (`training.train_stacked`) for `--epochs` epochs without early stopping, and
-records every epoch's validation and test accuracy (the test pass is this script's, once an
-epoch; the pipeline tests only the best epoch). From the curves, `--analyse` replays the
-pipeline's early stopping for each (max_epochs, patience) and prints the test accuracy of the
-epoch it would keep, the epochs it would train, and where validation accuracy stops rising.
+Each design seed trains the six seed activations, each at the learning rate the default grid
+picks for it, as one stack (`training.train_stacked`) for `--epochs` epochs without early
+stopping, and records every epoch's validation accuracy. No test image is evaluated: the
+protocol is chosen without the test set, on seeds the answer does not use (the default sweep's
+`design_seeds`, 43-45).
 
+With `--schedule constant` (the held lr), `--analyse` replays the pipeline's early stopping for
+each (max_epochs, patience) on the curves and prints the validation accuracy each would keep.
 With `--schedule cosine` the lr depends on the budget (it decays to near 0 by the last epoch),
-so no cap can be replayed from a longer run: each budget in `--epochs` (a comma list) is trained
-on its own, and `--analyse` prints the test accuracy of the epoch each keeps without early
-stopping (patience = its epochs, as the default sweep's replicates train).
+so each budget in `--epochs` (a comma list) is trained on its own, and `--analyse` prints per
+budget each activation's validation accuracy over the seeds, the spread of the paired
+differences between activations, and the seeds a paired t-test needs to find a given
+difference after Holm's correction over the pairs (the number of seeds, chosen on validation).
 
-    python -m benchmarks.replicate_budget --seeds 43,44,45 --epochs 30 --out budget.json
-    python -m benchmarks.replicate_budget --analyse budget.json
-    python -m benchmarks.replicate_budget --schedule cosine --epochs 12,15 --out cosine.json
+    python -m benchmarks.replicate_budget --schedule cosine --epochs 5,6,8,12 --out cosine.json
+    python -m benchmarks.replicate_budget --analyse cosine.json [more.json ...]
 
 The accuracies do not depend on the machine's load; the epoch times do. Not a test.
 """
 
 import argparse
 import json
+import math
 import statistics
-import time
+from itertools import combinations
 from pathlib import Path
 
 import torch
+from scipy import stats
 
 from pipeline.core import data
 from pipeline.core.config import TrainConfig
@@ -33,8 +36,7 @@ from pipeline.core.device import configure_torch
 from pipeline.stages import training
 from pipeline.stages.stacked import StackedEngine
 
-# Each activation's learning rate as the default grid chose it (reports/activations/,
-# 2026-11-30; the grid of 2026-11-29 chose 0.01 for ReLU).
+# Each activation's learning rate as the default grid chose it (reports/activations/, seed 42).
 BEST_LR = {
     "sigmoid": 0.3,
     "tanh": 0.03,
@@ -43,53 +45,28 @@ BEST_LR = {
     "elu": 0.03,
     "swish": 0.03,
 }
-POLICIES = [(e, p) for e in (13, 15, 20, 25, 30) for p in (3, 5, 8, 30)]
-
-
-class TestEachEpoch:
-    """The stacked engine, its validation pass followed by a test pass on the same weights."""
-
-    def __init__(self, engine: StackedEngine, splits: data.Splits):
-        self.engine, self.splits = engine, splits
-        self.test_acc: dict[int, list[float]] = {t: [] for t in range(len(engine.models))}
-
-    def __getattr__(self, name):
-        return getattr(self.engine, name)
-
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor):
-        losses, accuracies = self.engine.evaluate(x, y)
-        _, tests = self.engine.evaluate(self.splits.test_x, self.splits.test_y)
-        for trial, accuracy in zip(self.engine.running, tests, strict=True):
-            self.test_acc[trial].append(accuracy)
-        return losses, accuracies
+POLICIES = [(e, p) for e in (7, 13, 20, 30) for p in (3, 5, 10, 30)]
+DIFFERENCES = (0.003, 0.005)  # differences (fractions) the seed counts are computed for
+POWER, ALPHA, PAIRS = 0.8, 0.05, 15
 
 
 def curves(seed: int, epochs: int, schedule: str = "constant") -> dict:
-    """Per activation: val_acc and test_acc of every epoch, and the stack's epoch times."""
+    """Per activation: val_acc of every epoch and the epoch times."""
     splits = data.load_splits(seed=seed)
     configs = [
         TrainConfig(
-            activation=a,
-            lr=lr,
-            seed=seed,
-            max_epochs=epochs,
-            patience=epochs,
-            lr_schedule=schedule,
+            activation=a, lr=lr, seed=seed, max_epochs=epochs, patience=epochs, lr_schedule=schedule
         )
         for a, lr in BEST_LR.items()
     ]
-    engine = TestEachEpoch(StackedEngine(configs, splits, cuda_graphs=False), splits)
-    started = time.process_time()
+    engine = StackedEngine(configs, splits, cuda_graphs=False)
     results = training.fit(engine, configs[0], splits, None, True, f"seed {seed}")
-    cpu_s = time.process_time() - started
     return {
         config.activation: {
             "val_acc": [m.val_acc for m in result.history],
-            "test_acc": engine.test_acc[index],
             "epoch_time_s": [m.epoch_time_s for m in result.history],
-            "stack_cpu_s": cpu_s,
         }
-        for index, (config, result) in enumerate(zip(configs, results, strict=True))
+        for config, result in zip(configs, results, strict=True)
     }
 
 
@@ -107,46 +84,74 @@ def kept_epoch(val_acc: list[float], max_epochs: int, patience: int) -> tuple[in
 
 
 def analyse(runs: dict) -> None:
-    """Mean test accuracy (%) and epochs trained per policy and activation, over the seeds."""
+    """Mean best validation accuracy (%) and epochs trained per policy and activation."""
     activations = list(next(iter(runs.values())))
-    print("policy (max_epochs, patience): mean test acc % / mean epochs trained, per activation")
+    print("policy (max_epochs, patience): mean val acc % / mean epochs trained, per activation")
     print("| max, patience | " + " | ".join(activations) + " | epochs, all |")
-    for max_epochs, patience in POLICIES:
+    trained = min(len(r[a]["val_acc"]) for r in runs.values() for a in r)
+    for max_epochs, patience in [(e, p) for e, p in POLICIES if e <= trained]:
         cells, total = [], 0
         for activation in activations:
             accs, spent = [], []
             for seed_runs in runs.values():
                 run = seed_runs[activation]
                 best, trained = kept_epoch(run["val_acc"], max_epochs, patience)
-                accs.append(100 * run["test_acc"][best - 1])
+                accs.append(100 * run["val_acc"][best - 1])
                 spent.append(trained)
             total += sum(spent)
             cells.append(f"{statistics.mean(accs):.2f} / {statistics.mean(spent):.1f}")
         print(f"| {max_epochs}, {patience} | " + " | ".join(cells) + f" | {total} |")
-    print("\nepoch of the best validation accuracy within 30 (per seed):")
-    for activation in activations:
-        bests = [
-            max(range(len(r[activation]["val_acc"])), key=r[activation]["val_acc"].__getitem__) + 1
-            for r in runs.values()
-        ]
-        print(f"  {activation}: {bests}")
+
+
+def seeds_needed(spread: float, difference: float, alpha: float = ALPHA / PAIRS) -> int:
+    """The fewest seeds at which a two-sided paired t-test at level `alpha` (Holm's first
+    threshold) finds a true mean difference `difference` with probability POWER, given the
+    spread (sd) of the paired differences (the noncentral t)."""
+    for n in range(3, 1000):
+        critical = stats.t.ppf(1 - alpha / 2, n - 1)
+        power = stats.nct.sf(critical, n - 1, difference / spread * math.sqrt(n))
+        if power >= POWER:
+            return n
+    return 1000
+
+
+def budget_table(runs: dict) -> tuple[dict[str, list[float]], float]:
+    """Per activation the best validation accuracy of each seed, and the median over pairs of
+    the paired differences' spread."""
+    activations = list(next(iter(runs.values())))
+    values = {a: [max(r[a]["val_acc"]) for r in runs.values()] for a in activations}
+    spreads = [
+        statistics.stdev(x - y for x, y in zip(values[a], values[b], strict=True))
+        for a, b in combinations(activations, 2)
+    ]
+    return values, statistics.median(spreads) if len(runs) > 1 else math.nan
 
 
 def analyse_budgets(budgets: dict) -> None:
-    """Per budget of a schedule: mean (std) test accuracy % of the epoch kept, per activation."""
-    print("budget (schedule, epochs): mean test acc % (std over seeds), per activation")
-    for budget, runs in budgets.items():
-        activations = list(next(iter(runs.values())))
-        cells = []
-        for activation in activations:
-            accs = []
-            for seed_runs in runs.values():
-                run = seed_runs[activation]
-                best, _ = kept_epoch(run["val_acc"], len(run["val_acc"]), len(run["val_acc"]))
-                accs.append(100 * run["test_acc"][best - 1])
-            spread = statistics.stdev(accs) if len(accs) > 1 else 0.0
-            cells.append(f"{activation} {statistics.mean(accs):.2f} ({spread:.2f})")
+    """Per budget: mean (std) validation accuracy % per activation; the paired spread; seeds."""
+    print("budget: val acc % mean (std over seeds) per activation; paired sd; seeds for 80% power")
+    for budget, runs in sorted(budgets.items(), key=lambda item: int(item[0].split(", ")[1])):
+        values, spread = budget_table(runs)
+        cells = [
+            f"{a} {100 * statistics.mean(v):.2f} ({100 * statistics.stdev(v):.2f})"
+            for a, v in values.items()
+        ]
         print(f"{budget}, seeds {', '.join(runs)}: " + ", ".join(cells))
+        curves = [r[a]["val_acc"] for r in runs.values() for a in r]
+        last = sum(max(range(len(c)), key=c.__getitem__) == len(c) - 1 for c in curves)
+        print(f"  best validation epoch the last in {last} of {len(curves)} runs")
+        if not math.isnan(spread):
+            needed = ", ".join(f"{100 * d:g} points {seeds_needed(spread, d)}" for d in DIFFERENCES)
+            print(f"  median sd of paired differences {100 * spread:.2f} points; seeds {needed}")
+
+
+def merged(paths: list[Path]) -> dict:
+    """Several saved files as one: a cosine file's budgets, or a constant file's seeds."""
+    found: dict = {}
+    for path in paths:
+        for key, value in json.loads(path.read_text()).items():
+            found.setdefault(key, {}).update(value)
+    return found
 
 
 def main() -> None:
@@ -156,28 +161,24 @@ def main() -> None:
     parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("reports/replicate_budget.json"))
-    parser.add_argument("--analyse", type=Path, help="print the policies of a saved run")
+    parser.add_argument("--analyse", type=Path, nargs="+", help="print saved runs' policies")
     args = parser.parse_args()
-    report = analyse if args.schedule == "constant" else analyse_budgets
     if args.analyse:
-        report(json.loads(args.analyse.read_text()))
+        found = merged(args.analyse)
+        cosine = all(", " in key for key in found)
+        (analyse_budgets if cosine else analyse)(found)
         return
     configure_torch(torch.device("cpu"), args.threads)
     saved = json.loads(args.out.read_text()) if args.out.exists() else {}
-    seeds = [int(s) for s in args.seeds.split(",")]
     for epochs in [int(e) for e in args.epochs.split(",")]:
         # a constant lr's file holds one run per seed; a schedule's, one per budget and seed
-        runs = (
-            saved
-            if args.schedule == "constant"
-            else saved.setdefault(f"{args.schedule}, {epochs}", {})
-        )
-        for seed in seeds:
+        runs = saved if args.schedule == "constant" else saved.setdefault(f"cosine, {epochs}", {})
+        for seed in [int(s) for s in args.seeds.split(",")]:
             if str(seed) not in runs:  # a rerun carries on where a killed one stopped
                 runs[str(seed)] = curves(seed, epochs, args.schedule)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(saved))
-    report(saved)
+    (analyse if args.schedule == "constant" else analyse_budgets)(saved)
 
 
 if __name__ == "__main__":
