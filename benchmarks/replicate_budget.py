@@ -2,9 +2,10 @@
 
 Each design seed trains the six seed activations, each at the learning rate the default grid
 picks for it, as one stack (`training.train_stacked`) for `--epochs` epochs without early
-stopping, and records every epoch's validation accuracy. No test image is evaluated: the
-protocol is chosen without the test set, on seeds the answer does not use (the default sweep's
-`design_seeds`, 43-45).
+stopping, and records every epoch's validation accuracy. An activation whose lr the grid's
+choice has changed since its runs were saved is trained again (`--activations` names some).
+No test image is evaluated: the protocol is chosen without the test set, on seeds the answer
+does not use (the default sweep's `design_seeds`, 43-45).
 
 With `--schedule constant` (the held lr), `--analyse` replays the pipeline's early stopping for
 each (max_epochs, patience) on the curves and prints the validation accuracy each would keep.
@@ -38,7 +39,7 @@ from pipeline.stages.stacked import StackedEngine
 
 # Each activation's learning rate as the default grid chose it (reports/activations/, seed 42).
 BEST_LR = {
-    "sigmoid": 0.3,
+    "sigmoid": 0.1,
     "tanh": 0.03,
     "relu": 0.03,
     "leakyrelu": 0.03,
@@ -50,19 +51,25 @@ DIFFERENCES = (0.003, 0.005)  # differences (fractions) the seed counts are comp
 POWER, ALPHA, PAIRS = 0.8, 0.05, 15
 
 
-def curves(seed: int, epochs: int, schedule: str = "constant") -> dict:
-    """Per activation: val_acc of every epoch and the epoch times."""
+def curves(seed: int, epochs: int, schedule: str, activations: list[str]) -> dict:
+    """Per activation: its lr, val_acc of every epoch and the epoch times."""
     splits = data.load_splits(seed=seed)
     configs = [
         TrainConfig(
-            activation=a, lr=lr, seed=seed, max_epochs=epochs, patience=epochs, lr_schedule=schedule
+            activation=a,
+            lr=BEST_LR[a],
+            seed=seed,
+            max_epochs=epochs,
+            patience=epochs,
+            lr_schedule=schedule,
         )
-        for a, lr in BEST_LR.items()
+        for a in activations
     ]
     engine = StackedEngine(configs, splits, cuda_graphs=False)
     results = training.fit(engine, configs[0], splits, None, True, f"seed {seed}")
     return {
         config.activation: {
+            "lr": config.lr,
             "val_acc": [m.val_acc for m in result.history],
             "epoch_time_s": [m.epoch_time_s for m in result.history],
         }
@@ -157,6 +164,7 @@ def merged(paths: list[Path]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="43,44,45")
+    parser.add_argument("--activations", default=",".join(BEST_LR), help="a comma list")
     parser.add_argument("--epochs", default="30", help="a budget, or a comma list of them")
     parser.add_argument("--schedule", choices=["constant", "cosine"], default="constant")
     parser.add_argument("--threads", type=int, default=1)
@@ -174,8 +182,12 @@ def main() -> None:
         # a constant lr's file holds one run per seed; a schedule's, one per budget and seed
         runs = saved if args.schedule == "constant" else saved.setdefault(f"cosine, {epochs}", {})
         for seed in [int(s) for s in args.seeds.split(",")]:
-            if str(seed) not in runs:  # a rerun carries on where a killed one stopped
-                runs[str(seed)] = curves(seed, epochs, args.schedule)
+            done = runs.setdefault(str(seed), {})
+            todo = [
+                a for a in args.activations.split(",") if done.get(a, {}).get("lr") != BEST_LR[a]
+            ]
+            if todo:  # a rerun carries on where a killed one stopped, or retrains a changed lr
+                done.update(curves(seed, epochs, args.schedule, todo))
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 args.out.write_text(json.dumps(saved))
     (analyse if args.schedule == "constant" else analyse_budgets)(saved)

@@ -2,7 +2,6 @@
 sampler's draws), the replicate phase, the pruner, the workers and the study's storage, each
 key validated as the training keys are."""
 
-import functools
 import itertools
 import math
 from pathlib import Path
@@ -72,6 +71,9 @@ SWEEP_SETTINGS = (
     "replicate_patience",
     "replicate_lr_schedule",
     "design_seeds",
+    "reference_max_epochs",
+    "reference_patience",
+    "reference_lr_schedule",
 )
 NOT_SETTINGS = ("activation", "lr", "device")
 
@@ -125,6 +127,13 @@ class SweepConfig(Config):
     # Trials at this lr are never pruned: the seed's table (all at lr 1e-3) is reproduced in full.
     reference_lr: PositiveNumber | None = Field(
         SEED_LR, description="a positive finite number, or null"
+    )
+    # A protocol of the reference lr's own (the seed's: a held lr, 13 epochs): its trials are
+    # then the reference phase, not candidates for the grid's choice. Unset: the grid's.
+    reference_max_epochs: StrictInt | None = between(1, limits.MAX_EPOCHS, None)
+    reference_patience: StrictInt | None = between(1, limits.MAX_EPOCHS, None)
+    reference_lr_schedule: LrSchedule | None = Field(
+        None, description=f"one of: {', '.join(LR_SCHEDULES)}, or null"
     )
     workers: StrictInt = between(1, limits.MAX_WORKERS, 1)
     # Trials a worker trains at once as one stacked network; None: the whole queue on a GPU,
@@ -195,6 +204,22 @@ class SweepConfig(Config):
                 f"stacked trials cannot train per trial; set `stack: 1` (got {self.stack})"
             )
         return self
+
+    @property
+    def reference_budget(self) -> dict | None:
+        """The reference trials' own budget (max_epochs, patience, lr_schedule), where the file
+        gives one: None where they are grid points like the others."""
+        given = {
+            "max_epochs": self.reference_max_epochs,
+            "patience": self.reference_patience,
+            "lr_schedule": self.reference_lr_schedule,
+        }
+        if self.reference_lr is None or all(value is None for value in given.values()):
+            return None
+        train = self.train
+        defaults = {"max_epochs": train.max_epochs, "patience": train.patience}
+        defaults["lr_schedule"] = train.lr_schedule
+        return {key: defaults[key] if value is None else value for key, value in given.items()}
 
     @property
     def learnable_activations(self) -> tuple[str, ...]:
@@ -325,31 +350,6 @@ class SweepConfig(Config):
     @classmethod
     def load(cls, path: Path) -> "SweepConfig":
         return cls.from_mapping(read_yaml(path, "sweep config"), source=str(path))
-
-
-@functools.cache
-def default_settings() -> dict[str, str]:
-    return SweepConfig().recorded_settings()
-
-
-def changed_settings(recorded: dict[str, str], current: dict[str, str]) -> dict[str, tuple]:
-    """{key: (recorded, current)} of each current setting whose value differs. A key the record
-    lacks counts as its default: the code added it after the study was made (its default keeps
-    what trials did before), or the study's optimizer did not use it (momentum under Adam). A
-    key the current config lacks (unused by its optimizer, or no longer in the code) is not
-    compared: nothing trains with it."""
-    defaults = default_settings()
-    changed = {}
-    for key, value in current.items():
-        old = recorded.get(key, defaults.get(key, "unset"))
-        if old != value:
-            changed[key] = (old, value)
-    return changed
-
-
-def describe_changes(changed: dict[str, tuple]) -> str:
-    """`max_epochs 2 -> 3, patience 2 -> 4`, in key order."""
-    return ", ".join(f"{key} {old} -> {new}" for key, (old, new) in sorted(changed.items()))
 
 
 LR_FORMS = "a positive finite number, a non-empty list of them or a range {low: ..., high: ...}"

@@ -28,7 +28,7 @@ def verdicts(
     """Two panels: the intervals per activation, and the pairwise matrix."""
     count = len(means)
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(max(10.0, 2.2 * count + 3.0), 4.8), gridspec_kw={"width_ratios": [1.2, 1]}
+        1, 2, figsize=(max(10.0, 1.6 * count + 4.0), 5.2), gridspec_kw={"width_ratios": [1.3, 1]}
     )
     interval_panel(left, values, means, intervals, reference, title="test accuracy per activation")
     pair_matrix(right, list(means), cells, alpha)
@@ -59,7 +59,7 @@ def pair_matrix(ax, names: list[str], cells: Cells, alpha: float) -> None:
 
 
 def _label(p: float, mark: str) -> str:
-    value = "<1e-4" if p < 1e-4 else f"{p:.3f}"
+    value = f"{p:.0e}" if p < 1e-3 else f"{p:.3f}"
     return f"{mark}\n{value}" if mark else value
 
 

@@ -8,7 +8,7 @@ import math
 
 import pandas as pd
 
-from pipeline.core.config import CHANCE_MARGIN, GRID, REPLICATE, SEED_LR
+from pipeline.core.config import CHANCE_MARGIN, GRID, REFERENCE, REPLICATE, SEED_LR
 from pipeline.core.datasets import display_name
 
 COLUMNS = {  # column -> header of the Markdown table
@@ -161,9 +161,11 @@ def results_table(
     """Per activation: the grid's best trial by validation accuracy (its lr, and its value of
     each other swept setting in `settings` as `best_<setting>`), its trial at the seed's lr,
     and the mean ± std test accuracy of the replicates at the best configuration."""
-    trials = of_phase(runs, GRID)
+    # the seed's lr: a grid point, or the reference phase's where it has a protocol of its own
+    trials = pd.concat([of_phase(runs, GRID), of_phase(runs, REFERENCE)])
     trials = trials[trials["status"] == "FINISHED"]
-    completed = trials[trials["state"] == "COMPLETE"]
+    completed = of_phase(trials, GRID)
+    completed = completed[completed["state"] == "COMPLETE"]
     rows = []
     for activation in [a for a in activations if a in set(trials["activation"])]:
         mine = completed[completed["activation"] == activation]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.core.config import SEED_LR
+from pipeline.core.config import REFERENCE, SEED_LR
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write_text, atomic_writer
 from pipeline.core.search_space import CATEGORICAL
@@ -73,11 +73,25 @@ def build_report(
     texts = {
         "dataset": results.dataset_note(runs),
         "heading": heading,
+        "reference": _reference_line(runs),
         "replicates": _replicates_line(replicates, settings, search, design_seeds),
         "test_images": _test_images(runs),
     }
     markdown = _markdown(study, texts, table, summary, pairs)
     return Report(table, answer, summary, pairs, markdown, best=best)
+
+
+def _reference_line(runs: pd.DataFrame) -> str:
+    """Where the seed's lr ran at a protocol of its own (the reference phase), what it was."""
+    reference = results.of_phase(runs, REFERENCE)
+    if reference.empty:
+        return ""
+    schedule = "a held lr" if (reference["lr_schedule"] == "constant").all() else "its schedule"
+    return (
+        "The @1e-3 columns: the seed's lr trained as the seed trained it (up to "
+        f"{int(reference['max_epochs'].max())} epochs at {schedule}), a phase of its own "
+        "(`phase=reference`), not a candidate for the grid's choice.\n"
+    )
 
 
 def uva_applies(runs: pd.DataFrame) -> bool:
@@ -140,6 +154,7 @@ def _markdown(study: str, texts: dict, table, summary, pairs) -> str:
         texts["dataset"].rstrip("\n") + "\n" if texts["dataset"] else "",
         texts["heading"] + "each activation's best configuration, and the seed's lr\n",
         results.to_markdown(table),
+        texts["reference"],
         "## Replicates: test accuracy over seeds at each activation's best configuration\n",
     ]
     if summary.empty:

@@ -17,7 +17,7 @@ from pipeline.core.activations import model_alias
 from pipeline.core.datasets import dataset_name, display_name, registered_model_name
 from pipeline.core.errors import PipelineError
 from pipeline.core.job_config import SweepJobConfig
-from pipeline.core.sweep_config import changed_settings, describe_changes
+from pipeline.core.settings_changes import changed_settings, describe_changes
 from pipeline.core.urls import label, redact
 from pipeline.stages import study_report
 

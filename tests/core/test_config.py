@@ -6,13 +6,8 @@ from pipeline.core import limits
 from pipeline.core.config import TrainConfig
 from pipeline.core.errors import UsageError
 from pipeline.core.job_config import SweepJobConfig
-from pipeline.core.sweep_config import (
-    SWEEP_SETTINGS,
-    SweepConfig,
-    changed_settings,
-    describe_changes,
-    lr_grid,
-)
+from pipeline.core.settings_changes import changed_settings, describe_changes
+from pipeline.core.sweep_config import SWEEP_SETTINGS, SweepConfig, lr_grid
 
 
 @pytest.mark.parametrize(
@@ -258,5 +253,5 @@ def test_the_answer_seeds_skip_the_design_seeds_and_a_bad_design_seed_is_one_lin
     assert config.replicate_seed_list() == (44, 46, 47, 48)
     assert config.replicate_seed_list(2) == (44, 46)
     for bad in ([-1], ["43"], 43, [1.5]):
-        with pytest.raises(UsageError, match="^s.yaml: design_seeds"):
+        with pytest.raises(UsageError, match=r"^s\.yaml: design_seeds must be a list of seeds"):
             SweepConfig.from_mapping({"design_seeds": bad}, source="s.yaml")

@@ -63,7 +63,7 @@ def test_the_verdict_figure_sets_the_intervals_beside_every_pairs_adjusted_p():
         assert [t.get_text() for t in matrix_ax.get_yticklabels()] == list(VALUES)
         texts = {(round(t.get_position()[0]), round(t.get_position()[1])): t.get_text()
                  for t in matrix_ax.texts}  # fmt: skip
-        assert texts[(1, 0)] == "<\n0.000" and texts[(0, 1)] == ">\n0.000", "mirrored"
+        assert texts[(1, 0)] == "<\n4e-04" and texts[(0, 1)] == ">\n4e-04", "mirrored"
         assert texts[(2, 1)] == "0.200" and texts[(3, 2)] == "≈\n0.900"
         assert (2, 0) not in texts and len(texts) == 6
         grid = matrix_ax.images[0].get_array()

@@ -447,3 +447,42 @@ def test_a_stacked_sweep_gives_the_same_trials_and_runs_as_one_at_a_time(
 def test_a_sweep_starts_no_worker_without_a_stack_to_train(device, stack, asked, expected):
     config = SweepConfig(study="s", activations=["relu", "tanh"], lrs=[0.01, 0.1, 0.3], stack=stack)
     assert trials.worker_count(config, torch.device(device), asked) == expected
+
+
+@pytest.mark.slow
+def test_a_reference_lr_with_a_protocol_of_its_own_is_the_seeds_table_not_a_candidate(
+    workdir, tiny_data
+):
+    """The default study's grid trains under the answer's protocol and its seed's lr under the
+    seed's: the reference trials run at their own budget, are never the grid's choice, and fill
+    the @1e-3 columns."""
+    config = write_config(
+        workdir,
+        lr=[0.001, 0.1],
+        reference_lr=0.001,
+        reference_max_epochs=3,
+        reference_patience=3,
+        reference_lr_schedule="constant",
+        lr_schedule="cosine",
+    )
+    assert run_sweep(config, tiny_data) == 0
+    study = study_of(config)
+    reference = [t for t in study.get_trials() if t.user_attrs.get("phase") == "reference"]
+    assert sorted(t.params["activation"] for t in reference) == ["relu", "tanh"]
+    assert {t.params["lr"] for t in reference} == {0.001}
+    parent_id = study.user_attrs["mlflow_parent_run_id"]
+    runs = {r.info.run_name: r for r in runs_of(parent_id)}
+    seed_table = runs["reference-relu-lr0.001-seed42"]
+    assert seed_table.data.tags["phase"] == "reference"
+    assert seed_table.data.params["max_epochs"] == "3"
+    assert seed_table.data.params["lr_schedule"] == "constant"
+    grid = runs["train-relu-lr0.1"]
+    assert (grid.data.params["max_epochs"], grid.data.params["lr_schedule"]) == ("2", "cosine")
+    history = client().get_metric_history(seed_table.info.run_id, "val_acc")
+    assert [m.step for m in history] == [1, 2, 3], "its own budget"
+    table = pd.read_csv(workdir / "reports/tiny/results.csv").set_index("activation")
+    assert set(table["best_lr"]) == {0.1}, "the grid's choice, never the reference trial"
+    assert table.loc["relu", "seed_lr_test_acc"] == seed_table.data.metrics["test_acc"]
+    assert table.loc["relu", "trials"] == 2
+    markdown = (workdir / "reports/tiny/results.md").read_text()
+    assert "The @1e-3 columns: the seed's lr trained as the seed trained it (up to 3 " in markdown

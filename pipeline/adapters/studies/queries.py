@@ -6,11 +6,14 @@ from dataclasses import dataclass, field
 from optuna.trial import FrozenTrial, TrialState
 
 from pipeline.adapters.studies.study import Study
-from pipeline.core.config import GRID
+from pipeline.core.config import GRID, REFERENCE
 from pipeline.core.search_space import point_key
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 PENDING = (TrialState.RUNNING, TrialState.WAITING)
+# The phases whose trials stand for the grid's points: the grid's own, and the reference lr's
+# where it has a protocol of its own.
+GRID_PHASES = (GRID, REFERENCE)
 
 
 @dataclass
@@ -25,8 +28,8 @@ class BestTrial:
 
 
 def phase(trial: FrozenTrial) -> str:
-    """GRID or REPLICATE: the user attr a trial was queued with (trials from before the
-    replicate phase existed are the grid's)."""
+    """GRID, REFERENCE or REPLICATE: the user attr a trial was queued with (trials from before
+    the replicate phase existed are the grid's)."""
     return trial.user_attrs.get("phase", GRID)
 
 
@@ -83,7 +86,7 @@ def open_points(study: Study) -> list[dict]:
     """Grid points without a finished (COMPLETE or PRUNED) grid trial; for a sampler, one
     `{"activation": ...}` per trial an activation still lacks."""
     config, keys = study.config, space_keys(study)
-    finished = trials(study, *FINISHED, of_phase=GRID)
+    finished = [t for t in trials(study, *FINISHED) if phase(t) in GRID_PHASES]
     if config.sampler != "grid":
         return [
             {"activation": activation}
@@ -99,8 +102,9 @@ def activation_count(found: list[FrozenTrial], activation: str) -> int:
 
 
 def grid_finished(study: Study) -> bool:
-    """Every grid point has a finished trial and none is queued or running: each activation's
-    best lr is known."""
+    """Every grid point has a finished trial and none of the grid's is queued or running: each
+    activation's best lr is known (a reference trial with a protocol of its own is not a
+    candidate, so it need not have finished)."""
     return not open_points(study) and not trials(study, *PENDING, of_phase=GRID)
 
 

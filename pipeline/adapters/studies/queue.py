@@ -17,6 +17,7 @@ from pipeline.adapters.studies import space
 from pipeline.adapters.studies.logs import experimental_features
 from pipeline.adapters.studies.queries import (
     FINISHED,
+    GRID_PHASES,
     PENDING,
     activation_count,
     phase,
@@ -26,7 +27,7 @@ from pipeline.adapters.studies.queries import (
 )
 from pipeline.adapters.studies.replicates import queue_replicates
 from pipeline.adapters.studies.study import Study
-from pipeline.core.config import GRID, OPTIMIZER_FAMILIES
+from pipeline.core.config import GRID, OPTIMIZER_FAMILIES, REFERENCE, REPLICATE
 from pipeline.core.search_space import param_text, point_key
 from pipeline.core.sweep_config import SweepConfig
 
@@ -56,7 +57,11 @@ def queue_missing(study: Study) -> None:
     naming only their activation (the point is drawn at claim time), taking turns across the
     activations so each progresses at the same pace."""
     config, keys = study.config, space_keys(study)
-    held = trials(study, *FINISHED, TrialState.RUNNING, TrialState.WAITING, of_phase=GRID)
+    held = [
+        t
+        for t in trials(study, *FINISHED, TrialState.RUNNING, TrialState.WAITING)
+        if phase(t) in GRID_PHASES
+    ]
     if config.sampler != "grid":
         missing = {
             a: config.trials_per_activation - activation_count(held, a) for a in config.activations
@@ -72,7 +77,18 @@ def queue_missing(study: Study) -> None:
     for point in middle_out(grid):
         if point_key(point) not in taken:
             params = {key: param_text(key, value) for key, value in point.items()}
-            study.optuna_study.enqueue_trial(params, user_attrs=params)
+            study.optuna_study.enqueue_trial(
+                params, user_attrs={**params, **_reference(study, point)}
+            )
+
+
+def _reference(study: Study, point: dict) -> dict:
+    """A point at the reference lr, where the sweep gives that lr a protocol of its own: its
+    phase and budget (user attrs, as a replicate's); {} for any other point."""
+    budget = study.config.reference_budget
+    if budget is None or point["lr"] != study.config.reference_lr:
+        return {}
+    return {"phase": REFERENCE, **budget}
 
 
 def middle_out(grid: list[dict]) -> list[dict]:
@@ -165,7 +181,7 @@ def claim(study: Study, count: int = 1, replicates: int | None = None) -> list[T
                 if study.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
                     claimed.append(Trial(study.optuna_study, trial_id))
                     key = stack_key(trial, study.config)
-                    if phase(trial) != GRID and replicates is not None:
+                    if phase(trial) == REPLICATE and replicates is not None:
                         count = replicates
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue

@@ -24,7 +24,7 @@ from pipeline.adapters.studies.storage import (
     study_lock,
 )
 from pipeline.core.activations import NAMES, is_custom
-from pipeline.core.config import REPLICATE, TrainConfig
+from pipeline.core.config import REFERENCE, REPLICATE, TrainConfig
 from pipeline.core.errors import PipelineError
 from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import redact
@@ -138,12 +138,14 @@ class Study:
 
     def train_config(self, trial: Trial) -> TrainConfig:
         """The training config of a claimed trial: the sweep's at the trial's point; a
-        replicate's seed, budget and lr schedule come from the user attrs it was queued with."""
+        replicate's seed, and a replicate's or reference trial's budget and lr schedule, come
+        from the user attrs it was queued with."""
         point = self.suggest(trial)
         queued = trial.user_attrs
-        if queued.get("phase") != REPLICATE:
+        if queued.get("phase") not in (REPLICATE, REFERENCE):
             return self.config.point_config(point)
-        config = self.config.point_config(point, seed=int(queued["seed"]))
+        seed = int(queued["seed"]) if "seed" in queued else None
+        config = self.config.point_config(point, seed=seed)
         return config.replace(
             max_epochs=queued["max_epochs"],
             patience=queued["patience"],

@@ -42,8 +42,8 @@ def search_runs(tracker: Tracker, filter_string: str) -> pd.DataFrame:
 
 def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
     """One row per training run of the sweep (grid trials and replicates, told apart by
-    `phase`), tidy column names, with `train_acc_at_best`, the train accuracy at a grid run's
-    best epoch; empty before any trial."""
+    `phase`), tidy column names, with `train_acc_at_best`, the train accuracy at the best epoch
+    of a run of the grid or the reference phase; empty before any trial."""
     raw = search_runs(tracker, f"tags.sweep = '{study}'")
     if raw.empty:
         return pd.DataFrame()
@@ -79,7 +79,7 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     frame["train_acc_at_best"] = [
         math.nan
-        if pd.isna(epoch) or phase != "grid"
+        if pd.isna(epoch) or phase == "replicate"
         else metric_at_step(tracker, run_id, "train_acc", int(epoch))
         for run_id, epoch, phase in zip(
             frame["run_id"], frame["best_epoch"], frame["phase"], strict=True
