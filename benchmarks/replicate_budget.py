@@ -39,12 +39,12 @@ from pipeline.stages.stacked import StackedEngine
 
 # Each activation's learning rate as the default grid chose it (reports/activations/, seed 42).
 BEST_LR = {
-    "sigmoid": 0.1,
+    "sigmoid": 0.3,
     "tanh": 0.03,
     "relu": 0.03,
     "leakyrelu": 0.03,
     "elu": 0.03,
-    "swish": 0.03,
+    "swish": 0.1,
 }
 POLICIES = [(e, p) for e in (7, 13, 20, 30) for p in (3, 5, 10, 30)]
 DIFFERENCES = (0.003, 0.005)  # differences (fractions) the seed counts are computed for

@@ -1,12 +1,14 @@
-"""Where a finished sweep's time went: per phase (grid, replicates), its wall time, its trials
-and trial-epochs, and the worker-seconds each trial-epoch cost, read from the study.
+"""Where a finished sweep's time went: per phase (grid, reference, replicates), its trials and
+trial-epochs, its wall time, and the worker-seconds each trial-epoch cost, read from the study.
 
-    python -m benchmarks.sweep_phases --config sweeps/activations.yaml [--workers 2]
+    python -m benchmarks.sweep_phases --config sweeps/activations.yaml
 
-The wall time of a phase runs from its first trial's start to its last trial's end (the grid
-from the sweep's first claim; the replicates from the grid's last tell). Worker-seconds per
-trial-epoch = wall time x workers / trial-epochs: the figure that turns a budget of epochs into
-minutes on the same machine. Not a test: numbers depend on the machine and its load.
+A phase's wall time runs from its first trial's start to its last trial's end (phases overlap
+where one worker trains the reference trials while the other starts the replicates).
+Worker-seconds are the time workers spent on the phase: a stack's trials start and end together
+on one worker, so each stack counts once, from its start to its last trial's end. Worker-seconds
+per trial-epoch is the figure that turns a budget of epochs into minutes on the same machine.
+Not a test: numbers depend on the machine and its load.
 """
 
 import argparse
@@ -15,38 +17,63 @@ from pathlib import Path
 from optuna.trial import TrialState
 
 from pipeline.adapters import studies
-from pipeline.core.config import GRID, REPLICATE
+from pipeline.core.config import GRID, REFERENCE, REPLICATE
 from pipeline.core.sweep_config import SweepConfig
 
 
-def phase_rows(study: studies.Study, workers: int) -> list[str]:
+def worker_seconds(trials: list) -> float:
+    """The time workers spent on `trials`: each stack (trials claimed together by one worker,
+    starting within a second of each other) once."""
+    stacks: dict[tuple, list] = {}
+    for t in sorted(trials, key=lambda t: t.datetime_start):
+        worker = t.user_attrs.get("worker")
+        key = next(
+            (
+                k
+                for k in stacks
+                if k[0] == worker and abs((t.datetime_start - k[1]).total_seconds()) < 1
+            ),
+            (worker, t.datetime_start),
+        )
+        stacks.setdefault(key, []).append(t)
+    return sum(
+        (max(t.datetime_complete for t in group) - key[1]).total_seconds()
+        for key, group in stacks.items()
+    )
+
+
+def phase_rows(study: studies.Study) -> list[str]:
     done = studies.trials(study, TrialState.COMPLETE, TrialState.PRUNED)
-    grid = [t for t in done if studies.phase(t) == GRID]
-    grid_end = max(t.datetime_complete for t in grid)
     rows = []
-    for phase, start in ((GRID, min(t.datetime_start for t in grid)), (REPLICATE, grid_end)):
+    for phase in (GRID, REFERENCE, REPLICATE):
         mine = [t for t in done if studies.phase(t) == phase]
         if not mine:
             continue
-        wall = (max(t.datetime_complete for t in mine) - start).total_seconds()
+        wall = max(t.datetime_complete for t in mine) - min(t.datetime_start for t in mine)
         epochs = sum(len(t.intermediate_values) for t in mine)
-        per_epoch = wall * workers / epochs if epochs else float("nan")
+        per_epoch = worker_seconds(mine) / epochs if epochs else float("nan")
         rows.append(
-            f"| {phase} | {len(mine)} | {epochs} | {wall / 60:.1f} min | {per_epoch:.2f} s |"
+            f"| {phase} | {len(mine)} | {epochs} | {wall.total_seconds() / 60:.1f} min | "
+            f"{per_epoch:.2f} s |"
         )
+    first = min(t.datetime_start for t in done)
+    last = max(t.datetime_complete for t in done)
+    rows.append(
+        f"| all | {len(done)} | {sum(len(t.intermediate_values) for t in done)} | "
+        f"{(last - first).total_seconds() / 60:.1f} min | |"
+    )
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("sweeps/activations.yaml"))
-    parser.add_argument("--workers", type=int, help="default: the sweep file's")
     args = parser.parse_args()
     config = SweepConfig.load(args.config)
     study = studies.Study(config, create=False, on_orphan=lambda run_id, why: None)
     print("| phase | trials | trial-epochs | wall time | worker-s per trial-epoch |")
     print("|---|---|---|---|---|")
-    print("\n".join(phase_rows(study, args.workers or config.workers)))
+    print("\n".join(phase_rows(study)))
 
 
 if __name__ == "__main__":
