@@ -242,8 +242,9 @@ def test_sigkill_of_a_stacked_worker_mid_epoch_then_resume_loses_nothing(workdir
 
 
 def test_sigkill_in_the_replicate_phase_then_resume_retries_the_replicate(workdir, tiny_data):
-    """A worker killed while it trains a replicate: the replicate is failed by heartbeat and
-    retried at the same seed and budget; the grid is not run again, nor any replicate twice."""
+    """A worker killed while it trains a seed's replicates (stacked: one per activation): each is
+    failed by heartbeat and retried at the same seed and budget; the grid is not run again, nor
+    any replicate twice."""
     config = write_config(
         workdir,
         **{**SLOW_TRIALS, "lr": [0.05], "max_epochs": 2},
@@ -252,9 +253,11 @@ def test_sigkill_in_the_replicate_phase_then_resume_retries_the_replicate(workdi
         replicate_patience=20,
     )
     process = start_sweep(config, tiny_data)
-    [victim] = kill_the_sweep_mid_trial(config, process, completed=2)  # the grid's 2: done
+    victims = kill_the_sweep_mid_trial(config, process, completed=2, running=2)  # grid's 2 done
     process.wait()
-    assert victim.user_attrs["phase"] == "replicate"
+    assert {v.user_attrs["phase"] for v in victims} == {"replicate"}
+    assert {v.params["activation"] for v in victims} == {"relu", "tanh"}, "one seed, stacked"
+    assert len({v.user_attrs["seed"] for v in victims}) == 1
     grid = {t.number: t.datetime_complete for t in study_of(config).get_trials()[:2]}
 
     assert (
@@ -262,14 +265,15 @@ def test_sigkill_in_the_replicate_phase_then_resume_retries_the_replicate(workdi
     )
     trials = assert_budget_completed_once(config, budget=2, replicates=4)
     assert {n: trials[n].datetime_complete for n in grid} == grid, "the grid is not redone"
-    assert trials[victim.number].state == TrialState.FAIL
-    [retry] = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
-    assert (
-        retry.state == TrialState.COMPLETE and retry.user_attrs["seed"] == victim.user_attrs["seed"]
-    )
-    assert retry.user_attrs["phase"] == "replicate" and retry.user_attrs["max_epochs"] == 20
+    for victim in victims:
+        assert trials[victim.number].state == TrialState.FAIL
+        [retry] = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
+        assert retry.state == TrialState.COMPLETE
+        assert retry.user_attrs["seed"] == victim.user_attrs["seed"]
+        assert retry.user_attrs["phase"] == "replicate" and retry.user_attrs["max_epochs"] == 20
     client, runs = mlflow_runs(workdir)
-    assert client.get_run(victim.user_attrs["mlflow_run_id"]).info.status == "KILLED"
+    for victim in victims:
+        assert client.get_run(victim.user_attrs["mlflow_run_id"]).info.status == "KILLED"
     assert not [r for r in runs if r.info.status == "RUNNING"]
     # A rerun after the replicates finished adds nothing.
     assert (
