@@ -23,7 +23,7 @@ FROM_RUN ?=
 OPTIMIZER ?=
 LR_SCHEDULE ?=
 INIT ?=
-MODEL ?= models:/fashion-mlp@champion
+MODEL ?= models:/activations@champion
 SWEEP ?= sweeps/activations.yaml
 WORKERS ?=
 SEEDS ?=
@@ -39,7 +39,7 @@ TEST_PROCESSES ?= auto
 PYTEST := $(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile
 ARGS ?=
 
-.PHONY: help install dataset-package test-packages data train evaluate sweep worker report confirm \
+.PHONY: help install dataset-package test-packages data train evaluate sweep worker report confirm promote \
 	curves probe analyze figures bench device-kit ui dashboard serve test test-fast lint format clean
 
 help: ## list the targets
@@ -141,6 +141,9 @@ ui: install ## compare runs in the MLflow UI on 127.0.0.1: make ui PORT=5000 (HO
 # Its own default port (optuna-dashboard's), so the MLflow UI and the dashboard run side by side.
 dashboard: install ## watch a sweep's study live: make dashboard SWEEP=... PORT=8080
 	$(PY) -m pipeline dashboard --config $(SWEEP) --port $(or $(PORT),8080) $(if $(HOST),--host $(HOST))
+
+promote: install ## put a study's model on another name: make promote MODEL=models:/quick@relu TO=fashion-prod@champion REASON='...'
+	$(PY) -m pipeline promote --model-uri '$(MODEL)' --to '$(TO)' --reason '$(REASON)'
 
 serve: install ## a model's MLflow scoring server on 127.0.0.1: make serve MODEL=<uri> PORT=5001
 	$(PY) -m pipeline serve --model-uri '$(MODEL)' --port $(or $(PORT),5001) $(if $(HOST),--host $(HOST))

@@ -80,7 +80,8 @@ ANALYSIS = (
     *DIAGNOSTICS,
     flag("--run-id", help="analyse this training run's checkpoint"),
     flag("--model-uri", help="analyse this model (runs:/, models:/, a checkpoint directory)"),
-    flag("--best", action="store_true", help="analyse each activation's best sweep model"),
+    flag("--best", action="store_true", help="analyse each activation's registered model"),
+    flag("--study", help=f"whose registered models --best reads (default {cfg.DEFAULT_STUDY})"),
 )
 TRAIN = (
     flag("--activation", help="registered activation name or module:name (default: relu)"),
@@ -214,6 +215,16 @@ STAGES = {
             flag("--seed-table", action=argparse.BooleanOptionalAction, help=SEED_TABLE),
             DEVICE,
             DATA,
+        ),
+    ),
+    "promote": Stage(
+        "put a study's registered model on another name's alias",
+        "promote:run",
+        job_cfg.PromoteConfig,
+        (
+            flag("--model-uri", required=True, help="models:/<name>@<alias> or /<version>"),
+            flag("--to", required=True, help="<registered model>@<alias> to put it on"),
+            flag("--reason", required=True, help="why, in one line (recorded on the version)"),
         ),
     ),
     "ui": Stage("the MLflow UI on the project's store", "ui:run", job_cfg.ServerConfig, SERVER),

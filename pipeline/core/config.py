@@ -34,7 +34,15 @@ from pipeline.core.fields import (
 DEFAULT_EXPERIMENT = "activation-study"
 DEFAULT_HIDDEN_SIZES = (512, 256, 256, 128)  # the seed's MLP: 784-512-256-256-128-10
 DEFAULT_SWEEP = "sweeps/activations.yaml"
-DEFAULT_MODEL_URI = "models:/fashion-mlp@champion"  # the sweep's best model
+DEFAULT_STUDY = "activations"  # the study of DEFAULT_SWEEP
+DEFAULT_MODEL_URI = f"models:/{DEFAULT_STUDY}@champion"  # the default study's champion
+# How a study ranks its configurations and picks the model each alias holds (report and
+# registry alike; adapters/studies/choices.py).
+REGISTRY_RULE = (
+    "the best mean validation accuracy over the answer seeds (the replicates), registered as "
+    "the seed run closest to that mean (of equals, the lowest seed); an activation without "
+    "replicates: the grid's best trial"
+)
 # The MLflow store where MLflow 3 looks with nothing set (`mlflow ui`, `mlflow models serve`,
 # `mlflow.pyfunc` in a notebook), relative to the working directory: the clone for the Makefile.
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -144,3 +152,10 @@ class TrainConfig(Config):
             if key in params:
                 values[key] = param_value(params[key], field.default)
         return cls(**values)
+
+
+def study_model(study: str) -> str:
+    """The registered model a study's sweeps fill, named as the study (a study's name, of
+    letters, digits, '_', '.' and '-', is a valid model name): one model per study, so no sweep
+    moves the aliases of another."""
+    return study

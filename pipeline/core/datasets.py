@@ -23,8 +23,6 @@ FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
-# Registered models: Fashion-MNIST's keep the name they always had, others' carry the dataset's.
-FASHION_MODEL = "fashion-mlp"
 
 
 def is_path(value: str) -> bool:
@@ -49,9 +47,3 @@ def is_fashion_mnist(value: str) -> bool:
 def display_name(name: str) -> str:
     """How text names a dataset: Fashion-MNIST as it is written, others by their name."""
     return "Fashion-MNIST" if is_fashion_mnist(name) else name
-
-
-def registered_model_name(value: str) -> str:
-    """The registered model a sweep on this dataset fills: one per dataset, so a sweep on
-    another dataset never moves Fashion-MNIST's aliases (`fashion-mlp@champion`)."""
-    return FASHION_MODEL if is_fashion_mnist(value) else f"{dataset_name(value)}-mlp"

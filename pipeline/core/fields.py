@@ -134,6 +134,22 @@ def _host(host: str) -> str:
     return host
 
 
+_MODEL_TARGET = re.compile(r"[^/:@\s]+@[\w-]+")
+TARGET_CHOICES = (
+    "<registered model>@<alias>: a model name without '/', ':', '@' or spaces, an alias of "
+    "letters, digits, '_' or '-' other than 'latest' and v<digits> (MLflow's own)"
+)
+
+
+def model_target(value: str) -> str:
+    """A registered model and alias to put a model on, as MLflow takes them."""
+    alias = value.rpartition("@")[2]
+    reserved = alias.lower() == "latest" or re.fullmatch(r"v\d+", alias)
+    if not _MODEL_TARGET.fullmatch(value) or reserved:
+        raise UsageError(f"to must be {TARGET_CHOICES}, got {shown(value)}")
+    return value
+
+
 ACTIVATION_CHOICES = f"{', '.join(NAMES)} or {CUSTOM}"
 DATASET_CHOICES = (
     f"{DEFAULT_DATASET}, a folder (a path with a '/': ./mine, /data/kmnist) or a dataset name of "

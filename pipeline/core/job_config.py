@@ -17,6 +17,7 @@ from pipeline.core.activations import SEED_ACTIVATIONS
 from pipeline.core.config import (
     DEFAULT_EXPERIMENT,
     DEFAULT_MODEL_URI,
+    DEFAULT_STUDY,
     DEFAULT_SWEEP,
     DEFAULT_TRACKING_URI,
     TrainConfig,
@@ -34,6 +35,7 @@ from pipeline.core.fields import (
     activations_check,
     between,
     folder_check,
+    model_target,
 )
 from pipeline.core.sweep_config import SweepConfig, check_replicate_seeds
 
@@ -66,6 +68,7 @@ class DiagnosticsConfig(DataConfig):
     run_id: RunId | None = Field(None, description="an MLflow run id (32 hex digits)")
     model_uri: ModelUri | None = Field(None, description="a model URI")
     best: bool = False
+    study: Name = DEFAULT_STUDY  # whose registered models --best reads
 
 
 class SweepJobConfig(JobConfig):
@@ -103,6 +106,21 @@ class ServeConfig(JobConfig):
     host: Host = "127.0.0.1"
     # Beside `make ui` on 5000 and `make dashboard` on 8080.
     port: Port = 5001
+
+
+class PromoteConfig(JobConfig):
+    """`make promote`: one registered version put on another registered model's alias."""
+
+    model_uri: ModelUri
+    to: Annotated[str, AfterValidator(model_target)]
+    reason: Annotated[
+        str,
+        Field(
+            pattern=r"^[^\n\r]*\S[^\n\r]*$",
+            max_length=500,
+            description="one line saying why (at most 500 characters)",
+        ),
+    ]
 
 
 class TrainJobConfig(JobConfig):

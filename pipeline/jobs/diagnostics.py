@@ -16,7 +16,8 @@ import torch
 from pipeline.adapters import tracking
 from pipeline.core import data
 from pipeline.core.activations import NAMES, model_alias
-from pipeline.core.datasets import dataset_name, registered_model_name
+from pipeline.core.config import study_model
+from pipeline.core.datasets import dataset_name
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_writer
 from pipeline.core.histograms import histogram, layer_histograms
@@ -196,11 +197,11 @@ def source_runs(config: DiagnosticsConfig, tracker: tracking.Tracker, doing: str
     note on stderr; only when none has one is it an error."""
     names = config.activations
     if config.best:
-        model = registered_model_name(config.dataset)
+        model = study_model(config.study)
         aliases = tracking.registered_runs(tracker, tuple(map(model_alias, names)), model)
         found = {name: aliases[model_alias(name)] for name in names if model_alias(name) in aliases}
         what = f"no registered model {model}@{{name}} (aliases missing: {{missing}})"
-        remedy = "run `make sweep` with these activations"
+        remedy = f"run `make sweep` (study {config.study!r}) with these activations"
     else:
         found = tracking.latest_trained_runs(tracker, names, dataset_name(config.dataset))
         what = (

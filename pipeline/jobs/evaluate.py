@@ -31,6 +31,7 @@ def run(config: EvaluateConfig) -> int:
         f"model: {config.model_uri} ({what}); data: {data.describe_source(source)}, "
         f"{len(labels)} test images"
     )
+    print(f"loaded: {tracking.provenance(config.model_uri, config.tracking_uri)}")
     width = max(12, *(len(name) + 1 for name in source.classes))
     print(f"{'class':<{width}} accuracy")
     for name, accuracy in predictor.per_class_accuracy(

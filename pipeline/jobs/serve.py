@@ -44,6 +44,7 @@ def run(config: ServeConfig) -> int:
     servers.warn_if_shared(config.host, "model server")
     url = f"{servers.base_url(config.host, config.port)}/invocations"
     print(f"MLflow scoring server for {config.model_uri} ({what}); Ctrl-C stops it")
+    print(f"loaded: {tracking.provenance(config.model_uri, config.tracking_uri)}")
     print(
         'POST {"inputs": <raw pixels, integers 0-255, nested (N, 28, 28)>} to the url; it '
         f"answers class probabilities (N, {len(classes)}) for: {', '.join(classes)} "

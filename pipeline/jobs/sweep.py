@@ -5,12 +5,11 @@ import sys
 
 from pipeline.adapters import studies
 from pipeline.core import data, interrupts
-from pipeline.core.datasets import registered_model_name
 from pipeline.core.device import resolve_device
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.urls import redact
 from pipeline.workflows import trials, workers
-from pipeline.workflows.sweep import champion_of, finish, open_sweep, publish_report
+from pipeline.workflows.sweep import finish, open_sweep, publish_report
 
 
 def run(job: SweepJobConfig) -> int:
@@ -36,8 +35,8 @@ def run(job: SweepJobConfig) -> int:
             else:
                 warnings = workers.run_workers(sweep, count)
             interrupts.check()
-            best = finish(sweep, source)
-            report = publish_report(sweep.tracker, job, sweep.parent_run_id)
+            registered = finish(sweep, source)
+            report = publish_report(sweep.tracker, job, sweep.parent_run_id, registered)
         run_status = "FINISHED"
     except KeyboardInterrupt:
         run_status = "KILLED"
@@ -50,12 +49,11 @@ def run(job: SweepJobConfig) -> int:
     print(report.markdown)
     print(f"trials: {', '.join(f'{n} {state.lower()}' for state, n in sorted(counts.items()))}")
     print(f"report: {report.files[0].parent}/")
-    if best:
-        champion = champion_of(best)
-        name = registered_model_name(job.sweep.train.dataset)
+    for row in registered:
+        what = "moved" if row.moved else "kept"
         print(
-            f"best per activation: models:/{name}@<activation>; overall best: "
-            f"models:/{name}@champion ({champion.activation}, lr {champion.lr:g})"
+            f"{row.uri}: version {row.version} ({what}), {row.choice.activation} "
+            f"{row.choice.configuration}, val_acc {row.choice.score:.4f} ({row.choice.basis})"
         )
     print(f"tracking_uri={redact(sweep.tracker.uri)}")  # for mlflow's own commands, from anywhere
     print(f"parent_run_id={sweep.parent_run_id}")

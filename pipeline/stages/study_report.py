@@ -5,6 +5,7 @@ the test-accuracy figure, as CSV, Markdown, PNG and interactive HTML. Built from
 training runs as one DataFrame; pandas in, files out, no store."""
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,12 +16,13 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write_text, atomic_writer
 from pipeline.core.search_space import CATEGORICAL
 from pipeline.figures import interactive, static, verdicts
-from pipeline.stages import results, statistics, statistics_markdown
+from pipeline.stages import registry_table, results, statistics, statistics_markdown
 from pipeline.stages.statistics import A_AHEAD, ALPHA, B_AHEAD, EQUIVALENT
 
 REPORTS_DIR = Path("reports")
 TABLES = ("results.md", "results.csv", "replicates.csv", "summary.csv", "pairwise.csv")
 LR_FIGURES = ("lr_response.png", "lr_response.html")
+REGISTRY_TABLES = ("registry.md", "registry.csv")  # written by a sweep, once it registered
 REPLICATE_FIGURES = ("verdicts.png", "test_accuracy.html")  # once a replicate finished
 NO_REPLICATES = (
     "None yet: the replicates start once the grid is finished (`replicate_seeds` in the sweep "
@@ -180,10 +182,11 @@ def write_report(
     settings: tuple[str, ...] = ("lr",),
     sampler: str = "grid",
     design_seeds: tuple[int, ...] = (),
+    registry: Sequence[dict] = (),
 ) -> Report:
     """Every file of the study's report in `directory` (default reports/<study>/), each
     written whole or not at all; the report, with the files it wrote. A response figure for
-    each swept setting in `settings`."""
+    each swept setting in `settings`; the registry's aliases (`registry_table`) where given."""
     report = build_report(runs, study, activations, settings, sampler, design_seeds)
     directory = report_dir(study) if directory is None else directory
     directory.mkdir(parents=True, exist_ok=True)
@@ -194,6 +197,11 @@ def write_report(
         "summary.csv": report.summary.to_csv(index=False),
         "pairwise.csv": report.pairs.to_csv(index=False),
     }
+    if registry:
+        frame = registry_table.registry_frame(list(registry))
+        markdown, table = REGISTRY_TABLES
+        texts[markdown] = registry_table.registry_markdown(frame, study)
+        texts[table] = frame.to_csv(index=False)
     figures = {}
     for setting in dict.fromkeys(("lr", *settings)):
         html, png = _response_figures(runs, study, activations, setting, len(settings) > 1)

@@ -7,19 +7,20 @@ MLflow run closed as KILLED with a tag saying why.
 
 import contextlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
 from pipeline.adapters import studies, tracking
 from pipeline.core import data
-from pipeline.core.activations import model_alias
-from pipeline.core.datasets import dataset_name, display_name, registered_model_name
+from pipeline.core.datasets import dataset_name, display_name
 from pipeline.core.errors import PipelineError
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.settings_changes import changed_settings, describe_changes
 from pipeline.core.urls import label, redact
 from pipeline.stages import study_report
+from pipeline.workflows import registration
 
 # Study attributes: the sweep's MLflow parent run, the store it was made in, and the settings
 # its trials were trained with (JSON of SweepConfig.recorded_settings()).
@@ -215,20 +216,13 @@ def check_same_data(study: studies.Study, digest: str, whose: str) -> None:
         )
 
 
-def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial]:
-    """Log each activation's best model of the whole study, replicates included (real test
-    images of `source` as its input example), register it as `<dataset's model>@<activation>`,
-    and record the grid's choice of lr on the parent run. Returns the registered bests."""
+def finish(sweep: Sweep, source: data.DataSource) -> list[registration.Registered]:
+    """Register the study's models by its rule (workflows/registration.py; real test images of
+    `source` as their input example), record the grid's choice of lr on the parent run, and log
+    the study's figures there. What each of the study's aliases holds."""
     tracker, parent = sweep.tracker, sweep.parent_run_id
     best = studies.best_trials(sweep.study)
-    registered = studies.best_trials(sweep.study, of_phase=None)
-    name = registered_model_name(sweep.config.sweep.train.dataset)
-    for activation, trial in registered.items():
-        aliases = [model_alias(activation)]
-        tracking.register_run_model(tracker, trial.run_id, aliases, source, name)
-    if registered:
-        champion = champion_of(registered)
-        tracking.register_run_model(tracker, champion.run_id, ["champion"], source, name)
+    registered = registration.register_study(tracker, sweep.study, source)
     metrics = {}
     for activation, trial in best.items():
         metrics[f"best_val_acc.{activation}"] = trial.val_acc
@@ -250,17 +244,15 @@ def finish(sweep: Sweep, source: data.DataSource) -> dict[str, studies.BestTrial
     return registered
 
 
-def champion_of(best: dict[str, studies.BestTrial]) -> studies.BestTrial:
-    """The best of the activations' bests; of equals, the earliest trial, so that an extended
-    sweep moves @champion only for a better model, not for one as good."""
-    return max(best.values(), key=lambda b: (b.val_acc, -b.number))
-
-
 def publish_report(
-    tracker: tracking.Tracker, job: SweepJobConfig, parent: str | None
+    tracker: tracking.Tracker,
+    job: SweepJobConfig,
+    parent: str | None,
+    registered: Sequence[registration.Registered] = (),
 ) -> study_report.Report:
-    """The study's report files in reports/<study>/, from what MLflow recorded, logged on the
-    parent run under results/ (with the replicates' means and intervals as metrics)."""
+    """The study's report files in reports/<study>/, from what MLflow recorded (and the
+    registry's aliases, `registered`), logged on the parent run under results/ (with the
+    replicates' means and intervals as metrics)."""
     runs = tracking.sweep_runs(tracker, job.sweep.study)
     sweep = job.sweep
     report = study_report.write_report(
@@ -270,6 +262,7 @@ def publish_report(
         settings=sweep.swept_keys,
         sampler=sweep.sampler,
         design_seeds=sweep.design_seeds,
+        registry=[row.as_row() for row in registered],
     )
     if parent:
         for path in report.files:

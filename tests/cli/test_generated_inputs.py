@@ -37,7 +37,8 @@ EXAMPLES = settings(max_examples=20, deadline=None)
 GOOD = {"study": "tiny", "activations": ["relu"], "lr": [0.05], "max_epochs": 1, "patience": 1}
 GOOD.update(hidden_sizes=[16], batch_size=32, pruner="none", workers=1)
 # Values a required flag gets while another flag of its stage is generated.
-REQUIRED = {"--model-uri": "models:/fashion-mlp@champion", "--config": "good.yaml"}
+REQUIRED = {"--model-uri": "models:/tiny@champion", "--config": "good.yaml"}
+REQUIRED.update({"--to": "prod@champion", "--reason": "the demo"})
 # Words by which a message says what is allowed, or how to put it right.
 ALLOWED = ("must ", "choose one of", "use ", "allowed", "give ", "name a ", "does not exist",
            "is a folder", "save it as", "see --help", "see sweeps/", "activation is")  # fmt: skip

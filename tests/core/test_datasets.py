@@ -10,7 +10,7 @@ import pytest
 from pipeline.cli.main import make_config
 from pipeline.core import data
 from pipeline.core.config import TrainConfig
-from pipeline.core.datasets import dataset_name, registered_model_name
+from pipeline.core.datasets import dataset_name
 from pipeline.core.environment import Settings
 from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.idx import MANIFEST
@@ -62,8 +62,6 @@ def test_the_dataset_key_reads_a_name_or_a_path_and_records_a_name(shapes):
     assert dataset_name("./shapes") == "shapes"
     config = TrainConfig(dataset=str(shapes))
     assert config.params()["dataset"] == "shapes", "a name in params, never a path"
-    assert registered_model_name("fashion-mnist") == "fashion-mlp"
-    assert registered_model_name(str(shapes)) == "shapes-mlp"
     sweep = SweepConfig.from_mapping({"dataset": "kmnist", "data_dir": str(shapes)})
     assert (sweep.train.dataset, sweep.data_dir) == ("kmnist", str(shapes))
     for bad in ("my data", "", "/tmp/has space"):

@@ -131,7 +131,7 @@ def test_analyze_bad_input_is_one_clear_line(workdir, tiny_data, capsys):
     )
     assert "run 0123456789abcdef0123456789abcdef not found" in capsys.readouterr().err
     assert main(["analyze", "--activations", "relu", "--best", "--data-dir", str(tiny_data)]) == 1
-    assert "no registered model fashion-mlp@relu" in capsys.readouterr().err
+    assert "no registered model activations@relu" in capsys.readouterr().err
 
     # A checkpoint whose config says 64 units where its weights have 32.
     checkpoint = save_checkpoint(

@@ -74,7 +74,7 @@ def store(tmp_path_factory, tiny_data) -> Store:
         )
         for r in children
     ]
-    champion_id = client.get_model_version_by_alias("fashion-mlp", "champion").run_id
+    champion_id = client.get_model_version_by_alias("tiny", "champion").run_id
     return Store(
         directory,
         experiment_id,
@@ -231,7 +231,7 @@ def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
         expect(row(page, trial.run_id, "tags.`trial_state`")).to_have_text("COMPLETE")
         shown = row(page, trial.run_id, "metrics.`val_acc`").inner_text()
         assert shows_number(shown, trial.val_acc), (trial.name, shown, trial.val_acc)
-    expect(row(page, store.champion.run_id, "attributes.`Models`")).to_contain_text("fashion-mlp")
+    expect(row(page, store.champion.run_id, "attributes.`Models`")).to_contain_text("tiny")
     page.screenshot(path=tmp_path / "2-comparison-view.png")
 
     # Two runs selected -> Compare: the compare page with both and its parallel coordinates.
@@ -270,7 +270,7 @@ def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
     models = page.get_by_text(re.compile(r"^Logged models \(1\)$"))
     expect(models).to_be_visible()
     logged = page.get_by_role("row").filter(has=page.get_by_text("model", exact=True))
-    expect(logged.filter(has_text="fashion-mlp").first).to_be_visible()
+    expect(logged.filter(has_text="tiny").first).to_be_visible()
     models.scroll_into_view_if_needed()
     page.screenshot(path=tmp_path / "4-champion-run.png")
     # MLflow 3 keeps logged models out of the run's artifacts: the checkpoint is there, no model/.
@@ -332,7 +332,7 @@ def test_the_champion_reloads_in_a_fresh_process_with_its_logged_test_acc(store,
     result = run_cli(
         "evaluate",
         "--model-uri",
-        "models:/fashion-mlp@champion",
+        "models:/tiny@champion",
         "--data-dir",
         str(tiny_data),
         cwd=store.directory,
@@ -382,7 +382,7 @@ def test_evaluate_bad_model_uris_are_one_line(
         uri = str(mismatched_checkpoint(store, tmp_path))
     if "WITHOUT_MODEL" in uri:  # a trial that was not its activation's best keeps no model
         client = mlflow.MlflowClient(store.uri)
-        registered = {v.run_id for v in client.search_model_versions("name = 'fashion-mlp'")}
+        registered = {v.run_id for v in client.search_model_versions("name = 'tiny'")}
         without = next(t.run_id for t in store.trials if t.run_id not in registered)
         uri, message = (
             uri.replace("WITHOUT_MODEL", without),

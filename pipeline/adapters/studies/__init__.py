@@ -15,6 +15,7 @@ Callers import the package and call its functions on a `Study`:
 `studies.claim(study, 2)`, `studies.best_trials(study)`, `studies.static_figures(study)`.
 """
 
+from pipeline.adapters.studies.choices import Choice, champion, choices, configuration_of
 from pipeline.adapters.studies.figures import interactive_figures, interactive_plots, static_figures
 from pipeline.adapters.studies.logs import configure_logging
 from pipeline.adapters.studies.pruner import PerActivationMedianPruner, make_pruner
@@ -67,13 +68,17 @@ __all__ = [
     "MAX_RETRIES",
     "SWEEPS_DIR",
     "BestTrial",
+    "Choice",
     "OnOrphan",
     "PerActivationMedianPruner",
     "Study",
     "ask_for_seeds",
     "best_trials",
     "best_value",
+    "champion",
+    "choices",
     "claim",
+    "configuration_of",
     "configure_logging",
     "counts",
     "fail_orphans",

@@ -1,7 +1,8 @@
 """The MLflow adapter: the only package that imports mlflow. The store, its experiments and the
 process's MLflow settings (`store`); a run's lifecycle, params, tags and metrics (`runs`: the
 `Tracker`); what a run keeps (`artifacts`); queries (`search`); logged models (`models`); the
-registry (`registry`).
+registry (`registry`), and deliberate promotion from one registered model to another
+(`promotion`).
 
 Stages return plain results; jobs record them here under ARCHITECTURE.md's names, as
 `tracking.log_figure(tracker, run_id, fig, path)`. Nothing here changes MLflow's process-wide
@@ -26,8 +27,11 @@ from pipeline.adapters.tracking.models import (
     model_classes,
     servable,
 )
+from pipeline.adapters.tracking.promotion import promote
 from pipeline.adapters.tracking.registry import (
-    REGISTERED_MODEL,
+    alias_holder,
+    describe_model,
+    provenance,
     register_run_model,
     registered_runs,
 )
@@ -55,12 +59,13 @@ from pipeline.adapters.tracking.store import (
 __all__ = [
     "DEFAULT_TRACKING_URI",
     "MODEL_URIS",
-    "REGISTERED_MODEL",
     "Run",
     "Tracker",
+    "alias_holder",
     "artifact_root",
     "check_tracking_uri",
     "configure_process",
+    "describe_model",
     "experiment_names",
     "is_server",
     "latest_trained_runs",
@@ -77,6 +82,8 @@ __all__ = [
     "metric_at_step",
     "metric_histories",
     "model_classes",
+    "promote",
+    "provenance",
     "record_run",
     "register_run_model",
     "registered_runs",

@@ -113,7 +113,7 @@ def _is_checkpoint(model_uri: str) -> bool:
     )
 
 
-def _store_of(model_uri: str, tracking_uri: str) -> str:
+def model_store(model_uri: str, tracking_uri: str) -> str:
     """The project's store, checked, for a runs:/ or models:/ URI; nothing is created."""
     if urlparse(model_uri).scheme not in ("runs", "models"):
         raise UsageError(f"unsupported model URI {model_uri!r}; use {MODEL_URIS}")
@@ -131,7 +131,7 @@ def _store_of(model_uri: str, tracking_uri: str) -> str:
 def model_info(model_uri: str, tracking_uri: str) -> ModelInfo:
     """The MLmodel of a logged or registered model (a local MLflow model directory too)."""
     local = Path(model_uri).is_dir()
-    store = contextlib.nullcontext() if local else using_store(_store_of(model_uri, tracking_uri))
+    store = contextlib.nullcontext() if local else using_store(model_store(model_uri, tracking_uri))
     try:
         with quiet(), store:
             return mlflow.models.get_model_info(model_uri)
@@ -147,7 +147,7 @@ def load_model(model_uri: str, tracking_uri: str, device: str = "cpu") -> MLP:
     of the run that logged it. Checkpoints never unpickle code."""
     if Path(model_uri).is_dir():
         return load_checkpoint(Path(model_uri), device)
-    store = _store_of(model_uri, tracking_uri)
+    store = model_store(model_uri, tracking_uri)
     if not _is_checkpoint(model_uri):
         run_id = model_info(model_uri, tracking_uri).run_id
         return load_model(f"runs:/{run_id}/checkpoint", tracking_uri, device)
@@ -190,7 +190,7 @@ def load_predictor(model_uri: str, tracking_uri: str, device: str = "cpu") -> tu
         return Predictor(mlp).eval(), f"checkpoint: {describe(mlp)}"
     info = model_info(model_uri, tracking_uri)
     try:
-        with pickle_disallowed(), quiet(), using_store(_store_of(model_uri, tracking_uri)):
+        with pickle_disallowed(), quiet(), using_store(model_store(model_uri, tracking_uri)):
             module = mlflow.pytorch.load_model(model_uri)
     except MlflowException as error:
         mlp = load_model(f"runs:/{info.run_id}/checkpoint", tracking_uri, device)

@@ -2,20 +2,19 @@
 and given aliases; and which run each alias points to."""
 
 import mlflow
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from pipeline.adapters.tracking.artifacts import load_run_checkpoint
-from pipeline.adapters.tracking.models import log_model, logged_model_uri
+from pipeline.adapters.tracking.models import log_model, logged_model_uri, model_store
 from pipeline.adapters.tracking.runs import Tracker
-from pipeline.adapters.tracking.store import quiet, using_store
+from pipeline.adapters.tracking.store import first_line, quiet, using_store
 from pipeline.core.config import TrainConfig
 from pipeline.core.data import DataSource
-from pipeline.core.datasets import FASHION_MODEL
-from pipeline.core.errors import UsageError
+from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.model import IN_FEATURES
 from pipeline.core.predictor import input_contract
-
-REGISTERED_MODEL = FASHION_MODEL  # a sweep on another dataset fills `<dataset>-mlp`
 
 
 def optimizer_text(params: dict[str, str]) -> str:
@@ -54,11 +53,12 @@ def register_run_model(
     run_id: str,
     aliases: list[str],
     source: DataSource,
-    name: str = REGISTERED_MODEL,
+    name: str,
+    tags: dict[str, str] | None = None,
 ) -> str:
     """Make the run's logged model (logged now from its checkpoint if it has none, with test
     images of `source`, its dataset, as its input example) a version of `name` (once), describe
-    that version, and move `aliases` onto it."""
+    and tag that version, and move `aliases` onto it."""
     model_uri = logged_model_uri(tracker, run_id)
     if model_uri is None:
         log_model(tracker, run_id, load_run_checkpoint(tracker, run_id), source)
@@ -73,14 +73,30 @@ def register_run_model(
     client.update_model_version(
         name, version, description=version_description(tracker, run_id, source)
     )
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(name, version, key, value)
     for alias in aliases:
         client.set_registered_model_alias(name, alias, version)
     return str(version)
 
 
-def registered_runs(
-    tracker: Tracker, aliases: tuple[str, ...], name: str = REGISTERED_MODEL
-) -> dict[str, str]:
+def describe_model(tracker: Tracker, name: str, description: str, tags: dict[str, str]) -> None:
+    """What a registered model holds, on its page in MLflow's UI: a description and tags."""
+    tracker.client.update_registered_model(name, description=description)
+    for key, value in tags.items():
+        tracker.client.set_registered_model_tag(name, key, value)
+
+
+def alias_holder(tracker: Tracker, name: str, alias: str) -> tuple[str, str] | None:
+    """(version, run id) the alias points to; None where the model or alias does not exist."""
+    try:
+        found = tracker.client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+    return str(found.version), found.run_id
+
+
+def registered_runs(tracker: Tracker, aliases: tuple[str, ...], name: str) -> dict[str, str]:
     """alias -> run id of the version it points to (aliases that do not exist: left out)."""
     found = {}
     for alias in aliases:
@@ -89,3 +105,50 @@ def registered_runs(
         except MlflowException:
             continue
     return found
+
+
+def _registered(model_uri: str) -> tuple[str, str] | None:
+    """(name, "@alias" or "/version") of a models:/ URI; None for any other URI."""
+    if not model_uri.startswith("models:/"):
+        return None
+    rest = model_uri.removeprefix("models:/")
+    if "@" in rest:
+        name, alias = rest.rsplit("@", 1)
+        return name, f"@{alias}"
+    name, _, version = rest.rpartition("/")
+    return (name, f"/{version}") if name else None
+
+
+def registered_version(client: MlflowClient, model_uri: str) -> ModelVersion | None:
+    """The registered version a models:/<name>@<alias> or models:/<name>/<version> URI names
+    (None for another kind of URI); a PipelineError where the registry has none."""
+    parts = _registered(model_uri)
+    if parts is None:
+        return None
+    name, which = parts
+    try:
+        if which.startswith("@"):
+            return client.get_model_version_by_alias(name, which[1:])
+        return client.get_model_version(name, which[1:])
+    except MlflowException as error:
+        raise PipelineError(f"model {model_uri} not found: {first_line(error.message)}") from None
+
+
+def provenance(model_uri: str, tracking_uri: str) -> str:
+    """What a URI loads, in one line: the registered model, its version, its study and its run
+    (a logged model or a run's: the run; a checkpoint folder: the folder)."""
+    if model_uri.startswith("runs:/"):
+        return f"run {model_uri.removeprefix('runs:/').split('/')[0]}"
+    if not model_uri.startswith("models:/"):
+        return f"folder {model_uri}"
+    uri = model_store(model_uri, tracking_uri)
+    found = registered_version(MlflowClient(uri, registry_uri=uri), model_uri)
+    if found is None:  # a logged model's own URI, models:/m-<id>
+        return f"logged model {model_uri.removeprefix('models:/')} (not registered)"
+    study = found.tags.get("study") or "none recorded"
+    promoted = found.tags.get("promoted_from")
+    source = f", promoted from {promoted}" if promoted else ""
+    return (
+        f"registered model {found.name} version {found.version} (study {study}{source}), "
+        f"run {found.run_id}"
+    )

@@ -52,7 +52,7 @@ def store(tmp_path_factory, tiny_data) -> Store:
             main(["sweep", "--config", config, "--data-dir", str(tiny_data), "--no-progress"]) == 0
         )
     client = mlflow.MlflowClient(f"sqlite:///{directory}/mlflow.db")
-    run_id = client.get_model_version_by_alias("fashion-mlp", "champion").run_id
+    run_id = client.get_model_version_by_alias("tiny", "champion").run_id
     return Store(directory, run_id, client.get_run(run_id).data.metrics["test_acc"])
 
 
@@ -129,7 +129,7 @@ def load_elsewhere(model_uri: str, store_uri: str, images: np.ndarray, tmp_path:
 def test_the_champion_loads_anywhere_and_agrees_with_evaluate(in_store, tiny_data, tmp_path):
     images, labels = data.load_test_images(data.locate(tiny_data))
     assert images.dtype == torch.uint8 and images.shape == (200, 28, 28)
-    uri = "models:/fashion-mlp@champion"
+    uri = "models:/tiny@champion"
     found = load_elsewhere(uri, in_store.uri, images.numpy(), tmp_path)
 
     assert found["pipeline_importable"] is False
@@ -159,13 +159,13 @@ def test_the_champion_loads_anywhere_and_agrees_with_evaluate(in_store, tiny_dat
 
 
 def test_the_logged_model_shows_its_contract(in_store, tiny_data):
-    info = mlflow.models.get_model_info("models:/fashion-mlp@champion")
+    info = mlflow.models.get_model_info("models:/tiny@champion")
     assert "pytorch" in info.flavors and "python_function" in info.flavors
     assert info.metadata["classes"] == list(data.CLASSES)
     assert "pixels 0-255 as float32 integers" in info.metadata["input_contract"]
     [output] = info.signature.outputs.to_dict()
     assert output["tensor-spec"] == {"dtype": "float32", "shape": (-1, 10)}
-    local = Path(mlflow.artifacts.download_artifacts("models:/fashion-mlp@champion"))
+    local = Path(mlflow.artifacts.download_artifacts("models:/tiny@champion"))
     example = json.loads((local / "serving_input_example.json").read_text())
     images, _ = data.load_test_images(data.locate(tiny_data))
     assert np.array_equal(np.array(example["inputs"]), images[: data.EXAMPLE_COUNT].numpy())
@@ -176,7 +176,7 @@ def test_the_logged_model_shows_its_contract(in_store, tiny_data):
 
 def test_a_registered_version_describes_itself(in_store):
     client = mlflow.MlflowClient(in_store.uri)
-    version = client.get_model_version_by_alias("fashion-mlp", "champion")
+    version = client.get_model_version_by_alias("tiny", "champion")
     run = client.get_run(version.run_id)
     text = version.description
     for part in (
@@ -195,7 +195,7 @@ def test_a_registered_version_describes_itself(in_store):
 
 def test_evaluate_prints_the_logged_test_acc_from_raw_pixels(in_store, tiny_data, capsys):
     # In this process: tests/jobs/test_ui.py reloads a champion in a fresh one.
-    uri = "models:/fashion-mlp@champion"
+    uri = "models:/tiny@champion"
     assert main(["evaluate", "--model-uri", uri, "--data-dir", str(tiny_data)]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == f"test_acc={in_store.test_acc:.4f}"
@@ -203,7 +203,7 @@ def test_evaluate_prints_the_logged_test_acc_from_raw_pixels(in_store, tiny_data
 
 
 def test_the_project_tools_get_the_mlp_from_the_checkpoint(in_store):
-    mlp = tracking.load_model("models:/fashion-mlp@relu", DEFAULT_TRACKING_URI)
+    mlp = tracking.load_model("models:/tiny@relu", DEFAULT_TRACKING_URI)
     assert mlp.config.hidden_sizes == (32, 16) and mlp.config.activation == "relu"
 
 
@@ -230,7 +230,7 @@ def test_a_pickled_model_of_an_older_version_is_never_unpickled(in_store, tiny_d
 def test_an_empty_batch_gives_an_empty_answer(in_store):
     """torch.export keeps no check on the batch size (it drops `assert len(x) > 0`), so in
     Python an empty batch gets an empty answer; the scoring server refuses it (below)."""
-    model = mlflow.pyfunc.load_model("models:/fashion-mlp@champion")
+    model = mlflow.pyfunc.load_model("models:/tiny@champion")
     assert model.predict(np.zeros((0, 28, 28), np.float32)).shape == (0, 10)
 
 
@@ -242,11 +242,11 @@ def test_serve_execs_mlflow_models_serve_with_what_it_needs(in_store, monkeypatc
     monkeypatch.setattr(os, "execve", lambda path, argv, env: started.append((path, argv, env)))
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # a plain shell: the venv not activated
     port = free_port()
-    assert main(["serve", "--port", str(port)]) == 0
+    assert main(["serve", "--port", str(port), "--model-uri", "models:/tiny@champion"]) == 0
     [(path, argv, env)] = started
     assert path == argv[0] == servers.venv_tool("mlflow")
     assert argv[1:] == [
-        *("models", "serve", "-m", "models:/fashion-mlp@champion"),
+        *("models", "serve", "-m", "models:/tiny@champion"),
         *("-h", "127.0.0.1", "-p", str(port), "--env-manager", "local"),
     ]
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
@@ -297,10 +297,11 @@ def test_serve_answers_raw_pixels_and_refuses_scaled_ones(in_store, tiny_data, t
     `make evaluate` gives and the logged test_acc; pixels scaled to [0, 1] (which a uint8 input
     would have cast to zeros and answered) get a 400 whose stack_trace ends with what to send."""
     images, labels = data.load_test_images(data.locate(tiny_data))
-    expected = evaluate_classes("models:/fashion-mlp@champion", images)
+    expected = evaluate_classes("models:/tiny@champion", images)
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     env["PATH"] = "/usr/bin:/bin"  # not the venv's: serve finds uvicorn itself
-    command = [sys.executable, "-m", "pipeline", "serve", "--port"]
+    command = [sys.executable, "-m", "pipeline", "serve", "--model-uri", "models:/tiny@champion"]
+    command.append("--port")
     log = tmp_path / "serve.log"
     with serving(command, in_store.directory, env, log) as (port, _):
         for key in ("inputs", "instances"):
@@ -339,7 +340,7 @@ def test_mlflow_models_serve_finds_the_model_with_nothing_set(in_store, tiny_dat
     images, _ = data.load_test_images(data.locate(tiny_data))
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    command = [servers.venv_tool("mlflow"), "models", "serve", "-m", "models:/fashion-mlp@champion"]
+    command = [servers.venv_tool("mlflow"), "models", "serve", "-m", "models:/tiny@champion"]
     command += ["--env-manager", "local", "-p"]
     before = sorted(path.name for path in in_store.directory.iterdir())
     with serving(command, in_store.directory, env, tmp_path / "serve.log") as (port, _):

@@ -52,8 +52,8 @@ def test_runs_models_and_the_registry_leave_the_user_s_store_alone(workdir, tiny
         with tracker.run_scope("train-relu", "train", params, {}, "", system_metrics=True) as run:
             assert mlflow.active_run().info.run_id == run.run_id  # the monitored run
             tracking.log_model(tracker, run.run_id, build_model("relu", (16,), seed=0), source)
-        tracking.register_run_model(tracker, run.run_id, ["relu"], source)
-        tracking.load_predictor("models:/fashion-mlp@relu", DEFAULT_TRACKING_URI)
+        tracking.register_run_model(tracker, run.run_id, ["relu"], source, "mine")
+        tracking.load_predictor("models:/mine@relu", DEFAULT_TRACKING_URI)
         assert mlflow_state() == before
         with mlflow.start_run() as mine:
             pass
