@@ -67,7 +67,9 @@ def check_counts(raw_dir: Path) -> None:
         counts[name] = check_idx_file(path)
     for split in ("train", "t10k"):
         images, labels = f"{split}-images-idx3-ubyte", f"{split}-labels-idx1-ubyte"
-        if counts[images] != counts[labels]:
+        if counts[images] == 0:
+            raise PipelineError(f"{images} holds no images; each split needs at least one")
+        if counts[labels] != counts[images]:
             raise PipelineError(
                 f"{labels} holds {counts[labels]} labels but {images} holds {counts[images]} "
                 "images; each image needs one label"
@@ -130,29 +132,44 @@ def dataset_digest(raw_dir: Path, checksums: dict[str, str] | None) -> str:
     return hashlib.sha256("".join(digests[n] for n in FILE_NAMES).encode()).hexdigest()
 
 
-def largest_label(path: Path) -> int:
-    """The largest label of an IDX labels file that check_idx_file accepted."""
-    return max(path.read_bytes()[_HEADER_SIZE["labels"] :], default=0)
+def labels_of(path: Path) -> set[int]:
+    """The labels an IDX labels file that check_idx_file accepted holds."""
+    return set(path.read_bytes()[_HEADER_SIZE["labels"] :])
+
+
+def _shown(labels: list[int], classes: tuple[str, ...]) -> str:
+    named = [str(n) if classes[n] == str(n) else f"{n} ({classes[n]})" for n in labels]
+    return ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
 
 
 def check_classes(raw_dir: Path, classes: tuple[str, ...] | None, named_by: str) -> tuple[str, ...]:
     """The dataset's class names: `classes` (named by `named_by`), each label naming one of them;
-    without names, the label numbers 0 to the largest label."""
-    largest = {name: largest_label(raw_dir / name) for name in LABEL_FILES}
+    without names, the label numbers 0 to the largest label. Every class needs training images:
+    a class the training split never shows could only be guessed at."""
+    held = {name: labels_of(raw_dir / name) for name in LABEL_FILES}
     if classes is not None:
-        for name, label in largest.items():
-            if label >= len(classes):
+        for name, labels in held.items():
+            if max(labels) >= len(classes):
                 raise PipelineError(
-                    f"{name} holds label {label}, but {named_by} names {len(classes)} classes "
-                    f"(labels 0-{len(classes) - 1})"
+                    f"{name} holds label {max(labels)}, but {named_by} names {len(classes)} "
+                    f"classes (labels 0-{len(classes) - 1})"
                 )
-        return classes
-    count = max(largest.values()) + 1
-    if count < 2:
+    else:
+        count = max(max(labels) for labels in held.values()) + 1
+        if count < 2:
+            raise PipelineError(
+                f"{LABEL_FILES[0]} holds one class (label 0 only); a classifier needs at least two"
+            )
+        classes = tuple(str(label) for label in range(count))
+    unseen = sorted(set(range(len(classes))) - held[LABEL_FILES[0]])
+    if unseen:
         raise PipelineError(
-            f"{LABEL_FILES[0]} holds one class (label 0 only); a classifier needs at least two"
+            f"{LABEL_FILES[0]} never holds label {_shown(unseen, classes)} of the "
+            f"{len(classes)} classes (labels 0-{len(classes) - 1}); every class needs training "
+            f"images: number the labels 0..N-1 without gaps (and {NAMES_FILE} with them), or "
+            "add images of those classes"
         )
-    return tuple(str(label) for label in range(count))
+    return classes
 
 
 def verify_raw_dir(

@@ -60,6 +60,18 @@ def own_broken(directory: Path, how: str) -> str:
         (target / "t10k-labels-idx1-ubyte").write_bytes(idx_labels(np.arange(29) % 3))
     elif how == "names":
         (target / "classes.txt").write_text("a\nb\n")
+    elif how == "empty":  # a test split of zero images: valid IDX, nothing in it
+        (target / "t10k-images-idx3-ubyte").write_bytes(idx_images(np.zeros((0, 28, 28))))
+        (target / "t10k-labels-idx1-ubyte").write_bytes(idx_labels(np.zeros(0, int)))
+    elif how == "gap":  # one train label 255 and no names: 253 classes never seen
+        (target / "classes.txt").unlink()
+        (target / "SHA256SUMS").unlink()
+        (target / "train-labels-idx1-ubyte").write_bytes(
+            idx_labels(np.array([*np.arange(59) % 3, 255]))
+        )
+    elif how == "unseen":  # training never shows class c; the test split does
+        (target / "SHA256SUMS").unlink()
+        (target / "train-labels-idx1-ubyte").write_bytes(idx_labels(np.arange(60) % 2))
     else:
         images.write_bytes(idx_images(np.zeros((60, 32, 32))))
     return str(target)

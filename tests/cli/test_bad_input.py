@@ -196,6 +196,28 @@ CATALOGUE = [
         "train-labels-idx1-ubyte holds label 2, but classes.txt names 2 classes (labels 0-1)",
     ),
     (
+        "a split of zero images",
+        ["train", "--dataset", "{own:empty}"],
+        {},
+        1,
+        "t10k-images-idx3-ubyte holds no images; each split needs at least one",
+    ),
+    (
+        "labels with gaps and no names file",
+        ["train", "--dataset", "{own:gap}"],
+        {},
+        1,
+        "train-labels-idx1-ubyte never holds label 3, 4, 5, 6, 7 and 247 more of the 256 classes",
+    ),
+    (
+        "a class the training split never shows",
+        ["train", "--dataset", "{own:unseen}"],
+        {},
+        1,
+        "train-labels-idx1-ubyte never holds label 2 (c) of the 3 classes (labels 0-2); every "
+        "class needs training images",
+    ),
+    (
         "images that are not 28x28",
         ["train", "--dataset", "{own:32x32}"],
         {},
