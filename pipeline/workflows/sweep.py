@@ -60,6 +60,7 @@ def open_sweep(job: SweepJobConfig, create: bool, data_digest: str | None = None
     config = job.sweep
     studies.storage_kind(studies.storage_url(config))
     tracking.check_tracking_uri(tracking.resolve_uri(job.tracking_uri), create=False)
+    tracking.check_experiment(config.experiment, job.tracking_uri)
     close_orphan = _orphan_closer(config.experiment, job.tracking_uri)
     # Creation holds the study's lock: two processes creating the same new SQLite database at
     # once fail (MLflow's and Optuna's alike), and two preparations would queue the grid twice.

@@ -35,7 +35,7 @@ from pipeline.adapters.tracking.registry import (
     register_run_model,
     registered_runs,
 )
-from pipeline.adapters.tracking.runs import Run, Tracker
+from pipeline.adapters.tracking.runs import Run, Tracker, check_experiment
 from pipeline.adapters.tracking.search import (
     latest_trained_runs,
     metric_at_step,
@@ -63,6 +63,7 @@ __all__ = [
     "Tracker",
     "alias_holder",
     "artifact_root",
+    "check_experiment",
     "check_tracking_uri",
     "configure_process",
     "describe_model",

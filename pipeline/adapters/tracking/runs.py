@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import mlflow
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Experiment, Metric, Param, RunTag
 from mlflow.environment_variables import MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -34,6 +34,26 @@ from pipeline.core.urls import redact
 class Run:
     run_id: str
     status: str = "FINISHED"  # how the run ends if no exception escapes its scope
+
+
+def check_not_deleted(experiment: Experiment | None, uri: str) -> None:
+    """A deleted experiment (`mlflow experiments delete`) takes no runs: one line saying how to
+    restore it."""
+    if experiment is not None and experiment.lifecycle_stage == "deleted":
+        raise PipelineError(
+            f"experiment {experiment.name!r} (id {experiment.experiment_id}) in {redact(uri)} is "
+            f"deleted; restore it (`mlflow experiments restore -x {experiment.experiment_id}`, "
+            "with MLFLOW_TRACKING_URI set to this store) or give another experiment name"
+        )
+
+
+def check_experiment(name: str, uri: str) -> None:
+    """Before anything is written elsewhere: the experiment, if it exists, is not deleted (a
+    local store not made yet holds none, and is not made here)."""
+    uri = resolve_uri(uri)
+    database = sqlite_database(uri)
+    if database is None or database.is_file():
+        check_not_deleted(MlflowClient(uri).get_experiment_by_name(name), uri)
 
 
 class Tracker:
@@ -63,6 +83,7 @@ class Tracker:
         """The experiment's id, created if need be (unless not `create`), in the UI's
         model-training layout."""
         found = self.client.get_experiment_by_name(name)
+        check_not_deleted(found, self.uri)
         if found is not None:
             mark_model_training(self.client, found)
             return found.experiment_id
