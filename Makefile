@@ -32,8 +32,11 @@ EXPERIMENT ?= activation-study
 # The dataset: empty for Fashion-MNIST (or the sweep file's `dataset:`), a folder of four IDX
 # files (DATA=./kmnist, DATA=/data/kmnist) or a name whose folder is data/NAME.
 DATA ?=
-DATASET_FLAG = $(if $(DATA),--dataset '$(DATA)')
+DATASET_FLAG = $(if $(DATA),--dataset $(call q,$(DATA)))
 PYTEST_ARGS ?=
+# A variable's value as one shell word, whatever it holds (spaces, quotes): EXPERIMENT='my exp'.
+# ARGS and PYTEST_ARGS alone are split into words, being lists of flags.
+q = '$(subst ','\'',$(1))'
 # Test processes (pytest-xdist): a whole test file to each, so a module's fixture is built once.
 TEST_PROCESSES ?= auto
 PYTEST := $(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile
@@ -90,39 +93,41 @@ data: install dataset-package ## find, verify and load the dataset: make data DA
 	$(PY) -m pipeline data $(DATASET_FLAG)
 
 train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13 OPTIMIZER=adam LR_SCHEDULE=cosine THREADS=1 DATA=...; FROM_RUN=<id> redoes a run
-	$(PY) -m pipeline train --experiment $(EXPERIMENT) $(if $(FROM_RUN),--from-run $(FROM_RUN)) \
-	  $(if $(ACT),--activation '$(ACT)') $(if $(LR),--lr $(LR)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
-	  $(if $(OPTIMIZER),--optimizer $(OPTIMIZER)) $(if $(INIT),--init $(INIT)) \
-	  $(if $(LR_SCHEDULE),--lr-schedule $(LR_SCHEDULE)) \
-	  $(if $(THREADS),--threads $(THREADS)) $(DATASET_FLAG)
+	$(PY) -m pipeline train --experiment $(call q,$(EXPERIMENT)) \
+	  $(if $(FROM_RUN),--from-run $(call q,$(FROM_RUN))) $(if $(ACT),--activation $(call q,$(ACT))) \
+	  $(if $(LR),--lr $(call q,$(LR))) $(if $(EPOCHS),--epochs $(call q,$(EPOCHS))) \
+	  $(if $(OPTIMIZER),--optimizer $(call q,$(OPTIMIZER))) $(if $(INIT),--init $(call q,$(INIT))) \
+	  $(if $(LR_SCHEDULE),--lr-schedule $(call q,$(LR_SCHEDULE))) \
+	  $(if $(THREADS),--threads $(call q,$(THREADS))) $(DATASET_FLAG)
 
 evaluate: install dataset-package ## test accuracy of a logged model: make evaluate MODEL=runs:/<id>/model
-	$(PY) -m pipeline evaluate --model-uri '$(MODEL)' $(DATASET_FLAG)
+	$(PY) -m pipeline evaluate --model-uri $(call q,$(MODEL)) $(DATASET_FLAG)
 
 sweep: install dataset-package ## the study: make sweep SWEEP=sweeps/quick.yaml WORKERS=2
-	$(PY) -m pipeline sweep --config $(SWEEP) $(if $(WORKERS),--workers $(WORKERS)) $(DATASET_FLAG)
+	$(PY) -m pipeline sweep --config $(call q,$(SWEEP)) \
+	  $(if $(WORKERS),--workers $(call q,$(WORKERS))) $(DATASET_FLAG)
 
 worker: install dataset-package ## join a prepared sweep from this machine: make worker SWEEP=...
-	$(PY) -m pipeline worker --config $(SWEEP) $(DATASET_FLAG)
+	$(PY) -m pipeline worker --config $(call q,$(SWEEP)) $(DATASET_FLAG)
 
 report: install ## rebuild a study's report in reports/<study>/ from MLflow: make report SWEEP=...
-	$(PY) -m pipeline report --config $(SWEEP)
+	$(PY) -m pipeline report --config $(call q,$(SWEEP))
 
 confirm: install dataset-package ## more replicate seeds per activation: make confirm SEEDS=5
-	$(PY) -m pipeline confirm --config $(SWEEP) $(if $(SEEDS),--seeds $(SEEDS)) \
-	  $(if $(WORKERS),--workers $(WORKERS)) $(DATASET_FLAG)
+	$(PY) -m pipeline confirm --config $(call q,$(SWEEP)) $(if $(SEEDS),--seeds $(call q,$(SEEDS))) \
+	  $(if $(WORKERS),--workers $(call q,$(WORKERS))) $(DATASET_FLAG)
 
 curves: install ## each activation and its derivative (seed's Figure 2), tracked
-	$(PY) -m pipeline curves --experiment $(EXPERIMENT) $(ARGS)
+	$(PY) -m pipeline curves --experiment $(call q,$(EXPERIMENT)) $(ARGS)
 
 probe: install dataset-package ## weight gradients at initialisation (seed's Figure 3), tracked
-	$(PY) -m pipeline probe --experiment $(EXPERIMENT) $(DATASET_FLAG) $(ARGS)
+	$(PY) -m pipeline probe --experiment $(call q,$(EXPERIMENT)) $(DATASET_FLAG) $(ARGS)
 
 analyze: install dataset-package ## layer outputs of trained models (Figure 4): make analyze ARGS=--best
-	$(PY) -m pipeline analyze --experiment $(EXPERIMENT) $(DATASET_FLAG) $(ARGS)
+	$(PY) -m pipeline analyze --experiment $(call q,$(EXPERIMENT)) $(DATASET_FLAG) $(ARGS)
 
 figures: install dataset-package ## curves + probe + analyze + training dynamics; PNGs in reports/figures/
-	$(PY) -m pipeline figures --experiment $(EXPERIMENT) --figures-dir reports/figures \
+	$(PY) -m pipeline figures --experiment $(call q,$(EXPERIMENT)) --figures-dir reports/figures \
 	  $(DATASET_FLAG) $(ARGS)
 
 bench: install dataset-package ## time the training stage against its references -> reports/bench.*
@@ -136,17 +141,21 @@ device-kit: install dataset-package ## wheels + data for benchmarks/gpu_check.sh
 	$(PY) -m benchmarks.device_kit
 
 ui: install ## compare runs in the MLflow UI on 127.0.0.1: make ui PORT=5000 (HOST=... to share)
-	$(PY) -m pipeline ui --port $(or $(PORT),5000) --experiment $(EXPERIMENT) $(if $(HOST),--host $(HOST))
+	$(PY) -m pipeline ui --port $(call q,$(or $(PORT),5000)) --experiment $(call q,$(EXPERIMENT)) \
+	  $(if $(HOST),--host $(call q,$(HOST)))
 
 # Its own default port (optuna-dashboard's), so the MLflow UI and the dashboard run side by side.
 dashboard: install ## watch a sweep's study live: make dashboard SWEEP=... PORT=8080
-	$(PY) -m pipeline dashboard --config $(SWEEP) --port $(or $(PORT),8080) $(if $(HOST),--host $(HOST))
+	$(PY) -m pipeline dashboard --config $(call q,$(SWEEP)) --port $(call q,$(or $(PORT),8080)) \
+	  $(if $(HOST),--host $(call q,$(HOST)))
 
 promote: install ## put a study's model on another name: make promote MODEL=models:/quick@relu TO=fashion-prod@champion REASON='...'
-	$(PY) -m pipeline promote --model-uri '$(MODEL)' --to '$(TO)' --reason '$(REASON)'
+	$(PY) -m pipeline promote --model-uri $(call q,$(MODEL)) --to $(call q,$(TO)) \
+	  --reason $(call q,$(REASON))
 
 serve: install ## a model's MLflow scoring server on 127.0.0.1: make serve MODEL=<uri> PORT=5001
-	$(PY) -m pipeline serve --model-uri '$(MODEL)' --port $(or $(PORT),5001) $(if $(HOST),--host $(HOST))
+	$(PY) -m pipeline serve --model-uri $(call q,$(MODEL)) --port $(call q,$(or $(PORT),5001)) \
+	  $(if $(HOST),--host $(call q,$(HOST)))
 
 test: install dataset-package test-packages ## run the test suite (installs what it needs as root)
 	$(PYTEST) $(PYTEST_ARGS)

@@ -2,6 +2,7 @@
 as root with apt-get, otherwise one line saying what to install. The test-packages recipe is run
 for real here, as an unprivileged user, so it never installs anything."""
 
+import json
 import os
 import pwd
 import shutil
@@ -11,6 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import REPO
 from tests.services import NotInstalled, ServiceFailed, postgres_bin_dir, throwaway_postgres
@@ -83,3 +86,35 @@ def test_an_installed_service_that_does_not_start_fails_rather_than_skips(monkey
         with failed, throwaway_postgres(("optuna",)):
             pass
     assert not issubclass(ServiceFailed, NotInstalled)
+
+
+ARGV = "#!/usr/bin/env python3\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n"
+# What a shell user types as a make variable: any printable text but `$`, which make expands.
+VALUES = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="$"),
+    min_size=1,
+    max_size=20,
+).filter(lambda text: text.strip() == text and text)
+
+
+@settings(max_examples=25, deadline=None)
+@given(VALUES, VALUES, VALUES)
+def test_make_variables_reach_the_command_line_intact(experiment, activation, reason):
+    """`make train EXPERIMENT='my exp'` and the like: each variable is one argument, as typed
+    (spaces, quotes, non-ASCII), never split or interpreted by the shell."""
+    with tempfile.TemporaryDirectory() as directory:
+        printer = Path(directory) / "argv"
+        printer.write_text(ARGV)
+        printer.chmod(0o755)
+
+        def argv(*args: str) -> list[str]:
+            command = ["make", "-s", "-o", "install", "-o", "dataset-package", f"PY={printer}"]
+            result = subprocess.run([*command, *args], cwd=REPO, capture_output=True, text=True)
+            assert result.returncode == 0, result.stderr
+            return json.loads(result.stdout.splitlines()[-1])
+
+        trained = argv("train", f"EXPERIMENT={experiment}", f"ACT={activation}")
+        assert trained[:3] == ["-m", "pipeline", "train"]
+        assert trained[3:7] == ["--experiment", experiment, "--activation", activation]
+        promoted = argv("promote", f"MODEL={activation}", f"TO={experiment}", f"REASON={reason}")
+        assert promoted[3:] == ["--model-uri", activation, "--to", experiment, "--reason", reason]

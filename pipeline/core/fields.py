@@ -194,8 +194,19 @@ Name = Annotated[
     Field(
         pattern=NAME,
         max_length=limits.MAX_NAME_LENGTH,
-        description=f"a name of letters, digits, '_', '.' or '-' (at most "
-        f"{limits.MAX_NAME_LENGTH} characters, a letter or digit first)",
+        description=f"a name of ASCII letters, digits, '_', '.' or '-' (at most "
+        f"{limits.MAX_NAME_LENGTH} characters, a letter or digit first: it names files)",
+    ),
+]
+# MLflow takes any experiment name up to 500 characters; one printable line here, so that it
+# prints and passes through a shell as one word.
+ExperimentName = Annotated[
+    str,
+    Field(
+        pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$",
+        max_length=limits.MAX_EXPERIMENT_NAME_LENGTH,
+        description="an experiment name: one line of printable characters, not only spaces "
+        f"(at most {limits.MAX_EXPERIMENT_NAME_LENGTH}, MLflow's limit)",
     ),
 ]
 Device = Annotated[Literal["auto", "cpu", "cuda"], Field(description="one of: auto, cpu, cuda")]

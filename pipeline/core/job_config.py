@@ -27,6 +27,7 @@ from pipeline.core.fields import (
     Config,
     Dataset,
     Device,
+    ExperimentName,
     Host,
     ModelUri,
     Name,
@@ -61,7 +62,7 @@ class EvaluateConfig(DataConfig):
 
 
 class DiagnosticsConfig(DataConfig):
-    experiment: Name = DEFAULT_EXPERIMENT
+    experiment: ExperimentName = DEFAULT_EXPERIMENT
     # Also write the figures as PNGs here.
     figures_dir: Annotated[str | None, BeforeValidator(folder_check("figures_dir"))] = None
     activations: Annotated[tuple[str, ...], AfterValidator(activations_check)] = SEED_ACTIVATIONS
@@ -96,7 +97,7 @@ class BenchConfig(JobConfig):
 class ServerConfig(JobConfig):
     host: Host = "127.0.0.1"
     port: Port = 5000
-    experiment: Name = DEFAULT_EXPERIMENT
+    experiment: ExperimentName = DEFAULT_EXPERIMENT
 
 
 class ServeConfig(JobConfig):
@@ -124,7 +125,7 @@ class PromoteConfig(JobConfig):
 
 
 class TrainJobConfig(JobConfig):
-    experiment: Name = DEFAULT_EXPERIMENT
+    experiment: ExperimentName = DEFAULT_EXPERIMENT
     train: TrainConfig = TrainConfig()
     # None: all cores, or the from_run run's.
     threads: StrictInt | None = between(1, limits.MAX_THREADS, None)

@@ -29,6 +29,7 @@ ACTIVATION_COPIES = 4
 
 MAX_NAME_LENGTH = 100  # study and experiment: a file name sweeps/<study>.db.claims.lock, run
 # names sweep-<study> (250 characters in MLflow's schema), Optuna's 512-character study names
+MAX_EXPERIMENT_NAME_LENGTH = 500  # MLflow's own limit on an experiment's name
 MAX_SEED = 2**32 - 1  # the seed range numpy and most tools accept; torch takes up to 2**64 - 1
 # The epoch loop's progress bar takes len(range(epochs)), a C integer (past 2**63 it overflows);
 # the longest study here (sweeps/full.yaml) runs 30.

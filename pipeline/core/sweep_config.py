@@ -27,6 +27,7 @@ from pipeline.core.errors import UsageError
 from pipeline.core.fields import (
     ACTIVATION_CHOICES,
     Config,
+    ExperimentName,
     Name,
     PositiveNumber,
     activations_check,
@@ -106,7 +107,7 @@ class SweepConfig(Config):
     points per activation drawn by a sampler (docs/sweep.md)."""
 
     study: Name = "activations"
-    experiment: Name = DEFAULT_EXPERIMENT
+    experiment: ExperimentName = DEFAULT_EXPERIMENT
     activations: Annotated[tuple[str, ...], AfterValidator(activations_check)] = Field(
         SEED_ACTIVATIONS, description=f"a non-empty list of: {ACTIVATION_CHOICES}"
     )
@@ -136,8 +137,7 @@ class SweepConfig(Config):
         None, description=f"one of: {', '.join(LR_SCHEDULES)}, or null"
     )
     workers: StrictInt = between(1, limits.MAX_WORKERS, 1)
-    # Trials a worker trains at once as one stacked network; None: the whole queue on a GPU,
-    # CPU_STACK on a CPU.
+    # Trials a worker trains at once as one network; None: the whole queue on a GPU, else CPU_STACK.
     stack: StrictInt | None = Field(None, ge=1, description="an integer >= 1, or null")
     storage: Annotated[str | None, AfterValidator(storage_check)] = Field(
         None, description="a storage URL (sqlite:///PATH, postgresql://..., journal://PATH)"
