@@ -147,13 +147,11 @@ class SweepConfig(Config):
     data_dir: str | None = Field(None, description="a folder path")
     # The replicate phase: each activation's best configuration trained again with this many
     # seeds (the sweep's seed + 1, + 2, ...: the same for every activation; 0: no replicates),
-    # each up to replicate_max_epochs with early stopping after replicate_patience epochs. At
-    # the grid's lrs validation accuracy still rises at epoch 25-30 for the ReLU family and
-    # Swish, and epoch to epoch it moves by up to a point: a short patience stops on a dip
-    # (docs/sweep.md).
+    # each up to replicate_max_epochs with early stopping after replicate_patience epochs (in a
+    # sweep file that gives neither, its own max_epochs and patience: docs/sweep.md).
     replicate_seeds: StrictInt = between(0, limits.MAX_SEEDS, 3)
-    replicate_max_epochs: StrictInt = between(1, limits.MAX_EPOCHS, 30)
-    replicate_patience: StrictInt = between(1, limits.MAX_EPOCHS, 10)
+    replicate_max_epochs: StrictInt = between(1, limits.MAX_EPOCHS, TrainConfig().max_epochs)
+    replicate_patience: StrictInt = between(1, limits.MAX_EPOCHS, TrainConfig().patience)
     # The replicates' lr schedule (TrainConfig.lr_schedule): under "cosine" 12 epochs end higher
     # than 30 at a held lr, with less spread (docs/sweep.md). The default keeps what the
     # replicates of a study made before this key did.
@@ -343,6 +341,8 @@ class SweepConfig(Config):
         try:
             fixed, space = _space_from(values)
             train = TrainConfig(**{k: v for k, v in fixed.items() if k in train_keys})
+            sweep_values.setdefault("replicate_max_epochs", train.max_epochs)
+            sweep_values.setdefault("replicate_patience", train.patience)
             return cls(train=train, **sweep_values, **space)
         except UsageError as error:
             raise UsageError(f"{source}: {error}") from None

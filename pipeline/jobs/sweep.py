@@ -9,7 +9,7 @@ from pipeline.core.device import resolve_device
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.urls import redact
 from pipeline.workflows import trials, workers
-from pipeline.workflows.sweep import finish, open_sweep, publish_report
+from pipeline.workflows.sweep import finish, open_sweep, plan, publish_report
 
 
 def run(job: SweepJobConfig) -> int:
@@ -27,6 +27,7 @@ def run(job: SweepJobConfig) -> int:
     largest = job.sweep.largest_train  # the largest batch the space holds
     data.check_fits(source, largest.batch_size, largest.val_fraction)
     sweep = open_sweep(job, create=True, data_digest=source.digest)
+    print(plan(sweep), flush=True)
     run_status, warnings = "FAILED", []
     try:
         with interrupts.deferred():

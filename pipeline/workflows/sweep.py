@@ -272,6 +272,36 @@ def publish_report(
     return report
 
 
+def _epochs(count: int) -> str:
+    return "1 epoch" if count == 1 else f"{count} epochs"
+
+
+def plan(sweep: Sweep) -> str:
+    """What the sweep will run, in one line, before it runs: the trials of each phase and the
+    budget of each (a phase the file leaves to its defaults is as visible as one it sets)."""
+    config, train = sweep.config.sweep, sweep.config.sweep.train
+    search = "grid" if config.sampler == "grid" else f"{config.sampler} sampler"
+    text = (
+        f"plan: study {config.study}: {len(config.activations)} activations x "
+        f"{config.points_per_activation} {search} trials, each up to {_epochs(train.max_epochs)} "
+        f"(patience {train.patience}, {train.lr_schedule} lr)"
+    )
+    reference = config.reference_budget
+    if reference:
+        text += (
+            f"; the reference lr {config.reference_lr:g} up to {_epochs(reference['max_epochs'])} "
+            f"({reference['lr_schedule']} lr)"
+        )
+    seeds = studies.seed_count(sweep.study)
+    if seeds:
+        text += (
+            f"; then {seeds} answer seeds of each activation's choice, each up to "
+            f"{_epochs(config.replicate_max_epochs)} (patience {config.replicate_patience}, "
+            f"{config.replicate_lr_schedule} lr)"
+        )
+    return text
+
+
 class SweepBar(tqdm):
     """The sweep's bar: finished trials of the grid and the replicates planned, and the best
     value so far."""

@@ -141,7 +141,12 @@ def test_the_replicate_keys_have_defaults_bounds_and_the_same_seeds_for_all():
     assert config.replicate_seed_list(5) == (8, 9, 10, 11, 12)
     assert SweepConfig.from_mapping({"replicate_seeds": 0}).replicate_seed_list() == ()
     defaults = SweepConfig()
-    assert (defaults.replicate_max_epochs, defaults.replicate_patience) == (30, 10)
+    assert (defaults.replicate_max_epochs, defaults.replicate_patience) == (13, 3), "the grid's"
+    # A file that budgets its grid and says nothing of replicates trains them as briefly.
+    brief = SweepConfig.from_mapping({"max_epochs": 1, "patience": 2})
+    assert (brief.replicate_max_epochs, brief.replicate_patience) == (1, 2)
+    apart = SweepConfig.from_mapping({"max_epochs": 1, "replicate_max_epochs": 9})
+    assert (apart.replicate_max_epochs, apart.replicate_patience) == (9, 3)
     assert defaults.replicate_lr_schedule == "constant", "what replicates did before the key"
     for key, bad, rule in [
         ("replicate_seeds", -1, "an integer in 0..100"),

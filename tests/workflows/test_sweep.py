@@ -40,6 +40,13 @@ def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
     assert run_sweep(config, tiny_data) == 0
     out = capsys.readouterr().out
     assert "| activation | best lr |" in out
+    # Its first line says what it will run, the replicates too where there are any (none here).
+    assert out.splitlines()[0] == (
+        "plan: study tiny: 2 activations x 2 grid trials, each up to 2 epochs (patience 2, "
+        "constant lr)"
+    )
+    printed = {line.split(":")[1] for line in out.splitlines() if line.startswith("models:/")}
+    assert printed == {"/tiny@relu", "/tiny@tanh", "/tiny@champion"}
 
     study = study_of(config)
     trials = study.get_trials()
