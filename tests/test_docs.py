@@ -50,9 +50,10 @@ def stage_help(stage: str) -> str:
 
 
 def makefile_ports() -> dict[str, int]:
-    """Each server target's default port, as its recipe passes it: `--port $(or $(PORT),N)`."""
+    """Each server target's default port, as its recipe passes it: `--port $(call q,$(or
+    $(PORT),N))`, the value quoted as one word."""
     recipes = re.findall(
-        r"^([a-z-]+):.*\n\t.*--port \$\(or \$\(PORT\),(\d+)\)",
+        r"^([a-z-]+):.*\n\t.*--port \$\(call q,\$\(or \$\(PORT\),(\d+)\)\)",
         (REPO / "Makefile").read_text(),
         re.M,
     )

@@ -395,7 +395,7 @@ CATALOGUE += [
     ("threads over the limit", ["worker", "--config", "good.yaml", "--threads", "100000"], {}, 2,
      "threads must be an integer in 1..1024, got 100000"),
     ("study name too long", [*S, "{sweep:study=" + "s" * 101 + "}"], {}, 2,
-     "study must be a name of letters, digits, '_', '.' or '-' (at most 100 characters"),
+     "study must be a name of ASCII letters, digits, '_', '.' or '-' (at most 100 characters"),
     ("YAML key given twice", [*S, "{yaml:lr: [0.1]\nlr: [0.2]\n}"], {}, 2,
      "broken.yaml: key 'lr' is given twice (lines 1 and 2); give each key once"),
     ("sweep file not UTF-8", [*S, "{latin1:study: caf\xe9\n}"], {}, 2,
