@@ -24,6 +24,10 @@ TABLES = ("results.md", "results.csv", "replicates.csv", "summary.csv", "pairwis
 LR_FIGURES = ("lr_response.png", "lr_response.html")
 REGISTRY_TABLES = ("registry.md", "registry.csv")  # written by a sweep, once it registered
 REPLICATE_FIGURES = ("verdicts.png", "test_accuracy.html")  # once a replicate finished
+REPLICATES_OFF = (
+    "None: the sweep file's `replicate_seeds` is 0, so the study has no answer runs and no "
+    "interval; `make confirm SEEDS=N` adds N seeds of each activation's choice."
+)
 NO_REPLICATES = (
     "None yet: the replicates start once the grid is finished (`replicate_seeds` in the sweep "
     "file; `make confirm SEEDS=N` adds seeds to a study)."
@@ -56,10 +60,12 @@ def build_report(
     settings: tuple[str, ...] = (),
     sampler: str = "grid",
     design_seeds: tuple[int, ...] = (),
+    replicate_seeds: int | None = None,
 ) -> Report:
     """The tables and their Markdown from the sweep's training runs; `settings` the swept
     settings beside the activation (lr alone by default), `sampler` what chose their points,
-    `design_seeds` the seeds the replicates' protocol was chosen on (named in the report)."""
+    `design_seeds` the seeds the replicates' protocol was chosen on (named in the report),
+    `replicate_seeds` the seeds the sweep file asks for (0: the phase is off)."""
     if runs.empty:
         raise PipelineError(f"no training runs of sweep {study!r} yet; run `make sweep` first")
     table = results.results_table(runs, activations, settings=settings)
@@ -78,6 +84,7 @@ def build_report(
         "reference": _reference_line(runs),
         "replicates": _replicates_line(replicates, settings, search, design_seeds),
         "test_images": _test_images(runs),
+        "no_replicates": REPLICATES_OFF if replicate_seeds == 0 else NO_REPLICATES,
     }
     markdown = _markdown(study, texts, table, summary, pairs)
     return Report(table, answer, summary, pairs, markdown, best=best)
@@ -150,17 +157,23 @@ def seed_list(seeds) -> str:
     return ", ".join(map(str, seeds))
 
 
+def _and_seed_lr(table: pd.DataFrame) -> str:
+    """The heading's mention of the seed's lr, where the table has its columns."""
+    ran = "seed_lr_val_acc" in table and table["seed_lr_val_acc"].notna().any()
+    return ", and the seed's lr" if ran else ""
+
+
 def _markdown(study: str, texts: dict, table, summary, pairs) -> str:
     parts = [
         f"# Sweep {study}\n",
         texts["dataset"].rstrip("\n") + "\n" if texts["dataset"] else "",
-        texts["heading"] + "each activation's best configuration, and the seed's lr\n",
+        texts["heading"] + "each activation's best configuration" + _and_seed_lr(table) + "\n",
         results.to_markdown(table),
         texts["reference"],
         "## Replicates: test accuracy over seeds at each activation's best configuration\n",
     ]
     if summary.empty:
-        parts.append(NO_REPLICATES + "\n")
+        parts.append(texts["no_replicates"] + "\n")
     else:
         parts += [
             texts["replicates"],
@@ -183,11 +196,14 @@ def write_report(
     sampler: str = "grid",
     design_seeds: tuple[int, ...] = (),
     registry: Sequence[dict] = (),
+    replicate_seeds: int | None = None,
 ) -> Report:
     """Every file of the study's report in `directory` (default reports/<study>/), each
     written whole or not at all; the report, with the files it wrote. A response figure for
     each swept setting in `settings`; the registry's aliases (`registry_table`) where given."""
-    report = build_report(runs, study, activations, settings, sampler, design_seeds)
+    report = build_report(
+        runs, study, activations, settings, sampler, design_seeds, replicate_seeds
+    )
     directory = report_dir(study) if directory is None else directory
     directory.mkdir(parents=True, exist_ok=True)
     texts = {
@@ -231,7 +247,7 @@ def _response_figures(runs, study: str, activations, setting: str, marginal: boo
         "setting": setting,
         "categorical": setting in CATEGORICAL,
         "lines": not marginal,
-        "reference": SEED_LR if setting == "lr" else None,
+        "reference": SEED_LR if setting == "lr" and (runs["lr"] == SEED_LR).any() else None,
     }
     html = {f"{setting}_response.html": interactive.lr_response(points, title, **options)}
     return html, {f"{setting}_response.png": static.lr_response(points, title, **options)}

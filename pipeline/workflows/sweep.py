@@ -264,6 +264,7 @@ def publish_report(
         sampler=sweep.sampler,
         design_seeds=sweep.design_seeds,
         registry=[row.as_row() for row in registered],
+        replicate_seeds=sweep.replicate_seeds,
     )
     if parent:
         for path in report.files:

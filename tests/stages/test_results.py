@@ -62,6 +62,7 @@ def test_the_report_rebuilds_the_seed_table_from_mlflow(workdir, tiny_data, caps
         assert row["seed_lr_at_chance"] == (at_seed_lr["tags.at_chance"] == "true")
         assert row["trials"] == 2
     markdown = (workdir / "reports/tiny/results.md").read_text()
+    assert "## The grid: each activation's best configuration, and the seed's lr\n" in markdown
     header, grid = markdown.split("## The grid")
     assert header.split("\n\n")[1] == "Dataset: Fashion-MNIST, 10 classes: T-shirt/top, " + (
         "Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot."
@@ -71,7 +72,7 @@ def test_the_report_rebuilds_the_seed_table_from_mlflow(workdir, tiny_data, caps
     assert rows.count("\n") == 3 and f"{100 * table['test_acc'][0]:.2f}" in rows
     marked = table["at_chance"].any() or table["seed_lr_at_chance"].any()
     assert note == (results.CHANCE_NOTE if marked else "")
-    assert study_report.NO_REPLICATES in markdown
+    assert study_report.REPLICATES_OFF in markdown, "the file's replicate_seeds is 0"
     assert (workdir / "reports/tiny/lr_response.png").stat().st_size > 10_000
     assert sorted(p.name for p in (workdir / "reports").iterdir()) == ["tiny"]
 

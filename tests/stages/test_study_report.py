@@ -35,6 +35,11 @@ def test_the_report_is_the_statistics_of_the_replicates_at_each_best_lr(tmp_path
     report = study_report.write_report(
         study_runs(), "unit", ("sigmoid", "tanh", "relu"), tmp_path / "unit", design_seeds=(40,)
     )
+    heading = "## The grid: each activation's best configuration"
+    assert f"{heading}, and the seed's lr\n" in report.markdown
+    runs = study_runs()
+    without = study_report.build_report(runs[runs["lr"] != 0.001], "unit", ("relu",))
+    assert f"{heading}\n" in without.markdown, "no run at the seed's lr: the heading names none"
     summary = report.summary.set_index("activation")
     assert list(summary.index) == ["sigmoid", "tanh", "relu"], "the sweep's order"
     assert summary.loc["relu", "lr"] == 0.03 and summary.loc["sigmoid", "seeds"] == 2
@@ -116,6 +121,8 @@ def test_before_the_replicates_the_report_says_so_and_draws_no_interval(tmp_path
     report = study_report.write_report(grid_only, "unit", ("relu",), tmp_path)
     assert report.answer.empty
     assert study_report.NO_REPLICATES in report.markdown and report.summary.empty
+    off = study_report.build_report(grid_only, "unit", ("relu",), replicate_seeds=0)
+    assert study_report.REPLICATES_OFF in off.markdown and "None yet" not in off.markdown
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         study_report.TABLES + study_report.LR_FIGURES
     )
