@@ -19,7 +19,7 @@ COLUMNS = {  # column -> header of the Markdown table
     "test_acc": "test acc %",
     "time_to_best_s": "time to best (s)",
     "train_time_s": "train time (s)",
-    "best_epoch": "epoch of saturation",
+    "best_epoch": "best epoch",
     "trials": "trials",
     "seed_lr_train_acc": "train acc % @1e-3",
     "seed_lr_val_acc": "val acc % @1e-3",
@@ -30,7 +30,7 @@ COLUMNS = {  # column -> header of the Markdown table
     "replicate_test_acc_mean": "replicates: test acc % mean",
     "replicate_test_acc_std": "± std",
     "replicate_seeds": "seeds",
-    "replicate_best_epoch": "epoch of saturation (mean)",
+    "replicate_best_epoch": "best epoch (mean)",
     # Not columns of the Markdown table: its accuracies carry CHANCE_MARK instead.
     "at_chance": "at chance",
     "seed_lr_at_chance": "at chance @1e-3",
@@ -141,7 +141,7 @@ def answer_runs(
 
 
 def _replicate_columns(replicates: pd.DataFrame) -> dict:
-    """Mean ± std test accuracy over the seeds, how many, and their mean epoch of saturation."""
+    """Mean ± std test accuracy over the seeds, how many, and their mean best epoch."""
     if replicates.empty:
         return {}
     return {

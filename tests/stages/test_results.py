@@ -91,7 +91,7 @@ def test_markdown_cells_show_percent_and_blanks():
     )
     lines = results.to_markdown(table).splitlines()
     assert (
-        lines[0] == "| activation | best lr | test acc % | epoch of saturation | test acc % @1e-3 |"
+        lines[0] == "| activation | best lr | test acc % | best epoch | test acc % @1e-3 |"
     )
     assert lines[2] == "| relu | 0.03 | 87.65 | 9 | – |"
 
@@ -136,7 +136,7 @@ def test_a_report_before_any_trial_has_run_says_so_in_one_line(workdir, capsys):
 
 def test_the_table_is_built_from_the_runs_frame_alone():
     """No store. The grid's columns come from its trials alone; the replicates at the best lr
-    (seeds 43, 44) give mean, std, count and mean epoch of saturation; one at another lr, or
+    (seeds 43, 44) give mean, std, count and mean best epoch; one at another lr, or
     without a test accuracy, is left out."""
     replicate = {"state": "COMPLETE", "phase": "replicate"}
     runs = pd.DataFrame(
@@ -157,4 +157,4 @@ def test_the_table_is_built_from_the_runs_frame_alone():
     assert row["replicate_test_acc_std"] == pytest.approx(math.sqrt(2) * 0.01)
     assert row["replicate_best_epoch"] == 20.5
     header = results.to_markdown(pd.DataFrame([row])).splitlines()[0]
-    assert "| replicates: test acc % mean | ± std | seeds | epoch of saturation (mean) |" in header
+    assert "| replicates: test acc % mean | ± std | seeds | best epoch (mean) |" in header
