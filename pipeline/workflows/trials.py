@@ -70,6 +70,7 @@ def run_trials(
         for trial in trials:
             trial.set_user_attr("stop_reason", why)
             sweep.study.tell(trial, "FAIL")
+            _mark_failed(sweep, trial, why)
         raise
     return [
         _tell(sweep, trial, config, result)
@@ -117,6 +118,16 @@ def _tell(sweep: Sweep, trial, config: TrainConfig, result) -> TrialOutcome:
         phase,
         None if phase == GRID else config.seed,
     )
+
+
+def _mark_failed(sweep: Sweep, trial, why: str) -> None:
+    """The failed trial's run (closed KILLED or FAILED) says so in the UI's trial_state column.
+    Best effort: the error that stopped the trial may be MLflow's own, and it is the one to
+    report."""
+    run_id = trial.user_attrs.get("mlflow_run_id")
+    if run_id:
+        with contextlib.suppress(Exception):
+            sweep.tracker.set_tags(run_id, {"trial_state": "FAIL", "stop_reason": why})
 
 
 def run_name(config: TrainConfig, phase: str, swept: tuple[str, ...] = ()) -> str:

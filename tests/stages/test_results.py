@@ -90,9 +90,7 @@ def test_markdown_cells_show_percent_and_blanks():
         ]
     )
     lines = results.to_markdown(table).splitlines()
-    assert (
-        lines[0] == "| activation | best lr | test acc % | best epoch | test acc % @1e-3 |"
-    )
+    assert lines[0] == "| activation | best lr | test acc % | best epoch | test acc % @1e-3 |"
     assert lines[2] == "| relu | 0.03 | 87.65 | 9 | – |"
 
 

@@ -172,6 +172,7 @@ def test_ctrl_c_marks_the_trial_interrupted_and_a_rerun_resumes(workdir, tiny_da
     client, _ = mlflow_runs(workdir)
     run = client.get_run(victim.user_attrs["mlflow_run_id"])
     assert run.info.status == "KILLED" and run.data.tags["stop_reason"] == "interrupted"
+    assert run.data.tags["trial_state"] == "FAIL", "the UI's trial_state column says so too"
     parent = study_of(config).user_attrs["mlflow_parent_run_id"]
     assert client.get_run(parent).info.status == "KILLED"
 
