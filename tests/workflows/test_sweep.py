@@ -49,6 +49,7 @@ def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
     assert printed == {"/tiny@relu", "/tiny@tanh", "/tiny@champion"}
 
     study = study_of(config)
+    assert study.metric_names == ["val_acc"], "the objective named in optuna-dashboard"
     trials = study.get_trials()
     assert len(trials) == 4 and {t.state for t in trials} == {TrialState.COMPLETE}
     assert sorted((t.params["activation"], t.params["lr"]) for t in trials) == [

@@ -3,6 +3,7 @@ that must exist), its user attributes, its trials' ids, and the calls a worker m
 trial it holds (suggest its point, make its training config, tell how it ended)."""
 
 import contextlib
+import warnings
 
 import optuna
 from optuna.distributions import (
@@ -29,6 +30,8 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import redact
 
+OBJECTIVE = "val_acc"  # each trial's value: its best validation accuracy
+
 
 class Study:
     """One sweep's Optuna study in its storage. `on_orphan` is told about each trial whose
@@ -51,6 +54,12 @@ class Study:
         except KeyError:
             raise self._no_study() from None
         self.study_id = self.storage.get_study_id_from_name(config.study)
+        if create and self.optuna_study.metric_names is None:
+            # The objective's name, where optuna-dashboard and Optuna's plots show it (a public
+            # API Optuna still marks experimental: its warning would only alarm a user).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self.optuna_study.set_metric_names([OBJECTIVE])
         self._check_choices()
 
     @property
