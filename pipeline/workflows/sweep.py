@@ -305,7 +305,7 @@ def plan(sweep: Sweep) -> str:
 
 class SweepBar(tqdm):
     """The sweep's bar: finished trials of the grid and the replicates planned, and the best
-    value so far."""
+    value so far with the phase of its trial (a replicate's lucky seed is no grid choice)."""
 
     def __init__(self, sweep: Sweep, desc: str):
         config = sweep.config.sweep
@@ -316,5 +316,6 @@ class SweepBar(tqdm):
     def update_from(self, study: studies.Study) -> None:
         if (finished := studies.finished_count(study)) != self.n:
             self.n = finished
-            self.set_postfix(best=f"{studies.best_value(study):.4f}")
+            value, phase = studies.best_value(study)
+            self.set_postfix(best=f"{value:.4f} ({phase})" if phase else "none yet")
             self.refresh()

@@ -77,9 +77,14 @@ def running_count(study: Study) -> int:
     return len(trials(study, TrialState.RUNNING))
 
 
-def best_value(study: Study) -> float:
-    """The highest value of a completed trial; NaN before one has completed."""
-    return max((t.value for t in trials(study, TrialState.COMPLETE)), default=float("nan"))
+def best_value(study: Study) -> tuple[float, str]:
+    """The highest value of a completed trial and the phase of that trial; (NaN, "") before
+    one has completed."""
+    done = trials(study, TrialState.COMPLETE)
+    if not done:
+        return float("nan"), ""
+    best = max(done, key=lambda t: t.value)
+    return best.value, phase(best)
 
 
 def open_points(study: Study) -> list[dict]:

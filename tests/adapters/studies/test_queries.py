@@ -21,7 +21,8 @@ def test_an_empty_study_holds_nothing(make_study):
     study = make_study()
     assert studies.trials(study) == [] and studies.counts(study) == {}
     assert studies.finished_count(study) == studies.running_count(study) == 0
-    assert math.isnan(studies.best_value(study))
+    value, phase = studies.best_value(study)
+    assert math.isnan(value) and phase == ""
     assert studies.open_points(study) == study.config.grid
     assert studies.best_trials(study) == {}
 
@@ -37,7 +38,7 @@ def test_what_a_study_holds_as_its_trials_finish(make_study):
     assert studies.finished_count(study) == 3 and studies.running_count(study) == 1
     assert [t.number for t in studies.trials(study, TrialState.RUNNING)] == [running.number]
     assert len(studies.trials(study, *studies.FINISHED)) == 3
-    assert studies.best_value(study) == 0.8
+    assert studies.best_value(study) == (0.8, "grid")
     assert studies.open_points(study) == [{"activation": "tanh", "lr": 0.01}]
     assert studies.best_trials(study) == {
         "relu": studies.BestTrial("relu", 0.1, 0.8, "run-0", 0),
