@@ -160,7 +160,14 @@ def test_a_training_run_records_system_metrics_until_it_ends(workdir, splits, mo
     tracker = tracking.Tracker("test-exp", DEFAULT_TRACKING_URI)
     with training_run(tracker, CONFIG, splits, {}) as run:
         result = training.train(CONFIG, splits, run, progress=False)
-        time.sleep(0.5)
+        # The sampler logs as the run goes: wait for two samples of each (a loaded machine may
+        # take longer than a few intervals), not a fixed time.
+        deadline = time.monotonic() + 30
+        keys = ("system/cpu_utilization_percentage", "system/system_memory_usage_megabytes")
+        while time.monotonic() < deadline and any(
+            len(tracker.client.get_metric_history(run.run_id, key)) < 2 for key in keys
+        ):
+            time.sleep(0.1)
         run.log_result(result)
     finished = tracker.client.get_run(run.run_id)
     assert finished.info.status == "FINISHED" and mlflow.active_run() is None
