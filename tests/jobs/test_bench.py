@@ -1,6 +1,7 @@
 """The benchmark's plumbing (not its speed: speed claims live in `make bench`'s own output)."""
 
 import json
+import math
 import os
 
 import pytest
@@ -63,7 +64,18 @@ def test_a_bench_run_measures_every_figure(workdir):
         assert key in figures, key
     assert set(figures["activation_epoch_ratio"]) == {"sigmoid", "tanh", "elu", "swish"}
     assert set(figures["optimizer_epoch_s"]) == {"sgd", "adam", "adamw"}
-    assert figures["optimizer_epoch_s"]["sgd"] == figures["activation_epoch_s"]["relu"]
+    # Each derived figure is what its parts give, and every time a positive finite number.
+    epochs = figures["activation_epoch_s"]
+    for name, ratio in figures["activation_epoch_ratio"].items():
+        assert ratio == pytest.approx(epochs[name] / epochs["relu"]), name
+    assert figures["roofline_epoch_s"] == pytest.approx(
+        figures["epoch_gflop"] / figures["sgemm_gflops"]
+    )
+    assert figures["epoch_probe_fraction"] == pytest.approx(
+        figures["epoch_probe_s"] / figures["pipeline_epoch_s"]
+    )
+    seconds = [*epochs.values(), *figures["optimizer_epoch_s"].values(), figures["bare_epoch_s"]]
+    assert all(0 < value < math.inf for value in seconds)
     assert figures["device"] == "cpu" and all(
         figures[k] > 0 for k in ("seed_style_epoch_s", "pipeline_epoch_s", "bare_epoch_s")
     )
