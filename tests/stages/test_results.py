@@ -7,7 +7,7 @@ import pytest
 from pipeline.adapters import tracking
 from pipeline.cli.main import main
 from pipeline.core.config import DEFAULT_TRACKING_URI
-from pipeline.stages import results, study_report
+from pipeline.stages import results, statistics, study_report
 from tests.conftest import one_line
 from tests.sweeps import run_row, run_sweep, write_config
 
@@ -130,6 +130,31 @@ def test_a_report_before_any_trial_has_run_says_so_in_one_line(workdir, capsys):
     err = one_line(capsys.readouterr().err)
     assert "no training runs of sweep 'tiny' yet; run `make sweep` first" in err
     assert not (workdir / "reports").exists()
+
+
+def test_the_grid_and_the_answer_choose_on_validation_where_test_ranks_otherwise():
+    """Test accuracy ranks every choice the other way round: the lr chosen, the replicates kept
+    and the study's leader all follow validation."""
+    replicate = {"state": "COMPLETE", "phase": "replicate"}
+    rows = [
+        run_row(0.01, 0.90, 0.9, test_acc=0.70),
+        run_row(0.1, 0.85, 0.9, test_acc=0.95),
+        run_row(0.01, 0.80, 0.8, activation="tanh", test_acc=0.99),
+        *(run_row(0.01, 0.90, None, seed=s, test_acc=0.70, **replicate) for s in (43, 44, 45)),
+        *(run_row(0.1, 0.85, None, seed=s, test_acc=0.99, **replicate) for s in (43, 44, 45)),
+    ]
+    rows += [
+        run_row(0.01, 0.80, None, seed=s, activation="tanh", test_acc=0.99, **replicate)
+        for s in (43, 44, 45)
+    ]
+    runs = pd.DataFrame(rows)
+    table = results.results_table(runs, ("relu", "tanh")).set_index("activation")
+    assert table.loc["relu", "best_lr"] == 0.01 and table.loc["relu", "test_acc"] == 0.70
+    best = {a: {"lr": table.loc[a, "best_lr"]} for a in ("relu", "tanh")}
+    answer = results.answer_runs(results.replicate_runs(runs, best), ("relu", "tanh"), ("lr",))
+    assert set(answer.loc[answer["activation"] == "relu", "test_acc"]) == {0.70}
+    summary = statistics.replicate_summary(answer, None)
+    assert statistics.leader(summary) == "relu", "tanh tests higher, validates lower"
 
 
 def test_the_table_is_built_from_the_runs_frame_alone():
