@@ -5,6 +5,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from matplotlib.collections import PathCollection
@@ -107,6 +108,14 @@ accuracies = st.floats(0.0, 1.0, allow_nan=False, allow_subnormal=False)
 @settings(deadline=None, max_examples=5)
 @given(st.lists(accuracies, min_size=0, max_size=4))
 def test_the_static_figure_draws_any_number_of_seeds(seeds):
+    """Each seed one point, where it lies, and the axis always spanning every one of them."""
     values = {"relu": dict(enumerate(seeds))}
     mean = float(np.mean(seeds)) if seeds else math.nan
-    static.close(static.accuracy_intervals(values, {"relu": mean}, {"relu": (math.nan, math.nan)}))
+    figure = static.accuracy_intervals(values, {"relu": mean}, {"relu": (math.nan, math.nan)})
+    [ax] = figure.axes
+    points = ax.collections[0].get_offsets()
+    assert len(points) == len(seeds)
+    assert sorted(np.asarray(points)[:, 1]) == pytest.approx(sorted(seeds))
+    bottom, top = ax.get_ylim()
+    assert all(bottom <= seed <= top for seed in seeds)
+    static.close(figure)
