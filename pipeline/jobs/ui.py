@@ -9,6 +9,9 @@ from pipeline.core import environment
 from pipeline.core.job_config import ServerConfig
 
 COMPARISON_VIEW = "compare-activations"
+# Which data and which study a run belongs to first: a 3-class study's 98% is no Fashion-MNIST
+# figure, and the table sorts every run of the experiment together.
+COMPARISON_CONTEXT = ("params.`dataset`", "tags.`sweep`")
 COMPARISON_PARAMS = ("activation", "lr")
 COMPARISON_METRICS = ("best_val_acc", "val_acc", "test_acc")
 # How a run ended, at a glance: Optuna's state of a trial (COMPLETE, PRUNED, FAIL; MLflow calls
@@ -40,20 +43,27 @@ def comparison_view_state() -> dict:
     metrics = [f"metrics.`{name}`" for name in COMPARISON_METRICS]
     tags = [f"tags.`{name}`" for name in COMPARISON_TAGS]
     return {
-        "selectedColumns": ["attributes.`Models`", *params, *metrics, *tags],
+        "selectedColumns": ["attributes.`Models`", *COMPARISON_CONTEXT, *params, *metrics, *tags],
         # Unless given an order, the UI groups columns as metrics, params, tags, and the tags
         # start past the right edge of a 1500-pixel window. What a run is, how well it did and
         # how it ended come first; the UI's own columns (name, start, duration) are always there.
         "columnOrder": [
             "attributes.`Run Name`",
             "runDateAndNestInfo",
+            *COMPARISON_CONTEXT,
             *params,
             *metrics,
             *tags,
             "attributes.`Models`",
             "duration",
         ],
-        "columnWidths": {"params.`lr`": 80, "tags.`trial_state`": 110, "tags.`at_chance`": 90},
+        "columnWidths": {
+            "params.`dataset`": 105,
+            "tags.`sweep`": 70,
+            "params.`lr`": 80,
+            "tags.`trial_state`": 105,
+            "tags.`at_chance`": 85,
+        },
         "orderByKey": "metrics.`best_val_acc`",
         "orderByAsc": False,
         "runsHiddenMode": "SHOW_ALL",  # charts draw every run, not the UI's default first ten

@@ -118,6 +118,8 @@ def test_ui_execs_mlflow_on_the_project_store_on_loopback(store, monkeypatch, ca
     state = json.loads(saved["state"])
     assert saved["name"] == "Compare activations"
     assert {
+        "params.`dataset`",
+        "tags.`sweep`",
         "params.`activation`",
         "params.`lr`",
         "metrics.`val_acc`",
@@ -219,7 +221,8 @@ def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
     expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
     for genai in ("Judges", "Evaluation runs", "Prompts", "Agent versions"):
         expect(page.get_by_role("link", name=genai, exact=True)).to_have_count(0)
-    columns = ["params.`activation`", "params.`lr`", "metrics.`val_acc`", "metrics.`test_acc`"]
+    columns = ["params.`dataset`", "tags.`sweep`", "params.`activation`", "params.`lr`"]
+    columns += ["metrics.`val_acc`", "metrics.`test_acc`"]
     for column in [*columns, "tags.`trial_state`", "tags.`at_chance`"]:
         header = page.locator(f'.ag-header-cell[col-id="{column}"]')
         expect(header).to_have_text(column.split("`")[1])
@@ -228,6 +231,8 @@ def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
     for trial in store.trials:
         expect(page.get_by_role("link", name=trial.name, exact=True)).to_be_visible()
         expect(row(page, trial.run_id, "params.`activation`")).to_have_text(trial.activation)
+        expect(row(page, trial.run_id, "params.`dataset`")).to_have_text("fashion-mnist")
+        expect(row(page, trial.run_id, "tags.`sweep`")).to_have_text("tiny")
         expect(row(page, trial.run_id, "tags.`trial_state`")).to_have_text("COMPLETE")
         shown = row(page, trial.run_id, "metrics.`val_acc`").inner_text()
         assert shows_number(shown, trial.val_acc), (trial.name, shown, trial.val_acc)
