@@ -56,5 +56,7 @@ def run(job: DashboardConfig) -> int:
     print(
         f"Optuna dashboard on {base} for study {config.study!r} in {redact(url)} (Ctrl-C stops it)"
     )
-    print(f"url={base}/dashboard/", flush=True)
+    study_id = studies.local_study_id(url, config.study)
+    page = f"studies/{study_id}" if study_id is not None else ""
+    print(f"url={base}/dashboard/{page}", flush=True)
     return servers.exec_server(argv, environment.child_environment())

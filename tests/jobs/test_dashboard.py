@@ -75,7 +75,7 @@ def test_dashboard_execs_the_venvs_optuna_dashboard_on_the_sweeps_storage(
     options = dict(zip(argv[2::2], argv[3::2], strict=True))
     assert options == {"--host": "127.0.0.1", "--port": str(port), "--server": "wsgiref"}
     out = capsys.readouterr().out
-    assert f"url=http://127.0.0.1:{port}/dashboard/\n" in out
+    assert f"url=http://127.0.0.1:{port}/dashboard/studies/1\n" in out, "the study's own page"
     assert "study 'watched' in sqlite:///sweeps/watched.db" in out
 
 
@@ -173,9 +173,9 @@ def test_watching_the_sweep_live_in_the_dashboard(study, served, page, tmp_path)
     trials = study.load().trials
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 4
 
-    # The URL `make dashboard` prints lists the study; its page shows the best trial.
+    # The URL `make dashboard` prints opens the study's own page, with its best trial.
+    assert served.endswith("/dashboard/studies/1")
     page.goto(served, wait_until="domcontentloaded")
-    page.get_by_text(f"1. {study.name}", exact=True).click()
     expect(page.get_by_text(f"{study.name} (id=1)", exact=True)).to_be_visible()
     best = max(trials, key=lambda t: t.value)
     expect(page.get_by_text(f"Best Trial (number={best.number})")).to_be_visible()

@@ -73,6 +73,19 @@ def open_storage(url: str, heartbeat_interval: int, on_orphan: OnOrphan) -> Base
         raise _unreachable(url, error) from None
 
 
+def local_study_id(url: str, study: str) -> int | None:
+    """The id optuna-dashboard's pages use for a study in a local storage file; None for a
+    server's storage (not reached just to make a link) or a file that does not hold the study."""
+    path = storage_file(url)
+    if path is None or not path.is_file():
+        return None
+    try:
+        storage = open_storage(url, heartbeat_interval=60, on_orphan=lambda *_: None)
+        return storage.get_study_id_from_name(study)
+    except (KeyError, PipelineError, ValueError):
+        return None
+
+
 def _unreachable(url: str, error: Exception) -> PipelineError:
     """The one line for a storage server that cannot be used: no driver, or no answer."""
     if isinstance(error, ImportError):  # Optuna wraps the driver's ModuleNotFoundError
