@@ -210,7 +210,7 @@ STAGES = {
         "bench:run",
         job_cfg.BenchConfig,
         (
-            flag("--rounds", type=typed("rounds", int), help="measured rounds (default 4)"),
+            flag("--rounds", type=typed("rounds", int), help="measured rounds (default 5)"),
             flag("--out", help="folder for bench.md and bench.json (default: reports)"),
             flag("--seed-table", action=argparse.BooleanOptionalAction, help=SEED_TABLE),
             DEVICE,

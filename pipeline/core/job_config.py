@@ -88,7 +88,7 @@ class SweepJobConfig(JobConfig):
 
 
 class BenchConfig(JobConfig):
-    rounds: StrictInt = between(1, limits.MAX_ROUNDS, 4)
+    rounds: StrictInt = between(1, limits.MAX_ROUNDS, 5)
     out: Annotated[Path, BeforeValidator(folder_check("out"))] = Path("reports")
     device: Device = "auto"
     seed_table: bool | None = None  # None: on a GPU only

@@ -6,6 +6,7 @@ live here as ratios, never in a timed test.
 """
 
 import math
+import statistics
 import sys
 import tempfile
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.files import atomic_write_text
 from pipeline.core.job_config import BenchConfig
 from pipeline.stages import timings
-from pipeline.stages.bench_report import Bench
+from pipeline.stages.bench_report import UNTRACKED, Bench
 
 COMPARED_ACTIVATIONS = ("sigmoid", "tanh", "elu", "swish")
 COMPARED_OPTIMIZERS = ("adam", "adamw")  # against the seed's SGD, on ReLU
@@ -88,7 +89,7 @@ def tracked_epoch_measure(splits: data.Splits, store: Path, notes: list[str]) ->
         from pipeline.adapters import tracking
         from pipeline.workflows import tracked_timings
     except ImportError:
-        notes.append("mlflow is not installed here: (b) ran without tracking")
+        notes.append(f"{UNTRACKED}: (b) ran without tracking")
         return lambda: timings.pipeline_epoch(splits, timings.CONFIG)
     tracker = tracking.Tracker("bench", tracked_timings.store_uri(store))
     return lambda: tracked_timings.tracked_epoch(splits, timings.CONFIG, tracker)
@@ -97,7 +98,8 @@ def tracked_epoch_measure(splits: data.Splits, store: Path, notes: list[str]) ->
 def epoch_figures(
     splits: data.Splits, store: Path, rounds: int, notes: list[str], log: Callable
 ) -> dict:
-    medians = timings.interleaved(epoch_measures(splits, store, notes), rounds, log)
+    samples = timings.interleaved(epoch_measures(splits, store, notes), rounds, log)
+    medians = {name: statistics.median(values) for name, values in samples.items()}
     device = splits.device
     f = {
         "seed_style_epoch_s": medians["seed_style"],
@@ -117,6 +119,7 @@ def epoch_figures(
     f["activation_epoch_s"] = {name: medians[name] for name in names}
     f["activation_epoch_ratio"] = {a: medians[a] / medians["relu"] for a in COMPARED_ACTIVATIONS}
     f["optimizer_epoch_s"] = {"sgd": medians["relu"]} | {o: medians[o] for o in COMPARED_OPTIMIZERS}
+    f["epoch_samples_s"] = samples  # each round's figure: the spreads and paired ratios
     return f
 
 
@@ -127,7 +130,8 @@ def stacked_figures(splits: data.Splits, log: Callable[[str], None]) -> dict:
         f"stack_{k}": partial(timings.stacked_epoch_s, splits, k) for k in timings.STACK_SIZES
     }
     single = partial(timings.single_trials_epoch_s, splits)
-    medians = timings.interleaved({"single": single, **measures}, 1, log)
+    samples = timings.interleaved({"single": single, **measures}, 1, log)
+    medians = {name: values[0] for name, values in samples.items()}  # one round: its figure
     rates = {k: k / medians[f"stack_{k}"] for k in timings.STACK_SIZES}
     return {
         "stacked_trial_epochs_per_s": rates,

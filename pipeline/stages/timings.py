@@ -187,15 +187,16 @@ def pipeline_epoch(splits: data.Splits, config: TrainConfig) -> float:
 
 def interleaved(
     measures: dict[str, Callable[[], float]], rounds: int, log: Callable[[str], None]
-) -> dict[str, float]:
-    """Median seconds of each measure over `rounds`, after one warm-up round. Rounds visit every
-    measure in turn, so a slow spell of a shared machine falls on all of them alike."""
+) -> dict[str, list[float]]:
+    """Seconds of each measure in each of `rounds` rounds, after one warm-up round (dropped).
+    Rounds visit every measure in turn, so a slow spell of a shared machine falls on all of
+    them alike, and the same round's figures make a paired ratio."""
     times: dict[str, list[float]] = {name: [] for name in measures}
     for round_index in range(rounds + 1):
         log(f"round {round_index} of {rounds} (0 is the warm-up)")
         for name, measure in measures.items():
             times[name].append(measure())
-    return {name: median_after_warmup(values) for name, values in times.items()}
+    return {name: values[1:] for name, values in times.items()}
 
 
 def epoch_probe_s(splits: data.Splits, repeats: int = 5) -> float:
