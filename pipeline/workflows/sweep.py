@@ -144,8 +144,11 @@ def check_same_store(study: studies.Study, job: SweepJobConfig) -> None:
     before anything is written, saying so and the two ways out."""
     config, parent = job.sweep, study.attr(PARENT_RUN)
     uri = tracking.resolve_uri(job.tracking_uri)
-    if parent is None or tracking.run_experiment(uri, parent) == config.experiment:
+    experiment, deleted = tracking.run_experiment(uri, parent) if parent else (None, False)
+    if parent is None or (experiment == config.experiment and not deleted):
         return
+    if experiment is not None:
+        _moved_or_deleted(study, job, parent, experiment, deleted)
     recorded, here = study.attr(STORE), redact(uri)
     if recorded and recorded != here:
         where = f" in {recorded}"
@@ -157,6 +160,25 @@ def check_same_store(study: studies.Study, job: SweepJobConfig) -> None:
         f"{config.experiment!r} of {here} has no such run; either {back}, or start the study "
         f"afresh in this store ({_delete(study)}, or give `study:` in {job.config_path} a new "
         "name)"
+    )
+
+
+def _moved_or_deleted(
+    study: studies.Study, job: SweepJobConfig, parent: str, experiment: str, deleted: bool
+) -> None:
+    """The store has the study's parent run, but deleted (`mlflow runs delete`) or in another
+    experiment (one renamed with `mlflow experiments rename`): say which, and how back."""
+    name = job.sweep.study
+    if deleted:
+        raise PipelineError(
+            f"study {name!r} logs to MLflow parent run {parent}, which is deleted; restore it "
+            f"(`mlflow runs restore --run-id {parent}`, with MLFLOW_TRACKING_URI set to this "
+            f"store), or start the study afresh ({_delete(study)})"
+        )
+    raise PipelineError(
+        f"study {name!r} logs to MLflow parent run {parent} in experiment {experiment!r}, not "
+        f"{job.sweep.experiment!r} (renamed?); give `experiment: {experiment}` in "
+        f"{job.config_path}, or rename the experiment back"
     )
 
 

@@ -137,22 +137,21 @@ def latest_trained_runs(
     return found
 
 
-def run_experiment(uri: str, run_id: str) -> str | None:
-    """The name of the experiment that holds `run_id` in the store at `uri`; None where the store
-    does not have it (or has it deleted). Creates nothing: a SQLite store that does not exist
-    yet is not made to answer."""
+def run_experiment(uri: str, run_id: str) -> tuple[str | None, bool]:
+    """The name of the experiment that holds `run_id` in the store at `uri` (None where the
+    store does not have it) and whether the run is deleted (`mlflow runs delete`). Creates
+    nothing: a SQLite store that does not exist yet is not made to answer."""
     database = sqlite_database(uri)
     if database and not database.is_file():
-        return None
+        return None, False
     client = MlflowClient(uri)
     try:
         run = client.get_run(run_id)
-        if run.info.lifecycle_stage == "deleted":
-            return None
-        return client.get_experiment(run.info.experiment_id).name
+        name = client.get_experiment(run.info.experiment_id).name
+        return name, run.info.lifecycle_stage == "deleted"
     except MlflowException as error:
         if error.error_code == "RESOURCE_DOES_NOT_EXIST":
-            return None
+            return None, False
         raise PipelineError(
             f"tracking store {redact(uri)} failed: {first_line(error.message)}"
         ) from None
