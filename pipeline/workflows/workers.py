@@ -10,12 +10,14 @@ from pathlib import Path
 from pipeline.adapters import studies
 from pipeline.core import environment, interrupts
 from pipeline.core.errors import PipelineError
+from pipeline.workflows import trials
 from pipeline.workflows.sweep import Sweep, SweepBar
 
 
 def run_workers(sweep: Sweep, workers: int) -> list[str]:
     """Start `workers` worker processes on the prepared study, follow them with one bar, and
-    return a warning per worker that died while the others still finished the study."""
+    return a warning per worker that died while the others (or, where they had ended first,
+    this process) still finished the study."""
     job = sweep.config
     log_dir = studies.SWEEPS_DIR / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -42,12 +44,19 @@ def run_workers(sweep: Sweep, workers: int) -> list[str]:
         for index, process in enumerate(processes)
         if process.returncode != 0
     ]
-    unfinished = studies.open_points(sweep.study) or studies.missing_replicates(
-        sweep.study, retry_failed=True
-    )
-    if died and unfinished:
+    if died and len(died) < len(processes) and _unfinished(sweep):
+        # The others ended before the dead worker's trial was failed and queued again (its
+        # heartbeat had not gone stale yet): this process trains what is left. Where every
+        # worker died, it does not: the cause may well kill it too.
+        trials.work(sweep)
+    if died and _unfinished(sweep):
         raise PipelineError(f"{died[0]}; rerun the sweep to resume")
     return died
+
+
+def _unfinished(sweep: Sweep) -> bool:
+    study = sweep.study
+    return bool(studies.open_points(study) or studies.missing_replicates(study, retry_failed=True))
 
 
 def _start(sweep: Sweep, workers: int, log: Path) -> subprocess.Popen:
