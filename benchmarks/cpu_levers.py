@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from pipeline.core.model import build_model
+from pipeline.stages import timings
 
 BATCH, STEPS = 64, 200
 SATURATING = 150.0  # the inputs' scale that saturates the first sigmoid layer (see main)
@@ -54,17 +55,6 @@ def with_denormals(flush: bool, measure: Callable[[], float]) -> Callable[[], fl
     return run
 
 
-def interleaved(pair: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
-    """Each measure's seconds over `repeats` rounds, the two taking turns, after a warm-up."""
-    times: dict[str, list[float]] = {name: [] for name in pair}
-    for round_index in range(repeats + 1):
-        for name, measure in pair.items():
-            value = measure()
-            if round_index:
-                times[name].append(value)
-    return times
-
-
 def report(title: str, times: dict[str, list[float]]) -> None:
     (a, a_times), (b, b_times) = times.items()
     print(f"{title}: {len(a_times)} interleaved rounds after a warm-up, µs per step")
@@ -90,7 +80,10 @@ def main() -> None:
         "fused": with_denormals(True, steps("relu", fused=True)),
         "foreach": with_denormals(True, steps("relu", foreach=True)),
     }
-    report("SGD step (relu), fused kernel against foreach", interleaved(sgd, args.repeats))
+    report(
+        "SGD step (relu), fused kernel against foreach",
+        timings.interleaved(sgd, args.repeats, log=lambda _: None),
+    )
     # Saturated: first-layer pre-activations of std ~87, so many of sigmoid's derivatives
     # (about e^-|z|) fall below float32's smallest normal number, as in a saturated network.
     denormals = {
@@ -98,7 +91,7 @@ def main() -> None:
         "kept": with_denormals(False, steps("sigmoid", SATURATING, fused=True)),
     }
     title = "saturated sigmoid step, denormals flushed against kept"
-    report(title, interleaved(denormals, args.repeats))
+    report(title, timings.interleaved(denormals, args.repeats, log=lambda _: None))
 
 
 if __name__ == "__main__":

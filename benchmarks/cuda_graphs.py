@@ -12,6 +12,7 @@ Not a test: figures depend on the GPU and its load.
 import argparse
 import statistics
 import sys
+from functools import partial
 
 import torch
 
@@ -38,12 +39,8 @@ def main() -> int:
         print("no CUDA device here: CUDA graphs run only on a GPU; nothing measured")
         return 0
     splits = data.load_splits(args.data_dir, device="cuda")
-    times: dict[str, list[float]] = {"graph": [], "eager": []}
-    for round_index in range(args.repeats + 1):
-        for name in times:
-            value = epoch_s(splits, cuda_graphs=name == "graph")
-            if round_index:
-                times[name].append(value)
+    measures = {name: partial(epoch_s, splits, name == "graph") for name in ("graph", "eager")}
+    times = timings.interleaved(measures, args.repeats, log=lambda _: None)
     print(f"{torch.cuda.get_device_name()}: an epoch of the training stage, s")
     for name, values in times.items():
         print(f"  {name:<6} {statistics.median(values):.3f}  [{min(values):.3f}-{max(values):.3f}]")

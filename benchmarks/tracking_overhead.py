@@ -11,12 +11,14 @@ figures depend on the machine and its load.
 """
 
 import argparse
+import functools
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 from pipeline.adapters import tracking
+from pipeline.stages import timings
 
 
 def one_run(tracker: tracking.Tracker, system_metrics: bool, hold: float) -> float:
@@ -38,18 +40,17 @@ def main() -> None:
         uri = f"sqlite:///{Path(directory) / 'mlflow.db'}"
         with tracking.using_store(uri):
             tracker = tracking.Tracker("overhead", uri)
-            times: dict[bool, list[float]] = {True: [], False: []}
-            for round_index in range(args.repeats + 1):
-                for on in (True, False):
-                    value = one_run(tracker, on, args.hold)
-                    if round_index:
-                        times[on].append(value)
+            measures = {
+                label: functools.partial(one_run, tracker, label == "on", args.hold)
+                for label in ("on", "off")
+            }
+            times = timings.interleaved(measures, args.repeats, log=lambda _: None)
     print(f"a run opened and closed, {args.repeats} interleaved rounds after a warm-up, s")
-    for on, values in times.items():
-        label = "system metrics on" if on else "system metrics off"
+    for label, values in times.items():
+        label = f"system metrics {label}"
         median = statistics.median(values)
         print(f"  {label:<20} {median:.3f}  [{min(values):.3f}-{max(values):.3f}]")
-    added = statistics.median(times[True]) - statistics.median(times[False])
+    added = statistics.median(times["on"]) - statistics.median(times["off"])
     print(f"  on - off: {added:+.3f} s a run (difference of medians)")
 
 

@@ -36,6 +36,7 @@ DEFAULT_HIDDEN_SIZES = (512, 256, 256, 128)  # the seed's MLP: 784-512-256-256-1
 DEFAULT_SWEEP = "sweeps/activations.yaml"
 DEFAULT_STUDY = "activations"  # the study of DEFAULT_SWEEP
 DEFAULT_MODEL_URI = f"models:/{DEFAULT_STUDY}@champion"  # the default study's champion
+OBJECTIVE = "val_acc"  # a trial's value, Optuna's metric name, what the registry's rule ranks by
 # How a study ranks its configurations and picks the model each alias holds (report and
 # registry alike; adapters/studies/choices.py).
 REGISTRY_RULE = (

@@ -2,16 +2,16 @@
 per activation on that activation's choice under the study's rule, and @champion on the best of
 them. An alias moves only when the rule's new choice wins; a rerun that ties keeps the holder."""
 
+import functools
 from dataclasses import dataclass
 
 from pipeline.adapters import studies, tracking
 from pipeline.core.activations import model_alias
-from pipeline.core.config import REGISTRY_RULE, study_model
+from pipeline.core.config import OBJECTIVE, REGISTRY_RULE, study_model
 from pipeline.core.data import DataSource
 from pipeline.core.datasets import display_name
 
 CHAMPION = "champion"
-METRIC = "val_acc"  # what the rule ranks by: the objective of every study
 
 
 @dataclass(frozen=True)
@@ -60,13 +60,14 @@ def moves(choice: studies.Choice, held: studies.Choice | None, held_run: str | N
 def _place(
     tracker: tracking.Tracker,
     study: studies.Study,
+    scored: list[studies.Choice],
     alias: str,
     choice: studies.Choice,
     source: DataSource,
 ) -> Registered:
     name = study_model(study.config.study)
     version, holder = tracking.alias_holder(tracker, name, alias) or (None, None)
-    held = studies.configuration_of(study, holder) if holder else None
+    held = studies.configuration_of(scored, holder) if holder else None
     if not moves(choice, held, holder):
         return Registered(name, alias, version, holder, held, moved=False)
     tags = {
@@ -84,11 +85,13 @@ def register_study(
 ) -> list[Registered]:
     """Put each activation's choice, and the champion, on the study's aliases (where they win);
     describe the study's registered model. What each alias holds afterwards."""
-    chosen = studies.choices(study)
+    scored = studies.configurations(study)  # read once: every alias is judged on the same
+    chosen = studies.choices(study, scored)
     if not chosen:
         return []
-    placed = [_place(tracker, study, model_alias(a), c, source) for a, c in chosen.items()]
-    placed.append(_place(tracker, study, CHAMPION, studies.champion(chosen), source))
+    place = functools.partial(_place, tracker, study, scored, source=source)
+    placed = [place(model_alias(a), c) for a, c in chosen.items()]
+    placed.append(place(CHAMPION, studies.champion(chosen)))
     name, study_name = study_model(study.config.study), study.config.study
     description = (
         f"The models of study {study_name!r} on {display_name(source.name)}: @<activation> is each "
@@ -96,6 +99,6 @@ def register_study(
         f"{REGISTRY_RULE}. An alias moves only when a rerun or extension of the study makes "
         "another choice win; other studies register models of their own."
     )
-    tags = {"study": study_name, "rule": REGISTRY_RULE, "metric": METRIC, "dataset": source.name}
+    tags = {"study": study_name, "rule": REGISTRY_RULE, "metric": OBJECTIVE, "dataset": source.name}
     tracking.describe_model(tracker, name, description, tags)
     return placed

@@ -15,7 +15,13 @@ Callers import the package and call its functions on a `Study`:
 `studies.claim(study, 2)`, `studies.best_trials(study)`, `studies.static_figures(study)`.
 """
 
-from pipeline.adapters.studies.choices import Choice, champion, choices, configuration_of
+from pipeline.adapters.studies.choices import (
+    Choice,
+    champion,
+    choices,
+    configuration_of,
+    configurations,
+)
 from pipeline.adapters.studies.figures import interactive_figures, interactive_plots, static_figures
 from pipeline.adapters.studies.logs import configure_logging
 from pipeline.adapters.studies.pruner import PerActivationMedianPruner, make_pruner
@@ -80,6 +86,7 @@ __all__ = [
     "choices",
     "claim",
     "configuration_of",
+    "configurations",
     "configure_logging",
     "counts",
     "fail_orphans",

@@ -72,11 +72,11 @@ def configurations(study: Study) -> list[Choice]:
     return scored
 
 
-def choices(study: Study) -> dict[str, Choice]:
-    """Each activation's choice under the rule, in the study's order of activations; of equal
-    scores, the configuration seen first."""
+def choices(study: Study, scored: list[Choice]) -> dict[str, Choice]:
+    """Each activation's choice among `scored` (its `configurations`), in the study's order of
+    activations; of equal scores, the configuration seen first."""
     best: dict[str, Choice] = {}
-    for choice in configurations(study):
+    for choice in scored:
         held = best.get(choice.activation)
         if held is None or choice.score > held.score:
             best[choice.activation] = choice
@@ -88,10 +88,10 @@ def champion(chosen: dict[str, Choice]) -> Choice:
     return max(chosen.values(), key=lambda choice: choice.score)
 
 
-def configuration_of(study: Study, run_id: str) -> Choice | None:
-    """The scored configuration a run belongs to (None: a run the rule does not score, such as
-    a grid trial of an activation that has replicates, or a run of another study)."""
-    for choice in configurations(study):
+def configuration_of(scored: list[Choice], run_id: str) -> Choice | None:
+    """The configuration of `scored` a run belongs to (None: a run the rule does not score, such
+    as a grid trial of an activation that has replicates, or a run of another study)."""
+    for choice in scored:
         if run_id in choice.runs:
             return choice
     return None

@@ -25,12 +25,10 @@ from pipeline.adapters.studies.storage import (
     study_lock,
 )
 from pipeline.core.activations import NAMES, is_custom
-from pipeline.core.config import REFERENCE, REPLICATE, TrainConfig
+from pipeline.core.config import OBJECTIVE, REFERENCE, REPLICATE, TrainConfig
 from pipeline.core.errors import PipelineError
 from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import redact
-
-OBJECTIVE = "val_acc"  # each trial's value: its best validation accuracy
 
 
 class Study:

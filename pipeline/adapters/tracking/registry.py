@@ -98,13 +98,8 @@ def alias_holder(tracker: Tracker, name: str, alias: str) -> tuple[str, str] | N
 
 def registered_runs(tracker: Tracker, aliases: tuple[str, ...], name: str) -> dict[str, str]:
     """alias -> run id of the version it points to (aliases that do not exist: left out)."""
-    found = {}
-    for alias in aliases:
-        try:
-            found[alias] = tracker.client.get_model_version_by_alias(name, alias).run_id
-        except MlflowException:
-            continue
-    return found
+    holders = {alias: alias_holder(tracker, name, alias) for alias in aliases}
+    return {alias: held[1] for alias, held in holders.items() if held is not None}
 
 
 def _registered(model_uri: str) -> tuple[str, str] | None:
