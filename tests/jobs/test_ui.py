@@ -11,10 +11,13 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipeline.cli.main import main
 from pipeline.core import data
 from pipeline.core.model import CHECKPOINT_CONFIG
+from pipeline.jobs.ui import dataset_filter, view_key
 from tests.browser import needs_browser
 from tests.conftest import isolate, one_line, run_cli
 from tests.services import free_port, serving, taken_port
@@ -108,15 +111,16 @@ def test_ui_execs_mlflow_on_the_project_store_on_loopback(store, monkeypatch, ca
     url = re.search(r"^url=(\S+)$", capsys.readouterr().out, re.M).group(1)
     assert url == (
         f"http://127.0.0.1:{port}/#/experiments/{store.experiment_id}/runs"
-        "?viewStateShareKey=compare-activations&workflowType=machine_learning"
+        "?viewStateShareKey=compare-fashion-mnist&workflowType=machine_learning"
     )
 
-    # The saved view the URL opens: the comparison columns, best run first.
+    # The saved view the URL opens: the comparison columns of Fashion-MNIST's runs, best first.
     client = mlflow.MlflowClient(store.uri)
-    tag = "mlflow.sharedViewState.compare-activations"
+    tag = "mlflow.sharedViewState.compare-fashion-mnist"
     saved = json.loads(client.get_experiment(store.experiment_id).tags[tag])
     state = json.loads(saved["state"])
-    assert saved["name"] == "Compare activations"
+    assert saved["name"] == "Compare activations on Fashion-MNIST"
+    assert state["searchFilter"] == "params.dataset = 'fashion-mnist'"
     assert {
         "params.`dataset`",
         "tags.`sweep`",
@@ -139,6 +143,74 @@ def test_ui_execs_mlflow_on_the_project_store_on_loopback(store, monkeypatch, ca
     assert json.loads(client.get_experiment(store.experiment_id).tags[tag])["name"] == "mine"
     assert started[-1][1][started[-1][1].index("--host") + 1] == "localhost"
     client.set_experiment_tag(store.experiment_id, tag, json.dumps(saved))
+
+
+def log_runs(uri: str, datasets: list[str], experiment: str = "activation-study", start=0) -> str:
+    """One run per dataset, started in this order from `start`, in `experiment` (made if
+    absent); the experiment's id."""
+    client = mlflow.MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    for index, dataset in enumerate(datasets):
+        run = client.create_run(experiment_id, start_time=1_000 + start + index)
+        client.log_param(run.info.run_id, "dataset", dataset)
+        client.set_terminated(run.info.run_id)
+    return experiment_id
+
+
+def test_each_dataset_gets_its_own_view_and_the_newest_opens(workdir, monkeypatch, capsys):
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: None)
+    uri = f"sqlite:///{workdir}/mlflow.db"
+    experiment_id = log_runs(uri, ["fashion-mnist", "digits 3/class", "fashion-mnist"])
+    log_runs(uri, ["digits 3/class"], start=3)  # the newest run: its dataset's view opens first
+    port = free_port()
+    assert main(["ui", "--port", str(port)]) == 0
+
+    out = capsys.readouterr().out
+    base = f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs?viewStateShareKey="
+    [first] = re.findall(r"^url=(\S+)$", out, re.M)
+    key = first.removeprefix(base).split("&")[0]
+    assert re.fullmatch(r"compare-digits-3-class-[0-9a-f]{8}", key)
+    assert f"  runs on Fashion-MNIST: {base}compare-fashion-mnist&" in out
+    tags = mlflow.MlflowClient(uri).get_experiment(experiment_id).tags
+    views = {k: json.loads(v) for k, v in tags.items() if k.startswith("mlflow.sharedViewState.")}
+    assert {name.split(".")[-1] for name in views} == {key, "compare-fashion-mnist"}
+    digits = json.loads(views[f"mlflow.sharedViewState.{key}"]["state"])
+    assert views[f"mlflow.sharedViewState.{key}"]["name"] == "Compare activations on digits 3/class"
+    assert digits["searchFilter"] == "params.dataset = 'digits 3/class'"
+
+
+def test_an_experiment_without_runs_gets_one_unfiltered_view(workdir, monkeypatch, capsys):
+    monkeypatch.setattr(os, "execve", lambda path, argv, env: None)
+    uri = f"sqlite:///{workdir}/mlflow.db"
+    experiment_id = log_runs(uri, [])
+    assert main(["ui", "--port", str(free_port())]) == 0
+    assert "viewStateShareKey=compare-activations&" in capsys.readouterr().out
+    saved = mlflow.MlflowClient(uri).get_experiment(experiment_id).tags
+    state = json.loads(json.loads(saved["mlflow.sharedViewState.compare-activations"])["state"])
+    assert state["searchFilter"] == ""
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.text(
+        st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=20
+    )
+)
+def test_a_views_filter_finds_its_datasets_runs_whatever_the_name(name, workdir):
+    """MLflow's filter strings take no escapes: every name, quotes and all, finds its runs, and
+    a name with one kind of quote or none finds nothing else."""
+    uri = f"sqlite:///{workdir}/mlflow.db"
+    other = name + "x"
+    experiment_id = log_runs(uri, [name, other], experiment=f"e{len(name)}-{abs(hash(name))}")
+    runs = mlflow.MlflowClient(uri).search_runs([experiment_id], dataset_filter(name))
+    found = [r.data.params["dataset"] for r in runs]
+    assert name in found
+    if not ("'" in name and '"' in name):
+        assert found == [name]
+    assert view_key(name).isascii() and " " not in view_key(name)
 
 
 def test_ui_for_an_experiment_not_in_the_store_opens_the_start_page(store, monkeypatch, capsys):
@@ -216,8 +288,17 @@ def test_comparing_the_sweep_in_the_mlflow_ui(store, ui, page, tmp_path):
     page.screenshot(path=tmp_path / "1-nested-trials.png")
 
     # The URL `make ui` prints: the comparison view in the UI's "Model training" mode (its runs
-    # page is "Runs" there, "Training runs" in the GenAI mode), every trial with its values.
+    # page is "Runs" there, "Training runs" in the GenAI mode), every trial with its values and
+    # no run on another dataset, however well it did.
+    client = mlflow.MlflowClient(store.uri)
+    foreign = client.create_run(store.experiment_id, run_name="train-relu-3class").info.run_id
+    client.log_param(foreign, "dataset", "digits-3")
+    client.log_metric(foreign, "best_val_acc", 0.99)
+    client.set_terminated(foreign)
     page.goto(ui, wait_until="domcontentloaded")
+    expect(page.get_by_role("link", name=names[0], exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="train-relu-3class", exact=True)).to_have_count(0)
+    client.delete_run(foreign)
     expect(page.get_by_role("heading", name="Runs", exact=True)).to_be_visible()
     for genai in ("Judges", "Evaluation runs", "Prompts", "Agent versions"):
         expect(page.get_by_role("link", name=genai, exact=True)).to_have_count(0)

@@ -209,19 +209,39 @@ def mark_model_training(client: MlflowClient, experiment: Experiment) -> None:
         client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND, MODEL_TRAINING)
 
 
-def tag_experiment_once(uri: str, experiment: str, key: str, value: str) -> str | None:
-    """The experiment's id, with `key` set to `value` unless it is set already (a user's own
-    change is kept) and its kind model training unless set; None if there is no such
-    experiment."""
+def experiment_datasets(uri: str, experiment: str) -> tuple[str, list[str]] | None:
+    """The experiment's id and the datasets its runs trained on (param `dataset`), newest
+    first; None if there is no such experiment."""
     check_tracking_uri(uri)
     client = MlflowClient(uri)
     try:
         found = client.get_experiment_by_name(experiment)
         if found is None:
             return None
-        if key not in found.tags:
-            client.set_experiment_tag(found.experiment_id, key, value)
+        names: dict[str, None] = {}  # ordered and unique
+        token = None
+        while token != "":
+            page = client.search_runs(
+                [found.experiment_id], order_by=["attributes.start_time DESC"], page_token=token
+            )
+            names.update(
+                dict.fromkeys(r.data.params["dataset"] for r in page if "dataset" in r.data.params)
+            )
+            token = page.token or ""
+    except MlflowException as error:
+        raise PipelineError(f"tracking store {uri} failed: {first_line(error.message)}") from None
+    return found.experiment_id, list(names)
+
+
+def tag_experiment_once(uri: str, experiment_id: str, tags: dict[str, str]) -> None:
+    """Each of `tags` set on the experiment unless set already (a user's own change is kept),
+    and its kind model training unless set."""
+    client = MlflowClient(uri)
+    try:
+        found = client.get_experiment(experiment_id)
+        for key, value in tags.items():
+            if key not in found.tags:
+                client.set_experiment_tag(experiment_id, key, value)
         mark_model_training(client, found)
     except MlflowException as error:
         raise PipelineError(f"tracking store {uri} failed: {first_line(error.message)}") from None
-    return found.experiment_id
