@@ -105,17 +105,22 @@ def matmul_floor_epoch_s(
 # --- (a) a seed-style loop ----------------------------------------------------------------
 
 
-def seed_style_epoch(splits: data.Splits, train_idx, val_idx) -> float:
-    """One epoch of the seed's loop: PIL images through ToTensor + Normalize in a DataLoader,
-    batch 64, `.item()` per batch for the accuracy, a validation pass the same way."""
+def seed_style_loaders(splits: data.Splits, train_idx, val_idx) -> tuple:
+    """The seed's DataLoaders: PIL images through ToTensor + Normalize, batch 64, shuffled."""
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
     dataset = data.torchvision_dataset(splits.source, train=True, transform=transform)
-    train_loader = torch.utils.data.DataLoader(
-        torch.utils.data.Subset(dataset, train_idx.tolist()), batch_size=64, shuffle=True
+    return tuple(
+        torch.utils.data.DataLoader(
+            torch.utils.data.Subset(dataset, idx.tolist()), batch_size=64, shuffle=True
+        )
+        for idx in (train_idx, val_idx)
     )
-    val_loader = torch.utils.data.DataLoader(
-        torch.utils.data.Subset(dataset, val_idx.tolist()), batch_size=64, shuffle=True
-    )
+
+
+def seed_style_parts(splits: data.Splits, train_idx, val_idx) -> tuple[float, float]:
+    """Seconds of one epoch of the seed's loop, as (training pass, validation pass): `.item()`
+    per batch for the accuracy, the validation pass through its own DataLoader."""
+    train_loader, val_loader = seed_style_loaders(splits, train_idx, val_idx)
     device = splits.device
     model = build_model("relu", seed=CONFIG.seed).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=CONFIG.lr, momentum=CONFIG.momentum)
@@ -130,11 +135,26 @@ def seed_style_epoch(splits: data.Splits, train_idx, val_idx) -> float:
         loss.backward()
         optimizer.step()
         correct += predictions.argmax(dim=1).eq(labels).sum().item()
+    trained = time.perf_counter()
     model.eval()
     with torch.no_grad():
         for images, labels in val_loader:
             images, labels = images.to(device), labels.to(device)
             correct += model(images).argmax(dim=1).eq(labels).sum().item()
+    return trained - started, time.perf_counter() - trained
+
+
+def seed_style_epoch(splits: data.Splits, train_idx, val_idx) -> float:
+    """One epoch of the seed's loop, training and validation."""
+    return sum(seed_style_parts(splits, train_idx, val_idx))
+
+
+def seed_style_loading(splits: data.Splits, train_idx, val_idx) -> float:
+    """Seconds the seed's training DataLoader alone takes to yield an epoch's batches."""
+    train_loader, _ = seed_style_loaders(splits, train_idx, val_idx)
+    started = time.perf_counter()
+    for _ in train_loader:
+        pass
     return time.perf_counter() - started
 
 
