@@ -54,7 +54,6 @@ def test_the_seed_loop_split_adds_its_passes_up_to_the_epoch(tiny_data):
     ]
     assert all(value > 0 for value in figures.values())
     ratio = figures["training DataLoader alone"] / figures["training pass"]
-    assert (
-        result.stdout.splitlines()[-1]
-        == f"  DataLoader / training pass: {ratio:.2f} (ratio of medians)"
-    )
+    last = result.stdout.splitlines()[-1]
+    printed = float(last.removeprefix("  DataLoader / training pass: ").split()[0])
+    assert abs(printed - ratio) <= 0.01 + 0.002 / figures["training pass"], last
