@@ -2,10 +2,11 @@
 
 from pipeline.adapters import tracking
 from pipeline.core.job_config import SweepJobConfig
-from pipeline.workflows.sweep import publish_report
+from pipeline.workflows.sweep import check_trial_runs_kept, publish_report
 
 
 def run(job: SweepJobConfig) -> int:
+    check_trial_runs_kept(job, f"give `study:` in {job.config_path} a new name")
     tracker = tracking.Tracker(job.sweep.experiment, job.tracking_uri)
     report = publish_report(tracker, job, None)
     print(report.markdown, end="")

@@ -73,6 +73,7 @@ def open_sweep(job: SweepJobConfig, create: bool, data_digest: str | None = None
                 "`make sweep SWEEP=<config>` prepares it: start workers once it has"
             )
         check_same_store(study, job)
+        check_trial_runs_kept(job, _delete(study))
         with contextlib.nullcontext() if create else study.lock():  # recorded once, if new
             check_same_settings(study, job)
         sweep = Sweep(job, study, tracking.Tracker(config.experiment, job.tracking_uri))
@@ -180,6 +181,22 @@ def _moved_or_deleted(
         f"{job.sweep.experiment!r} (renamed?); give `experiment: {experiment}` in "
         f"{job.config_path}, or rename the experiment back"
     )
+
+
+def check_trial_runs_kept(job: SweepJobConfig, afresh: str) -> None:
+    """A study's report is built from its finished trials' MLflow runs: one deleted in MLflow
+    stops it here, in one line naming the runs and how to restore them."""
+    config = job.sweep
+    uri = tracking.resolve_uri(job.tracking_uri)
+    deleted = tracking.deleted_trial_runs(uri, config.experiment, config.study)
+    if deleted:
+        runs = "run is" if len(deleted) == 1 else "runs are"
+        raise PipelineError(
+            f"study {config.study!r}: {len(deleted)} of its finished trials' MLflow {runs} "
+            f"deleted (first {deleted[0]}), and its report is built from them; restore them "
+            f"(`mlflow runs restore --run-id {deleted[0]}`, and so on, with "
+            f"MLFLOW_TRACKING_URI set to this store), or start the study afresh ({afresh})"
+        )
 
 
 def _delete(study: studies.Study) -> str:

@@ -37,6 +37,7 @@ from pipeline.adapters.tracking.registry import (
 )
 from pipeline.adapters.tracking.runs import Run, Tracker, check_experiment
 from pipeline.adapters.tracking.search import (
+    deleted_trial_runs,
     latest_trained_runs,
     metric_at_step,
     metric_histories,
@@ -67,6 +68,7 @@ __all__ = [
     "check_experiment",
     "check_tracking_uri",
     "configure_process",
+    "deleted_trial_runs",
     "describe_model",
     "experiment_datasets",
     "experiment_names",

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 
 import mlflow
 import torch
+from mlflow import MlflowClient
 from mlflow.environment_variables import MLFLOW_ALLOW_PICKLE_DESERIALIZATION
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
@@ -128,15 +129,54 @@ def model_store(model_uri: str, tracking_uri: str) -> str:
     return uri
 
 
+def registered_parts(model_uri: str) -> tuple[str, str] | None:
+    """(name, "@alias" or "/version") of a models:/ URI; None for any other URI."""
+    if not model_uri.startswith("models:/"):
+        return None
+    rest = model_uri.removeprefix("models:/")
+    if "@" in rest:
+        name, alias = rest.rsplit("@", 1)
+        return name, f"@{alias}"
+    name, _, version = rest.rpartition("/")
+    return (name, f"/{version}") if name else None
+
+
+def not_found(model_uri: str, store: str, error: MlflowException) -> PipelineError:
+    """One line for a URI the store cannot resolve: for a registered model, what the registry
+    holds instead (its models, or the model's aliases and versions), since a model or a
+    version deleted in MLflow takes its aliases with it."""
+    parts, reason = registered_parts(model_uri), first_line(error.message)
+    if parts is not None:
+        client = MlflowClient(store, registry_uri=store)
+        name, which = parts
+        try:
+            model = client.get_registered_model(name)
+            versions = sorted(
+                int(v.version) for v in client.search_model_versions(f"name='{name}'")
+            )
+        except MlflowException:
+            names = ", ".join(m.name for m in client.search_registered_models()) or "none"
+            reason = f"no registered model {name!r} (registered models: {names})"
+        else:
+            aliases = ", ".join(f"@{a} (version {v})" for a, v in sorted(model.aliases.items()))
+            what = f"alias {which[1:]!r}" if which.startswith("@") else f"version {which[1:]}"
+            reason = (
+                f"registered model {name!r} has no {what} (aliases: {aliases or 'none'}; "
+                f"versions: {', '.join(map(str, versions)) or 'none'}); a version deleted in "
+                "MLflow takes its aliases with it, and the study's next `make sweep` sets them"
+            )
+    return PipelineError(f"model {model_uri} not found: {reason}")
+
+
 def model_info(model_uri: str, tracking_uri: str) -> ModelInfo:
     """The MLmodel of a logged or registered model (a local MLflow model directory too)."""
     local = Path(model_uri).is_dir()
-    store = contextlib.nullcontext() if local else using_store(model_store(model_uri, tracking_uri))
+    uri = None if local else model_store(model_uri, tracking_uri)
     try:
-        with quiet(), store:
+        with quiet(), contextlib.nullcontext() if uri is None else using_store(uri):
             return mlflow.models.get_model_info(model_uri)
     except MlflowException as error:
-        raise PipelineError(f"model {model_uri} not found: {first_line(error.message)}") from None
+        raise not_found(model_uri, uri or "", error) from None
     except OSError as error:
         raise PipelineError(f"model {model_uri} could not be read: {error}") from None
 

@@ -7,12 +7,18 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from pipeline.adapters.tracking.artifacts import load_run_checkpoint
-from pipeline.adapters.tracking.models import log_model, logged_model_uri, model_store
+from pipeline.adapters.tracking.models import (
+    log_model,
+    logged_model_uri,
+    model_store,
+    not_found,
+    registered_parts,
+)
 from pipeline.adapters.tracking.runs import Tracker
-from pipeline.adapters.tracking.store import first_line, quiet, using_store
+from pipeline.adapters.tracking.store import quiet, using_store
 from pipeline.core.config import TrainConfig
 from pipeline.core.data import DataSource
-from pipeline.core.errors import PipelineError, UsageError
+from pipeline.core.errors import UsageError
 from pipeline.core.model import IN_FEATURES
 from pipeline.core.predictor import input_contract
 
@@ -102,22 +108,10 @@ def registered_runs(tracker: Tracker, aliases: tuple[str, ...], name: str) -> di
     return {alias: held[1] for alias, held in holders.items() if held is not None}
 
 
-def _registered(model_uri: str) -> tuple[str, str] | None:
-    """(name, "@alias" or "/version") of a models:/ URI; None for any other URI."""
-    if not model_uri.startswith("models:/"):
-        return None
-    rest = model_uri.removeprefix("models:/")
-    if "@" in rest:
-        name, alias = rest.rsplit("@", 1)
-        return name, f"@{alias}"
-    name, _, version = rest.rpartition("/")
-    return (name, f"/{version}") if name else None
-
-
 def registered_version(client: MlflowClient, model_uri: str) -> ModelVersion | None:
     """The registered version a models:/<name>@<alias> or models:/<name>/<version> URI names
     (None for another kind of URI); a PipelineError where the registry has none."""
-    parts = _registered(model_uri)
+    parts = registered_parts(model_uri)
     if parts is None:
         return None
     name, which = parts
@@ -126,7 +120,7 @@ def registered_version(client: MlflowClient, model_uri: str) -> ModelVersion | N
             return client.get_model_version_by_alias(name, which[1:])
         return client.get_model_version(name, which[1:])
     except MlflowException as error:
-        raise PipelineError(f"model {model_uri} not found: {first_line(error.message)}") from None
+        raise not_found(model_uri, client.tracking_uri, error) from None
 
 
 def provenance(model_uri: str, tracking_uri: str) -> str:
@@ -137,13 +131,19 @@ def provenance(model_uri: str, tracking_uri: str) -> str:
     if not model_uri.startswith("models:/"):
         return f"folder {model_uri}"
     uri = model_store(model_uri, tracking_uri)
-    found = registered_version(MlflowClient(uri, registry_uri=uri), model_uri)
+    client = MlflowClient(uri, registry_uri=uri)
+    found = registered_version(client, model_uri)
     if found is None:  # a logged model's own URI, models:/m-<id>
         return f"logged model {model_uri.removeprefix('models:/')} (not registered)"
     study = found.tags.get("study") or "none recorded"
     promoted = found.tags.get("promoted_from")
     source = f", promoted from {promoted}" if promoted else ""
+    try:  # the registry keeps a version whose run was deleted; its metrics are gone from view
+        deleted = client.get_run(found.run_id).info.lifecycle_stage == "deleted"
+    except MlflowException:
+        deleted = True
+    note = " (deleted in MLflow: `mlflow runs restore` brings its page back)" if deleted else ""
     return (
         f"registered model {found.name} version {found.version} (study {study}{source}), "
-        f"run {found.run_id}"
+        f"run {found.run_id}{note}"
     )

@@ -6,6 +6,7 @@ import math
 
 import mlflow
 import pandas as pd
+from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
@@ -135,6 +136,28 @@ def latest_trained_runs(
         if activation in activations and activation not in found:
             found[activation] = run.info.run_id
     return found
+
+
+def deleted_trial_runs(uri: str, experiment: str, study: str) -> list[str]:
+    """The ids of the study's training runs a user deleted (`mlflow runs delete`) whose trials
+    finished: a study's report is built from them. Creates nothing."""
+    database = sqlite_database(uri)
+    if database and not database.is_file():
+        return []
+    client = MlflowClient(uri)
+    try:
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            return []
+        runs = client.search_runs(
+            [found.experiment_id], f"tags.sweep = '{study}'", run_view_type=ViewType.DELETED_ONLY
+        )
+    except MlflowException as error:
+        raise PipelineError(
+            f"tracking store {redact(uri)} failed: {first_line(error.message)}"
+        ) from None
+    tags = [(r.info.run_id, r.data.tags) for r in runs]
+    return [i for i, t in tags if t.get("stage") == "train" and t.get("trial_state") != "FAIL"]
 
 
 def run_experiment(uri: str, run_id: str) -> tuple[str | None, bool]:
