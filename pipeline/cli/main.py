@@ -12,6 +12,7 @@ import sys
 import threading
 import traceback
 from pathlib import Path
+from typing import ClassVar
 
 from pipeline.cli.commands import STAGES
 from pipeline.core import config as cfg
@@ -21,13 +22,26 @@ from pipeline.core import sweep_config as sweep_cfg
 from pipeline.core.datasets import is_fashion_mnist
 from pipeline.core.environment import Settings, read_settings
 from pipeline.core.errors import PipelineError, UsageError
+from pipeline.core.fields import did_you_mean
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit code 2."""
+    """argparse, but a usage error is one line and exit code 2, naming the nearest flag of any
+    stage where one is misspelled."""
+
+    flags: ClassVar[set[str]] = set()
+
+    def add_argument(self, *args, **kwargs) -> argparse.Action:
+        action = super().add_argument(*args, **kwargs)
+        _Parser.flags.update(action.option_strings)
+        return action
 
     def error(self, message: str) -> None:
-        raise UsageError(f"{self.prog}: {message} (see --help)")
+        hint = ""
+        if message.startswith("unrecognized arguments: "):
+            given = message.removeprefix("unrecognized arguments: ").split()[0].split("=")[0]
+            hint = did_you_mean(given, sorted(_Parser.flags)) if given.startswith("--") else ""
+        raise UsageError(f"{self.prog}: {message}{hint} (see --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:

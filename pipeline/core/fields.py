@@ -2,13 +2,24 @@
 message quotes (`lr must be a positive finite number, got 0.0`), and the base class that makes a
 validation error that one line."""
 
+import difflib
 import ipaddress
 import os
 import re
+import types
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from pipeline.core import limits
 from pipeline.core.activations import CUSTOM, NAMES, get_activation
@@ -28,6 +39,40 @@ def shown(value: Any) -> str:
     """What was given, for a one-line message: its repr, cut short."""
     text = repr(value)
     return text if len(text) <= 80 else f"{text[:76]}...{text[-1]}"
+
+
+def did_you_mean(value: Any, allowed: Iterable[Any]) -> str:
+    """` (did you mean 'x'?)` where a string is close to one allowed (case aside), else ''."""
+    if not isinstance(value, str):
+        return ""
+    names = {str(a).lower(): str(a) for a in allowed}
+    found = difflib.get_close_matches(value.lower(), list(names), n=1, cutoff=0.6)
+    return f" (did you mean {names[found[0]]!r}?)" if found else ""
+
+
+def choices(annotation: Any) -> tuple:
+    """The values a Literal annotation allows (through `X | None` too); () for other types."""
+    if get_origin(annotation) is Literal:
+        return get_args(annotation)
+    if get_origin(annotation) in (Union, types.UnionType):
+        return tuple(c for arg in get_args(annotation) for c in choices(arg))
+    return ()
+
+
+def in_its_case(model: type[BaseModel], values: dict) -> dict:
+    """A mapping with each name a Literal field allows written in that field's own case:
+    `sampler: TPE` is `tpe`, `optimizer: [Adam, SGD]` is [adam, sgd]."""
+
+    def fixed(field: Any, value: Any) -> Any:
+        if isinstance(value, list):
+            return [fixed(field, item) for item in value]
+        if not isinstance(value, str):
+            return value
+        names = {c.lower(): c for c in choices(field.annotation) if isinstance(c, str)}
+        return names.get(value.lower(), value)
+
+    fields = model.model_fields
+    return {k: fixed(fields[k], v) if k in fields else v for k, v in values.items()}
 
 
 def _activation(name: str) -> str:
@@ -237,6 +282,11 @@ class Config(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _names_in_any_case(cls, values: Any) -> Any:
+        return in_its_case(cls, values) if isinstance(values, dict) else values
+
     def __init__(self, **values: Any):
         try:
             super().__init__(**values)
@@ -254,9 +304,13 @@ class Config(BaseModel):
         if first["type"] == "value_error":  # our own validators say it in full
             return str(first["ctx"]["error"])
         if first["type"] == "extra_forbidden":
-            return f"unknown key {key!r}; allowed keys: {', '.join(sorted(cls.model_fields))}"
-        rule = cls.model_fields[key].description if key in cls.model_fields else None
-        return f"{key} must be {rule or 'valid'}, got {shown(first['input'])}"
+            allowed = sorted(cls.model_fields)
+            hint = did_you_mean(key, allowed)
+            return f"unknown key {key!r}{hint}; allowed keys: {', '.join(allowed)}"
+        field = cls.model_fields.get(key)
+        rule = field.description if field else None
+        hint = did_you_mean(first["input"], choices(field.annotation)) if field else ""
+        return f"{key} must be {rule or 'valid'}, got {shown(first['input'])}{hint}"
 
 
 def param_value(text: str, default: Any) -> Any:

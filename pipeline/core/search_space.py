@@ -218,3 +218,51 @@ def finite_size(dimensions: tuple[Dimension, ...]) -> int | None:
     if any(d.is_range for d in dimensions):
         return None
     return grid_size(dimensions)
+
+
+LR_FORMS = "a positive finite number, a non-empty list of them or a range {low: ..., high: ...}"
+
+
+def space_from(values: dict) -> tuple[dict, dict]:
+    """A sweep file's training keys split into the fixed values and the space: the SweepConfig
+    fields `lrs`, `lr_space` and `space` (a key written without a value is a mistake, not the
+    default). In a grid, each range becomes trials_per_activation values."""
+    sampler = values.get("sampler", "grid")
+    count = values.get("trials_per_activation", DEFAULT_TRIALS)
+    lr = values.get("lr", DEFAULT_LR_RANGE)
+    if "lr" in values and (lr is None or lr == [] or lr == {}):
+        raise UsageError(f"lr must be {LR_FORMS}, got {shown(lr)}")
+    fixed = {k: v for k, v in values.items() if k != "lr"}
+    dimensions = {}
+    for key in SWEEPABLE:
+        if key in values or key == "lr":
+            dimension = dimension_of(key, lr if key == "lr" else values[key])
+            if dimension is None:
+                fixed[key] = lr if key == "lr" else values[key]
+            else:
+                fixed.pop(key, None)
+                dimensions[key] = dimension
+    check_count(values, sampler, dimensions)
+    if sampler == "grid" and type(count) is int and 1 <= count <= limits.MAX_LRS:
+        dimensions = {k: gridded(d, count) for k, d in dimensions.items()}
+    space: dict = {"space": tuple(d for k, d in dimensions.items() if k != "lr")}
+    lr_dimension = dimensions.get("lr")
+    if lr_dimension is None:
+        space["lrs"] = (checked("lr", fixed["lr"]),)
+    elif lr_dimension.is_range:
+        space.update(lrs=(), lr_space=lr_dimension)
+    else:
+        space["lrs"] = lr_dimension.values
+    return fixed, space
+
+
+def check_count(values: dict, sampler: str, dimensions: dict) -> None:
+    """trials_per_activation says how many points a range gives in a grid, or how many trials
+    a sampler draws; with lists alone in a grid it would mean nothing."""
+    if "trials_per_activation" not in values or sampler != "grid":
+        return
+    if not any(d.is_range for d in dimensions.values()):
+        raise UsageError(
+            "trials_per_activation goes with a range {low, high} or a sampler (random, tpe, gp); "
+            "with lists each activation gets one trial per grid point"
+        )

@@ -32,25 +32,25 @@ from pipeline.core.fields import (
     PositiveNumber,
     activations_check,
     between,
+    did_you_mean,
+    in_its_case,
     lrs_check,
     memory_check,
     shown,
     storage_check,
 )
+from pipeline.core.foreign_specs import check_native
 from pipeline.core.search_space import (
-    DEFAULT_LR_RANGE,
     DEFAULT_TRIALS,
+    LR_FORMS,
     SAMPLERS,
-    SWEEPABLE,
     Dimension,
     check_grid,
-    checked,
-    dimension_of,
     finite_size,
     grid_points,
     grid_size,
-    gridded,
     setting_value,
+    space_from,
 )
 from pipeline.core.yaml_files import read_yaml
 
@@ -330,16 +330,19 @@ class SweepConfig(Config):
         key fixed (a value), a dimension (a list) or a range ({low, high, log})."""
         if not isinstance(values, dict):
             raise UsageError(f"{source} must be a YAML mapping of keys to values")
+        check_native(values, source)
         allowed = cls.file_keys()
         for key in values:
             if key not in allowed:
                 raise UsageError(
-                    f"{source}: unknown key {shown(key)}; allowed keys: {', '.join(allowed)}"
+                    f"{source}: unknown key {shown(key)}{did_you_mean(key, allowed)}; "
+                    f"allowed keys: {', '.join(allowed)}"
                 )
+        values = in_its_case(TrainConfig, in_its_case(cls, values))
         train_keys = set(TrainConfig.model_fields) - {"activation"}
         sweep_values = {k: v for k, v in values.items() if k in cls.model_fields}
         try:
-            fixed, space = _space_from(values)
+            fixed, space = space_from(values)
             train = TrainConfig(**{k: v for k, v in fixed.items() if k in train_keys})
             sweep_values.setdefault("replicate_max_epochs", train.max_epochs)
             sweep_values.setdefault("replicate_patience", train.patience)
@@ -350,51 +353,3 @@ class SweepConfig(Config):
     @classmethod
     def load(cls, path: Path) -> "SweepConfig":
         return cls.from_mapping(read_yaml(path, "sweep config"), source=str(path))
-
-
-LR_FORMS = "a positive finite number, a non-empty list of them or a range {low: ..., high: ...}"
-
-
-def _space_from(values: dict) -> tuple[dict, dict]:
-    """A sweep file's training keys split into the fixed values and the space: the SweepConfig
-    fields `lrs`, `lr_space` and `space` (a key written without a value is a mistake, not the
-    default). In a grid, each range becomes trials_per_activation values."""
-    sampler = values.get("sampler", "grid")
-    count = values.get("trials_per_activation", DEFAULT_TRIALS)
-    lr = values.get("lr", DEFAULT_LR_RANGE)
-    if "lr" in values and (lr is None or lr == [] or lr == {}):
-        raise UsageError(f"lr must be {LR_FORMS}, got {shown(lr)}")
-    fixed = {k: v for k, v in values.items() if k != "lr"}
-    dimensions = {}
-    for key in SWEEPABLE:
-        if key in values or key == "lr":
-            dimension = dimension_of(key, lr if key == "lr" else values[key])
-            if dimension is None:
-                fixed[key] = lr if key == "lr" else values[key]
-            else:
-                fixed.pop(key, None)
-                dimensions[key] = dimension
-    _check_count(values, sampler, dimensions)
-    if sampler == "grid" and type(count) is int and 1 <= count <= limits.MAX_LRS:
-        dimensions = {k: gridded(d, count) for k, d in dimensions.items()}
-    space: dict = {"space": tuple(d for k, d in dimensions.items() if k != "lr")}
-    lr_dimension = dimensions.get("lr")
-    if lr_dimension is None:
-        space["lrs"] = (checked("lr", fixed["lr"]),)
-    elif lr_dimension.is_range:
-        space.update(lrs=(), lr_space=lr_dimension)
-    else:
-        space["lrs"] = lr_dimension.values
-    return fixed, space
-
-
-def _check_count(values: dict, sampler: str, dimensions: dict) -> None:
-    """trials_per_activation says how many points a range gives in a grid, or how many trials
-    a sampler draws; with lists alone in a grid it would mean nothing."""
-    if "trials_per_activation" not in values or sampler != "grid":
-        return
-    if not any(d.is_range for d in dimensions.values()):
-        raise UsageError(
-            "trials_per_activation goes with a range {low, high} or a sampler (random, tpe, gp); "
-            "with lists each activation gets one trial per grid point"
-        )

@@ -418,6 +418,25 @@ CATALOGUE += [
      "study 'tiny' was trained with other settings than bad.yaml gives (max_epochs 2 -> 3); its "
      "trials would not compare with new ones: give `study:` in bad.yaml a new name, delete "
      "sweeps/tiny.db to start it afresh, or put the old values back"),
+    ("a misspelled sweep key", [*S, "{sweep:optimiser=[sgd]}"], {}, 2,
+     "bad.yaml: unknown key 'optimiser' (did you mean 'optimizer'?); allowed keys:"),
+    ("a misspelled sampler", [*S, "{sweep:sampler=rando}"], {}, 2,
+     "sampler must be one of: grid, random, tpe, gp, got 'rando' (did you mean 'random'?)"),
+    ("a misspelled optimizer", [*T, "--optimizer", "adm"], {}, 2,
+     "optimizer must be one of: sgd, adam, adamw, got 'adm' (did you mean 'adam'?)"),
+    ("a misspelled flag", [*T, "--optimiser", "adam"], {}, 2,
+     "unrecognized arguments: --optimiser adam (did you mean '--optimizer'?)"),
+    ("a W&B sweep's parameters", [*S, "{sweep:parameters={lr: {min: 0.001, max: 0.1}}}"], {}, 2,
+     "bad.yaml: 'parameters' is a W&B sweep key; here each setting is a top-level key"),
+    ("a W&B distribution", [*S,
+     "{sweep:lr={distribution: log_uniform_values, min: 0.0001, max: 0.1}}"], {}, 2,
+     "bad.yaml: lr: {distribution: log_uniform_values, max: 0.1, min: 0.0001} is W&B's form; "
+     "here write `lr: {low: 0.0001, high: 0.1, log: true}`"),
+    ("a Hydra interval", [*S, "{sweep:lr=tag(log, interval(0.001, 0.1))}"], {}, 2,
+     "bad.yaml: lr: tag(log, interval(0.001, 0.1)) is Hydra's form; here write "
+     "`lr: {low: 0.001, high: 0.1, log: true}`"),
+    ("a Hydra choice", [*S, "{sweep:optimizer=choice(sgd, adam)}"], {}, 2,
+     "bad.yaml: optimizer: choice(sgd, adam) is Hydra's form; here write `optimizer: [sgd, adam]`"),
     ("analysis of a store that is not there", ["analyze", "--data-dir", "{data}"],
      {"MLFLOW_TRACKING_URI": "sqlite:///elsewhere/mlflow.db"}, 1,
      "there is no tracking store"),
