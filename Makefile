@@ -26,6 +26,9 @@ INIT ?=
 MODEL ?= models:/activations@champion
 SWEEP ?= sweeps/activations.yaml
 WORKERS ?=
+# Sweep-file keys for one run, each KEY=VALUE without spaces: SET='max_epochs=1 lr=[0.01,0.1]'.
+SET ?=
+SET_FLAGS = $(foreach item,$(SET),--set $(call q,$(item)))
 SEEDS ?=
 PORT ?=
 EXPERIMENT ?= activation-study
@@ -103,19 +106,19 @@ train: install dataset-package ## train one model: make train ACT=relu LR=0.001 
 evaluate: install dataset-package ## test accuracy of a logged model: make evaluate MODEL=runs:/<id>/model
 	$(PY) -m pipeline evaluate --model-uri $(call q,$(MODEL)) $(DATASET_FLAG)
 
-sweep: install dataset-package ## the study: make sweep SWEEP=sweeps/quick.yaml WORKERS=2
+sweep: install dataset-package ## the study: make sweep SWEEP=sweeps/quick.yaml WORKERS=2 SET='max_epochs=1' ARGS=--dry-run
 	$(PY) -m pipeline sweep --config $(call q,$(SWEEP)) \
-	  $(if $(WORKERS),--workers $(call q,$(WORKERS))) $(DATASET_FLAG)
+	  $(if $(WORKERS),--workers $(call q,$(WORKERS))) $(DATASET_FLAG) $(SET_FLAGS) $(ARGS)
 
 worker: install dataset-package ## join a prepared sweep from this machine: make worker SWEEP=...
-	$(PY) -m pipeline worker --config $(call q,$(SWEEP)) $(DATASET_FLAG)
+	$(PY) -m pipeline worker --config $(call q,$(SWEEP)) $(DATASET_FLAG) $(SET_FLAGS)
 
 report: install ## rebuild a study's report in reports/<study>/ from MLflow: make report SWEEP=...
-	$(PY) -m pipeline report --config $(call q,$(SWEEP))
+	$(PY) -m pipeline report --config $(call q,$(SWEEP)) $(SET_FLAGS)
 
 confirm: install dataset-package ## more replicate seeds per activation: make confirm SEEDS=5
 	$(PY) -m pipeline confirm --config $(call q,$(SWEEP)) $(if $(SEEDS),--seeds $(call q,$(SEEDS))) \
-	  $(if $(WORKERS),--workers $(call q,$(WORKERS))) $(DATASET_FLAG)
+	  $(if $(WORKERS),--workers $(call q,$(WORKERS))) $(DATASET_FLAG) $(SET_FLAGS)
 
 curves: install ## each activation and its derivative (seed's Figure 2), tracked
 	$(PY) -m pipeline curves --experiment $(call q,$(EXPERIMENT)) $(ARGS)

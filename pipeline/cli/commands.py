@@ -63,6 +63,13 @@ SWEEP = (
     flag("--no-progress", dest="progress", action="store_false", help="no progress bars"),
     DATA,
     flag("--dataset", help="the dataset, over the sweep file's `dataset:` (see train --help)"),
+    flag(
+        "--set",
+        dest="overrides",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a sweep-file key for this run, its value as YAML (repeatable): --set max_epochs=1",
+    ),
 )
 ACTIVATIONS = flag(
     "--activations",
@@ -182,7 +189,15 @@ STAGES = {
         "the study: Optuna over activations x learning rates",
         "sweep:run",
         job_cfg.SweepJobConfig,
-        (*SWEEP, flag("--workers", type=typed("workers", int), help="worker processes")),
+        (
+            *SWEEP,
+            flag("--workers", type=typed("workers", int), help="worker processes"),
+            flag(
+                "--dry-run",
+                action="store_true",
+                help="print the plan and an estimate of its time, writing nothing",
+            ),
+        ),
     ),
     "worker": Stage(
         "join a prepared sweep and run its queued trials",

@@ -79,6 +79,8 @@ class SweepJobConfig(JobConfig):
     threads: StrictInt | None = between(1, limits.MAX_THREADS, None)  # None: all cores
     seeds: StrictInt | None = between(1, limits.MAX_SEEDS, None)  # in all; None: the sweep's
     progress: bool = True
+    overrides: tuple[str, ...] = ()  # --set KEY=VALUE over the sweep file, applied to `sweep`
+    dry_run: bool = False  # print the plan and an estimate of its time; write nothing
 
     @model_validator(mode="after")
     def _seeds_fit(self) -> "SweepJobConfig":

@@ -52,7 +52,7 @@ from pipeline.core.search_space import (
     setting_value,
     space_from,
 )
-from pipeline.core.yaml_files import read_yaml
+from pipeline.core.yaml_files import overridden, read_yaml
 
 # What a trial of a study means besides its grid point: recorded with the study when it is made
 # and compared on every later open (workflows/sweep.check_same_settings), since a trial trained
@@ -351,5 +351,8 @@ class SweepConfig(Config):
             raise UsageError(f"{source}: {error}") from None
 
     @classmethod
-    def load(cls, path: Path) -> "SweepConfig":
-        return cls.from_mapping(read_yaml(path, "sweep config"), source=str(path))
+    def load(cls, path: Path, overrides: tuple[str, ...] = ()) -> "SweepConfig":
+        """The file's config, with `--set KEY=VALUE` overrides over its keys."""
+        values = overridden(read_yaml(path, "sweep config"), overrides)
+        source = f"{path} with --set {' '.join(overrides)}" if overrides else str(path)
+        return cls.from_mapping(values, source=source)

@@ -68,3 +68,26 @@ def read_yaml(path: Path, what: str) -> Any:
         raise UsageError(
             f"{path}: YAML syntax error{where}: {problem}; see sweeps/*.yaml for the form"
         ) from None
+
+
+def overridden(values: Any, overrides: tuple[str, ...]) -> Any:
+    """A file's mapping with each `KEY=VALUE` of `overrides` set over it, VALUE read as YAML
+    (`max_epochs=1`, `lr=[0.01,0.1]`, `lr={low: 0.001, high: 0.1}`) by the file's own rules."""
+    if not overrides or not isinstance(values, dict):
+        return values
+    values = dict(values)
+    for override in overrides:
+        key, equals, text = override.partition("=")
+        if not equals or not key.strip():
+            raise UsageError(
+                f"--set must be KEY=VALUE (a sweep file's key and a YAML value), got "
+                f"{shown(override)}"
+            )
+        try:
+            values[key.strip()] = yaml.load(text, Loader=_Loader)
+        except yaml.YAMLError:
+            raise UsageError(
+                f"--set {shown(override)}: its value is not YAML; write a list as [0.01,0.1] "
+                "and a range as {low: 0.001, high: 0.1}"
+            ) from None
+    return values

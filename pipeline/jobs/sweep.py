@@ -8,7 +8,7 @@ from pipeline.core import data, interrupts
 from pipeline.core.device import resolve_device
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.urls import redact
-from pipeline.workflows import trials, workers
+from pipeline.workflows import dry_run, trials, workers
 from pipeline.workflows.sweep import finish, open_sweep, plan, publish_report
 
 
@@ -22,12 +22,15 @@ def run(job: SweepJobConfig) -> int:
             f"note: {count} of {asked} workers: stacks of {stack} cover the grid's "
             f"{job.sweep.trial_count} trials"
         )
+    if job.dry_run:
+        print(dry_run.describe(job, count))
+        return 0
     # Bad data fails here, before the study or a run exists.
     source = data.locate(job.data_dir, dataset=job.sweep.train.dataset)
     largest = job.sweep.largest_train  # the largest batch the space holds
     data.check_fits(source, largest.batch_size, largest.val_fraction)
     sweep = open_sweep(job, create=True, data_digest=source.digest)
-    print(plan(sweep), flush=True)
+    print(plan(job.sweep, studies.seed_count(sweep.study)), flush=True)
     run_status, warnings = "FAILED", []
     try:
         with interrupts.deferred():

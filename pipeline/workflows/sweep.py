@@ -18,6 +18,7 @@ from pipeline.core.datasets import dataset_name, display_name
 from pipeline.core.errors import PipelineError
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.settings_changes import changed_settings, describe_changes
+from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import label, redact
 from pipeline.stages import study_report
 from pipeline.workflows import registration
@@ -103,7 +104,7 @@ def _prepare(sweep: Sweep, data_digest: str | None) -> None:
             },
             tags={"sweep": config.study},
             description=f"sweep {config.study}: {len(config.activations)} activations x "
-            f"{config.points_per_activation} trials each ({_space_text(config)}) on "
+            f"{config.points_per_activation} trials each ({space_text(config)}) on "
             f"{display_name(dataset_name(config.train.dataset))}, then each activation's best "
             "configuration with more seeds (phase=replicate); one nested run per Optuna trial",
         )
@@ -126,15 +127,16 @@ def _plan_tags(sweep: Sweep) -> dict[str, str]:
     return {
         "lrs": ",".join(f"{lr:g}" for lr in config.lrs),
         "sampler": config.sampler,
-        "space": _space_text(config),
+        "space": space_text(config),
         "replicate_seeds": ",".join(map(str, seeds)),
         "replicate_max_epochs": str(config.replicate_max_epochs),
         "replicate_patience": str(config.replicate_patience),
         "replicate_lr_schedule": config.replicate_lr_schedule,
+        "set": " ".join(sweep.config.overrides) or "none",  # --set over the sweep file, last run
     }
 
 
-def _space_text(config) -> str:
+def space_text(config) -> str:
     """The swept settings: `sampler grid: lr [0.01, 0.1], batch_size [32, 64]`."""
     return f"sampler {config.sampler}: " + ", ".join(d.describe() for d in config.dimensions)
 
@@ -316,23 +318,38 @@ def _epochs(count: int) -> str:
     return "1 epoch" if count == 1 else f"{count} epochs"
 
 
-def plan(sweep: Sweep) -> str:
+def phases(config: SweepConfig, seeds: int) -> list[tuple[str, int, int]]:
+    """(phase, trials per activation, max epochs of each) of each phase the study trains: the
+    grid's points, but the reference lr's where it has a protocol of its own; the replicates."""
+    reference = config.reference_budget
+    grid = config.points_per_activation
+    rows = []
+    if reference and config.reference_lr in config.lrs:
+        rows = [("reference", 1, reference["max_epochs"])]
+        grid -= 1
+    rows.insert(0, ("grid", grid, config.train.max_epochs))
+    if seeds:
+        rows.append(("replicate", seeds, config.replicate_max_epochs))
+    return rows
+
+
+def plan(config: SweepConfig, seeds: int) -> str:
     """What the sweep will run, in one line, before it runs: the trials of each phase and the
-    budget of each (a phase the file leaves to its defaults is as visible as one it sets)."""
-    config, train = sweep.config.sweep, sweep.config.sweep.train
+    budget of each (a phase the file leaves to its defaults is as visible as one it sets), with
+    `seeds` answer seeds per activation."""
+    train, counts = config.train, {phase: trials for phase, trials, _ in phases(config, seeds)}
     search = "grid" if config.sampler == "grid" else f"{config.sampler} sampler"
     text = (
         f"plan: study {config.study}: {len(config.activations)} activations x "
-        f"{config.points_per_activation} {search} trials, each up to {_epochs(train.max_epochs)} "
+        f"{counts['grid']} {search} trials, each up to {_epochs(train.max_epochs)} "
         f"(patience {train.patience}, {train.lr_schedule} lr)"
     )
-    reference = config.reference_budget
-    if reference:
+    if "reference" in counts:
+        reference = config.reference_budget
         text += (
             f"; the reference lr {config.reference_lr:g} up to {_epochs(reference['max_epochs'])} "
             f"({reference['lr_schedule']} lr)"
         )
-    seeds = studies.seed_count(sweep.study)
     if seeds:
         text += (
             f"; then {seeds} answer seeds of each activation's choice, each up to "

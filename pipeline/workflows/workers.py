@@ -66,6 +66,7 @@ def _start(sweep: Sweep, workers: int, log: Path) -> subprocess.Popen:
     threads = max(1, (os.cpu_count() or 1) // workers)
     command = [sys.executable, "-m", "pipeline", "worker", "--config", str(job.config_path)]
     command += ["--threads", str(threads), "--no-progress"]
+    command += [f"--set={override}" for override in job.overrides]  # the same study as ours
     command += ["--data-dir", str(job.data_dir)] if job.data_dir else []
     command += ["--dataset", job.sweep.train.dataset]  # the file's, or the flag's over it
     stores = {
