@@ -78,7 +78,12 @@ def make_config(stage: str, values: dict, settings: Settings | None = None):
         dataset, file_data_dir = sweep.train.dataset, sweep.data_dir
     if config_class is job_cfg.TrainJobConfig:
         keys = [key for key in values if key in cfg.TrainConfig.model_fields]
-        values["train"] = cfg.TrainConfig(**{key: values.pop(key) for key in keys})
+        values["train"] = train = cfg.TrainConfig(**{key: values.pop(key) for key in keys})
+        for key in sorted(set(keys) & set(train.unused_keys())):  # never dropped in silence
+            raise UsageError(
+                f"--{key} is a setting of SGD alone, and the optimizer is {train.optimizer}; "
+                f"drop --{key}, or train with --optimizer sgd"
+            )
     if values.get("data_dir") is None:
         values["data_dir"] = _data_dir(dataset, settings, file_data_dir)
     return config_class(**values)

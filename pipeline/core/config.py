@@ -78,6 +78,14 @@ IN_FEATURES, NUM_CLASSES = 28 * 28, 10
 # --- training -----------------------------------------------------------------------------
 
 
+SGD_ONLY = ("momentum", "nesterov")  # settings of SGD alone: Adam and AdamW have neither
+
+
+def unused_settings(optimizer: str) -> tuple[str, ...]:
+    """The training settings an optimizer does not have: a sweep neither draws nor logs them."""
+    return () if optimizer == "sgd" else SGD_ONLY
+
+
 class TrainConfig(Config):
     """One training run. Defaults are the seed's: SGD lr 1e-3, momentum 0.9, batch 64, 13 epochs,
     PyTorch's default initialisation."""
@@ -126,7 +134,7 @@ class TrainConfig(Config):
 
     def unused_keys(self) -> tuple[str, ...]:
         """The settings this run's optimizer does not have: not logged, so none misleads."""
-        return () if self.optimizer == "sgd" else ("momentum", "nesterov")
+        return unused_settings(self.optimizer)
 
     def params(self) -> dict[str, str]:
         """The MLflow params of a run with this config (string values, one name for one thing;

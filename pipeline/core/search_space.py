@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import StrictBool
 
 from pipeline.core import limits
-from pipeline.core.config import TrainConfig
+from pipeline.core.config import TrainConfig, unused_settings
 from pipeline.core.errors import UsageError
 from pipeline.core.fields import Config, lrs_check, shown
 
@@ -190,6 +190,23 @@ def gridded(dimension: Dimension, count: int) -> Dimension:
 
 def grid_size(dimensions: tuple[Dimension, ...]) -> int:
     return math.prod(len(d.values) for d in dimensions)
+
+
+def applicable(point: dict, optimizer: str) -> dict:
+    """The point without the settings its optimizer does not have (momentum and Nesterov of an
+    Adam point); `optimizer` is the sweep's where the point names none."""
+    unused = unused_settings(point.get("optimizer", optimizer))
+    return {key: value for key, value in point.items() if key not in unused}
+
+
+def collapsed(points: list[dict], optimizer: str) -> list[dict]:
+    """Grid points as trials train them: each without the settings its optimizer does not
+    have, those that then coincide once, in grid order."""
+    kept: dict[tuple, dict] = {}
+    for point in points:
+        point = applicable(point, optimizer)
+        kept.setdefault(point_key(point), point)
+    return list(kept.values())
 
 
 def grid_points(dimensions: tuple[Dimension, ...]) -> list[dict]:

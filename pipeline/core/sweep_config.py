@@ -20,6 +20,7 @@ from pipeline.core.config import (
     DEFAULT_EXPERIMENT,
     LR_SCHEDULES,
     SEED_LR,
+    SGD_ONLY,
     LrSchedule,
     TrainConfig,
 )
@@ -46,9 +47,9 @@ from pipeline.core.search_space import (
     SAMPLERS,
     Dimension,
     check_grid,
+    collapsed,
     finite_size,
     grid_points,
-    grid_size,
     setting_value,
     space_from,
 )
@@ -184,6 +185,21 @@ class SweepConfig(Config):
         return self
 
     @model_validator(mode="after")
+    def _swept_settings_apply(self) -> "SweepConfig":
+        """A setting of SGD alone swept where no trial trains with SGD would be swept for
+        nothing: every point the same trial."""
+        optimizers = next(
+            (d.values for d in self.dimensions if d.key == "optimizer"), (self.train.optimizer,)
+        )
+        for key in (d.key for d in self.dimensions if d.key in SGD_ONLY):
+            if "sgd" not in optimizers:
+                raise UsageError(
+                    f"{key} is swept, but only SGD has it and the sweep's optimizer is "
+                    f"{'/'.join(optimizers)}; give {key} one value, or sweep optimizer: [sgd, ...]"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _stack_fits_in_memory(self) -> "SweepConfig":
         if self.stack is not None:
             memory_check(self.largest_train, min(self.stack, self.trial_count))
@@ -241,7 +257,7 @@ class SweepConfig(Config):
     @property
     def points_per_activation(self) -> int:
         if self.sampler == "grid":
-            return grid_size(self.dimensions)
+            return len(collapsed(grid_points(self.dimensions), self.train.optimizer))
         return self.trials_per_activation
 
     @property
@@ -255,7 +271,7 @@ class SweepConfig(Config):
         activation-major; empty for a sampler, whose points are drawn as trials are claimed."""
         if self.sampler != "grid":
             return []
-        points = grid_points(self.dimensions)
+        points = collapsed(grid_points(self.dimensions), self.train.optimizer)
         return [{"activation": a, **point} for a in self.activations for point in points]
 
     @property

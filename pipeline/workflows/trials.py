@@ -132,8 +132,10 @@ def _mark_failed(sweep: Sweep, trial, why: str) -> None:
 
 def run_name(config: TrainConfig, phase: str, swept: tuple[str, ...] = ()) -> str:
     """A grid trial is named as `make train` names a run, with the other settings the sweep
-    varies (`train-relu-lr0.01-batch_size32`); a replicate also by its seed."""
-    keys = [key for key in swept if key not in ("lr", "seed" if phase != GRID else "")]
+    varies that its optimizer has (`train-relu-lr0.01-batch_size32`); a replicate also by its
+    seed."""
+    left_out = ("lr", "seed" if phase != GRID else "", *config.unused_keys())
+    keys = [key for key in swept if key not in left_out]
     extra = "".join(f"-{key}{_shown(getattr(config, key))}" for key in keys)
     if phase == GRID:
         return config.run_name + extra

@@ -445,6 +445,13 @@ CATALOGUE += [
      "good.yaml with --set max_epoch=3: unknown key 'max_epoch' (did you mean 'max_epochs'?)"),
     ("--set of a bad value", [*S, "good.yaml", "--set", "max_epochs=0"], {}, 2,
      "good.yaml with --set max_epochs=0: max_epochs must be an integer in 1..10000, got 0"),
+    ("a flag the optimizer does not have", [*T, "--optimizer", "adam", "--momentum", "0.5"], {},
+     2, "--momentum is a setting of SGD alone, and the optimizer is adam; drop --momentum, or "
+     "train with --optimizer sgd"),
+    ("a swept setting no trial's optimizer has", [*S,
+     "{sweep:optimizer=[adam, adamw]|momentum=[0.5, 0.9]}"], {}, 2,
+     "momentum is swept, but only SGD has it and the sweep's optimizer is adam/adamw; give "
+     "momentum one value, or sweep optimizer: [sgd, ...]"),
     ("analysis of a store that is not there", ["analyze", "--data-dir", "{data}"],
      {"MLFLOW_TRACKING_URI": "sqlite:///elsewhere/mlflow.db"}, 1,
      "there is no tracking store"),

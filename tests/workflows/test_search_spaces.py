@@ -98,3 +98,24 @@ def test_a_sampler_sweep_gives_each_activation_its_trials_then_replicates_the_be
     assert loaded.trial_count == 6
     with open(workdir / "reports/tiny/replicates.csv") as handle:
         assert len(list(csv.DictReader(handle))) == 2
+
+
+@pytest.mark.slow
+def test_a_conditional_grid_trains_adam_once_without_sgds_momentum(workdir, tiny_data):
+    config = write_config(
+        workdir, activations=["relu"], lr=[0.05], optimizer=["sgd", "adam"], momentum=[0.5, 0.9]
+    )
+    assert run_sweep(config, tiny_data) == 0
+    assert run_sweep(config, tiny_data) == 0, "a rerun finds the Adam point done"
+    trials = grid_trials(study_of(config))
+    assert len(trials) == 3 and {t.state for t in trials} == {TrialState.COMPLETE}
+    runs = {client().get_run(t.user_attrs["mlflow_run_id"]).info.run_name: t for t in trials}
+    assert sorted(runs) == [
+        "train-relu-lr0.05-optimizeradam",
+        "train-relu-lr0.05-optimizersgd-momentum0.5",
+        "train-relu-lr0.05-optimizersgd-momentum0.9",
+    ]
+    adam = runs["train-relu-lr0.05-optimizeradam"]
+    assert "momentum" not in adam.params, "not drawn, not a param of the Optuna trial"
+    logged = client().get_run(adam.user_attrs["mlflow_run_id"]).data.params
+    assert logged["optimizer"] == "adam" and "momentum" not in logged and "nesterov" not in logged

@@ -73,7 +73,7 @@ def importances(study: Study) -> tuple[dict[str, dict[str, tuple[float, float, f
             for t in trials(study, TrialState.COMPLETE, of_phase=GRID)
             if t.params.get("activation") == activation and all(k in t.params for k in keys)
         ]
-        varied = [k for k in keys if len({str(t.params[k]) for t in mine}) > 1]
+        varied = [k for k in keys if len({str(t.params.get(k)) for t in mine}) > 1]
         if len(varied) < 2:
             why = (
                 "only one setting varies within each activation: its importance is 1 by definition"
@@ -95,7 +95,7 @@ def _with_spread(mine: list, varied: list[str], seed: int) -> dict[str, tuple[fl
     draws = []
     for _ in range(RESAMPLES):
         sample = [mine[i] for i in rng.integers(0, len(mine), len(mine))]
-        if all(len({str(t.params[k]) for t in sample}) > 1 for k in varied):
+        if all(len({str(t.params.get(k)) for t in sample}) > 1 for k in varied):
             draws.append(_importance(sample, varied, seed))
     spread = {}
     for key in varied:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from optuna.trial import FrozenTrial, TrialState
 
 from pipeline.adapters.studies.study import Study
-from pipeline.core.config import GRID, REFERENCE
+from pipeline.core.config import GRID, REFERENCE, unused_settings
 from pipeline.core.search_space import point_key
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -42,13 +42,16 @@ def grid_point(trial: FrozenTrial) -> tuple[str, float] | None:
     return values["activation"], float(values["lr"])
 
 
-def point_of(trial: FrozenTrial, keys: tuple[str, ...]) -> tuple | None:
-    """A trial's point (activation and the settings `keys`) as `point_key` gives it: its
-    params once it ran, the user attrs it was queued with before; None where one is missing."""
+def point_of(trial: FrozenTrial, keys: tuple[str, ...], optimizer: str) -> tuple | None:
+    """A trial's point (activation and the settings `keys` its optimizer has; `optimizer` the
+    sweep's where the trial names none) as `point_key` gives it: its params once it ran, the
+    user attrs it was queued with before; None where one is missing."""
     values = {**trial.user_attrs, **trial.params}
-    if any(key not in values for key in ("activation", *keys)):
+    unused = unused_settings(values.get("optimizer", optimizer))
+    keys = ("activation", *(key for key in keys if key not in unused))
+    if any(key not in values for key in keys):
         return None
-    return point_key({key: values[key] for key in ("activation", *keys)})
+    return point_key({key: values[key] for key in keys})
 
 
 def space_keys(study: Study) -> tuple[str, ...]:
@@ -98,7 +101,7 @@ def open_points(study: Study) -> list[dict]:
             for activation in config.activations
             for _ in range(config.trials_per_activation - activation_count(finished, activation))
         ]
-    done = {point_of(t, keys) for t in finished}
+    done = {point_of(t, keys, config.train.optimizer) for t in finished}
     return [point for point in config.grid if point_key(point) not in done]
 
 

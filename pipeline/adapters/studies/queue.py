@@ -73,7 +73,7 @@ def queue_missing(study: Study) -> None:
                     study.optuna_study.enqueue_trial(point, user_attrs=point)
         return
     grid = config.grid
-    taken = {point_of(t, keys) for t in held}
+    taken = {point_of(t, keys, config.train.optimizer) for t in held}
     for point in middle_out(grid):
         if point_key(point) not in taken:
             params = {key: param_text(key, value) for key, value in point.items()}

@@ -20,8 +20,8 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from pipeline.adapters.studies.logs import experimental_features
-from pipeline.core.config import INITS, OPTIMIZERS
-from pipeline.core.search_space import INTEGER, Dimension, param_text, point_key
+from pipeline.core.config import INITS, OPTIMIZERS, unused_settings
+from pipeline.core.search_space import INTEGER, Dimension, applicable, param_text, point_key
 from pipeline.core.sweep_config import SweepConfig
 
 # Every choice of a categorical setting, for a grid: Optuna fixes a categorical param's choices
@@ -57,9 +57,17 @@ def distributions(config: SweepConfig, queued: dict | None = None) -> dict:
     return {d.key: distribution(config, d, queued.get(d.key)) for d in config.dimensions}
 
 
-def fits(found: dict, params: dict) -> bool:
-    """Whether the params are a point of these distributions (each there, each inside)."""
-    for key, dist in found.items():
+def applying(config: SweepConfig, found: dict, params: dict) -> dict:
+    """The distributions of `found` that apply to a point with these params: without the
+    settings its optimizer (the sweep's where the point has none) does not have."""
+    unused = unused_settings(params.get("optimizer", config.train.optimizer))
+    return {key: dist for key, dist in found.items() if key not in unused}
+
+
+def fits(config: SweepConfig, found: dict, params: dict) -> bool:
+    """Whether the params are a point of these distributions (each that applies there, each
+    inside)."""
+    for key, dist in applying(config, found, params).items():
         if key not in params:
             return False
         value = params[key]
@@ -71,6 +79,26 @@ def fits(found: dict, params: dict) -> bool:
     return True
 
 
+def suggest(trial: optuna.Trial, key: str, dist: BaseDistribution):
+    """Suggest `key` over `dist` through Trial's public suggest_* calls."""
+    if isinstance(dist, CategoricalDistribution):
+        return trial.suggest_categorical(key, dist.choices)
+    if isinstance(dist, IntDistribution):
+        return trial.suggest_int(key, dist.low, dist.high, log=dist.log)
+    return trial.suggest_float(key, dist.low, dist.high, log=dist.log)
+
+
+def ask_point(config: SweepConfig, memory: optuna.Study, found: dict) -> dict:
+    """One point asked of the in-memory study, define-by-run: the optimizer first (the space's
+    order), then only the settings that optimizer has, so a sampler sees the conditional space
+    and an Adam point holds no momentum."""
+    trial, point = memory.ask(), {}
+    for key, dist in found.items():
+        if key in applying(config, {key: dist}, point):
+            point[key] = suggest(trial, key, dist)
+    return point
+
+
 def make_sampler(config: SweepConfig, seed: int) -> optuna.samplers.BaseSampler:
     """The configured sampler (`random`, `tpe` with constant liar, `gp`), seeded per draw."""
     startup = max(2, config.trials_per_activation // STARTUP_SHARE)
@@ -80,13 +108,18 @@ def make_sampler(config: SweepConfig, seed: int) -> optuna.samplers.BaseSampler:
         if config.sampler == "gp":
             return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)
         return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=startup, constant_liar=True, multivariate=True
+            seed=seed,
+            n_startup_trials=startup,
+            constant_liar=True,
+            multivariate=True,
+            group=True,  # a conditional space (momentum for SGD alone): TPE per group of keys
         )
 
 
-def _copy(trial: FrozenTrial, found: dict) -> FrozenTrial:
+def _copy(config: SweepConfig, trial: FrozenTrial, found: dict) -> FrozenTrial:
     """A trial of the activation as the in-memory study holds it: finished with its value (a
     pruned one with the epochs it reported), else pending."""
+    found = applying(config, found, trial.params)
     params = {key: trial.params[key] for key in found}
     if trial.state == TrialState.COMPLETE:
         return create_trial(value=trial.value, params=params, distributions=found)
@@ -109,12 +142,13 @@ def draw_point(config: SweepConfig, peers: list[FrozenTrial], seed: int) -> dict
     memory = optuna.create_study(direction="maximize", sampler=make_sampler(config, seed))
     tried = set()
     for peer in peers:
-        if fits(found, peer.params):
-            memory.add_trial(_copy(peer, found))
-            tried.add(point_key({key: peer.params[key] for key in found}))
+        if fits(config, found, peer.params):
+            memory.add_trial(_copy(config, peer, found))
+            drawn = applicable(peer.params, config.train.optimizer)
+            tried.add(point_key({key: drawn[key] for key in found if key in drawn}))
     with experimental_features():
         for _ in range(DRAWS):
-            point = memory.ask(found).params
+            point = ask_point(config, memory, found)
             if point_key(point) not in tried:
                 break
     return point

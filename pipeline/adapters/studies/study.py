@@ -8,7 +8,6 @@ import warnings
 import optuna
 from optuna.distributions import (
     CategoricalDistribution,
-    IntDistribution,
     check_distribution_compatibility,
 )
 from optuna.storages import RDBStorage
@@ -140,7 +139,8 @@ class Study:
         for key, dist in space.distributions(self.config, queued).items():
             if key == "seed" and queued.get("phase") == REPLICATE:
                 continue
-            point[key] = _suggest(trial, key, dist)
+            if key in space.applying(self.config, {key: dist}, point):  # Adam: no momentum
+                point[key] = space.suggest(trial, key, dist)
         return point
 
     def train_config(self, trial: Trial) -> TrainConfig:
@@ -164,15 +164,6 @@ class Study:
         self.optuna_study.tell(
             trial, value if state == "COMPLETE" else None, state=TrialState[state]
         )
-
-
-def _suggest(trial: Trial, key: str, dist):
-    """Suggest `key` over `dist` through Trial's public suggest_* calls."""
-    if isinstance(dist, CategoricalDistribution):
-        return trial.suggest_categorical(key, dist.choices)
-    if isinstance(dist, IntDistribution):
-        return trial.suggest_int(key, dist.low, dist.high, log=dist.log)
-    return trial.suggest_float(key, dist.low, dist.high, log=dist.log)
 
 
 def _kind(dist) -> str:
