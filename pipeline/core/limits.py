@@ -39,6 +39,7 @@ MAX_WORKERS = 64  # each worker is a process with its own torch (~0.5 GiB)
 MAX_THREADS = 1024  # torch.set_num_threads takes a C int
 MAX_LRS = 1000  # learning rates per activation (trials_per_activation, or an lr list)
 MAX_SEEDS = 100  # replicate seeds per activation
+MAX_TIMEOUT_S = 30 * 24 * 3600  # a sweep's time budget: thirty days
 MAX_ROUNDS = 100  # benchmark rounds
 
 

@@ -144,6 +144,8 @@ class SweepConfig(Config):
         None, description="a storage URL (sqlite:///PATH, postgresql://..., journal://PATH)"
     )
     heartbeat_interval: StrictInt = between(1, limits.MAX_HEARTBEAT_S, 10)
+    # Seconds from the start of each sweep or worker process after which it claims no trial.
+    timeout: StrictInt | None = between(1, limits.MAX_TIMEOUT_S, None)
     # The dataset's folder, for a dataset named by `dataset` (a flag's --data-dir wins).
     data_dir: str | None = Field(None, description="a folder path")
     # The replicate phase: each activation's best configuration trained again with this many

@@ -9,7 +9,7 @@ from pipeline.core.device import resolve_device
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.urls import redact
 from pipeline.workflows import dry_run, trials, workers
-from pipeline.workflows.sweep import finish, open_sweep, plan, publish_report
+from pipeline.workflows.sweep import budget_cut, finish, open_sweep, plan, publish_report
 
 
 def run(job: SweepJobConfig) -> int:
@@ -39,8 +39,9 @@ def run(job: SweepJobConfig) -> int:
             else:
                 warnings = workers.run_workers(sweep, count)
             interrupts.check()
+            cut = budget_cut(sweep)
             registered = finish(sweep, source)
-            report = publish_report(sweep.tracker, job, sweep.parent_run_id, registered)
+            report = publish_report(sweep.tracker, job, sweep.parent_run_id, registered, cut)
         run_status = "FINISHED"
     except KeyboardInterrupt:
         run_status = "KILLED"

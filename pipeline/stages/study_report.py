@@ -61,11 +61,13 @@ def build_report(
     sampler: str = "grid",
     design_seeds: tuple[int, ...] = (),
     replicate_seeds: int | None = None,
+    note: str = "",
 ) -> Report:
     """The tables and their Markdown from the sweep's training runs; `settings` the swept
     settings beside the activation (lr alone by default), `sampler` what chose their points,
     `design_seeds` the seeds the replicates' protocol was chosen on (named in the report),
-    `replicate_seeds` the seeds the sweep file asks for (0: the phase is off)."""
+    `replicate_seeds` the seeds the sweep file asks for (0: the phase is off), `note` a
+    paragraph under the title (a sweep the time budget cut)."""
     if runs.empty:
         raise PipelineError(f"no training runs of sweep {study!r} yet; run `make sweep` first")
     table = results.results_table(runs, activations, settings=settings)
@@ -85,6 +87,7 @@ def build_report(
         "replicates": _replicates_line(replicates, settings, search, design_seeds),
         "test_images": _test_images(runs),
         "no_replicates": REPLICATES_OFF if replicate_seeds == 0 else NO_REPLICATES,
+        "note": note,
     }
     markdown = _markdown(study, texts, table, summary, pairs)
     return Report(table, answer, summary, pairs, markdown, best=best)
@@ -166,6 +169,7 @@ def _and_seed_lr(table: pd.DataFrame) -> str:
 def _markdown(study: str, texts: dict, table, summary, pairs) -> str:
     parts = [
         f"# Sweep {study}\n",
+        texts["note"],
         texts["dataset"].rstrip("\n") + "\n" if texts["dataset"] else "",
         texts["heading"] + "each activation's best configuration" + _and_seed_lr(table) + "\n",
         results.to_markdown(table),
@@ -197,12 +201,13 @@ def write_report(
     design_seeds: tuple[int, ...] = (),
     registry: Sequence[dict] = (),
     replicate_seeds: int | None = None,
+    note: str = "",
 ) -> Report:
     """Every file of the study's report in `directory` (default reports/<study>/), each
     written whole or not at all; the report, with the files it wrote. A response figure for
     each swept setting in `settings`; the registry's aliases (`registry_table`) where given."""
     report = build_report(
-        runs, study, activations, settings, sampler, design_seeds, replicate_seeds
+        runs, study, activations, settings, sampler, design_seeds, replicate_seeds, note
     )
     directory = report_dir(study) if directory is None else directory
     directory.mkdir(parents=True, exist_ok=True)

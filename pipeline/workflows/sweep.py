@@ -7,8 +7,9 @@ MLflow run closed as KILLED with a tag saying why.
 
 import contextlib
 import json
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
 
@@ -33,10 +34,16 @@ class Sweep:
     config: SweepJobConfig
     study: studies.Study
     tracker: tracking.Tracker
+    started: float = field(default_factory=time.monotonic)  # the time budget counts from here
 
     @property
     def parent_run_id(self) -> str:
         return self.study.attr(PARENT_RUN)
+
+    def out_of_time(self) -> bool:
+        """Whether the sweep file's `timeout` has passed since this process opened the sweep."""
+        timeout = self.config.sweep.timeout
+        return timeout is not None and time.monotonic() - self.started >= timeout
 
 
 def _orphan_closer(experiment: str, tracking_uri: str):
@@ -286,15 +293,31 @@ def finish(sweep: Sweep, source: data.DataSource) -> list[registration.Registere
     return registered
 
 
+def budget_cut(sweep: Sweep) -> str:
+    """Where the sweep file's time budget ended the sweep with trials left, the report's note
+    of it (how many trials each activation got: equal budgets no longer hold); else ""."""
+    study, timeout = sweep.study, sweep.config.sweep.timeout
+    left = studies.open_points(study) or studies.missing_replicates(study, retry_failed=True)
+    if not sweep.out_of_time() or not left:
+        return ""
+    got = ", ".join(f"{a} {n}" for a, n in studies.finished_per_activation(study).items())
+    return (
+        f"**Cut by the time budget.** `timeout: {timeout}` (seconds) ended this sweep before "
+        f"its end; finished trials per activation: {got}. The activations' budgets were not "
+        "equal: read the tables as partial. `make sweep` again goes on where it stopped.\n"
+    )
+
+
 def publish_report(
     tracker: tracking.Tracker,
     job: SweepJobConfig,
     parent: str | None,
     registered: Sequence[registration.Registered] = (),
+    note: str = "",
 ) -> study_report.Report:
     """The study's report files in reports/<study>/, from what MLflow recorded (and the
-    registry's aliases, `registered`), logged on the parent run under results/ (with the
-    replicates' means and intervals as metrics)."""
+    registry's aliases, `registered`; `note` under its title), logged on the parent run under
+    results/ (with the replicates' means and intervals as metrics)."""
     runs = tracking.sweep_runs(tracker, job.sweep.study)
     sweep = job.sweep
     report = study_report.write_report(
@@ -306,6 +329,7 @@ def publish_report(
         design_seeds=sweep.design_seeds,
         registry=[row.as_row() for row in registered],
         replicate_seeds=sweep.replicate_seeds,
+        note=note,
     )
     if parent:
         for path in report.files:
@@ -350,6 +374,8 @@ def plan(config: SweepConfig, seeds: int) -> str:
             f"; the reference lr {config.reference_lr:g} up to {_epochs(reference['max_epochs'])} "
             f"({reference['lr_schedule']} lr)"
         )
+    if config.timeout:
+        text += f"; no trial claimed {config.timeout} s after a process starts (timeout)"
     if seeds:
         text += (
             f"; then {seeds} answer seeds of each activation's choice, each up to "

@@ -183,6 +183,8 @@ def work(
     with SweepBar(sweep, f"sweep {config.study}") as bar:
         while True:
             interrupts.check()
+            if sweep.out_of_time():  # the file's time budget: what finished stays, the rest waits
+                break
             sizes = stack_size(config, device), replicate_stack_size(config, device)
             trials = studies.claim(sweep.study, *sizes)
             if not trials:

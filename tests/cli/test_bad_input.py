@@ -452,6 +452,8 @@ CATALOGUE += [
      "{sweep:optimizer=[adam, adamw]|momentum=[0.5, 0.9]}"], {}, 2,
      "momentum is swept, but only SGD has it and the sweep's optimizer is adam/adamw; give "
      "momentum one value, or sweep optimizer: [sgd, ...]"),
+    ("a time budget of zero", [*S, "{sweep:timeout=0}"], {}, 2,
+     "timeout must be an integer in 1..2592000, got 0"),
     ("analysis of a store that is not there", ["analyze", "--data-dir", "{data}"],
      {"MLFLOW_TRACKING_URI": "sqlite:///elsewhere/mlflow.db"}, 1,
      "there is no tracking store"),

@@ -1,6 +1,7 @@
 """`sweep --dry-run` prints what a sweep would train, phase by phase, and about how long, from
 an epoch measured here, and writes nothing; `--set KEY=VALUE` changes a sweep-file key for one
-run, reaches every worker, and is recorded on the study's parent run."""
+run, reaches every worker, and is recorded on the study's parent run; `timeout:` stops claiming,
+keeps what finished, says so in the report, and a rerun goes on."""
 
 import re
 
@@ -98,3 +99,28 @@ def test_a_dry_run_counts_the_reference_lr_apart_from_the_grid(workdir, tiny_dat
     assert "; the reference lr 0.001 up to 13 epochs (constant lr)" in plan
     assert counts == "dry run: nothing written. 6 trials: per activation grid 2, reference 1"
     assert estimate.startswith(f"at most {2 * (2 * 2 + 13)} trial-epochs")
+
+
+@pytest.mark.slow  # two sweeps
+def test_a_time_budget_stops_claiming_keeps_the_work_and_a_rerun_goes_on(
+    workdir, tiny_data, capsys
+):
+    config = write_config(workdir, timeout=1, activations=["relu", "tanh"], lr=[0.02, 0.1])
+    assert run_sweep(config, tiny_data) == 0
+    out = capsys.readouterr().out
+    assert "; no trial claimed 1 s after a process starts (timeout)" in out.splitlines()[0]
+    finished = [t for t in study_of(config).trials if t.state.is_finished()]
+    assert 1 <= len(finished) < 4, "the first claim comes before the budget, the last after it"
+    results = (workdir / "reports" / "tiny" / "results.md").read_text()
+    got = {a: sum(t.params["activation"] == a for t in finished) for a in ("relu", "tanh")}
+    assert (
+        "**Cut by the time budget.** `timeout: 1` (seconds) ended this sweep before its end; "
+        f"finished trials per activation: relu {got['relu']}, tanh {got['tanh']}."
+    ) in results
+    assert "**Cut by the time budget.**" in out, "the printed report says so too"
+
+    assert run_sweep(config, tiny_data, "--set", "timeout=600") == 0, "not a setting: a rerun"
+    trials = study_of(config).trials
+    assert len(trials) == 4 and all(t.state.is_finished() for t in trials)
+    assert {t.number for t in finished} <= {t.number for t in trials}, "kept, not redone"
+    assert "Cut by" not in (workdir / "reports" / "tiny" / "results.md").read_text()

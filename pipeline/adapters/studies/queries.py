@@ -76,6 +76,12 @@ def finished_count(study: Study) -> int:
     return len(trials(study, *FINISHED))
 
 
+def finished_per_activation(study: Study) -> dict[str, int]:
+    """Finished (COMPLETE or PRUNED) trials of each of the study's activations, every phase."""
+    found = trials(study, *FINISHED)
+    return {a: activation_count(found, a) for a in study.config.activations}
+
+
 def running_count(study: Study) -> int:
     return len(trials(study, TrialState.RUNNING))
 
