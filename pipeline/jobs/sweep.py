@@ -9,7 +9,8 @@ from pipeline.core.device import resolve_device
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.urls import redact
 from pipeline.workflows import dry_run, trials, workers
-from pipeline.workflows.sweep import budget_cut, finish, open_sweep, plan, publish_report
+from pipeline.workflows.plan import plan
+from pipeline.workflows.sweep import budget_cut, finish, open_sweep, publish_report
 
 
 def run(job: SweepJobConfig) -> int:
@@ -50,6 +51,12 @@ def run(job: SweepJobConfig) -> int:
         sweep.tracker.end_run(sweep.parent_run_id, run_status)
     for warning in warnings:
         print(f"warning: {warning}; its trial was retried by the others", file=sys.stderr)
+    print_results(sweep, report, registered)
+    return 0
+
+
+def print_results(sweep, report, registered) -> None:
+    """The report, the trials' states, each alias's model, and where the runs are."""
     counts = studies.counts(sweep.study)
     print(report.markdown)
     print(f"trials: {', '.join(f'{n} {state.lower()}' for state, n in sorted(counts.items()))}")
@@ -62,4 +69,3 @@ def run(job: SweepJobConfig) -> int:
         )
     print(f"tracking_uri={redact(sweep.tracker.uri)}")  # for mlflow's own commands, from anywhere
     print(f"parent_run_id={sweep.parent_run_id}")
-    return 0

@@ -17,7 +17,8 @@ from pipeline.core.device import resolve_device
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.sweep_config import SweepConfig
 from pipeline.stages import training
-from pipeline.workflows.sweep import phases, plan, space_text
+from pipeline.workflows.plan import phases, plan
+from pipeline.workflows.sweep import space_text
 
 
 def epoch_seconds(config: SweepConfig, source: DataSource, threads: int) -> tuple[float, str]:

@@ -19,7 +19,6 @@ from pipeline.core.datasets import dataset_name, display_name
 from pipeline.core.errors import PipelineError
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.settings_changes import changed_settings, describe_changes
-from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import label, redact
 from pipeline.stages import study_report
 from pipeline.workflows import registration
@@ -336,53 +335,6 @@ def publish_report(
             tracking.log_file(tracker, parent, path, "results")
         tracker.log_metrics(parent, study_report.summary_metrics(report.summary))
     return report
-
-
-def _epochs(count: int) -> str:
-    return "1 epoch" if count == 1 else f"{count} epochs"
-
-
-def phases(config: SweepConfig, seeds: int) -> list[tuple[str, int, int]]:
-    """(phase, trials per activation, max epochs of each) of each phase the study trains: the
-    grid's points, but the reference lr's where it has a protocol of its own; the replicates."""
-    reference = config.reference_budget
-    grid = config.points_per_activation
-    rows = []
-    if reference and config.reference_lr in config.lrs:
-        rows = [("reference", 1, reference["max_epochs"])]
-        grid -= 1
-    rows.insert(0, ("grid", grid, config.train.max_epochs))
-    if seeds:
-        rows.append(("replicate", seeds, config.replicate_max_epochs))
-    return rows
-
-
-def plan(config: SweepConfig, seeds: int) -> str:
-    """What the sweep will run, in one line, before it runs: the trials of each phase and the
-    budget of each (a phase the file leaves to its defaults is as visible as one it sets), with
-    `seeds` answer seeds per activation."""
-    train, counts = config.train, {phase: trials for phase, trials, _ in phases(config, seeds)}
-    search = "grid" if config.sampler == "grid" else f"{config.sampler} sampler"
-    text = (
-        f"plan: study {config.study}: {len(config.activations)} activations x "
-        f"{counts['grid']} {search} trials, each up to {_epochs(train.max_epochs)} "
-        f"(patience {train.patience}, {train.lr_schedule} lr)"
-    )
-    if "reference" in counts:
-        reference = config.reference_budget
-        text += (
-            f"; the reference lr {config.reference_lr:g} up to {_epochs(reference['max_epochs'])} "
-            f"({reference['lr_schedule']} lr)"
-        )
-    if config.timeout:
-        text += f"; no trial claimed {config.timeout} s after a process starts (timeout)"
-    if seeds:
-        text += (
-            f"; then {seeds} answer seeds of each activation's choice, each up to "
-            f"{_epochs(config.replicate_max_epochs)} (patience {config.replicate_patience}, "
-            f"{config.replicate_lr_schedule} lr)"
-        )
-    return text
 
 
 class SweepBar(tqdm):
