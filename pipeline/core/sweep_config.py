@@ -102,6 +102,9 @@ def check_replicate_seeds(config: "SweepConfig", count: int, key: str) -> None:
         )
 
 
+PRUNERS = ("median", "successive_halving", "hyperband", "none")  # each within an activation
+
+
 class SweepConfig(Config):
     """Activations x a search space of training settings, every activation getting the same
     number of trials: the grid of the space's lists (the default), or `trials_per_activation`
@@ -124,7 +127,7 @@ class SweepConfig(Config):
     sampler: Literal[SAMPLERS] = Field("grid", description=f"one of: {', '.join(SAMPLERS)}")
     # A sampler's trials per activation; in a grid, the points of each range.
     trials_per_activation: StrictInt = between(1, limits.MAX_LRS, DEFAULT_TRIALS)
-    pruner: Literal["median", "none"] = Field("median", description="one of: median, none")
+    pruner: Literal[PRUNERS] = Field("median", description=f"one of: {', '.join(PRUNERS)}")
     pruner_warmup_epochs: StrictInt = between(0, limits.MAX_EPOCHS, 3)
     # Trials at this lr are never pruned: the seed's table (all at lr 1e-3) is reproduced in full.
     reference_lr: PositiveNumber | None = Field(

@@ -1,9 +1,16 @@
-"""The sweep's pruner: median pruning within each activation, at the same epoch."""
+"""The sweep's pruners, each within one activation: median pruning at the same epoch,
+successive halving and Hyperband at their rungs."""
 
 import optuna
+from hypothesis import given
+from hypothesis import strategies as st
 from optuna.trial import TrialState
 
 from pipeline.adapters import studies
+from pipeline.adapters.studies.pruner import (
+    PerActivationHyperband,
+    PerActivationSuccessiveHalving,
+)
 from pipeline.core.sweep_config import SweepConfig
 
 
@@ -105,3 +112,79 @@ def test_make_pruner_follows_the_config():
     assert isinstance(median, studies.PerActivationMedianPruner)
     assert (median.warmup_epochs, median.reference_lr) == (2, 0.003)
     assert isinstance(studies.make_pruner(SweepConfig(pruner="none")), optuna.pruners.NopPruner)
+
+
+# --- successive halving and Hyperband, within each activation --------------------------------
+
+curves = st.lists(st.floats(0.05, 0.95), min_size=4, max_size=4)
+
+
+def lockstep(relu: list[list[float]], tanh: list[list[float]]) -> tuple[optuna.Study, list]:
+    """A study whose trials all run, relu's and tanh's in turn, each with its curve so far."""
+    study = optuna.create_study(direction="maximize")
+    distributions = {
+        "activation": optuna.distributions.CategoricalDistribution(["relu", "tanh"]),
+        "lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True),
+    }
+    for activation, found in (("relu", relu), ("tanh", tanh)):
+        for index, curve in enumerate(found):
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params={"activation": activation, "lr": 0.01 * (index + 1)},
+                    distributions=distributions,
+                    state=TrialState.RUNNING,
+                    intermediate_values=dict(enumerate(curve, start=1)),
+                )
+            )
+    return study, study.get_trials()
+
+
+@given(relu=st.lists(curves, min_size=1, max_size=9), tanh=st.lists(curves, max_size=6))
+def test_successive_halving_keeps_the_best_third_of_each_activation_at_a_rung(relu, tanh):
+    """Rungs at epochs 1 and 3 (no warm-up): at a rung, of n trials of an activation in
+    lockstep, the best max(1, n // 3) by their best value so far go on; between rungs none
+    stops; the other activation's trials change nothing."""
+    pruner = PerActivationSuccessiveHalving(warmup_epochs=0)
+    for step in (1, 2, 3, 4):
+        curves_at = [c[:step] for c in relu]
+        study, trials = lockstep(curves_at, [c[:step] for c in tanh])
+        stopped = [pruner.prune(study, t) for t in trials[: len(relu)]]
+        alone, _ = lockstep(curves_at, [])
+        assert stopped == [pruner.prune(alone, t) for t in alone.get_trials()], "per activation"
+        if step not in (1, 3):
+            assert not any(stopped)
+            continue
+        best = sorted((max(c) for c in curves_at), reverse=True)
+        kept = max(1, len(relu) // 3)
+        assert stopped == [max(c) < best[kept - 1] for c in curves_at]
+
+
+@given(relu=st.lists(curves, min_size=2, max_size=12))
+def test_hyperband_halves_each_bracket_on_its_own_rungs(relu):
+    """Three rungs fit 9 epochs after a warm-up of 0 (1, 3, 9): three brackets; bracket b starts
+    at rung b, so at epoch 1 only bracket 0 prunes, and a trial competes within its bracket."""
+    pruner = PerActivationHyperband(warmup_epochs=0, max_epochs=9)
+    assert pruner.brackets == 3
+    study, trials = lockstep([c[:1] for c in relu], [])
+    for trial in trials:
+        bracket = pruner.bracket(trial)
+        if bracket > 0:
+            assert not pruner.prune(study, trial), "its first rung is later"
+            continue
+        mine = [max(t.intermediate_values.values()) for t in trials if pruner.bracket(t) == 0]
+        best = sorted(mine, reverse=True)[max(1, len(mine) // 3) - 1]
+        assert pruner.prune(study, trial) == (trial.intermediate_values[1] < best)
+
+
+def test_the_config_names_the_pruner_and_its_mistakes():
+    base = {"study": "s", "lr": [0.01, 0.1], "max_epochs": 9, "pruner_warmup_epochs": 0}
+    for name, kind in (
+        ("successive_halving", PerActivationSuccessiveHalving),
+        ("hyperband", PerActivationHyperband),
+        ("median", studies.PerActivationMedianPruner),
+    ):
+        pruner = studies.make_pruner(SweepConfig.from_mapping({**base, "pruner": name}))
+        assert type(pruner) is kind
+    assert (
+        studies.make_pruner(SweepConfig.from_mapping({**base, "pruner": "Hyperband"})).brackets == 3
+    )
