@@ -32,7 +32,7 @@ from pipeline.core.search_space import param_text, point_key
 from pipeline.core.sweep_config import SweepConfig
 
 
-def _fail_stale(study: Study) -> None:
+def fail_stale(study: Study) -> None:
     """Fail the trials whose heartbeats stopped; the storage's callback queues their retries."""
     with experimental_features():
         optuna.storages.fail_stale_trials(study.optuna_study)
@@ -42,7 +42,7 @@ def fail_orphans(study: Study) -> None:
     """Fail trials whose worker died (queuing retries). A journal file has no heartbeats:
     a RUNNING trial there at start-up is an orphan. Call under the study's lock."""
     if study.has_heartbeat:
-        _fail_stale(study)
+        fail_stale(study)
         return
     for trial in trials(study, TrialState.RUNNING):
         why = "found RUNNING when the sweep restarted"
@@ -160,7 +160,7 @@ def claim(study: Study, count: int = 1, replicates: int | None = None) -> list[T
     claimed: list[Trial] = []
     with study.lock():
         if study.has_heartbeat:
-            _fail_stale(study)
+            fail_stale(study)
         waiting = trials(study, TrialState.WAITING)
         if not waiting and queue_replicates(study):
             waiting = trials(study, TrialState.WAITING)
