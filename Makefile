@@ -42,7 +42,8 @@ TEST_PROCESSES ?= auto
 PYTEST := $(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile
 ARGS ?=
 
-.PHONY: help install dataset-package test-packages data train evaluate sweep worker report confirm promote \
+.PHONY: help install dataset-package test-packages data train evaluate sweep worker status drain report \
+	confirm promote \
 	curves probe analyze figures bench device-kit ui dashboard serve test test-fast lint format clean
 
 help: ## list the targets
@@ -107,8 +108,16 @@ sweep: install dataset-package ## the study: make sweep SWEEP=sweeps/quick.yaml 
 	$(PY) -m pipeline sweep --config $(call q,$(SWEEP)) \
 	  $(if $(WORKERS),--workers $(call q,$(WORKERS))) $(DATASET_FLAG)
 
-worker: install dataset-package ## join a prepared sweep from this machine: make worker SWEEP=...
-	$(PY) -m pipeline worker --config $(call q,$(SWEEP)) $(DATASET_FLAG)
+worker: install dataset-package ## join a prepared sweep from this machine: make worker SWEEP=... THREADS=2 WORKERS=2
+	$(PY) -m pipeline worker --config $(call q,$(SWEEP)) \
+	  $(if $(THREADS),--threads $(call q,$(THREADS))) $(if $(WORKERS),--workers $(call q,$(WORKERS))) \
+	  $(DATASET_FLAG)
+
+status: install ## a study's live workers, their trials and its queue: make status SWEEP=...
+	$(PY) -m pipeline status --config $(call q,$(SWEEP))
+
+drain: install ## this machine's workers on a study finish their trials, then exit: make drain SWEEP=...
+	$(PY) -m pipeline drain --config $(call q,$(SWEEP))
 
 report: install ## rebuild a study's report in reports/<study>/ from MLflow: make report SWEEP=...
 	$(PY) -m pipeline report --config $(call q,$(SWEEP))

@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 import socket
+import sys
 import time
 from dataclasses import dataclass
 
@@ -170,16 +171,40 @@ def _trial_run(sweep: Sweep, trial, config, splits, settings, stack_size: int):
 def work(
     sweep: Sweep, poll_s: float = 1.0, source: data.DataSource | None = None
 ) -> list[TrialOutcome]:
-    """One worker: claim queued trials until none is queued or running anywhere. A `source`
-    already verified by the caller is loaded without finding and hashing it again."""
+    """One worker: claim queued trials until none is queued or running anywhere, or until a
+    drain is asked for (it ends the trials it holds first). A `source` already verified by the
+    caller is loaded without finding and hashing it again."""
     job, config = sweep.config, sweep.config.sweep
     device = resolve_device(config.train.device)
     settings = configure_torch(device, job.threads)
     splits = SeededSplits(job.data_dir, config.train, device, source)
     check_same_data(sweep.study, splits.of(config.train.seed).source.digest, "this worker's")
+    me = studies.this_process(studies.WORKER, int(settings.get("threads", 0)))
+    with studies.watch(sweep.study, me) as watch:
+        if device.type == "cpu":
+            warn_oversubscribed(studies.host_threads(sweep.study, me), me.host)
+        return _claim_and_train(sweep, watch, splits, settings, poll_s)
+
+
+def warn_oversubscribed(threads: int, host: str) -> None:
+    """One line where this host's workers would run more torch threads than it has cores."""
+    cores = os.cpu_count() or 1
+    if threads > cores:
+        print(
+            f"warning: the workers on {host} would run {threads} torch threads on {cores} "
+            f"cores, each slowing the others; give each worker a share: make worker "
+            f"THREADS=N (workers x N <= {cores}), or WORKERS=N to split the cores",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _claim_and_train(sweep: Sweep, watch, splits, settings, poll_s: float) -> list[TrialOutcome]:
+    config = sweep.config.sweep
+    device = resolve_device(config.train.device)
     outcomes: list[TrialOutcome] = []
     with SweepBar(sweep, f"sweep {config.study}") as bar:
-        while True:
+        while not interrupts.draining():
             interrupts.check()
             sizes = stack_size(config, device), replicate_stack_size(config, device)
             trials = studies.claim(sweep.study, *sizes)
@@ -190,8 +215,10 @@ def work(
                 time.sleep(poll_s)
                 continue
             seed = sweep.study.train_config(trials[0]).seed
+            watch.set_state(studies.TRAINING)
             with studies.heartbeat(sweep.study, *trials):
                 outcomes += run_trials(sweep, trials, splits.of(seed), settings)
+            watch.set_state(studies.WAITING)
             bar.update_from(sweep.study)
     return outcomes
 
