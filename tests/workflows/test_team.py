@@ -21,8 +21,9 @@ from tests.sweeps import kill_mid_trial, study_of, worker_pid, write_config
 
 pytestmark = pytest.mark.slow  # worker processes
 
-# Trials long enough (minutes) that a worker is always mid-trial when a test looks (each test stops its
-# workers itself), beating every 2 s: a grace of 4 s that a busy machine's stalls stay within.
+# Trials long enough (minutes) that a worker is always mid-trial when a test looks (each test
+# stops its workers itself), beating every 2 s: a grace of 4 s that a busy machine's stalls
+# stay within.
 LONG = {
     "activations": ["relu", "tanh"],
     "lr": [0.02, 0.05, 0.1],
