@@ -31,7 +31,7 @@ def run_workers(
     if _uses_cpu(sweep):
         trials.warn_oversubscribed(workers * threads, socket.gethostname())
     processes = [_start(sweep, threads, log) for log in logs]
-    me = studies.this_process(studies.SWEEP, 0)
+    me = studies.this_process(studies.PARENT, 0)
     with studies.watch(sweep.study, me):
         _follow(sweep, processes, f"sweep {job.sweep.study} ({workers} workers)")
     died = [

@@ -59,7 +59,7 @@ from pipeline.adapters.studies.replicates import (
 )
 from pipeline.adapters.studies.roster import (
     DRAINING,
-    SWEEP,
+    PARENT,
     TRAINING,
     WAITING,
     WORKER,
@@ -88,7 +88,7 @@ __all__ = [
     "DRAINING",
     "FINISHED",
     "MAX_RETRIES",
-    "SWEEP",
+    "PARENT",
     "SWEEPS_DIR",
     "TRAINING",
     "WAITING",

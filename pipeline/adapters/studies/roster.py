@@ -16,7 +16,7 @@ from pipeline.adapters.studies.study import Study
 
 PREFIX = "worker:"
 # Roles and states: what a member is, and what it does now.
-WORKER, SWEEP = "worker", "sweep"
+WORKER, PARENT = "worker", "parent"  # a parent started worker processes and follows them
 WAITING, TRAINING, DRAINING, EXITED = "waiting", "training", "draining", "exited"
 # A member is live while it wrote within this many heartbeat intervals: one more than the
 # grace after which its trials are failed, as the reaper checks once an interval.
