@@ -182,3 +182,42 @@ def test_workers_on_one_host_share_its_cores_and_too_many_threads_is_one_line(wo
     assert len(logs) == 2
     parent = study_of(config).user_attrs["mlflow_parent_run_id"]
     assert {r.data.params["threads"] for r in runs_of(parent)} == {str(cores)}
+
+
+def test_drain_of_a_sweep_passes_to_its_workers_and_ends_it_unfinished(workdir, tiny_data):
+    """`make drain` reaches the sweep and its worker processes: the trials in progress end,
+    nothing more is claimed, the sweep exits 0 without registering, its parent run KILLED."""
+    config = write_config(workdir, **{**LONG, "max_epochs": 150, "patience": 150})
+    command = [sys.executable, "-m", "pipeline", "sweep", "--config", str(config)]
+    sweep = subprocess.Popen(
+        [*command, "--data-dir", str(tiny_data), "--no-progress", "--workers", "2"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
+    )
+    deadline = time.monotonic() + 120
+    while not (workdir / "sweeps/tiny.db").exists() or not [
+        t for t in study_of(config).get_trials(states=[TrialState.RUNNING]) if t.intermediate_values
+    ]:
+        assert sweep.poll() is None and time.monotonic() < deadline, sweep.communicate()
+        time.sleep(0.25)
+    asked = run_cli("drain", "--config", str(config), cwd=workdir, check=True).stdout
+    out, err = sweep.communicate(timeout=300)
+
+    assert sorted(line.split(" (")[1].split(",")[0] for line in asked.splitlines()) == [
+        "parent",
+        "worker",
+        "worker",
+    ], asked
+    assert sweep.returncode == 0, err
+    assert out.splitlines()[-1].startswith("drained: study tiny's trials in progress here")
+    states = [t.state for t in study_of(config).get_trials()]
+    assert TrialState.RUNNING not in states and TrialState.FAIL not in states
+    assert 1 <= states.count(TrialState.COMPLETE) < 6
+    assert states.count(TrialState.WAITING) == 6 - states.count(TrialState.COMPLETE)
+    parent = client().get_run(study_of(config).user_attrs["mlflow_parent_run_id"])
+    assert parent.info.status == "KILLED"
+    assert {r.info.status for r in runs_of(parent.info.run_id)} == {"FINISHED"}
+    assert not client().search_registered_models(), "a drained sweep registers nothing"
