@@ -199,13 +199,13 @@ STAGES = {
         ),
     ),
     "status": Stage(
-        "a study's live workers, their trials and its queue, from its storage",
+        "a study's live workers, their trials and its queue",
         "status:run",
         job_cfg.SweepJobConfig,
         (SWEEP[0],),
     ),
     "drain": Stage(
-        "ask this host's workers on a study to finish their trials and exit",
+        "this host's workers end their trials, then exit",
         "drain:run",
         job_cfg.SweepJobConfig,
         (SWEEP[0],),
