@@ -25,6 +25,7 @@ from pipeline.adapters.studies.choices import (
 )
 from pipeline.adapters.studies.figures import interactive_figures, interactive_plots, static_figures
 from pipeline.adapters.studies.logs import configure_logging
+from pipeline.adapters.studies.outages import OUTAGE_S, outlasting
 from pipeline.adapters.studies.overview import Held, Overview, overview
 from pipeline.adapters.studies.pruner import PerActivationMedianPruner, make_pruner
 from pipeline.adapters.studies.queries import (
@@ -88,6 +89,7 @@ __all__ = [
     "DRAINING",
     "FINISHED",
     "MAX_RETRIES",
+    "OUTAGE_S",
     "PARENT",
     "SWEEPS_DIR",
     "TRAINING",
@@ -126,6 +128,7 @@ __all__ = [
     "members",
     "missing_replicates",
     "open_points",
+    "outlasting",
     "overview",
     "phase",
     "point_of",

@@ -15,6 +15,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from pipeline.adapters.studies import space
 from pipeline.adapters.studies.logs import experimental_features
+from pipeline.adapters.studies.outages import outlasting
 from pipeline.adapters.studies.queries import (
     FINISHED,
     GRID_PHASES,
@@ -28,6 +29,7 @@ from pipeline.adapters.studies.queries import (
 from pipeline.adapters.studies.replicates import queue_replicates
 from pipeline.adapters.studies.study import Study
 from pipeline.core.config import GRID, OPTIMIZER_FAMILIES, REFERENCE, REPLICATE
+from pipeline.core.errors import PipelineError
 from pipeline.core.search_space import param_text, point_key
 from pipeline.core.sweep_config import SweepConfig
 
@@ -200,7 +202,10 @@ def heartbeat(study: Study, *claimed: Trial) -> Iterator[None]:
     def beat() -> None:
         while True:
             for trial_id in trial_ids:
-                study.storage.record_heartbeat(trial_id)
+                # A server away longer than the outage allowance: the trial goes stale and is
+                # retried elsewhere, which is what its heartbeat is for.
+                with contextlib.suppress(PipelineError):
+                    outlasting(study, study.storage.record_heartbeat, trial_id)
             if stop.wait(study.storage.get_heartbeat_interval()):
                 return
 
