@@ -204,7 +204,9 @@ def warn_oversubscribed(threads: int, host: str) -> None:
         )
 
 
-def _claim_and_train(sweep: Sweep, watch, splits, settings, poll_s: float) -> list[TrialOutcome]:
+def _claim_and_train(
+    sweep: Sweep, watch: studies.Watch, splits, settings, poll_s: float
+) -> list[TrialOutcome]:
     config = sweep.config.sweep
     device = resolve_device(config.train.device)
     outcomes: list[TrialOutcome] = []

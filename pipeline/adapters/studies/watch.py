@@ -33,9 +33,11 @@ class Watch:
         self.study, self.member = study, member
 
     def set_state(self, state: str) -> None:
+        """The new state, written now if the storage answers (else at the next interval)."""
         if self.member is not None and self.member.state != state:
             self.member = replace(self.member, state=state)
-            self.beat()
+            with contextlib.suppress(Exception):
+                self.beat()
 
     def beat(self) -> None:
         if self.member is not None:
@@ -70,5 +72,4 @@ def watch(study: Study, member: roster.Member | None = None) -> Iterator[Watch]:
     finally:
         stop.set()
         thread.join()
-        with contextlib.suppress(Exception):
-            kept.set_state(roster.EXITED)
+        kept.set_state(roster.EXITED)
