@@ -84,14 +84,20 @@ def test_a_dead_workers_trial_is_retried_within_three_heartbeats_while_the_other
             assert time.monotonic() - killed < 20, "the dead worker's trial was never failed"
             time.sleep(0.1)
         reaped = time.monotonic() - killed
+        still = study.get_trials()[busy.number]
+        # The retry is queued once the orphaned run is closed, just after the FAIL.
+        while not [
+            t for t in study.get_trials() if t.system_attrs.get("failed_trial") == victim.number
+        ]:
+            assert time.monotonic() - killed < 30, "the dead worker's trial was never retried"
+            time.sleep(0.1)
         trials = study.get_trials()
-        still = trials[busy.number]
     finally:
         first.kill()
         second.send_signal(signal.SIGTERM)
         _, err = second.communicate(timeout=120)
     victim = trials[victim.number]
-    # Its last beat came at most an interval (2 s) before the kill: failed 4-6 s after it.
+    # Its last beat came at most an interval (2 s) before the kill: failed 2-6 s after it.
     assert 2 <= reaped <= 6 + 1.5, reaped
     assert still.state == TrialState.RUNNING, "the other worker was training all along"
     [retry] = [t for t in trials if t.system_attrs.get("failed_trial") == victim.number]
