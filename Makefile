@@ -45,13 +45,14 @@ TEST_PROCESSES ?= auto
 PYTEST := $(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile
 ARGS ?=
 
-.PHONY: help install dataset-package test-packages data train evaluate sweep worker report confirm promote \
+.PHONY: help install dataset-package test-packages data train evaluate sweep worker status drain report \
+	confirm promote \
 	curves probe analyze figures bench device-kit ui dashboard serve test test-fast lint format clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-install: $(VENV)/.installed ## build .venv with the package (editable), dev tools, psycopg
+install: $(VENV)/.installed ## build .venv with the package (editable), dev tools, psycopg, MLflow auth
 
 # pip compiles what it unpacks one file at a time (PyTorch alone brings thousands); compileall
 # does it on every core, about 30 s sooner here, and for this project's own modules too. Without
@@ -62,8 +63,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install --no-compile $(TORCH_SPEC)
-	# [postgres]: the psycopg driver, for a study or MLflow store on PostgreSQL (and its test)
-	$(VENV)/bin/pip install --no-compile -e '.[dev,postgres]'
+	# [postgres]: the psycopg driver, for a study or MLflow store on PostgreSQL (and its test);
+	# [auth]: MLflow's login app, for a tracking server with users (and its test)
+	$(VENV)/bin/pip install --no-compile -e '.[dev,postgres,auth]'
 	$(VENV)/bin/python -m compileall -qq -j 0 $(VENV)/lib pipeline tests benchmarks || true
 	touch $@
 
@@ -110,8 +112,16 @@ sweep: install dataset-package ## the study: make sweep SWEEP=sweeps/quick.yaml 
 	$(PY) -m pipeline sweep --config $(call q,$(SWEEP)) \
 	  $(if $(WORKERS),--workers $(call q,$(WORKERS))) $(DATASET_FLAG) $(SET_FLAGS) $(ARGS)
 
-worker: install dataset-package ## join a prepared sweep from this machine: make worker SWEEP=...
-	$(PY) -m pipeline worker --config $(call q,$(SWEEP)) $(DATASET_FLAG) $(SET_FLAGS)
+worker: install dataset-package ## join a prepared sweep from this machine: make worker SWEEP=... THREADS=2 WORKERS=2
+	$(PY) -m pipeline worker --config $(call q,$(SWEEP)) \
+	  $(if $(THREADS),--threads $(call q,$(THREADS))) $(if $(WORKERS),--workers $(call q,$(WORKERS))) \
+	  $(DATASET_FLAG) $(SET_FLAGS)
+
+status: install ## a study's live workers, their trials and its queue: make status SWEEP=...
+	$(PY) -m pipeline status --config $(call q,$(SWEEP))
+
+drain: install ## this machine's workers on a study finish their trials, then exit: make drain SWEEP=...
+	$(PY) -m pipeline drain --config $(call q,$(SWEEP))
 
 report: install ## rebuild a study's report in reports/<study>/ from MLflow: make report SWEEP=...
 	$(PY) -m pipeline report --config $(call q,$(SWEEP)) $(SET_FLAGS)

@@ -128,18 +128,28 @@ def stop_process(process: subprocess.Popen, stop_signal: int, timeout: float = 3
 class Postgres:
     port: int
     process: subprocess.Popen
+    # The command that starts it again on the same data and port, as whom, and its log.
+    command: list | None = None
+    as_user: dict | None = None
+    log: Path | None = None
 
     def url(self, database: str, password: str | None = None) -> str:
         """A plain `postgresql://` URL, as a user would write it (trust auth ignores a password)."""
         login = f"postgres:{password}" if password else "postgres"
         return f"postgresql://{login}@127.0.0.1:{self.port}/{database}"
 
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop it (a fast shutdown: sessions are cut), stay down `down_s` seconds, start it
+        again, and return once it answers."""
+        stop_process(self.process, signal.SIGINT)
+        time.sleep(down_s)
+        self.process = _start_postgres(self.command, self.as_user or {}, self.log)
+        _wait_for_postgres(self, deadline=time.monotonic() + 60).close()
+
 
 @contextlib.contextmanager
 def throwaway_postgres(databases: tuple[str, ...]) -> Iterator[Postgres]:
     """A new cluster in a temporary directory, listening on 127.0.0.1 only, with `databases`."""
-    import psycopg  # the driver this project uses ([postgres] extra)
-
     bin_dir = postgres_bin_dir()
     user = _unprivileged_user()
     home = Path(tempfile.mkdtemp(prefix="throwaway-pg-"))
@@ -174,40 +184,51 @@ def throwaway_postgres(databases: tuple[str, ...]) -> Iterator[Postgres]:
             "max_connections": 400,
         }
         options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
-        log = (home / "postgres.log").open("w")
-        process = subprocess.Popen(
-            [bin_dir / "postgres", "-D", data_dir, *options],
-            cwd=home,
-            stdout=log,
+        command = [bin_dir / "postgres", "-D", data_dir, *options]
+        log = home / "postgres.log"
+        server = Postgres(port, _start_postgres(command, as_user, log), command, as_user, log)
+        try:
+            _create_databases(server, databases)
+            yield server
+        finally:
+            stop_process(server.process, signal.SIGINT)  # SIGINT: PostgreSQL's "fast" shutdown
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _start_postgres(command: list, as_user: dict, log: Path) -> subprocess.Popen:
+    with log.open("a") as output:
+        return subprocess.Popen(
+            command,
+            cwd=log.parent,
+            stdout=output,
             stderr=subprocess.STDOUT,
             process_group=0,
             **as_user,
         )
-        log.close()
-        server = Postgres(port, process)
-        try:
-            _create_databases(psycopg, server, databases, home / "postgres.log")
-            yield server
-        finally:
-            stop_process(process, signal.SIGINT)  # SIGINT: PostgreSQL's "fast" shutdown
-    finally:
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def _group_of(user: str) -> int:
     return pwd.getpwnam(user).pw_gid
 
 
-def _create_databases(psycopg, server: Postgres, databases: tuple[str, ...], log: Path) -> None:
-    deadline = time.monotonic() + 60
+def _create_databases(server: Postgres, databases: tuple[str, ...]) -> None:
+
+    with _wait_for_postgres(server, deadline=time.monotonic() + 60) as db:
+        for name in databases:
+            db.execute(f'CREATE DATABASE "{name}"')
+
+
+def _wait_for_postgres(server: Postgres, deadline: float):
+    """A connection to the server's `postgres` database once it answers (close it, or use it
+    in a `with`)."""
+    import psycopg
+
     while True:
         if server.process.poll() is not None:
-            raise ServiceFailed(f"postgres exited: {_last_line(log.read_text())}")
+            raise ServiceFailed(f"postgres exited: {_last_line(server.log.read_text())}")
         try:
-            with psycopg.connect(server.url("postgres"), autocommit=True, connect_timeout=5) as db:
-                for name in databases:
-                    db.execute(f'CREATE DATABASE "{name}"')
-            return
+            return psycopg.connect(server.url("postgres"), autocommit=True, connect_timeout=5)
         except psycopg.OperationalError as error:
             if time.monotonic() > deadline:
                 raise ServiceFailed(f"postgres does not answer: {error}") from None

@@ -116,5 +116,11 @@ def test_make_variables_reach_the_command_line_intact(experiment, activation, re
         trained = argv("train", f"EXPERIMENT={experiment}", f"ACT={activation}")
         assert trained[:3] == ["-m", "pipeline", "train"]
         assert trained[3:7] == ["--experiment", experiment, "--activation", activation]
+        worker = argv("worker", f"SWEEP={experiment}", f"THREADS={activation}", f"WORKERS={reason}")
+        assert worker[3:] == [
+            *("--config", experiment, "--threads", activation, "--workers", reason)
+        ]
+        assert argv("status", f"SWEEP={experiment}")[3:] == ["--config", experiment]
+        assert argv("drain", f"SWEEP={experiment}")[2:] == ["drain", "--config", experiment]
         promoted = argv("promote", f"MODEL={activation}", f"TO={experiment}", f"REASON={reason}")
         assert promoted[3:] == ["--model-uri", activation, "--to", experiment, "--reason", reason]

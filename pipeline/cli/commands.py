@@ -203,7 +203,27 @@ STAGES = {
         "join a prepared sweep and run its queued trials",
         "worker:run",
         job_cfg.SweepJobConfig,
-        (*SWEEP, flag("--threads", type=typed("threads", int), help="torch threads")),
+        (
+            *SWEEP,
+            flag(
+                "--threads",
+                type=typed("threads", int),
+                help="torch threads of each worker (default: all cores, shared among --workers)",
+            ),
+            flag("--workers", type=typed("workers", int), help="worker processes on this host"),
+        ),
+    ),
+    "status": Stage(
+        "a study's live workers, their trials and its queue",
+        "status:run",
+        job_cfg.SweepJobConfig,
+        (SWEEP[0],),
+    ),
+    "drain": Stage(
+        "this host's workers end their trials, then exit",
+        "drain:run",
+        job_cfg.SweepJobConfig,
+        (SWEEP[0],),
     ),
     "report": Stage("the results table, from MLflow", "report:run", job_cfg.SweepJobConfig, SWEEP),
     "confirm": Stage(

@@ -2,7 +2,10 @@
 stores every epoch; a KeyboardInterrupt raised inside one of their queries breaks the query,
 and the database driver prints a traceback of its own. So inside `deferred()` the first stop
 signal is only noted, and the job stops at its next `check()` (each training batch, each
-claimed trial); a second one stops it at once, wherever it is."""
+claimed trial); a second one stops it at once, wherever it is.
+
+SIGUSR1 asks for a drain, a planned stop: a worker finishes the trials it holds, then ends
+without claiming more (`draining()`); it stops nothing, however often it comes."""
 
 import contextlib
 import signal
@@ -10,6 +13,8 @@ from collections.abc import Iterator
 
 _deferring = False
 _requested = False
+_draining = False
+DRAIN_SIGNAL = signal.SIGUSR1
 
 
 def install() -> None:
@@ -17,6 +22,17 @@ def install() -> None:
     this process with it ignored, as a shell's background jobs are, and Python keeps that."""
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, _on_stop_signal)
+    signal.signal(DRAIN_SIGNAL, _on_drain_signal)
+
+
+def _on_drain_signal(signum, frame) -> None:
+    global _draining
+    _draining = True
+
+
+def draining() -> bool:
+    """A drain was asked for (SIGUSR1): claim no more trials."""
+    return _draining
 
 
 def _on_stop_signal(signum, frame) -> None:

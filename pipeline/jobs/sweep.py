@@ -40,6 +40,9 @@ def run(job: SweepJobConfig) -> int:
             else:
                 warnings = workers.run_workers(sweep, count)
             interrupts.check()
+            if interrupts.draining() and workers.unfinished(sweep):
+                run_status = "KILLED"
+                return drained(job)
             cut = budget_cut(sweep)
             registered = finish(sweep, source)
             report = publish_report(sweep.tracker, job, sweep.parent_run_id, registered, cut)
@@ -69,3 +72,12 @@ def print_results(sweep, report, registered) -> None:
         )
     print(f"tracking_uri={redact(sweep.tracker.uri)}")  # for mlflow's own commands, from anywhere
     print(f"parent_run_id={sweep.parent_run_id}")
+
+
+def drained(job: SweepJobConfig) -> int:
+    """A drained sweep or worker ends well: its trials finished, the rest left queued."""
+    print(
+        f"drained: study {job.sweep.study}'s trials in progress here finished; no more were "
+        "claimed (the queue is left for the other workers, or for a rerun)"
+    )
+    return 0

@@ -1,9 +1,14 @@
-"""`make worker`: join a prepared sweep from this terminal or machine and run its queued trials."""
+"""`make worker`: join a prepared sweep from this terminal or machine and run its queued trials,
+in this process or in several worker processes sharing the host's cores."""
+
+import sys
 
 from pipeline.core import data, interrupts
 from pipeline.core.job_config import SweepJobConfig
+from pipeline.jobs.sweep import drained
 from pipeline.workflows.sweep import open_sweep
-from pipeline.workflows.trials import work
+from pipeline.workflows.trials import TrialOutcome, work
+from pipeline.workflows.workers import run_workers
 
 
 def run(job: SweepJobConfig) -> int:
@@ -12,14 +17,22 @@ def run(job: SweepJobConfig) -> int:
     largest = job.sweep.largest_train  # the largest batch the space holds
     data.check_fits(source, largest.batch_size, largest.val_fraction)
     sweep = open_sweep(job, create=False)
+    outcomes: list[TrialOutcome] = []
     with interrupts.deferred():
-        outcomes = work(sweep, source=source)
+        if (job.workers or 1) > 1:
+            # Each process prints its own trials in its log; this one says who died.
+            for warning in run_workers(sweep, job.workers, job.threads, name="host-worker"):
+                print(f"warning: {warning}", file=sys.stderr)
+        else:
+            outcomes = work(sweep, source=source)
     for o in outcomes:
         chance = ", at chance: learned nothing" if o.at_chance else ""
         seed = "" if o.seed is None else f" seed {o.seed} ({o.phase})"
         print(
             f"trial {o.number}: {o.activation} lr {o.lr:g}{seed} -> {o.state} ({o.reason}{chance})"
         )
-    if not outcomes:
+    if interrupts.draining():
+        return drained(job)
+    if not outcomes and (job.workers or 1) == 1:
         print(f"study {job.sweep.study}: no queued trial was left for this worker")
     return 0

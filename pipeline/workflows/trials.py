@@ -6,6 +6,7 @@ import contextlib
 import math
 import os
 import socket
+import sys
 import time
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from pipeline.adapters import studies
 from pipeline.core import data, interrupts, limits
 from pipeline.core.config import CPU_STACK, GRID, TrainConfig
 from pipeline.core.device import configure_torch, resolve_device
+from pipeline.core.errors import PipelineError
 from pipeline.core.sweep_config import SweepConfig
 from pipeline.stages import training
 from pipeline.workflows.sweep import Sweep, SweepBar, check_same_data
@@ -44,15 +46,15 @@ def _trial_state(result: training.TrainResult) -> tuple[str, str]:
 class TrialObserver(training.Observer):
     """Each epoch goes to the trial's MLflow run and to Optuna, whose pruner answers."""
 
-    def __init__(self, runs: list, trials: list):
-        self.runs, self.trials = runs, trials
+    def __init__(self, study: studies.Study, runs: list, trials: list):
+        self.study, self.runs, self.trials = study, runs, trials
 
     def report(self, trial: int, metrics: training.EpochMetrics) -> None:
         self.runs[trial].log_epoch(metrics)
-        self.trials[trial].report(metrics.val_acc, metrics.epoch)
+        studies.outlasting(self.study, self.trials[trial].report, metrics.val_acc, metrics.epoch)
 
     def should_prune(self, trial: int) -> bool:
-        return self.trials[trial].should_prune()
+        return studies.outlasting(self.study, self.trials[trial].should_prune)
 
 
 def run_trials(
@@ -68,8 +70,10 @@ def run_trials(
     except BaseException as error:
         why = "interrupted" if isinstance(error, KeyboardInterrupt) else f"error: {error}"
         for trial in trials:
-            trial.set_user_attr("stop_reason", why)
-            sweep.study.tell(trial, "FAIL")
+            # A storage that stays away cannot be told: the heartbeat fails the trial later.
+            with contextlib.suppress(PipelineError):
+                studies.outlasting(sweep.study, trial.set_user_attr, "stop_reason", why)
+                studies.outlasting(sweep.study, sweep.study.tell, trial, "FAIL")
             _mark_failed(sweep, trial, why)
         raise
     return [
@@ -86,7 +90,7 @@ def _train_tracked(sweep: Sweep, trials: list, configs: list, splits, settings) 
             scopes.enter_context(_trial_run(sweep, trial, config, splits, settings, len(trials)))
             for trial, config in zip(trials, configs, strict=True)
         ]
-        observer = TrialObserver(runs, trials)
+        observer = TrialObserver(sweep.study, runs, trials)
         options = {"progress": job.progress, "cuda_graphs": job.cuda_graphs}
         if len(trials) == 1:
             results = [training.train(configs[0], splits, observer, **options)]
@@ -101,9 +105,10 @@ def _train_tracked(sweep: Sweep, trials: list, configs: list, splits, settings) 
 def _tell(sweep: Sweep, trial, config: TrainConfig, result) -> TrialOutcome:
     """Optuna learns how the trial ended; the worker prints it."""
     state, reason = _trial_state(result)
-    trial.set_user_attr("stop_reason", reason)
-    trial.set_user_attr("at_chance", result.at_chance)
-    sweep.study.tell(trial, state, result.best_val_acc)
+    study = sweep.study
+    studies.outlasting(study, trial.set_user_attr, "stop_reason", reason)
+    studies.outlasting(study, trial.set_user_attr, "at_chance", result.at_chance)
+    studies.outlasting(study, study.tell, trial, state, result.best_val_acc)
     value = result.best_val_acc if result.best_epoch else None
     phase = trial.user_attrs.get("phase", GRID)
     return TrialOutcome(
@@ -163,25 +168,52 @@ def _trial_run(sweep: Sweep, trial, config, splits, settings, stack_size: int):
         tags={**tags, "phase": phase},
         description=f"Trial {trial.number} of sweep {study} ({phase}).",
     ) as tracked:
-        trial.set_user_attr("mlflow_run_id", tracked.run_id)
+        studies.outlasting(sweep.study, trial.set_user_attr, "mlflow_run_id", tracked.run_id)
         # Which process runs it (host:pid): whose log to read, or which process to stop.
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        worker = f"{socket.gethostname()}:{os.getpid()}"
+        studies.outlasting(sweep.study, trial.set_user_attr, "worker", worker)
         yield tracked
 
 
 def work(
     sweep: Sweep, poll_s: float = 1.0, source: data.DataSource | None = None
 ) -> list[TrialOutcome]:
-    """One worker: claim queued trials until none is queued or running anywhere. A `source`
-    already verified by the caller is loaded without finding and hashing it again."""
+    """One worker: claim queued trials until none is queued or running anywhere, or until a
+    drain is asked for (it ends the trials it holds first). A `source` already verified by the
+    caller is loaded without finding and hashing it again."""
     job, config = sweep.config, sweep.config.sweep
     device = resolve_device(config.train.device)
     settings = configure_torch(device, job.threads)
     splits = SeededSplits(job.data_dir, config.train, device, source)
     check_same_data(sweep.study, splits.of(config.train.seed).source.digest, "this worker's")
+    me = studies.this_process(studies.WORKER, int(settings.get("threads", 0)))
+    with studies.watch(sweep.study, me) as watch:
+        if device.type == "cpu":
+            warn_oversubscribed(studies.host_threads(sweep.study, me), me.host)
+        return _claim_and_train(sweep, watch, splits, settings, poll_s)
+
+
+def warn_oversubscribed(threads: int, host: str) -> None:
+    """One line where this host's workers would run more torch threads than it has cores."""
+    cores = os.cpu_count() or 1
+    if threads > cores:
+        print(
+            f"warning: the workers on {host} would run {threads} torch threads on {cores} "
+            f"cores, each slowing the others; give each worker a share: make worker "
+            f"THREADS=N (workers x N <= {cores}), or WORKERS=N to split the cores",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def _claim_and_train(
+    sweep: Sweep, watch: studies.Watch, splits, settings, poll_s: float
+) -> list[TrialOutcome]:
+    config = sweep.config.sweep
+    device = resolve_device(config.train.device)
     outcomes: list[TrialOutcome] = []
     with SweepBar(sweep, f"sweep {config.study}") as bar:
-        while True:
+        while not interrupts.draining():
             interrupts.check()
             if sweep.out_of_time():  # the file's time budget: what finished stays, the rest waits
                 break
@@ -194,8 +226,10 @@ def work(
                 time.sleep(poll_s)
                 continue
             seed = sweep.study.train_config(trials[0]).seed
+            watch.set_state(studies.TRAINING)
             with studies.heartbeat(sweep.study, *trials):
                 outcomes += run_trials(sweep, trials, splits.of(seed), settings)
+            watch.set_state(studies.WAITING)
             bar.update_from(sweep.study)
     return outcomes
 

@@ -87,3 +87,21 @@ def test_a_block_without_a_signal_ends_normally():
         interrupts.check()
     with pytest.raises(KeyboardInterrupt):
         os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_drain_stops_nothing_however_often_it_comes(monkeypatch):
+    """SIGUSR1 only asks the job to claim no more work; a stop signal after it still stops."""
+    monkeypatch.setattr(interrupts, "_draining", False)  # and put back after the test
+    previous = signal.getsignal(interrupts.DRAIN_SIGNAL)
+    interrupts.install()
+    try:
+        assert not interrupts.draining()
+        with pytest.raises(KeyboardInterrupt), interrupts.deferred():
+            os.kill(os.getpid(), interrupts.DRAIN_SIGNAL)
+            os.kill(os.getpid(), interrupts.DRAIN_SIGNAL)
+            interrupts.check()
+            assert interrupts.draining()
+            os.kill(os.getpid(), signal.SIGTERM)
+            interrupts.check()
+    finally:
+        signal.signal(interrupts.DRAIN_SIGNAL, previous)

@@ -9,7 +9,8 @@ only claim queued trials, so N workers on one or many machines never run a trial
 rerun tops the queue up with what has no finished trial yet. Once the grid is finished, the
 replicates (each activation's chosen configuration with more seeds) are queued once, under the
 study's lock, and claimed the same way. A heartbeat marks a trial whose worker died as FAIL
-and queues a retry of it.
+and queues a retry of it; each live process keeps a watch that does so on time and writes it
+in the study's roster of workers.
 
 Callers import the package and call its functions on a `Study`:
 `studies.claim(study, 2)`, `studies.best_trials(study)`, `studies.static_figures(study)`.
@@ -24,6 +25,8 @@ from pipeline.adapters.studies.choices import (
 )
 from pipeline.adapters.studies.figures import interactive_figures, interactive_plots, static_figures
 from pipeline.adapters.studies.logs import configure_logging
+from pipeline.adapters.studies.outages import OUTAGE_S, outlasting
+from pipeline.adapters.studies.overview import Held, Overview, overview
 from pipeline.adapters.studies.pruner import PerActivationMedianPruner, make_pruner
 from pipeline.adapters.studies.queries import (
     FINISHED,
@@ -56,6 +59,17 @@ from pipeline.adapters.studies.replicates import (
     replicate_key,
     seed_count,
 )
+from pipeline.adapters.studies.roster import (
+    DRAINING,
+    PARENT,
+    TRAINING,
+    WAITING,
+    WORKER,
+    Member,
+    host_threads,
+    members,
+    this_process,
+)
 from pipeline.adapters.studies.storage import (
     CONNECT_TIMEOUT_S,
     MAX_RETRIES,
@@ -69,17 +83,28 @@ from pipeline.adapters.studies.storage import (
     study_lock,
 )
 from pipeline.adapters.studies.study import Study
+from pipeline.adapters.studies.watch import Watch, reap, watch
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
+    "DRAINING",
     "FINISHED",
     "MAX_RETRIES",
+    "OUTAGE_S",
+    "PARENT",
     "SWEEPS_DIR",
+    "TRAINING",
+    "WAITING",
+    "WORKER",
     "BestTrial",
     "Choice",
+    "Held",
+    "Member",
     "OnOrphan",
+    "Overview",
     "PerActivationMedianPruner",
     "Study",
+    "Watch",
     "ask_for_seeds",
     "best_trials",
     "best_value",
@@ -96,17 +121,22 @@ __all__ = [
     "grid_finished",
     "grid_point",
     "heartbeat",
+    "host_threads",
     "interactive_figures",
     "interactive_plots",
     "local_lock",
     "local_study_id",
     "make_pruner",
+    "members",
     "missing_replicates",
     "open_points",
+    "outlasting",
+    "overview",
     "phase",
     "point_of",
     "queue_missing",
     "queue_replicates",
+    "reap",
     "replicate_key",
     "running_count",
     "seed_count",
@@ -117,5 +147,7 @@ __all__ = [
     "storage_kind",
     "storage_url",
     "study_lock",
+    "this_process",
     "trials",
+    "watch",
 ]

@@ -15,6 +15,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from pipeline.adapters.studies import space
 from pipeline.adapters.studies.logs import experimental_features
+from pipeline.adapters.studies.outages import outlasting
 from pipeline.adapters.studies.queries import (
     FINISHED,
     GRID_PHASES,
@@ -28,11 +29,12 @@ from pipeline.adapters.studies.queries import (
 from pipeline.adapters.studies.replicates import queue_replicates
 from pipeline.adapters.studies.study import Study
 from pipeline.core.config import GRID, OPTIMIZER_FAMILIES, REFERENCE, REPLICATE
+from pipeline.core.errors import PipelineError
 from pipeline.core.search_space import param_text, point_key
 from pipeline.core.sweep_config import SweepConfig
 
 
-def _fail_stale(study: Study) -> None:
+def fail_stale(study: Study) -> None:
     """Fail the trials whose heartbeats stopped; the storage's callback queues their retries."""
     with experimental_features():
         optuna.storages.fail_stale_trials(study.optuna_study)
@@ -42,7 +44,7 @@ def fail_orphans(study: Study) -> None:
     """Fail trials whose worker died (queuing retries). A journal file has no heartbeats:
     a RUNNING trial there at start-up is an orphan. Call under the study's lock."""
     if study.has_heartbeat:
-        _fail_stale(study)
+        fail_stale(study)
         return
     for trial in trials(study, TrialState.RUNNING):
         why = "found RUNNING when the sweep restarted"
@@ -160,7 +162,7 @@ def claim(study: Study, count: int = 1, replicates: int | None = None) -> list[T
     claimed: list[Trial] = []
     with study.lock():
         if study.has_heartbeat:
-            _fail_stale(study)
+            fail_stale(study)
         waiting = trials(study, TrialState.WAITING)
         if not waiting and queue_replicates(study):
             waiting = trials(study, TrialState.WAITING)
@@ -200,7 +202,10 @@ def heartbeat(study: Study, *claimed: Trial) -> Iterator[None]:
     def beat() -> None:
         while True:
             for trial_id in trial_ids:
-                study.storage.record_heartbeat(trial_id)
+                # A server away longer than the outage allowance: the trial goes stale and is
+                # retried elsewhere, which is what its heartbeat is for.
+                with contextlib.suppress(PipelineError):
+                    outlasting(study, study.storage.record_heartbeat, trial_id)
             if stop.wait(study.storage.get_heartbeat_interval()):
                 return
 

@@ -4,6 +4,7 @@ retry a trial whose worker died, or a journal file), and the study's lock: a loc
 local storage, a database lock on a server."""
 
 import contextlib
+import copy
 import fcntl
 import hashlib
 from collections.abc import Callable, Iterator
@@ -26,6 +27,9 @@ MAX_RETRIES = 3  # a trial whose worker keeps dying is not retried forever
 CONNECT_TIMEOUT_S = 10
 # Called with (MLflow run id or None, why) for a trial whose worker died.
 OnOrphan = Callable[[str | None, str], None]
+# A claimed trial's user attributes that belong to the claim, not to the point: its retry is
+# queued without them, naming no worker until one claims it.
+CLAIM_ATTRS = ("worker", "mlflow_run_id", "stop_reason")
 
 
 def storage_url(config: SweepConfig) -> str:
@@ -36,13 +40,19 @@ def storage_url(config: SweepConfig) -> str:
 
 def _retry_stale(on_orphan: OnOrphan) -> Callable[[optuna.Study, FrozenTrial], None]:
     """The storage's callback for a trial whose heartbeats stopped: tell the caller (who closes
-    its MLflow run), then queue a retry of it."""
+    its MLflow run), then queue a retry of it with its point but not its claim."""
 
     def retry(study: optuna.Study, trial: FrozenTrial) -> None:
         why = "its worker stopped sending heartbeats"
         on_orphan(trial.user_attrs.get("mlflow_run_id"), why)
+        unclaimed = copy.deepcopy(trial)
+        unclaimed.user_attrs = {
+            key: value for key, value in trial.user_attrs.items() if key not in CLAIM_ATTRS
+        }
         with experimental_features():
-            optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(study, trial)
+            optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRIES)(
+                study, unclaimed
+            )
 
     return retry
 
