@@ -252,9 +252,10 @@ class MlflowServer:
 
 @contextlib.contextmanager
 def mlflow_server(
-    backend_store_uri: str, directory: Path, workers: int = 1
+    backend_store_uri: str, directory: Path, workers: int = 1, admin_password: str | None = None
 ) -> Iterator[MlflowServer]:
-    """`mlflow server` on 127.0.0.1 with a database backend and a proxied artifact store."""
+    """`mlflow server` on 127.0.0.1 with a database backend and a proxied artifact store; with
+    `admin_password`, MLflow's login app (`--app-name basic-auth`), its users in directory."""
     mlflow = Path(sys.executable).with_name("mlflow")
     artifacts = directory / "artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
@@ -267,6 +268,9 @@ def mlflow_server(
         *("--artifacts-destination", str(artifacts), "--host", "127.0.0.1"),
         *("--port", str(port), "--workers", str(workers)),
     ]
+    if admin_password is not None:
+        command += ["--app-name", "basic-auth"]
+        env.update(_login_settings(directory, admin_password))
     log_path = directory / "mlflow-server.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -284,6 +288,24 @@ def mlflow_server(
         yield server
     finally:
         stop_process(process, signal.SIGTERM)
+
+
+def _login_settings(directory: Path, admin_password: str) -> dict[str, str]:
+    """The login app's environment: its users' database in `directory`, the admin's password,
+    and the key its forms are signed with (it refuses to start without one)."""
+    config = directory / "basic_auth.ini"
+    config.write_text(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{directory / 'basic_auth.db'}\nadmin_username = admin\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+        # Each request's password check is a PBKDF2 hash (~0.1 s); a sweep makes hundreds.
+        "auth_cache_ttl_seconds = 60\n"
+    )
+    return {
+        "MLFLOW_AUTH_CONFIG_PATH": str(config),
+        "MLFLOW_AUTH_ADMIN_PASSWORD": admin_password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": "a-key-for-the-test-server-only",
+    }
 
 
 def wait_for_http(process: subprocess.Popen, url: str, log: Path, timeout: float) -> None:

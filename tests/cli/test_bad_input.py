@@ -487,3 +487,9 @@ def test_the_reliability_docs_list_every_case():
     readme = (REPO / "docs/reliability.md").read_text()
     missing = [case for case, *_ in CATALOGUE if f"| {case} |" not in readme]
     assert not missing, f"docs/reliability.md bad-input table lacks: {missing}"
+
+
+def test_the_reliability_docs_count_the_cases():
+    docs = (REPO / "docs/reliability.md").read_text()
+    count = len(CATALOGUE)
+    assert f"| bad input | {count} cases below," in docs and f"{count}/{count} one line" in docs

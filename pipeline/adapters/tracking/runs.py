@@ -18,12 +18,12 @@ from pipeline.adapters.tracking.store import (
     EXPERIMENT_KIND,
     MODEL_TRAINING,
     check_tracking_uri,
-    first_line,
     git_commit,
     mark_model_training,
     new_experiment_location,
     resolve_uri,
     sqlite_database,
+    store_failed,
     using_store,
 )
 from pipeline.core.errors import PipelineError
@@ -53,7 +53,11 @@ def check_experiment(name: str, uri: str) -> None:
     uri = resolve_uri(uri)
     database = sqlite_database(uri)
     if database is None or database.is_file():
-        check_not_deleted(MlflowClient(uri).get_experiment_by_name(name), uri)
+        try:
+            found = MlflowClient(uri).get_experiment_by_name(name)
+        except MlflowException as error:
+            raise store_failed(uri, error) from None
+        check_not_deleted(found, uri)
 
 
 class Tracker:
@@ -75,9 +79,7 @@ class Tracker:
         try:
             self.experiment_id = self._experiment_id(experiment, create)
         except MlflowException as error:
-            raise PipelineError(
-                f"tracking store {redact(self.uri)} failed: {first_line(error.message)}"
-            ) from None
+            raise store_failed(self.uri, error) from None
 
     def _experiment_id(self, name: str, create: bool) -> str:
         """The experiment's id, created if need be (unless not `create`), in the UI's

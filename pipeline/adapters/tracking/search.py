@@ -11,11 +11,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pipeline.adapters.tracking.runs import Tracker
-from pipeline.adapters.tracking.store import first_line, sqlite_database, using_store
+from pipeline.adapters.tracking.store import sqlite_database, store_failed, using_store
 from pipeline.core.datasets import FASHION_MNIST
-from pipeline.core.errors import PipelineError
 from pipeline.core.search_space import SWEEPABLE
-from pipeline.core.urls import redact
 
 SWEEP_METRICS = (
     "best_val_acc",
@@ -153,9 +151,7 @@ def deleted_trial_runs(uri: str, experiment: str, study: str) -> list[str]:
             [found.experiment_id], f"tags.sweep = '{study}'", run_view_type=ViewType.DELETED_ONLY
         )
     except MlflowException as error:
-        raise PipelineError(
-            f"tracking store {redact(uri)} failed: {first_line(error.message)}"
-        ) from None
+        raise store_failed(uri, error) from None
     tags = [(r.info.run_id, r.data.tags) for r in runs]
     return [i for i, t in tags if t.get("stage") == "train" and t.get("trial_state") != "FAIL"]
 
@@ -175,6 +171,4 @@ def run_experiment(uri: str, run_id: str) -> tuple[str | None, bool]:
     except MlflowException as error:
         if error.error_code == "RESOURCE_DOES_NOT_EXIST":
             return None, False
-        raise PipelineError(
-            f"tracking store {redact(uri)} failed: {first_line(error.message)}"
-        ) from None
+        raise store_failed(uri, error) from None

@@ -5,6 +5,7 @@ import contextlib
 import functools
 import io
 import logging
+import os
 import subprocess
 import urllib.error
 import urllib.request
@@ -191,6 +192,24 @@ def git_commit() -> str:
         return "unknown"
 
 
+def store_failed(uri: str, error: MlflowException) -> PipelineError:
+    """One line for a store's refusal: a tracking server's login asked for, or refused, by
+    name; anything else as the store said it."""
+    where = redact(uri)
+    if error.error_code == "UNAUTHENTICATED":
+        return PipelineError(
+            f"tracking server {where} refused the credentials (HTTP 401): set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to a user of it"
+        )
+    if error.error_code == "PERMISSION_DENIED":
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME", "this user")
+        reason = first_line(error.message)
+        return PipelineError(
+            f"tracking server {where}: {user} may not do this (HTTP 403): {reason}"
+        )
+    return PipelineError(f"tracking store {where} failed: {first_line(error.message)}")
+
+
 def first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else "unknown error"
 
@@ -229,7 +248,7 @@ def experiment_datasets(uri: str, experiment: str) -> tuple[str, list[str]] | No
             )
             token = page.token or ""
     except MlflowException as error:
-        raise PipelineError(f"tracking store {uri} failed: {first_line(error.message)}") from None
+        raise store_failed(uri, error) from None
     return found.experiment_id, list(names)
 
 
@@ -244,4 +263,4 @@ def tag_experiment_once(uri: str, experiment_id: str, tags: dict[str, str]) -> N
                 client.set_experiment_tag(experiment_id, key, value)
         mark_model_training(client, found)
     except MlflowException as error:
-        raise PipelineError(f"tracking store {uri} failed: {first_line(error.message)}") from None
+        raise store_failed(uri, error) from None
