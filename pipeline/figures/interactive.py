@@ -9,7 +9,12 @@ from collections.abc import Mapping, Sequence
 
 # Outcome of a trial -> its marker: filled when it completed, hollow where the pruner stopped it
 # (the accuracy it had reached), an x at 0 where the loss stopped being finite.
-_MARKERS = {"complete": "circle", "pruned": "circle-open", "diverged": "x"}
+SHAPES = ("circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "star")
+
+
+def _symbol(shape: str, outcome: str) -> str:
+    """A point's plotly symbol: its group's shape, hollow where pruned, an x where diverged."""
+    return {"complete": shape, "pruned": f"{shape}-open", "diverged": "x"}[outcome]
 
 
 def to_html(figure) -> str:
@@ -18,37 +23,41 @@ def to_html(figure) -> str:
 
 
 def lr_response(
-    points: Mapping[str, Sequence[tuple[float | str, float, str]]],
+    points: Mapping[str, Sequence[tuple[float | str, float, str, str]]],
     title: str,
     seed_lr: float | None = None,
     setting: str = "lr",
     categorical: bool = False,
     lines: bool = True,
     reference: float | None = None,
+    by: str | None = None,
 ) -> str:
     """Best validation accuracy against a setting (lr on a log axis by default), one trace per
     activation, as `static.lr_response` draws it; `points[activation]` holds (value, best
-    val_acc, outcome). Hovering a point shows its activation, value, accuracy and outcome;
-    clicking a legend entry hides it."""
+    val_acc, outcome, group), a marker shape per group (the value of the categorical setting
+    `by`). Hovering a point shows its activation, value, group, accuracy and outcome; clicking
+    a legend entry hides it."""
     import plotly.graph_objects as go
 
     reference = seed_lr if reference is None else reference
     mode = "lines+markers" if lines and not categorical else "markers"
+    groups = sorted({row[3] for rows in points.values() for row in rows})
+    shapes = {g: SHAPES[i % len(SHAPES)] for i, g in enumerate(groups)}
     figure = go.Figure()
     for activation, rows in points.items():
         rows = sorted(rows, key=lambda row: (str(row[0]) if categorical else row[0], row[1]))
         figure.add_trace(
             go.Scatter(
-                x=[str(x) if categorical else x for x, _, _ in rows],
-                y=[0.0 if outcome == "diverged" else value for _, value, outcome in rows],
+                x=[str(x) if categorical else x for x, _, _, _ in rows],
+                y=[0.0 if outcome == "diverged" else value for _, value, outcome, _ in rows],
                 mode=mode,
                 name=activation,
                 legendgroup=activation,
-                marker={"symbol": [_MARKERS[outcome] for _, _, outcome in rows], "size": 9},
-                customdata=[outcome for _, _, outcome in rows],
+                marker={"symbol": [_symbol(shapes[g], o) for _, _, o, g in rows], "size": 9},
+                customdata=[[outcome, f"<br>{by} {g}" if by else ""] for _, _, outcome, g in rows],
                 hovertemplate=f"{activation}<br>{setting} %{{x{'' if categorical else ':g'}}}"
-                "<br>best val_acc %{y:.4f}"
-                "<br>%{customdata}<extra></extra>",
+                "%{customdata[1]}<br>best val_acc %{y:.4f}"
+                "<br>%{customdata[0]}<extra></extra>",
             )
         )
     if reference is not None:  # a trace, not a shape: placed in data units on the log axis
@@ -56,7 +65,9 @@ def lr_response(
     figure.update_layout(
         title=title,
         template="plotly_white",
-        legend_title_text="activation (● complete, ○ pruned, × diverged)",
+        legend_title_text="activation (● complete, ○ pruned, × diverged"
+        + (f"; a shape per {by}: " + ", ".join(f"{g} {shapes[g]}" for g in groups) if by else "")
+        + ")",
     )
     name = "learning rate" if setting == "lr" else setting.replace("_", " ")
     axis = {"type": "log"} if setting == "lr" else ({"type": "category"} if categorical else {})

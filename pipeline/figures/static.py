@@ -62,40 +62,51 @@ def close(fig: Figure) -> None:
     plt.close(fig)
 
 
+GROUP_MARKERS = "osD^vP*"  # a marker per value of a swept categorical setting, in turn
+
+
 def lr_response(
-    points: Mapping[str, Sequence[tuple[float | str, float, str]]],
+    points: Mapping[str, Sequence[tuple[float | str, float, str, str]]],
     title: str,
     seed_lr: float | None = None,
     setting: str = "lr",
     categorical: bool = False,
     lines: bool = True,
     reference: float | None = None,
+    by: str | None = None,
 ) -> Figure:
     """Best validation accuracy against a setting (the learning rate by default), one colour
     per activation: a line through its points where `lines`, points alone where other settings
     vary too; a categorical setting's values as categories, lr on a log axis.
 
-    `points[activation]` holds (value, best val_acc, outcome) with outcome "complete", "pruned"
-    (a hollow marker: the accuracy it had reached) or "diverged" (an x at 0: no epoch finished).
+    `points[activation]` holds (value, best val_acc, outcome, group) with outcome "complete",
+    "pruned" (a hollow marker: the accuracy it had reached) or "diverged" (an x at 0: no epoch
+    finished), and group the value of the categorical setting `by`, one marker shape each.
     """
     reference = seed_lr if reference is None else reference
+    groups = sorted({row[3] for rows in points.values() for row in rows})
+    shape = {group: GROUP_MARKERS[i % len(GROUP_MARKERS)] for i, group in enumerate(groups)}
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for index, (activation, rows) in enumerate(points.items()):
         color = f"C{index % 10}"
         rows = sorted(rows, key=lambda row: (str(row[0]) if categorical else row[0], row[1]))
-        rows = [(str(x) if categorical else x, value, outcome) for x, value, outcome in rows]
-        trained = [(x, value) for x, value, outcome in rows if outcome != "diverged"]
+        rows = [(str(x) if categorical else x, *rest) for x, *rest in rows]
+        trained = [(x, value) for x, value, outcome, _ in rows if outcome != "diverged"]
         if trained and lines and not categorical:
             ax.plot(*zip(*trained, strict=True), "-", color=color, label=activation)
         else:
             ax.plot([], [], "o", color=color, label=activation)
-        for x, value, outcome in rows:
+        for x, value, outcome, group in rows:
             if outcome == "diverged":
                 ax.plot(x, 0, "x", color=color, ms=8)
             else:
-                ax.plot(x, value, "o", color=color, mfc=color if outcome == "complete" else "none")
+                fill = color if outcome == "complete" else "none"
+                ax.plot(x, value, shape[group], color=color, mfc=fill)
     if reference is not None:
         ax.axvline(reference, color="grey", ls=":", lw=1, label=f"seed's lr {reference:g}")
+    if by is not None:
+        for group in groups:
+            ax.plot([], [], shape[group], color="grey", label=f"{by} {group}")
     ax.plot([], [], "o", color="grey", mfc="none", label="pruned (accuracy reached)")
     ax.plot([], [], "x", color="grey", label="diverged")
     name = "learning rate" if setting == "lr" else setting.replace("_", " ")

@@ -244,20 +244,26 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 
 def lr_response_points(
-    runs: pd.DataFrame, activations: tuple[str, ...], setting: str = "lr"
-) -> dict[str, list[tuple[float | str, float, str]]]:
-    """Per activation, (value of `setting` (lr by default), best val_acc, outcome) of each grid
-    trial that has an accuracy or diverged."""
+    runs: pd.DataFrame, activations: tuple[str, ...], setting: str = "lr", by: str | None = None
+) -> dict[str, list[tuple[float | str, float, str, str]]]:
+    """Per activation, (value of `setting` (lr by default), best val_acc, outcome, the value of
+    the categorical setting `by` as text, "" without one) of each grid trial that has an
+    accuracy or diverged."""
     trials = of_phase(runs, GRID)
     points = {}
     for activation in [a for a in activations if a in set(trials["activation"])]:
         mine = trials[trials["activation"] == activation]
         points[activation] = [
-            (getattr(row, setting), row.best_val_acc, _outcome(row))
+            (getattr(row, setting), row.best_val_acc, _outcome(row), _group(row, by))
             for row in mine.itertuples()
             if _outcome(row) == "diverged" or not pd.isna(row.best_val_acc)
         ]
     return points
+
+
+def _group(row, by: str | None) -> str:
+    value = None if by is None else getattr(row, by, None)
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
 def _outcome(row) -> str:

@@ -169,7 +169,7 @@ def _and_seed_lr(table: pd.DataFrame) -> str:
 def _markdown(study: str, texts: dict, table, summary, pairs) -> str:
     parts = [
         f"# Sweep {study}\n",
-        texts["note"],
+        *([texts["note"]] if texts["note"] else []),
         texts["dataset"].rstrip("\n") + "\n" if texts["dataset"] else "",
         texts["heading"] + "each activation's best configuration" + _and_seed_lr(table) + "\n",
         results.to_markdown(table),
@@ -225,7 +225,8 @@ def write_report(
         texts[table] = frame.to_csv(index=False)
     figures = {}
     for setting in dict.fromkeys(("lr", *settings)):
-        html, png = _response_figures(runs, study, activations, setting, len(settings) > 1)
+        by = next((k for k in settings if k in CATEGORICAL and k != setting), None)
+        html, png = _response_figures(runs, study, activations, setting, len(settings) > 1, by)
         texts.update(html)
         figures.update(png)
     if not report.summary.empty:
@@ -242,10 +243,13 @@ def write_report(
     return report
 
 
-def _response_figures(runs, study: str, activations, setting: str, marginal: bool) -> tuple:
+def _response_figures(
+    runs, study: str, activations, setting: str, marginal: bool, by: str | None
+) -> tuple:
     """Best validation accuracy against one setting (`<setting>_response.png` and `.html`):
-    lines per activation where it is the only swept setting, points where others vary too."""
-    points = results.lr_response_points(runs, activations, setting)
+    lines per activation where it is the only swept setting, points where others vary too, a
+    marker per value of the swept categorical setting `by` (the optimizer, say)."""
+    points = results.lr_response_points(runs, activations, setting, by)
     name = "learning rate" if setting == "lr" else setting.replace("_", " ")
     title = f"sweep {study}: validation accuracy vs {name}"
     options = {
@@ -253,6 +257,7 @@ def _response_figures(runs, study: str, activations, setting: str, marginal: boo
         "categorical": setting in CATEGORICAL,
         "lines": not marginal,
         "reference": SEED_LR if setting == "lr" and (runs["lr"] == SEED_LR).any() else None,
+        "by": by,
     }
     html = {f"{setting}_response.html": interactive.lr_response(points, title, **options)}
     return html, {f"{setting}_response.png": static.lr_response(points, title, **options)}

@@ -1,0 +1,64 @@
+"""The response figures tell a swept categorical setting apart: one marker shape per value
+(the optimizer, say), hollow where pruned, in the PNG and in the interactive page alike."""
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pipeline.figures import interactive, static
+
+OUTCOMES = st.sampled_from(["complete", "pruned", "diverged"])
+rows = st.lists(
+    st.tuples(
+        st.sampled_from([0.001, 0.01, 0.1]),
+        st.floats(0.1, 0.9),
+        OUTCOMES,
+        st.sampled_from(["sgd", "adam", "adamw"]),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+def plotly_data(html: str) -> tuple[list, dict]:
+    decoder, rest = json.JSONDecoder(), html[html.index("Plotly.newPlot(") + 15 :]
+    values = []
+    for _ in range(3):  # the element id, the data, the layout
+        value, end = decoder.raw_decode(rest.lstrip())
+        values.append(value)
+        rest = rest.lstrip()[end:].lstrip().removeprefix(",")
+    return values[1], values[2]
+
+
+@settings(max_examples=15, deadline=None)
+@given(points=st.dictionaries(st.sampled_from(["relu", "tanh"]), rows, min_size=1))
+def test_each_optimizer_has_its_marker_and_each_outcome_its_fill(points):
+    groups = sorted({row[3] for found in points.values() for row in found})
+    figure = static.lr_response(points, "t", setting="lr", lines=False, by="optimizer")
+    ax = figure.axes[0]
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert [f"optimizer {g}" for g in groups] == [x for x in labels if x.startswith("optimizer")]
+    shape = {g: static.GROUP_MARKERS[i] for i, g in enumerate(groups)}
+    drawn = [line for line in ax.get_lines() if len(line.get_xdata()) == 1]
+    expected = sorted(
+        ("x" if o == "diverged" else shape[g], o == "pruned")
+        for found in points.values()
+        for _, _, o, g in found
+    )
+    seen = sorted((line.get_marker(), line.get_markerfacecolor() == "none") for line in drawn)
+    assert seen == expected
+    static.close(figure)
+
+    data, layout = plotly_data(interactive.lr_response(points, "t", by="optimizer"))
+    symbols = sorted(
+        s for trace in data if trace["name"] in points for s in trace["marker"]["symbol"]
+    )
+    names = {g: interactive.SHAPES[i] for i, g in enumerate(groups)}
+    want = {"complete": "{}", "pruned": "{}-open"}
+    assert symbols == sorted(
+        "x" if o == "diverged" else want[o].format(names[g])
+        for found in points.values()
+        for _, _, o, g in found
+    )
+    assert all(f"{g} {names[g]}" in layout["legend"]["title"]["text"] for g in groups)
