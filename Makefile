@@ -118,10 +118,10 @@ worker: install dataset-package ## join a prepared sweep from this machine: make
 	  $(DATASET_FLAG) $(SET_FLAGS)
 
 status: install ## a study's live workers, their trials and its queue: make status SWEEP=...
-	$(PY) -m pipeline status --config $(call q,$(SWEEP))
+	$(PY) -m pipeline status --config $(call q,$(SWEEP)) $(SET_FLAGS)
 
 drain: install ## this machine's workers on a study finish their trials, then exit: make drain SWEEP=...
-	$(PY) -m pipeline drain --config $(call q,$(SWEEP))
+	$(PY) -m pipeline drain --config $(call q,$(SWEEP)) $(SET_FLAGS)
 
 report: install ## rebuild a study's report in reports/<study>/ from MLflow: make report SWEEP=...
 	$(PY) -m pipeline report --config $(call q,$(SWEEP)) $(SET_FLAGS)

@@ -210,3 +210,16 @@ def run_elsewhere(loader: str, model_dir: str, images: np.ndarray, directory: Pa
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((directory / "out.json").read_text())
+
+
+def plotly_data(html: str) -> tuple[list, dict]:
+    """The data and layout of the plotly figure a page draws (`Plotly.newPlot(id, data,
+    layout, ...)`)."""
+    decoder = json.JSONDecoder()
+    rest = html[html.index("Plotly.newPlot(") + len("Plotly.newPlot(") :]
+    values = []
+    for _ in range(3):  # the element id, the data, the layout
+        value, end = decoder.raw_decode(rest.lstrip())
+        values.append(value)
+        rest = rest.lstrip()[end:].lstrip().removeprefix(",")
+    return values[1], values[2]

@@ -58,18 +58,19 @@ DATASET = flag(
 )
 DEVICE = flag("--device", help="auto, cpu or cuda (default: auto)")
 EXPERIMENT = flag("--experiment", help=f"MLflow experiment (default: {cfg.DEFAULT_EXPERIMENT})")
+SET = flag(
+    "--set",
+    dest="overrides",
+    action="append",
+    metavar="KEY=VALUE",
+    help="a sweep-file key for this run, its value as YAML (repeatable): --set max_epochs=1",
+)
 SWEEP = (
     flag("--config", dest="config_path", help=f"sweep YAML file (default: {cfg.DEFAULT_SWEEP})"),
     flag("--no-progress", dest="progress", action="store_false", help="no progress bars"),
     DATA,
     flag("--dataset", help="the dataset, over the sweep file's `dataset:` (see train --help)"),
-    flag(
-        "--set",
-        dest="overrides",
-        action="append",
-        metavar="KEY=VALUE",
-        help="a sweep-file key for this run, its value as YAML (repeatable): --set max_epochs=1",
-    ),
+    SET,
 )
 ACTIVATIONS = flag(
     "--activations",
@@ -217,13 +218,13 @@ STAGES = {
         "a study's live workers, their trials and its queue",
         "status:run",
         job_cfg.SweepJobConfig,
-        (SWEEP[0],),
+        (SWEEP[0], SET),
     ),
     "drain": Stage(
         "this host's workers end their trials, then exit",
         "drain:run",
         job_cfg.SweepJobConfig,
-        (SWEEP[0],),
+        (SWEEP[0], SET),
     ),
     "report": Stage("the results table, from MLflow", "report:run", job_cfg.SweepJobConfig, SWEEP),
     "confirm": Stage(

@@ -1,12 +1,11 @@
 """The response figures tell a swept categorical setting apart: one marker shape per value
 (the optimizer, say), hollow where pruned, in the PNG and in the interactive page alike."""
 
-import json
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.figures import interactive, static
+from tests.conftest import plotly_data
 
 OUTCOMES = st.sampled_from(["complete", "pruned", "diverged"])
 rows = st.lists(
@@ -19,16 +18,6 @@ rows = st.lists(
     min_size=1,
     max_size=8,
 )
-
-
-def plotly_data(html: str) -> tuple[list, dict]:
-    decoder, rest = json.JSONDecoder(), html[html.index("Plotly.newPlot(") + 15 :]
-    values = []
-    for _ in range(3):  # the element id, the data, the layout
-        value, end = decoder.raw_decode(rest.lstrip())
-        values.append(value)
-        rest = rest.lstrip()[end:].lstrip().removeprefix(",")
-    return values[1], values[2]
 
 
 @settings(max_examples=15, deadline=None)

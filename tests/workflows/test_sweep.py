@@ -1,4 +1,3 @@
-import json
 import math
 import shutil
 import sqlite3
@@ -16,7 +15,7 @@ from pipeline.core.config import TrainConfig
 from pipeline.core.sweep_config import SweepConfig
 from pipeline.stages import statistics, study_report
 from pipeline.workflows import trials
-from tests.conftest import client, one_line, open_sweep, run_cli, runs_of
+from tests.conftest import client, one_line, open_sweep, plotly_data, run_cli, runs_of
 from tests.sweeps import run_sweep, study_of, write_config
 
 
@@ -25,14 +24,7 @@ def plotly_figure(run_id: str, artifact: str, directory: Path) -> tuple[list, di
     plotly.js itself (the UI shows it offline)."""
     html = Path(client().download_artifacts(run_id, artifact, str(directory))).read_text()
     assert 'src="https://cdn.plot.ly' not in html and len(html) > 1_000_000, "plotly.js inline"
-    decoder = json.JSONDecoder()
-    rest = html[html.index("Plotly.newPlot(") + len("Plotly.newPlot(") :]
-    values = []
-    for _ in range(3):  # the element id, the data, the layout
-        value, end = decoder.raw_decode(rest.lstrip())
-        values.append(value)
-        rest = rest.lstrip()[end:].lstrip().removeprefix(",")
-    return values[1], values[2]
+    return plotly_data(html)
 
 
 def test_a_small_sweep_nests_one_run_per_trial(workdir, tiny_data, capsys):
