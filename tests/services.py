@@ -22,7 +22,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -248,6 +248,14 @@ class MlflowServer:
     url: str
     artifacts: Path
     process: subprocess.Popen
+    start: Callable[[], subprocess.Popen]  # the same server again, on the same port
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the server, leave it down `down_s` seconds, start it again; back once /health
+        answers."""
+        stop_process(self.process, signal.SIGTERM)
+        time.sleep(down_s)
+        self.process = self.start()
 
 
 @contextlib.contextmanager
@@ -271,23 +279,26 @@ def mlflow_server(
     if admin_password is not None:
         command += ["--app-name", "basic-auth"]
         env.update(_login_settings(directory, admin_password))
-    log_path = directory / "mlflow-server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=directory,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            process_group=0,
-        )
-    server = MlflowServer(f"http://127.0.0.1:{port}", artifacts, process)
+    log_path, url = directory / "mlflow-server.log", f"http://127.0.0.1:{port}"
+
+    def start() -> subprocess.Popen:
+        with log_path.open("a") as log:
+            process = subprocess.Popen(
+                command, cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT,
+                process_group=0,
+            )  # fmt: skip
+        try:  # the server first migrates its database; /health answers once it serves
+            wait_for_http(process, f"{url}/health", log_path, timeout=120)
+        except BaseException:
+            stop_process(process, signal.SIGTERM)
+            raise
+        return process
+
+    server = MlflowServer(url, artifacts, start(), start)
     try:
-        # The server first migrates its database; /health answers once it serves.
-        wait_for_http(process, f"{server.url}/health", log_path, timeout=120)
         yield server
     finally:
-        stop_process(process, signal.SIGTERM)
+        stop_process(server.process, signal.SIGTERM)
 
 
 def _login_settings(directory: Path, admin_password: str) -> dict[str, str]:
