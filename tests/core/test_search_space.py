@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from pipeline.core.config import SGD_ONLY
 from pipeline.core.errors import UsageError
 from pipeline.core.sweep_config import SweepConfig
+from tests.conftest import REPO
 
 optimizers = st.lists(st.sampled_from(["sgd", "adam", "adamw"]), min_size=1, unique=True)
 momenta = st.lists(st.sampled_from([0.5, 0.8, 0.9, 0.95]), min_size=1, max_size=3, unique=True)
@@ -45,3 +46,9 @@ def test_a_setting_no_trial_has_is_not_swept(optimizers, key):
     values[key] = [0.5, 0.9] if key == "momentum" else [False, True]
     with pytest.raises(UsageError, match=f"{key} is swept, but only SGD has it"):
         SweepConfig.from_mapping(values)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_committed_sweep_file_is_a_valid_space(path):
+    config = SweepConfig.load(path)
+    assert config.study == path.stem and config.trial_count >= len(config.activations)
