@@ -90,9 +90,15 @@ def replicate_runs(runs: pd.DataFrame, best: dict[str, float | dict]) -> pd.Data
 
 
 def _same_settings(row: pd.Series, best: float | dict) -> bool:
+    """Whether a run has the configuration `best`; a setting `best` lacks (momentum of an Adam
+    configuration: blank) is one the run must lack too."""
     settings = best if isinstance(best, dict) else {"lr": best}
     for key, value in settings.items():
         if key == "seed" or key not in row:
+            continue
+        if _blank(value) or _blank(row[key]):
+            if _blank(value) != _blank(row[key]):
+                return False
             continue
         try:  # a number as a number (a column with a blank reads 64 as 64.0)
             same = math.isclose(float(row[key]), float(value), rel_tol=1e-9)
@@ -101,6 +107,10 @@ def _same_settings(row: pd.Series, best: float | dict) -> bool:
         if not same:
             return False
     return True
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float | str) and pd.isna(value))
 
 
 def replicate_accuracies(replicates: pd.DataFrame) -> dict[str, dict[int, float]]:

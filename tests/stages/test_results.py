@@ -181,3 +181,28 @@ def test_the_table_is_built_from_the_runs_frame_alone():
     assert row["replicate_best_epoch"] == 20.5
     header = results.to_markdown(pd.DataFrame([row])).splitlines()[0]
     assert "| replicates: test acc % mean | ± std | seeds | best epoch (mean) |" in header
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw"])
+def test_an_answer_without_sgds_momentum_is_its_configurations_answer(optimizer):
+    """A configuration whose optimizer has no momentum (blank in the table) takes the
+    replicates that have none; an SGD run at the same lr is another configuration."""
+    nan = float("nan")
+    rows = [
+        {"momentum": nan, "optimizer": optimizer, "seed": 46},
+        {"momentum": nan, "optimizer": optimizer, "seed": 47},
+        {"momentum": 0.9, "optimizer": "sgd", "seed": 46},
+    ]
+    runs = pd.DataFrame(
+        [
+            {"activation": "tanh", "lr": 0.001, "stage": "train", "phase": "replicate",
+             "status": "FINISHED",
+             "test_acc": 0.88, **row}
+            for row in rows
+        ]
+    )  # fmt: skip
+    best = {"tanh": {"lr": 0.001, "optimizer": optimizer, "momentum": nan}}
+    kept = results.replicate_runs(runs, best)
+    assert kept["seed"].tolist() == [46, 47] and set(kept["optimizer"]) == {optimizer}
+    sgd = {"tanh": {"lr": 0.001, "optimizer": "sgd", "momentum": 0.9}}
+    assert results.replicate_runs(runs, sgd)["seed"].tolist() == [46]
