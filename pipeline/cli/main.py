@@ -68,8 +68,10 @@ def make_config(stage: str, values: dict, settings: Settings | None = None):
     dataset, file_data_dir = values.get("dataset", cfg.DEFAULT_DATASET), None
     if "sweep" in config_class.model_fields:
         values["config_path"] = Path(values.get("config_path", cfg.DEFAULT_SWEEP))
-        values["overrides"] = tuple(values.get("overrides") or ())
-        sweep = sweep_cfg.SweepConfig.load(values["config_path"], values["overrides"])
+        overrides = tuple(values.pop("overrides", None) or ())
+        if "overrides" in config_class.model_fields:  # recorded, and passed on to workers
+            values["overrides"] = overrides
+        sweep = sweep_cfg.SweepConfig.load(values["config_path"], overrides)
         if settings.study_storage:  # the environment's storage wins over the file's
             sweep = sweep.replace(storage=settings.study_storage)
         if "dataset" in values:  # the flag wins over the file's

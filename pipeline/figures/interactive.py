@@ -7,6 +7,8 @@ would stay blank. plotly is imported only when a figure is drawn.
 
 from collections.abc import Mapping, Sequence
 
+from pipeline.figures.static import group_shapes
+
 # Outcome of a trial -> its marker: filled when it completed, hollow where the pruner stopped it
 # (the accuracy it had reached), an x at 0 where the loss stopped being finite.
 SHAPES = ("circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "star")
@@ -41,8 +43,7 @@ def lr_response(
 
     reference = seed_lr if reference is None else reference
     mode = "lines+markers" if lines and not categorical else "markers"
-    groups = sorted({row[3] for rows in points.values() for row in rows})
-    shapes = {g: SHAPES[i % len(SHAPES)] for i, g in enumerate(groups)}
+    shapes = group_shapes(points, SHAPES)
     figure = go.Figure()
     for activation, rows in points.items():
         rows = sorted(rows, key=lambda row: (str(row[0]) if categorical else row[0], row[1]))
@@ -63,17 +64,18 @@ def lr_response(
     if reference is not None:  # a trace, not a shape: placed in data units on the log axis
         figure.add_trace(_reference_line(reference))
     figure.update_layout(
-        title=title,
-        template="plotly_white",
-        legend_title_text="activation (● complete, ○ pruned, × diverged"
-        + (f"; a shape per {by}: " + ", ".join(f"{g} {shapes[g]}" for g in groups) if by else "")
-        + ")",
+        title=title, template="plotly_white", legend_title_text=_legend(by, shapes)
     )
     name = "learning rate" if setting == "lr" else setting.replace("_", " ")
     axis = {"type": "log"} if setting == "lr" else ({"type": "category"} if categorical else {})
     figure.update_xaxes(title_text=name, **axis)
     figure.update_yaxes(title_text="best validation accuracy", range=[-0.03, 1.0])
     return to_html(figure)
+
+
+def _legend(by: str | None, shapes: Mapping[str, str]) -> str:
+    groups = f"; a shape per {by}: " + ", ".join(f"{g} {v}" for g, v in shapes.items())
+    return f"activation (● complete, ○ pruned, × diverged{groups if by else ''})"
 
 
 def _reference_line(reference: float):

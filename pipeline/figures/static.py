@@ -65,6 +65,12 @@ def close(fig: Figure) -> None:
 GROUP_MARKERS = "osD^vP*"  # a marker per value of a swept categorical setting, in turn
 
 
+def group_shapes(points: Mapping[str, Sequence[tuple]], shapes: Sequence[str]) -> dict[str, str]:
+    """Each group the points hold (their 4th field), in sorted order, with its shape."""
+    groups = sorted({row[3] for rows in points.values() for row in rows})
+    return {group: shapes[index % len(shapes)] for index, group in enumerate(groups)}
+
+
 def lr_response(
     points: Mapping[str, Sequence[tuple[float | str, float, str, str]]],
     title: str,
@@ -84,8 +90,7 @@ def lr_response(
     finished), and group the value of the categorical setting `by`, one marker shape each.
     """
     reference = seed_lr if reference is None else reference
-    groups = sorted({row[3] for rows in points.values() for row in rows})
-    shape = {group: GROUP_MARKERS[i % len(GROUP_MARKERS)] for i, group in enumerate(groups)}
+    shape = group_shapes(points, GROUP_MARKERS)
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for index, (activation, rows) in enumerate(points.items()):
         color = f"C{index % 10}"
@@ -104,9 +109,8 @@ def lr_response(
                 ax.plot(x, value, shape[group], color=color, mfc=fill)
     if reference is not None:
         ax.axvline(reference, color="grey", ls=":", lw=1, label=f"seed's lr {reference:g}")
-    if by is not None:
-        for group in groups:
-            ax.plot([], [], shape[group], color="grey", label=f"{by} {group}")
+    for group, marker in shape.items() if by is not None else ():
+        ax.plot([], [], marker, color="grey", label=f"{by} {group}")
     ax.plot([], [], "o", color="grey", mfc="none", label="pruned (accuracy reached)")
     ax.plot([], [], "x", color="grey", label="diverged")
     name = "learning rate" if setting == "lr" else setting.replace("_", " ")

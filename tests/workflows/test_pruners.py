@@ -8,9 +8,9 @@ from pipeline.adapters.studies.pruner import PerActivationHyperband
 from tests.conftest import client
 from tests.sweeps import run_sweep, study_of, write_config
 
-pytestmark = pytest.mark.slow  # two sweeps of 12 trials
+pytestmark = pytest.mark.slow  # two sweeps of 8 trials
 
-LRS = [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1]
+LRS = [0.0003, 0.003, 0.03, 0.1]
 
 
 @pytest.mark.parametrize("pruner", ["successive_halving", "hyperband"])
