@@ -67,14 +67,16 @@ def run_trials(
     configs = [sweep.study.train_config(trial) for trial in trials]
     try:
         results = _train_tracked(sweep, trials, configs, splits, settings)
+    except studies.TrialTakenOver as error:  # retried elsewhere: this worker goes on
+        _fail(sweep, trials, f"error: {error}")
+        print(f"warning: {error}", file=sys.stderr)
+        return []
     except BaseException as error:
-        why = "interrupted" if isinstance(error, KeyboardInterrupt) else f"error: {error}"
-        for trial in trials:
-            # A storage that stays away cannot be told: the heartbeat fails the trial later.
-            with contextlib.suppress(PipelineError):
-                studies.outlasting(sweep.study, trial.set_user_attr, "stop_reason", why)
-                studies.outlasting(sweep.study, sweep.study.tell, trial, "FAIL")
-            _mark_failed(sweep, trial, why)
+        _fail(
+            sweep,
+            trials,
+            "interrupted" if isinstance(error, KeyboardInterrupt) else f"error: {error}",
+        )
         raise
     return [
         _tell(sweep, trial, config, result)
@@ -100,6 +102,16 @@ def _train_tracked(sweep: Sweep, trials: list, configs: list, splits, settings) 
             run.log_result(result)
             sweep.tracker.set_tags(run.run_id, {"trial_state": _trial_state(result)[0]})
     return results
+
+
+def _fail(sweep: Sweep, trials: list, why: str) -> None:
+    """Tell Optuna and MLflow the trials failed. A storage that stays away cannot be told, nor
+    a trial already failed by a reaper: the heartbeat fails the first later."""
+    for trial in trials:
+        with contextlib.suppress(PipelineError):
+            studies.outlasting(sweep.study, trial.set_user_attr, "stop_reason", why)
+            studies.outlasting(sweep.study, sweep.study.tell, trial, "FAIL")
+        _mark_failed(sweep, trial, why)
 
 
 def _tell(sweep: Sweep, trial, config: TrainConfig, result) -> TrialOutcome:

@@ -184,7 +184,7 @@ def expected_in_config(sweep: SweepConfig, key: str, value) -> None:
     elif key in SWEEPABLE and isinstance(value, list) and is_dimension(key, value):
         assert dimension is not None and same(dimension.values, value), key
     elif key == "lr":
-        assert sweep.lrs == (value,) and same(sweep.train.lr, value)
+        assert same(sweep.lrs, [value]) and same(sweep.train.lr, value)  # 2**53 + 1 is a float
     elif key in SweepConfig.model_fields:
         assert same(getattr(sweep, key), value), key
     else:

@@ -25,7 +25,7 @@ from pipeline.adapters.studies.choices import (
 )
 from pipeline.adapters.studies.figures import interactive_figures, interactive_plots, static_figures
 from pipeline.adapters.studies.logs import configure_logging
-from pipeline.adapters.studies.outages import OUTAGE_S, outlasting
+from pipeline.adapters.studies.outages import OUTAGE_S, TrialTakenOver, outlasting
 from pipeline.adapters.studies.overview import Held, Overview, overview
 from pipeline.adapters.studies.pruner import PerActivationMedianPruner, make_pruner
 from pipeline.adapters.studies.queries import (
@@ -104,6 +104,7 @@ __all__ = [
     "Overview",
     "PerActivationMedianPruner",
     "Study",
+    "TrialTakenOver",
     "Watch",
     "ask_for_seeds",
     "best_trials",

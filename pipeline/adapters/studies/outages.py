@@ -32,12 +32,22 @@ def lost_connection(error: BaseException) -> bool:
     )
 
 
+class TrialTakenOver(PipelineError):
+    """The trial this process trains was failed under it: its heartbeat looked stale to a
+    reaper (this process too slow to beat, or the database too slow to take the beat)."""
+
+
 def outlasting(study: Study, call: Callable[..., Result], *args, **kwargs) -> Result:
     """`call(*args, **kwargs)`, made again while the study's database does not answer."""
     deadline = time.monotonic() + OUTAGE_S
     while True:
         try:
             return call(*args, **kwargs)
+        except optuna.exceptions.UpdateFinishedTrialError as error:
+            raise TrialTakenOver(
+                f"{str(error).splitlines()[0]} (failed while this process trained it: its "
+                "heartbeat looked stale; its retry is queued)"
+            ) from None
         except Exception as error:
             if not lost_connection(error):
                 raise

@@ -55,3 +55,15 @@ def test_a_database_away_past_the_allowance_is_one_line(make_study, quick, monke
     message = str(stopped.value)
     assert message.startswith("study storage sqlite:///") and "did not answer for 0.05 s" in message
     assert "server closed the connection" in message and "\n" not in message
+
+
+def test_a_trial_failed_under_its_worker_is_named_not_a_traceback(make_study):
+    """A reaper that found the trial's heartbeat stale failed it while it trained: the worker's
+    next call on it says so in one line, and the worker can go on to other trials."""
+    study = make_study()
+    studies.queue_missing(study)
+    [trial] = studies.claim(study)
+    study.optuna_study.tell(trial.number, state=optuna.trial.TrialState.FAIL)  # the reaper's
+    with pytest.raises(studies.TrialTakenOver, match="failed while this process trained it"):
+        studies.outlasting(study, trial.report, 0.5, 1)
+    assert isinstance(studies.TrialTakenOver("x"), PipelineError)
