@@ -19,6 +19,16 @@ from pipeline.core.datasets import NAMES_FILE
 REPO = Path(__file__).resolve().parents[1]
 # The browser tests' `page` fixture, for every test module that drives Chromium.
 pytest_plugins = ("tests.browser",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files with slow tests first (their order kept): test processes take whole files in
+    this order, so the long ones start early and the short ones fill in at the end, rather
+    than one process finishing a long file while the other waits."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 REAL_DATA = data.DEBIAN_DIR / "train-images-idx3-ubyte.gz"
 _no_real_data = pytest.mark.skipif(
     not REAL_DATA.exists()

@@ -35,25 +35,3 @@ def test_fewer_than_five_rounds_are_refused(module):
     result = script(module, "--repeats", "4")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines()[-1].endswith("--repeats must be at least 5")
-
-
-def test_the_seed_loop_split_adds_its_passes_up_to_the_epoch(tiny_data):
-    result = script("benchmarks.seed_loop_split", "--repeats", "5", "--data", str(tiny_data))
-    assert result.returncode == 0, result.stderr
-    figures = {}
-    for line in result.stdout.splitlines()[1:-1]:
-        name, median, spread = line.strip().rsplit(maxsplit=2)
-        low, high = map(float, spread.strip("[]").split("-"))
-        assert low <= float(median) <= high, line
-        figures[name] = float(median)
-    assert list(figures) == [
-        "training pass",
-        "validation pass",
-        "epoch",
-        "training DataLoader alone",
-    ]
-    assert all(value > 0 for value in figures.values())
-    ratio = figures["training DataLoader alone"] / figures["training pass"]
-    last = result.stdout.splitlines()[-1]
-    printed = float(last.removeprefix("  DataLoader / training pass: ").split()[0])
-    assert abs(printed - ratio) <= 0.01 + 0.002 / figures["training pass"], last
