@@ -2,7 +2,6 @@
 worker waits for it (each storage call on its trial made again until the server answers; MLflow's
 client retries its requests) and the study goes on, nothing lost."""
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from optuna.trial import TrialState
 from pipeline.core.urls import sqlalchemy_url
 from tests.conftest import client, open_sweep, runs_of
 from tests.services import NotInstalled, mlflow_server, throwaway_postgres
-from tests.sweeps import READ_ERRORS, worker_pid, write_config
+from tests.sweeps import worker_pid, write_config
 
 pytestmark = pytest.mark.slow  # a PostgreSQL cluster and a worker process
 
@@ -104,13 +103,12 @@ def test_a_worker_rides_through_a_tracking_server_restart_mid_trial(workdir, tin
             [*command, "--data-dir", str(tiny_data), "--no-progress"],
             cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
-        study = None
-        while not (study and any(t.intermediate_values for t in study.get_trials())):
+        # The first line comes once the study is made: reading it sooner would race its creation.
+        assert sweep.stdout.readline().startswith("plan: "), sweep.communicate()
+        study = optuna.load_study(study_name="tiny", storage=STUDY.format(workdir))
+        while not any(t.intermediate_values for t in study.get_trials()):
             assert sweep.poll() is None, sweep.communicate()
             time.sleep(0.5)
-            if (workdir / "sweeps" / "tiny.db").exists():
-                with contextlib.suppress(KeyError, *READ_ERRORS):  # not made, or being written
-                    study = optuna.load_study(study_name="tiny", storage=STUDY.format(workdir))
         server.restart(down_s=3)
         during = [t.state for t in study.get_trials() if t.intermediate_values]
         _, err = sweep.communicate(timeout=300)

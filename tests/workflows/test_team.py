@@ -204,7 +204,9 @@ def test_drain_of_a_sweep_passes_to_its_workers_and_ends_it_unfinished(workdir, 
         env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"},
     )
     deadline = time.monotonic() + 120
-    while not (workdir / "sweeps/tiny.db").exists() or not [
+    # The first line comes once the study is made: reading it sooner would race its creation.
+    assert sweep.stdout.readline().startswith("plan: "), sweep.communicate()
+    while not [
         t for t in study_of(config).get_trials(states=[TrialState.RUNNING]) if t.intermediate_values
     ]:
         assert sweep.poll() is None and time.monotonic() < deadline, sweep.communicate()
