@@ -43,7 +43,7 @@ def test_a_worker_rides_through_a_postgresql_restart_mid_trial(
     monkeypatch.setenv("OPTUNA_STORAGE", storage)
     config = write_config(
         workdir, activations=["relu"], lr=[0.02, 0.1], max_epochs=EPOCHS, patience=EPOCHS,
-        heartbeat_interval=2,
+        heartbeat_interval=10,  # its grace (20 s) outlasts the restart: no trial reaped
     )  # fmt: skip
     open_sweep(config, create=True)
 
