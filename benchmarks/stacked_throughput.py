@@ -29,7 +29,7 @@ from pipeline.core import data
 from pipeline.core.activations import SEED_ACTIVATIONS
 from pipeline.core.config import TrainConfig
 from pipeline.core.device import configure_torch
-from pipeline.core.sweep_config import lr_grid
+from pipeline.core.search_space import lr_grid
 from pipeline.stages import stacked, training
 
 BASE = TrainConfig(max_epochs=1, patience=100, device="cpu")

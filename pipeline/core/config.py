@@ -36,14 +36,8 @@ DEFAULT_HIDDEN_SIZES = (512, 256, 256, 128)  # the seed's MLP: 784-512-256-256-1
 DEFAULT_SWEEP = "sweeps/activations.yaml"
 DEFAULT_STUDY = "activations"  # the study of DEFAULT_SWEEP
 DEFAULT_MODEL_URI = f"models:/{DEFAULT_STUDY}@champion"  # the default study's champion
-OBJECTIVE = "val_acc"  # a trial's value, Optuna's metric name, what the registry's rule ranks by
 # How a study ranks its configurations and picks the model each alias holds (report and
 # registry alike; adapters/studies/choices.py).
-REGISTRY_RULE = (
-    "the best mean validation accuracy over the answer seeds (the replicates), registered as "
-    "the seed run closest to that mean (of equals, the lowest seed); an activation without "
-    "replicates: the grid's best trial"
-)
 # The MLflow store where MLflow 3 looks with nothing set (`mlflow ui`, `mlflow models serve`,
 # `mlflow.pyfunc` in a notebook), relative to the working directory: the clone for the Makefile.
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"

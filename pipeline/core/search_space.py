@@ -283,3 +283,13 @@ def check_count(values: dict, sampler: str, dimensions: dict) -> None:
             "trials_per_activation goes with a range {low, high} or a sampler (random, tpe, gp); "
             "with lists each activation gets one trial per grid point"
         )
+
+
+def lr_grid(low: float, high: float, count: int) -> tuple[float, ...]:
+    """`count` learning rates spaced evenly in log scale from low to high, 3 significant digits.
+    Computed in logs: high / low overflows for a range such as 1e-300 ... 1e300."""
+    start, end = math.log(low), math.log(high)
+    if count == 1:
+        return (float(f"{math.exp((start + end) / 2):.3g}"),)
+    step = (end - start) / (count - 1)
+    return tuple(float(f"{math.exp(start + step * i):.3g}") for i in range(count))

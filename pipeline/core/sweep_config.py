@@ -3,18 +3,18 @@ sampler's draws), the replicate phase, the pruner, the workers and the study's s
 key validated as the training keys are."""
 
 import itertools
-import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Field,
     StrictInt,
     model_validator,
 )
 
-from pipeline.core import limits
+from pipeline.core import limits, objectives
 from pipeline.core.activations import SEED_ACTIVATIONS, get_activation
 from pipeline.core.config import (
     DEFAULT_EXPERIMENT,
@@ -50,6 +50,7 @@ from pipeline.core.search_space import (
     collapsed,
     finite_size,
     grid_points,
+    lr_grid,
     setting_value,
     space_from,
 )
@@ -66,6 +67,7 @@ from pipeline.core.yaml_files import overridden, read_yaml
 # trial runs (the device, workers, stack, storage, heartbeat_interval, data_dir; the MLflow
 # experiment and the data's files have checks of their own).
 SWEEP_SETTINGS = (
+    "objective",
     "pruner",
     "pruner_warmup_epochs",
     "reference_lr",
@@ -78,16 +80,6 @@ SWEEP_SETTINGS = (
     "reference_lr_schedule",
 )
 NOT_SETTINGS = ("activation", "lr", "device")
-
-
-def lr_grid(low: float, high: float, count: int) -> tuple[float, ...]:
-    """`count` learning rates spaced evenly in log scale from low to high, 3 significant digits.
-    Computed in logs: high / low overflows for a range such as 1e-300 ... 1e300."""
-    start, end = math.log(low), math.log(high)
-    if count == 1:
-        return (float(f"{math.exp((start + end) / 2):.3g}"),)
-    step = (end - start) / (count - 1)
-    return tuple(float(f"{math.exp(start + step * i):.3g}") for i in range(count))
 
 
 def check_replicate_seeds(config: "SweepConfig", count: int, key: str) -> None:
@@ -127,6 +119,9 @@ class SweepConfig(Config):
     sampler: Literal[SAMPLERS] = Field("grid", description=f"one of: {', '.join(SAMPLERS)}")
     # A sampler's trials per activation; in a grid, the points of each range.
     trials_per_activation: StrictInt = between(1, limits.MAX_LRS, DEFAULT_TRIALS)
+    # What a trial scores, a list for a multi-objective study (core/objectives.py).
+    objective: Annotated[tuple[str, ...], BeforeValidator(objectives.parse)] = objectives.DEFAULT
+    # Unset: median, or none for a multi-objective study (Optuna prunes single objectives).
     pruner: Literal[PRUNERS] = Field("median", description=f"one of: {', '.join(PRUNERS)}")
     pruner_warmup_epochs: StrictInt = between(0, limits.MAX_EPOCHS, 3)
     # Trials at this lr are never pruned: the seed's table (all at lr 1e-3) is reproduced in full.
@@ -186,6 +181,24 @@ class SweepConfig(Config):
                 f"sampler {self.sampler} draws trials_per_activation {self.trials_per_activation} "
                 f"points per activation from a space of {size}; use sampler: grid for it, fewer "
                 "trials_per_activation, or a range {low, high}"
+            )
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _multi_objective_prunes_nothing(cls, data: Any) -> Any:
+        many = isinstance(data, dict) and isinstance(data.get("objective"), (list, tuple))
+        if many and len(data["objective"]) > 1 and "pruner" not in data:
+            return {**data, "pruner": "none"}
+        return data
+
+    @model_validator(mode="after")
+    def _pruner_takes_objective(self) -> "SweepConfig":
+        if len(self.objective) > 1 and self.pruner != "none":
+            raise UsageError(
+                f"pruner {self.pruner} does not take a multi-objective study (objective "
+                f"{list(self.objective)}): Optuna's pruners judge one value; drop `pruner:` or "
+                "set pruner: none"
             )
         return self
 
@@ -330,6 +343,7 @@ class SweepConfig(Config):
         params = self.train.params().items()
         train = {k: v for k, v in params if k not in NOT_SETTINGS and k not in swept}
         sweep = {key: str(getattr(self, key)) for key in SWEEP_SETTINGS}
+        sweep["objective"] = objectives.text(self.objective)
         space = {
             f"space.{d.key}": "a grid's list" if self.sampler == "grid" else d.describe()
             for d in self.dimensions

@@ -3,7 +3,7 @@ configuration and run behind it, its score under the study's rule, and whether i
 
 import pandas as pd
 
-from pipeline.core.config import REGISTRY_RULE
+from pipeline.core import objectives
 
 COLUMNS = (
     "alias",
@@ -11,7 +11,7 @@ COLUMNS = (
     "version",
     "activation",
     "configuration",
-    "val_acc_mean",
+    "score",
     "basis",
     "run_id",
     "moved",
@@ -23,12 +23,14 @@ def registry_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def registry_markdown(frame: pd.DataFrame, study: str) -> str:
+def registry_markdown(
+    frame: pd.DataFrame, study: str, objective: tuple[str, ...] = objectives.DEFAULT
+) -> str:
     """The registry section: a table and the rule that filled it."""
     lines = [
         f"# Registered models of study {study}",
         "",
-        "| model | version | activation | configuration | val acc % (rule) | basis | run | "
+        f"| model | version | activation | configuration | {objective[0]} (rule) | basis | run | "
         "this sweep |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -36,11 +38,13 @@ def registry_markdown(frame: pd.DataFrame, study: str) -> str:
         what = "moved here" if row.moved else "kept (the new choice did not win)"
         lines.append(
             f"| `{row.model_uri}` | {row.version} | {row.activation} | {row.configuration} | "
-            f"{100 * row.val_acc_mean:.2f} | {row.basis} | `{row.run_id}` | {what} |"
+            f"{objectives.formatted(objective[0], row.score)} | {row.basis} | "
+            f"`{row.run_id}` | {what} |"
         )
     lines += [
         "",
-        f"The rule, for ranking and registering alike: {REGISTRY_RULE}. An alias moves only "
+        f"The rule, for ranking and registering alike: {objectives.registry_rule(objective)}. "
+        "An alias moves only "
         "when a rerun or extension of this study makes another choice win (ties keep the "
         "holder); no other study moves these aliases. Validation accuracy only: the test set "
         "decides nothing here.",

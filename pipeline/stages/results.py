@@ -8,6 +8,7 @@ import math
 
 import pandas as pd
 
+from pipeline.core import objectives
 from pipeline.core.config import CHANCE_MARGIN, GRID, REFERENCE, REPLICATE, SEED_LR
 from pipeline.core.datasets import display_name
 
@@ -167,8 +168,10 @@ def results_table(
     activations: tuple[str, ...],
     seed_lr: float = SEED_LR,
     settings: tuple[str, ...] = (),
+    objective: str = "val_acc",
 ) -> pd.DataFrame:
-    """Per activation: the grid's best trial by validation accuracy (its lr, and its value of
+    """Per activation: the grid's best trial by the study's first objective (validation
+    accuracy by default, core/objectives.py) (its lr, and its value of
     each other swept setting in `settings` as `best_<setting>`), its trial at the seed's lr,
     and the mean ± std test accuracy of the replicates at the best configuration."""
     # the seed's lr: a grid point, or the reference phase's where it has a protocol of its own
@@ -181,7 +184,7 @@ def results_table(
         mine = completed[completed["activation"] == activation]
         row = {"activation": activation, "trials": int((trials["activation"] == activation).sum())}
         if not mine.empty:
-            best = mine.loc[_best_index(mine)]
+            best = mine.loc[_best_index(mine, objective)]
             chosen = {"lr": best["lr"], **{k: best[k] for k in _others(settings) if k in best}}
             row.update({f"best_{key}": value for key, value in chosen.items()})
             row.update(train_time_s=best["train_time_s"], **_run_columns(best))
@@ -201,12 +204,14 @@ def results_table(
     return table[list(dict.fromkeys(c for c in order if c in table))]
 
 
-def _best_index(mine: pd.DataFrame):
-    """The row of the highest best_val_acc; of equals, the earliest trial, as the study picks
-    the configuration its replicates train."""
+def _best_index(mine: pd.DataFrame, objective: str = "val_acc"):
+    """The row of the best value of `objective` (the highest best_val_acc by default); of
+    equals, the earliest trial, as the study picks the configuration its replicates train."""
+    column = objectives.metric(objective)
+    low = objectives.directions([objective])[0] == "minimize"
     if "trial" not in mine or mine["trial"].isna().all():
-        return mine["best_val_acc"].idxmax()
-    return mine.sort_values(["best_val_acc", "trial"], ascending=[False, True]).index[0]
+        return mine[column].idxmin() if low else mine[column].idxmax()
+    return mine.sort_values([column, "trial"], ascending=[low, True]).index[0]
 
 
 def _others(settings: tuple[str, ...]) -> list[str]:

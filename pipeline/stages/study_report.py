@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.core import objectives
 from pipeline.core.config import REFERENCE, SEED_LR
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write_text, atomic_writer
 from pipeline.core.search_space import CATEGORICAL
 from pipeline.figures import interactive, static, verdicts
-from pipeline.stages import registry_table, results, statistics, statistics_markdown
+from pipeline.stages import pareto, registry_table, results, statistics, statistics_markdown
 from pipeline.stages.statistics import A_AHEAD, ALPHA, B_AHEAD, EQUIVALENT
 
 REPORTS_DIR = Path("reports")
@@ -46,6 +47,7 @@ class Report:
     files: list[Path] = field(default_factory=list)
     # Per activation its best configuration: lr and each other swept setting.
     best: dict[str, dict] = field(default_factory=dict)
+    pareto: pd.DataFrame | None = None  # a multi-objective study's front (stages/pareto.py)
 
 
 def report_dir(study: str) -> Path:
@@ -62,15 +64,17 @@ def build_report(
     design_seeds: tuple[int, ...] = (),
     replicate_seeds: int | None = None,
     note: str = "",
+    objective: tuple[str, ...] = objectives.DEFAULT,
 ) -> Report:
     """The tables and their Markdown from the sweep's training runs; `settings` the swept
     settings beside the activation (lr alone by default), `sampler` what chose their points,
     `design_seeds` the seeds the replicates' protocol was chosen on (named in the report),
     `replicate_seeds` the seeds the sweep file asks for (0: the phase is off), `note` a
-    paragraph under the title (a sweep the time budget cut)."""
+    paragraph under the title (a sweep the time budget cut), `objective` the study's (a
+    multi-objective study's report has its Pareto front)."""
     if runs.empty:
         raise PipelineError(f"no training runs of sweep {study!r} yet; run `make sweep` first")
-    table = results.results_table(runs, activations, settings=settings)
+    table = results.results_table(runs, activations, settings=settings, objective=objective[0])
     best = _best_configurations(table)
     replicates = results.replicate_runs(runs, best)
     answer = results.answer_runs(replicates, activations, settings)
@@ -88,9 +92,15 @@ def build_report(
         "test_images": _test_images(runs),
         "no_replicates": REPLICATES_OFF if replicate_seeds == 0 else NO_REPLICATES,
         "note": note,
+        "pareto": "",
     }
-    markdown = _markdown(study, texts, table, summary, pairs)
-    return Report(table, answer, summary, pairs, markdown, best=best)
+    report = Report(table, answer, summary, pairs, "", best=best)
+    if len(objective) > 1:
+        report.pareto = pareto.front(runs, objective, settings)
+        count = len(pareto.candidates(runs, objective))
+        texts["pareto"] = pareto.markdown(report.pareto, objective, count)
+    report.markdown = _markdown(study, texts, table, summary, pairs)
+    return report
 
 
 def _reference_line(runs: pd.DataFrame) -> str:
@@ -174,6 +184,7 @@ def _markdown(study: str, texts: dict, table, summary, pairs) -> str:
         texts["heading"] + "each activation's best configuration" + _and_seed_lr(table) + "\n",
         results.to_markdown(table),
         texts["reference"],
+        *([texts["pareto"]] if texts["pareto"] else []),
         "## Replicates: test accuracy over seeds at each activation's best configuration\n",
     ]
     if summary.empty:
@@ -202,12 +213,14 @@ def write_report(
     registry: Sequence[dict] = (),
     replicate_seeds: int | None = None,
     note: str = "",
+    objective: tuple[str, ...] = objectives.DEFAULT,
 ) -> Report:
     """Every file of the study's report in `directory` (default reports/<study>/), each
     written whole or not at all; the report, with the files it wrote. A response figure for
-    each swept setting in `settings`; the registry's aliases (`registry_table`) where given."""
+    each swept setting in `settings`; the registry's aliases (`registry_table`) where given;
+    the Pareto front's files for a multi-objective study."""
     report = build_report(
-        runs, study, activations, settings, sampler, design_seeds, replicate_seeds, note
+        runs, study, activations, settings, sampler, design_seeds, replicate_seeds, note, objective
     )
     directory = report_dir(study) if directory is None else directory
     directory.mkdir(parents=True, exist_ok=True)
@@ -218,12 +231,11 @@ def write_report(
         "summary.csv": report.summary.to_csv(index=False),
         "pairwise.csv": report.pairs.to_csv(index=False),
     }
-    if registry:
-        frame = registry_table.registry_frame(list(registry))
-        markdown, table = REGISTRY_TABLES
-        texts[markdown] = registry_table.registry_markdown(frame, study)
-        texts[table] = frame.to_csv(index=False)
+    texts.update(_registry_texts(registry, study, objective))
     figures = {}
+    if report.pareto is not None:
+        texts["pareto.csv"] = report.pareto.to_csv(index=False)
+        figures["pareto.png"] = pareto.figure(runs, report.pareto, objective, study)
     for setting in dict.fromkeys(("lr", *settings)):
         by = next((k for k in settings if k in CATEGORICAL and k != setting), None)
         html, png = _response_figures(runs, study, activations, setting, len(settings) > 1, by)
@@ -233,14 +245,31 @@ def write_report(
         inputs = _interval_inputs(report, study)
         texts["test_accuracy.html"] = interactive.accuracy_intervals(*inputs)
         figures["verdicts.png"] = verdicts.verdicts(*inputs, _cells(report.pairs), ALPHA)
+    report.files = _write(directory, texts, figures)
+    return report
+
+
+def _write(directory: Path, texts: dict, figures: dict) -> list[Path]:
+    """Each file written whole or not at all; their paths."""
     for name, text in texts.items():
         atomic_write_text(directory / name, text)
     for name, figure in figures.items():
         with atomic_writer(directory / name) as handle:
             figure.savefig(handle, dpi=110, format="png")
         static.close(figure)
-    report.files = [directory / name for name in (*texts, *figures)]
-    return report
+    return [directory / name for name in (*texts, *figures)]
+
+
+def _registry_texts(registry: Sequence[dict], study: str, objective: tuple) -> dict[str, str]:
+    """The registry's table as Markdown and CSV, where the sweep registered."""
+    if not registry:
+        return {}
+    frame = registry_table.registry_frame(list(registry))
+    markdown, table = REGISTRY_TABLES
+    return {
+        markdown: registry_table.registry_markdown(frame, study, objective),
+        table: frame.to_csv(index=False),
+    }
 
 
 def _response_figures(

@@ -21,7 +21,7 @@ from pipeline.core.activations import SEED_ACTIVATIONS
 from pipeline.core.config import DEFAULT_HIDDEN_SIZES, SEED_LR, TrainConfig
 from pipeline.core.device import configure_torch
 from pipeline.core.model import IN_FEATURES, NUM_CLASSES, build_model
-from pipeline.core.sweep_config import lr_grid
+from pipeline.core.search_space import lr_grid
 from pipeline.stages import lone, training
 from pipeline.stages.optimizers import lone_optimizer, settings_of
 from pipeline.stages.probe import PROBE_BATCH_SIZE

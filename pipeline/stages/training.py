@@ -8,6 +8,7 @@ per epoch, except for the divergence check, which is free on the CPU and sparse 
 """
 
 import math
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -85,10 +86,18 @@ class TrainResult:
         return self.best_epoch > 0 and self.best_val_acc < self.chance_acc + CHANCE_MARGIN
 
     def final_metrics(self) -> dict[str, float]:
+        """What the run's final metrics hold, every objective (core/objectives.py) among them:
+        its costs (the mean epoch's wall time, the network's size) and its best epoch's
+        validation accuracy with the lowest validation loss it reached."""
         metrics = {"train_time_s": self.train_time_s, "epochs_trained": len(self.history)}
+        metrics["parameters"] = sum(p.numel() for p in self.model.parameters())
+        if self.history:
+            metrics["epoch_seconds"] = statistics.fmean(m.epoch_time_s for m in self.history)
         if self.best_epoch:
+            losses = [m.val_loss for m in self.history if math.isfinite(m.val_loss)]
             metrics.update(
                 best_val_acc=self.best_val_acc,
+                best_val_loss=min(losses, default=math.nan),
                 best_epoch=self.best_epoch,
                 time_to_best_s=self.time_to_best_s,
                 chance_acc=self.chance_acc,

@@ -6,8 +6,9 @@ import functools
 from dataclasses import dataclass
 
 from pipeline.adapters import studies, tracking
+from pipeline.core import objectives
 from pipeline.core.activations import model_alias
-from pipeline.core.config import OBJECTIVE, REGISTRY_RULE, study_model
+from pipeline.core.config import study_model
 from pipeline.core.data import DataSource
 from pipeline.core.datasets import display_name
 
@@ -39,22 +40,24 @@ class Registered:
             "version": self.version,
             "activation": choice.activation,
             "configuration": choice.configuration,
-            "val_acc_mean": choice.score,
+            "score": choice.score,
             "basis": choice.basis,
             "run_id": self.run_id,
             "moved": self.moved,
         }
 
 
-def moves(choice: studies.Choice, held: studies.Choice | None, held_run: str | None) -> bool:
+def moves(
+    choice: studies.Choice, held: studies.Choice | None, held_run: str | None, objective: str
+) -> bool:
     """Whether an alias leaves its holder for the rule's choice: always where it holds nothing
     the rule scores; to another run of the same configuration when more seeds made that one
-    the closest to the mean; to another configuration only with a higher score."""
+    the closest to the mean; to another configuration only with a better score."""
     if held is None:
         return True
     if held.runs == choice.runs:
         return held_run != choice.run_id
-    return choice.score > held.score
+    return objectives.better(objective, choice.score, held.score)
 
 
 def _place(
@@ -68,7 +71,7 @@ def _place(
     name = study_model(study.config.study)
     version, holder = tracking.alias_holder(tracker, name, alias) or (None, None)
     held = studies.configuration_of(scored, holder) if holder else None
-    if not moves(choice, held, holder):
+    if not moves(choice, held, holder, study.config.objective[0]):
         return Registered(name, alias, version, holder, held, moved=False)
     tags = {
         "study": study.config.study,
@@ -91,14 +94,16 @@ def register_study(
         return []
     place = functools.partial(_place, tracker, study, scored, source=source)
     placed = [place(model_alias(a), c) for a, c in chosen.items()]
-    placed.append(place(CHAMPION, studies.champion(chosen)))
+    placed.append(place(CHAMPION, studies.champion(study, chosen)))
+    rule = objectives.registry_rule(study.config.objective)
     name, study_name = study_model(study.config.study), study.config.study
     description = (
         f"The models of study {study_name!r} on {display_name(source.name)}: @<activation> is each "
         f"activation's choice, @{CHAMPION} the best of them, by the study's rule: "
-        f"{REGISTRY_RULE}. An alias moves only when a rerun or extension of the study makes "
+        f"{rule}. An alias moves only when a rerun or extension of the study makes "
         "another choice win; other studies register models of their own."
     )
-    tags = {"study": study_name, "rule": REGISTRY_RULE, "metric": OBJECTIVE, "dataset": source.name}
+    metric = study.config.objective[0]
+    tags = {"study": study_name, "rule": rule, "metric": metric, "dataset": source.name}
     tracking.describe_model(tracker, name, description, tags)
     return placed

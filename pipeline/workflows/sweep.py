@@ -271,9 +271,9 @@ def finish(sweep: Sweep, source: data.DataSource) -> list[registration.Registere
     tracker, parent = sweep.tracker, sweep.parent_run_id
     best = studies.best_trials(sweep.study)
     registered = registration.register_study(tracker, sweep.study, source)
-    metrics = {}
+    metrics, objective = {}, sweep.config.sweep.objective[0]
     for activation, trial in best.items():
-        metrics[f"best_val_acc.{activation}"] = trial.val_acc
+        metrics[f"best_{objective}.{activation}"] = trial.score
         metrics[f"best_lr.{activation}"] = trial.lr
     counts = studies.counts(sweep.study)
     for state in ("COMPLETE", "PRUNED", "FAIL"):
@@ -329,6 +329,7 @@ def publish_report(
         registry=[row.as_row() for row in registered],
         replicate_seeds=sweep.replicate_seeds,
         note=note,
+        objective=sweep.objective,
     )
     if parent:
         for path in report.files:

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from pipeline.adapters import studies
-from pipeline.core import data, interrupts, limits
+from pipeline.core import data, interrupts, limits, objectives
 from pipeline.core.config import CPU_STACK, GRID, TrainConfig
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.errors import PipelineError
@@ -51,7 +51,8 @@ class TrialObserver(training.Observer):
 
     def report(self, trial: int, metrics: training.EpochMetrics) -> None:
         self.runs[trial].log_epoch(metrics)
-        studies.outlasting(self.study, self.trials[trial].report, metrics.val_acc, metrics.epoch)
+        value = getattr(metrics, self.study.config.objective[0])  # what the pruner judges
+        studies.outlasting(self.study, self.trials[trial].report, value, metrics.epoch)
 
     def should_prune(self, trial: int) -> bool:
         return studies.outlasting(self.study, self.trials[trial].should_prune)
@@ -120,7 +121,9 @@ def _tell(sweep: Sweep, trial, config: TrainConfig, result) -> TrialOutcome:
     study = sweep.study
     studies.outlasting(study, trial.set_user_attr, "stop_reason", reason)
     studies.outlasting(study, trial.set_user_attr, "at_chance", result.at_chance)
-    studies.outlasting(study, study.tell, trial, state, result.best_val_acc)
+    final = result.final_metrics()
+    values = [final.get(objectives.metric(name), math.nan) for name in study.config.objective]
+    studies.outlasting(study, study.tell, trial, state, values)
     value = result.best_val_acc if result.best_epoch else None
     phase = trial.user_attrs.get("phase", GRID)
     return TrialOutcome(

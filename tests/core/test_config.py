@@ -6,8 +6,9 @@ from pipeline.core import limits
 from pipeline.core.config import TrainConfig
 from pipeline.core.errors import UsageError
 from pipeline.core.job_config import SweepJobConfig
+from pipeline.core.search_space import lr_grid
 from pipeline.core.settings_changes import changed_settings, describe_changes
-from pipeline.core.sweep_config import SWEEP_SETTINGS, SweepConfig, lr_grid
+from pipeline.core.sweep_config import SWEEP_SETTINGS, SweepConfig
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 """When an alias leaves its holder (workflows/registration.moves), over generated choices:
-never for a configuration that scores no higher, always where nothing the rule scores is held,
-and within one configuration only for the run now closest to its mean."""
+never for a configuration that scores no better (higher accuracy, lower loss), always where
+nothing the rule scores is held, and within one configuration only for the run now closest to
+its mean."""
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -25,15 +26,16 @@ def choices(draw) -> Choice:
     )
 
 
-@given(choices(), choices(), st.sampled_from("abcdefgh"))
-def test_an_alias_moves_only_to_a_winner_or_within_its_configuration(new, held, holder):
-    moved = moves(new, held, holder)
+@given(choices(), choices(), st.sampled_from("abcdefgh"), st.sampled_from(["val_acc", "val_loss"]))
+def test_an_alias_moves_only_to_a_winner_or_within_its_configuration(new, held, holder, objective):
+    moved = moves(new, held, holder, objective)
     if held.runs != new.runs:
-        assert moved == (new.score > held.score), "another configuration: only a higher score"
+        wins = new.score > held.score if objective == "val_acc" else new.score < held.score
+        assert moved == wins, "another configuration: only a better score (lower loss)"
     else:
         assert moved == (holder != new.run_id), "the same: to the run closest to its mean"
 
 
 @given(choices(), st.none() | st.sampled_from("abcdefgh"))
 def test_an_alias_that_holds_nothing_the_rule_scores_always_moves(new, holder):
-    assert moves(new, None, holder)
+    assert moves(new, None, holder, "val_acc")

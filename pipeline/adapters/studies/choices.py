@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 from optuna.trial import FrozenTrial, TrialState
 
-from pipeline.adapters.studies.queries import best_trials, space_keys, trials
+from pipeline.adapters.studies.queries import best_trials, score, space_keys, trials
 from pipeline.adapters.studies.study import Study
+from pipeline.core import objectives
 from pipeline.core.config import REPLICATE
 
 
@@ -20,7 +21,7 @@ from pipeline.core.config import REPLICATE
 class Choice:
     activation: str
     params: dict = field(compare=False)  # its configuration, as Optuna holds it
-    score: float  # mean val_acc over its answer seeds, or its grid trial's val_acc
+    score: float  # its first objective's mean over its answer seeds, or its grid trial's
     seeds: int  # answer seeds behind the score; 0: the grid's trial alone
     run_id: str  # the run that stands for it
     runs: frozenset = field(compare=False)  # every run of the configuration's score
@@ -44,8 +45,8 @@ def _configuration(trial: FrozenTrial, keys: tuple[str, ...]) -> tuple:
 
 def _from_replicates(found: list[FrozenTrial], keys: tuple[str, ...]) -> Choice:
     """A configuration's answer runs, scored by their mean, stood for by the closest run."""
-    mean = sum(t.value for t in found) / len(found)
-    typical = min(found, key=lambda t: (abs(t.value - mean), t.user_attrs.get("seed", 0)))
+    mean = sum(score(t) for t in found) / len(found)
+    typical = min(found, key=lambda t: (abs(score(t) - mean), t.user_attrs.get("seed", 0)))
     return Choice(
         activation=typical.params["activation"],
         params=dict(_configuration(typical, keys)),
@@ -68,7 +69,7 @@ def configurations(study: Study) -> list[Choice]:
     for activation, best in best_trials(study).items():
         if activation not in replicated:
             run = frozenset({best.run_id})
-            scored.append(Choice(activation, best.params, best.val_acc, 0, best.run_id, run))
+            scored.append(Choice(activation, best.params, best.score, 0, best.run_id, run))
     return scored
 
 
@@ -76,16 +77,21 @@ def choices(study: Study, scored: list[Choice]) -> dict[str, Choice]:
     """Each activation's choice among `scored` (its `configurations`), in the study's order of
     activations; of equal scores, the configuration seen first."""
     best: dict[str, Choice] = {}
+    objective = study.config.objective[0]
     for choice in scored:
         held = best.get(choice.activation)
-        if held is None or choice.score > held.score:
+        if held is None or objectives.better(objective, choice.score, held.score):
             best[choice.activation] = choice
     return {a: best[a] for a in study.config.activations if a in best}
 
 
-def champion(chosen: dict[str, Choice]) -> Choice:
+def champion(study: Study, chosen: dict[str, Choice]) -> Choice:
     """The best of the activations' choices; of equals, the first in the study's order."""
-    return max(chosen.values(), key=lambda choice: choice.score)
+    best = None
+    for choice in chosen.values():
+        if best is None or objectives.better(study.config.objective[0], choice.score, best.score):
+            best = choice
+    return best
 
 
 def configuration_of(scored: list[Choice], run_id: str) -> Choice | None:

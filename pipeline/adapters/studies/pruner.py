@@ -5,6 +5,7 @@ import statistics
 import zlib
 
 import optuna
+from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from pipeline.core.config import GRID
@@ -18,8 +19,10 @@ def _grid(trial: FrozenTrial) -> bool:
     return trial.user_attrs.get("phase", GRID) == GRID
 
 
-def _best_by(trial: FrozenTrial, step: int) -> float:
-    return max(value for epoch, value in trial.intermediate_values.items() if epoch <= step)
+def _best_by(trial: FrozenTrial, step: int, sign: int) -> float:
+    """Its best value up to `step`, times `sign` (-1 for a minimised objective: higher is
+    better)."""
+    return max(sign * value for epoch, value in trial.intermediate_values.items() if epoch <= step)
 
 
 class PerActivationPruner(optuna.pruners.BasePruner):
@@ -47,9 +50,10 @@ class PerActivationPruner(optuna.pruners.BasePruner):
             and t.params.get("activation") == activation
             and step in t.intermediate_values
         ]
-        return self.stops(trial, peers, step)
+        sign = 1 if study.direction == StudyDirection.MAXIMIZE else -1  # val_loss: -1
+        return self.stops(trial, peers, step, sign)
 
-    def stops(self, trial: FrozenTrial, peers: list[FrozenTrial], step: int) -> bool:
+    def stops(self, trial: FrozenTrial, peers: list[FrozenTrial], step: int, sign: int) -> bool:
         raise NotImplementedError
 
 
@@ -59,11 +63,11 @@ class PerActivationMedianPruner(PerActivationPruner):
     only, and with every activation: a slow starter such as sigmoid would be cut before its lr
     got a chance."""
 
-    def stops(self, trial: FrozenTrial, peers: list[FrozenTrial], step: int) -> bool:
+    def stops(self, trial: FrozenTrial, peers: list[FrozenTrial], step: int, sign: int) -> bool:
         if not peers:
             return False
-        values = [t.intermediate_values[step] for t in peers]
-        return max(trial.intermediate_values.values()) < statistics.median(values)
+        values = [sign * t.intermediate_values[step] for t in peers]
+        return _best_by(trial, step, sign) < statistics.median(values)
 
 
 class PerActivationSuccessiveHalving(PerActivationPruner):
@@ -79,14 +83,14 @@ class PerActivationSuccessiveHalving(PerActivationPruner):
             yield step
             step *= REDUCTION_FACTOR
 
-    def stops(self, trial: FrozenTrial, peers: list[FrozenTrial], step: int) -> bool:
-        return self.halves(trial, peers, step, rate=0)
+    def stops(self, trial: FrozenTrial, peers: list[FrozenTrial], step: int, sign: int) -> bool:
+        return self.halves(trial, peers, step, sign, rate=0)
 
-    def halves(self, trial: FrozenTrial, peers: list[FrozenTrial], step: int, rate: int) -> bool:
+    def halves(self, trial: FrozenTrial, peers: list, step: int, sign: int, rate: int) -> bool:
         if step not in self.rung_steps(step, rate):
             return False
-        value = _best_by(trial, step)
-        competing = sorted([value, *(_best_by(t, step) for t in peers)], reverse=True)
+        value = _best_by(trial, step, sign)
+        competing = sorted([value, *(_best_by(t, step, sign) for t in peers)], reverse=True)
         kept = max(1, len(competing) // REDUCTION_FACTOR)
         return value < competing[kept - 1]
 
@@ -104,10 +108,10 @@ class PerActivationHyperband(PerActivationSuccessiveHalving):
     def bracket(self, trial: FrozenTrial) -> int:
         return zlib.crc32(str(trial.number).encode()) % self.brackets
 
-    def stops(self, trial: FrozenTrial, peers: list[FrozenTrial], step: int) -> bool:
+    def stops(self, trial: FrozenTrial, peers: list[FrozenTrial], step: int, sign: int) -> bool:
         rate = self.bracket(trial)
         mine = [t for t in peers if self.bracket(t) == rate]
-        return self.halves(trial, mine, step, rate)
+        return self.halves(trial, mine, step, sign, rate)
 
 
 def make_pruner(config: SweepConfig) -> optuna.pruners.BasePruner:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from optuna.trial import FrozenTrial, TrialState
 
 from pipeline.adapters.studies.study import Study
+from pipeline.core import objectives
 from pipeline.core.config import GRID, REFERENCE, unused_settings
 from pipeline.core.search_space import point_key
 
@@ -20,7 +21,7 @@ GRID_PHASES = (GRID, REFERENCE)
 class BestTrial:
     activation: str
     lr: float
-    val_acc: float
+    score: float  # the study's first objective (val_acc, or val_loss)
     run_id: str
     number: int
     # Its point: activation, lr and every other swept setting, as Optuna holds them.
@@ -86,14 +87,19 @@ def running_count(study: Study) -> int:
     return len(trials(study, TrialState.RUNNING))
 
 
+def score(trial: FrozenTrial) -> float:
+    """A completed trial's value of the study's first objective, what ranks it."""
+    return trial.values[0]
+
+
 def best_value(study: Study) -> tuple[float, str]:
-    """The highest value of a completed trial and the phase of that trial; (NaN, "") before
-    one has completed."""
-    done = trials(study, TrialState.COMPLETE)
-    if not done:
-        return float("nan"), ""
-    best = max(done, key=lambda t: t.value)
-    return best.value, phase(best)
+    """The best first-objective value of a completed trial and the phase of that trial; (NaN,
+    "") before one has completed."""
+    best, objective = None, study.config.objective[0]
+    for t in trials(study, TrialState.COMPLETE):
+        if best is None or objectives.better(objective, score(t), score(best)):
+            best = t
+    return (float("nan"), "") if best is None else (score(best), phase(best))
 
 
 def open_points(study: Study) -> list[dict]:
@@ -123,18 +129,19 @@ def grid_finished(study: Study) -> bool:
 
 
 def best_trials(study: Study, of_phase: str | None = GRID) -> dict[str, BestTrial]:
-    """Each activation's completed trial with the highest best_val_acc: of the grid (the
-    configuration it chose) by default, of every phase with `of_phase=None`."""
+    """Each activation's completed trial with the best first objective (the highest
+    best_val_acc by default): of the grid (the configuration it chose) by default, of every
+    phase with `of_phase=None`; of equals, the earliest."""
     best: dict[str, BestTrial] = {}
-    keys = space_keys(study)
+    keys, objective = space_keys(study), study.config.objective[0]
     for t in trials(study, TrialState.COMPLETE, of_phase=of_phase):
         activation = t.params.get("activation")  # none on a trial told without suggesting
         if activation in study.config.activations and (
-            activation not in best or t.value > best[activation].val_acc
+            activation not in best or objectives.better(objective, score(t), best[activation].score)
         ):
             run_id = t.user_attrs["mlflow_run_id"]
             params = {key: t.params[key] for key in keys if key in t.params}
             best[activation] = BestTrial(
-                activation, t.params["lr"], t.value, run_id, t.number, params
+                activation, t.params["lr"], score(t), run_id, t.number, params
             )
     return best

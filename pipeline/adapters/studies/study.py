@@ -23,8 +23,9 @@ from pipeline.adapters.studies.storage import (
     storage_url,
     study_lock,
 )
+from pipeline.core import objectives
 from pipeline.core.activations import NAMES, is_custom
-from pipeline.core.config import OBJECTIVE, REFERENCE, REPLICATE, TrainConfig
+from pipeline.core.config import REFERENCE, REPLICATE, TrainConfig
 from pipeline.core.errors import PipelineError
 from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import redact
@@ -46,18 +47,22 @@ class Study:
                 study_name=config.study,
                 storage=self.storage,
                 pruner=make_pruner(config),
-                **({"direction": "maximize", "load_if_exists": True} if create else {}),
+                **({"directions": self.directions, "load_if_exists": True} if create else {}),
             )
         except KeyError:
             raise self._no_study() from None
         self.study_id = self.storage.get_study_id_from_name(config.study)
         if create and self.optuna_study.metric_names is None:
-            # The objective's name, where optuna-dashboard and Optuna's plots show it (a public
+            # The objectives' names, where optuna-dashboard and Optuna's plots show it (a public
             # API Optuna still marks experimental: its warning would only alarm a user).
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                self.optuna_study.set_metric_names([OBJECTIVE])
+                self.optuna_study.set_metric_names(list(config.objective))
         self._check_choices()
+
+    @property
+    def directions(self) -> list[str]:
+        return objectives.directions(self.config.objective)
 
     @property
     def activation_choices(self) -> tuple[str, ...]:
@@ -159,10 +164,11 @@ class Study:
             lr_schedule=queued.get("lr_schedule", "constant"),  # queued before it was an attr
         )
 
-    def tell(self, trial: Trial, state: str, value: float | None = None) -> None:
-        """state: COMPLETE (with the value), PRUNED or FAIL."""
+    def tell(self, trial: Trial, state: str, values: float | list[float] | None = None) -> None:
+        """state: COMPLETE (with the objectives' values, in the config's order), PRUNED or
+        FAIL."""
         self.optuna_study.tell(
-            trial, value if state == "COMPLETE" else None, state=TrialState[state]
+            trial, values if state == "COMPLETE" else None, state=TrialState[state]
         )
 
 

@@ -17,6 +17,9 @@ from pipeline.core.search_space import SWEEPABLE
 
 SWEEP_METRICS = (
     "best_val_acc",
+    "best_val_loss",
+    "epoch_seconds",
+    "parameters",
     "best_epoch",
     "epochs_trained",
     "test_acc",

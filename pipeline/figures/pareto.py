@@ -1,0 +1,43 @@
+"""A multi-objective study's trade-off: every completed grid-phase trial on its first two
+objectives, one colour per activation, the Pareto front's members filled and joined."""
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+LABELS = {
+    "val_acc": "best validation accuracy",
+    "val_loss": "lowest validation loss",
+    "epoch_seconds": "seconds per epoch (mean)",
+    "parameters": "trainable parameters",
+}
+
+
+def pareto_front(
+    points: Mapping[str, Sequence[tuple[float, float, bool]]],
+    axes: tuple[str, str],
+    title: str,
+) -> Figure:
+    """`points[activation]` holds (x: the cost objective `axes[1]`, y: the validation measure
+    `axes[0]`, on the front or not); the front is drawn as a step line through its members."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    front = []
+    for index, (activation, rows) in enumerate(points.items()):
+        color = f"C{index % 10}"
+        ax.plot([], [], "o", color=color, label=activation)
+        for x, y, on_front in rows:
+            ax.plot(x, y, "o", color=color, mfc=color if on_front else "none", ms=7)
+            if on_front:
+                front.append((x, y))
+    if front:
+        ax.step(*zip(*sorted(front), strict=True), where="post", color="grey", lw=1, zorder=0)
+    ax.plot([], [], "o", color="grey", label="on the Pareto front")
+    ax.plot([], [], "o", color="grey", mfc="none", label="dominated")
+    ax.set(xlabel=LABELS[axes[1]], ylabel=LABELS[axes[0]], title=title)
+    if axes[1] == "parameters":
+        ax.set_xscale("log")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
