@@ -51,11 +51,17 @@ class TrialObserver(training.Observer):
 
     def report(self, trial: int, metrics: training.EpochMetrics) -> None:
         self.runs[trial].log_epoch(metrics)
-        value = getattr(metrics, self.study.config.objective[0])  # what the pruner judges
-        studies.outlasting(self.study, self.trials[trial].report, value, metrics.epoch)
+        if self.prunable:  # the first objective, what the pruner judges
+            value = getattr(metrics, self.study.config.objective[0])
+            studies.outlasting(self.study, self.trials[trial].report, value, metrics.epoch)
 
     def should_prune(self, trial: int) -> bool:
-        return studies.outlasting(self.study, self.trials[trial].should_prune)
+        return self.prunable and studies.outlasting(self.study, self.trials[trial].should_prune)
+
+    @property
+    def prunable(self) -> bool:
+        """Optuna takes epochs' values, and prunes, in a single-objective study alone."""
+        return len(self.study.config.objective) == 1
 
 
 def run_trials(

@@ -42,7 +42,9 @@ def test_training_learns_the_synthetic_task(splits):
     final, history = result.final_metrics(), result.history
     assert final["epochs_trained"] == len(history)
     assert final["best_val_loss"] == min(m.val_loss for m in history)
-    assert final["epoch_seconds"] == pytest.approx(sum(m.epoch_time_s for m in history) / len(history))
+    assert final["epoch_seconds"] == pytest.approx(
+        sum(m.epoch_time_s for m in history) / len(history)
+    )
     assert final["parameters"] == (784 * 32 + 32) + (32 * 16 + 16) + (16 * 10 + 10)
     assert not result.at_chance and result.has_best_weights
 

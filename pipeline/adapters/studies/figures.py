@@ -14,19 +14,25 @@ import warnings
 
 import numpy as np
 import optuna
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState, create_trial
 
-from pipeline.adapters.studies.queries import FINISHED, trials
+from pipeline.adapters.studies.queries import score, trials
 from pipeline.adapters.studies.study import Study
 from pipeline.core.config import GRID
 from pipeline.figures import interactive
 
 
 def _grid(study: Study) -> optuna.Study:
-    """An in-memory study holding the finished grid trials."""
-    grid = optuna.create_study(direction="maximize")
-    grid.add_trials(trials(study, *FINISHED, of_phase=GRID))
+    """An in-memory study holding the completed grid trials, valued by the first objective
+    (a multi-objective study's Pareto front is the report's: stages/pareto.py)."""
+    grid = optuna.create_study(direction=study.directions[0])
+    grid.add_trials([_scored(t) for t in trials(study, TrialState.COMPLETE, of_phase=GRID)])
     return grid
+
+
+def _scored(trial: FrozenTrial) -> FrozenTrial:
+    """A completed trial with its first objective as its one value."""
+    return create_trial(params=trial.params, distributions=trial.distributions, value=score(trial))
 
 
 def static_figures(study: Study) -> dict[str, object]:
@@ -105,14 +111,9 @@ def _with_spread(mine: list, varied: list[str], seed: int) -> dict[str, tuple[fl
 
 
 def _importance(mine: list, varied: list[str], seed: int) -> dict[str, float]:
-    memory = optuna.create_study(direction="maximize")
+    memory = optuna.create_study()  # fANOVA explains the variance: the direction is moot
     # a resample holds a trial twice: each copy is its own trial of the in-memory study
-    memory.add_trials(
-        [
-            optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=t.value)
-            for t in mine
-        ]
-    )
+    memory.add_trials([_scored(t) for t in mine])
     evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -144,7 +145,7 @@ def importances_markdown(found: dict[str, dict[str, tuple[float, float, float]]]
 # Best val_acc from low to high, every stop dark enough to stand out on white: Optuna's own
 # scale (Blues) starts near-white, which hid the trials that learned nothing.
 ACCURACY_SCALE = [[0.0, "rgb(165, 15, 21)"], [0.5, "rgb(106, 61, 154)"], [1.0, "rgb(8, 69, 148)"]]
-TARGET = "best val_acc"
+TARGETS = {"val_acc": "best val_acc", "val_loss": "lowest val_loss"}  # by the first objective
 
 
 def interactive_plots(study: Study) -> dict[str, object]:
@@ -156,29 +157,34 @@ def interactive_plots(study: Study) -> dict[str, object]:
     if not trials(study, TrialState.COMPLETE, of_phase=GRID):
         return {}
     grid, params = _grid(study), ["activation", *study.config.swept_keys]
+    objective = study.config.objective[0]
+    target, low_is_good = TARGETS[objective], study.directions[0] == "minimize"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        parallel = ov.plot_parallel_coordinate(grid, params=params, target_name=TARGET)
+        parallel = ov.plot_parallel_coordinate(grid, params=params, target_name=target)
         drawn = {
-            "figures/parallel_coordinate.html": recolour_lines(parallel),
-            "figures/slice.html": ov.plot_slice(grid, params=params, target_name=TARGET),
+            "figures/parallel_coordinate.html": recolour_lines(parallel, low_is_good),
+            "figures/slice.html": ov.plot_slice(grid, params=params, target_name=target),
         }
     return drawn
 
 
-def recolour_lines(figure):
+def recolour_lines(figure, low_is_good: bool = False):
     """Optuna's parallel coordinates (one line per trial, its value first in its hover data,
-    and a colour bar trace holding the value range) coloured on ACCURACY_SCALE instead."""
+    and a colour bar trace holding the value range) coloured on ACCURACY_SCALE instead, its
+    blue end on the best values (the lowest, for a loss)."""
     import plotly.colors
 
     bar = next(trace for trace in figure.data if trace.marker.showscale)
     low, high = bar.marker.cmin, bar.marker.cmax
-    bar.marker.colorscale, bar.marker.reversescale = ACCURACY_SCALE, False
+    scale = [[1 - at, color] for at, color in reversed(ACCURACY_SCALE)] if low_is_good else None
+    scale = scale or ACCURACY_SCALE
+    bar.marker.colorscale, bar.marker.reversescale = scale, False
     for trace in figure.data:
         if trace.mode == "lines" and trace.customdata is not None:
             value = float(trace.customdata[0][1])  # as shown: rounded, maybe past the range
             where = min(max((value - low) / (high - low), 0.0), 1.0) if high > low else 0.5
-            [trace.line.color] = plotly.colors.sample_colorscale(ACCURACY_SCALE, [where])
+            [trace.line.color] = plotly.colors.sample_colorscale(scale, [where])
     return figure
 
 

@@ -20,6 +20,7 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from pipeline.adapters.studies.logs import experimental_features
+from pipeline.core import objectives
 from pipeline.core.config import INITS, OPTIMIZERS, unused_settings
 from pipeline.core.search_space import INTEGER, Dimension, applicable, param_text, point_key
 from pipeline.core.sweep_config import SweepConfig
@@ -122,7 +123,7 @@ def _copy(config: SweepConfig, trial: FrozenTrial, found: dict) -> FrozenTrial:
     found = applying(config, found, trial.params)
     params = {key: trial.params[key] for key in found}
     if trial.state == TrialState.COMPLETE:
-        return create_trial(value=trial.value, params=params, distributions=found)
+        return create_trial(values=trial.values, params=params, distributions=found)
     if trial.state == TrialState.PRUNED:
         return create_trial(
             state=TrialState.PRUNED,
@@ -139,7 +140,8 @@ def draw_point(config: SweepConfig, peers: list[FrozenTrial], seed: int) -> dict
     tried is drawn again (the pending draw stays in the study, so a model-based sampler moves
     off it) up to DRAWS times; a space with fewer points than trials repeats one."""
     found = distributions(config)
-    memory = optuna.create_study(direction="maximize", sampler=make_sampler(config, seed))
+    directions = objectives.directions(config.objective)  # a multi-objective sampler's too
+    memory = optuna.create_study(directions=directions, sampler=make_sampler(config, seed))
     tried = set()
     for peer in peers:
         if fits(config, found, peer.params):

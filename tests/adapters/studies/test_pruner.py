@@ -119,9 +119,11 @@ def test_make_pruner_follows_the_config():
 curves = st.lists(st.floats(0.05, 0.95), min_size=4, max_size=4)
 
 
-def lockstep(relu: list[list[float]], tanh: list[list[float]]) -> tuple[optuna.Study, list]:
+def lockstep(
+    relu: list[list[float]], tanh: list[list[float]], direction: str = "maximize"
+) -> tuple[optuna.Study, list]:
     """A study whose trials all run, relu's and tanh's in turn, each with its curve so far."""
-    study = optuna.create_study(direction="maximize")
+    study = optuna.create_study(direction=direction)
     distributions = {
         "activation": optuna.distributions.CategoricalDistribution(["relu", "tanh"]),
         "lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True),
@@ -188,3 +190,22 @@ def test_the_config_names_the_pruner_and_its_mistakes():
     assert (
         studies.make_pruner(SweepConfig.from_mapping({**base, "pruner": "Hyperband"})).brackets == 3
     )
+
+
+@given(relu=st.lists(curves, min_size=1, max_size=9), step=st.integers(1, 4))
+def test_a_minimised_objective_is_pruned_as_its_negation_is_maximised(relu, step):
+    """objective: val_loss: a study that minimises, its curves losses. Each pruner stops the
+    same trials as on a maximised study of the negated curves: the lowest loss is the best."""
+    curves_at = [c[:step] for c in relu]
+    losses, _ = lockstep(curves_at, [], direction="minimize")
+    negated, _ = lockstep([[-v for v in c] for c in curves_at], [])
+    for pruner in (
+        studies.PerActivationMedianPruner(warmup_epochs=0),
+        PerActivationSuccessiveHalving(warmup_epochs=0),
+        PerActivationHyperband(warmup_epochs=0, max_epochs=9),
+    ):
+        stopped = [pruner.prune(losses, t) for t in losses.get_trials()]
+        assert stopped == [pruner.prune(negated, t) for t in negated.get_trials()]
+    best = min(range(len(relu)), key=lambda i: min(curves_at[i]))
+    trial = losses.get_trials()[best]
+    assert not studies.PerActivationMedianPruner(0).prune(losses, trial), "the lowest loss goes on"
