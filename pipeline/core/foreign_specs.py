@@ -11,7 +11,7 @@ from pipeline.core.errors import UsageError
 WANDB_KEYS = {
     "parameters": "here each setting is a top-level key (`lr: {low: 0.0001, high: 0.1}`)",
     "method": "here `sampler:` chooses the points (grid, random, tpe, gp; bayes is tpe or gp)",
-    "metric": "here the objective is the validation accuracy, maximised: drop the key",
+    "metric": "here `objective:` names it (val_acc, val_loss, or a list with costs)",
     "early_terminate": "here `pruner: median` stops trials early, within each activation",
     "program": "here a sweep trains the pipeline's own model: drop the key",
 }

@@ -7,7 +7,7 @@ would stay blank. plotly is imported only when a figure is drawn.
 
 from collections.abc import Mapping, Sequence
 
-from pipeline.figures.static import group_shapes
+from pipeline.figures.groups import group_shapes
 
 # Outcome of a trial -> its marker: filled when it completed, hollow where the pruner stopped it
 # (the accuracy it had reached), an x at 0 where the loss stopped being finite.

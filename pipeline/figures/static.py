@@ -11,6 +11,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from pipeline.figures.groups import group_shapes
+
 
 def learning_curves(
     epochs: Sequence[int],
@@ -63,12 +65,6 @@ def close(fig: Figure) -> None:
 
 
 GROUP_MARKERS = "osD^vP*"  # a marker per value of a swept categorical setting, in turn
-
-
-def group_shapes(points: Mapping[str, Sequence[tuple]], shapes: Sequence[str]) -> dict[str, str]:
-    """Each group the points hold (their 4th field), in sorted order, with its shape."""
-    groups = sorted({row[3] for rows in points.values() for row in rows})
-    return {group: shapes[index % len(shapes)] for index, group in enumerate(groups)}
 
 
 def lr_response(

@@ -458,6 +458,16 @@ CATALOGUE += [
      "{sweep:optimizer=[adam, adamw]|momentum=[0.5, 0.9]}"], {}, 2,
      "momentum is swept, but only SGD has it and the sweep's optimizer is adam/adamw; give "
      "momentum one value, or sweep optimizer: [sgd, ...]"),
+    ("a misspelled objective", [*S, "{sweep:objective=val_accuracy}"], {}, 2,
+     "bad.yaml: objective 'val_accuracy' is not one of: val_acc, val_loss, epoch_seconds, "
+     "parameters (did you mean 'val_acc'?)"),
+    ("a cost as the only objective", [*S, "{sweep:objective=[parameters]}"], {}, 2,
+     "bad.yaml: objective must be val_acc or val_loss, or a list of one of them and any of "
+     "epoch_seconds, parameters, got ['parameters']: one validation measure, first"),
+    ("a pruner with a multi-objective study", [*S,
+     "{sweep:objective=[val_acc, epoch_seconds]|pruner=median}"], {}, 2,
+     "bad.yaml: pruner median does not take a multi-objective study (objective ['val_acc', "
+     "'epoch_seconds']): Optuna's pruners judge one value; drop `pruner:` or set pruner: none"),
     ("a time budget of zero", [*S, "{sweep:timeout=0}"], {}, 2,
      "timeout must be an integer in 1..2592000, got 0"),
     ("analysis of a store that is not there", ["analyze", "--data-dir", "{data}"],

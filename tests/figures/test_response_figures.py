@@ -51,3 +51,14 @@ def test_each_optimizer_has_its_marker_and_each_outcome_its_fill(points):
         for _, _, o, g in found
     )
     assert all(f"{g} {names[g]}" in layout["legend"]["title"]["text"] for g in groups)
+
+
+def test_the_interactive_figures_load_without_matplotlib():
+    """The pages are plotly's alone: the marker shapes both draw come from a module of their
+    own, so a process that only writes pages never imports matplotlib."""
+    import subprocess
+    import sys
+
+    code = "import sys, pipeline.figures.interactive; print('matplotlib' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert found.stdout.strip() == "False", found.stderr
