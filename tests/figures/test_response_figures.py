@@ -62,3 +62,22 @@ def test_the_interactive_figures_load_without_matplotlib():
     code = "import sys, pipeline.figures.interactive; print('matplotlib' in sys.modules)"
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert found.stdout.strip() == "False", found.stderr
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["relu", "tanh"]),
+        st.lists(st.tuples(st.sampled_from([100.0, 1e4, 1e5]), st.floats(0, 1), st.booleans())),
+        max_size=2,
+    )
+)
+@settings(max_examples=15, deadline=None)
+def test_the_pareto_figure_keeps_its_front_in_view(points):
+    """Every front member inside the axis, whatever lies far below it (a trial at chance)."""
+    from pipeline.figures.pareto import pareto_front
+
+    figure = pareto_front(points, ("val_acc", "parameters"), "t")
+    low, high = figure.axes[0].get_ylim()
+    front = [y for rows in points.values() for _, y, on in rows if on]
+    assert all(low <= y <= high for y in front)
+    static.close(figure)
