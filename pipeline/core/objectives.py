@@ -35,10 +35,10 @@ def parse(value: Any) -> tuple[str, ...]:
     if not isinstance(names, (list, tuple)) or not names:
         raise UsageError(f"objective must be {_allowed()}, got {shown(value)}")
     for index, name in enumerate(names):
-        if name not in OBJECTIVES:
+        if not isinstance(name, str) or name not in OBJECTIVES:
             hint = did_you_mean(name, OBJECTIVES)
             raise UsageError(
-                f"objective {shown(name)} is not one of: {', '.join(OBJECTIVES)}{hint}"
+                f"objective must be one of: {', '.join(OBJECTIVES)}, got {shown(name)}{hint}"
             )
         if name in names[:index]:
             raise UsageError(f"objective lists {name!r} twice: {shown(list(names))}")

@@ -459,8 +459,8 @@ CATALOGUE += [
      "momentum is swept, but only SGD has it and the sweep's optimizer is adam/adamw; give "
      "momentum one value, or sweep optimizer: [sgd, ...]"),
     ("a misspelled objective", [*S, "{sweep:objective=val_accuracy}"], {}, 2,
-     "bad.yaml: objective 'val_accuracy' is not one of: val_acc, val_loss, epoch_seconds, "
-     "parameters (did you mean 'val_acc'?)"),
+     "bad.yaml: objective must be one of: val_acc, val_loss, epoch_seconds, parameters, got "
+     "'val_accuracy' (did you mean 'val_acc'?)"),
     ("a cost as the only objective", [*S, "{sweep:objective=[parameters]}"], {}, 2,
      "bad.yaml: objective must be val_acc or val_loss, or a list of one of them and any of "
      "epoch_seconds, parameters, got ['parameters']: one validation measure, first"),

@@ -34,7 +34,9 @@ def test_an_objective_list_is_one_validation_measure_first_then_distinct_costs(n
 
 
 def test_a_wrong_objective_names_the_allowed_ones_and_the_nearest():
-    with pytest.raises(UsageError, match=r"objective 'val_accuracy' .*did you mean 'val_acc'"):
+    with pytest.raises(
+        UsageError, match=r"objective must be one of: .*got 'val_accuracy' \(did you mean 'val_acc'"
+    ):
         SweepConfig.from_mapping({"study": "s", "objective": "val_accuracy"})
     with pytest.raises(UsageError, match="one validation measure, first"):
         SweepConfig.from_mapping({"study": "s", "objective": ["parameters", "val_acc"]})

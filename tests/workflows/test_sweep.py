@@ -389,7 +389,7 @@ def sweep_outcome(workdir: Path, tiny_data: Path, study: str, **values) -> tuple
                 name: value
                 for name, value in r.data.metrics.items()
                 if not name.startswith("system/")
-                and name not in ("train_time_s", "time_to_best_s", "epoch_time_s")
+                and name not in ("train_time_s", "time_to_best_s", "epoch_time_s", "epoch_seconds")
             },
         )
         for r in runs_of(parent)
