@@ -176,9 +176,10 @@ test: install dataset-package test-packages ## run the test suite (installs what
 test-fast: install ## the suite without the slow tests, for quick edits
 	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
 
-lint: install ## ruff check and format check
+lint: install ## ruff check and format check, mypy --strict on pipeline/ (pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: install ## ruff fix and format
 	$(VENV)/bin/ruff check --fix .

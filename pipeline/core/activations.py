@@ -8,7 +8,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pipeline.core.errors import UsageError
 
@@ -23,7 +23,7 @@ SEED_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leakyrelu", "elu", "swish")
 class ActivationSpec:
     name: str
     module: str  # the torch.nn class
-    options: dict = field(default_factory=dict)  # its keyword arguments
+    options: dict[str, Any] = field(default_factory=dict)  # its keyword arguments
     # Output range of a saturating activation; outputs near it count as saturated.
     bounds: tuple[float, float] | None = None
     # Has an "off" region (input <= 0) where a unit can stay for every input: a dead unit.
@@ -38,7 +38,8 @@ class ActivationSpec:
             return self.factory()
         from torch import nn
 
-        return getattr(nn, self.module)(**self.options)
+        module: nn.Module = getattr(nn, self.module)(**self.options)
+        return module
 
 
 _SPECS = (

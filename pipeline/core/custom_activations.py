@@ -80,7 +80,7 @@ def _factory(name: str, target: object) -> Callable[[], nn.Module]:
             f"activation {name!r} names an object of type {type(target).__name__}, which is "
             f"not callable; {HOW}"
         )
-    return lambda: FunctionActivation(target, name)  # type: ignore[arg-type]
+    return lambda: FunctionActivation(target, name)
 
 
 def _declared(name: str, target: object) -> tuple[tuple[float, float] | None, bool]:

@@ -6,16 +6,18 @@ Fashion-MNIST is the default; any folder of four IDX files of 28x28 grey images 
 """
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from pipeline.core.datasets import DEFAULT_DATASET, display_name
+from pipeline.core.datasets import CACHE_ROOT, DEFAULT_DATASET, display_name
 from pipeline.core.datasets import FASHION_CLASSES as CLASSES
 from pipeline.core.errors import UsageError
 from pipeline.core.idx import FILE_NAMES, IMAGE_SIDE, MANIFEST, check_idx_file
-from pipeline.core.sources import CACHE_ROOT, DEBIAN_DIR, OFFICIAL_SHA256, DataSource, locate
+from pipeline.core.sources import DEBIAN_DIR, OFFICIAL_SHA256, DataSource, locate
 
 # Fashion-MNIST's names, where callers knew them here before datasets had their own.
 __all__ = [
@@ -95,12 +97,14 @@ def check_fits(source: DataSource, batch_size: int, val_fraction: float) -> None
         )
 
 
-def torchvision_dataset(source: DataSource, train: bool, transform=None):
+def torchvision_dataset(
+    source: DataSource, train: bool, transform: Callable[[Any], Any] | None = None
+) -> Any:
     """The verified files as torchvision's FashionMNIST (PIL images through `transform`), as
     the seed's loop reads them: `make bench` times that loop."""
     from torchvision.datasets import FashionMNIST
 
-    class FolderFashionMNIST(FashionMNIST):
+    class FolderFashionMNIST(FashionMNIST):  # type: ignore[misc]  # torchvision ships no types
         @property
         def raw_folder(self) -> str:
             return str(source.raw_dir)

@@ -7,9 +7,9 @@ import ipaddress
 import os
 import re
 import types
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -50,7 +50,7 @@ def did_you_mean(value: Any, allowed: Iterable[Any]) -> str:
     return f" (did you mean {names[found[0]]!r}?)" if found else ""
 
 
-def choices(annotation: Any) -> tuple:
+def choices(annotation: Any) -> tuple[Any, ...]:
     """The values a Literal annotation allows (through `X | None` too); () for other types."""
     if get_origin(annotation) is Literal:
         return get_args(annotation)
@@ -59,7 +59,7 @@ def choices(annotation: Any) -> tuple:
     return ()
 
 
-def in_its_case(model: type[BaseModel], values: dict) -> dict:
+def in_its_case(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
     """A mapping with each name a Literal field allows written in that field's own case:
     `sampler: TPE` is `tpe`, `optimizer: [Adam, SGD]` is [adam, sgd]."""
 
@@ -117,7 +117,7 @@ def folder_problem(path: Path) -> str | None:
     return None
 
 
-def folder_check(key: str):
+def folder_check(key: str) -> Callable[[Any], Any]:
     """A folder the job writes into, checked (as typed: an empty name is not `.`) before the
     job starts, so it never fails at its end."""
 
@@ -272,7 +272,7 @@ def between(low: int, high: int, default: int | None) -> Any:
 
 
 def fraction(default: float, low: Literal["<", "<="]) -> Any:
-    bounds = {"gt": 0} if low == "<" else {"ge": 0}
+    bounds: dict[str, Any] = {"gt": 0} if low == "<" else {"ge": 0}
     description = f"a number with 0 {low} x < 1"
     return Field(default, lt=1, allow_inf_nan=False, strict=True, description=description, **bounds)
 
@@ -293,7 +293,7 @@ class Config(BaseModel):
         except ValidationError as error:
             raise UsageError(self._one_line(error)) from None
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Self:
         """A copy with `changes`, validated like a new config."""
         return type(self)(**{**self.model_dump(), **changes})
 

@@ -5,11 +5,11 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     """Yield a binary handle; the file appears at `path` only if the block finishes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Not a `with`: the handle must outlive the block that yields it.

@@ -31,7 +31,7 @@ def _inline(value: Any) -> str:
     return str(value)
 
 
-def _wandb_equivalent(spec: dict) -> Any:
+def _wandb_equivalent(spec: dict[str, Any]) -> Any:
     if "values" in spec:
         return spec["values"]
     if "value" in spec:
@@ -41,7 +41,7 @@ def _wandb_equivalent(spec: dict) -> Any:
     return {"low": low, "high": high, **({"log": True} if log else {})}
 
 
-def _hydra_equivalent(match: re.Match, log: bool) -> Any:
+def _hydra_equivalent(match: re.Match[str], log: bool) -> Any:
     kind, arguments = match.groups()
     parts = [part.strip() for part in arguments.split(",") if part.strip()]
     if kind == "choice":
@@ -50,7 +50,7 @@ def _hydra_equivalent(match: re.Match, log: bool) -> Any:
     return {"low": low, "high": high, **({"log": True} if log else {})}
 
 
-def check_native(values: dict, source: str) -> None:
+def check_native(values: dict[str, Any], source: str) -> None:
     """Refuse, in one line with this file's equivalent, the first key or value written in
     another tool's sweep form; a native file passes untouched."""
     for key, value in values.items():

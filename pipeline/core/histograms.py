@@ -29,5 +29,5 @@ def layer_histograms(tensors: dict[str, torch.Tensor], bins: int = 50) -> dict[s
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
     with atomic_writer(path) as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # mypy matches **arrays to allow_pickle
     return path

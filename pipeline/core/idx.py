@@ -54,7 +54,7 @@ def check_idx_file(path: Path) -> int:
         raise PipelineError(
             f"{name} is {state}: {size} bytes, its header promises {count} items ({expected} bytes)"
         )
-    return count
+    return int(count)
 
 
 def check_counts(raw_dir: Path) -> None:

@@ -1,11 +1,13 @@
 """Initial weights of the MLP: PyTorch's default, Kaiming or Xavier, fixed by a seed."""
 
+from collections.abc import Iterable
+
 import torch
 from torch import nn
 
-from pipeline.core.config import DEFAULT_HIDDEN_SIZES, INITS
+from pipeline.core.config import DEFAULT_HIDDEN_SIZES, INITS, NUM_CLASSES
 from pipeline.core.errors import UsageError
-from pipeline.core.model import MLP, NUM_CLASSES, build_model
+from pipeline.core.model import MLP, build_model
 
 
 def check_init(scheme: str) -> str:
@@ -47,7 +49,7 @@ def initialise(model: MLP, scheme: str, seed: int) -> MLP:
 
 def build_initialised_model(
     activation: str,
-    hidden_sizes=DEFAULT_HIDDEN_SIZES,
+    hidden_sizes: Iterable[int] = DEFAULT_HIDDEN_SIZES,
     seed: int = 0,
     init: str = "default",
     num_classes: int = NUM_CLASSES,

@@ -10,6 +10,7 @@ without claiming more (`draining()`); it stops nothing, however often it comes."
 import contextlib
 import signal
 from collections.abc import Iterator
+from types import FrameType
 
 _deferring = False
 _requested = False
@@ -25,7 +26,7 @@ def install() -> None:
     signal.signal(DRAIN_SIGNAL, _on_drain_signal)
 
 
-def _on_drain_signal(signum, frame) -> None:
+def _on_drain_signal(signum: int, frame: FrameType | None) -> None:
     global _draining
     _draining = True
 
@@ -35,7 +36,7 @@ def draining() -> bool:
     return _draining
 
 
-def _on_stop_signal(signum, frame) -> None:
+def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
     global _requested
     if _deferring and not _requested:
         _requested = True

@@ -5,9 +5,11 @@ in the checkpoint's config); 10 is Fashion-MNIST's."""
 
 import json
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,7 +31,7 @@ class ModelConfig:
     num_classes: int = NUM_CLASSES
 
     @classmethod
-    def from_dict(cls, values: dict) -> "ModelConfig":
+    def from_dict(cls, values: dict[str, Any]) -> "ModelConfig":
         return cls(
             activation=values["activation"],
             hidden_sizes=tuple(int(size) for size in values["hidden_sizes"]),
@@ -56,7 +58,9 @@ class MLP(nn.Sequential):
         self.config = config
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.flatten(1))  # accepts (N, 784) and (N, 1, 28, 28) alike
+        # accepts (N, 784) and (N, 1, 28, 28) alike; torch leaves Sequential.forward untyped
+        output: torch.Tensor = super().forward(x.flatten(1))  # type: ignore[no-untyped-call]
+        return output
 
     def linear_layers(self) -> dict[str, nn.Linear]:
         return {name: m for name, m in self.named_children() if isinstance(m, nn.Linear)}
@@ -73,7 +77,7 @@ class MLP(nn.Sequential):
 
 def build_model(
     activation: str,
-    hidden_sizes=DEFAULT_HIDDEN_SIZES,
+    hidden_sizes: Iterable[int] = DEFAULT_HIDDEN_SIZES,
     seed: int | None = None,
     num_classes: int = NUM_CLASSES,
 ) -> MLP:
@@ -114,7 +118,7 @@ def load_checkpoint(directory: Path, device: str = "cpu") -> MLP:
     return model.to(device)
 
 
-def check_state_matches(model: nn.Module, state: dict) -> None:
+def check_state_matches(model: MLP, state: dict[str, torch.Tensor]) -> None:
     """Say which tensor disagrees, instead of failing later inside a matmul."""
     expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
     found = {name: tuple(t.shape) for name, t in state.items()}
@@ -134,7 +138,7 @@ def check_state_matches(model: nn.Module, state: dict) -> None:
 
 
 def layer_widths(
-    hidden_sizes, in_features: int = IN_FEATURES, num_classes: int = NUM_CLASSES
+    hidden_sizes: Iterable[int], in_features: int = IN_FEATURES, num_classes: int = NUM_CLASSES
 ) -> str:
     """The MLP's layer widths as the seed writes them: 784-512-256-256-128-10."""
     return "-".join(map(str, (in_features, *hidden_sizes, num_classes)))

@@ -8,13 +8,15 @@ each epoch and what ranks configurations for the report and the registry. Any ot
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from pipeline.core.errors import UsageError
 from pipeline.core.fields import did_you_mean, shown
 
+Direction = Literal["minimize", "maximize"]
+
 # name: (direction, the run metric that holds a trial's value)
-OBJECTIVES = {
+OBJECTIVES: dict[str, tuple[Direction, str]] = {
     "val_acc": ("maximize", "best_val_acc"),  # the best epoch's validation accuracy
     "val_loss": ("minimize", "best_val_loss"),  # the lowest validation loss of its epochs
     "epoch_seconds": ("minimize", "epoch_seconds"),  # the mean wall time of its epochs
@@ -55,7 +57,7 @@ def _allowed() -> str:
     return f"{' or '.join(FIRST)}, or a list of one of them and any of {', '.join(costs)}"
 
 
-def directions(names: Sequence[str]) -> list[str]:
+def directions(names: Sequence[str]) -> list[Direction]:
     return [OBJECTIVES[name][0] for name in names]
 
 

@@ -11,7 +11,7 @@ points per activation from the space. Plain values in, plain values out: no Optu
 
 import itertools
 import math
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import StrictBool
 
@@ -34,7 +34,8 @@ SWEEPABLE = (
 )
 CATEGORICAL = ("optimizer", "nesterov", "init", "hidden_sizes")  # no range: a list of choices
 INTEGER = ("batch_size", "seed")
-SAMPLERS = ("grid", "random", "tpe", "gp")
+Sampler = Literal["grid", "random", "tpe", "gp"]
+SAMPLERS = get_args(Sampler)
 DEFAULT_LR_RANGE = {"low": 1e-4, "high": 0.3}
 DEFAULT_TRIALS = 4
 
@@ -52,10 +53,24 @@ class Dimension(Config):
     def is_range(self) -> bool:
         return self.values is None
 
+    @property
+    def listed(self) -> tuple[Any, ...]:
+        """A list's values (a range has none until `gridded` makes it a list)."""
+        if self.values is None:
+            raise TypeError(f"{self.key} is a range, not a list of values")
+        return self.values
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """A range's low and high."""
+        if self.low is None or self.high is None:
+            raise TypeError(f"{self.key} is a list of values, not a range")
+        return self.low, self.high
+
     def contains(self, value: Any) -> bool:
         if self.values is not None:
             return value in self.values
-        return self.low <= value <= self.high
+        return bool(self.low <= value <= self.high)
 
     def describe(self) -> str:
         """`lr 1e-4..0.3 (log)`, `batch_size [32, 64]`: for tags and descriptions."""
@@ -81,12 +96,12 @@ def setting_value(key: str, value: Any) -> Any:
     return value
 
 
-def point_key(point: dict) -> tuple:
+def point_key(point: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     """A point's identity: its settings as Optuna holds them, in key order."""
     return tuple(sorted((key, param_text(key, value)) for key, value in point.items()))
 
 
-def spaced(key: str, low: float, high: float, count: int, log: bool) -> tuple:
+def spaced(key: str, low: float, high: float, count: int, log: bool) -> tuple[Any, ...]:
     """`count` values from low to high, log- or linearly spaced, 3 significant digits (integers
     rounded); computed in logs, so a range such as 1e-300 ... 1e300 does not overflow."""
     if log:
@@ -115,7 +130,7 @@ def checked(key: str, value: Any, where: str = "") -> Any:
         raise UsageError(text) from None
 
 
-def _list_dimension(key: str, value: list) -> Dimension:
+def _list_dimension(key: str, value: list[Any]) -> Dimension:
     if not value:
         raise UsageError(f"{key} must be a value or a non-empty list of values, got []")
     found = tuple(checked(key, item, f"[{index}]") for index, item in enumerate(value))
@@ -130,7 +145,7 @@ def _list_dimension(key: str, value: list) -> Dimension:
     return Dimension(key=key, values=found)
 
 
-def _range_dimension(key: str, value: dict) -> Dimension:
+def _range_dimension(key: str, value: dict[str, Any]) -> Dimension:
     if key in CATEGORICAL:
         raise UsageError(
             f"{key} must be one value or a list of them; a range {{low, high}} is for numbers, "
@@ -176,7 +191,7 @@ def gridded(dimension: Dimension, count: int) -> Dimension:
     """A range as `count` evenly spaced values (the grid's form of it); a list as it is."""
     if not dimension.is_range:
         return dimension
-    key, low, high = dimension.key, dimension.low, dimension.high
+    key, (low, high) = dimension.key, dimension.bounds
     values = spaced(key, low, high, count, dimension.log)
     if len(set(values)) < len(values):
         what = "learning rates" if key == "lr" else "values"
@@ -189,30 +204,30 @@ def gridded(dimension: Dimension, count: int) -> Dimension:
 
 
 def grid_size(dimensions: tuple[Dimension, ...]) -> int:
-    return math.prod(len(d.values) for d in dimensions)
+    return math.prod(len(d.listed) for d in dimensions)
 
 
-def applicable(point: dict, optimizer: str) -> dict:
+def applicable(point: dict[str, Any], optimizer: str) -> dict[str, Any]:
     """The point without the settings its optimizer does not have (momentum and Nesterov of an
     Adam point); `optimizer` is the sweep's where the point names none."""
     unused = unused_settings(point.get("optimizer", optimizer))
     return {key: value for key, value in point.items() if key not in unused}
 
 
-def collapsed(points: list[dict], optimizer: str) -> list[dict]:
+def collapsed(points: list[dict[str, Any]], optimizer: str) -> list[dict[str, Any]]:
     """Grid points as trials train them: each without the settings its optimizer does not
     have, those that then coincide once, in grid order."""
-    kept: dict[tuple, dict] = {}
+    kept: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
     for point in points:
         point = applicable(point, optimizer)
         kept.setdefault(point_key(point), point)
     return list(kept.values())
 
 
-def grid_points(dimensions: tuple[Dimension, ...]) -> list[dict]:
+def grid_points(dimensions: tuple[Dimension, ...]) -> list[dict[str, Any]]:
     """Every combination of the dimensions' values (all lists), the first dimension slowest."""
     keys = [d.key for d in dimensions]
-    combos = itertools.product(*(d.values for d in dimensions))
+    combos = itertools.product(*(d.listed for d in dimensions))
     return [dict(zip(keys, combo, strict=True)) for combo in combos]
 
 
@@ -221,7 +236,7 @@ def check_grid(train: TrainConfig, dimensions: tuple[Dimension, ...]) -> None:
     too large for memory refused here, not in a trial), and there are not too many."""
     size = grid_size(dimensions)
     if size > limits.MAX_LRS:
-        shape = " x ".join(f"{len(d.values)} {d.key}" for d in dimensions)
+        shape = " x ".join(f"{len(d.listed)} {d.key}" for d in dimensions)
         raise UsageError(
             f"the grid holds {size:,} points per activation ({shape}), over {limits.MAX_LRS}; "
             "use fewer values, or a sampler (random, tpe, gp) with trials_per_activation"
@@ -240,7 +255,7 @@ def finite_size(dimensions: tuple[Dimension, ...]) -> int | None:
 LR_FORMS = "a positive finite number, a non-empty list of them or a range {low: ..., high: ...}"
 
 
-def space_from(values: dict) -> tuple[dict, dict]:
+def space_from(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """A sweep file's training keys split into the fixed values and the space: the SweepConfig
     fields `lrs`, `lr_space` and `space` (a key written without a value is a mistake, not the
     default). In a grid, each range becomes trials_per_activation values."""
@@ -262,7 +277,7 @@ def space_from(values: dict) -> tuple[dict, dict]:
     check_count(values, sampler, dimensions)
     if sampler == "grid" and type(count) is int and 1 <= count <= limits.MAX_LRS:
         dimensions = {k: gridded(d, count) for k, d in dimensions.items()}
-    space: dict = {"space": tuple(d for k, d in dimensions.items() if k != "lr")}
+    space: dict[str, Any] = {"space": tuple(d for k, d in dimensions.items() if k != "lr")}
     lr_dimension = dimensions.get("lr")
     if lr_dimension is None:
         space["lrs"] = (checked("lr", fixed["lr"]),)
@@ -273,7 +288,7 @@ def space_from(values: dict) -> tuple[dict, dict]:
     return fixed, space
 
 
-def check_count(values: dict, sampler: str, dimensions: dict) -> None:
+def check_count(values: dict[str, Any], sampler: str, dimensions: dict[str, Dimension]) -> None:
     """trials_per_activation says how many points a range gives in a grid, or how many trials
     a sampler draws; with lists alone in a grid it would mean nothing."""
     if "trials_per_activation" not in values or sampler != "grid":

@@ -11,7 +11,9 @@ def default_settings() -> dict[str, str]:
     return SweepConfig().recorded_settings()
 
 
-def changed_settings(recorded: dict[str, str], current: dict[str, str]) -> dict[str, tuple]:
+def changed_settings(
+    recorded: dict[str, str], current: dict[str, str]
+) -> dict[str, tuple[str, str]]:
     """{key: (recorded, current)} of each current setting whose value differs. A key the record
     lacks counts as its default: the code added it after the study was made (its default keeps
     what trials did before), or the study's optimizer did not use it (momentum under Adam). A
@@ -26,6 +28,6 @@ def changed_settings(recorded: dict[str, str], current: dict[str, str]) -> dict[
     return changed
 
 
-def describe_changes(changed: dict[str, tuple]) -> str:
+def describe_changes(changed: dict[str, tuple[str, str]]) -> str:
     """`max_epochs 2 -> 3, patience 2 -> 4`, in key order."""
     return ", ".join(f"{key} {old} -> {new}" for key, (old, new) in sorted(changed.items()))

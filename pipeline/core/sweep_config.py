@@ -4,7 +4,7 @@ key validated as the training keys are."""
 
 import itertools
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -46,6 +46,7 @@ from pipeline.core.search_space import (
     LR_FORMS,
     SAMPLERS,
     Dimension,
+    Sampler,
     check_grid,
     collapsed,
     finite_size,
@@ -94,7 +95,8 @@ def check_replicate_seeds(config: "SweepConfig", count: int, key: str) -> None:
         )
 
 
-PRUNERS = ("median", "successive_halving", "hyperband", "none")  # each within an activation
+Pruner = Literal["median", "successive_halving", "hyperband", "none"]  # each within an activation
+PRUNERS = get_args(Pruner)
 
 
 class SweepConfig(Config):
@@ -116,13 +118,13 @@ class SweepConfig(Config):
     lr_space: Dimension | None = None
     # The other swept training settings (core/search_space.py), in SWEEPABLE's order.
     space: tuple[Dimension, ...] = ()
-    sampler: Literal[SAMPLERS] = Field("grid", description=f"one of: {', '.join(SAMPLERS)}")
+    sampler: Sampler = Field("grid", description=f"one of: {', '.join(SAMPLERS)}")
     # A sampler's trials per activation; in a grid, the points of each range.
     trials_per_activation: StrictInt = between(1, limits.MAX_LRS, DEFAULT_TRIALS)
     # What a trial scores, a list for a multi-objective study (core/objectives.py).
     objective: Annotated[tuple[str, ...], BeforeValidator(objectives.parse)] = objectives.DEFAULT
     # Unset: median, or none for a multi-objective study (Optuna prunes single objectives).
-    pruner: Literal[PRUNERS] = Field("median", description=f"one of: {', '.join(PRUNERS)}")
+    pruner: Pruner = Field("median", description=f"one of: {', '.join(PRUNERS)}")
     pruner_warmup_epochs: StrictInt = between(0, limits.MAX_EPOCHS, 3)
     # Trials at this lr are never pruned: the seed's table (all at lr 1e-3) is reproduced in full.
     reference_lr: PositiveNumber | None = Field(
@@ -207,7 +209,7 @@ class SweepConfig(Config):
         """A setting of SGD alone swept where no trial trains with SGD would be swept for
         nothing: every point the same trial."""
         optimizers = next(
-            (d.values for d in self.dimensions if d.key == "optimizer"), (self.train.optimizer,)
+            (d.listed for d in self.dimensions if d.key == "optimizer"), (self.train.optimizer,)
         )
         for key in (d.key for d in self.dimensions if d.key in SGD_ONLY):
             if "sgd" not in optimizers:
@@ -238,7 +240,7 @@ class SweepConfig(Config):
         return self
 
     @property
-    def reference_budget(self) -> dict | None:
+    def reference_budget(self) -> dict[str, Any] | None:
         """The reference trials' own budget (max_epochs, patience, lr_schedule), where the file
         gives one: None where they are grid points like the others."""
         given = {
@@ -249,7 +251,7 @@ class SweepConfig(Config):
         if self.reference_lr is None or all(value is None for value in given.values()):
             return None
         train = self.train
-        defaults = {"max_epochs": train.max_epochs, "patience": train.patience}
+        defaults: dict[str, Any] = {"max_epochs": train.max_epochs, "patience": train.patience}
         defaults["lr_schedule"] = train.lr_schedule
         return {key: defaults[key] if value is None else value for key, value in given.items()}
 
@@ -269,7 +271,7 @@ class SweepConfig(Config):
     def swept_keys(self) -> tuple[str, ...]:
         """The settings that vary: lr and the other dimensions of more than one value."""
         return tuple(
-            d.key for d in self.dimensions if d.key == "lr" or d.is_range or len(d.values) > 1
+            d.key for d in self.dimensions if d.key == "lr" or d.is_range or len(d.listed) > 1
         )
 
     @property
@@ -284,7 +286,7 @@ class SweepConfig(Config):
         return len(self.activations) * self.points_per_activation
 
     @property
-    def grid(self) -> list[dict]:
+    def grid(self) -> list[dict[str, Any]]:
         """Every point of a grid sweep (activation, lr and the other swept settings),
         activation-major; empty for a sampler, whose points are drawn as trials are claimed."""
         if self.sampler != "grid":
@@ -299,17 +301,17 @@ class SweepConfig(Config):
         changes = {}
         for d in self.space:
             if d.key == "batch_size":
-                changes["batch_size"] = int(d.high) if d.is_range else max(d.values)
+                changes["batch_size"] = int(d.bounds[1]) if d.is_range else max(d.listed)
             elif d.key == "hidden_sizes":
-                changes["hidden_sizes"] = max(d.values, key=lambda sizes: (sum(sizes), sizes))
-            elif d.key == "optimizer" and {"adam", "adamw"} & set(d.values):
+                changes["hidden_sizes"] = max(d.listed, key=lambda sizes: (sum(sizes), sizes))
+            elif d.key == "optimizer" and {"adam", "adamw"} & set(d.listed):
                 changes["optimizer"] = "adam"
         return self.train.replace(**changes) if changes else self.train
 
     def train_config(self, activation: str, lr: float, seed: int | None = None) -> TrainConfig:
         return self.point_config({"activation": activation, "lr": lr}, seed)
 
-    def point_config(self, point: dict, seed: int | None = None) -> TrainConfig:
+    def point_config(self, point: dict[str, Any], seed: int | None = None) -> TrainConfig:
         """The training config of one point of the space (the fixed settings, the point's
         own), at `seed` if given (a replicate's)."""
         values = {key: setting_value(key, value) for key, value in point.items()}
@@ -322,7 +324,7 @@ class SweepConfig(Config):
         """The seed replicates count from: the fixed seed, or the largest the space holds."""
         for d in self.space:
             if d.key == "seed":
-                return int(d.high) if d.is_range else max(d.values)
+                return int(d.bounds[1]) if d.is_range else max(d.listed)
         return self.train.seed
 
     def replicate_seed_list(self, count: int | None = None) -> tuple[int, ...]:

@@ -6,6 +6,7 @@ would stay blank. plotly is imported only when a figure is drawn.
 """
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pipeline.figures.groups import group_shapes
 
@@ -19,9 +20,10 @@ def _symbol(shape: str, outcome: str) -> str:
     return {"complete": shape, "pruned": f"{shape}-open", "diverged": "x"}[outcome]
 
 
-def to_html(figure) -> str:
+def to_html(figure: Any) -> str:
     """A plotly figure as a page that needs nothing from the network."""
-    return figure.to_html(include_plotlyjs=True, full_html=True, config={"responsive": True})
+    page: str = figure.to_html(include_plotlyjs=True, full_html=True, config={"responsive": True})
+    return page
 
 
 def lr_response(
@@ -78,7 +80,7 @@ def _legend(by: str | None, shapes: Mapping[str, str]) -> str:
     return f"activation (● complete, ○ pruned, × diverged{groups if by else ''})"
 
 
-def _reference_line(reference: float):
+def _reference_line(reference: float) -> Any:
     import plotly.graph_objects as go
 
     return go.Scatter(
@@ -139,7 +141,15 @@ def accuracy_intervals(
     return to_html(figure)
 
 
-def _mean_trace(go, index, name, mean, interval, seeds, color):
+def _mean_trace(
+    go: Any,
+    index: int,
+    name: str,
+    mean: float,
+    interval: tuple[float, float],
+    seeds: Mapping[int, float],
+    color: str,
+) -> Any:
     """The mean of one activation with its 95% interval as an error bar (none where the report
     gives none: fewer than 3 seeds, or an interval that would leave [0, 1])."""
     low, high = interval
@@ -166,7 +176,13 @@ def _mean_trace(go, index, name, mean, interval, seeds, color):
     )
 
 
-def _reference_trace(go, names, reference, view, label):
+def _reference_trace(
+    go: Any,
+    names: Sequence[str],
+    reference: Mapping[str, float],
+    view: tuple[float, float],
+    label: str,
+) -> Any:
     """Hollow diamonds at each activation's reference value; one outside `view` sits at its
     edge as a triangle pointing where it lies. Hovering shows the true value."""
     bottom, top = view

@@ -8,6 +8,7 @@ matplotlib.use("Agg")  # headless: figures are only ever saved
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -91,7 +92,7 @@ def lr_response(
     for index, (activation, rows) in enumerate(points.items()):
         color = f"C{index % 10}"
         rows = sorted(rows, key=lambda row: (str(row[0]) if categorical else row[0], row[1]))
-        rows = [(str(x) if categorical else x, *rest) for x, *rest in rows]
+        rows = [(str(x) if categorical else x, v, o, g) for x, v, o, g in rows]
         trained = [(x, value) for x, value, outcome, _ in rows if outcome != "diverged"]
         if trained and lines and not categorical:
             ax.plot(*zip(*trained, strict=True), "-", color=color, label=activation)
@@ -152,7 +153,7 @@ def accuracy_intervals(
 
 
 def interval_panel(
-    ax,
+    ax: Axes,
     values: Mapping[str, Mapping[int, float]],
     means: Mapping[str, float],
     intervals: Mapping[str, tuple[float, float]],
@@ -199,7 +200,7 @@ def _spread(count: int) -> np.ndarray:
     return np.linspace(-0.25, -0.05, count) if count > 1 else np.full(count, -0.15)
 
 
-def _reference_marks(ax, points: Sequence[tuple[int, float]]) -> None:
+def _reference_marks(ax: Axes, points: Sequence[tuple[int, float]]) -> None:
     """Hollow diamonds at (column, value); one outside the axis range at its edge, as a
     triangle pointing where it lies, with its value written beside it."""
     bottom, top = ax.get_ylim()
@@ -263,7 +264,12 @@ def training_dynamics(
     return fig
 
 
-def _epoch_lines(ax, histories, key: str, colors: Mapping[str, str]) -> None:
+def _epoch_lines(
+    ax: Axes,
+    histories: Mapping[str, Mapping[str, tuple[Sequence[int], Sequence[float]]]],
+    key: str,
+    colors: Mapping[str, str],
+) -> None:
     """One line per activation that logged `key`, against its epochs."""
     for activation, series in histories.items():
         if key in series:

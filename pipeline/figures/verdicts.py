@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
@@ -37,7 +38,7 @@ def verdicts(
     return fig
 
 
-def pair_matrix(ax, names: list[str], cells: Cells, alpha: float) -> None:
+def pair_matrix(ax: Axes, names: list[str], cells: Cells, alpha: float) -> None:
     """Row a, column b: the Holm-adjusted p of a against b, shaded on a log scale (darker is
     smaller), with its mark; the diagonal and untested pairs blank."""
     grid = np.full((len(names), len(names)), np.nan)

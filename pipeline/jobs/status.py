@@ -27,9 +27,9 @@ def run(job: SweepJobConfig) -> int:
         print(
             f"  {member.name} ({member.role}{threads}): heartbeat {member.age():.1f} s ago, {doing}"
         )
-    for held in seen.unattended:
-        who = held.worker or "no worker yet"
-        print(f"  {_trial(held)}: held by {who}, which is not live")
+    for lost in seen.unattended:
+        who = lost.worker or "no worker yet"
+        print(f"  {_trial(lost)}: held by {who}, which is not live")
     return 0
 
 

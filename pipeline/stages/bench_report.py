@@ -3,6 +3,7 @@ the Markdown and JSON that `make bench` writes (reports/bench.md, bench.json).""
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -34,7 +35,7 @@ class Bench:
     device: str
     threads: int
     rounds: int
-    figures: dict = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def ratios(self) -> dict[str, float]:

@@ -27,20 +27,20 @@ class CudaGraphReplay:
 
     def __call__(self, indices: torch.Tensor) -> None:
         if len(indices) != self.batch_size:  # a last, smaller batch runs eagerly
-            super().__call__(indices)
+            super().__call__(indices)  # type: ignore[misc]  # a mixin's super()
             return
         if self.graph is None and self.warmed_up < self.WARMUP_STEPS:
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
-                super().__call__(indices)
+                super().__call__(indices)  # type: ignore[misc]  # a mixin's super()
             torch.cuda.current_stream().wait_stream(side)
             self.warmed_up += 1
             return
         if self.graph is None:
             self.graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(self.graph):
-                super().__call__(self.static_indices)
+                super().__call__(self.static_indices)  # type: ignore[misc]  # a mixin's super()
         self.static_indices.copy_(indices)
         self.graph.replay()
 

@@ -1,6 +1,7 @@
 """Stage: every registered activation and its derivative by autograd (the seed's Figure 2)."""
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ def derivative(module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """dy/dx elementwise: the activation acts per element, so grad of y.sum() is the derivative."""
     x = x.detach().clone().requires_grad_(True)
     module(x).sum().backward()
-    return x.grad
+    return cast(torch.Tensor, x.grad)  # backward() has filled it
 
 
 def activation_curves(

@@ -89,7 +89,14 @@ class TrainingStep:
 class GraphedTrainingStep(CudaGraphReplay, TrainingStep):
     """TrainingStep replayed as a CUDA graph (see CudaGraphReplay)."""
 
-    def __init__(self, model, optimizer, x, y, batch_size: int):
+    def __init__(
+        self,
+        model: MLP,
+        optimizer: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+    ):
         super().__init__(model, optimizer, x, y)
         self.setup_graph(batch_size, x.device)
 
@@ -107,6 +114,7 @@ class LoneEngine:
         self.models, self.running = [model], [0]
         self.optimizer, self.base_lr, self.lr_factor = optimizer, config.lr, 1.0
         self.best: dict[str, torch.Tensor] | None = None
+        self.step: TrainingStep
         if use_cuda_graphs(x.device, cuda_graphs):
             self.step = GraphedTrainingStep(model, optimizer, x, y, config.batch_size)
         else:

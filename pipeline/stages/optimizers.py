@@ -11,6 +11,7 @@ Adam's): a slice moves as its lone twin does under torch.optim, up to float roun
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 import torch
 
@@ -85,7 +86,7 @@ def lone_optimizer(
     """torch.optim's SGD, Adam or AdamW with `settings`. On a CPU the fused kernels (SGD, Adam
     and AdamW all have one there: 118 us a step for SGD against 222 us foreach on this MLP); on a
     GPU foreach, and Adam's state on the device (capturable), which a CUDA-graph step needs."""
-    speed: dict = {"fused": True} if device_type == "cpu" else {"foreach": True}
+    speed: dict[str, bool] = {"fused": True} if device_type == "cpu" else {"foreach": True}
     s = settings
     if s.kind == "sgd":
         return torch.optim.SGD(
@@ -131,12 +132,32 @@ def stack_family(settings: Sequence[OptimizerSettings]) -> str:
     return families.pop()
 
 
-def per_slice(values: list[float], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+class Hyperparameters(TypedDict, total=False):
+    """A stack's hyperparameters, `[K, 1, 1]` tensors: SGD's keys or Adam's. Adam's betas are
+    one Python number where every slice shares it (`shared_or_per_slice`)."""
+
+    lr: torch.Tensor
+    momentum: torch.Tensor
+    weight_decay: torch.Tensor
+    nesterov: torch.Tensor
+    lr64: torch.Tensor
+    beta1_64: torch.Tensor
+    beta2_64: torch.Tensor
+    eps64: torch.Tensor
+    one_minus_beta1: float | torch.Tensor
+    beta2: float | torch.Tensor
+    one_minus_beta2: float | torch.Tensor
+    decay: torch.Tensor
+
+
+def per_slice(values: Sequence[float], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     """`[K, 1, 1]`: broadcasts over weights `[K, in, out]` and biases `[K, 1, out]` alike."""
     return torch.tensor(values, dtype=dtype, device=device).view(-1, 1, 1)
 
 
-def sgd_hyperparameters(settings, device, dtype) -> dict[str, torch.Tensor]:
+def sgd_hyperparameters(
+    settings: Sequence[OptimizerSettings], device: torch.device, dtype: torch.dtype
+) -> Hyperparameters:
     return {
         "lr": per_slice([s.lr for s in settings], device, dtype),
         "momentum": per_slice([s.momentum for s in settings], device, dtype),
@@ -145,13 +166,17 @@ def sgd_hyperparameters(settings, device, dtype) -> dict[str, torch.Tensor]:
     }
 
 
-def shared_or_per_slice(values: list[float], device, dtype) -> float | torch.Tensor:
+def shared_or_per_slice(
+    values: list[float], device: torch.device, dtype: torch.dtype
+) -> float | torch.Tensor:
     """One Python number where every slice has the same value (betas mostly are): torch's own
     calls then apply, and the second moment's update skips a pass over the params."""
     return values[0] if len(set(values)) == 1 else per_slice(values, device, dtype)
 
 
-def adam_hyperparameters(settings, device, dtype) -> dict[str, float | torch.Tensor]:
+def adam_hyperparameters(
+    settings: Sequence[OptimizerSettings], device: torch.device, dtype: torch.dtype
+) -> Hyperparameters:
     """torch computes the scalars of its Adam step in Python floats, doubles, and the kernels
     round them to the params' dtype: so do these (float64 first, then `dtype`)."""
     lr = [s.lr for s in settings]
@@ -171,7 +196,7 @@ def adam_hyperparameters(settings, device, dtype) -> dict[str, float | torch.Ten
     }
 
 
-def decoupled_decay(settings, lrs: list[float]) -> list[float]:
+def decoupled_decay(settings: Sequence[OptimizerSettings], lrs: list[float]) -> list[float]:
     """AdamW's p *= 1 - lr * wd per slice, at the slice's current lr; 1 for Adam's slices, an
     exact no-op."""
     return [
@@ -234,14 +259,14 @@ class StackedOptimizer:
         else:
             self._adam_step(params, grads)
 
-    def _scratch(self, params) -> list[torch.Tensor]:
+    def _scratch(self, params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """One work tensor per param, made once: a fresh [K, in, out] temporary every step
         costs page faults (at K = 30 a weight is 48 MB, above what malloc keeps for reuse)."""
         if len(self.scratch) != len(params):
             self.scratch = [torch.empty_like(p) for p in params]
         return self.scratch
 
-    def _sgd_step(self, params, grads) -> None:
+    def _sgd_step(self, params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor]) -> None:
         """torch.optim.SGD's rule (dampening 0) with each slice's lr, momentum, weight decay."""
         h = self.hyper
         first = self.uses_momentum and not self.state
@@ -256,7 +281,9 @@ class StackedOptimizer:
                 g = self._momentum(i, g, first, work)
             p.addcmul_(g, h["lr"], value=-1)  # p -= lr * g
 
-    def _momentum(self, i: int, g: torch.Tensor, first: bool, work) -> torch.Tensor:
+    def _momentum(
+        self, i: int, g: torch.Tensor, first: bool, work: torch.Tensor | None
+    ) -> torch.Tensor:
         h, buffers = self.hyper, self.state["momentum_buffer"]
         if first:
             buffers.append(g.clone())  # torch's first step: buf = g
@@ -270,7 +297,7 @@ class StackedOptimizer:
             return ahead
         return torch.where(h["nesterov"], ahead, buf, out=work)
 
-    def _adam_step(self, params, grads) -> None:
+    def _adam_step(self, params: Sequence[torch.Tensor], grads: Sequence[torch.Tensor]) -> None:
         """torch.optim.Adam's and AdamW's rule, each slice with its own settings."""
         h = self.hyper
         if self.steps is None:
@@ -298,6 +325,7 @@ class StackedOptimizer:
         """p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps), with the step size folded into the
         denominator as torch's capturable Adam does (addcdiv_ takes no tensor value)."""
         h = self.hyper
+        assert self.steps is not None  # _adam_step counts the step before it asks
         step = self.steps.double()
         step_size_neg = h["lr64"] / (h["beta1_64"] ** step - 1)  # -lr / (1 - beta1^t)
         bias_correction2_sqrt = (1 - h["beta2_64"] ** step).sqrt()

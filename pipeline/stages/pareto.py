@@ -2,7 +2,10 @@
 trials that no other beats on every objective (core/objectives.py), as a table, its Markdown
 and a figure of the first two objectives. The front is reported; it registers nothing."""
 
+from typing import Any
+
 import pandas as pd
+from matplotlib.figure import Figure
 
 from pipeline.core import objectives
 from pipeline.core.config import GRID
@@ -55,7 +58,7 @@ def markdown(table: pd.DataFrame, objective: tuple[str, ...], candidates_count: 
     return "\n".join(lines) + "\n"
 
 
-def _cell(column: str, value) -> str:
+def _cell(column: str, value: Any) -> str:
     if column in objectives.OBJECTIVES:
         return objectives.formatted(column, float(value))
     if column == "run_id":
@@ -65,7 +68,9 @@ def _cell(column: str, value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def figure(runs: pd.DataFrame, table: pd.DataFrame, objective: tuple[str, ...], study: str):
+def figure(
+    runs: pd.DataFrame, table: pd.DataFrame, objective: tuple[str, ...], study: str
+) -> Figure:
     """Every candidate on the first two objectives, the front's members filled."""
     found = candidates(runs, objective)
     on_front = set(table["run_id"])

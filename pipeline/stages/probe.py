@@ -6,12 +6,13 @@ gradients orders of magnitude below the last layer's.
 """
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 
-from pipeline.core.config import DEFAULT_HIDDEN_SIZES
-from pipeline.core.model import NUM_CLASSES, build_model
+from pipeline.core.config import DEFAULT_HIDDEN_SIZES, NUM_CLASSES
+from pipeline.core.model import build_model
 
 PROBE_SEED = 42  # the seed study's set_seed(42) before each network
 PROBE_BATCH_SIZE = 256
@@ -34,7 +35,7 @@ class GradientProbe:
 
     @property
     def first_to_last_ratio(self) -> float:
-        norms = [grad.norm().item() for grad in self.gradients.values()]
+        norms: list[float] = [grad.norm().item() for grad in self.gradients.values()]
         return norms[0] / norms[-1]
 
 
@@ -51,6 +52,8 @@ def probe_gradients(
     loss = F.cross_entropy(model(images), labels)
     loss.backward()
     gradients = {
-        name: layer.weight.grad.detach().cpu() for name, layer in model.linear_layers().items()
+        # backward() has filled every weight's grad
+        name: cast(torch.Tensor, layer.weight.grad).detach().cpu()
+        for name, layer in model.linear_layers().items()
     }
     return GradientProbe(activation, loss.item(), gradients)

@@ -1,6 +1,8 @@
 """Stage: a study's registry as its report states it: each alias, the version it holds, the
 configuration and run behind it, its score under the study's rule, and whether it moved."""
 
+from typing import Any
+
 import pandas as pd
 
 from pipeline.core import objectives
@@ -18,7 +20,7 @@ COLUMNS = (
 )
 
 
-def registry_frame(rows: list[dict]) -> pd.DataFrame:
+def registry_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The aliases as rows (`Registered.as_row`), in the order they were placed."""
     return pd.DataFrame(rows, columns=list(COLUMNS))
 

@@ -5,6 +5,8 @@ Built from the sweep's training runs as one DataFrame (a row per run, as the tra
 
 import json
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -59,7 +61,7 @@ PERCENT = {
 }
 
 
-def _run_columns(run: pd.Series, prefix: str = "") -> dict:
+def _run_columns(run: pd.Series, prefix: str = "") -> dict[str, Any]:
     """The seed's columns for one run: accuracies at its best epoch, time to it, the epoch."""
     return {
         f"{prefix}train_acc": run["train_acc_at_best"],
@@ -77,7 +79,7 @@ def of_phase(runs: pd.DataFrame, phase: str) -> pd.DataFrame:
     return runs[(runs["stage"] == "train") & (phases == phase)]
 
 
-def replicate_runs(runs: pd.DataFrame, best: dict[str, float | dict]) -> pd.DataFrame:
+def replicate_runs(runs: pd.DataFrame, best: Mapping[str, float | dict[str, Any]]) -> pd.DataFrame:
     """The finished replicates with a test accuracy, each at its activation's best
     configuration: `best[activation]` its lr, or its settings {lr: ..., batch_size: ...} (one
     a changed grid no longer picks is left out)."""
@@ -90,7 +92,7 @@ def replicate_runs(runs: pd.DataFrame, best: dict[str, float | dict]) -> pd.Data
     return replicates[pd.Series(chosen, index=replicates.index, dtype=bool)]
 
 
-def _same_settings(row: pd.Series, best: float | dict) -> bool:
+def _same_settings(row: pd.Series, best: float | dict[str, Any]) -> bool:
     """Whether a run has the configuration `best`; a setting `best` lacks (momentum of an Adam
     configuration: blank) is one the run must lack too."""
     settings = best if isinstance(best, dict) else {"lr": best}
@@ -110,7 +112,7 @@ def _same_settings(row: pd.Series, best: float | dict) -> bool:
     return True
 
 
-def _blank(value) -> bool:
+def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, float | str) and pd.isna(value))
 
 
@@ -151,7 +153,7 @@ def answer_runs(
     return frame.assign(_rank=order).sort_values(["_rank", "seed"]).drop(columns="_rank")
 
 
-def _replicate_columns(replicates: pd.DataFrame) -> dict:
+def _replicate_columns(replicates: pd.DataFrame) -> dict[str, Any]:
     """Mean ± std test accuracy over the seeds, how many, and their mean best epoch."""
     if replicates.empty:
         return {}
@@ -204,7 +206,7 @@ def results_table(
     return table[list(dict.fromkeys(c for c in order if c in table))]
 
 
-def _best_index(mine: pd.DataFrame, objective: str = "val_acc"):
+def _best_index(mine: pd.DataFrame, objective: str = "val_acc") -> Any:
     """The row of the best value of `objective` (the highest best_val_acc by default); of
     equals, the earliest trial, as the study picks the configuration its replicates train."""
     column = objectives.metric(objective)
@@ -223,7 +225,7 @@ def to_markdown(table: pd.DataFrame) -> str:
     """A GitHub table: accuracies in percent with 2 decimals, blanks for what was not measured,
     and the accuracies of a run that learned nothing marked, with a note under the table."""
 
-    def cell(column: str, value) -> str:
+    def cell(column: str, value: Any) -> str:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "–"
         if column in PERCENT:
@@ -276,12 +278,12 @@ def lr_response_points(
     return points
 
 
-def _group(row, by: str | None) -> str:
+def _group(row: Any, by: str | None) -> str:
     value = None if by is None else getattr(row, by, None)
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
-def _outcome(row) -> str:
+def _outcome(row: Any) -> str:
     if row.stop_reason == "diverged":
         return "diverged"
     return "complete" if row.state == "COMPLETE" else "pruned"
@@ -294,7 +296,7 @@ def dataset_note(runs: pd.DataFrame) -> str:
     if not len(names):
         return ""
     note = f"Dataset: {', '.join(display_name(name) for name in names)}"
-    recorded = runs["classes"].dropna() if "classes" in runs else []
+    recorded = runs["classes"].dropna() if "classes" in runs else pd.Series(dtype=object)
     if len(recorded):
         classes = json.loads(recorded.iloc[0])
         note += f", {len(classes)} classes: {', '.join(classes)}"

@@ -16,15 +16,16 @@ from itertools import groupby
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from pipeline.core.activations import get_activation, make_activation
 from pipeline.core.config import TrainConfig
 from pipeline.core.data import Splits
 from pipeline.core.errors import UsageError
 from pipeline.core.init import build_initialised_model
+from pipeline.core.limits import EVAL_BATCH_SIZE
 from pipeline.core.model import MLP
 from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
-from pipeline.stages.lone import EVAL_BATCH_SIZE
 from pipeline.stages.optimizers import StackedOptimizer, settings_of, stack_family
 from pipeline.stages.unit_health import layer_health
 
@@ -69,7 +70,7 @@ class Stack:
     optimizer: StackedOptimizer  # each slice's own settings and state
     loss_sum: torch.Tensor  # [K]: this epoch's training loss, summed over examples
     correct: torch.Tensor  # [K]
-    groups: list = field(init=False)  # (activation module, first slice, end slice)
+    groups: list[tuple[nn.Module, int, int]] = field(init=False)  # (activation, first, end slice)
 
     def __post_init__(self) -> None:
         self.groups, start = [], 0
@@ -105,7 +106,7 @@ class Stack:
 def build_stack(configs: list[TrainConfig], models: list[MLP], device: torch.device) -> Stack:
     """Slice k starts from `models[trials[k]]`'s weights; slices sorted so that each activation
     is one contiguous range (one activation call per range, not per slice)."""
-    first_seen = {}
+    first_seen: dict[str, int] = {}
     for config in configs:
         first_seen.setdefault(config.activation, len(first_seen))
     trials = sorted(range(len(configs)), key=lambda i: first_seen[configs[i].activation])
@@ -128,7 +129,9 @@ def build_stack(configs: list[TrainConfig], models: list[MLP], device: torch.dev
 # --- the stacked network ------------------------------------------------------------------
 
 
-def forward(stack: Stack, x: torch.Tensor, hidden: list | None = None) -> torch.Tensor:
+def forward(
+    stack: Stack, x: torch.Tensor, hidden: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+) -> torch.Tensor:
     """Logits `[K, B, classes]` of every slice for the inputs `x` `[B, in]` all slices share;
     each hidden layer's (pre-activation, output) `[K, B, H]` appended to `hidden` if given."""
     h = x.expand(stack.size, *x.shape)
@@ -144,7 +147,8 @@ def forward(stack: Stack, x: torch.Tensor, hidden: list | None = None) -> torch.
 
 def activate(stack: Stack, h: torch.Tensor) -> torch.Tensor:
     if len(stack.groups) == 1:
-        return stack.groups[0][0](h)
+        whole: torch.Tensor = stack.groups[0][0](h)
+        return whole
     # split, not h[start:end]: the backward of each slice would zero-fill a whole [K, B, H]
     # gradient (the profile at K=30 showed it); split's backward is one cat.
     parts = h.split([end - start for _, start, end in stack.groups])
@@ -189,7 +193,9 @@ class GraphedStackedStep(CudaGraphReplay, StackedStep):
         self.setup_graph(batch_size, x.device)
 
 
-def probe(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, list[dict]]:
+def probe(
+    stack: Stack, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, list[dict[str, torch.Tensor]]]:
     """Per slice on one batch, from one forward pass (lone.layer_probe for a stack): the weight
     gradients' norms `[K, layers]` and each slice's unit health {metric name: 0-dim tensor}."""
     hidden: list[tuple[torch.Tensor, torch.Tensor]] = []
@@ -199,7 +205,9 @@ def probe(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor,
     return norms, hidden_health(stack, hidden)
 
 
-def hidden_health(stack: Stack, hidden: list[tuple[torch.Tensor, torch.Tensor]]) -> list[dict]:
+def hidden_health(
+    stack: Stack, hidden: list[tuple[torch.Tensor, torch.Tensor]]
+) -> list[dict[str, torch.Tensor]]:
     """Each slice's unit health, measured per activation group on its range of slices."""
     health: list[dict[str, torch.Tensor]] = [{} for _ in range(stack.size)]
     for layer, (pre, out) in enumerate(hidden, start=1):

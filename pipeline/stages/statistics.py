@@ -12,6 +12,7 @@ smallest difference of interest, and no interval or test from fewer than MIN_SEE
 import math
 from collections.abc import Mapping, Sequence
 from itertools import combinations
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -103,7 +104,11 @@ def t_interval(values: Sequence[float], widen: float = 0.0) -> tuple[float, floa
     return mean, std, mean - half, mean + half
 
 
-def t_test(differences: Sequence[float], null: float = 0.0, side: str = "two-sided") -> float:
+def t_test(
+    differences: Sequence[float],
+    null: float = 0.0,
+    side: Literal["two-sided", "less", "greater"] = "two-sided",
+) -> float:
     """The one-sample t-test's p-value of mean(differences) against `null` (the paired test
     when they are paired differences); identical values give 0 or 1, which t cannot."""
     d = np.asarray(differences, dtype=float)
@@ -180,7 +185,7 @@ def against_reference(
     """Each published single run (above UVA_CHANCE) against the interval one new run of ours
     would fall in, mean ± t·s·√(1 + 1/n): its two-sided p-value, Holm-adjusted over these
     comparisons as a family of their own, and a verdict."""
-    columns = {key: [] for key in REFERENCE_COLUMNS}
+    columns: dict[str, list[Any]] = {key: [] for key in REFERENCE_COLUMNS}
     runs = _by_activation(answer)
     for activation in summary["activation"]:
         value = reference.get(activation, math.nan)
@@ -248,7 +253,9 @@ def pairwise_differences(answer: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def _pair(a: str, b: str, of_a: Mapping[int, float], of_b: Mapping[int, float]) -> tuple:
+def _pair(
+    a: str, b: str, of_a: Mapping[int, float], of_b: Mapping[int, float]
+) -> tuple[str | float, ...]:
     """A pair's row before the adjustments."""
     d = [of_a[seed] - of_b[seed] for seed in sorted(of_a) if seed in of_b]
     mean, _, low, high = t_interval(d)

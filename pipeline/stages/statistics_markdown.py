@@ -3,7 +3,8 @@ table, the notes naming their methods and what the intervals cover, and the head
 says only what survives the correction. Accuracies in percent, differences in points."""
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -106,13 +107,13 @@ def coverage_note(summary: pd.DataFrame, test_images: int | None) -> str:
     )
 
 
-def pair_verdict(row) -> str:
+def pair_verdict(row: Any) -> str:
     """The verdict with the activations' names; an ahead pair within ±MARGIN says so."""
     if row.verdict == A_AHEAD or row.verdict == B_AHEAD:
         ahead = row.activation_a if row.verdict == A_AHEAD else row.activation_b
         within = row.p_equivalence_adjusted < ALPHA
         return f"{ahead} ahead" + (f" (by less than {100 * MARGIN:g} points)" if within else "")
-    return row.verdict
+    return str(row.verdict)
 
 
 def pairwise_markdown(pairs: pd.DataFrame) -> str:
@@ -187,7 +188,7 @@ def headline(summary: pd.DataFrame, pairs: pd.DataFrame) -> str:
     return " ".join(lines) + "\n"
 
 
-def _ahead_text(rows) -> str:
+def _ahead_text(rows: Iterable[Any]) -> str:
     """`relu is ahead of tanh by 0.48 points [0.22, 0.74] and of sigmoid by …; elu is …`,
     each activation that is ahead once, with the ones it beats."""
     beaten: dict[str, list[str]] = {}

@@ -5,11 +5,13 @@ the test-accuracy figure, as CSV, Markdown, PNG and interactive HTML. Built from
 training runs as one DataFrame; pandas in, files out, no store."""
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 from pipeline.core import objectives
 from pipeline.core.config import REFERENCE, SEED_LR
@@ -46,7 +48,7 @@ class Report:
     markdown: str
     files: list[Path] = field(default_factory=list)
     # Per activation its best configuration: lr and each other swept setting.
-    best: dict[str, dict] = field(default_factory=dict)
+    best: dict[str, dict[str, Any]] = field(default_factory=dict)
     pareto: pd.DataFrame | None = None  # a multi-objective study's front (stages/pareto.py)
 
 
@@ -124,11 +126,11 @@ def uva_applies(runs: pd.DataFrame) -> bool:
 
 
 def _test_images(runs: pd.DataFrame) -> int | None:
-    images = runs["test_images"].dropna() if "test_images" in runs else []
+    images = runs["test_images"].dropna() if "test_images" in runs else pd.Series(dtype=object)
     return int(images.iloc[0]) if len(images) else None
 
 
-def _best_configurations(table: pd.DataFrame) -> dict[str, dict]:
+def _best_configurations(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
     """Per activation with a completed trial, its best_<setting> columns as {setting: value}."""
     columns = [c for c in table.columns if c.startswith("best_") and c != "best_epoch"]
     best = {}
@@ -162,7 +164,7 @@ def _replicates_line(
     return line + "\n"
 
 
-def seed_list(seeds) -> str:
+def seed_list(seeds: Iterable[Any]) -> str:
     """`46–55` for a run of consecutive seeds, else `43, 44, 50`."""
     seeds = sorted(int(s) for s in seeds)
     if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
@@ -176,7 +178,13 @@ def _and_seed_lr(table: pd.DataFrame) -> str:
     return ", and the seed's lr" if ran else ""
 
 
-def _markdown(study: str, texts: dict, table, summary, pairs) -> str:
+def _markdown(
+    study: str,
+    texts: Mapping[str, Any],
+    table: pd.DataFrame,
+    summary: pd.DataFrame,
+    pairs: pd.DataFrame,
+) -> str:
     parts = [
         f"# Sweep {study}\n",
         *([texts["note"]] if texts["note"] else []),
@@ -210,7 +218,7 @@ def write_report(
     settings: tuple[str, ...] = ("lr",),
     sampler: str = "grid",
     design_seeds: tuple[int, ...] = (),
-    registry: Sequence[dict] = (),
+    registry: Sequence[dict[str, Any]] = (),
     replicate_seeds: int | None = None,
     note: str = "",
     objective: tuple[str, ...] = objectives.DEFAULT,
@@ -232,7 +240,7 @@ def write_report(
         "pairwise.csv": report.pairs.to_csv(index=False),
     }
     texts.update(_registry_texts(registry, study, objective))
-    figures = {}
+    figures: dict[str, Figure] = {}
     if report.pareto is not None:
         texts["pareto.csv"] = report.pareto.to_csv(index=False)
         figures["pareto.png"] = pareto.figure(runs, report.pareto, objective, study)
@@ -249,7 +257,7 @@ def write_report(
     return report
 
 
-def _write(directory: Path, texts: dict, figures: dict) -> list[Path]:
+def _write(directory: Path, texts: Mapping[str, str], figures: Mapping[str, Figure]) -> list[Path]:
     """Each file written whole or not at all; their paths."""
     for name, text in texts.items():
         atomic_write_text(directory / name, text)
@@ -260,7 +268,9 @@ def _write(directory: Path, texts: dict, figures: dict) -> list[Path]:
     return [directory / name for name in (*texts, *figures)]
 
 
-def _registry_texts(registry: Sequence[dict], study: str, objective: tuple) -> dict[str, str]:
+def _registry_texts(
+    registry: Sequence[dict[str, Any]], study: str, objective: tuple[str, ...]
+) -> dict[str, str]:
     """The registry's table as Markdown and CSV, where the sweep registered."""
     if not registry:
         return {}
@@ -273,15 +283,20 @@ def _registry_texts(registry: Sequence[dict], study: str, objective: tuple) -> d
 
 
 def _response_figures(
-    runs, study: str, activations, setting: str, marginal: bool, by: str | None
-) -> tuple:
+    runs: pd.DataFrame,
+    study: str,
+    activations: tuple[str, ...],
+    setting: str,
+    marginal: bool,
+    by: str | None,
+) -> tuple[dict[str, str], dict[str, Figure]]:
     """Best validation accuracy against one setting (`<setting>_response.png` and `.html`):
     lines per activation where it is the only swept setting, points where others vary too, a
     marker per value of the swept categorical setting `by` (the optimizer, say)."""
     points = results.lr_response_points(runs, activations, setting, by)
     name = "learning rate" if setting == "lr" else setting.replace("_", " ")
     title = f"sweep {study}: validation accuracy vs {name}"
-    options = {
+    options: dict[str, Any] = {
         "setting": setting,
         "categorical": setting in CATEGORICAL,
         "lines": not marginal,
@@ -292,7 +307,17 @@ def _response_figures(
     return html, {f"{setting}_response.png": static.lr_response(points, title, **options)}
 
 
-def _interval_inputs(report: Report, study: str) -> tuple:
+# values, means, intervals, reference and title: the accuracy-interval figures' arguments
+IntervalInputs = tuple[
+    dict[str, dict[int, float]],
+    dict[str, float],
+    dict[str, tuple[float, float]],
+    dict[str, float],
+    str,
+]
+
+
+def _interval_inputs(report: Report, study: str) -> IntervalInputs:
     """The accuracy-interval figures' arguments: each seed's value, means, intervals, and the
     published runs where they apply."""
     summary, answer = report.summary, report.answer

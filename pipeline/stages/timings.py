@@ -8,9 +8,10 @@ import math
 import multiprocessing
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from itertools import pairwise
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,9 +19,16 @@ from torchvision import transforms
 
 from pipeline.core import data
 from pipeline.core.activations import SEED_ACTIVATIONS
-from pipeline.core.config import DEFAULT_HIDDEN_SIZES, SEED_LR, TrainConfig
+from pipeline.core.config import (
+    DEFAULT_HIDDEN_SIZES,
+    IN_FEATURES,
+    NUM_CLASSES,
+    SEED_LR,
+    TrainConfig,
+)
 from pipeline.core.device import configure_torch
-from pipeline.core.model import IN_FEATURES, NUM_CLASSES, build_model
+from pipeline.core.limits import EVAL_BATCH_SIZE
+from pipeline.core.model import build_model
 from pipeline.core.search_space import lr_grid
 from pipeline.stages import lone, training
 from pipeline.stages.optimizers import lone_optimizer, settings_of
@@ -58,7 +66,9 @@ def sgemm_gflops(device: torch.device, size: int = 2048, repeats: int = 3) -> fl
     return statistics.median(rates)
 
 
-def epoch_gflop(n_train: int, n_val: int, hidden_sizes=DEFAULT_HIDDEN_SIZES) -> float:
+def epoch_gflop(
+    n_train: int, n_val: int, hidden_sizes: Sequence[int] = DEFAULT_HIDDEN_SIZES
+) -> float:
     """Matrix FLOPs of one epoch: forward 2 per multiply-add; backward 2 for the weight gradient
     and 2 for the input gradient (none for the first layer's input); validation forward only."""
     widths = [IN_FEATURES, *hidden_sizes, NUM_CLASSES]
@@ -72,7 +82,7 @@ def matmul_floor_epoch_s(
     n_train: int,
     n_val: int,
     batch_size: int = 64,
-    hidden_sizes=DEFAULT_HIDDEN_SIZES,
+    hidden_sizes: Sequence[int] = DEFAULT_HIDDEN_SIZES,
 ) -> float:
     """The epoch's matrix products alone, at their real shapes: per step each layer's forward
     (batch x in @ in x out), weight gradient and input gradient (none for the first layer),
@@ -81,7 +91,7 @@ def matmul_floor_epoch_s(
     layers = list(pairwise(widths))
     x = {n: torch.randn(batch_size, n, device=device) for n in widths}
     w = {(a, b): torch.randn(a, b, device=device) for a, b in layers}
-    val = {n: torch.randn(lone.EVAL_BATCH_SIZE, n, device=device) for n in widths}
+    val = {n: torch.randn(EVAL_BATCH_SIZE, n, device=device) for n in widths}
     steps = math.ceil(n_train / batch_size)
 
     def epoch() -> float:
@@ -93,7 +103,7 @@ def matmul_floor_epoch_s(
                 x[a].T @ x[b]  # weight gradient: in x batch @ batch x out
                 if index:
                     x[b] @ w[a, b].T  # input gradient
-        for _ in range(math.ceil(n_val / lone.EVAL_BATCH_SIZE)):
+        for _ in range(math.ceil(n_val / EVAL_BATCH_SIZE)):
             for a, b in layers:
                 val[a] @ w[a, b]
         synchronize(device)
@@ -105,7 +115,9 @@ def matmul_floor_epoch_s(
 # --- (a) a seed-style loop ----------------------------------------------------------------
 
 
-def seed_style_loaders(splits: data.Splits, train_idx, val_idx) -> tuple:
+def seed_style_loaders(
+    splits: data.Splits, train_idx: torch.Tensor, val_idx: torch.Tensor
+) -> tuple[torch.utils.data.DataLoader[Any], ...]:
     """The seed's DataLoaders: PIL images through ToTensor + Normalize, batch 64, shuffled."""
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
     dataset = data.torchvision_dataset(splits.source, train=True, transform=transform)
@@ -117,7 +129,9 @@ def seed_style_loaders(splits: data.Splits, train_idx, val_idx) -> tuple:
     )
 
 
-def seed_style_parts(splits: data.Splits, train_idx, val_idx) -> tuple[float, float]:
+def seed_style_parts(
+    splits: data.Splits, train_idx: torch.Tensor, val_idx: torch.Tensor
+) -> tuple[float, float]:
     """Seconds of one epoch of the seed's loop, as (training pass, validation pass): `.item()`
     per batch for the accuracy, the validation pass through its own DataLoader."""
     train_loader, val_loader = seed_style_loaders(splits, train_idx, val_idx)
@@ -144,12 +158,14 @@ def seed_style_parts(splits: data.Splits, train_idx, val_idx) -> tuple[float, fl
     return trained - started, time.perf_counter() - trained
 
 
-def seed_style_epoch(splits: data.Splits, train_idx, val_idx) -> float:
+def seed_style_epoch(splits: data.Splits, train_idx: torch.Tensor, val_idx: torch.Tensor) -> float:
     """One epoch of the seed's loop, training and validation."""
     return sum(seed_style_parts(splits, train_idx, val_idx))
 
 
-def seed_style_loading(splits: data.Splits, train_idx, val_idx) -> float:
+def seed_style_loading(
+    splits: data.Splits, train_idx: torch.Tensor, val_idx: torch.Tensor
+) -> float:
     """Seconds the seed's training DataLoader alone takes to yield an epoch's batches."""
     train_loader, _ = seed_style_loaders(splits, train_idx, val_idx)
     started = time.perf_counter()
@@ -189,7 +205,8 @@ class EpochTimer(training.Observer):
     """Each epoch's time, with what `log` does with the epoch's metrics (MLflow) counted."""
 
     def __init__(self, log: Callable[[int, training.EpochMetrics], None] | None = None):
-        self.log, self.times = log, []
+        self.log = log
+        self.times: list[float] = []
 
     def report(self, trial: int, metrics: training.EpochMetrics) -> None:
         started = time.perf_counter()
@@ -242,7 +259,7 @@ SEED_TABLE_CONFIGS = [
 ]
 
 
-def _train_row(config: TrainConfig, splits: data.Splits) -> dict:
+def _train_row(config: TrainConfig, splits: data.Splits) -> dict[str, Any]:
     result = training.train(config, splits, progress=False)
     return {
         "test_acc": result.test_acc,
@@ -251,7 +268,7 @@ def _train_row(config: TrainConfig, splits: data.Splits) -> dict:
     }
 
 
-def seed_table(splits: data.Splits) -> dict:
+def seed_table(splits: data.Splits) -> dict[str, Any]:
     """The seed's whole table: six activations, lr 1e-3, 13 epochs each, one after another."""
     started = time.perf_counter()
     rows = {config.activation: _train_row(config, splits) for config in SEED_TABLE_CONFIGS}
@@ -259,12 +276,14 @@ def seed_table(splits: data.Splits) -> dict:
     return {"total_s": time.perf_counter() - started, "activations": rows}
 
 
-def _train_row_in_a_fresh_process(config: TrainConfig, data_dir: str | None, device: str) -> dict:
+def _train_row_in_a_fresh_process(
+    config: TrainConfig, data_dir: str | None, device: str
+) -> dict[str, Any]:
     configure_torch(torch.device(device))
     return _train_row(config, data.load_splits(data_dir, device=device))
 
 
-def seed_table_in_parallel(data_dir: str | None, device: str) -> dict:
+def seed_table_in_parallel(data_dir: str | None, device: str) -> dict[str, Any]:
     """The same table with one process per activation, side by side on one device, as sweep
     workers would run: the wall time includes each process's start and data loading."""
     started = time.perf_counter()

@@ -36,6 +36,7 @@ def plan(config: SweepConfig, seeds: int) -> str:
     )
     if "reference" in counts:
         reference = config.reference_budget
+        assert reference is not None  # a reference phase has its own budget
         text += (
             f"; the reference lr {config.reference_lr:g} up to {_epochs(reference['max_epochs'])} "
             f"({reference['lr_schedule']} lr)"

@@ -4,6 +4,7 @@ them. An alias moves only when the rule's new choice wins; a rerun that ties kee
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.adapters import studies, tracking
 from pipeline.core import objectives
@@ -31,7 +32,7 @@ class Registered:
     def uri(self) -> str:
         return f"models:/{self.model}@{self.alias}"
 
-    def as_row(self) -> dict:
+    def as_row(self) -> dict[str, Any]:
         """Its row of the report's registry table (stages/registry_table.py)."""
         choice = self.choice
         return {
@@ -71,7 +72,8 @@ def _place(
     name = study_model(study.config.study)
     version, holder = tracking.alias_holder(tracker, name, alias) or (None, None)
     held = studies.configuration_of(scored, holder) if holder else None
-    if not moves(choice, held, holder, study.config.objective[0]):
+    if held is not None and not moves(choice, held, holder, study.config.objective[0]):
+        assert version is not None and holder is not None  # the alias holds a scored run
         return Registered(name, alias, version, holder, held, moved=False)
     tags = {
         "study": study.config.study,

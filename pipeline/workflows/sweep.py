@@ -19,6 +19,7 @@ from pipeline.core.datasets import dataset_name, display_name
 from pipeline.core.errors import PipelineError
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.settings_changes import changed_settings, describe_changes
+from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import label, redact
 from pipeline.stages import study_report
 from pipeline.workflows import registration
@@ -37,7 +38,9 @@ class Sweep:
 
     @property
     def parent_run_id(self) -> str:
-        return self.study.attr(PARENT_RUN)
+        run_id = self.study.attr(PARENT_RUN)
+        assert run_id is not None  # open_sweep records it when it makes the study
+        return run_id
 
     def out_of_time(self) -> bool:
         """Whether the sweep file's `timeout` has passed since this process opened the sweep."""
@@ -45,7 +48,7 @@ class Sweep:
         return timeout is not None and time.monotonic() - self.started >= timeout
 
 
-def _orphan_closer(experiment: str, tracking_uri: str):
+def _orphan_closer(experiment: str, tracking_uri: str) -> studies.OnOrphan:
     def close(run_id: str | None, why: str) -> None:
         # The tracker is made here, when needed: the storage opens before MLflow is written to.
         tracker = tracking.Tracker(experiment, tracking_uri)
@@ -142,7 +145,7 @@ def _plan_tags(sweep: Sweep) -> dict[str, str]:
     }
 
 
-def space_text(config) -> str:
+def space_text(config: SweepConfig) -> str:
     """The swept settings: `sampler grid: lr [0.01, 0.1], batch_size [32, 64]`."""
     return f"sampler {config.sampler}: " + ", ".join(d.describe() for d in config.dimensions)
 
@@ -236,7 +239,9 @@ def check_same_settings(study: studies.Study, job: SweepJobConfig) -> None:
         study.set_attr(SETTINGS, json.dumps(current, sort_keys=True))
 
 
-def _settings_of_parent(study: studies.Study, job: SweepJobConfig, current: dict) -> dict:
+def _settings_of_parent(
+    study: studies.Study, job: SweepJobConfig, current: dict[str, str]
+) -> dict[str, str]:
     """The settings of a study made before they were recorded: those its MLflow parent run
     logged as params (every training key and the pruner), and this run's for the others, which
     nothing kept. A new study (no parent run yet) takes this run's."""
@@ -338,7 +343,7 @@ def publish_report(
     return report
 
 
-class SweepBar(tqdm):
+class SweepBar(tqdm):  # type: ignore[type-arg]  # tqdm's stubs make it generic in what it iterates
     """The sweep's bar: finished trials of the grid and the replicates planned, and the best
     value so far with the phase of its trial (a replicate's lucky seed is no grid choice)."""
 

@@ -77,13 +77,12 @@ from pipeline.adapters.studies.storage import (
     OnOrphan,
     local_lock,
     local_study_id,
-    storage_file,
-    storage_kind,
     storage_url,
     study_lock,
 )
 from pipeline.adapters.studies.study import Study
 from pipeline.adapters.studies.watch import Watch, reap, watch
+from pipeline.core.urls import storage_file, storage_kind
 
 __all__ = [
     "CONNECT_TIMEOUT_S",

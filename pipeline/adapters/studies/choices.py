@@ -8,6 +8,7 @@ never its luckiest seed.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
@@ -20,11 +21,11 @@ from pipeline.core.config import REPLICATE
 @dataclass(frozen=True)
 class Choice:
     activation: str
-    params: dict = field(compare=False)  # its configuration, as Optuna holds it
+    params: dict[str, Any] = field(compare=False)  # its configuration, as Optuna holds it
     score: float  # its first objective's mean over its answer seeds, or its grid trial's
     seeds: int  # answer seeds behind the score; 0: the grid's trial alone
     run_id: str  # the run that stands for it
-    runs: frozenset = field(compare=False)  # every run of the configuration's score
+    runs: frozenset[str] = field(compare=False)  # every run of the configuration's score
 
     @property
     def configuration(self) -> str:
@@ -37,7 +38,7 @@ class Choice:
         return f"mean of {self.seeds} answer seeds" if self.seeds else "the grid's trial alone"
 
 
-def _configuration(trial: FrozenTrial, keys: tuple[str, ...]) -> tuple:
+def _configuration(trial: FrozenTrial, keys: tuple[str, ...]) -> tuple[tuple[str, Any], ...]:
     """(key, value) of its activation and every swept setting but the seed."""
     keys = ("activation", *(key for key in keys if key not in ("activation", "seed")))
     return tuple((key, trial.params[key]) for key in keys if key in trial.params)
@@ -60,7 +61,8 @@ def _from_replicates(found: list[FrozenTrial], keys: tuple[str, ...]) -> Choice:
 def configurations(study: Study) -> list[Choice]:
     """Every configuration the rule can score: each with replicates, and for an activation
     without any, its grid's best trial."""
-    keys, groups = space_keys(study), {}
+    keys = space_keys(study)
+    groups: dict[tuple[tuple[str, Any], ...], list[FrozenTrial]] = {}
     for trial in trials(study, TrialState.COMPLETE, of_phase=REPLICATE):
         if trial.params.get("activation") in study.config.activations:
             groups.setdefault(_configuration(trial, keys), []).append(trial)
@@ -91,6 +93,8 @@ def champion(study: Study, chosen: dict[str, Choice]) -> Choice:
     for choice in chosen.values():
         if best is None or objectives.better(study.config.objective[0], choice.score, best.score):
             best = choice
+    if best is None:
+        raise ValueError("no activation has a choice: there is no champion")
     return best
 
 

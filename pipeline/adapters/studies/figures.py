@@ -11,6 +11,7 @@ activation, from its own trials, once it has MIN_TRIALS_PER_SETTING of them for 
 that varies, with its spread over bootstrap resamples of those trials."""
 
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import optuna
@@ -20,6 +21,9 @@ from pipeline.adapters.studies.queries import score, trials
 from pipeline.adapters.studies.study import Study
 from pipeline.core.config import GRID
 from pipeline.figures import interactive
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
+    from matplotlib.figure import Figure
 
 
 def _grid(study: Study) -> optuna.Study:
@@ -35,19 +39,20 @@ def _scored(trial: FrozenTrial) -> FrozenTrial:
     return create_trial(params=trial.params, distributions=trial.distributions, value=score(trial))
 
 
-def static_figures(study: Study) -> dict[str, object]:
+def static_figures(study: Study) -> dict[str, "Figure"]:
     """Optuna's optimisation history of the grid (matplotlib), once a trial completed."""
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as ovm
 
-    figures = {}
+    figures: dict[str, Figure] = {}
     if not trials(study, TrialState.COMPLETE, of_phase=GRID):
         return figures
     try:
         # Optuna switches the global style to ggplot, and warns on small studies.
         with plt.style.context("default"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            axes = ovm.plot_optimization_history(_grid(study))
+            # typed as one Axes; it may be an array of them, each on the figure
+            axes: Any = ovm.plot_optimization_history(_grid(study))
     except (ValueError, RuntimeError):  # too few trials for this figure: skip it
         return figures
     figure = axes.figure if hasattr(axes, "figure") else axes.flat[0].figure
@@ -94,7 +99,9 @@ def importances(study: Study) -> tuple[dict[str, dict[str, tuple[float, float, f
     return found, "" if found else f"No importances: {why}.\n"
 
 
-def _with_spread(mine: list, varied: list[str], seed: int) -> dict[str, tuple[float, float, float]]:
+def _with_spread(
+    mine: list[FrozenTrial], varied: list[str], seed: int
+) -> dict[str, tuple[float, float, float]]:
     """Each setting's importance over `mine`, and its percentile interval over resamples."""
     rng = np.random.default_rng(seed)
     whole = _importance(mine, varied, seed)
@@ -110,7 +117,7 @@ def _with_spread(mine: list, varied: list[str], seed: int) -> dict[str, tuple[fl
     return spread
 
 
-def _importance(mine: list, varied: list[str], seed: int) -> dict[str, float]:
+def _importance(mine: list[FrozenTrial], varied: list[str], seed: int) -> dict[str, float]:
     memory = optuna.create_study()  # fANOVA explains the variance: the direction is moot
     # a resample holds a trial twice: each copy is its own trial of the in-memory study
     memory.add_trials([_scored(t) for t in mine])
@@ -144,7 +151,12 @@ def importances_markdown(found: dict[str, dict[str, tuple[float, float, float]]]
 
 # Best val_acc from low to high, every stop dark enough to stand out on white: Optuna's own
 # scale (Blues) starts near-white, which hid the trials that learned nothing.
-ACCURACY_SCALE = [[0.0, "rgb(165, 15, 21)"], [0.5, "rgb(106, 61, 154)"], [1.0, "rgb(8, 69, 148)"]]
+# plotly's colour scale: [position, colour] pairs
+ACCURACY_SCALE: list[list[Any]] = [
+    [0.0, "rgb(165, 15, 21)"],
+    [0.5, "rgb(106, 61, 154)"],
+    [1.0, "rgb(8, 69, 148)"],
+]
 TARGETS = {"val_acc": "best val_acc", "val_loss": "lowest val_loss"}  # by the first objective
 
 
@@ -169,7 +181,7 @@ def interactive_plots(study: Study) -> dict[str, object]:
     return drawn
 
 
-def recolour_lines(figure, low_is_good: bool = False):
+def recolour_lines(figure: Any, low_is_good: bool = False) -> Any:
     """Optuna's parallel coordinates (one line per trial, its value first in its hover data,
     and a colour bar trace holding the value range) coloured on ACCURACY_SCALE instead, its
     blue end on the best values (the lowest, for a loss)."""

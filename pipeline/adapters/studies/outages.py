@@ -5,7 +5,7 @@ made again until the server answers, for up to OUTAGE_S seconds; then one line s
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import optuna
 import sqlalchemy.exc
@@ -37,7 +37,7 @@ class TrialTakenOver(PipelineError):
     reaper (this process too slow to beat, or the database too slow to take the beat)."""
 
 
-def outlasting(study: Study, call: Callable[..., Result], *args, **kwargs) -> Result:
+def outlasting(study: Study, call: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
     """`call(*args, **kwargs)`, made again while the study's database does not answer."""
     deadline = time.monotonic() + OUTAGE_S
     while True:

@@ -3,6 +3,7 @@ Hyperband, comparing a trial only with its own activation's grid trials at the s
 
 import statistics
 import zlib
+from collections.abc import Iterator
 
 import optuna
 from optuna.study import StudyDirection
@@ -16,7 +17,7 @@ REDUCTION_FACTOR = 3  # successive halving keeps the best third at each rung (Op
 
 
 def _grid(trial: FrozenTrial) -> bool:
-    return trial.user_attrs.get("phase", GRID) == GRID
+    return bool(trial.user_attrs.get("phase", GRID) == GRID)
 
 
 def _best_by(trial: FrozenTrial, step: int, sign: int) -> float:
@@ -77,7 +78,7 @@ class PerActivationSuccessiveHalving(PerActivationPruner):
     the first to arrive always goes on). Optuna's SuccessiveHalvingPruner, with its rungs read
     from the epochs' values rather than kept in the storage, and peers of one activation."""
 
-    def rung_steps(self, last: int, rate: int = 0):
+    def rung_steps(self, last: int, rate: int = 0) -> Iterator[int]:
         step = (self.warmup_epochs + 1) * REDUCTION_FACTOR**rate
         while step <= last:
             yield step
@@ -86,7 +87,9 @@ class PerActivationSuccessiveHalving(PerActivationPruner):
     def stops(self, trial: FrozenTrial, peers: list[FrozenTrial], step: int, sign: int) -> bool:
         return self.halves(trial, peers, step, sign, rate=0)
 
-    def halves(self, trial: FrozenTrial, peers: list, step: int, sign: int, rate: int) -> bool:
+    def halves(
+        self, trial: FrozenTrial, peers: list[FrozenTrial], step: int, sign: int, rate: int
+    ) -> bool:
         if step not in self.rung_steps(step, rate):
             return False
         value = _best_by(trial, step, sign)

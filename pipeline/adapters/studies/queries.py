@@ -2,6 +2,7 @@
 grid points still open, whether the grid is finished, and each activation's best trial."""
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
@@ -25,13 +26,13 @@ class BestTrial:
     run_id: str
     number: int
     # Its point: activation, lr and every other swept setting, as Optuna holds them.
-    params: dict = field(default_factory=dict, compare=False)
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def phase(trial: FrozenTrial) -> str:
     """GRID, REFERENCE or REPLICATE: the user attr a trial was queued with (trials from before
     the replicate phase existed are the grid's)."""
-    return trial.user_attrs.get("phase", GRID)
+    return str(trial.user_attrs.get("phase", GRID))
 
 
 def grid_point(trial: FrozenTrial) -> tuple[str, float] | None:
@@ -43,7 +44,9 @@ def grid_point(trial: FrozenTrial) -> tuple[str, float] | None:
     return values["activation"], float(values["lr"])
 
 
-def point_of(trial: FrozenTrial, keys: tuple[str, ...], optimizer: str) -> tuple | None:
+def point_of(
+    trial: FrozenTrial, keys: tuple[str, ...], optimizer: str
+) -> tuple[tuple[str, Any], ...] | None:
     """A trial's point (activation and the settings `keys` its optimizer has; `optimizer` the
     sweep's where the trial names none) as `point_key` gives it: its params once it ran, the
     user attrs it was queued with before; None where one is missing."""
@@ -89,7 +92,7 @@ def running_count(study: Study) -> int:
 
 def score(trial: FrozenTrial) -> float:
     """A completed trial's value of the study's first objective, what ranks it."""
-    return trial.values[0]
+    return float(trial.values[0])
 
 
 def best_value(study: Study) -> tuple[float, str]:
@@ -102,7 +105,7 @@ def best_value(study: Study) -> tuple[float, str]:
     return (float("nan"), "") if best is None else (score(best), phase(best))
 
 
-def open_points(study: Study) -> list[dict]:
+def open_points(study: Study) -> list[dict[str, Any]]:
     """Grid points without a finished (COMPLETE or PRUNED) grid trial; for a sampler, one
     `{"activation": ...}` per trial an activation still lacks."""
     config, keys = study.config, space_keys(study)

@@ -8,9 +8,11 @@ import math
 import statistics
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import optuna
 from optuna.distributions import CategoricalDistribution
+from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from pipeline.adapters.studies import space
@@ -84,7 +86,7 @@ def queue_missing(study: Study) -> None:
             )
 
 
-def _reference(study: Study, point: dict) -> dict:
+def _reference(study: Study, point: dict[str, Any]) -> dict[str, Any]:
     """A point at the reference lr, where the sweep gives that lr a protocol of its own: its
     phase and budget (user attrs, as a replicate's); {} for any other point."""
     budget = study.config.reference_budget
@@ -93,7 +95,7 @@ def _reference(study: Study, point: dict) -> dict:
     return {"phase": REFERENCE, **budget}
 
 
-def middle_out(grid: list[dict]) -> list[dict]:
+def middle_out(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The grid's points by the distance of their lr from the middle of the grid's lrs (the
     median of their logs), the larger lr first of two as far, in grid order otherwise. A
     middle lr is the likeliest to train well: run first, it is the reference the pruner
@@ -107,14 +109,14 @@ def middle_out(grid: list[dict]) -> list[dict]:
     return sorted(grid, key=lambda p: (round(abs(math.log(p["lr"]) - middle), 9), -p["lr"]))
 
 
-def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple:
+def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple[Any, ...]:
     """What trials trained as one stack share: the phase, the seed, budget and lr schedule
     (stacked trials see the same batches for the same number of epochs, at one lr factor), the
     network's and the batches' shapes, and the optimizer's family (SGD's state is not Adam's)."""
     attrs, values = trial.user_attrs, {**trial.user_attrs, **trial.params}
     train = config.train
 
-    def setting(key: str):
+    def setting(key: str) -> Any:
         return param_text(key, values.get(key, getattr(train, key)))
 
     return (
@@ -198,6 +200,8 @@ def heartbeat(study: Study, *claimed: Trial) -> Iterator[None]:
         return
     stop = threading.Event()
     trial_ids = [study.trial_id(trial.number) for trial in claimed]
+    storage = study.storage
+    assert isinstance(storage, RDBStorage)  # has_heartbeat: only an RDB storage beats
 
     def beat() -> None:
         while True:
@@ -205,8 +209,8 @@ def heartbeat(study: Study, *claimed: Trial) -> Iterator[None]:
                 # A server away longer than the outage allowance: the trial goes stale and is
                 # retried elsewhere, which is what its heartbeat is for.
                 with contextlib.suppress(PipelineError):
-                    outlasting(study, study.storage.record_heartbeat, trial_id)
-            if stop.wait(study.storage.get_heartbeat_interval()):
+                    outlasting(study, storage.record_heartbeat, trial_id)
+            if stop.wait(storage.get_heartbeat_interval()):
                 return
 
     thread = threading.Thread(target=beat, daemon=True)

@@ -10,9 +10,18 @@ dies. Its user attrs say what it is (`phase`, `seed`, `max_epochs`, `patience`):
 leaves it alone and a worker trains it at its own seed and budget.
 """
 
+from typing import Any
+
 from optuna.trial import FrozenTrial
 
-from pipeline.adapters.studies.queries import FINISHED, PENDING, best_trials, grid_finished, trials
+from pipeline.adapters.studies.queries import (
+    FINISHED,
+    PENDING,
+    BestTrial,
+    best_trials,
+    grid_finished,
+    trials,
+)
 from pipeline.adapters.studies.study import Study
 from pipeline.core.config import REPLICATE
 from pipeline.core.search_space import SWEEPABLE, point_key
@@ -40,17 +49,17 @@ def ask_for_seeds(study: Study, count: int) -> None:
 BUDGET = ("phase", "seed", "max_epochs", "patience", "lr_schedule")
 
 
-def replicate_key(trial: FrozenTrial) -> tuple:
+def replicate_key(trial: FrozenTrial) -> tuple[Any, ...]:
     """A replicate's activation, lr and seed, then its other settings."""
     return _key(trial.user_attrs)
 
 
-def _point(best) -> dict:
+def _point(best: BestTrial) -> dict[str, Any]:
     """A best trial's point as a replicate is queued with it (its seed is the replicate's)."""
     return {"activation": best.activation, **{k: v for k, v in best.params.items() if k != "seed"}}
 
 
-def plan(study: Study) -> list[dict]:
+def plan(study: Study) -> list[dict[str, Any]]:
     """The replicate trials the study should hold, as the user attrs they are queued with:
     seed by seed, each seed every activation with a completed grid trial (at its best
     configuration)."""
@@ -70,7 +79,7 @@ def plan(study: Study) -> list[dict]:
     ]
 
 
-def missing_replicates(study: Study, retry_failed: bool = False) -> list[dict]:
+def missing_replicates(study: Study, retry_failed: bool = False) -> list[dict[str, Any]]:
     """The planned replicates without a trial (with `retry_failed`: without a finished, running
     or queued one); none before the grid is finished."""
     if not grid_finished(study):
@@ -80,7 +89,7 @@ def missing_replicates(study: Study, retry_failed: bool = False) -> list[dict]:
     return [a for a in plan(study) if _key(a) not in held]
 
 
-def _key(attrs: dict) -> tuple:
+def _key(attrs: dict[str, Any]) -> tuple[Any, ...]:
     """(activation, lr, seed), then the other settings of the point as (key, value) pairs."""
     rest = {k: v for k, v in attrs.items() if k in POINT and k not in ("activation", "lr", "seed")}
     return (attrs["activation"], float(attrs["lr"]), int(attrs["seed"]), *point_key(rest))

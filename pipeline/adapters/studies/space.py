@@ -10,6 +10,8 @@ activation cannot take another's budget, and a model-based sampler learns within
 from that activation's trials only.
 """
 
+from typing import Any
+
 import optuna
 from optuna.distributions import (
     BaseDistribution,
@@ -32,16 +34,17 @@ DRAWS = 32  # draws before a repeat of a point already tried is accepted (a smal
 STARTUP_SHARE = 3  # a model-based sampler samples at random for 1/3 of an activation's trials
 
 
-def distribution(config: SweepConfig, dimension: Dimension, queued=None) -> BaseDistribution:
+def distribution(config: SweepConfig, dimension: Dimension, queued: Any = None) -> BaseDistribution:
     """A setting's distribution: a range as it is; a sampler's list as its choices. A grid's
     list spans its values (and the queued value, which a changed grid may have left out),
     log-scaled for lr as the grid has always recorded it, so points can be added on a rerun."""
     key = dimension.key
     if dimension.is_range:
-        kind = IntDistribution if key in INTEGER else FloatDistribution
-        low, high = (int(v) if key in INTEGER else v for v in (dimension.low, dimension.high))
-        return kind(low, high, log=dimension.log)
-    values = [param_text(key, v) for v in dimension.values]
+        low, high = dimension.bounds
+        if key in INTEGER:
+            return IntDistribution(int(low), int(high), log=dimension.log)
+        return FloatDistribution(low, high, log=dimension.log)
+    values = [param_text(key, v) for v in dimension.listed]
     if config.sampler != "grid" or key == "hidden_sizes":
         return CategoricalDistribution(values)
     if key in ALL_CHOICES:
@@ -52,20 +55,24 @@ def distribution(config: SweepConfig, dimension: Dimension, queued=None) -> Base
     return FloatDistribution(min(values), max(values), log=key == "lr")
 
 
-def distributions(config: SweepConfig, queued: dict | None = None) -> dict:
+def distributions(
+    config: SweepConfig, queued: dict[str, Any] | None = None
+) -> dict[str, BaseDistribution]:
     """Every swept setting's distribution (queued: a trial's queued values)."""
     queued = queued or {}
     return {d.key: distribution(config, d, queued.get(d.key)) for d in config.dimensions}
 
 
-def applying(config: SweepConfig, found: dict, params: dict) -> dict:
+def applying(
+    config: SweepConfig, found: dict[str, BaseDistribution], params: dict[str, Any]
+) -> dict[str, BaseDistribution]:
     """The distributions of `found` that apply to a point with these params: without the
     settings its optimizer (the sweep's where the point has none) does not have."""
     unused = unused_settings(params.get("optimizer", config.train.optimizer))
     return {key: dist for key, dist in found.items() if key not in unused}
 
 
-def fits(config: SweepConfig, found: dict, params: dict) -> bool:
+def fits(config: SweepConfig, found: dict[str, BaseDistribution], params: dict[str, Any]) -> bool:
     """Whether the params are a point of these distributions (each that applies there, each
     inside)."""
     for key, dist in applying(config, found, params).items():
@@ -75,25 +82,31 @@ def fits(config: SweepConfig, found: dict, params: dict) -> bool:
         if isinstance(dist, CategoricalDistribution):
             if value not in dist.choices:
                 return False
-        elif not dist.low <= value <= dist.high:
+        elif isinstance(dist, IntDistribution | FloatDistribution) and not (
+            dist.low <= value <= dist.high
+        ):
             return False
     return True
 
 
-def suggest(trial: optuna.Trial, key: str, dist: BaseDistribution):
+def suggest(trial: optuna.Trial, key: str, dist: BaseDistribution) -> Any:
     """Suggest `key` over `dist` through Trial's public suggest_* calls."""
     if isinstance(dist, CategoricalDistribution):
         return trial.suggest_categorical(key, dist.choices)
     if isinstance(dist, IntDistribution):
         return trial.suggest_int(key, dist.low, dist.high, log=dist.log)
+    assert isinstance(dist, FloatDistribution)  # `distribution` makes no other kind
     return trial.suggest_float(key, dist.low, dist.high, log=dist.log)
 
 
-def ask_point(config: SweepConfig, memory: optuna.Study, found: dict) -> dict:
+def ask_point(
+    config: SweepConfig, memory: optuna.Study, found: dict[str, BaseDistribution]
+) -> dict[str, Any]:
     """One point asked of the in-memory study, define-by-run: the optimizer first (the space's
     order), then only the settings that optimizer has, so a sampler sees the conditional space
     and an Adam point holds no momentum."""
-    trial, point = memory.ask(), {}
+    trial = memory.ask()
+    point: dict[str, Any] = {}
     for key, dist in found.items():
         if key in applying(config, {key: dist}, point):
             point[key] = suggest(trial, key, dist)
@@ -117,7 +130,9 @@ def make_sampler(config: SweepConfig, seed: int) -> optuna.samplers.BaseSampler:
         )
 
 
-def _copy(config: SweepConfig, trial: FrozenTrial, found: dict) -> FrozenTrial:
+def _copy(
+    config: SweepConfig, trial: FrozenTrial, found: dict[str, BaseDistribution]
+) -> FrozenTrial:
     """A trial of the activation as the in-memory study holds it: finished with its value (a
     pruned one with the epochs it reported), else pending."""
     found = applying(config, found, trial.params)
@@ -134,7 +149,7 @@ def _copy(config: SweepConfig, trial: FrozenTrial, found: dict) -> FrozenTrial:
     return create_trial(state=TrialState.RUNNING, params=params, distributions=found)
 
 
-def draw_point(config: SweepConfig, peers: list[FrozenTrial], seed: int) -> dict:
+def draw_point(config: SweepConfig, peers: list[FrozenTrial], seed: int) -> dict[str, Any]:
     """A new point for a trial of one activation: the sampler on an in-memory study of that
     activation's trials (`peers`: finished, running, or drawn and queued). A point already
     tried is drawn again (the pending draw stays in the study, so a model-based sampler moves

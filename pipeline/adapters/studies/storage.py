@@ -61,6 +61,7 @@ def open_storage(url: str, heartbeat_interval: int, on_orphan: OnOrphan) -> Base
     """RDB storage (SQLite, PostgreSQL, MySQL) with heartbeats, or a journal file (no heartbeat)."""
     path = storage_file(url)
     if storage_kind(url) == "journal":
+        assert path is not None  # a journal is always a file
         with _file_errors(url):
             path.parent.mkdir(parents=True, exist_ok=True)
             return JournalStorage(JournalFileBackend(str(path)))

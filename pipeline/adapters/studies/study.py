@@ -4,10 +4,14 @@ trial it holds (suggest its point, make its training config, tell how it ended).
 
 import contextlib
 import warnings
+from typing import Any
 
 import optuna
 from optuna.distributions import (
+    BaseDistribution,
     CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
     check_distribution_compatibility,
 )
 from optuna.storages import RDBStorage
@@ -18,8 +22,6 @@ from pipeline.adapters.studies.pruner import make_pruner
 from pipeline.adapters.studies.storage import (
     OnOrphan,
     open_storage,
-    storage_file,
-    storage_kind,
     storage_url,
     study_lock,
 )
@@ -27,8 +29,9 @@ from pipeline.core import objectives
 from pipeline.core.activations import NAMES, is_custom
 from pipeline.core.config import REFERENCE, REPLICATE, TrainConfig
 from pipeline.core.errors import PipelineError
+from pipeline.core.search_space import Dimension
 from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.urls import redact
+from pipeline.core.urls import redact, storage_file, storage_kind
 
 
 class Study:
@@ -42,12 +45,13 @@ class Study:
         if not create and local_file is not None and not local_file.exists():
             raise self._no_study()  # and do not create an empty database file on the way
         self.storage = open_storage(self.url, config.heartbeat_interval, on_orphan)
+        making: dict[str, Any] = {"directions": self.directions, "load_if_exists": True}
         try:
             self.optuna_study = (optuna.create_study if create else optuna.load_study)(
                 study_name=config.study,
                 storage=self.storage,
                 pruner=make_pruner(config),
-                **({"directions": self.directions, "load_if_exists": True} if create else {}),
+                **(making if create else {}),
             )
         except KeyError:
             raise self._no_study() from None
@@ -61,7 +65,7 @@ class Study:
         self._check_choices()
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[objectives.Direction]:
         return objectives.directions(self.config.objective)
 
     @property
@@ -75,7 +79,9 @@ class Study:
         values, a log or linear range), are set when it is made: a change is a new study, said
         before anything is written."""
         seen: set[str] = set()
-        wanted = {"activation": CategoricalDistribution(self.activation_choices)}
+        wanted: dict[str, BaseDistribution] = {
+            "activation": CategoricalDistribution(self.activation_choices)
+        }
         wanted.update(space.distributions(self.config))
         for trial in self.optuna_study.get_trials(deepcopy=False):
             for key, found in trial.distributions.items():
@@ -87,9 +93,9 @@ class Study:
                 except ValueError:
                     raise PipelineError(self._changed(key, found)) from None
 
-    def _changed(self, key: str, found) -> str:
-        if key == "activation":
-            was = [c for c in found.choices if is_custom(c)] or "none"
+    def _changed(self, key: str, found: BaseDistribution) -> str:
+        if key == "activation" and isinstance(found, CategoricalDistribution):
+            was = [c for c in found.choices if is_custom(str(c))] or "none"
             return (
                 f"study {self.config.study!r} was made with custom activations {was}; "
                 "its activations cannot change to others of your own: give `study:` a new "
@@ -102,7 +108,7 @@ class Study:
             f"`study:` a new name for this {key}"
         )
 
-    def _dimension(self, key: str):
+    def _dimension(self, key: str) -> Dimension:
         return next(d for d in self.config.dimensions if d.key == key)
 
     def _no_study(self) -> PipelineError:
@@ -135,7 +141,7 @@ class Study:
         point = self.suggest(trial)
         return point["activation"], point["lr"]
 
-    def suggest(self, trial: Trial) -> dict:
+    def suggest(self, trial: Trial) -> dict[str, Any]:
         """The trial's point (its activation, lr and every other swept setting), as params over
         the distributions they come from: queued by the grid or a replicate, or drawn when it
         was claimed. A replicate's seed is its own (a user attr), not a point of the space."""
@@ -172,8 +178,9 @@ class Study:
         )
 
 
-def _kind(dist) -> str:
+def _kind(dist: BaseDistribution) -> str:
     """`a choice of [32, 64]`, `a log range`: what a distribution is, for a message."""
     if isinstance(dist, CategoricalDistribution):
         return f"a choice of {list(dist.choices)}"
-    return "a log range" if dist.log else "a linear range"
+    logged = isinstance(dist, IntDistribution | FloatDistribution) and dist.log
+    return "a log range" if logged else "a linear range"

@@ -46,7 +46,6 @@ from pipeline.adapters.tracking.search import (
     sweep_runs,
 )
 from pipeline.adapters.tracking.store import (
-    DEFAULT_TRACKING_URI,
     artifact_root,
     check_tracking_uri,
     configure_process,
@@ -57,6 +56,7 @@ from pipeline.adapters.tracking.store import (
     tag_experiment_once,
     using_store,
 )
+from pipeline.core.config import DEFAULT_TRACKING_URI
 
 __all__ = [
     "DEFAULT_TRACKING_URI",

@@ -4,10 +4,12 @@ input, and the checkpoint (logged and loaded); and a whole run recorded at once.
 import tempfile
 from pathlib import Path
 
-import mlflow
 import numpy as np
+from matplotlib.figure import Figure
 from mlflow.data.code_dataset_source import CodeDatasetSource
+from mlflow.data.dataset_source import DatasetSource
 from mlflow.data.http_dataset_source import HTTPDatasetSource
+from mlflow.data.numpy_dataset import from_numpy
 from mlflow.entities import Dataset, DatasetInput, InputTag
 from mlflow.exceptions import MlflowException
 
@@ -22,7 +24,7 @@ from pipeline.figures import static
 DATASET_URL = "https://github.com/zalandoresearch/fashion-mnist"
 
 
-def log_figure(tracker: Tracker, run_id: str, fig, artifact_file: str) -> None:
+def log_figure(tracker: Tracker, run_id: str, fig: Figure, artifact_file: str) -> None:
     try:
         tracker.client.log_figure(run_id, fig, artifact_file)
     finally:
@@ -50,12 +52,13 @@ def log_dataset(tracker: Tracker, run_id: str, splits: Splits) -> None:
     """The dataset as an MLflow dataset input: its name, digest, source and shape. Fashion-MNIST
     names its release; a folder of one's own is named by the kind of source, never its path."""
     source = splits.source
+    origin: DatasetSource
     if is_fashion_mnist(source.name):
         name = source.name if source.official else f"{source.name}-custom"
         origin = HTTPDatasetSource(DATASET_URL)
     else:
         name, origin = source.name, CodeDatasetSource({"data_source": source.label})
-    dataset = mlflow.data.from_numpy(
+    dataset = from_numpy(
         splits.train_x.cpu().numpy(),
         targets=splits.train_y.cpu().numpy(),
         source=origin,
@@ -106,7 +109,7 @@ def record_run(
     tags: dict[str, str],
     description: str,
     metrics: dict[str, float],
-    figures: dict[str, object] | None = None,
+    figures: dict[str, Figure] | None = None,
     arrays: dict[str, dict[str, np.ndarray]] | None = None,
     parent_run_id: str | None = None,
 ) -> str:

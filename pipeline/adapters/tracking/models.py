@@ -5,6 +5,7 @@ import contextlib
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import mlflow
@@ -25,9 +26,10 @@ from pipeline.adapters.tracking.store import (
     sqlite_database,
     using_store,
 )
+from pipeline.core.config import IN_FEATURES
 from pipeline.core.data import CLASSES, DataSource, example_images
 from pipeline.core.errors import PipelineError, UsageError
-from pipeline.core.model import IN_FEATURES, MLP, describe, load_checkpoint
+from pipeline.core.model import MLP, describe, load_checkpoint
 from pipeline.core.predictor import INPUT_DTYPE, Predictor, exported, input_contract
 
 MODEL_NAME = "model"  # the name each run's logged model has
@@ -44,7 +46,7 @@ def model_pip_requirements() -> list[str]:
     return [f"torch=={torch.__version__.split('+')[0]}", f"mlflow=={mlflow.__version__}"]
 
 
-def model_metadata(model: MLP, source: DataSource) -> dict:
+def model_metadata(model: MLP, source: DataSource) -> dict[str, Any]:
     """What the logged model's MLmodel file records beside its signature: its classes are the
     dataset's, one per output."""
     if model.config.num_classes != source.num_classes:
@@ -73,7 +75,7 @@ def log_model(tracker: Tracker, run_id: str, model: MLP, source: DataSource) -> 
     predictor = exported(model, example)
     with torch.inference_mode():
         output = predictor(example).numpy()
-    example = example.numpy()
+    example_array = example.numpy()
     # MLflow would put the model in the process's current experiment: it is made here, in the
     # run's own, with the run's params, as log_model would make it.
     params = tracker.client.get_run(run_id).data.params
@@ -90,12 +92,12 @@ def log_model(tracker: Tracker, run_id: str, model: MLP, source: DataSource) -> 
             model_id=logged.model_id,
             run_id=run_id,
             serialization_format=MODEL_FORMAT,
-            signature=infer_signature(example, output),
-            input_example=example,
+            signature=infer_signature(example_array, output),
+            input_example=example_array,
             pip_requirements=model_pip_requirements(),
             metadata=metadata,
         )
-    return info.model_uri
+    return str(info.model_uri)
 
 
 def logged_model_uri(tracker: Tracker, run_id: str) -> str | None:

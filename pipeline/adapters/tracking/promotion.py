@@ -4,6 +4,7 @@ model, deliberately. It is refused, changing nothing, when the model does not fi
 study, the run, the source URI), when and why."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
@@ -15,7 +16,7 @@ from pipeline.adapters.tracking.store import first_line, quiet
 from pipeline.core.errors import PipelineError, UsageError
 
 
-def _contract(uri: str, tracking_uri: str) -> tuple[list, str]:
+def _contract(uri: str, tracking_uri: str) -> tuple[list[Any], str]:
     """What a model answers and takes: its classes and its signature's input."""
     info = model_info(uri, tracking_uri)
     inputs = info.signature.inputs.to_json() if info.signature else "any"
@@ -31,7 +32,7 @@ def _holder(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
         return max(found, key=lambda v: int(v.version)) if found else None
 
 
-def _some(classes: list) -> str:
+def _some(classes: list[Any]) -> str:
     shown = ", ".join(map(str, classes[:3]))
     return f"{shown}, ..." if len(classes) > 3 else shown
 

@@ -16,10 +16,9 @@ from pipeline.adapters.tracking.models import (
 )
 from pipeline.adapters.tracking.runs import Tracker
 from pipeline.adapters.tracking.store import quiet, using_store
-from pipeline.core.config import TrainConfig
+from pipeline.core.config import IN_FEATURES, TrainConfig
 from pipeline.core.data import DataSource
 from pipeline.core.errors import UsageError
-from pipeline.core.model import IN_FEATURES
 from pipeline.core.predictor import input_contract
 
 
@@ -93,7 +92,7 @@ def describe_model(tracker: Tracker, name: str, description: str, tags: dict[str
         tracker.client.set_registered_model_tag(name, key, value)
 
 
-def alias_holder(tracker: Tracker, name: str, alias: str) -> tuple[str, str] | None:
+def alias_holder(tracker: Tracker, name: str, alias: str) -> tuple[str, str | None] | None:
     """(version, run id) the alias points to; None where the model or alias does not exist."""
     try:
         found = tracker.client.get_model_version_by_alias(name, alias)
@@ -103,9 +102,14 @@ def alias_holder(tracker: Tracker, name: str, alias: str) -> tuple[str, str] | N
 
 
 def registered_runs(tracker: Tracker, aliases: tuple[str, ...], name: str) -> dict[str, str]:
-    """alias -> run id of the version it points to (aliases that do not exist: left out)."""
+    """alias -> run id of the version it points to (aliases that do not exist, or whose
+    version has no run: left out)."""
     holders = {alias: alias_holder(tracker, name, alias) for alias in aliases}
-    return {alias: held[1] for alias, held in holders.items() if held is not None}
+    return {
+        alias: held[1]
+        for alias, held in holders.items()
+        if held is not None and held[1] is not None
+    }
 
 
 def registered_version(client: MlflowClient, model_uri: str) -> ModelVersion | None:
@@ -139,7 +143,8 @@ def provenance(model_uri: str, tracking_uri: str) -> str:
     promoted = found.tags.get("promoted_from")
     source = f", promoted from {promoted}" if promoted else ""
     try:  # the registry keeps a version whose run was deleted; its metrics are gone from view
-        deleted = client.get_run(found.run_id).info.lifecycle_stage == "deleted"
+        run_id = found.run_id  # a version registered without a run has none to show
+        deleted = run_id is None or client.get_run(run_id).info.lifecycle_stage == "deleted"
     except MlflowException:
         deleted = True
     note = " (deleted in MLflow: `mlflow runs restore` brings its page back)" if deleted else ""

@@ -5,7 +5,7 @@ import contextlib
 import getpass
 import importlib.util
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import mlflow
@@ -98,7 +98,9 @@ class Tracker:
                 tags={EXPERIMENT_KIND: MODEL_TRAINING},
             )
         except MlflowException:  # another worker created it first
-            return self.client.get_experiment_by_name(name).experiment_id
+            found = self.client.get_experiment_by_name(name)
+            assert found is not None  # it exists: creating it failed for that
+            return found.experiment_id
 
     def start_run(
         self,
@@ -124,7 +126,7 @@ class Tracker:
             all_tags["mlflow.parentRunId"] = parent_run_id
         run = self.client.create_run(self.experiment_id, run_name=name, tags=all_tags)
         self.log_params(run.info.run_id, params)
-        return run.info.run_id
+        return str(run.info.run_id)
 
     def log_params(self, run_id: str, params: dict[str, str]) -> None:
         self.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in params.items()])
@@ -153,7 +155,7 @@ class Tracker:
         KILLED on Ctrl-C or SIGTERM, FAILED on any other exception, with a stop_reason tag.
         With `system_metrics`, MLflow samples the machine's load while the block runs."""
         run = Run(self.start_run(name, stage, params, tags, description, parent_run_id))
-        end = self.end_run
+        end: Callable[[str, str], None] = self.end_run
         try:
             if system_metrics and self._monitor_system(run.run_id):
                 end = self._end_monitored
@@ -219,6 +221,6 @@ class Tracker:
     def run_status(self, run_id: str) -> str | None:
         """RUNNING, FINISHED, FAILED or KILLED; None where this store has no such run."""
         try:
-            return self.client.get_run(run_id).info.status
+            return str(self.client.get_run(run_id).info.status)
         except MlflowException:
             return None

@@ -71,7 +71,7 @@ def using_store(uri: str) -> Iterator[None]:
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(before)
+        mlflow.set_tracking_uri(before)  # type: ignore[arg-type]  # None unsets it; typed str
         if variable is None:
             MLFLOW_TRACKING_URI.unset()
         else:
