@@ -2,17 +2,23 @@
 and its flags. Flags parse text into values (numbers, lists); the configs check them."""
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.core import config as cfg
 from pipeline.core import job_config as job_cfg
+from pipeline.core.datasets import DEFAULT_DATASET
+from pipeline.core.fields import Config
+
+Flag = tuple[tuple[str, ...], dict[str, Any]]  # argparse's names and options of one flag
 
 
-def typed(key: str, kind: type):
+def typed(key: str, kind: type[int] | type[float]) -> Callable[[str], int | float]:
     """An argparse type whose error names the config key: `lr must be a number, got 'x'`."""
     noun = {int: "an integer", float: "a number"}[kind]
 
-    def parse(text: str):
+    def parse(text: str) -> int | float:
         try:
             return kind(text)
         except ValueError:
@@ -27,14 +33,14 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(
             f"hidden_sizes must be a comma-separated list like 512,256, got {text!r}"
         )
-    return tuple(typed("hidden_sizes", int)(part) for part in parts)
+    return tuple(int(typed("hidden_sizes", int)(part)) for part in parts)
 
 
 def activations(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
-def flag(*names: str, **options) -> tuple[tuple[str, ...], dict]:
+def flag(*names: str, **options: Any) -> Flag:
     return names, options
 
 
@@ -42,8 +48,8 @@ def flag(*names: str, **options) -> tuple[tuple[str, ...], dict]:
 class Stage:
     help: str
     job: str  # "module:function", the module under pipeline.jobs
-    config: type[cfg.Config]
-    flags: tuple = ()
+    config: type[Config]
+    flags: tuple[Flag, ...] = ()
 
 
 DATA = flag(
@@ -53,7 +59,7 @@ DATA = flag(
 )
 DATASET = flag(
     "--dataset",
-    help=f"{cfg.DEFAULT_DATASET} (default), a folder of four IDX files (a path with a '/'), or "
+    help=f"{DEFAULT_DATASET} (default), a folder of four IDX files (a path with a '/'), or "
     "a name (its folder: --data-dir, else data/NAME)",
 )
 DEVICE = flag("--device", help="auto, cpu or cuda (default: auto)")
@@ -127,7 +133,7 @@ MODEL_URIS = "runs:/<id>/model, runs:/<id>/checkpoint, models:/<name>@<alias>, o
 SEED_TABLE = "also time the seed's whole table (default: on a GPU only)"
 
 
-def port(config: type[cfg.Config]):
+def port(config: type[Config]) -> Flag:
     """The --port flag, its help naming the config's default port."""
     default = config.model_fields["port"].default
     return flag("--port", type=typed("port", int), help=f"port to serve on (default {default})")

@@ -12,17 +12,17 @@ import sys
 import threading
 import traceback
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from pipeline.cli.commands import STAGES
 from pipeline.core import config as cfg
 from pipeline.core import interrupts
 from pipeline.core import job_config as job_cfg
 from pipeline.core import sweep_config as sweep_cfg
-from pipeline.core.datasets import is_fashion_mnist
+from pipeline.core.datasets import DEFAULT_DATASET, is_fashion_mnist
 from pipeline.core.environment import Settings, read_settings
 from pipeline.core.errors import PipelineError, UsageError
-from pipeline.core.fields import did_you_mean
+from pipeline.core.fields import Config, did_you_mean
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,12 +31,12 @@ class _Parser(argparse.ArgumentParser):
 
     flags: ClassVar[set[str]] = set()
 
-    def add_argument(self, *args, **kwargs) -> argparse.Action:
+    def add_argument(self, *args: Any, **kwargs: Any) -> argparse.Action:
         action = super().add_argument(*args, **kwargs)
         _Parser.flags.update(action.option_strings)
         return action
 
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         hint = ""
         if message.startswith("unrecognized arguments: "):
             given = message.removeprefix("unrecognized arguments: ").split()[0].split("=")[0]
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_config(stage: str, values: dict, settings: Settings | None = None):
+def make_config(stage: str, values: dict[str, Any], settings: Settings | None = None) -> Config:
     """The stage's typed config from its flags and the environment's settings (what neither
     gives keeps the config's default; a flag wins over the environment)."""
     config_class, settings = STAGES[stage].config, settings or Settings()
@@ -65,7 +65,7 @@ def make_config(stage: str, values: dict, settings: Settings | None = None):
     if settings.tracking_uri:
         values["tracking_uri"] = settings.tracking_uri
     values["cuda_graphs"] = settings.cuda_graphs
-    dataset, file_data_dir = values.get("dataset", cfg.DEFAULT_DATASET), None
+    dataset, file_data_dir = values.get("dataset", DEFAULT_DATASET), None
     if "sweep" in config_class.model_fields:
         values["config_path"] = Path(values.get("config_path", cfg.DEFAULT_SWEEP))
         overrides = tuple(values.pop("overrides", None) or ())
@@ -98,12 +98,13 @@ def _data_dir(dataset: str, settings: Settings, file_data_dir: str | None) -> st
     return from_environment or file_data_dir
 
 
-def run_stage(stage: str, config: cfg.Config) -> int:
+def run_stage(stage: str, config: Config) -> int:
     """Import the stage's job only now: `--help` and bad flags answer without loading torch,
     MLflow or Optuna. The libraries' settings for this process are made first, once, here."""
     _configure_libraries()
     module, function = STAGES[stage].job.split(":")
-    return getattr(importlib.import_module(f"pipeline.jobs.{module}"), function)(config)
+    job = getattr(importlib.import_module(f"pipeline.jobs.{module}"), function)
+    return int(job(config))
 
 
 def _configure_libraries() -> None:

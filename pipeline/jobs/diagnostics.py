@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from matplotlib.figure import Figure
 
 from pipeline.adapters import tracking
 from pipeline.core import data
@@ -22,6 +23,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_writer
 from pipeline.core.histograms import histogram, layer_histograms
 from pipeline.core.job_config import DiagnosticsConfig
+from pipeline.core.model import MLP
 from pipeline.figures import static
 from pipeline.stages import analysis, curves, probe
 from pipeline.stages.probe import PROBE_BATCH_SIZE
@@ -74,14 +76,16 @@ ANALYSIS = HistogramJob(
 )
 
 
-def save_figure(fig, figures_dir: str | None, name: str) -> None:
+def save_figure(fig: Figure, figures_dir: str | None, name: str) -> None:
     """Also write the figure as a PNG into `figures_dir` (for the README), atomically."""
     if figures_dir:
         with atomic_writer(Path(figures_dir) / name) as handle:
             fig.savefig(handle, format="png", dpi=100)
 
 
-def record(job: HistogramJob, items: list[Item], params: dict, config: DiagnosticsConfig) -> str:
+def record(
+    job: HistogramJob, items: list[Item], params: dict[str, str], config: DiagnosticsConfig
+) -> str:
     """The parent run with the grid of every activation, a child run per activation."""
     tracker = tracking.Tracker(config.experiment, config.tracking_uri)
     rows = {
@@ -172,7 +176,7 @@ def run_probe(config: DiagnosticsConfig) -> int:
     return 0
 
 
-def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[object, dict[str, str]]]:
+def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[MLP, dict[str, str]]]:
     """(model, tags) for --model-uri, --run-id, or each activation's latest trained run (or,
     with --best, its registered best)."""
     if config.model_uri:
@@ -191,7 +195,7 @@ def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[object, dict[str,
     ]
 
 
-def source_runs(config: DiagnosticsConfig, tracker: tracking.Tracker, doing: str) -> dict:
+def source_runs(config: DiagnosticsConfig, tracker: tracking.Tracker, doing: str) -> dict[str, str]:
     """Activation -> run id of its latest trained run (with --best, of its registered best
     model), in the order of config.activations. Activations without one are left out with one
     note on stderr; only when none has one is it an error."""

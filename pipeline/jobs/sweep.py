@@ -8,9 +8,10 @@ from pipeline.core import data, interrupts
 from pipeline.core.device import resolve_device
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.urls import redact
-from pipeline.workflows import dry_run, trials, workers
+from pipeline.stages.study_report import Report
+from pipeline.workflows import dry_run, registration, trials, workers
 from pipeline.workflows.plan import plan
-from pipeline.workflows.sweep import budget_cut, finish, open_sweep, publish_report
+from pipeline.workflows.sweep import Sweep, budget_cut, finish, open_sweep, publish_report
 
 
 def run(job: SweepJobConfig) -> int:
@@ -58,7 +59,7 @@ def run(job: SweepJobConfig) -> int:
     return 0
 
 
-def print_results(sweep, report, registered) -> None:
+def print_results(sweep: Sweep, report: Report, registered: list[registration.Registered]) -> None:
     """The report, the trials' states, each alias's model, and where the runs are."""
     counts = studies.counts(sweep.study)
     print(report.markdown)

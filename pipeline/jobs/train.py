@@ -16,6 +16,7 @@ from pipeline.workflows.tracked_training import training_run
 def reproduce(job: TrainJobConfig, tracker: tracking.Tracker) -> TrainJobConfig:
     """The job with every training setting of run `job.from_run` (its params, threads and seed
     included), the flags given beside it on top; a note on stderr says what it took."""
+    assert job.from_run is not None  # called only with --from-run
     name, params, tags = tracker.logged_run(job.from_run)
     given = {key: getattr(job.train, key) for key in job.train.model_fields_set}
     config = TrainConfig.from_params(params).replace(**given)

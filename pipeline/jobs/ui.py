@@ -5,6 +5,7 @@ import json
 import re
 import sys
 import time
+from typing import Any
 
 from pipeline.adapters import servers, tracking
 from pipeline.core import environment
@@ -58,7 +59,7 @@ def view_key(dataset: str | None) -> str:
     return f"compare-{slug}"
 
 
-def comparison_view_state(dataset: str | None = None) -> dict:
+def comparison_view_state(dataset: str | None = None) -> dict[str, Any]:
     """The runs table a comparison needs: the activation, lr, accuracies and outcome of every
     run on `dataset` (of every run if None), best first. Sorting by a metric lists the trials
     flat (they nest under their sweep when sorted by time), and the registered model's version
@@ -133,7 +134,7 @@ def print_urls(base_url: str, experiment_id: str | None, views: list[str | None]
     print(f"url={experiment_url(base_url, experiment_id, newest)}")
     for dataset in others:
         url = experiment_url(base_url, experiment_id, dataset)
-        print(f"  runs on {display_name(dataset)}: {url}")
+        print(f"  runs on {display_name(dataset) if dataset else 'every dataset'}: {url}")
 
 
 def ui_command(uri: str, host: str, port: int) -> tuple[list[str], dict[str, str]]:

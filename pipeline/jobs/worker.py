@@ -19,7 +19,7 @@ def run(job: SweepJobConfig) -> int:
     sweep = open_sweep(job, create=False)
     outcomes: list[TrialOutcome] = []
     with interrupts.deferred():
-        if (job.workers or 1) > 1:
+        if job.workers is not None and job.workers > 1:
             # Each process prints its own trials in its log; this one says who died.
             for warning in run_workers(sweep, job.workers, job.threads, name="host-worker"):
                 print(f"warning: {warning}", file=sys.stderr)

@@ -24,7 +24,7 @@ from pipeline.workflows.sweep import space_text
 def epoch_seconds(config: SweepConfig, source: DataSource, threads: int) -> tuple[float, str]:
     """One epoch of the first activation at the space's first lr, trained here with `threads`
     threads as a worker would train it, and what was trained."""
-    lr = config.lrs[0] if config.lrs else config.lr_space.low
+    lr = config.lrs[0] if config.lrs else config.dimensions[0].bounds[0]  # lr, a range
     train = config.train_config(config.activations[0], lr).replace(max_epochs=1, patience=1)
     device = resolve_device(train.device)
     previous = torch.get_num_threads()

@@ -84,7 +84,7 @@ def training_run(
     tracker: tracking.Tracker,
     config: TrainConfig,
     splits: data.Splits,
-    torch_settings: dict,
+    torch_settings: dict[str, str],
     stage: str = "train",
     name: str | None = None,
     parent_run_id: str | None = None,

@@ -8,7 +8,10 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+
+import torch
 
 from pipeline.adapters import studies
 from pipeline.core import data, interrupts, limits, objectives
@@ -18,7 +21,7 @@ from pipeline.core.errors import PipelineError
 from pipeline.core.sweep_config import SweepConfig
 from pipeline.stages import training
 from pipeline.workflows.sweep import Sweep, SweepBar, check_same_data
-from pipeline.workflows.tracked_training import training_run
+from pipeline.workflows.tracked_training import TrainingRun, training_run
 
 
 @dataclass
@@ -46,7 +49,7 @@ def _trial_state(result: training.TrainResult) -> tuple[str, str]:
 class TrialObserver(training.Observer):
     """Each epoch goes to the trial's MLflow run and to Optuna, whose pruner answers."""
 
-    def __init__(self, study: studies.Study, runs: list, trials: list):
+    def __init__(self, study: studies.Study, runs: list[TrainingRun], trials: list[studies.Trial]):
         self.study, self.runs, self.trials = study, runs, trials
 
     def report(self, trial: int, metrics: training.EpochMetrics) -> None:
@@ -65,7 +68,7 @@ class TrialObserver(training.Observer):
 
 
 def run_trials(
-    sweep: Sweep, trials: list, splits: data.Splits, settings: dict
+    sweep: Sweep, trials: list[studies.Trial], splits: data.Splits, settings: dict[str, str]
 ) -> list[TrialOutcome]:
     """Train claimed trials, each as its own nested MLflow run: one alone, several at once as
     one stacked network (a claim stacks only trials of one seed and budget). `splits` is the
@@ -91,7 +94,13 @@ def run_trials(
     ]
 
 
-def _train_tracked(sweep: Sweep, trials: list, configs: list, splits, settings) -> list:
+def _train_tracked(
+    sweep: Sweep,
+    trials: list[studies.Trial],
+    configs: list[TrainConfig],
+    splits: data.Splits,
+    settings: dict[str, str],
+) -> list[training.TrainResult]:
     """The trials' runs opened, their models trained (alone or stacked), their results logged."""
     job = sweep.config
     with contextlib.ExitStack() as scopes:
@@ -111,7 +120,7 @@ def _train_tracked(sweep: Sweep, trials: list, configs: list, splits, settings) 
     return results
 
 
-def _fail(sweep: Sweep, trials: list, why: str) -> None:
+def _fail(sweep: Sweep, trials: list[studies.Trial], why: str) -> None:
     """Tell Optuna and MLflow the trials failed. A storage that stays away cannot be told, nor
     a trial already failed by a reaper: the heartbeat fails the first later."""
     for trial in trials:
@@ -121,7 +130,9 @@ def _fail(sweep: Sweep, trials: list, why: str) -> None:
         _mark_failed(sweep, trial, why)
 
 
-def _tell(sweep: Sweep, trial, config: TrainConfig, result) -> TrialOutcome:
+def _tell(
+    sweep: Sweep, trial: studies.Trial, config: TrainConfig, result: training.TrainResult
+) -> TrialOutcome:
     """Optuna learns how the trial ended; the worker prints it."""
     state, reason = _trial_state(result)
     study = sweep.study
@@ -146,7 +157,7 @@ def _tell(sweep: Sweep, trial, config: TrainConfig, result) -> TrialOutcome:
     )
 
 
-def _mark_failed(sweep: Sweep, trial, why: str) -> None:
+def _mark_failed(sweep: Sweep, trial: studies.Trial, why: str) -> None:
     """The failed trial's run (closed KILLED or FAILED) says so in the UI's trial_state column.
     Best effort: the error that stopped the trial may be MLflow's own, and it is the one to
     report."""
@@ -168,14 +179,21 @@ def run_name(config: TrainConfig, phase: str, swept: tuple[str, ...] = ()) -> st
     return f"{phase}-{config.activation}-lr{config.lr:g}{extra}-seed{config.seed}"
 
 
-def _shown(value) -> str:
+def _shown(value: object) -> str:
     if isinstance(value, tuple):
         return "x".join(map(str, value))
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 @contextlib.contextmanager
-def _trial_run(sweep: Sweep, trial, config, splits, settings, stack_size: int):
+def _trial_run(
+    sweep: Sweep,
+    trial: studies.Trial,
+    config: TrainConfig,
+    splits: data.Splits,
+    settings: dict[str, str],
+    stack_size: int,
+) -> Iterator[TrainingRun]:
     """The trial's nested MLflow run (tag `phase`), its id recorded on the Optuna trial."""
     study, phase = sweep.config.sweep.study, trial.user_attrs.get("phase", GRID)
     tags = {"sweep": study, "optuna.trial": str(trial.number), "stack_size": str(stack_size)}
@@ -228,7 +246,11 @@ def warn_oversubscribed(threads: int, host: str) -> None:
 
 
 def _claim_and_train(
-    sweep: Sweep, watch: studies.Watch, splits, settings, poll_s: float
+    sweep: Sweep,
+    watch: studies.Watch,
+    splits: "SeededSplits",
+    settings: dict[str, str],
+    poll_s: float,
 ) -> list[TrialOutcome]:
     config = sweep.config.sweep
     device = resolve_device(config.train.device)
@@ -260,15 +282,23 @@ class SeededSplits:
     picks the validation split as in `make train --seed`). One is held: each is the whole
     set on the device. Found and verified once."""
 
-    def __init__(self, data_dir, train: TrainConfig, device, source: data.DataSource | None):
+    def __init__(
+        self,
+        data_dir: str | None,
+        train: TrainConfig,
+        device: torch.device,
+        source: data.DataSource | None,
+    ):
         self.data_dir, self.device = data_dir, device
         self.dataset, self.val_fraction = train.dataset, train.val_fraction
-        self.source, self.seed, self.splits = source, None, None
+        self.source = source
+        self.seed: int | None = None
+        self.splits: data.Splits | None = None
 
     def of(self, seed: int) -> data.Splits:
-        if seed != self.seed:
+        if self.splits is None or seed != self.seed:
             self.splits = None  # let the old split go before the new one is made
-            self.splits = data.load_splits(
+            self.splits = splits = data.load_splits(
                 self.data_dir,
                 dataset=self.dataset,
                 val_fraction=self.val_fraction,
@@ -276,11 +306,11 @@ class SeededSplits:
                 device=self.device,
                 source=self.source,
             )
-            self.source, self.seed = self.splits.source, seed
+            self.source, self.seed = splits.source, seed
         return self.splits
 
 
-def stack_size(config: SweepConfig, device) -> int:
+def stack_size(config: SweepConfig, device: torch.device) -> int:
     """Trials a worker trains at once: the config's `stack`, else the whole grid on a GPU (one
     trial leaves it launch-bound), as much of it as fits the memory limit, and CPU_STACK on a
     CPU (measured by make bench)."""
@@ -302,7 +332,7 @@ def _fitting(config: SweepConfig, count: int) -> int:
     return max(1, min(count, limits.MEMORY_LIMIT_BYTES // per_trial))
 
 
-def replicate_stack_size(config: SweepConfig, device) -> int:
+def replicate_stack_size(config: SweepConfig, device: torch.device) -> int:
     """Replicates a worker trains at once: as grid trials on a GPU or where `stack` says, else
     one seed's activations (queued together, they share their batches and budget and end
     together) on a CPU, where a stack of the six seed activations trained 1.1x the
@@ -312,7 +342,7 @@ def replicate_stack_size(config: SweepConfig, device) -> int:
     return _fitting(config, len(config.activations))
 
 
-def worker_count(config: SweepConfig, device, asked: int) -> int:
+def worker_count(config: SweepConfig, device: torch.device, asked: int) -> int:
     """At most one worker per stack the grid fills: on a GPU the default stack holds the whole
     grid, and a second process would only split it (CUDA time-slices between processes)."""
     stacks = math.ceil(config.trial_count / stack_size(config, device))

@@ -50,7 +50,7 @@ def run_workers(
     return died
 
 
-def _follow(sweep: Sweep, processes: list[subprocess.Popen], title: str) -> None:
+def _follow(sweep: Sweep, processes: list[subprocess.Popen[bytes]], title: str) -> None:
     """Wait for the worker processes, the bar following the study. A drain asked of this
     process is passed on to each worker once; a stop signal too, then it waits for them."""
     drained = False
@@ -72,7 +72,7 @@ def _follow(sweep: Sweep, processes: list[subprocess.Popen], title: str) -> None
             bar.update_from(sweep.study)
 
 
-def _signal_all(processes: list[subprocess.Popen], which: int) -> None:
+def _signal_all(processes: list[subprocess.Popen[bytes]], which: int) -> None:
     for process in processes:
         if process.poll() is None:
             process.send_signal(which)
@@ -87,7 +87,7 @@ def unfinished(sweep: Sweep) -> bool:
     return bool(studies.open_points(study) or studies.missing_replicates(study, retry_failed=True))
 
 
-def _start(sweep: Sweep, threads: int, log: Path) -> subprocess.Popen:
+def _start(sweep: Sweep, threads: int, log: Path) -> subprocess.Popen[bytes]:
     """One `python -m pipeline worker` on the study, its output in `log`. It gets this
     process's stores as settings: what the config says, not what the environment may have."""
     job = sweep.config

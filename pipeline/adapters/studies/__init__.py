@@ -16,6 +16,8 @@ Callers import the package and call its functions on a `Study`:
 `studies.claim(study, 2)`, `studies.best_trials(study)`, `studies.static_figures(study)`.
 """
 
+from optuna.trial import Trial  # a claimed trial, as the workflows hold it
+
 from pipeline.adapters.studies.choices import (
     Choice,
     champion,
@@ -103,6 +105,7 @@ __all__ = [
     "Overview",
     "PerActivationMedianPruner",
     "Study",
+    "Trial",
     "TrialTakenOver",
     "Watch",
     "ask_for_seeds",
