@@ -110,7 +110,8 @@ def middle_out(grid: list[dict]) -> list[dict]:
 def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple:
     """What trials trained as one stack share: the phase, the seed, budget and lr schedule
     (stacked trials see the same batches for the same number of epochs, at one lr factor), the
-    network's and the batches' shapes, and the optimizer's family (SGD's state is not Adam's)."""
+    network's and the batches' shapes, the optimizer's family (SGD's state is not Adam's) and
+    the precision (one autocast region serves the whole stack)."""
     attrs, values = trial.user_attrs, {**trial.user_attrs, **trial.params}
     train = config.train
 
@@ -126,6 +127,7 @@ def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple:
         setting("batch_size"),
         setting("hidden_sizes"),
         OPTIMIZER_FAMILIES[setting("optimizer")],
+        setting("precision"),
     )
 
 
