@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from pipeline.core import data
+from pipeline.core.config import PRECISIONS
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.files import atomic_write_text
 from pipeline.core.job_config import BenchConfig
@@ -43,6 +44,8 @@ def measure(
     )
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         bench.figures.update(epoch_figures(splits, Path(scratch), rounds, bench.notes, log))
+        log("training step, bf16-mixed against fp32 ...")
+        bench.figures.update(precision_figures(splits, rounds, log))
         log("stacked trials ...")
         bench.figures.update(stacked_figures(splits, log))
         log("(f) sweep overhead per trial ...")
@@ -121,6 +124,31 @@ def epoch_figures(
     f["optimizer_epoch_s"] = {"sgd": medians["relu"]} | {o: medians[o] for o in COMPARED_OPTIMIZERS}
     f["epoch_samples_s"] = samples  # each round's figure: the spreads and paired ratios
     return f
+
+
+def precision_figures(splits: data.Splits, rounds: int, log: Callable[[str], None]) -> dict:
+    """Seconds per training step in each precision at batch 64 (the seed's) and 256, the four
+    measures taking turns each round; the ratio bf16-mixed / fp32 of each round (its two steps
+    timed side by side) and their median."""
+    batches = timings.PRECISION_BATCHES
+    measures = {
+        f"{precision} {batch}": timings.training_step_s(splits, precision, batch)
+        for batch in batches
+        for precision in PRECISIONS
+    }
+    samples = timings.interleaved(measures, rounds, log)
+    ratios = {}
+    for batch in batches:
+        pairs = zip(samples[f"fp32 {batch}"], samples[f"bf16-mixed {batch}"], strict=True)
+        ratios[batch] = [bf16 / fp32 for fp32, bf16 in pairs]
+    return {
+        "precision_step_s": {
+            batch: {p: statistics.median(samples[f"{p} {batch}"]) for p in PRECISIONS}
+            for batch in batches
+        },
+        "precision_step_ratio": {batch: statistics.median(r) for batch, r in ratios.items()},
+        "precision_step_ratio_rounds": ratios,
+    }
 
 
 def stacked_figures(splits: data.Splits, log: Callable[[str], None]) -> dict:
