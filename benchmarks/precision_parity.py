@@ -10,7 +10,7 @@ deviation of the two). Epoch times are the runs' median epoch, for scale only.
 
     python -m benchmarks.precision_parity --seeds 5 --out reports/precision-parity.txt
 
-With `--step-rounds N` it times the training step first, as `make bench` does (the lone
+With `--step-rounds N` it also times the training step, as `make bench` does (the lone
 engine's step in each precision at batch 64 and 256, taking turns, N rounds after a warm-up):
 
     python -m benchmarks.precision_parity --step-rounds 9 --seeds 0 --threads 1
@@ -105,14 +105,13 @@ def step_lines(rounds: int, threads: int, device_name: str, data_dir: str | None
         f"training step (relu, SGD lr {CONFIG.lr:g}), {device.type}, {threads} thread(s): "
         f"medians of {rounds} interleaved rounds after a warm-up, the ratio's min-max over rounds",
         *Bench(device.type, 0, rounds, figures).precision_rows(),
-        "",
     ]
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds per precision (>= 2, or 0)")
-    parser.add_argument("--step-rounds", type=int, default=0, help="time the step first (>= 3)")
+    parser.add_argument("--step-rounds", type=int, default=0, help="also time the step (>= 3)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of the step timing")
     parser.add_argument("--epochs", type=int, default=SEED_RELU.max_epochs, help="epochs a run")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
@@ -124,11 +123,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.step_rounds and args.step_rounds < 3:
         parser.error("--step-rounds must be 0 or at least 3")
     lines = []
-    if args.step_rounds:
-        lines = step_lines(args.step_rounds, args.threads, args.device, args.data_dir)
-    if args.seeds:
+    if args.seeds:  # before the step timing: the runs train with all cores, as `make train`
         found = train_all(args.seeds, args.epochs, args.device, args.data_dir)
-        lines += report(found, args.epochs)
+        lines += [*report(found, args.epochs), ""]
+    if args.step_rounds:
+        lines += step_lines(args.step_rounds, args.threads, args.device, args.data_dir)
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.out is not None:

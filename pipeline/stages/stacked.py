@@ -186,7 +186,14 @@ class StackedStep:
 class GraphedStackedStep(CudaGraphReplay, StackedStep):
     """StackedStep replayed as a CUDA graph; a compacted stack gets a new step, a new graph."""
 
-    def __init__(self, stack, x, y, batch_size: int, precision: str = "fp32"):
+    def __init__(
+        self,
+        stack: Stack,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        precision: str = "fp32",
+    ):
         super().__init__(stack, x, y, precision)
         self.setup_graph(batch_size, x.device)
 
