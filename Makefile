@@ -22,6 +22,7 @@ THREADS ?=
 FROM_RUN ?=
 OPTIMIZER ?=
 LR_SCHEDULE ?=
+PRECISION ?=
 INIT ?=
 MODEL ?= models:/activations@champion
 SWEEP ?= sweeps/activations.yaml
@@ -97,12 +98,13 @@ test-packages:
 data: install dataset-package ## find, verify and load the dataset: make data DATA=./kmnist
 	$(PY) -m pipeline data $(DATASET_FLAG)
 
-train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13 OPTIMIZER=adam LR_SCHEDULE=cosine THREADS=1 DATA=...; FROM_RUN=<id> redoes a run
+train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13 OPTIMIZER=adam LR_SCHEDULE=cosine PRECISION=bf16-mixed THREADS=1 DATA=...; FROM_RUN=<id> redoes a run
 	$(PY) -m pipeline train --experiment $(call q,$(EXPERIMENT)) \
 	  $(if $(FROM_RUN),--from-run $(call q,$(FROM_RUN))) $(if $(ACT),--activation $(call q,$(ACT))) \
 	  $(if $(LR),--lr $(call q,$(LR))) $(if $(EPOCHS),--epochs $(call q,$(EPOCHS))) \
 	  $(if $(OPTIMIZER),--optimizer $(call q,$(OPTIMIZER))) $(if $(INIT),--init $(call q,$(INIT))) \
 	  $(if $(LR_SCHEDULE),--lr-schedule $(call q,$(LR_SCHEDULE))) \
+	  $(if $(PRECISION),--precision $(call q,$(PRECISION))) \
 	  $(if $(THREADS),--threads $(call q,$(THREADS))) $(DATASET_FLAG)
 
 evaluate: install dataset-package ## test accuracy of a logged model: make evaluate MODEL=runs:/<id>/model

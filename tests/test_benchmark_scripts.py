@@ -35,3 +35,13 @@ def test_fewer_than_five_rounds_are_refused(module):
     result = script(module, "--repeats", "4")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip().splitlines()[-1].endswith("--repeats must be at least 5")
+
+
+def test_the_precision_benchmark_refuses_a_spread_of_one_seed():
+    result = script("benchmarks.precision_parity", "--seeds", "1")
+    assert result.returncode == 2 and result.stdout == ""
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith("--seeds must be 0 or at least 2: a spread needs two")
+    )

@@ -109,6 +109,10 @@ TRAIN = (
         help="constant (the seed's) or cosine (decayed to near 0 by the last epoch)",
     ),
     flag("--init", help="initial weights: default (PyTorch's, the seed's), kaiming or xavier"),
+    flag(
+        "--precision",
+        help="fp32 (the seed's) or bf16-mixed (bf16 autocast in the training step, fp32 weights)",
+    ),
     flag("--batch-size", type=typed("batch_size", int), help="minibatch size"),
     flag("--epochs", dest="max_epochs", type=typed("epochs", int), help="maximum epochs"),
     flag("--patience", type=typed("patience", int), help="epochs without a better val_acc"),

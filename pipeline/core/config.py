@@ -63,6 +63,10 @@ OPTIMIZER_FAMILIES = {"sgd": "sgd", "adam": "adam", "adamw": "adam"}
 # lr at the first epoch to near 0 at the last (the replicates': converged in fewer epochs).
 LrSchedule = Literal["constant", "cosine"]
 LR_SCHEDULES = get_args(LrSchedule)
+# The training step's arithmetic: fp32 throughout (the seed's), or its forward pass and loss under
+# bf16 autocast with fp32 weights and optimizer state (stages/lone.py says what runs in bf16).
+Precision = Literal["fp32", "bf16-mixed"]
+PRECISIONS = get_args(Precision)
 Init = Literal["default", "kaiming", "xavier"]  # PyTorch's own (the seed's), or the two schemes
 INITS = get_args(Init)
 # 28x28 images; Fashion-MNIST's classes (a model of another dataset has its own num_classes).
@@ -94,6 +98,7 @@ class TrainConfig(Config):
     )
     lr_schedule: LrSchedule = Field("constant", description=f"one of: {', '.join(LR_SCHEDULES)}")
     init: Init = Field("default", description=f"one of: {', '.join(INITS)}")
+    precision: Precision = Field("fp32", description=f"one of: {', '.join(PRECISIONS)}")
     # At most the training set: checked against the data (core/data.check_fits) before a run.
     batch_size: StrictInt = at_least(1, 64)
     max_epochs: StrictInt = between(1, limits.MAX_EPOCHS, 13)

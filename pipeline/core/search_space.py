@@ -30,9 +30,16 @@ SWEEPABLE = (
     "batch_size",
     "init",
     "hidden_sizes",
+    "precision",
     "seed",
 )
-CATEGORICAL = ("optimizer", "nesterov", "init", "hidden_sizes")  # no range: a list of choices
+CATEGORICAL = (
+    "optimizer",
+    "nesterov",
+    "init",
+    "hidden_sizes",
+    "precision",
+)  # no range: a list of choices
 INTEGER = ("batch_size", "seed")
 Sampler = Literal["grid", "random", "tpe", "gp"]
 SAMPLERS = get_args(Sampler)

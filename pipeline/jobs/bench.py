@@ -12,10 +12,12 @@ import tempfile
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from pipeline.core import data
+from pipeline.core.config import PRECISIONS
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.files import atomic_write_text
 from pipeline.core.job_config import BenchConfig
@@ -43,6 +45,8 @@ def measure(
     )
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
         bench.figures.update(epoch_figures(splits, Path(scratch), rounds, bench.notes, log))
+        log("training step, bf16-mixed against fp32 ...")
+        bench.figures.update(precision_figures(splits, rounds, log))
         log("stacked trials ...")
         bench.figures.update(stacked_figures(splits, log))
         log("(f) sweep overhead per trial ...")
@@ -58,13 +62,15 @@ def measure(
     return bench
 
 
-def epoch_measures(splits: data.Splits, store: Path, notes: list[str]) -> dict:
+def epoch_measures(
+    splits: data.Splits, store: Path, notes: list[str]
+) -> dict[str, Callable[[], float]]:
     """(a)-(c), the other activations' epochs and the per-epoch probe, each a function of no
     argument."""
     count = len(splits.train_y) + len(splits.val_y)  # the same split as the pipeline's
     train_idx, val_idx = data.split_indices(count, timings.CONFIG.val_fraction, timings.CONFIG.seed)
     config = timings.CONFIG
-    measures = {
+    measures: dict[str, Callable[[], float]] = {
         "seed_style": lambda: timings.seed_style_epoch(splits, train_idx, val_idx),
         "bare": lambda: timings.bare_epoch(splits),
         "pipeline": tracked_epoch_measure(splits, store, notes),
@@ -82,7 +88,9 @@ def epoch_measures(splits: data.Splits, store: Path, notes: list[str]) -> dict:
     return measures
 
 
-def tracked_epoch_measure(splits: data.Splits, store: Path, notes: list[str]) -> Callable:
+def tracked_epoch_measure(
+    splits: data.Splits, store: Path, notes: list[str]
+) -> Callable[[], float]:
     """(b): an epoch in an MLflow run on a throwaway store; untracked where MLflow is missing
     (a GPU image without it)."""
     try:
@@ -96,12 +104,12 @@ def tracked_epoch_measure(splits: data.Splits, store: Path, notes: list[str]) ->
 
 
 def epoch_figures(
-    splits: data.Splits, store: Path, rounds: int, notes: list[str], log: Callable
-) -> dict:
+    splits: data.Splits, store: Path, rounds: int, notes: list[str], log: Callable[[str], None]
+) -> dict[str, Any]:
     samples = timings.interleaved(epoch_measures(splits, store, notes), rounds, log)
     medians = {name: statistics.median(values) for name, values in samples.items()}
     device = splits.device
-    f = {
+    f: dict[str, Any] = {
         "seed_style_epoch_s": medians["seed_style"],
         "bare_epoch_s": medians["bare"],
         "pipeline_epoch_s": medians["pipeline"],
@@ -123,7 +131,34 @@ def epoch_figures(
     return f
 
 
-def stacked_figures(splits: data.Splits, log: Callable[[str], None]) -> dict:
+def precision_figures(
+    splits: data.Splits, rounds: int, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """Seconds per training step in each precision at batch 64 (the seed's) and 256, the four
+    measures taking turns each round; the ratio bf16-mixed / fp32 of each round (its two steps
+    timed side by side) and their median."""
+    batches = timings.PRECISION_BATCHES
+    measures = {
+        f"{precision} {batch}": timings.training_step_s(splits, precision, batch)
+        for batch in batches
+        for precision in PRECISIONS
+    }
+    samples = timings.interleaved(measures, rounds, log)
+    ratios = {}
+    for batch in batches:
+        pairs = zip(samples[f"fp32 {batch}"], samples[f"bf16-mixed {batch}"], strict=True)
+        ratios[batch] = [bf16 / fp32 for fp32, bf16 in pairs]
+    return {
+        "precision_step_s": {
+            batch: {p: statistics.median(samples[f"{p} {batch}"]) for p in PRECISIONS}
+            for batch in batches
+        },
+        "precision_step_ratio": {batch: statistics.median(r) for batch, r in ratios.items()},
+        "precision_step_ratio_rounds": ratios,
+    }
+
+
+def stacked_figures(splits: data.Splits, log: Callable[[str], None]) -> dict[str, Any]:
     """Trial-epochs per second of stacks of K trials against one trial at a time (one round
     after a warm-up, interleaved: a 30-trial stack epoch is long)."""
     measures = {
@@ -139,7 +174,7 @@ def stacked_figures(splits: data.Splits, log: Callable[[str], None]) -> dict:
     }
 
 
-def overhead_figures(splits: data.Splits, store: Path, notes: list[str]) -> dict:
+def overhead_figures(splits: data.Splits, store: Path, notes: list[str]) -> dict[str, Any]:
     try:
         from pipeline.workflows import tracked_timings
     except ImportError:

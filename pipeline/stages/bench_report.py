@@ -141,6 +141,8 @@ class Bench:
             lines.append(f"| {name} | {f['activation_epoch_s'][name]:.3f} | {ratio:.2f}× |")
         if "optimizer_epoch_s" in f:
             lines += self.optimizer_rows()
+        if "precision_step_ratio" in f:
+            lines += self.precision_rows()
         if "stacked_trial_epochs_per_s" in f:
             lines += self.stacked_rows()
         lines += ["", *self.target_rows(), "", *self.notes_lines()]
@@ -152,6 +154,24 @@ class Bench:
         lines = ["", "| optimizer (relu) | epoch (s) | vs sgd |", "|---|---|---|"]
         for name, seconds in epochs.items():
             lines.append(f"| {name} | {seconds:.3f} | {seconds / epochs['sgd']:.2f}× |")
+        return lines
+
+    def precision_rows(self) -> list[str]:
+        """A training step in bf16-mixed against fp32 at each batch size: the medians, and the
+        median and min-max of the rounds' paired ratios (no target: a measurement)."""
+        f = self.figures
+        lines = [
+            "",
+            "| batch | fp32 step (ms) | bf16-mixed step (ms) | bf16-mixed / fp32 "
+            "| rounds: min–max |",
+            "|---|---|---|---|---|",
+        ]
+        for batch, ratio in f["precision_step_ratio"].items():
+            step, rounds = f["precision_step_s"][batch], f["precision_step_ratio_rounds"][batch]
+            lines.append(
+                f"| {batch} | {1000 * step['fp32']:.2f} | {1000 * step['bf16-mixed']:.2f} | "
+                f"{ratio:.2f}× | {min(rounds):.2f}–{max(rounds):.2f} |"
+            )
         return lines
 
     def target_rows(self) -> list[str]:

@@ -7,6 +7,8 @@ no DataLoader, no PIL and no per-image work. The epoch's loss and correct predic
 on the device and read once per epoch.
 """
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 
@@ -20,9 +22,23 @@ from pipeline.stages.optimizers import lone_optimizer, scale_lr, settings_of
 from pipeline.stages.unit_health import layer_health
 
 
+def training_autocast(
+    precision: str, device: torch.device
+) -> contextlib.AbstractContextManager[object]:
+    """What a training step's forward pass and loss run under: for `bf16-mixed`, autocast to
+    bfloat16 (the matmuls and what follows them in bf16; the weights, their gradients and the
+    optimizer's state stay fp32, and bf16 has fp32's exponent range, so no loss scaling); for
+    fp32, nothing. No autocast weight cache: a CUDA graph must not capture cached casts
+    (torch.cuda.make_graphed_callables refuses them), and each weight is cast once a step."""
+    if precision == "bf16-mixed":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=False)
+    return contextlib.nullcontext()
+
+
 @torch.inference_mode()
 def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) in large batches."""
+    """(mean cross-entropy, accuracy) in large batches; in fp32 whatever the run's precision
+    (the logged model serves in fp32, so its validation and test figures are measured so)."""
     model.eval()
     loss_sum = torch.zeros((), device=x.device)
     correct = torch.zeros((), dtype=torch.long, device=x.device)
@@ -65,9 +81,15 @@ class TrainingStep:
     epoch's loss and correct predictions on the device."""
 
     def __init__(
-        self, model: MLP, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+        self,
+        model: MLP,
+        optimizer: torch.optim.Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        precision: str = "fp32",
     ):
         self.model, self.optimizer, self.x, self.y = model, optimizer, x, y
+        self.precision = precision
         self.loss_sum = torch.zeros((), device=x.device)
         self.correct = torch.zeros((), dtype=torch.long, device=x.device)
 
@@ -77,8 +99,9 @@ class TrainingStep:
 
     def __call__(self, indices: torch.Tensor) -> None:
         inputs, targets = self.x[indices], self.y[indices]
-        logits = self.model(inputs)
-        loss = F.cross_entropy(logits, targets)
+        with training_autocast(self.precision, inputs.device):
+            logits = self.model(inputs)
+            loss = F.cross_entropy(logits.float(), targets)  # the loss in fp32 under bf16 too
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -96,8 +119,9 @@ class GraphedTrainingStep(CudaGraphReplay, TrainingStep):
         x: torch.Tensor,
         y: torch.Tensor,
         batch_size: int,
+        precision: str = "fp32",
     ):
-        super().__init__(model, optimizer, x, y)
+        super().__init__(model, optimizer, x, y, precision)
         self.setup_graph(batch_size, x.device)
 
 
@@ -116,9 +140,11 @@ class LoneEngine:
         self.best: dict[str, torch.Tensor] | None = None
         self.step: TrainingStep
         if use_cuda_graphs(x.device, cuda_graphs):
-            self.step = GraphedTrainingStep(model, optimizer, x, y, config.batch_size)
+            self.step = GraphedTrainingStep(
+                model, optimizer, x, y, config.batch_size, config.precision
+            )
         else:
-            self.step = TrainingStep(model, optimizer, x, y)
+            self.step = TrainingStep(model, optimizer, x, y, config.precision)
 
     def reset_totals(self) -> None:
         self.models[0].train()

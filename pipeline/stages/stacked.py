@@ -26,6 +26,7 @@ from pipeline.core.init import build_initialised_model
 from pipeline.core.limits import EVAL_BATCH_SIZE
 from pipeline.core.model import MLP
 from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
+from pipeline.stages.lone import training_autocast
 from pipeline.stages.optimizers import StackedOptimizer, settings_of, stack_family
 from pipeline.stages.unit_health import layer_health
 
@@ -39,6 +40,7 @@ SHARED_KEYS = (
     "seed",
     "val_fraction",
     "device",
+    "precision",  # one autocast region runs every slice's forward pass
 )
 
 
@@ -166,8 +168,8 @@ class StackedStep:
     """One SGD step of every slice on the batch `indices` pick out of resident tensors; the
     epoch's loss and correct predictions are summed per slice on the device."""
 
-    def __init__(self, stack: Stack, x: torch.Tensor, y: torch.Tensor):
-        self.stack, self.x, self.y = stack, x, y
+    def __init__(self, stack: Stack, x: torch.Tensor, y: torch.Tensor, precision: str = "fp32"):
+        self.stack, self.x, self.y, self.precision = stack, x, y, precision
 
     def reset_totals(self) -> None:
         self.stack.loss_sum.zero_()  # in place: a captured CUDA graph keeps writing to these
@@ -175,8 +177,9 @@ class StackedStep:
 
     def __call__(self, indices: torch.Tensor) -> None:
         inputs, targets = self.x[indices], self.y[indices]
-        logits = forward(self.stack, inputs)
-        losses = example_losses(logits, targets).mean(1)
+        with training_autocast(self.precision, inputs.device):  # as lone.TrainingStep
+            logits = forward(self.stack, inputs)
+            losses = example_losses(logits.float(), targets).mean(1)
         # Slices share no weight, so the sum's gradient in slice k is that of slice k's loss,
         # and a non-finite loss in one slice reaches no other slice's gradient.
         grads = torch.autograd.grad(losses.sum(), self.stack.params)
@@ -188,8 +191,15 @@ class StackedStep:
 class GraphedStackedStep(CudaGraphReplay, StackedStep):
     """StackedStep replayed as a CUDA graph; a compacted stack gets a new step, a new graph."""
 
-    def __init__(self, stack: Stack, x: torch.Tensor, y: torch.Tensor, batch_size: int):
-        super().__init__(stack, x, y)
+    def __init__(
+        self,
+        stack: Stack,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        batch_size: int,
+        precision: str = "fp32",
+    ):
+        super().__init__(stack, x, y, precision)
         self.setup_graph(batch_size, x.device)
 
 
@@ -222,7 +232,7 @@ def hidden_health(
 
 @torch.inference_mode()
 def evaluate(stack: Stack, x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float]]:
-    """(mean cross-entropy, accuracy) of every slice."""
+    """(mean cross-entropy, accuracy) of every slice, in fp32 (as lone.evaluate)."""
     # K slices at once: smaller chunks keep the hidden tensors about as big as a lone run's.
     chunk = max(256, EVAL_BATCH_SIZE // stack.size)
     loss_sum = torch.zeros(stack.size, device=x.device)
@@ -259,6 +269,7 @@ class StackedEngine:
     def __init__(self, configs: list[TrainConfig], splits: Splits, cuda_graphs: bool = True):
         check_stackable(configs)
         self.splits, self.batch_size, self.cuda_graphs = splits, configs[0].batch_size, cuda_graphs
+        self.precision = configs[0].precision
         device = splits.device
         self.models = [
             build_initialised_model(
@@ -278,8 +289,8 @@ class StackedEngine:
     def _new_step(self) -> StackedStep:
         x, y = self.splits.train_x, self.splits.train_y
         if use_cuda_graphs(x.device, self.cuda_graphs):
-            return GraphedStackedStep(self.stack, x, y, self.batch_size)
-        return StackedStep(self.stack, x, y)
+            return GraphedStackedStep(self.stack, x, y, self.batch_size, self.precision)
+        return StackedStep(self.stack, x, y, self.precision)
 
     def reset_totals(self) -> None:
         self.step.reset_totals()

@@ -327,3 +327,35 @@ def single_trials_epoch_s(splits: data.Splits) -> float:
         training.train(c, splits, progress=False).history[0].epoch_time_s for c in stack_configs(6)
     ]
     return statistics.mean(times)
+
+
+# --- precision ----------------------------------------------------------------------------
+
+PRECISION_BATCHES = (64, 256)
+PRECISION_STEPS = 50
+
+
+def training_step_s(
+    splits: data.Splits, precision: str, batch_size: int, steps: int = PRECISION_STEPS
+) -> Callable[[], float]:
+    """A measure of seconds per training step of the lone engine (the step `make train` runs:
+    the forward pass and loss under the precision's autocast, backward, the fused SGD update)
+    at this precision and batch size; each call times `steps` more steps of one model. Batches
+    are drawn with replacement, so any training set fills any batch size."""
+    engine = lone.LoneEngine(CONFIG.replace(precision=precision, batch_size=batch_size), splits)
+    engine.reset_totals()
+    draw = torch.Generator(device=splits.device).manual_seed(CONFIG.seed)
+    n, device = len(splits.train_y), splits.device
+
+    def measure() -> float:
+        batches = [
+            torch.randint(n, (batch_size,), device=device, generator=draw) for _ in range(steps)
+        ]
+        synchronize(device)
+        started = time.perf_counter()
+        for batch in batches:
+            engine.step(batch)
+        synchronize(device)
+        return (time.perf_counter() - started) / steps
+
+    return measure

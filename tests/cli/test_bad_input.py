@@ -369,6 +369,8 @@ CATALOGUE += [
      {}, 2, "optimizer must be one value or a list of them; a range {low, high} is for numbers"),
     ("an unknown lr schedule", [*T, "--lr-schedule", "step"], {}, 2,
      "lr_schedule must be one of: constant, cosine, got 'step'"),
+    ("an unknown precision", [*T, "--precision", "fp16"], {}, 2,
+     "precision must be one of: fp32, bf16-mixed, got 'fp16'"),
     ("an unknown replicate lr schedule", [*S, "{sweep:replicate_lr_schedule=linear}"], {}, 2,
      "replicate_lr_schedule must be one of: constant, cosine, got 'linear'"),
     ("an unknown sampler", [*S, "{sweep:sampler=cmaes}"], {}, 2,

@@ -1,9 +1,11 @@
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.core import limits
-from pipeline.core.config import TrainConfig
+from pipeline.core.config import PRECISIONS, TrainConfig
 from pipeline.core.errors import UsageError
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.search_space import lr_grid
@@ -46,6 +48,7 @@ def test_params_use_the_architecture_names():
         "weight_decay",
         "lr_schedule",
         "init",
+        "precision",
         "batch_size",
         "max_epochs",
         "patience",
@@ -57,6 +60,33 @@ def test_params_use_the_architecture_names():
     }
     assert params["hidden_sizes"] == "512,256,256,128" and params["dataset"] == "fashion-mnist"
     assert TrainConfig(activation="elu", lr=0.03).run_name == "train-elu-lr0.03"
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_both_precisions_are_training_keys_logged_as_given_and_out_of_the_run_name(precision):
+    config = TrainConfig(precision=precision)
+    assert config.precision == precision and config.params()["precision"] == precision
+    assert config.run_name == "train-relu-lr0.001", "as optimizer and init: a param, not a name"
+    assert TrainConfig().precision == "fp32", "the seed's arithmetic by default"
+
+
+@given(st.text(max_size=12) | st.integers() | st.none() | st.sampled_from(["fp16", "bf16", "tf32"]))
+def test_any_other_precision_is_one_line_naming_the_allowed_values(value):
+    if isinstance(value, str) and value.lower() in PRECISIONS:
+        return  # a name in another case is that name (`BF16-mixed`)
+    with pytest.raises(UsageError) as error:
+        TrainConfig(precision=value)
+    message = str(error.value)
+    assert message.startswith(f"precision must be one of: fp32, bf16-mixed, got {value!r}")
+    assert "\n" not in message
+
+
+def test_a_near_miss_precision_gets_a_suggestion():
+    with pytest.raises(UsageError) as error:
+        TrainConfig(precision="bf16_mixed")
+    assert str(error.value) == (
+        "precision must be one of: fp32, bf16-mixed, got 'bf16_mixed' (did you mean 'bf16-mixed'?)"
+    )
 
 
 def test_lr_grid_is_log_spaced_with_both_ends():
@@ -128,6 +158,7 @@ def test_bad_optimizer_settings_are_one_line(values, message):
         {"activation": "tanh", "lr": 1e-05, "hidden_sizes": (32, 16), "seed": 7, "device": "cpu"},
         {"optimizer": "sgd", "momentum": 0.5, "nesterov": True, "init": "kaiming"},
         {"optimizer": "adamw", "weight_decay": 0.01, "batch_size": 32, "val_fraction": 0.1},
+        {"precision": "bf16-mixed", "lr_schedule": "cosine"},
     ],
 )
 def test_a_config_reads_back_from_the_params_it_logged(values):

@@ -64,6 +64,13 @@ def test_a_bench_run_measures_every_figure(workdir):
         assert key in figures, key
     assert set(figures["activation_epoch_ratio"]) == {"sigmoid", "tanh", "elu", "swish"}
     assert set(figures["optimizer_epoch_s"]) == {"sgd", "adam", "adamw"}
+    # bf16-mixed against fp32: a step time per precision and batch, each round's ratio.
+    assert set(figures["precision_step_ratio"]) == {"64", "256"}  # JSON's keys are strings
+    for batch, ratio in figures["precision_step_ratio"].items():
+        step = figures["precision_step_s"][batch]
+        assert set(step) == {"fp32", "bf16-mixed"} and all(0 < s < math.inf for s in step.values())
+        [only] = figures["precision_step_ratio_rounds"][batch]  # rounds=1
+        assert ratio == pytest.approx(only) == pytest.approx(step["bf16-mixed"] / step["fp32"])
     # Each derived figure is what its parts give, and every time a positive finite number.
     epochs = figures["activation_epoch_s"]
     for name, ratio in figures["activation_epoch_ratio"].items():

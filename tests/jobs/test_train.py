@@ -1,16 +1,22 @@
 """`make train` stopped by SIGTERM, as a job system stops it: mid-training, wherever the
 signal lands (a batch, an epoch's logging to MLflow), the run ends KILLED and the command
-says so in one line."""
+says so in one line. And a run trained in bf16-mixed precision: logged as such, its model as
+any other's."""
 
+import math
 import os
+import re
 import signal
 import threading
 import time
 
 import mlflow
+import numpy as np
 import pytest
 
+from pipeline.adapters import tracking
 from pipeline.cli.main import main
+from pipeline.core import data
 
 TINY = ["--hidden-sizes", "32,16", "--batch-size", "32", "--threads", "1"]
 EXPERIMENT = "stopped"
@@ -61,3 +67,28 @@ def test_a_stop_signal_mid_training_ends_the_run_killed(workdir, tiny_data, caps
     [run] = _runs(store)
     assert run.info.status == "KILLED" and run.data.tags["stop_reason"] == "interrupted"
     assert 2 <= _epochs(store, run) < 500
+
+
+def test_a_bf16_mixed_run_trains_logs_its_precision_and_its_model_takes_raw_pixels(
+    workdir, tiny_data, capsys
+):
+    """One epoch under bf16 autocast on the tiny data: a finite loss and an accuracy logged,
+    param precision=bf16-mixed, and the logged model (fp32 weights) loaded with mlflow.pyfunc
+    answers raw 0-255 pixels with one probability row per image, as an fp32 run's does."""
+    flags = ["--epochs", "1", "--precision", "bf16-mixed", "--data-dir", str(tiny_data), *TINY]
+    assert main(["train", *flags]) == 0
+    run_id = re.search(r"^run_id=(\w+)$", capsys.readouterr().out, re.M).group(1)
+    store = f"sqlite:///{workdir}/mlflow.db"
+    run = mlflow.MlflowClient(store).get_run(run_id)
+    assert run.data.params["precision"] == "bf16-mixed"
+    assert run.info.run_name == "train-relu-lr0.001", "precision is a param, not a name"
+    metrics = run.data.metrics
+    assert math.isfinite(metrics["train_loss"]) and 0 <= metrics["val_acc"] <= 1
+    assert 0 <= metrics["test_acc"] <= 1
+    images, _ = data.load_test_images(data.locate(tiny_data))
+    raw = images[:16].numpy().astype(np.float32)  # the files' 0-255 values, unscaled
+    with tracking.using_store(store):
+        model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
+    probabilities = np.asarray(model.predict(raw))
+    assert probabilities.shape == (16, 10) and probabilities.dtype == np.float32
+    assert np.allclose(probabilities.sum(1), 1, atol=1e-5)

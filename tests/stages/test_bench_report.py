@@ -55,3 +55,13 @@ def test_epoch_rows_carry_their_spread_and_row_b_says_what_ran():
     bench.notes.append(f"{UNTRACKED}: (b) ran without tracking")
     label = "(b) pipeline training stage, per-epoch probe on (no MLflow on this host)"
     assert target(bench.markdown(), label)[1] == "2.100"
+
+
+def test_the_precision_rows_give_each_batchs_step_times_and_the_rounds_ratios():
+    values = figures([2.0] * 5)
+    values["precision_step_s"] = {64: {"fp32": 0.004, "bf16-mixed": 0.005}}
+    values["precision_step_ratio"] = {64: 1.25}
+    values["precision_step_ratio_rounds"] = {64: [1.2, 1.25, 1.25, 1.3, 1.4]}
+    markdown = Bench("cpu", 1, 5, values).markdown()
+    assert target(markdown, "64") == ["64", "4.00", "5.00", "1.25×", "1.20–1.40"]
+    assert "| 64 |" not in Bench("cpu", 1, 5, figures([2.0] * 5)).markdown(), "where measured"

@@ -96,6 +96,39 @@ def test_stacked_trials_follow_a_cosine_schedule_as_their_lone_runs_do(splits, g
             assert mine.train_loss == pytest.approx(theirs.train_loss, rel=1e-3)
 
 
+# bf16-mixed: tanh and relu at a low and a high lr, the high ones stopping early (patience 1).
+BF16_GRID = [
+    SMALL.replace(activation=a, lr=lr, precision="bf16-mixed") for lr in (0.003, 0.3)
+    for a in ("tanh", "relu")
+]  # fmt: skip
+
+
+def test_a_bf16_mixed_stacked_trial_matches_its_lone_bf16_run(splits):
+    """Under bf16 autocast too a stacked trial is its lone run, to float rounding far below
+    what bf16 itself moves: the fp32 run of the same config is 10x farther from either."""
+    results = training.train_stacked(BF16_GRID, splits, progress=False)
+    for config, result in zip(BF16_GRID, results, strict=True):
+        lone = training.train(config, splits, progress=False)
+        assert_same_weights(result.model, lone.model, tolerance=1e-4)
+        assert (result.stop_reason, result.best_epoch) == (lone.stop_reason, lone.best_epoch)
+        for mine, theirs in zip(result.history, lone.history, strict=True):
+            assert mine.val_acc == pytest.approx(theirs.val_acc, abs=0.002)
+            assert mine.train_loss == pytest.approx(theirs.train_loss, rel=1e-3)
+        fp32 = training.train(config.replace(precision="fp32"), splits, progress=False)
+        assert largest_gap(lone.model, fp32.model) > 10 * largest_gap(result.model, lone.model)
+
+
+def largest_gap(a: MLP, b: MLP) -> float:
+    pairs = zip(a.parameters(), b.parameters(), strict=True)
+    return max((x - y).abs().max().item() for x, y in pairs)
+
+
+def test_trials_of_two_precisions_do_not_stack_together(splits):
+    configs = [SMALL, SMALL.replace(precision="bf16-mixed")]
+    with pytest.raises(UsageError, match="stacked trials must share precision"):
+        training.train_stacked(configs, splits, progress=False)
+
+
 def test_sgd_and_adam_trials_do_not_stack_together(splits):
     with pytest.raises(UsageError, match="one stack cannot mix sgd with adam or adamw"):
         training.train_stacked([SMALL, ADAM_GRID[0]], splits, progress=False)

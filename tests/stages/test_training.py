@@ -196,6 +196,29 @@ def test_fast_loop_matches_a_plain_reference_loop(tiny_data, device, schedule):
         assert torch.allclose(a, b, atol=1e-6, rtol=0), name
 
 
+@needs_cuda
+def test_bf16_mixed_steps_replayed_as_cuda_graphs_match_the_eager_steps(tiny_data):
+    """A graph captures the bf16 step's casts (autocast's weight cache is off), so each replay
+    casts the weights the last update left: lone and stacked, graphed is eager's arithmetic."""
+    splits = data.load_splits(tiny_data, device="cuda")
+    config = TrainConfig(lr=0.05, max_epochs=2, patience=2, batch_size=64, precision="bf16-mixed")
+    stack = [config, config.replace(activation="tanh", lr=0.01)]
+    eager = training.train(config, splits, progress=False, cuda_graphs=False)
+    pairs = [
+        (training.train(config, splits, progress=False), eager),
+        *zip(
+            training.train_stacked(stack, splits, progress=False),
+            training.train_stacked(stack, splits, progress=False, cuda_graphs=False),
+            strict=True,
+        ),
+    ]
+    for graphed, eager in pairs:
+        for (name, a), (_, b) in zip(
+            graphed.model.state_dict().items(), eager.model.state_dict().items(), strict=True
+        ):
+            assert torch.allclose(a, b, atol=1e-5, rtol=0), name
+
+
 @needs_real_data
 def test_relu_reaches_70_percent_in_one_epoch_on_the_real_data():
     splits = data.load_splits()

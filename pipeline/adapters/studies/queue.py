@@ -112,7 +112,8 @@ def middle_out(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple[Any, ...]:
     """What trials trained as one stack share: the phase, the seed, budget and lr schedule
     (stacked trials see the same batches for the same number of epochs, at one lr factor), the
-    network's and the batches' shapes, and the optimizer's family (SGD's state is not Adam's)."""
+    network's and the batches' shapes, the optimizer's family (SGD's state is not Adam's) and
+    the precision (one autocast region serves the whole stack)."""
     attrs, values = trial.user_attrs, {**trial.user_attrs, **trial.params}
     train = config.train
 
@@ -128,6 +129,7 @@ def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple[Any, ...]:
         setting("batch_size"),
         setting("hidden_sizes"),
         OPTIMIZER_FAMILIES[setting("optimizer")],
+        setting("precision"),
     )
 
 

@@ -23,13 +23,18 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from pipeline.adapters.studies.logs import experimental_features
 from pipeline.core import objectives
-from pipeline.core.config import INITS, OPTIMIZERS, unused_settings
+from pipeline.core.config import INITS, OPTIMIZERS, PRECISIONS, unused_settings
 from pipeline.core.search_space import INTEGER, Dimension, applicable, param_text, point_key
 from pipeline.core.sweep_config import SweepConfig
 
 # Every choice of a categorical setting, for a grid: Optuna fixes a categorical param's choices
 # for a study's life, and a grid extended on a rerun may add one.
-ALL_CHOICES = {"optimizer": OPTIMIZERS, "init": INITS, "nesterov": (False, True)}
+ALL_CHOICES = {
+    "optimizer": OPTIMIZERS,
+    "init": INITS,
+    "nesterov": (False, True),
+    "precision": PRECISIONS,
+}
 DRAWS = 32  # draws before a repeat of a point already tried is accepted (a small space)
 STARTUP_SHARE = 3  # a model-based sampler samples at random for 1/3 of an activation's trials
 

@@ -75,6 +75,8 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
     )
     for key in SETTINGS:  # the other settings a sweep may vary, as their params hold them
         values = _column(raw, f"params.{key}")
+        if key == "precision":  # a run logged before precision was a param trained in fp32
+            values = values.fillna("fp32")
         frame[key] = pd.to_numeric(values) if key in NUMERIC else values
     for metric in SWEEP_METRICS:
         frame[metric] = raw.get(f"metrics.{metric}", math.nan)

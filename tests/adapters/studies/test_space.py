@@ -121,6 +121,26 @@ def test_a_stack_holds_one_optimizer_family(tmp_path):
     assert sorted(map(sorted, kinds)) == [["adam", "adamw"], ["sgd"]]
 
 
+def test_a_sweep_file_sweeping_precision_stacks_each_precision_apart(tmp_path):
+    """`precision: [fp32, bf16-mixed]` in a sweep file is a dimension like optimizer: its grid
+    points queue, a stack holds one precision (one autocast region), and each trial trains in
+    its own."""
+    path = tmp_path / "precision.yaml"
+    path.write_text(
+        "study: unit\nactivations: [relu]\nlr: [0.01, 0.1]\nprecision: [fp32, bf16-mixed]\n"
+        f"storage: {STORAGES['sqlite'].format(tmp_path)}\nstack: 4\n"
+    )
+    config = SweepConfig.load(path)
+    assert [d.key for d in config.dimensions] == ["lr", "precision"]
+    study = studies.Study(config, True, lambda run_id, why: None)
+    studies.queue_missing(study)
+    stacks = [studies.claim(study, 4) for _ in range(2)]
+    precisions = [{study.suggest(t)["precision"] for t in stack} for stack in stacks]
+    assert sorted(map(sorted, precisions)) == [["bf16-mixed"], ["fp32"]]
+    for stack, [precision] in zip(stacks, precisions, strict=True):
+        assert len(stack) == 2 and {study.train_config(t).precision for t in stack} == {precision}
+
+
 def test_a_study_whose_settings_change_kind_is_refused(tmp_path):
     study = open_study(tmp_path, activations=["relu"], lr=[0.01], batch_size=[32, 64])
     studies.queue_missing(study)
