@@ -354,8 +354,10 @@ class SweepBar(tqdm):  # type: ignore[type-arg]  # tqdm's stubs make it generic 
         super().__init__(total=total, desc=desc, unit="trial", disable=not sweep.config.progress)
 
     def update_from(self, study: studies.Study) -> None:
-        if (finished := studies.finished_count(study)) != self.n:
+        """Its reads wait out a busy storage (SQLite locked by the workers' writes under load)
+        as a trial's calls do: a progress bar must not end a sweep."""
+        if (finished := studies.outlasting(study, studies.finished_count, study)) != self.n:
             self.n = finished
-            value, phase = studies.best_value(study)
+            value, phase = studies.outlasting(study, studies.best_value, study)
             self.set_postfix(best=f"{value:.4f} ({phase})" if phase else "none yet")
             self.refresh()
