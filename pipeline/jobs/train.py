@@ -9,7 +9,7 @@ from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.errors import PipelineError
 from pipeline.core.job_config import TrainJobConfig
 from pipeline.core.urls import redact
-from pipeline.core.vocabulary import StopReason
+from pipeline.core.vocabulary import StopReason, Tag
 from pipeline.stages import training
 from pipeline.workflows.tracked_training import training_run
 
@@ -28,7 +28,7 @@ def reproduce(job: TrainJobConfig, tracker: tracking.Tracker) -> TrainJobConfig:
         f"note: as run {job.from_run} ({name}): {settings}, threads {threads or 'all'}{overridden}",
         file=sys.stderr,
     )
-    stack = int(tags.get("stack_size", "1"))
+    stack = int(tags.get(Tag.STACK_SIZE, "1"))
     if stack > 1:
         print(
             f"note: run {job.from_run} trained in a stack of {stack} trials; alone, its numbers "
