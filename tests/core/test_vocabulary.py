@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.config import TrainConfig
-from pipeline.core.vocabulary import Outcome, Phase, StopReason, Tag, TrialEnd, UserAttr
+from pipeline.core.vocabulary import SAMPLERS, Outcome, Phase, StopReason, Tag, TrialEnd, UserAttr
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "pipeline"
@@ -37,6 +37,13 @@ def docs_table() -> dict[str, set[str]]:
 
 def test_the_docs_table_lists_exactly_the_vocabulary():
     assert docs_table() == {kind.__name__: {str(m) for m in kind} for kind in ENUMS}
+
+
+def test_the_sweep_docs_list_the_samplers():
+    keys = (ROOT / "docs" / "sweep.md").read_text()
+    listed = re.search(r"`sampler` \(((?:`[a-z]+`(?:, )?)+)\)", keys)
+    assert listed is not None
+    assert tuple(re.findall(r"`([a-z]+)`", listed.group(1))) == SAMPLERS
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
