@@ -17,8 +17,8 @@ from pathlib import Path
 from optuna.trial import TrialState
 
 from pipeline.adapters import studies
-from pipeline.core.config import GRID, REFERENCE, REPLICATE
 from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.vocabulary import Phase
 
 
 def worker_seconds(trials: list) -> float:
@@ -45,7 +45,7 @@ def worker_seconds(trials: list) -> float:
 def phase_rows(study: studies.Study) -> list[str]:
     done = studies.trials(study, TrialState.COMPLETE, TrialState.PRUNED)
     rows = []
-    for phase in (GRID, REFERENCE, REPLICATE):
+    for phase in (Phase.GRID, Phase.REFERENCE, Phase.REPLICATE):
         mine = [t for t in done if studies.phase(t) == phase]
         if not mine:
             continue

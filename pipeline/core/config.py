@@ -42,11 +42,6 @@ DEFAULT_MODEL_URI = f"models:/{DEFAULT_STUDY}@champion"  # the default study's c
 # `mlflow.pyfunc` in a notebook), relative to the working directory: the clone for the Makefile.
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 SEED_LR = 1e-3  # the seed's learning rate: its table is reproduced at it
-# A sweep's phases, as MLflow tag `phase` and Optuna user attr: the grid picks each activation's
-# lr; the replicates train that lr again with more seeds; where a sweep gives the reference lr
-# a protocol of its own (the seed's table), its trials are the reference phase, apart from the
-# grid's choice.
-GRID, REPLICATE, REFERENCE = "grid", "replicate", "reference"
 # Trials a CPU worker trains at once when the sweep file does not say (`stack`). 1: on this
 # 2-core CPU the default sweep ran at 0.96x the trial-epochs per second with `stack: 5`
 # (docs/performance.md), short of the 1.15x that would pay for a different pruning order.

@@ -11,7 +11,7 @@ points per activation from the space. Plain values in, plain values out: no Optu
 
 import itertools
 import math
-from typing import Any, Literal, get_args
+from typing import Any
 
 from pydantic import StrictBool
 
@@ -19,6 +19,7 @@ from pipeline.core import limits
 from pipeline.core.config import TrainConfig, unused_settings
 from pipeline.core.errors import UsageError
 from pipeline.core.fields import Config, lrs_check, shown
+from pipeline.core.vocabulary import GRID_SAMPLER
 
 # The training keys a sweep may vary, in the order their columns and figures appear.
 SWEEPABLE = (
@@ -41,8 +42,6 @@ CATEGORICAL = (
     "precision",
 )  # no range: a list of choices
 INTEGER = ("batch_size", "seed")
-Sampler = Literal["grid", "random", "tpe", "gp"]
-SAMPLERS = get_args(Sampler)
 DEFAULT_LR_RANGE = {"low": 1e-4, "high": 0.3}
 DEFAULT_TRIALS = 4
 
@@ -266,7 +265,7 @@ def space_from(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """A sweep file's training keys split into the fixed values and the space: the SweepConfig
     fields `lrs`, `lr_space` and `space` (a key written without a value is a mistake, not the
     default). In a grid, each range becomes trials_per_activation values."""
-    sampler = values.get("sampler", "grid")
+    sampler = values.get("sampler", GRID_SAMPLER)
     count = values.get("trials_per_activation", DEFAULT_TRIALS)
     lr = values.get("lr", DEFAULT_LR_RANGE)
     if "lr" in values and (lr is None or lr == [] or lr == {}):
@@ -282,7 +281,7 @@ def space_from(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
                 fixed.pop(key, None)
                 dimensions[key] = dimension
     check_count(values, sampler, dimensions)
-    if sampler == "grid" and type(count) is int and 1 <= count <= limits.MAX_LRS:
+    if sampler == GRID_SAMPLER and type(count) is int and 1 <= count <= limits.MAX_LRS:
         dimensions = {k: gridded(d, count) for k, d in dimensions.items()}
     space: dict[str, Any] = {"space": tuple(d for k, d in dimensions.items() if k != "lr")}
     lr_dimension = dimensions.get("lr")
@@ -298,7 +297,7 @@ def space_from(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 def check_count(values: dict[str, Any], sampler: str, dimensions: dict[str, Dimension]) -> None:
     """trials_per_activation says how many points a range gives in a grid, or how many trials
     a sampler draws; with lists alone in a grid it would mean nothing."""
-    if "trials_per_activation" not in values or sampler != "grid":
+    if "trials_per_activation" not in values or sampler != GRID_SAMPLER:
         return
     if not any(d.is_range for d in dimensions.values()):
         raise UsageError(

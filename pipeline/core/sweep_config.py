@@ -44,9 +44,7 @@ from pipeline.core.foreign_specs import check_native
 from pipeline.core.search_space import (
     DEFAULT_TRIALS,
     LR_FORMS,
-    SAMPLERS,
     Dimension,
-    Sampler,
     check_grid,
     collapsed,
     finite_size,
@@ -55,6 +53,7 @@ from pipeline.core.search_space import (
     setting_value,
     space_from,
 )
+from pipeline.core.vocabulary import GRID_SAMPLER, SAMPLERS, Sampler
 from pipeline.core.yaml_files import overridden, read_yaml
 
 # What a trial of a study means besides its grid point: recorded with the study when it is made
@@ -118,7 +117,7 @@ class SweepConfig(Config):
     lr_space: Dimension | None = None
     # The other swept training settings (core/search_space.py), in SWEEPABLE's order.
     space: tuple[Dimension, ...] = ()
-    sampler: Sampler = Field("grid", description=f"one of: {', '.join(SAMPLERS)}")
+    sampler: Sampler = Field(GRID_SAMPLER, description=f"one of: {', '.join(SAMPLERS)}")
     # A sampler's trials per activation; in a grid, the points of each range.
     trials_per_activation: StrictInt = between(1, limits.MAX_LRS, DEFAULT_TRIALS)
     # What a trial scores, a list for a multi-objective study (core/objectives.py).
@@ -172,7 +171,7 @@ class SweepConfig(Config):
     def _a_valid_space(self) -> "SweepConfig":
         if not self.lrs and self.lr_space is None:
             raise UsageError(f"lr must be {LR_FORMS}, got []")
-        if self.sampler == "grid":
+        if self.sampler == GRID_SAMPLER:
             if any(d.is_range for d in self.dimensions):
                 raise UsageError("a grid's ranges must be made into values (from_mapping)")
             check_grid(self.train, self.dimensions)
@@ -276,7 +275,7 @@ class SweepConfig(Config):
 
     @property
     def points_per_activation(self) -> int:
-        if self.sampler == "grid":
+        if self.sampler == GRID_SAMPLER:
             return len(collapsed(grid_points(self.dimensions), self.train.optimizer))
         return self.trials_per_activation
 
@@ -289,7 +288,7 @@ class SweepConfig(Config):
     def grid(self) -> list[dict[str, Any]]:
         """Every point of a grid sweep (activation, lr and the other swept settings),
         activation-major; empty for a sampler, whose points are drawn as trials are claimed."""
-        if self.sampler != "grid":
+        if self.sampler != GRID_SAMPLER:
             return []
         points = collapsed(grid_points(self.dimensions), self.train.optimizer)
         return [{"activation": a, **point} for a in self.activations for point in points]
@@ -347,9 +346,9 @@ class SweepConfig(Config):
         sweep = {key: str(getattr(self, key)) for key in SWEEP_SETTINGS}
         sweep["objective"] = objectives.text(self.objective)
         space = {
-            f"space.{d.key}": "a grid's list" if self.sampler == "grid" else d.describe()
+            f"space.{d.key}": "a grid's list" if self.sampler == GRID_SAMPLER else d.describe()
             for d in self.dimensions
-            if d.key != "lr" or self.sampler != "grid"
+            if d.key != "lr" or self.sampler != GRID_SAMPLER
         }
         return {**train, **sweep, "sampler": self.sampler, **space}
 

@@ -8,6 +8,7 @@ would stay blank. plotly is imported only when a figure is drawn.
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pipeline.core.vocabulary import Outcome
 from pipeline.figures.groups import group_shapes
 
 # Outcome of a trial -> its marker: filled when it completed, hollow where the pruner stopped it
@@ -15,9 +16,10 @@ from pipeline.figures.groups import group_shapes
 SHAPES = ("circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "star")
 
 
-def _symbol(shape: str, outcome: str) -> str:
+def _symbol(shape: str, outcome: Outcome) -> str:
     """A point's plotly symbol: its group's shape, hollow where pruned, an x where diverged."""
-    return {"complete": shape, "pruned": f"{shape}-open", "diverged": "x"}[outcome]
+    symbols = {Outcome.COMPLETE: shape, Outcome.PRUNED: f"{shape}-open", Outcome.DIVERGED: "x"}
+    return symbols[outcome]
 
 
 def to_html(figure: Any) -> str:
@@ -27,7 +29,7 @@ def to_html(figure: Any) -> str:
 
 
 def lr_response(
-    points: Mapping[str, Sequence[tuple[float | str, float, str, str]]],
+    points: Mapping[str, Sequence[tuple[float | str, float, Outcome, str]]],
     title: str,
     seed_lr: float | None = None,
     setting: str = "lr",
@@ -52,12 +54,12 @@ def lr_response(
         figure.add_trace(
             go.Scatter(
                 x=[str(x) if categorical else x for x, _, _, _ in rows],
-                y=[0.0 if outcome == "diverged" else value for _, value, outcome, _ in rows],
+                y=[0.0 if outcome == Outcome.DIVERGED else value for _, value, outcome, _ in rows],
                 mode=mode,
                 name=activation,
                 legendgroup=activation,
                 marker={"symbol": [_symbol(shapes[g], o) for _, _, o, g in rows], "size": 9},
-                customdata=[[outcome, f"<br>{by} {g}" if by else ""] for _, _, outcome, g in rows],
+                customdata=[[str(o), f"<br>{by} {g}" if by else ""] for _, _, o, g in rows],
                 hovertemplate=f"{activation}<br>{setting} %{{x{'' if categorical else ':g'}}}"
                 "%{customdata[1]}<br>best val_acc %{y:.4f}"
                 "<br>%{customdata[0]}<extra></extra>",

@@ -12,6 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from pipeline.core.vocabulary import Outcome
 from pipeline.figures.groups import group_shapes
 
 
@@ -69,7 +70,7 @@ GROUP_MARKERS = "osD^vP*"  # a marker per value of a swept categorical setting, 
 
 
 def lr_response(
-    points: Mapping[str, Sequence[tuple[float | str, float, str, str]]],
+    points: Mapping[str, Sequence[tuple[float | str, float, Outcome, str]]],
     title: str,
     seed_lr: float | None = None,
     setting: str = "lr",
@@ -93,23 +94,23 @@ def lr_response(
         color = f"C{index % 10}"
         rows = sorted(rows, key=lambda row: (str(row[0]) if categorical else row[0], row[1]))
         rows = [(str(x) if categorical else x, v, o, g) for x, v, o, g in rows]
-        trained = [(x, value) for x, value, outcome, _ in rows if outcome != "diverged"]
+        trained = [(x, value) for x, value, outcome, _ in rows if outcome != Outcome.DIVERGED]
         if trained and lines and not categorical:
             ax.plot(*zip(*trained, strict=True), "-", color=color, label=activation)
         else:
             ax.plot([], [], "o", color=color, label=activation)
         for x, value, outcome, group in rows:
-            if outcome == "diverged":
+            if outcome == Outcome.DIVERGED:
                 ax.plot(x, 0, "x", color=color, ms=8)
             else:
-                fill = color if outcome == "complete" else "none"
+                fill = color if outcome == Outcome.COMPLETE else "none"
                 ax.plot(x, value, shape[group], color=color, mfc=fill)
     if reference is not None:
         ax.axvline(reference, color="grey", ls=":", lw=1, label=f"seed's lr {reference:g}")
     for group, marker in shape.items() if by is not None else ():
         ax.plot([], [], marker, color="grey", label=f"{by} {group}")
     ax.plot([], [], "o", color="grey", mfc="none", label="pruned (accuracy reached)")
-    ax.plot([], [], "x", color="grey", label="diverged")
+    ax.plot([], [], "x", color="grey", label=str(Outcome.DIVERGED))
     name = "learning rate" if setting == "lr" else setting.replace("_", " ")
     ax.set(xlabel=name, ylabel="best validation accuracy", title=title, ylim=(-0.03, 1.0))
     if setting == "lr":

@@ -9,6 +9,7 @@ from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.errors import PipelineError
 from pipeline.core.job_config import TrainJobConfig
 from pipeline.core.urls import redact
+from pipeline.core.vocabulary import StopReason, Tag
 from pipeline.stages import training
 from pipeline.workflows.tracked_training import training_run
 
@@ -27,7 +28,7 @@ def reproduce(job: TrainJobConfig, tracker: tracking.Tracker) -> TrainJobConfig:
         f"note: as run {job.from_run} ({name}): {settings}, threads {threads or 'all'}{overridden}",
         file=sys.stderr,
     )
-    stack = int(tags.get("stack_size", "1"))
+    stack = int(tags.get(Tag.STACK_SIZE, "1"))
     if stack > 1:
         print(
             f"note: run {job.from_run} trained in a stack of {stack} trials; alone, its numbers "
@@ -60,9 +61,9 @@ def run(job: TrainJobConfig) -> int:
     with training_run(tracker, config, splits, settings) as tracked, interrupts.deferred():
         result = training.train(config, splits, tracked, cuda_graphs=job.cuda_graphs)
         tracked.log_result(result, log_model=True)
-        if result.stop_reason == "diverged":
+        if result.stop_reason == StopReason.DIVERGED:
             tracked.run.status = "FAILED"
-    if result.stop_reason == "diverged":
+    if result.stop_reason == StopReason.DIVERGED:
         raise PipelineError(
             f"training diverged ({result.diverged_at}: loss is not finite); try a smaller --lr "
             f"(run {tracked.run_id} is marked FAILED)"

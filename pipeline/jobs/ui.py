@@ -11,16 +11,17 @@ from pipeline.adapters import servers, tracking
 from pipeline.core import environment
 from pipeline.core.datasets import display_name
 from pipeline.core.job_config import ServerConfig
+from pipeline.core.vocabulary import Tag
 
 COMPARISON_VIEW = "compare-activations"  # every run: an experiment with no run yet
 # Which data and which study a run belongs to first. A 3-class study's 98% is no Fashion-MNIST
 # figure: each dataset gets its own view, filtered to its runs.
-COMPARISON_CONTEXT = ("params.`dataset`", "tags.`sweep`")
+COMPARISON_CONTEXT = ("params.`dataset`", f"tags.`{Tag.SWEEP}`")
 COMPARISON_PARAMS = ("activation", "lr")
 COMPARISON_METRICS = ("best_val_acc", "val_acc", "test_acc")
 # How a run ended, at a glance: Optuna's state of a trial (COMPLETE, PRUNED, FAIL; MLflow calls
 # them all FINISHED), and whether it learned anything at all.
-COMPARISON_TAGS = ("trial_state", "at_chance")
+COMPARISON_TAGS = (Tag.TRIAL_STATE, Tag.AT_CHANCE)
 # MLflow's UI (3.x) keeps each saved view of an experiment's runs table in one experiment tag,
 # `mlflow.sharedViewState.<key>` = {name, createdAt, updatedAt, state: the table's state as JSON},
 # and opens it at `#/experiments/<id>/runs?viewStateShareKey=<key>`. A UI that cannot read it

@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pipeline.core import objectives
-from pipeline.core.config import GRID
+from pipeline.core.vocabulary import Phase, TrialEnd
 from pipeline.figures import pareto as pareto_figure
 from pipeline.stages.results import of_phase
 
@@ -17,8 +17,8 @@ FILES = ("pareto.md", "pareto.csv", "pareto.png")
 
 def candidates(runs: pd.DataFrame, objective: tuple[str, ...]) -> pd.DataFrame:
     """The completed grid trials with every objective's metric, in trial order."""
-    trials = of_phase(runs, GRID)
-    trials = trials[(trials["status"] == "FINISHED") & (trials["state"] == "COMPLETE")]
+    trials = of_phase(runs, Phase.GRID)
+    trials = trials[(trials["status"] == "FINISHED") & (trials["state"] == TrialEnd.COMPLETE)]
     metrics = [objectives.metric(name) for name in objective]
     if trials.empty or any(m not in trials for m in metrics):
         return trials.iloc[0:0]

@@ -11,8 +11,9 @@ from typing import Any
 import pandas as pd
 
 from pipeline.core import objectives
-from pipeline.core.config import CHANCE_MARGIN, GRID, REFERENCE, REPLICATE, SEED_LR
+from pipeline.core.config import CHANCE_MARGIN, SEED_LR
 from pipeline.core.datasets import display_name
+from pipeline.core.vocabulary import Outcome, Phase, StopReason, TrialEnd
 
 COLUMNS = {  # column -> header of the Markdown table
     "activation": "activation",
@@ -73,9 +74,13 @@ def _run_columns(run: pd.Series, prefix: str = "") -> dict[str, Any]:
     }
 
 
-def of_phase(runs: pd.DataFrame, phase: str) -> pd.DataFrame:
+def of_phase(runs: pd.DataFrame, phase: Phase) -> pd.DataFrame:
     """The training runs of one phase (runs without a phase are the grid's)."""
-    phases = runs["phase"].fillna(GRID) if "phase" in runs else pd.Series(GRID, index=runs.index)
+    phases = (
+        runs["phase"].fillna(Phase.GRID)
+        if "phase" in runs
+        else pd.Series(Phase.GRID, index=runs.index)
+    )
     return runs[(runs["stage"] == "train") & (phases == phase)]
 
 
@@ -83,7 +88,7 @@ def replicate_runs(runs: pd.DataFrame, best: Mapping[str, float | dict[str, Any]
     """The finished replicates with a test accuracy, each at its activation's best
     configuration: `best[activation]` its lr, or its settings {lr: ..., batch_size: ...} (one
     a changed grid no longer picks is left out)."""
-    replicates = of_phase(runs, REPLICATE)
+    replicates = of_phase(runs, Phase.REPLICATE)
     replicates = replicates[(replicates["status"] == "FINISHED") & replicates["test_acc"].notna()]
     chosen = [
         row["activation"] in best and _same_settings(row, best[row["activation"]])
@@ -177,10 +182,10 @@ def results_table(
     each other swept setting in `settings` as `best_<setting>`), its trial at the seed's lr,
     and the mean ± std test accuracy of the replicates at the best configuration."""
     # the seed's lr: a grid point, or the reference phase's where it has a protocol of its own
-    trials = pd.concat([of_phase(runs, GRID), of_phase(runs, REFERENCE)])
+    trials = pd.concat([of_phase(runs, Phase.GRID), of_phase(runs, Phase.REFERENCE)])
     trials = trials[trials["status"] == "FINISHED"]
-    completed = of_phase(trials, GRID)
-    completed = completed[completed["state"] == "COMPLETE"]
+    completed = of_phase(trials, Phase.GRID)
+    completed = completed[completed["state"] == TrialEnd.COMPLETE]
     rows = []
     for activation in [a for a in activations if a in set(trials["activation"])]:
         mine = completed[completed["activation"] == activation]
@@ -262,18 +267,18 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 def lr_response_points(
     runs: pd.DataFrame, activations: tuple[str, ...], setting: str = "lr", by: str | None = None
-) -> dict[str, list[tuple[float | str, float, str, str]]]:
+) -> dict[str, list[tuple[float | str, float, Outcome, str]]]:
     """Per activation, (value of `setting` (lr by default), best val_acc, outcome, the value of
     the categorical setting `by` as text, "" without one) of each grid trial that has an
     accuracy or diverged."""
-    trials = of_phase(runs, GRID)
+    trials = of_phase(runs, Phase.GRID)
     points = {}
     for activation in [a for a in activations if a in set(trials["activation"])]:
         mine = trials[trials["activation"] == activation]
         points[activation] = [
             (getattr(row, setting), row.best_val_acc, _outcome(row), _group(row, by))
             for row in mine.itertuples()
-            if _outcome(row) == "diverged" or not pd.isna(row.best_val_acc)
+            if _outcome(row) == Outcome.DIVERGED or not pd.isna(row.best_val_acc)
         ]
     return points
 
@@ -283,10 +288,10 @@ def _group(row: Any, by: str | None) -> str:
     return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value)
 
 
-def _outcome(row: Any) -> str:
-    if row.stop_reason == "diverged":
-        return "diverged"
-    return "complete" if row.state == "COMPLETE" else "pruned"
+def _outcome(row: Any) -> Outcome:
+    if row.stop_reason == StopReason.DIVERGED:
+        return Outcome.DIVERGED
+    return Outcome.COMPLETE if row.state == TrialEnd.COMPLETE else Outcome.PRUNED
 
 
 def dataset_note(runs: pd.DataFrame) -> str:

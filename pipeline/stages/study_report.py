@@ -14,10 +14,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from pipeline.core import objectives
-from pipeline.core.config import REFERENCE, SEED_LR
+from pipeline.core.config import SEED_LR
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import atomic_write_text, atomic_writer
 from pipeline.core.search_space import CATEGORICAL
+from pipeline.core.vocabulary import GRID_SAMPLER, Phase
 from pipeline.figures import interactive, static, verdicts
 from pipeline.stages import pareto, registry_table, results, statistics, statistics_markdown
 from pipeline.stages.statistics import A_AHEAD, ALPHA, B_AHEAD, EQUIVALENT
@@ -62,7 +63,7 @@ def build_report(
     study: str,
     activations: tuple[str, ...],
     settings: tuple[str, ...] = (),
-    sampler: str = "grid",
+    sampler: str = GRID_SAMPLER,
     design_seeds: tuple[int, ...] = (),
     replicate_seeds: int | None = None,
     note: str = "",
@@ -84,12 +85,13 @@ def build_report(
     summary = statistics.replicate_summary(answer, reference)
     summary.insert(1, "lr", [best[a]["lr"] for a in summary["activation"]])
     pairs = statistics.pairwise_differences(answer)
-    search = "grid" if sampler == "grid" else "search"
-    heading = f"## The {search}{'' if search == 'grid' else f' (sampler {sampler})'}: "
+    grid = sampler == GRID_SAMPLER
+    search = sampler if grid else "search"
+    heading = f"## The {search}{'' if grid else f' (sampler {sampler})'}: "
     texts = {
         "dataset": results.dataset_note(runs),
         "heading": heading,
-        "reference": _reference_line(runs),
+        "reference_line": _reference_line(runs),
         "replicates": _replicates_line(replicates, settings, search, design_seeds),
         "test_images": _test_images(runs),
         "no_replicates": REPLICATES_OFF if replicate_seeds == 0 else NO_REPLICATES,
@@ -107,7 +109,7 @@ def build_report(
 
 def _reference_line(runs: pd.DataFrame) -> str:
     """Where the seed's lr ran at a protocol of its own (the reference phase), what it was."""
-    reference = results.of_phase(runs, REFERENCE)
+    reference = results.of_phase(runs, Phase.REFERENCE)
     if reference.empty:
         return ""
     schedule = "a held lr" if (reference["lr_schedule"] == "constant").all() else "its schedule"
@@ -191,7 +193,7 @@ def _markdown(
         texts["dataset"].rstrip("\n") + "\n" if texts["dataset"] else "",
         texts["heading"] + "each activation's best configuration" + _and_seed_lr(table) + "\n",
         results.to_markdown(table),
-        texts["reference"],
+        texts["reference_line"],
         *([texts["pareto"]] if texts["pareto"] else []),
         "## Replicates: test accuracy over seeds at each activation's best configuration\n",
     ]
@@ -216,7 +218,7 @@ def write_report(
     activations: tuple[str, ...],
     directory: Path | None = None,
     settings: tuple[str, ...] = ("lr",),
-    sampler: str = "grid",
+    sampler: str = GRID_SAMPLER,
     design_seeds: tuple[int, ...] = (),
     registry: Sequence[dict[str, Any]] = (),
     replicate_seeds: int | None = None,
@@ -300,11 +302,12 @@ def _response_figures(
         "setting": setting,
         "categorical": setting in CATEGORICAL,
         "lines": not marginal,
-        "reference": SEED_LR if setting == "lr" and (runs["lr"] == SEED_LR).any() else None,
         "by": by,
     }
-    html = {f"{setting}_response.html": interactive.lr_response(points, title, **options)}
-    return html, {f"{setting}_response.png": static.lr_response(points, title, **options)}
+    # the seed's lr, marked where the sweep tried it
+    seed_lr = SEED_LR if setting == "lr" and (runs["lr"] == SEED_LR).any() else None
+    html = {f"{setting}_response.html": interactive.lr_response(points, title, seed_lr, **options)}
+    return html, {f"{setting}_response.png": static.lr_response(points, title, seed_lr, **options)}
 
 
 # values, means, intervals, reference and title: the accuracy-interval figures' arguments

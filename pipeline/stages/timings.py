@@ -30,6 +30,7 @@ from pipeline.core.device import configure_torch
 from pipeline.core.limits import EVAL_BATCH_SIZE
 from pipeline.core.model import build_model
 from pipeline.core.search_space import lr_grid
+from pipeline.core.vocabulary import StopReason
 from pipeline.stages import lone, training
 from pipeline.stages.optimizers import lone_optimizer, settings_of
 from pipeline.stages.probe import PROBE_BATCH_SIZE
@@ -315,7 +316,7 @@ def stack_configs(k: int) -> list[TrainConfig]:
 def stacked_epoch_s(splits: data.Splits, k: int) -> float:
     """Seconds of one epoch of a K-trial stack (training, gradient probe, validation)."""
     results = training.train_stacked(stack_configs(k), splits, progress=False)
-    if any(r.stop_reason == "diverged" for r in results):  # a smaller stack looks faster
+    if any(r.stop_reason == StopReason.DIVERGED for r in results):  # a smaller stack looks faster
         raise RuntimeError("a trial of the benchmark stack diverged")
     return results[0].history[0].epoch_time_s
 

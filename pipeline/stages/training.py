@@ -20,6 +20,7 @@ from pipeline.core import interrupts
 from pipeline.core.config import CHANCE_MARGIN, TrainConfig
 from pipeline.core.data import Splits
 from pipeline.core.model import MLP
+from pipeline.core.vocabulary import StopReason
 from pipeline.stages import lone
 from pipeline.stages.optimizers import lr_factor
 from pipeline.stages.probe import PROBE_BATCH_SIZE
@@ -57,7 +58,7 @@ class EpochMetrics:
 class TrainResult:
     model: MLP  # holds the best epoch's weights
     history: list[EpochMetrics]
-    stop_reason: str  # max_epochs | early_stopping | diverged | pruned
+    stop_reason: StopReason
     best_epoch: int = 0
     best_val_acc: float = math.nan
     train_time_s: float = 0.0
@@ -69,7 +70,7 @@ class TrainResult:
 
     @property
     def completed(self) -> bool:
-        return self.stop_reason in ("max_epochs", "early_stopping")
+        return self.stop_reason in (StopReason.MAX_EPOCHS, StopReason.EARLY_STOPPING)
 
     @property
     def has_best_weights(self) -> bool:
@@ -130,9 +131,9 @@ class EpochBook:
     def stop(self, pruned: bool) -> bool:
         """After `record` and the pruner's answer: set the stop reason; True when training ends."""
         if pruned:
-            self.result.stop_reason = "pruned"
+            self.result.stop_reason = StopReason.PRUNED
         elif self.epochs_without_improvement >= self.patience:
-            self.result.stop_reason = "early_stopping"
+            self.result.stop_reason = StopReason.EARLY_STOPPING
         else:
             return False
         return True
@@ -208,7 +209,7 @@ def fit(
     patience, seed); every trial sees the same batches in the same seeded order."""
     observer = observer or Observer()
     chance = lone.chance_accuracy(splits.val_y)
-    results = [TrainResult(m, [], "max_epochs", chance_acc=chance) for m in engine.models]
+    results = [TrainResult(m, [], StopReason.MAX_EPOCHS, chance_acc=chance) for m in engine.models]
     books = [EpochBook(result, config.patience) for result in results]
     shuffle = torch.Generator(device=splits.device).manual_seed(config.seed)
     epochs = range(1, config.max_epochs + 1)
@@ -245,7 +246,7 @@ def train_epoch(
         if index % check_every or not (diverged := engine.non_finite()):
             continue
         for trial in diverged:
-            results[trial].stop_reason = "diverged"
+            results[trial].stop_reason = StopReason.DIVERGED
             results[trial].diverged_at = f"epoch {epoch}, step {index}"
         engine.retire(diverged)
         if not engine.running:

@@ -2,24 +2,25 @@
 of each, from the sweep file (and the study's answer seeds)."""
 
 from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.vocabulary import GRID_SAMPLER, Phase
 
 
 def _epochs(count: int) -> str:
     return "1 epoch" if count == 1 else f"{count} epochs"
 
 
-def phases(config: SweepConfig, seeds: int) -> list[tuple[str, int, int]]:
+def phases(config: SweepConfig, seeds: int) -> list[tuple[Phase, int, int]]:
     """(phase, trials per activation, max epochs of each) of each phase the study trains: the
     grid's points, but the reference lr's where it has a protocol of its own; the replicates."""
     reference = config.reference_budget
     grid = config.points_per_activation
     rows = []
     if reference and config.reference_lr in config.lrs:
-        rows = [("reference", 1, reference["max_epochs"])]
+        rows = [(Phase.REFERENCE, 1, reference["max_epochs"])]
         grid -= 1
-    rows.insert(0, ("grid", grid, config.train.max_epochs))
+    rows.insert(0, (Phase.GRID, grid, config.train.max_epochs))
     if seeds:
-        rows.append(("replicate", seeds, config.replicate_max_epochs))
+        rows.append((Phase.REPLICATE, seeds, config.replicate_max_epochs))
     return rows
 
 
@@ -28,13 +29,13 @@ def plan(config: SweepConfig, seeds: int) -> str:
     budget of each (a phase the file leaves to its defaults is as visible as one it sets), with
     `seeds` answer seeds per activation."""
     train, counts = config.train, {phase: trials for phase, trials, _ in phases(config, seeds)}
-    search = "grid" if config.sampler == "grid" else f"{config.sampler} sampler"
+    search = config.sampler if config.sampler == GRID_SAMPLER else f"{config.sampler} sampler"
     text = (
         f"plan: study {config.study}: {len(config.activations)} activations x "
-        f"{counts['grid']} {search} trials, each up to {_epochs(train.max_epochs)} "
+        f"{counts[Phase.GRID]} {search} trials, each up to {_epochs(train.max_epochs)} "
         f"(patience {train.patience}, {train.lr_schedule} lr)"
     )
-    if "reference" in counts:
+    if Phase.REFERENCE in counts:
         reference = config.reference_budget
         assert reference is not None  # a reference phase has its own budget
         text += (

@@ -21,6 +21,7 @@ from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.settings_changes import changed_settings, describe_changes
 from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import label, redact
+from pipeline.core.vocabulary import Tag, TrialEnd
 from pipeline.stages import study_report
 from pipeline.workflows import registration
 
@@ -53,7 +54,9 @@ def _orphan_closer(experiment: str, tracking_uri: str) -> studies.OnOrphan:
         # The tracker is made here, when needed: the storage opens before MLflow is written to.
         tracker = tracking.Tracker(experiment, tracking_uri)
         if run_id and tracker.run_status(run_id) == "RUNNING":
-            tracker.set_tags(run_id, {"stop_reason": f"orphaned: {why}", "trial_state": "FAIL"})
+            tracker.set_tags(
+                run_id, {Tag.STOP_REASON: f"orphaned: {why}", Tag.TRIAL_STATE: TrialEnd.FAIL}
+            )
             tracker.end_run(run_id, "KILLED")
 
     return close
@@ -111,7 +114,7 @@ def _prepare(sweep: Sweep, data_digest: str | None) -> None:
                 "storage": label(study.url),
                 **{k: v for k, v in config.train.params().items() if k not in swept},
             },
-            tags={"sweep": config.study},
+            tags={Tag.SWEEP: config.study},
             description=f"sweep {config.study}: {len(config.activations)} activations x "
             f"{config.points_per_activation} trials each ({space_text(config)}) on "
             f"{display_name(dataset_name(config.train.dataset))}, then each activation's best "
@@ -281,7 +284,7 @@ def finish(sweep: Sweep, source: data.DataSource) -> list[registration.Registere
         metrics[f"best_{objective}.{activation}"] = trial.score
         metrics[f"best_lr.{activation}"] = trial.lr
     counts = studies.counts(sweep.study)
-    for state in ("COMPLETE", "PRUNED", "FAIL"):
+    for state in TrialEnd:
         metrics[f"trials_{state.lower()}"] = counts.get(state, 0)
     tracker.log_metrics(parent, metrics)
     tags = {f"best_lr.{a}": f"{b.lr:g}" for a, b in best.items()}

@@ -11,6 +11,7 @@ from pipeline.core import data
 from pipeline.core.config import TrainConfig
 from pipeline.core.job_config import SweepJobConfig
 from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.vocabulary import UserAttr
 from pipeline.stages import training
 from pipeline.stages.timings import CONFIG, EpochTimer
 from pipeline.workflows import trials
@@ -55,7 +56,7 @@ def sweep_overhead(splits: data.Splits, store: Path, count: int = 3) -> dict[str
         with studies.heartbeat(handle.study, trial):
             [outcome] = trials.run_trials(handle, [trial], splits, settings)
         overheads.append(time.perf_counter() - started - outcome.train_time_s)
-        run_ids.append(trial.user_attrs["mlflow_run_id"])
+        run_ids.append(trial.user_attrs[UserAttr.MLFLOW_RUN_ID])
     model_times = []
     for run_id in run_ids:
         model = tracking.load_run_checkpoint(handle.tracker, run_id)

@@ -11,6 +11,7 @@ from pipeline.core import data
 from pipeline.core.config import TrainConfig
 from pipeline.core.histograms import layer_histograms
 from pipeline.core.model import describe, layer_widths
+from pipeline.core.vocabulary import Tag
 from pipeline.figures import static
 from pipeline.stages import training
 
@@ -54,11 +55,11 @@ class TrainingRun(training.Observer):
         process, so only where one is wanted)."""
         tracker, run_id = self.tracker, self.run_id
         tracker.log_metrics(run_id, result.final_metrics())
-        tags = {"stop_reason": result.stop_reason}
+        tags: dict[str, str] = {Tag.STOP_REASON: result.stop_reason}
         if result.diverged_at:
             tags["diverged_at"] = result.diverged_at
         if result.best_epoch:
-            tags["at_chance"] = str(result.at_chance).lower()
+            tags[Tag.AT_CHANCE] = str(result.at_chance).lower()
         tracker.set_tags(run_id, tags)
         if result.history:
             h = result.history

@@ -15,10 +15,11 @@ import torch
 
 from pipeline.adapters import studies
 from pipeline.core import data, interrupts, limits, objectives
-from pipeline.core.config import CPU_STACK, GRID, TrainConfig
+from pipeline.core.config import CPU_STACK, TrainConfig
 from pipeline.core.device import configure_torch, resolve_device
 from pipeline.core.errors import PipelineError
 from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.vocabulary import Phase, StopReason, Tag, TrialEnd, UserAttr
 from pipeline.stages import training
 from pipeline.workflows.sweep import Sweep, SweepBar, check_same_data
 from pipeline.workflows.tracked_training import TrainingRun, training_run
@@ -29,21 +30,21 @@ class TrialOutcome:
     number: int
     activation: str
     lr: float
-    state: str  # COMPLETE | PRUNED | FAIL
+    state: TrialEnd
     value: float | None
     reason: str
     train_time_s: float
     at_chance: bool = False  # it learned nothing (best val_acc at chance level)
-    phase: str = GRID
+    phase: Phase = Phase.GRID
     seed: int | None = None
 
 
-def _trial_state(result: training.TrainResult) -> tuple[str, str]:
-    if result.stop_reason == "diverged":
-        return "PRUNED", "diverged"
-    if result.stop_reason == "pruned":
-        return "PRUNED", f"pruned at epoch {result.history[-1].epoch}"
-    return "COMPLETE", result.stop_reason
+def _trial_state(result: training.TrainResult) -> tuple[TrialEnd, str]:
+    if result.stop_reason == StopReason.DIVERGED:
+        return TrialEnd.PRUNED, StopReason.DIVERGED
+    if result.stop_reason == StopReason.PRUNED:
+        return TrialEnd.PRUNED, f"{StopReason.PRUNED} at epoch {result.history[-1].epoch}"
+    return TrialEnd.COMPLETE, result.stop_reason
 
 
 class TrialObserver(training.Observer):
@@ -85,7 +86,7 @@ def run_trials(
         _fail(
             sweep,
             trials,
-            "interrupted" if isinstance(error, KeyboardInterrupt) else f"error: {error}",
+            StopReason.INTERRUPTED if isinstance(error, KeyboardInterrupt) else f"error: {error}",
         )
         raise
     return [
@@ -116,7 +117,7 @@ def _train_tracked(
             results = training.train_stacked(configs, splits, observer, **options)
         for run, result in zip(runs, results, strict=True):
             run.log_result(result)
-            sweep.tracker.set_tags(run.run_id, {"trial_state": _trial_state(result)[0]})
+            sweep.tracker.set_tags(run.run_id, {Tag.TRIAL_STATE: _trial_state(result)[0]})
     return results
 
 
@@ -125,8 +126,8 @@ def _fail(sweep: Sweep, trials: list[studies.Trial], why: str) -> None:
     a trial already failed by a reaper: the heartbeat fails the first later."""
     for trial in trials:
         with contextlib.suppress(PipelineError):
-            studies.outlasting(sweep.study, trial.set_user_attr, "stop_reason", why)
-            studies.outlasting(sweep.study, sweep.study.tell, trial, "FAIL")
+            studies.outlasting(sweep.study, trial.set_user_attr, UserAttr.STOP_REASON, why)
+            studies.outlasting(sweep.study, sweep.study.tell, trial, TrialEnd.FAIL)
         _mark_failed(sweep, trial, why)
 
 
@@ -136,13 +137,13 @@ def _tell(
     """Optuna learns how the trial ended; the worker prints it."""
     state, reason = _trial_state(result)
     study = sweep.study
-    studies.outlasting(study, trial.set_user_attr, "stop_reason", reason)
-    studies.outlasting(study, trial.set_user_attr, "at_chance", result.at_chance)
+    studies.outlasting(study, trial.set_user_attr, UserAttr.STOP_REASON, reason)
+    studies.outlasting(study, trial.set_user_attr, UserAttr.AT_CHANCE, result.at_chance)
     final = result.final_metrics()
     values = [final.get(objectives.metric(name), math.nan) for name in study.config.objective]
     studies.outlasting(study, study.tell, trial, state, values)
     value = result.best_val_acc if result.best_epoch else None
-    phase = trial.user_attrs.get("phase", GRID)
+    phase = Phase(trial.user_attrs.get(UserAttr.PHASE, Phase.GRID))
     return TrialOutcome(
         trial.number,
         config.activation,
@@ -153,7 +154,7 @@ def _tell(
         result.train_time_s,
         result.at_chance,
         phase,
-        None if phase == GRID else config.seed,
+        None if phase == Phase.GRID else config.seed,
     )
 
 
@@ -161,20 +162,20 @@ def _mark_failed(sweep: Sweep, trial: studies.Trial, why: str) -> None:
     """The failed trial's run (closed KILLED or FAILED) says so in the UI's trial_state column.
     Best effort: the error that stopped the trial may be MLflow's own, and it is the one to
     report."""
-    run_id = trial.user_attrs.get("mlflow_run_id")
+    run_id = trial.user_attrs.get(UserAttr.MLFLOW_RUN_ID)
     if run_id:
         with contextlib.suppress(Exception):
-            sweep.tracker.set_tags(run_id, {"trial_state": "FAIL", "stop_reason": why})
+            sweep.tracker.set_tags(run_id, {Tag.TRIAL_STATE: TrialEnd.FAIL, Tag.STOP_REASON: why})
 
 
-def run_name(config: TrainConfig, phase: str, swept: tuple[str, ...] = ()) -> str:
+def run_name(config: TrainConfig, phase: Phase, swept: tuple[str, ...] = ()) -> str:
     """A grid trial is named as `make train` names a run, with the other settings the sweep
     varies that its optimizer has (`train-relu-lr0.01-batch_size32`); a replicate also by its
     seed."""
-    left_out = ("lr", "seed" if phase != GRID else "", *config.unused_keys())
+    left_out = ("lr", "seed" if phase != Phase.GRID else "", *config.unused_keys())
     keys = [key for key in swept if key not in left_out]
     extra = "".join(f"-{key}{_shown(getattr(config, key))}" for key in keys)
-    if phase == GRID:
+    if phase == Phase.GRID:
         return config.run_name + extra
     return f"{phase}-{config.activation}-lr{config.lr:g}{extra}-seed{config.seed}"
 
@@ -195,8 +196,13 @@ def _trial_run(
     stack_size: int,
 ) -> Iterator[TrainingRun]:
     """The trial's nested MLflow run (tag `phase`), its id recorded on the Optuna trial."""
-    study, phase = sweep.config.sweep.study, trial.user_attrs.get("phase", GRID)
-    tags = {"sweep": study, "optuna.trial": str(trial.number), "stack_size": str(stack_size)}
+    study = sweep.config.sweep.study
+    phase = Phase(trial.user_attrs.get(UserAttr.PHASE, Phase.GRID))
+    tags: dict[str, str] = {
+        Tag.SWEEP: study,
+        Tag.TRIAL: str(trial.number),
+        Tag.STACK_SIZE: str(stack_size),
+    }
     with training_run(
         sweep.tracker,
         config,
@@ -204,13 +210,13 @@ def _trial_run(
         settings,
         name=run_name(config, phase, sweep.config.sweep.swept_keys),
         parent_run_id=sweep.parent_run_id,
-        tags={**tags, "phase": phase},
+        tags={**tags, Tag.PHASE: phase},
         description=f"Trial {trial.number} of sweep {study} ({phase}).",
     ) as tracked:
-        studies.outlasting(sweep.study, trial.set_user_attr, "mlflow_run_id", tracked.run_id)
+        studies.outlasting(sweep.study, trial.set_user_attr, UserAttr.MLFLOW_RUN_ID, tracked.run_id)
         # Which process runs it (host:pid): whose log to read, or which process to stop.
         worker = f"{socket.gethostname()}:{os.getpid()}"
-        studies.outlasting(sweep.study, trial.set_user_attr, "worker", worker)
+        studies.outlasting(sweep.study, trial.set_user_attr, UserAttr.WORKER, worker)
         yield tracked
 
 

@@ -15,7 +15,7 @@ from optuna.trial import FrozenTrial, TrialState
 from pipeline.adapters.studies.queries import best_trials, score, space_keys, trials
 from pipeline.adapters.studies.study import Study
 from pipeline.core import objectives
-from pipeline.core.config import REPLICATE
+from pipeline.core.vocabulary import Phase, UserAttr
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ def _from_replicates(found: list[FrozenTrial], keys: tuple[str, ...]) -> Choice:
         params=dict(_configuration(typical, keys)),
         score=mean,
         seeds=len(found),
-        run_id=typical.user_attrs["mlflow_run_id"],
-        runs=frozenset(t.user_attrs["mlflow_run_id"] for t in found),
+        run_id=typical.user_attrs[UserAttr.MLFLOW_RUN_ID],
+        runs=frozenset(t.user_attrs[UserAttr.MLFLOW_RUN_ID] for t in found),
     )
 
 
@@ -63,7 +63,7 @@ def configurations(study: Study) -> list[Choice]:
     without any, its grid's best trial."""
     keys = space_keys(study)
     groups: dict[tuple[tuple[str, Any], ...], list[FrozenTrial]] = {}
-    for trial in trials(study, TrialState.COMPLETE, of_phase=REPLICATE):
+    for trial in trials(study, TrialState.COMPLETE, of_phase=Phase.REPLICATE):
         if trial.params.get("activation") in study.config.activations:
             groups.setdefault(_configuration(trial, keys), []).append(trial)
     scored = [_from_replicates(found, keys) for found in groups.values()]

@@ -19,7 +19,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from pipeline.adapters.studies.queries import score, trials
 from pipeline.adapters.studies.study import Study
-from pipeline.core.config import GRID
+from pipeline.core.vocabulary import Phase
 from pipeline.figures import interactive
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn
@@ -30,7 +30,7 @@ def _grid(study: Study) -> optuna.Study:
     """An in-memory study holding the completed grid trials, valued by the first objective
     (a multi-objective study's Pareto front is the report's: stages/pareto.py)."""
     grid = optuna.create_study(direction=study.directions[0])
-    grid.add_trials([_scored(t) for t in trials(study, TrialState.COMPLETE, of_phase=GRID)])
+    grid.add_trials([_scored(t) for t in trials(study, TrialState.COMPLETE, of_phase=Phase.GRID)])
     return grid
 
 
@@ -45,7 +45,7 @@ def static_figures(study: Study) -> dict[str, "Figure"]:
     from optuna.visualization import matplotlib as ovm
 
     figures: dict[str, Figure] = {}
-    if not trials(study, TrialState.COMPLETE, of_phase=GRID):
+    if not trials(study, TrialState.COMPLETE, of_phase=Phase.GRID):
         return figures
     try:
         # Optuna switches the global style to ggplot, and warns on small studies.
@@ -81,7 +81,7 @@ def importances(study: Study) -> tuple[dict[str, dict[str, tuple[float, float, f
     for activation in study.config.activations:
         mine = [
             t
-            for t in trials(study, TrialState.COMPLETE, of_phase=GRID)
+            for t in trials(study, TrialState.COMPLETE, of_phase=Phase.GRID)
             if t.params.get("activation") == activation and all(k in t.params for k in keys)
         ]
         varied = [k for k in keys if len({str(t.params.get(k)) for t in mine}) > 1]
@@ -166,7 +166,7 @@ def interactive_plots(study: Study) -> dict[str, object]:
     of best val_acc over each of them. None before a trial has completed."""
     from optuna import visualization as ov
 
-    if not trials(study, TrialState.COMPLETE, of_phase=GRID):
+    if not trials(study, TrialState.COMPLETE, of_phase=Phase.GRID):
         return {}
     grid, params = _grid(study), ["activation", *study.config.swept_keys]
     objective = study.config.objective[0]

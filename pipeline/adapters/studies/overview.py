@@ -9,6 +9,7 @@ from optuna.trial import FrozenTrial, TrialState
 from pipeline.adapters.studies.queries import FINISHED, phase, trials
 from pipeline.adapters.studies.roster import Member, members
 from pipeline.adapters.studies.study import Study
+from pipeline.core.vocabulary import UserAttr
 
 
 @dataclass(frozen=True)
@@ -66,5 +67,5 @@ def _held(study: Study, trial: FrozenTrial) -> Held:
         phase=phase(trial),
         seed=int(values.get("seed", study.config.train.seed)),
         epoch=max(trial.intermediate_values, default=0),
-        worker=trial.user_attrs.get("worker"),
+        worker=trial.user_attrs.get(UserAttr.WORKER),
     )

@@ -9,15 +9,15 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from pipeline.core.config import GRID
 from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.vocabulary import Phase, UserAttr
 
 PEERS = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 REDUCTION_FACTOR = 3  # successive halving keeps the best third at each rung (Optuna's default)
 
 
 def _grid(trial: FrozenTrial) -> bool:
-    return bool(trial.user_attrs.get("phase", GRID) == GRID)
+    return bool(trial.user_attrs.get(UserAttr.PHASE, Phase.GRID) == Phase.GRID)
 
 
 def _best_by(trial: FrozenTrial, step: int, sign: int) -> float:

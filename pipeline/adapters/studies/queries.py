@@ -8,14 +8,15 @@ from optuna.trial import FrozenTrial, TrialState
 
 from pipeline.adapters.studies.study import Study
 from pipeline.core import objectives
-from pipeline.core.config import GRID, REFERENCE, unused_settings
+from pipeline.core.config import unused_settings
 from pipeline.core.search_space import point_key
+from pipeline.core.vocabulary import GRID_SAMPLER, Phase, UserAttr
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 PENDING = (TrialState.RUNNING, TrialState.WAITING)
 # The phases whose trials stand for the grid's points: the grid's own, and the reference lr's
 # where it has a protocol of its own.
-GRID_PHASES = (GRID, REFERENCE)
+GRID_PHASES = (Phase.GRID, Phase.REFERENCE)
 
 
 @dataclass
@@ -29,10 +30,10 @@ class BestTrial:
     params: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-def phase(trial: FrozenTrial) -> str:
-    """GRID, REFERENCE or REPLICATE: the user attr a trial was queued with (trials from before
-    the replicate phase existed are the grid's)."""
-    return str(trial.user_attrs.get("phase", GRID))
+def phase(trial: FrozenTrial) -> Phase:
+    """The user attr a trial was queued with (trials from before the replicate phase existed
+    are the grid's)."""
+    return Phase(trial.user_attrs.get(UserAttr.PHASE, Phase.GRID))
 
 
 def grid_point(trial: FrozenTrial) -> tuple[str, float] | None:
@@ -62,7 +63,7 @@ def space_keys(study: Study) -> tuple[str, ...]:
     return tuple(d.key for d in study.config.dimensions)
 
 
-def trials(study: Study, *states: TrialState, of_phase: str | None = None) -> list[FrozenTrial]:
+def trials(study: Study, *states: TrialState, of_phase: Phase | None = None) -> list[FrozenTrial]:
     """The study's trials in these states (all of them without a state), of one phase or all."""
     found = study.optuna_study.get_trials(deepcopy=False, states=states or None)
     return found if of_phase is None else [t for t in found if phase(t) == of_phase]
@@ -110,7 +111,7 @@ def open_points(study: Study) -> list[dict[str, Any]]:
     `{"activation": ...}` per trial an activation still lacks."""
     config, keys = study.config, space_keys(study)
     finished = [t for t in trials(study, *FINISHED) if phase(t) in GRID_PHASES]
-    if config.sampler != "grid":
+    if config.sampler != GRID_SAMPLER:
         return [
             {"activation": activation}
             for activation in config.activations
@@ -128,10 +129,10 @@ def grid_finished(study: Study) -> bool:
     """Every grid point has a finished trial and none of the grid's is queued or running: each
     activation's best lr is known (a reference trial with a protocol of its own is not a
     candidate, so it need not have finished)."""
-    return not open_points(study) and not trials(study, *PENDING, of_phase=GRID)
+    return not open_points(study) and not trials(study, *PENDING, of_phase=Phase.GRID)
 
 
-def best_trials(study: Study, of_phase: str | None = GRID) -> dict[str, BestTrial]:
+def best_trials(study: Study, of_phase: Phase | None = Phase.GRID) -> dict[str, BestTrial]:
     """Each activation's completed trial with the best first objective (the highest
     best_val_acc by default): of the grid (the configuration it chose) by default, of every
     phase with `of_phase=None`; of equals, the earliest."""
@@ -142,7 +143,7 @@ def best_trials(study: Study, of_phase: str | None = GRID) -> dict[str, BestTria
         if activation in study.config.activations and (
             activation not in best or objectives.better(objective, score(t), best[activation].score)
         ):
-            run_id = t.user_attrs["mlflow_run_id"]
+            run_id = t.user_attrs[UserAttr.MLFLOW_RUN_ID]
             params = {key: t.params[key] for key in keys if key in t.params}
             best[activation] = BestTrial(
                 activation, t.params["lr"], score(t), run_id, t.number, params

@@ -30,10 +30,11 @@ from pipeline.adapters.studies.queries import (
 )
 from pipeline.adapters.studies.replicates import queue_replicates
 from pipeline.adapters.studies.study import Study
-from pipeline.core.config import GRID, OPTIMIZER_FAMILIES, REFERENCE, REPLICATE
+from pipeline.core.config import OPTIMIZER_FAMILIES
 from pipeline.core.errors import PipelineError
 from pipeline.core.search_space import param_text, point_key
 from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.vocabulary import GRID_SAMPLER, Phase, UserAttr
 
 
 def fail_stale(study: Study) -> None:
@@ -50,7 +51,7 @@ def fail_orphans(study: Study) -> None:
         return
     for trial in trials(study, TrialState.RUNNING):
         why = "found RUNNING when the sweep restarted"
-        study.on_orphan(trial.user_attrs.get("mlflow_run_id"), why)
+        study.on_orphan(trial.user_attrs.get(UserAttr.MLFLOW_RUN_ID), why)
         study.storage.set_trial_state_values(study.trial_id(trial.number), TrialState.FAIL)
 
 
@@ -66,7 +67,7 @@ def queue_missing(study: Study) -> None:
         for t in trials(study, *FINISHED, TrialState.RUNNING, TrialState.WAITING)
         if phase(t) in GRID_PHASES
     ]
-    if config.sampler != "grid":
+    if config.sampler != GRID_SAMPLER:
         missing = {
             a: config.trials_per_activation - activation_count(held, a) for a in config.activations
         }
@@ -92,7 +93,7 @@ def _reference(study: Study, point: dict[str, Any]) -> dict[str, Any]:
     budget = study.config.reference_budget
     if budget is None or point["lr"] != study.config.reference_lr:
         return {}
-    return {"phase": REFERENCE, **budget}
+    return {UserAttr.PHASE: Phase.REFERENCE, **budget}
 
 
 def middle_out(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -154,7 +155,11 @@ def _drawn(study: Study, trial: FrozenTrial, peers: list[FrozenTrial]) -> Frozen
 
 def _needs_point(study: Study, trial: FrozenTrial) -> bool:
     """A sampler's placeholder not drawn yet (a retry keeps the point of the trial it retries)."""
-    return study.config.sampler != "grid" and phase(trial) == GRID and "lr" not in trial.params
+    return (
+        study.config.sampler != GRID_SAMPLER
+        and phase(trial) == Phase.GRID
+        and "lr" not in trial.params
+    )
 
 
 def claim(study: Study, count: int = 1, replicates: int | None = None) -> list[Trial]:
@@ -178,7 +183,7 @@ def claim(study: Study, count: int = 1, replicates: int | None = None) -> list[T
                 if draws == count:
                     continue
                 if peers is None:
-                    peers = trials(study, *FINISHED, *PENDING, of_phase=GRID)
+                    peers = trials(study, *FINISHED, *PENDING, of_phase=Phase.GRID)
                 trial, draws = _drawn(study, trial, peers), draws + 1
             if key is not None and stack_key(trial, study.config) != key:
                 continue
@@ -187,7 +192,7 @@ def claim(study: Study, count: int = 1, replicates: int | None = None) -> list[T
                 if study.storage.set_trial_state_values(trial_id, TrialState.RUNNING):
                     claimed.append(Trial(study.optuna_study, trial_id))
                     key = stack_key(trial, study.config)
-                    if phase(trial) == REPLICATE and replicates is not None:
+                    if phase(trial) == Phase.REPLICATE and replicates is not None:
                         count = replicates
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue

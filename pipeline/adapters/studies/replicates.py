@@ -23,8 +23,8 @@ from pipeline.adapters.studies.queries import (
     trials,
 )
 from pipeline.adapters.studies.study import Study
-from pipeline.core.config import REPLICATE
 from pipeline.core.search_space import SWEEPABLE, point_key
+from pipeline.core.vocabulary import Phase, UserAttr
 
 POINT = ("activation", *SWEEPABLE)  # what a replicate's user attrs hold of its point
 
@@ -46,7 +46,7 @@ def ask_for_seeds(study: Study, count: int) -> None:
 
 # A replicate's user attrs beside its point (a replicate queued before lr_schedule was one of
 # them trained at the default, "constant").
-BUDGET = ("phase", "seed", "max_epochs", "patience", "lr_schedule")
+BUDGET = (UserAttr.PHASE, "seed", "max_epochs", "patience", "lr_schedule")
 
 
 def replicate_key(trial: FrozenTrial) -> tuple[Any, ...]:
@@ -66,7 +66,7 @@ def plan(study: Study) -> list[dict[str, Any]]:
     config, best = study.config, best_trials(study)
     return [
         {
-            "phase": REPLICATE,
+            UserAttr.PHASE: Phase.REPLICATE,
             **_point(best[activation]),
             "seed": seed,
             "max_epochs": config.replicate_max_epochs,
@@ -85,7 +85,7 @@ def missing_replicates(study: Study, retry_failed: bool = False) -> list[dict[st
     if not grid_finished(study):
         return []
     states = (*FINISHED, *PENDING) if retry_failed else ()
-    held = {replicate_key(t) for t in trials(study, *states, of_phase=REPLICATE)}
+    held = {replicate_key(t) for t in trials(study, *states, of_phase=Phase.REPLICATE)}
     return [a for a in plan(study) if _key(a) not in held]
 
 

@@ -26,6 +26,7 @@ from pipeline.core import objectives
 from pipeline.core.config import INITS, OPTIMIZERS, PRECISIONS, unused_settings
 from pipeline.core.search_space import INTEGER, Dimension, applicable, param_text, point_key
 from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.vocabulary import GRID_SAMPLER
 
 # Every choice of a categorical setting, for a grid: Optuna fixes a categorical param's choices
 # for a study's life, and a grid extended on a rerun may add one.
@@ -50,7 +51,7 @@ def distribution(config: SweepConfig, dimension: Dimension, queued: Any = None) 
             return IntDistribution(int(low), int(high), log=dimension.log)
         return FloatDistribution(low, high, log=dimension.log)
     values = [param_text(key, v) for v in dimension.listed]
-    if config.sampler != "grid" or key == "hidden_sizes":
+    if config.sampler != GRID_SAMPLER or key == "hidden_sizes":
         return CategoricalDistribution(values)
     if key in ALL_CHOICES:
         return CategoricalDistribution(ALL_CHOICES[key])

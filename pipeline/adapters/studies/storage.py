@@ -20,6 +20,7 @@ from pipeline.adapters.studies.logs import experimental_features
 from pipeline.core.errors import PipelineError
 from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import redact, sqlalchemy_url, storage_file, storage_kind
+from pipeline.core.vocabulary import UserAttr
 
 SWEEPS_DIR = Path("sweeps")
 MAX_RETRIES = 3  # a trial whose worker keeps dying is not retried forever
@@ -29,7 +30,7 @@ CONNECT_TIMEOUT_S = 10
 OnOrphan = Callable[[str | None, str], None]
 # A claimed trial's user attributes that belong to the claim, not to the point: its retry is
 # queued without them, naming no worker until one claims it.
-CLAIM_ATTRS = ("worker", "mlflow_run_id", "stop_reason")
+CLAIM_ATTRS = (UserAttr.WORKER, UserAttr.MLFLOW_RUN_ID, UserAttr.STOP_REASON)
 
 
 def storage_url(config: SweepConfig) -> str:
@@ -44,7 +45,7 @@ def _retry_stale(on_orphan: OnOrphan) -> Callable[[optuna.Study, FrozenTrial], N
 
     def retry(study: optuna.Study, trial: FrozenTrial) -> None:
         why = "its worker stopped sending heartbeats"
-        on_orphan(trial.user_attrs.get("mlflow_run_id"), why)
+        on_orphan(trial.user_attrs.get(UserAttr.MLFLOW_RUN_ID), why)
         unclaimed = copy.deepcopy(trial)
         unclaimed.user_attrs = {
             key: value for key, value in trial.user_attrs.items() if key not in CLAIM_ATTRS

@@ -27,11 +27,12 @@ from pipeline.adapters.studies.storage import (
 )
 from pipeline.core import objectives
 from pipeline.core.activations import NAMES, is_custom
-from pipeline.core.config import REFERENCE, REPLICATE, TrainConfig
+from pipeline.core.config import TrainConfig
 from pipeline.core.errors import PipelineError
 from pipeline.core.search_space import Dimension
 from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import redact, storage_file, storage_kind
+from pipeline.core.vocabulary import Phase, TrialEnd, UserAttr
 
 
 class Study:
@@ -148,7 +149,7 @@ class Study:
         queued = trial.user_attrs
         point = {"activation": trial.suggest_categorical("activation", self.activation_choices)}
         for key, dist in space.distributions(self.config, queued).items():
-            if key == "seed" and queued.get("phase") == REPLICATE:
+            if key == "seed" and queued.get(UserAttr.PHASE) == Phase.REPLICATE:
                 continue
             if key in space.applying(self.config, {key: dist}, point):  # Adam: no momentum
                 point[key] = space.suggest(trial, key, dist)
@@ -160,7 +161,7 @@ class Study:
         from the user attrs it was queued with."""
         point = self.suggest(trial)
         queued = trial.user_attrs
-        if queued.get("phase") not in (REPLICATE, REFERENCE):
+        if queued.get(UserAttr.PHASE) not in (Phase.REPLICATE, Phase.REFERENCE):
             return self.config.point_config(point)
         seed = int(queued["seed"]) if "seed" in queued else None
         config = self.config.point_config(point, seed=seed)
@@ -170,11 +171,13 @@ class Study:
             lr_schedule=queued.get("lr_schedule", "constant"),  # queued before it was an attr
         )
 
-    def tell(self, trial: Trial, state: str, values: float | list[float] | None = None) -> None:
+    def tell(
+        self, trial: Trial, state: TrialEnd, values: float | list[float] | None = None
+    ) -> None:
         """state: COMPLETE (with the objectives' values, in the config's order), PRUNED or
         FAIL."""
         self.optuna_study.tell(
-            trial, values if state == "COMPLETE" else None, state=TrialState[state]
+            trial, values if state == TrialEnd.COMPLETE else None, state=TrialState[state]
         )
 
 

@@ -28,6 +28,7 @@ from pipeline.adapters.tracking.store import (
 )
 from pipeline.core.errors import PipelineError
 from pipeline.core.urls import redact
+from pipeline.core.vocabulary import StopReason, Tag
 
 
 @dataclass
@@ -112,7 +113,7 @@ class Tracker:
         parent_run_id: str | None = None,
     ) -> str:
         all_tags = {
-            "stage": stage,
+            Tag.STAGE: stage,
             "git_commit": git_commit(),
             "mlflow.source.git.commit": git_commit(),
             # The UI's "Source" and "Created by": the stage, never a machine path.
@@ -161,11 +162,11 @@ class Tracker:
                 end = self._end_monitored
             yield run
         except KeyboardInterrupt:
-            self.set_tags(run.run_id, {"stop_reason": "interrupted"})
+            self.set_tags(run.run_id, {Tag.STOP_REASON: StopReason.INTERRUPTED})
             end(run.run_id, "KILLED")
             raise
         except BaseException as error:
-            self.set_tags(run.run_id, {"stop_reason": f"error: {type(error).__name__}"})
+            self.set_tags(run.run_id, {Tag.STOP_REASON: f"error: {type(error).__name__}"})
             end(run.run_id, "FAILED")
             raise
         end(run.run_id, run.status)

@@ -14,6 +14,7 @@ from pipeline.adapters.tracking.runs import Tracker
 from pipeline.adapters.tracking.store import sqlite_database, store_failed, using_store
 from pipeline.core.datasets import FASHION_MNIST
 from pipeline.core.search_space import SWEEPABLE
+from pipeline.core.vocabulary import Phase, Tag, TrialEnd
 
 SWEEP_METRICS = (
     "best_val_acc",
@@ -46,17 +47,17 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
     """One row per training run of the sweep (grid trials and replicates, told apart by
     `phase`), tidy column names, with `train_acc_at_best`, the train accuracy at the best epoch
     of a run of the grid or the reference phase; empty before any trial."""
-    raw = search_runs(tracker, f"tags.sweep = '{study}'")
+    raw = search_runs(tracker, f"tags.{Tag.SWEEP} = '{study}'")
     if raw.empty:
         return pd.DataFrame()
-    raw = raw[raw["tags.stage"] == "train"]
+    raw = raw[raw[f"tags.{Tag.STAGE}"] == "train"]
     if raw.empty:  # the sweep's parent run alone: no trial has started yet
         return pd.DataFrame()
     frame = pd.DataFrame(
         {
             "run_id": raw["run_id"],
-            "stage": raw["tags.stage"],
-            "phase": _tag(raw, "phase").fillna("grid"),
+            "stage": raw[f"tags.{Tag.STAGE}"],
+            "phase": _tag(raw, Tag.PHASE).fillna(Phase.GRID),
             "activation": raw["params.activation"],
             "lr": raw["params.lr"].astype(float),
             "seed": raw["params.seed"].astype(int),
@@ -64,13 +65,13 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
             # a run logged before the schedule was a param held its lr
             "lr_schedule": _column(raw, "params.lr_schedule").fillna("constant"),
             "status": raw["status"],
-            "state": _tag(raw, "trial_state"),
-            "stop_reason": _tag(raw, "stop_reason"),
-            "at_chance": _tag(raw, "at_chance") == "true",
+            "state": _tag(raw, Tag.TRIAL_STATE),
+            "stop_reason": _tag(raw, Tag.STOP_REASON),
+            "at_chance": _tag(raw, Tag.AT_CHANCE) == "true",
             "dataset": _column(raw, "params.dataset"),
             "classes": _tag(raw, "classes"),
             "test_images": pd.to_numeric(_column(raw, "params.test_images")),
-            "trial": pd.to_numeric(_tag(raw, "optuna.trial")),
+            "trial": pd.to_numeric(_tag(raw, Tag.TRIAL)),
         }
     )
     for key in SETTINGS:  # the other settings a sweep may vary, as their params hold them
@@ -83,7 +84,7 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     frame["train_acc_at_best"] = [
         math.nan
-        if pd.isna(epoch) or phase == "replicate"
+        if pd.isna(epoch) or phase == Phase.REPLICATE
         else metric_at_step(tracker, run_id, "train_acc", int(epoch))
         for run_id, epoch, phase in zip(
             frame["run_id"], frame["best_epoch"], frame["phase"], strict=True
@@ -128,7 +129,7 @@ def latest_trained_runs(
     found: dict[str, str] = {}
     runs = tracker.client.search_runs(
         [tracker.experiment_id],
-        "tags.stage = 'train' and attributes.status = 'FINISHED' and metrics.test_acc >= 0",
+        f"tags.{Tag.STAGE} = 'train' and attributes.status = 'FINISHED' and metrics.test_acc >= 0",
         order_by=["attributes.start_time DESC"],
         max_results=5000,
     )
@@ -153,12 +154,18 @@ def deleted_trial_runs(uri: str, experiment: str, study: str) -> list[str]:
         if found is None:
             return []
         runs = client.search_runs(
-            [found.experiment_id], f"tags.sweep = '{study}'", run_view_type=ViewType.DELETED_ONLY
+            [found.experiment_id],
+            f"tags.{Tag.SWEEP} = '{study}'",
+            run_view_type=ViewType.DELETED_ONLY,
         )
     except MlflowException as error:
         raise store_failed(uri, error) from None
     tags = [(r.info.run_id, r.data.tags) for r in runs]
-    return [i for i, t in tags if t.get("stage") == "train" and t.get("trial_state") != "FAIL"]
+    return [
+        i
+        for i, t in tags
+        if t.get(Tag.STAGE) == "train" and t.get(Tag.TRIAL_STATE) != TrialEnd.FAIL
+    ]
 
 
 def run_experiment(uri: str, run_id: str) -> tuple[str | None, bool]:
