@@ -171,7 +171,7 @@ STAGES = {
     ),
     "curves": Stage(
         "each activation and its derivative (seed's Fig. 2)",
-        "diagnostics:run_curves",
+        "curves:run",
         job_cfg.DiagnosticsConfig,
         (
             *DIAGNOSTICS[:2],
@@ -180,19 +180,19 @@ STAGES = {
     ),
     "probe": Stage(
         "weight gradients at initialisation (seed's Fig. 3)",
-        "diagnostics:run_probe",
+        "probe:run",
         job_cfg.DiagnosticsConfig,
         DIAGNOSTICS,
     ),
     "analyze": Stage(
         "layer outputs of trained models (seed's Fig. 4)",
-        "diagnostics:run_analyze",
+        "analyze:run",
         job_cfg.DiagnosticsConfig,
         ANALYSIS,
     ),
     "figures": Stage(
         "curves, probe and analyze; PNGs to reports/figures",
-        "diagnostics:run_figures",
+        "figures:run",
         job_cfg.DiagnosticsConfig,
         ANALYSIS,
     ),
