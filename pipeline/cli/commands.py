@@ -1,166 +1,180 @@
-"""The command line's stages: a row per subcommand, naming its help, its job, its typed config
-and its flags. Flags parse text into values (numbers, lists); the configs check them."""
+"""The command line's commands: a row per subcommand, naming its help, its job, the config
+class the job takes and its flags.
+
+Each job is reached through a small function that imports its module when the command runs, so
+`--help` and a bad flag answer without loading torch, MLflow or Optuna; being plain imports, the
+edges from a command to its job are ones the type checker and the import-graph test follow.
+"""
 
 import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from pipeline.core import config as cfg
+from pipeline.cli.flags import (
+    ANALYSIS,
+    DATA,
+    DATASET,
+    DEVICE,
+    DIAGNOSTICS,
+    MODEL_URIS,
+    SEED_TABLE,
+    SERVE,
+    SERVER,
+    SET,
+    SWEEP,
+    TRAIN,
+    Flag,
+    activations,
+    flag,
+    port,
+    typed,
+)
 from pipeline.core import job_config as job_cfg
-from pipeline.core.datasets import DEFAULT_DATASET
 from pipeline.core.fields import Config
 
-Flag = tuple[tuple[str, ...], dict[str, Any]]  # argparse's names and options of one flag
-
-
-def typed(key: str, kind: type[int] | type[float]) -> Callable[[str], int | float]:
-    """An argparse type whose error names the config key: `lr must be a number, got 'x'`."""
-    noun = {int: "an integer", float: "a number"}[kind]
-
-    def parse(text: str) -> int | float:
-        try:
-            return kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{key} must be {noun}, got {text!r}") from None
-
-    return parse
-
-
-def hidden_sizes(text: str) -> tuple[int, ...]:
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    if not parts:
-        raise argparse.ArgumentTypeError(
-            f"hidden_sizes must be a comma-separated list like 512,256, got {text!r}"
-        )
-    return tuple(int(typed("hidden_sizes", int)(part)) for part in parts)
-
-
-def activations(text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
-
-
-def flag(*names: str, **options: Any) -> Flag:
-    return names, options
+C = TypeVar("C", bound=Config)
+Job = Callable[[C], int]  # a job: its config in, the exit code out
 
 
 @dataclass(frozen=True)
-class Stage:
+class Stage(Generic[C]):
+    """A command: its help, its job, the config class the job takes, and its flags."""
+
     help: str
-    job: str  # "module:function", the module under pipeline.jobs
-    config: type[Config]
+    load_job: Callable[[], Job[C]]  # imports the job's module, only when the command runs
+    config: type[C]
     flags: tuple[Flag, ...] = ()
 
-
-DATA = flag(
-    "--data-dir",
-    help="folder with the dataset's four IDX files (Fashion-MNIST's default: "
-    "$FASHION_MNIST_DIR, data/FashionMNIST/raw, Debian's package; a named dataset's: data/NAME)",
-)
-DATASET = flag(
-    "--dataset",
-    help=f"{DEFAULT_DATASET} (default), a folder of four IDX files (a path with a '/'), or "
-    "a name (its folder: --data-dir, else data/NAME)",
-)
-DEVICE = flag("--device", help="auto, cpu or cuda (default: auto)")
-EXPERIMENT = flag("--experiment", help=f"MLflow experiment (default: {cfg.DEFAULT_EXPERIMENT})")
-SET = flag(
-    "--set",
-    dest="overrides",
-    action="append",
-    metavar="KEY=VALUE",
-    help="a sweep-file key for this run, its value as YAML (repeatable): --set max_epochs=1",
-)
-SWEEP = (
-    flag("--config", dest="config_path", help=f"sweep YAML file (default: {cfg.DEFAULT_SWEEP})"),
-    flag("--no-progress", dest="progress", action="store_false", help="no progress bars"),
-    DATA,
-    flag("--dataset", help="the dataset, over the sweep file's `dataset:` (see train --help)"),
-    SET,
-)
-ACTIVATIONS = flag(
-    "--activations",
-    type=activations,
-    help="comma-separated names or module:name (default: the seed's six)",
-)
-DIAGNOSTICS = (
-    EXPERIMENT,
-    flag("--figures-dir", help="also write the figures as PNGs here"),
-    ACTIVATIONS,
-    DATA,
-    DATASET,
-)
-ANALYSIS = (
-    *DIAGNOSTICS,
-    flag("--run-id", help="analyse this training run's checkpoint"),
-    flag("--model-uri", help="analyse this model (runs:/, models:/, a checkpoint directory)"),
-    flag("--best", action="store_true", help="analyse each activation's registered model"),
-    flag("--study", help=f"whose registered models --best reads (default {cfg.DEFAULT_STUDY})"),
-)
-TRAIN = (
-    flag("--activation", help="registered activation name or module:name (default: relu)"),
-    flag("--optimizer", help="sgd (the seed's), adam or adamw (default: sgd)"),
-    flag("--lr", type=typed("lr", float), help="learning rate (> 0)"),
-    flag("--momentum", type=typed("momentum", float), help="SGD's momentum (0 <= m < 1)"),
-    flag("--nesterov", action=argparse.BooleanOptionalAction, help="SGD's Nesterov momentum"),
-    flag("--weight-decay", type=typed("weight_decay", float), help="weight decay (>= 0)"),
-    flag(
-        "--lr-schedule",
-        help="constant (the seed's) or cosine (decayed to near 0 by the last epoch)",
-    ),
-    flag("--init", help="initial weights: default (PyTorch's, the seed's), kaiming or xavier"),
-    flag(
-        "--precision",
-        help="fp32 (the seed's) or bf16-mixed (bf16 autocast in the training step, fp32 weights)",
-    ),
-    flag("--batch-size", type=typed("batch_size", int), help="minibatch size"),
-    flag("--epochs", dest="max_epochs", type=typed("epochs", int), help="maximum epochs"),
-    flag("--patience", type=typed("patience", int), help="epochs without a better val_acc"),
-    flag("--hidden-sizes", type=hidden_sizes, help="comma-separated hidden layer widths"),
-    flag("--seed", type=typed("seed", int), help="seed of weights, split and order"),
-    flag(
-        "--threads",
-        type=typed("threads", int),
-        help="torch threads on a CPU (default: all cores; with --from-run, the run's)",
-    ),
-    flag(
-        "--from-run",
-        metavar="RUN_ID",
-        help="train as this logged run did: its params, threads and seed (flags given override)",
-    ),
-    EXPERIMENT,
-    DEVICE,
-    DATA,
-    DATASET,
-)
-MODEL_URIS = "runs:/<id>/model, runs:/<id>/checkpoint, models:/<name>@<alias>, or a directory"
-SEED_TABLE = "also time the seed's whole table (default: on a GPU only)"
+    def run(self, config: C) -> int:
+        """The job on a config of this stage's class (make_config builds it from `config`)."""
+        return self.load_job()(config)
 
 
-def port(config: type[Config]) -> Flag:
-    """The --port flag, its help naming the config's default port."""
-    default = config.model_fields["port"].default
-    return flag("--port", type=typed("port", int), help=f"port to serve on (default {default})")
+def command(
+    help: str, load_job: Callable[[], Job[C]], config: type[C], flags: tuple[Flag, ...] = ()
+) -> Stage[Any]:
+    """A row of the table. Built here, where the type checker still sees that the job takes
+    the config class; in the table, a stage of any config class, it no longer could."""
+    return Stage(help, load_job, config, flags)
 
 
-SERVER = (
-    port(job_cfg.ServerConfig),
-    flag("--host", help="interface to bind (default 127.0.0.1: this machine only)"),
-    EXPERIMENT,
-)
-SERVE = (
-    flag("--model-uri", help=f"runs:/<id>/model or models:/... (default {cfg.DEFAULT_MODEL_URI})"),
-    port(job_cfg.ServeConfig),
-    SERVER[1],
-)
-STAGES = {
-    "data": Stage(
-        "find, verify and load the dataset", "data:run", job_cfg.DataConfig, (DATA, DATASET)
+def _data() -> Job[job_cfg.DataConfig]:
+    from pipeline.jobs import data
+
+    return data.run
+
+
+def _train() -> Job[job_cfg.TrainJobConfig]:
+    from pipeline.jobs import train
+
+    return train.run
+
+
+def _evaluate() -> Job[job_cfg.EvaluateConfig]:
+    from pipeline.jobs import evaluate
+
+    return evaluate.run
+
+
+def _curves() -> Job[job_cfg.DiagnosticsConfig]:
+    from pipeline.jobs import curves
+
+    return curves.run
+
+
+def _probe() -> Job[job_cfg.DiagnosticsConfig]:
+    from pipeline.jobs import probe
+
+    return probe.run
+
+
+def _analyze() -> Job[job_cfg.DiagnosticsConfig]:
+    from pipeline.jobs import analyze
+
+    return analyze.run
+
+
+def _figures() -> Job[job_cfg.DiagnosticsConfig]:
+    from pipeline.jobs import figures
+
+    return figures.run
+
+
+def _sweep() -> Job[job_cfg.SweepJobConfig]:
+    from pipeline.jobs import sweep
+
+    return sweep.run
+
+
+def _worker() -> Job[job_cfg.SweepJobConfig]:
+    from pipeline.jobs import worker
+
+    return worker.run
+
+
+def _status() -> Job[job_cfg.SweepJobConfig]:
+    from pipeline.jobs import status
+
+    return status.run
+
+
+def _drain() -> Job[job_cfg.SweepJobConfig]:
+    from pipeline.jobs import drain
+
+    return drain.run
+
+
+def _report() -> Job[job_cfg.SweepJobConfig]:
+    from pipeline.jobs import report
+
+    return report.run
+
+
+def _confirm() -> Job[job_cfg.SweepJobConfig]:
+    from pipeline.jobs import confirm
+
+    return confirm.run
+
+
+def _bench() -> Job[job_cfg.BenchConfig]:
+    from pipeline.jobs import bench
+
+    return bench.run
+
+
+def _promote() -> Job[job_cfg.PromoteConfig]:
+    from pipeline.jobs import promote
+
+    return promote.run
+
+
+def _ui() -> Job[job_cfg.ServerConfig]:
+    from pipeline.jobs import ui
+
+    return ui.run
+
+
+def _serve() -> Job[job_cfg.ServeConfig]:
+    from pipeline.jobs import serve
+
+    return serve.run
+
+
+def _dashboard() -> Job[job_cfg.DashboardConfig]:
+    from pipeline.jobs import dashboard
+
+    return dashboard.run
+
+
+STAGES: dict[str, Stage[Any]] = {
+    "data": command(
+        "find, verify and load the dataset", _data, job_cfg.DataConfig, (DATA, DATASET)
     ),
-    "train": Stage("train one MLP, tracked in MLflow", "train:run", job_cfg.TrainJobConfig, TRAIN),
-    "evaluate": Stage(
+    "train": command("train one MLP, tracked in MLflow", _train, job_cfg.TrainJobConfig, TRAIN),
+    "evaluate": command(
         "reload a logged model; print test accuracy per class",
-        "evaluate:run",
+        _evaluate,
         job_cfg.EvaluateConfig,
         (
             flag("--model-uri", required=True, help=MODEL_URIS),
@@ -169,36 +183,36 @@ STAGES = {
             DATASET,
         ),
     ),
-    "curves": Stage(
+    "curves": command(
         "each activation and its derivative (seed's Fig. 2)",
-        "diagnostics:run_curves",
+        _curves,
         job_cfg.DiagnosticsConfig,
         (
             *DIAGNOSTICS[:2],
             flag("--activations", type=activations, help="module:name ones to draw as well"),
         ),
     ),
-    "probe": Stage(
+    "probe": command(
         "weight gradients at initialisation (seed's Fig. 3)",
-        "diagnostics:run_probe",
+        _probe,
         job_cfg.DiagnosticsConfig,
         DIAGNOSTICS,
     ),
-    "analyze": Stage(
+    "analyze": command(
         "layer outputs of trained models (seed's Fig. 4)",
-        "diagnostics:run_analyze",
+        _analyze,
         job_cfg.DiagnosticsConfig,
         ANALYSIS,
     ),
-    "figures": Stage(
+    "figures": command(
         "curves, probe and analyze; PNGs to reports/figures",
-        "diagnostics:run_figures",
+        _figures,
         job_cfg.DiagnosticsConfig,
         ANALYSIS,
     ),
-    "sweep": Stage(
+    "sweep": command(
         "the study: Optuna over activations x learning rates",
-        "sweep:run",
+        _sweep,
         job_cfg.SweepJobConfig,
         (
             *SWEEP,
@@ -210,9 +224,9 @@ STAGES = {
             ),
         ),
     ),
-    "worker": Stage(
+    "worker": command(
         "join a prepared sweep and run its queued trials",
-        "worker:run",
+        _worker,
         job_cfg.SweepJobConfig,
         (
             *SWEEP,
@@ -224,22 +238,22 @@ STAGES = {
             flag("--workers", type=typed("workers", int), help="worker processes on this host"),
         ),
     ),
-    "status": Stage(
+    "status": command(
         "a study's live workers, their trials and its queue",
-        "status:run",
+        _status,
         job_cfg.SweepJobConfig,
         (SWEEP[0], SET),
     ),
-    "drain": Stage(
+    "drain": command(
         "this host's workers end their trials, then exit",
-        "drain:run",
+        _drain,
         job_cfg.SweepJobConfig,
         (SWEEP[0], SET),
     ),
-    "report": Stage("the results table, from MLflow", "report:run", job_cfg.SweepJobConfig, SWEEP),
-    "confirm": Stage(
+    "report": command("the results table, from MLflow", _report, job_cfg.SweepJobConfig, SWEEP),
+    "confirm": command(
         "more replicate seeds for each activation's best lr",
-        "confirm:run",
+        _confirm,
         job_cfg.SweepJobConfig,
         (
             *SWEEP,
@@ -251,9 +265,9 @@ STAGES = {
             flag("--workers", type=typed("workers", int), help="worker processes"),
         ),
     ),
-    "bench": Stage(
+    "bench": command(
         "time the training stage against its references",
-        "bench:run",
+        _bench,
         job_cfg.BenchConfig,
         (
             flag("--rounds", type=typed("rounds", int), help="measured rounds (default 5)"),
@@ -263,9 +277,9 @@ STAGES = {
             DATA,
         ),
     ),
-    "promote": Stage(
+    "promote": command(
         "put a study's registered model on another name's alias",
-        "promote:run",
+        _promote,
         job_cfg.PromoteConfig,
         (
             flag("--model-uri", required=True, help="models:/<name>@<alias> or /<version>"),
@@ -273,11 +287,11 @@ STAGES = {
             flag("--reason", required=True, help="why, in one line (recorded on the version)"),
         ),
     ),
-    "ui": Stage("the MLflow UI on the project's store", "ui:run", job_cfg.ServerConfig, SERVER),
-    "serve": Stage("a model's MLflow scoring server", "serve:run", job_cfg.ServeConfig, SERVE),
-    "dashboard": Stage(
+    "ui": command("the MLflow UI on the project's store", _ui, job_cfg.ServerConfig, SERVER),
+    "serve": command("a model's MLflow scoring server", _serve, job_cfg.ServeConfig, SERVE),
+    "dashboard": command(
         "optuna-dashboard on a sweep's study, to watch it live",
-        "dashboard:run",
+        _dashboard,
         job_cfg.DashboardConfig,
         (
             SWEEP[0],

@@ -7,7 +7,6 @@ anything in MLflow, so bad input leaves nothing half-written. Errors print one l
 """
 
 import argparse
-import importlib
 import sys
 import threading
 import traceback
@@ -60,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 def make_config(stage: str, values: dict[str, Any], settings: Settings | None = None) -> Config:
     """The stage's typed config from its flags and the environment's settings (what neither
     gives keeps the config's default; a flag wins over the environment)."""
-    config_class, settings = STAGES[stage].config, settings or Settings()
+    config_class: type[Config] = STAGES[stage].config
+    settings = settings or Settings()
     values.pop("debug", None)
     if settings.tracking_uri:
         values["tracking_uri"] = settings.tracking_uri
@@ -102,9 +102,7 @@ def run_stage(stage: str, config: Config) -> int:
     """Import the stage's job only now: `--help` and bad flags answer without loading torch,
     MLflow or Optuna. The libraries' settings for this process are made first, once, here."""
     _configure_libraries()
-    module, function = STAGES[stage].job.split(":")
-    job = getattr(importlib.import_module(f"pipeline.jobs.{module}"), function)
-    return int(job(config))
+    return STAGES[stage].run(config)
 
 
 def _configure_libraries() -> None:

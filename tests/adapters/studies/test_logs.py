@@ -2,13 +2,12 @@
 
 import subprocess
 import sys
-import types
 
 import optuna
 
 from pipeline.adapters import studies
 from pipeline.cli import main as cli
-from pipeline.cli.commands import STAGES
+from pipeline.jobs import worker
 from tests.conftest import REPO
 
 # Importing the adapter in a fresh interpreter, with Optuna's verbosity set beforehand.
@@ -54,9 +53,7 @@ def test_importing_the_adapter_changes_neither_the_verbosity_nor_the_warning_fil
 def test_a_stage_runs_after_the_cli_configured_optunas_logging(monkeypatch):
     calls = []
     monkeypatch.setattr(studies, "configure_logging", lambda: calls.append("logging"))
-    function = STAGES["worker"].job.split(":")[1]
-    job = types.SimpleNamespace(**{function: lambda config: calls.append("job") or 0})
-    monkeypatch.setattr(cli.importlib, "import_module", lambda name: job)
+    monkeypatch.setattr(worker, "run", lambda config: calls.append("job") or 0)
     assert cli.run_stage("worker", None) == 0
     assert calls == ["logging", "job"]
 
