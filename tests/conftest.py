@@ -3,6 +3,7 @@
 import hashlib
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -140,9 +141,28 @@ def isolate(patch: pytest.MonkeyPatch, directory: Path) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory) -> Path:
+    """An empty MLflow store (SQLite), its schema made once a session: a fresh store's schema
+    migrations take about 2 s of CPU, which every test that runs something would pay."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("empty-store") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture
-def workdir(tmp_path, monkeypatch) -> Path:
-    """A fresh, isolated working directory for one test."""
+def workdir(tmp_path, monkeypatch, empty_store) -> Path:
+    """A fresh, isolated working directory for one test, holding MLflow's default store
+    (`mlflow.db`) as its first run would make it: empty, its schema made."""
+    shutil.copyfile(empty_store, tmp_path / "mlflow.db")
+    return isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def bare_workdir(tmp_path, monkeypatch) -> Path:
+    """A fresh, isolated working directory with no store: for what must create one, or not."""
     return isolate(monkeypatch, tmp_path)
 
 

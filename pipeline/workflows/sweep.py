@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tqdm.auto import tqdm
 
@@ -22,8 +23,10 @@ from pipeline.core.settings_changes import changed_settings, describe_changes
 from pipeline.core.sweep_config import SweepConfig
 from pipeline.core.urls import label, redact
 from pipeline.core.vocabulary import Tag, TrialEnd
-from pipeline.stages import study_report
 from pipeline.workflows import registration
+
+if TYPE_CHECKING:
+    from pipeline.stages.study_report import Report
 
 # Study attributes: the sweep's MLflow parent run, the store it was made in, and the settings
 # its trials were trained with (JSON of SweepConfig.recorded_settings()).
@@ -321,12 +324,16 @@ def publish_report(
     parent: str | None,
     registered: Sequence[registration.Registered] = (),
     note: str = "",
-) -> study_report.Report:
+) -> "Report":
     """The study's report files in reports/<study>/, from what MLflow recorded (and the
     registry's aliases, `registered`; `note` under its title), logged on the parent run under
     results/ (with the replicates' means and intervals as metrics)."""
     runs = tracking.sweep_runs(tracker, job.sweep.study)
     sweep = job.sweep
+    # Here, not at the top: a worker process never writes a report, and the report's
+    # statistics and figures (scipy, matplotlib) cost each worker about a second to import.
+    from pipeline.stages import study_report
+
     report = study_report.write_report(
         runs,
         sweep.study,

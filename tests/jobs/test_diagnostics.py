@@ -107,13 +107,13 @@ def test_analyze_uses_the_latest_trained_run_of_each_activation(workdir, tiny_da
     assert (workdir / "figs/layer_outputs.png").exists()
 
 
-def test_analyze_bad_input_is_one_clear_line(workdir, tiny_data, capsys):
+def test_analyze_bad_input_is_one_clear_line(bare_workdir, tiny_data, capsys):
     assert main(["analyze", "--activations", "relu,nope", "--data-dir", str(tiny_data)]) == 2
     assert "unknown activation 'nope'" in capsys.readouterr().err
     # Analysis reads the store: where there is none, it says so and makes none.
     assert main(["analyze", "--activations", "elu", "--data-dir", str(tiny_data)]) == 1
     assert "there is no tracking store" in capsys.readouterr().err
-    assert not (workdir / "mlflow.db").exists() and not (workdir / "mlruns").exists()
+    assert not (bare_workdir / "mlflow.db").exists() and not (bare_workdir / "mlruns").exists()
     tracking.Tracker("activation-study", DEFAULT_TRACKING_URI)  # an empty experiment
     assert main(["analyze", "--activations", "elu", "--data-dir", str(tiny_data)]) == 1
     assert "no finished training run with a checkpoint for elu" in capsys.readouterr().err
@@ -135,7 +135,7 @@ def test_analyze_bad_input_is_one_clear_line(workdir, tiny_data, capsys):
 
     # A checkpoint whose config says 64 units where its weights have 32.
     checkpoint = save_checkpoint(
-        build_model("relu", hidden_sizes=(32, 16), seed=0), workdir / "ckpt"
+        build_model("relu", hidden_sizes=(32, 16), seed=0), bare_workdir / "ckpt"
     )
     config = (checkpoint / "config.json").read_text()
     (checkpoint / "config.json").write_text(config.replace("32", "64"))

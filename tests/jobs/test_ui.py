@@ -224,13 +224,13 @@ def test_ui_for_an_experiment_not_in_the_store_opens_the_start_page(store, monke
     assert "no experiment 'nope'" in captured.err and "activation-study" in captured.err
 
 
-def test_ui_on_a_taken_port_says_so_and_names_PORT(workdir, capsys):
+def test_ui_on_a_taken_port_says_so_and_names_PORT(bare_workdir, capsys):
     with taken_port() as port:
         assert main(["ui", "--port", str(port)]) == 1
     err = one_line(capsys.readouterr().err)
     assert f"port {port} on 127.0.0.1 is already in use" in err
     assert "PORT=" in err and "--port" in err
-    assert not (workdir / "mlflow.db").exists(), "a refused start touches no store"
+    assert not (bare_workdir / "mlflow.db").exists(), "a refused start touches no store"
 
 
 @pytest.mark.parametrize(

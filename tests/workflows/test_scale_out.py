@@ -258,14 +258,14 @@ def test_a_worker_that_starts_before_the_study_exists_says_so(
 
 
 def test_an_unreachable_storage_is_one_line_and_writes_nothing(
-    workdir, tiny_data, capsys, monkeypatch
+    bare_workdir, tiny_data, capsys, monkeypatch
 ):
     pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed")
     nobody_listens = free_port()
     monkeypatch.setenv(
         "OPTUNA_STORAGE", f"postgresql://postgres:{PASSWORD}@127.0.0.1:{nobody_listens}/optuna"
     )
-    config = write_config(workdir)
+    config = write_config(bare_workdir)
     assert main(["sweep", "--config", str(config), "--data-dir", str(tiny_data)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(
@@ -273,17 +273,17 @@ def test_an_unreachable_storage_is_one_line_and_writes_nothing(
         "is unreachable: "
     )
     assert err.count("\n") == 1 and PASSWORD not in err, err
-    assert not (workdir / "mlflow.db").exists() and not (workdir / "sweeps").exists()
+    assert not (bare_workdir / "mlflow.db").exists() and not (bare_workdir / "sweeps").exists()
 
 
 def test_a_worker_before_make_sweep_on_the_default_store_creates_no_file(
-    workdir, tiny_data, capsys
+    bare_workdir, tiny_data, capsys
 ):
-    config = write_config(workdir)
+    config = write_config(bare_workdir)
     assert main(["worker", "--config", str(config), "--data-dir", str(tiny_data)]) == 1
     err = capsys.readouterr().err
     assert "study 'tiny' does not exist in sqlite:///sweeps/tiny.db; create it once" in err
-    assert not (workdir / "sweeps").exists() and not (workdir / "mlflow.db").exists()
+    assert not (bare_workdir / "sweeps").exists() and not (bare_workdir / "mlflow.db").exists()
 
 
 # Each process: wait for the others, then claim queued trials as fast as it can, telling each at

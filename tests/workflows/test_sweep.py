@@ -247,19 +247,19 @@ def test_rerunning_a_finished_sweep_adds_nothing_and_new_points_only_run_once(wo
 
 @pytest.mark.slow
 def test_a_study_run_against_another_mlflow_store_stops_and_names_the_ways_out(
-    workdir, tiny_data, monkeypatch, capsys
+    bare_workdir, tiny_data, monkeypatch, capsys
 ):
     """The study keeps its parent run's id; in a store without that run (another
     MLFLOW_TRACKING_URI, or the store deleted) `make sweep` and `make worker` stop in one line
     before writing anything, and each way out the line names works."""
-    config = write_config(workdir, activations=["relu"], lr=[0.05])
+    config = write_config(bare_workdir, activations=["relu"], lr=[0.05])
     assert run_sweep(config, tiny_data) == 0
     first_parent = study_of(config).user_attrs["mlflow_parent_run_id"]
-    first_store = f"sqlite:///{workdir}/mlflow.db"
+    first_store = f"sqlite:///{bare_workdir}/mlflow.db"
     assert study_of(config).user_attrs["mlflow_tracking_uri"] == first_store
     capsys.readouterr()
 
-    other = workdir / "elsewhere"
+    other = bare_workdir / "elsewhere"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{other}/mlflow.db")
     worker = ["worker", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]
     for attempt in (lambda: run_sweep(config, tiny_data), lambda: main(worker)):
@@ -277,20 +277,20 @@ def test_a_study_run_against_another_mlflow_store_stops_and_names_the_ways_out(
 
     # The store deleted: the same URI, without the run. (Fresh processes from here: MLflow
     # keeps a store's database open per URI within a process, as a user's next command would not.)
-    shutil.rmtree(workdir / "mlruns")
-    (workdir / "mlflow.db").unlink()
+    shutil.rmtree(bare_workdir / "mlruns")
+    (bare_workdir / "mlflow.db").unlink()
     sweep = ["sweep", "--config", str(config), "--data-dir", str(tiny_data), "--no-progress"]
-    result = run_cli(*sweep, cwd=workdir)
+    result = run_cli(*sweep, cwd=bare_workdir)
     assert result.returncode == 1
     assert f"parent run {first_parent}, but experiment 'activation-study' of" in result.stderr
-    assert not (workdir / "mlflow.db").exists()
+    assert not (bare_workdir / "mlflow.db").exists()
 
     # Way out 2: the study afresh, in this store.
-    (workdir / "sweeps/tiny.db").unlink()
-    out = run_cli(*sweep, cwd=workdir, check=True).stdout
+    (bare_workdir / "sweeps/tiny.db").unlink()
+    out = run_cli(*sweep, cwd=bare_workdir, check=True).stdout
     parent = study_of(config).user_attrs["mlflow_parent_run_id"]
     assert parent != first_parent and f"parent_run_id={parent}" in out
-    with sqlite3.connect(workdir / "mlflow.db") as db:
+    with sqlite3.connect(bare_workdir / "mlflow.db") as db:
         runs = dict(db.execute("select run_uuid, status from runs").fetchall())
     assert runs.pop(parent) == "FINISHED" and list(runs.values()) == ["FINISHED"]
 

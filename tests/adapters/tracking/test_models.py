@@ -276,11 +276,11 @@ def test_serve_a_model_that_is_not_there_is_one_line(
     assert message in one_line(capsys.readouterr().err)
 
 
-def test_serve_without_a_store_creates_none(workdir, monkeypatch, capsys):
+def test_serve_without_a_store_creates_none(bare_workdir, monkeypatch, capsys):
     monkeypatch.setattr(os, "execve", lambda *args: pytest.fail("started a server"))
     assert main(["serve", "--port", str(free_port())]) == 1
     assert "there is no tracking store" in one_line(capsys.readouterr().err)
-    assert not (workdir / "mlflow.db").exists() and not (workdir / "mlruns").exists()
+    assert not (bare_workdir / "mlflow.db").exists() and not (bare_workdir / "mlruns").exists()
 
 
 def test_serve_on_a_taken_port_names_a_free_one(in_store, monkeypatch, capsys):

@@ -82,14 +82,16 @@ def test_mlflow_finds_the_runs_and_models_with_nothing_set(workdir, tiny_data):
 
 
 @pytest.mark.slow
-def test_a_store_left_in_mlruns_is_named_with_the_command_that_moves_it(workdir, tiny_data, capsys):
+def test_a_store_left_in_mlruns_is_named_with_the_command_that_moves_it(
+    bare_workdir, tiny_data, capsys
+):
     """Earlier versions kept the database at mlruns/mlflow.db. Every command says where it is
     and how to move it, and creates no empty store beside it; after `mv` all is found, since the
     store records its artifacts' paths in full."""
     earlier = {"MLFLOW_TRACKING_URI": "sqlite:///mlruns/mlflow.db"}
     data = ("--data-dir", str(tiny_data))
-    trained = run_cli("train", *TINY, *data, cwd=workdir, env=earlier, check=True)
-    run_id, old = trained_run(trained.stdout), workdir / "mlruns/mlflow.db"
+    trained = run_cli("train", *TINY, *data, cwd=bare_workdir, env=earlier, check=True)
+    run_id, old = trained_run(trained.stdout), bare_workdir / "mlruns/mlflow.db"
     model = f"runs:/{run_id}/model"
 
     for args in (("train", *TINY, *data), ("evaluate", "--model-uri", model, *data)):
@@ -98,12 +100,12 @@ def test_a_store_left_in_mlruns_is_named_with_the_command_that_moves_it(workdir,
             "error: the MLflow store is at mlruns/mlflow.db, where earlier versions kept it; "
             "move it to mlflow.db, where MLflow looks by default: mv mlruns/mlflow.db mlflow.db\n"
         )
-        assert not (workdir / "mlflow.db").exists() and run_count(old) == 1
+        assert not (bare_workdir / "mlflow.db").exists() and run_count(old) == 1
 
     # No store this process holds open points at the old path (the refusals come before any is
     # opened), so evaluating here finds the moved store as a fresh process would.
-    old.rename(workdir / "mlflow.db")
-    logged = mlflow.MlflowClient(f"sqlite:///{workdir}/mlflow.db").get_run(run_id)
+    old.rename(bare_workdir / "mlflow.db")
+    logged = mlflow.MlflowClient(f"sqlite:///{bare_workdir}/mlflow.db").get_run(run_id)
     assert main(["evaluate", "--model-uri", model, *data]) == 0
     assert capsys.readouterr().out.splitlines()[0] == (
         f"test_acc={logged.data.metrics['test_acc']:.4f}"
