@@ -97,7 +97,7 @@ VALUES = st.text(
 ).filter(lambda text: text.strip() == text and text)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=10, deadline=None)  # each example runs make 5 times
 @given(VALUES, VALUES, VALUES)
 def test_make_variables_reach_the_command_line_intact(experiment, activation, reason):
     """`make train EXPERIMENT='my exp'` and the like: each variable is one argument, as typed
