@@ -31,6 +31,10 @@ TINY = {
 }
 
 
+# For tests of faults and teams, which test no registry: a registered model costs ~3 s to export.
+SCRATCH = {"register": False}
+
+
 def write_config(directory: Path, **values) -> Path:
     path = directory / f"{values.get('study', 'tiny')}.yaml"
     path.write_text(

@@ -10,6 +10,7 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    StrictBool,
     StrictInt,
     model_validator,
 )
@@ -160,6 +161,9 @@ class SweepConfig(Config):
     replicate_lr_schedule: LrSchedule = Field(
         "constant", description=f"one of: {', '.join(LR_SCHEDULES)}"
     )
+    # false: a scratch sweep (a smoke test, a fault drill) that ranks and reports but registers
+    # no model and moves no alias; each registered model costs seconds to export.
+    register: StrictBool = True
     # The seeds the replicates' protocol was chosen on (by validation accuracy): the answer's
     # seeds skip them, and the report names both sets.
     design_seeds: tuple[Annotated[StrictInt, Field(ge=0, le=limits.MAX_SEED)], ...] = Field(

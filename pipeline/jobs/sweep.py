@@ -65,12 +65,15 @@ def print_results(sweep: Sweep, report: Report, registered: list[registration.Re
     print(report.markdown)
     print(f"trials: {', '.join(f'{n} {state.lower()}' for state, n in sorted(counts.items()))}")
     print(f"report: {report.files[0].parent}/")
+    objective = sweep.config.sweep.objective[0]
     for row in registered:
         what = "moved" if row.moved else "kept"
         print(
             f"{row.uri}: version {row.version} ({what}), {row.choice.activation} "
-            f"{row.choice.configuration}, val_acc {row.choice.score:.4f} ({row.choice.basis})"
+            f"{row.choice.configuration}, {objective} {row.choice.score:.4f} ({row.choice.basis})"
         )
+    if not sweep.config.sweep.register:
+        print("models: none registered (the sweep file's `register: false`)")
     print(f"tracking_uri={redact(sweep.tracker.uri)}")  # for mlflow's own commands, from anywhere
     print(f"parent_run_id={sweep.parent_run_id}")
 

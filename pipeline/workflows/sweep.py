@@ -281,7 +281,9 @@ def finish(sweep: Sweep, source: data.DataSource) -> list[registration.Registere
     the study's figures there. What each of the study's aliases holds."""
     tracker, parent = sweep.tracker, sweep.parent_run_id
     best = studies.best_trials(sweep.study)
-    registered = registration.register_study(tracker, sweep.study, source)
+    registered = []
+    if sweep.config.sweep.register:
+        registered = registration.register_study(tracker, sweep.study, source)
     metrics, objective = {}, sweep.config.sweep.objective[0]
     for activation, trial in best.items():
         metrics[f"best_{objective}.{activation}"] = trial.score

@@ -15,7 +15,7 @@ from pipeline.adapters import studies, tracking
 from pipeline.cli.main import main
 from pipeline.core.config import DEFAULT_TRACKING_URI
 from pipeline.core.sweep_config import SweepConfig
-from tests.sweeps import kill_mid_trial, study_of, worker_pid, write_config
+from tests.sweeps import SCRATCH, kill_mid_trial, study_of, worker_pid, write_config
 
 # Each test kills or runs whole sweeps in fresh processes.
 pytestmark = pytest.mark.slow
@@ -125,7 +125,7 @@ def assert_budget_completed_once(config: Path, budget: int, replicates: int = 0)
 
 
 def test_sigkill_mid_trial_then_resume_loses_nothing(workdir, tiny_data):
-    config = write_config(workdir, **SLOW_TRIALS)
+    config = write_config(workdir, **SCRATCH, **SLOW_TRIALS)
     process = start_sweep(config, tiny_data)
     [victim] = kill_the_sweep_mid_trial(config, process, completed=2)
     process.wait()
@@ -161,7 +161,7 @@ def test_ctrl_c_marks_the_trial_interrupted_and_a_rerun_resumes(workdir, tiny_da
     long trials: the interrupt lands far from a trial's last epoch, where it would find the
     trial already complete."""
     long = {"lr": [0.05], "max_epochs": 80, "patience": 80}
-    config = write_config(workdir, **{**SLOW_TRIALS, **long})
+    config = write_config(workdir, **SCRATCH, **{**SLOW_TRIALS, **long})
     process = start_sweep(config, tiny_data, preexec_fn=ignore_sigint)
     [victim] = kill_the_sweep_mid_trial(config, process, completed=1, stop_signal=signal.SIGINT)
     _, err = process.communicate(timeout=60)
@@ -192,7 +192,11 @@ def test_concurrent_workers_share_one_fresh_study(workdir, tiny_data):
     claimed first after the grid, and shared too."""
     workers = 3
     config = write_config(
-        workdir, activations=["relu", "tanh"], lr=[0.01, 0.02, 0.05, 0.1], replicate_seeds=2
+        workdir,
+        **SCRATCH,
+        activations=["relu", "tanh"],
+        lr=[0.01, 0.02, 0.05, 0.1],
+        replicate_seeds=2,
     )
     process = start_sweep(config, tiny_data, "--workers", str(workers))
     _, err = process.communicate(timeout=300)
@@ -224,7 +228,7 @@ def test_concurrent_workers_share_one_fresh_study(workdir, tiny_data):
 
 def test_sigkill_of_a_stacked_worker_mid_epoch_then_resume_loses_nothing(workdir, tiny_data):
     """A stack of three trials dies at once: each is failed by heartbeat, retried, completed."""
-    config = write_config(workdir, **SLOW_TRIALS, stack=3)
+    config = write_config(workdir, **SCRATCH, **SLOW_TRIALS, stack=3)
     process = start_sweep(config, tiny_data)
     victims = kill_the_sweep_mid_trial(config, process, completed=3, running=3)
     process.wait()
@@ -251,6 +255,7 @@ def test_sigkill_in_the_replicate_phase_then_resume_retries_the_replicate(workdi
     any replicate twice."""
     config = write_config(
         workdir,
+        **SCRATCH,
         **{**SLOW_TRIALS, "lr": [0.05], "max_epochs": 2},
         replicate_seeds=2,
         replicate_max_epochs=20,
@@ -289,7 +294,7 @@ def test_sigkill_in_the_replicate_phase_then_resume_retries_the_replicate(workdi
 def test_a_worker_that_dies_mid_sweep_is_a_warning_and_its_trial_is_retried(workdir, tiny_data):
     """`make sweep WORKERS=2`, one worker killed mid-trial: the other finishes the study,
     retrying the dead worker's trial once its heartbeats stop; the sweep warns and exits 0."""
-    config = write_config(workdir, **SLOW_TRIALS)
+    config = write_config(workdir, **SCRATCH, **SLOW_TRIALS)
     process = start_sweep(config, tiny_data, "--workers", "2")
     [victim] = kill_mid_trial(process, trial_reader(config), lock=lambda: study_lock(config))
     assert worker_pid(victim) != process.pid, "a worker process, not the sweep"

@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 from pipeline.core.urls import sqlalchemy_url
 from tests.conftest import client, open_sweep, runs_of
 from tests.services import NotInstalled, mlflow_server, throwaway_postgres
-from tests.sweeps import worker_pid, write_config
+from tests.sweeps import SCRATCH, worker_pid, write_config
 
 pytestmark = pytest.mark.slow  # a PostgreSQL cluster and a worker process
 
@@ -42,7 +42,8 @@ def test_a_worker_rides_through_a_postgresql_restart_mid_trial(
     storage = postgres.url("optuna")
     monkeypatch.setenv("OPTUNA_STORAGE", storage)
     config = write_config(
-        workdir, activations=["relu"], lr=[0.02, 0.1], max_epochs=EPOCHS, patience=EPOCHS,
+        workdir, **SCRATCH, activations=["relu"], lr=[0.02, 0.1],
+        max_epochs=EPOCHS, patience=EPOCHS,
         heartbeat_interval=10,  # its grace (20 s) outlasts the restart: no trial reaped
     )  # fmt: skip
     open_sweep(config, create=True)
@@ -96,7 +97,7 @@ def test_a_worker_rides_through_a_tracking_server_restart_mid_trial(workdir, tin
         env["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] = "1"
         epochs = 30  # each epoch is an HTTP request: the server's restart (~10 s) falls in one
         config = write_config(
-            workdir, activations=["relu"], lr=[0.05], max_epochs=epochs, patience=epochs
+            workdir, **SCRATCH, activations=["relu"], lr=[0.05], max_epochs=epochs, patience=epochs
         )
         command = [sys.executable, "-m", "pipeline", "sweep", "--config", str(config)]
         sweep = subprocess.Popen(

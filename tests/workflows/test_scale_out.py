@@ -33,7 +33,7 @@ from tests.services import (
     mlflow_server,
     throwaway_postgres,
 )
-from tests.sweeps import kill_mid_trial, write_config
+from tests.sweeps import SCRATCH, kill_mid_trial, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -126,7 +126,7 @@ def test_three_workers_share_one_study_through_postgresql_and_a_tracking_server(
 ):
     storage = use_services(monkeypatch, services)
     config_path = write_config(
-        workdir, study="scale", experiment="scale-out", activations=ACTIVATIONS, lr=LRS,
+        workdir, **SCRATCH, study="scale", experiment="scale-out", activations=ACTIVATIONS, lr=LRS,
         replicate_seeds=1, replicate_max_epochs=2,
     )  # fmt: skip
     # `make sweep` on the first machine creates the study, its parent run and the queue...
@@ -209,7 +209,7 @@ def test_sigkill_mid_trial_then_resume_with_postgresql(services, workdir, tiny_d
     its heartbeat, retries it once, and completes the grid; its MLflow run is closed KILLED."""
     storage = use_services(monkeypatch, services)
     config = write_config(
-        workdir, study="killed", experiment="kill-resume", activations=["relu"],
+        workdir, **SCRATCH, study="killed", experiment="kill-resume", activations=["relu"],
         lr=[0.02, 0.05, 0.1], max_epochs=20, patience=20, heartbeat_interval=1,
     )  # fmt: skip
     open_sweep(config, create=True)  # made here: two first connections would race to make it
@@ -245,7 +245,7 @@ def test_a_worker_that_starts_before_the_study_exists_says_so(
     services, workdir, tiny_data, monkeypatch
 ):
     use_services(monkeypatch, services)
-    config = write_config(workdir, study="not-yet", experiment="worker-first")
+    config = write_config(workdir, **SCRATCH, study="not-yet", experiment="worker-first")
     worker = start_worker(config, tiny_data, workdir)
     _, err = worker.communicate(timeout=120)
     assert worker.returncode == 1
@@ -332,7 +332,8 @@ def test_processes_claiming_from_one_queue_never_get_the_same_trial(
         services = request.getfixturevalue("services")
         storage = {"storage": services.postgres.url("optuna")}
     config = write_config(
-        workdir, study=f"race-{store}", activations=["relu", "tanh"], lr=lrs, replicate_seeds=3,
+        workdir, **SCRATCH, study=f"race-{store}", activations=["relu", "tanh"], lr=lrs,
+        replicate_seeds=3,
         **storage,
     )  # fmt: skip
     handle = open_sweep(config, create=True)
@@ -364,7 +365,7 @@ def test_processes_claiming_from_one_queue_never_get_the_same_trial(
 
 
 def test_a_worker_with_other_data_than_the_study_stops(workdir, tiny_data, capsys):
-    config = write_config(workdir)
+    config = write_config(workdir, **SCRATCH)
     assert main(["sweep", "--config", str(config), "--data-dir", str(tiny_data)]) == 0
     other = write_dataset(workdir / "other-data", seed=1)
     assert main(["worker", "--config", str(config), "--data-dir", str(other)]) == 1

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from pipeline.adapters import studies
 from tests.conftest import client, open_sweep, run_cli, runs_of
-from tests.sweeps import kill_mid_trial, study_of, worker_pid, write_config
+from tests.sweeps import SCRATCH, kill_mid_trial, study_of, worker_pid, write_config
 
 pytestmark = pytest.mark.slow  # worker processes
 
@@ -68,7 +68,7 @@ def files_digest(*paths: Path) -> str:
 def test_a_dead_workers_trial_is_retried_within_three_heartbeats_while_the_others_train(
     workdir, tiny_data
 ):
-    config = write_config(workdir, **LONG)
+    config = write_config(workdir, **SCRATCH, **LONG)
     open_sweep(config, create=True)
     study = study_of(config)
     first = start_worker(config, tiny_data)
@@ -124,7 +124,7 @@ def test_a_dead_workers_trial_is_retried_within_three_heartbeats_while_the_other
 
 
 def test_drain_lets_a_worker_end_its_trial_then_exit_0_leaving_the_queue(workdir, tiny_data):
-    config = write_config(workdir, **{**LONG, "max_epochs": 40, "patience": 40})
+    config = write_config(workdir, **SCRATCH, **{**LONG, "max_epochs": 40, "patience": 40})
     open_sweep(config, create=True)
     worker = start_worker(config, tiny_data)
     held = mid_trial(study_of(config), worker)
@@ -152,7 +152,7 @@ def test_drain_lets_a_worker_end_its_trial_then_exit_0_leaving_the_queue(workdir
 def test_status_of_a_study_whose_worker_died_writes_nothing(workdir, tiny_data):
     """With no process left to fail it, the dead worker's trial stays RUNNING: status shows it
     held by a worker that is not live (out of the roster 3 intervals after its last write)."""
-    config = write_config(workdir, **{**LONG, "heartbeat_interval": 1})
+    config = write_config(workdir, **SCRATCH, **{**LONG, "heartbeat_interval": 1})
     open_sweep(config, create=True)
     worker = start_worker(config, tiny_data)
     [victim] = kill_mid_trial(
@@ -172,7 +172,7 @@ def test_status_of_a_study_whose_worker_died_writes_nothing(workdir, tiny_data):
 
 
 def test_workers_on_one_host_share_its_cores_and_too_many_threads_is_one_line(workdir, tiny_data):
-    config = write_config(workdir, heartbeat_interval=1)
+    config = write_config(workdir, **SCRATCH, heartbeat_interval=1)
     open_sweep(config, create=True)
     cores = os.cpu_count() or 1
     result = run_cli(
