@@ -32,7 +32,7 @@ TINY = {
 
 
 # For tests of faults and teams, which test no registry: a registered model costs ~3 s to export.
-SCRATCH = {"register": False}
+SCRATCH = {"registry": False}
 
 
 def write_config(directory: Path, **values) -> Path:

@@ -163,7 +163,7 @@ class SweepConfig(Config):
     )
     # false: a scratch sweep (a smoke test, a fault drill) that ranks and reports but registers
     # no model and moves no alias; each registered model costs seconds to export.
-    register: StrictBool = True
+    registry: StrictBool = Field(True, description="true or false")
     # The seeds the replicates' protocol was chosen on (by validation accuracy): the answer's
     # seeds skip them, and the report names both sets.
     design_seeds: tuple[Annotated[StrictInt, Field(ge=0, le=limits.MAX_SEED)], ...] = Field(

@@ -72,8 +72,8 @@ def print_results(sweep: Sweep, report: Report, registered: list[registration.Re
             f"{row.uri}: version {row.version} ({what}), {row.choice.activation} "
             f"{row.choice.configuration}, {objective} {row.choice.score:.4f} ({row.choice.basis})"
         )
-    if not sweep.config.sweep.register:
-        print("models: none registered (the sweep file's `register: false`)")
+    if not sweep.config.sweep.registry:
+        print("models: none registered (the sweep file's `registry: false`)")
     print(f"tracking_uri={redact(sweep.tracker.uri)}")  # for mlflow's own commands, from anywhere
     print(f"parent_run_id={sweep.parent_run_id}")
 

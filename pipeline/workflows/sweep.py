@@ -282,7 +282,7 @@ def finish(sweep: Sweep, source: data.DataSource) -> list[registration.Registere
     tracker, parent = sweep.tracker, sweep.parent_run_id
     best = studies.best_trials(sweep.study)
     registered = []
-    if sweep.config.sweep.register:
+    if sweep.config.sweep.registry:
         registered = registration.register_study(tracker, sweep.study, source)
     metrics, objective = {}, sweep.config.sweep.objective[0]
     for activation, trial in best.items():

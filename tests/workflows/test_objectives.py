@@ -90,11 +90,11 @@ def test_a_multi_objective_study_reports_its_pareto_front(workdir, tiny_data):
 
 
 def test_a_scratch_sweep_ranks_and_reports_but_registers_nothing(workdir, tiny_data, capsys):
-    """`register: false`: the report and the parent run as always, no model, no alias."""
-    config = write_config(workdir, study="scratch", register=False)
+    """`registry: false`: the report and the parent run as always, no model, no alias."""
+    config = write_config(workdir, study="scratch", registry=False)
     assert run_sweep(config, tiny_data) == 0
     out = capsys.readouterr().out
-    assert "models: none registered (the sweep file's `register: false`)" in out
+    assert "models: none registered (the sweep file's `registry: false`)" in out
     assert "models:/" not in out
     assert not client().search_registered_models()
     folder = workdir / "reports/scratch"
