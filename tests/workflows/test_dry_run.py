@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pipeline.cli.main import main
 from tests.conftest import client
-from tests.sweeps import run_sweep, study_of, write_config
+from tests.sweeps import SCRATCH, run_sweep, study_of, write_config
 
 ESTIMATE = re.compile(
     r"^at most (\d+) trial-epochs; one epoch of (\w+) \(lr ([\d.e-]+), batch (\d+)\) on cpu "
@@ -40,6 +40,7 @@ def test_a_dry_run_counts_every_phase_and_writes_nothing(
 ):
     config = write_config(
         workdir,
+        **SCRATCH,
         activations=activations,
         lr=lrs,
         max_epochs=max_epochs,
@@ -67,7 +68,7 @@ def test_a_dry_run_counts_every_phase_and_writes_nothing(
 
 @pytest.mark.slow  # a sweep of two workers
 def test_set_overrides_the_file_for_the_sweep_and_its_workers(workdir, tiny_data, capsys):
-    config = write_config(workdir, activations=["relu", "tanh"], workers=2)
+    config = write_config(workdir, **SCRATCH, activations=["relu", "tanh"], workers=2)
     overrides = ["--set", "max_epochs=1", "--set", "lr=[0.05]", "--set", "Patience=1"]
     assert run_sweep(config, tiny_data, *overrides[:4]) == 0
     trials = study_of(config).trials
@@ -91,7 +92,7 @@ def test_set_overrides_the_file_for_the_sweep_and_its_workers(workdir, tiny_data
 
 def test_a_dry_run_counts_the_reference_lr_apart_from_the_grid(workdir, tiny_data, capsys):
     config = write_config(
-        workdir, lr=[0.001, 0.01, 0.1], reference_lr=0.001, reference_max_epochs=13
+        workdir, **SCRATCH, lr=[0.001, 0.01, 0.1], reference_lr=0.001, reference_max_epochs=13
     )
     assert run_sweep(config, tiny_data, "--dry-run") == 0
     plan, counts, _, estimate = capsys.readouterr().out.splitlines()
@@ -105,7 +106,9 @@ def test_a_dry_run_counts_the_reference_lr_apart_from_the_grid(workdir, tiny_dat
 def test_a_time_budget_stops_claiming_keeps_the_work_and_a_rerun_goes_on(
     workdir, tiny_data, capsys
 ):
-    config = write_config(workdir, timeout=1, activations=["relu", "tanh"], lr=[0.02, 0.1])
+    config = write_config(
+        workdir, **SCRATCH, timeout=1, activations=["relu", "tanh"], lr=[0.02, 0.1]
+    )
     assert run_sweep(config, tiny_data) == 0
     out = capsys.readouterr().out
     assert "; no trial claimed 1 s after a process starts (timeout)" in out.splitlines()[0]

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import one_line
 from tests.services import mlflow_server
-from tests.sweeps import run_sweep, study_of, write_config
+from tests.sweeps import SCRATCH, run_sweep, study_of, write_config
 
 pytestmark = pytest.mark.slow  # a server and a sweep of two worker processes
 
@@ -25,7 +25,9 @@ def test_a_sweep_and_its_workers_log_in_and_wrong_credentials_are_one_line(
         monkeypatch.setenv("MLFLOW_TRACKING_URI", server.url)
         monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
         monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "not-the-password")
-        config = write_config(workdir, activations=["relu", "tanh"], lr=[0.05], workers=2)
+        config = write_config(
+            workdir, **SCRATCH, activations=["relu", "tanh"], lr=[0.05], workers=2
+        )
         assert run_sweep(config, tiny_data) == 1
         err = one_line(capsys.readouterr().err)
         assert err == (

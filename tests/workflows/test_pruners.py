@@ -6,7 +6,7 @@ from optuna.trial import TrialState
 
 from pipeline.adapters.studies.pruner import PerActivationHyperband
 from tests.conftest import client
-from tests.sweeps import run_sweep, study_of, write_config
+from tests.sweeps import SCRATCH, run_sweep, study_of, write_config
 
 pytestmark = pytest.mark.slow  # two sweeps of 8 trials
 
@@ -16,7 +16,7 @@ LRS = [0.0003, 0.003, 0.03, 0.1]
 @pytest.mark.parametrize("pruner", ["hyperband"])  # successive halving is its bracket 0
 def test_a_sweep_prunes_at_the_rungs_only(workdir, tiny_data, pruner):
     config = write_config(
-        workdir, pruner=pruner, pruner_warmup_epochs=0, max_epochs=9, patience=9, lr=LRS
+        workdir, **SCRATCH, pruner=pruner, pruner_warmup_epochs=0, max_epochs=9, patience=9, lr=LRS
     )
     assert run_sweep(config, tiny_data) == 0
     trials = study_of(config).trials

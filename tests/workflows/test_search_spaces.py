@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 
 from pipeline.core.sweep_config import SweepConfig
 from tests.conftest import client, runs_of
-from tests.sweeps import run_sweep, study_of, write_config
+from tests.sweeps import SCRATCH, run_sweep, study_of, write_config
 
 
 def grid_trials(study) -> list:
@@ -20,6 +20,7 @@ def grid_trials(study) -> list:
 def test_a_grid_of_settings_reports_each_activations_best_configuration(workdir, tiny_data):
     config = write_config(
         workdir,
+        **SCRATCH,
         lr=[0.05],
         batch_size=[32, 64],
         optimizer=["sgd", "adam"],
@@ -65,6 +66,7 @@ def test_a_sampler_sweep_gives_each_activation_its_trials_then_replicates_the_be
     workers = 2 if sampler == "tpe" else 1
     config = write_config(
         workdir,
+        **SCRATCH,
         sampler=sampler,
         trials_per_activation=3,
         lr={"low": 0.01, "high": 0.2},
@@ -103,7 +105,12 @@ def test_a_sampler_sweep_gives_each_activation_its_trials_then_replicates_the_be
 @pytest.mark.slow
 def test_a_conditional_grid_trains_adam_once_without_sgds_momentum(workdir, tiny_data):
     config = write_config(
-        workdir, activations=["relu"], lr=[0.05], optimizer=["sgd", "adam"], momentum=[0.5, 0.9]
+        workdir,
+        **SCRATCH,
+        activations=["relu"],
+        lr=[0.05],
+        optimizer=["sgd", "adam"],
+        momentum=[0.5, 0.9],
     )
     assert run_sweep(config, tiny_data) == 0
     assert run_sweep(config, tiny_data) == 0, "a rerun finds the Adam point done"
