@@ -1,9 +1,11 @@
 """Faults a long sweep meets: kills, Ctrl-C, concurrent workers, crashes while writing files."""
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,7 +17,15 @@ from pipeline.adapters import studies, tracking
 from pipeline.cli.main import main
 from pipeline.core.config import DEFAULT_TRACKING_URI
 from pipeline.core.sweep_config import SweepConfig
-from tests.sweeps import SCRATCH, kill_mid_trial, study_of, worker_pid, write_config
+from tests.conftest import open_sweep
+from tests.sweeps import (
+    SCRATCH,
+    kill_mid_trial,
+    run_sweep,
+    study_of,
+    worker_pid,
+    write_config,
+)
 
 # Each test kills or runs whole sweeps in fresh processes.
 pytestmark = pytest.mark.slow
@@ -314,3 +324,34 @@ def test_a_worker_that_dies_mid_sweep_is_a_warning_and_its_trial_is_retried(work
     assert orphan.info.status == "KILLED"
     assert orphan.data.tags["stop_reason"].startswith("orphaned")
     assert not [r for r in runs if r.info.status == "RUNNING"]
+
+
+def test_a_retry_queued_after_an_empty_claim_is_still_trained(workdir, tiny_data, monkeypatch):
+    """A worker's claim finds nothing queued while another worker's trial still runs; then that
+    trial's heartbeats stop and the watch fails it, queuing its retry, before the worker looks
+    again. Nothing runs, but the retry waits: the worker trains it rather than stopping."""
+    config = write_config(workdir, **SCRATCH, activations=["relu"], lr=[0.05], heartbeat_interval=1)
+    study = open_sweep(config, create=True).study
+    [dead] = studies.claim(study)  # the other worker's trial, beating until the first claim
+    study.suggest_point(dead)
+    other_worker = contextlib.ExitStack()
+    other_worker.enter_context(studies.heartbeat(study, dead))
+    claim, empty_claims = studies.claim, []
+
+    def claim_then_the_other_worker_dies(*args):
+        claimed = claim(*args)
+        if not claimed and not empty_claims:
+            empty_claims.append(args)
+            other_worker.close()
+            while study.optuna_study.trials[dead.number].state == TrialState.RUNNING:
+                time.sleep(0.2)  # till its grace has passed: the watch (or this reap) fails it
+                studies.reap(study)
+        return claimed
+
+    monkeypatch.setattr(studies, "claim", claim_then_the_other_worker_dies)
+    assert run_sweep(config, tiny_data) == 0
+    trials = study_of(config).get_trials()
+    assert len(empty_claims) == 1
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert trials[1].system_attrs["failed_trial"] == dead.number
+    assert trials[1].params == {"activation": "relu", "lr": 0.05}

@@ -307,7 +307,7 @@ while not (barrier / "go").exists():
 while True:
     claimed = studies.claim(handle.study)
     if not claimed:
-        if not studies.running_count(handle.study):
+        if not studies.pending_count(handle.study):
             break
         continue
     trial = claimed[0]

@@ -87,8 +87,10 @@ def finished_per_activation(study: Study) -> dict[str, int]:
     return {a: activation_count(found, a) for a in study.config.activations}
 
 
-def running_count(study: Study) -> int:
-    return len(trials(study, TrialState.RUNNING))
+def pending_count(study: Study) -> int:
+    """Trials running or queued: while any is, a worker with nothing claimed keeps asking (a
+    stale trial failed since its last claim is queued again, not running)."""
+    return len(trials(study, *PENDING))
 
 
 def score(trial: FrozenTrial) -> float:

@@ -20,7 +20,7 @@ def finish(study: studies.Study, state: str, value: float | None = None, run_id:
 def test_an_empty_study_holds_nothing(make_study):
     study = make_study()
     assert studies.trials(study) == [] and studies.counts(study) == {}
-    assert studies.finished_count(study) == studies.running_count(study) == 0
+    assert studies.finished_count(study) == studies.pending_count(study) == 0
     value, phase = studies.best_value(study)
     assert math.isnan(value) and phase == ""
     assert studies.open_points(study) == study.config.grid
@@ -30,12 +30,13 @@ def test_an_empty_study_holds_nothing(make_study):
 def test_what_a_study_holds_as_its_trials_finish(make_study):
     study = make_study(activations=("relu", "tanh"), lrs=(0.01, 0.1))
     studies.queue_missing(study)  # relu 0.1, tanh 0.1, relu 0.01, tanh 0.01
+    assert studies.pending_count(study) == 4
     finish(study, "COMPLETE", 0.8)
     finish(study, "COMPLETE", 0.7)
     finish(study, "PRUNED")
     [running] = studies.claim(study)
     assert studies.counts(study) == {"COMPLETE": 2, "PRUNED": 1, "RUNNING": 1}
-    assert studies.finished_count(study) == 3 and studies.running_count(study) == 1
+    assert studies.finished_count(study) == 3 and studies.pending_count(study) == 1
     assert [t.number for t in studies.trials(study, TrialState.RUNNING)] == [running.number]
     assert len(studies.trials(study, *studies.FINISHED)) == 3
     assert studies.best_value(study) == (0.8, "grid")
