@@ -3,11 +3,12 @@ then the replicates), finish it, write its report."""
 
 import sys
 
-from pipeline.adapters import studies
-from pipeline.core import data, interrupts
-from pipeline.core.device import resolve_device
-from pipeline.core.job_config import SweepJobConfig
-from pipeline.core.urls import redact
+from pipeline.adapters import downloads, studies
+from pipeline.core.dataset import data
+from pipeline.core.process import interrupts
+from pipeline.core.process.device import resolve_device
+from pipeline.core.process.urls import redact
+from pipeline.core.schema.job_config import SweepJobConfig
 from pipeline.stages.study_report import Report
 from pipeline.workflows import dry_run, registration, trials, workers
 from pipeline.workflows.plan import plan
@@ -28,7 +29,9 @@ def run(job: SweepJobConfig) -> int:
         print(dry_run.describe(job, count))
         return 0
     # Bad data fails here, before the study or a run exists.
-    source = data.locate(job.data_dir, dataset=job.sweep.train.dataset)
+    source = data.locate(
+        job.data_dir, dataset=job.sweep.train.dataset, download=downloads.fashion_mnist
+    )
     largest = job.sweep.largest_train  # the largest batch the space holds
     data.check_fits(source, largest.batch_size, largest.val_fraction)
     sweep = open_sweep(job, create=True, data_digest=source.digest)

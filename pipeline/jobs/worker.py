@@ -3,8 +3,10 @@ in this process or in several worker processes sharing the host's cores."""
 
 import sys
 
-from pipeline.core import data, interrupts
-from pipeline.core.job_config import SweepJobConfig
+from pipeline.adapters import downloads
+from pipeline.core.dataset import data
+from pipeline.core.process import interrupts
+from pipeline.core.schema.job_config import SweepJobConfig
 from pipeline.jobs.sweep import drained
 from pipeline.workflows.sweep import open_sweep
 from pipeline.workflows.trials import TrialOutcome, work
@@ -13,7 +15,9 @@ from pipeline.workflows.workers import run_workers
 
 def run(job: SweepJobConfig) -> int:
     # Bad data fails here, before a trial is claimed.
-    source = data.locate(job.data_dir, dataset=job.sweep.train.dataset)
+    source = data.locate(
+        job.data_dir, dataset=job.sweep.train.dataset, download=downloads.fashion_mnist
+    )
     largest = job.sweep.largest_train  # the largest batch the space holds
     data.check_fits(source, largest.batch_size, largest.val_fraction)
     sweep = open_sweep(job, create=False)
