@@ -9,6 +9,7 @@ from pipeline.core.process import interrupts
 from pipeline.core.process.device import resolve_device
 from pipeline.core.process.urls import redact
 from pipeline.core.schema.job_config import SweepJobConfig
+from pipeline.jobs.worker import drained
 from pipeline.stages.study_report import Report
 from pipeline.workflows import dry_run, registration, trials, workers
 from pipeline.workflows.plan import plan
@@ -79,12 +80,3 @@ def print_results(sweep: Sweep, report: Report, registered: list[registration.Re
         print("models: none registered (the sweep file's `registry: false`)")
     print(f"tracking_uri={redact(sweep.tracker.uri)}")  # for mlflow's own commands, from anywhere
     print(f"parent_run_id={sweep.parent_run_id}")
-
-
-def drained(job: SweepJobConfig) -> int:
-    """A drained sweep or worker ends well: its trials finished, the rest left queued."""
-    print(
-        f"drained: study {job.sweep.study}'s trials in progress here finished; no more were "
-        "claimed (the queue is left for the other workers, or for a rerun)"
-    )
-    return 0
