@@ -13,7 +13,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from pipeline.core.schema.vocabulary import Outcome
-from pipeline.figures.groups import group_shapes
+from pipeline.figures import response
+from pipeline.figures.intervals import REFERENCE_LABEL, TITLE, describe
+from pipeline.figures.spec import SHAPES
+from pipeline.figures.to_matplotlib import MARKERS, draw, figure
 
 
 def learning_curves(
@@ -66,7 +69,7 @@ def close(fig: Figure) -> None:
     plt.close(fig)
 
 
-GROUP_MARKERS = "osD^vP*"  # a marker per value of a swept categorical setting, in turn
+GROUP_MARKERS = "".join(MARKERS[shape] for shape in SHAPES)  # a marker per group, in turn
 
 
 def lr_response(
@@ -79,46 +82,10 @@ def lr_response(
     reference: float | None = None,
     by: str | None = None,
 ) -> Figure:
-    """Best validation accuracy against a setting (the learning rate by default), one colour
-    per activation: a line through its points where `lines`, points alone where other settings
-    vary too; a categorical setting's values as categories, lr on a log axis.
-
-    `points[activation]` holds (value, best val_acc, outcome, group) with outcome "complete",
-    "pruned" (a hollow marker: the accuracy it had reached) or "diverged" (an x at 0: no epoch
-    finished), and group the value of the categorical setting `by`, one marker shape each.
-    """
-    reference = seed_lr if reference is None else reference
-    shape = group_shapes(points, GROUP_MARKERS)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for index, (activation, rows) in enumerate(points.items()):
-        color = f"C{index % 10}"
-        rows = sorted(rows, key=lambda row: (str(row[0]) if categorical else row[0], row[1]))
-        rows = [(str(x) if categorical else x, v, o, g) for x, v, o, g in rows]
-        trained = [(x, value) for x, value, outcome, _ in rows if outcome != Outcome.DIVERGED]
-        if trained and lines and not categorical:
-            ax.plot(*zip(*trained, strict=True), "-", color=color, label=activation)
-        else:
-            ax.plot([], [], "o", color=color, label=activation)
-        for x, value, outcome, group in rows:
-            if outcome == Outcome.DIVERGED:
-                ax.plot(x, 0, "x", color=color, ms=8)
-            else:
-                fill = color if outcome == Outcome.COMPLETE else "none"
-                ax.plot(x, value, shape[group], color=color, mfc=fill)
-    if reference is not None:
-        ax.axvline(reference, color="grey", ls=":", lw=1, label=f"seed's lr {reference:g}")
-    for group, marker in shape.items() if by is not None else ():
-        ax.plot([], [], marker, color="grey", label=f"{by} {group}")
-    ax.plot([], [], "o", color="grey", mfc="none", label="pruned (accuracy reached)")
-    ax.plot([], [], "x", color="grey", label=str(Outcome.DIVERGED))
-    name = "learning rate" if setting == "lr" else setting.replace("_", " ")
-    ax.set(xlabel=name, ylabel="best validation accuracy", title=title, ylim=(-0.03, 1.0))
-    if setting == "lr":
-        ax.set_xscale("log")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    return fig
+    """The response figure (`response.describe`) as a PNG's figure."""
+    return figure(
+        response.describe(points, title, seed_lr, setting, categorical, lines, reference, by)
+    )
 
 
 def activation_grid(curves: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> Figure:
@@ -143,14 +110,11 @@ def accuracy_intervals(
     means: Mapping[str, float],
     intervals: Mapping[str, tuple[float, float]],
     reference: Mapping[str, float] | None = None,
-    title: str = "test accuracy over seeds: mean and 95% interval",
-    reference_label: str = "UvA DL course (one run)",
+    title: str = TITLE,
+    reference_label: str = REFERENCE_LABEL,
 ) -> Figure:
-    """One column per activation (interval_panel) in a figure of its own."""
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(means) + 2.0), 4.5))
-    interval_panel(ax, values, means, intervals, reference, title, reference_label)
-    fig.tight_layout()
-    return fig
+    """The accuracy intervals (`intervals.describe`) in a figure of their own."""
+    return figure(describe(values, means, intervals, reference, title, reference_label))
 
 
 def interval_panel(
@@ -160,66 +124,10 @@ def interval_panel(
     intervals: Mapping[str, tuple[float, float]],
     reference: Mapping[str, float] | None = None,
     title: str = "",
-    reference_label: str = "UvA DL course (one run)",
+    reference_label: str = REFERENCE_LABEL,
 ) -> None:
-    """One column per activation, in the order of `means`: each seed's test accuracy
-    (`values[activation][seed]`) as a dot, the mean with its 95% interval as an error bar (the
-    mean alone where the interval is NaN) and `reference` as a hollow diamond; a reference far
-    from the replicates sits at the axis edge as a triangle, its value written."""
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import PercentFormatter
-
-    from pipeline.figures.accuracy_range import accuracy_range
-
-    reference = reference or {}
-    names = list(means)
-    shown = [v for name in names for v in (*values.get(name, {}).values(), *intervals[name])]
-    bottom, top = accuracy_range([*shown, *means.values()], reference.values())
-    for index, name in enumerate(names):
-        color = f"C{index % 10}"
-        seeds = list(values.get(name, {}).values())
-        ax.scatter(index + _spread(len(seeds)), seeds, s=16, color=color, alpha=0.6, zorder=2)
-        mean, (low, high) = means[name], intervals[name]
-        bar = None if np.isnan(low) or np.isnan(high) else [[mean - low], [high - mean]]
-        ax.errorbar(index + 0.15, mean, yerr=bar, fmt="o", color=color, capsize=5, zorder=3)
-    ax.set_ylim(bottom, top)
-    _reference_marks(ax, [(i, reference[n]) for i, n in enumerate(names) if n in reference])
-    ax.set_xticks(range(len(names)), names)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    ax.set(ylabel="test accuracy", title=title)
-    ax.grid(alpha=0.3, axis="y")
-    handles = [
-        Line2D([], [], ls="", marker="o", color="grey", alpha=0.6, label="each seed"),
-        Line2D([], [], marker="o", color="grey", label="mean, 95% interval"),
-        Line2D([], [], ls="", marker="D", mfc="none", color="k", label=reference_label),
-    ]
-    ax.legend(handles=handles if reference else handles[:2], fontsize=8)
-
-
-def _spread(count: int) -> np.ndarray:
-    """x offsets that set a column's seed dots side by side, left of its error bar."""
-    return np.linspace(-0.25, -0.05, count) if count > 1 else np.full(count, -0.15)
-
-
-def _reference_marks(ax: Axes, points: Sequence[tuple[int, float]]) -> None:
-    """Hollow diamonds at (column, value); one outside the axis range at its edge, as a
-    triangle pointing where it lies, with its value written beside it."""
-    bottom, top = ax.get_ylim()
-    for index, value in points:
-        x = index + 0.35
-        if bottom <= value <= top:
-            ax.scatter(x, value, marker="D", facecolors="none", edgecolors="k", zorder=4)
-            continue
-        edge, marker = (bottom, "v") if value < bottom else (top, "^")
-        ax.scatter(x, edge, marker=marker, color="k", zorder=4, clip_on=False)
-        ax.annotate(
-            f"{100 * value:.2f}% (off scale)",
-            (x, edge),
-            xytext=(4, 0),
-            textcoords="offset points",
-            fontsize=7,
-            va="center",
-        )
+    """The accuracy intervals (`intervals.describe`) on `ax`, a panel of a larger figure."""
+    draw(ax, describe(values, means, intervals, reference, title, reference_label))
 
 
 HEALTH_KINDS = {  # metric prefix -> what a panel of it shows
