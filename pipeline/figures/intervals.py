@@ -43,6 +43,7 @@ def describe(
         series=tuple(series),
         key=(KeyEntry("each seed", Marker(), opacity=0.6),),
         notes=tuple(_off_scale(marked, (bottom, top))),
+        legend_title="activation",
         size=(max(5.0, 1.2 * len(means) + 2.0), 4.5),
     )
 
