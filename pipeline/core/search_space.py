@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import StrictBool
 
 from pipeline.core import limits
-from pipeline.core.config import TrainConfig, unused_settings
+from pipeline.core.config import LOSS_SETTINGS, TrainConfig, unused_settings
 from pipeline.core.errors import UsageError
 from pipeline.core.fields import Config, lrs_check, shown
 from pipeline.core.vocabulary import GRID_SAMPLER
@@ -32,6 +32,7 @@ SWEEPABLE = (
     "init",
     "hidden_sizes",
     "precision",
+    *LOSS_SETTINGS,
     "seed",
 )
 CATEGORICAL = (

@@ -30,7 +30,7 @@ from pipeline.adapters.studies.queries import (
 )
 from pipeline.adapters.studies.replicates import queue_replicates
 from pipeline.adapters.studies.study import Study
-from pipeline.core.config import OPTIMIZER_FAMILIES
+from pipeline.core.config import LOSS_SETTINGS, OPTIMIZER_FAMILIES
 from pipeline.core.errors import PipelineError
 from pipeline.core.search_space import param_text, point_key
 from pipeline.core.sweep_config import SweepConfig
@@ -114,7 +114,7 @@ def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple[Any, ...]:
     """What trials trained as one stack share: the phase, the seed, budget and lr schedule
     (stacked trials see the same batches for the same number of epochs, at one lr factor), the
     network's and the batches' shapes, the optimizer's family (SGD's state is not Adam's) and
-    the precision (one autocast region serves the whole stack)."""
+    the precision (one autocast region serves the whole stack) and the loss's settings."""
     attrs, values = trial.user_attrs, {**trial.user_attrs, **trial.params}
     train = config.train
 
@@ -131,6 +131,7 @@ def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple[Any, ...]:
         setting("hidden_sizes"),
         OPTIMIZER_FAMILIES[setting("optimizer")],
         setting("precision"),
+        *(setting(key) for key in LOSS_SETTINGS),  # one loss serves the whole stack
     )
 
 
