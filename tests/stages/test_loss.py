@@ -24,7 +24,8 @@ def test_the_loss_is_cross_entropy_against_smoothed_targets(smoothing):
     logits = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]], dtype=torch.float64)
     targets = torch.tensor([0, 2])
     loss = TrainingLoss(smoothing)
-    expected = [hand_loss(row, int(t), smoothing) for row, t in zip(logits.tolist(), targets)]
+    rows = zip(logits.tolist(), targets.tolist(), strict=True)
+    expected = [hand_loss(row, target, smoothing) for row, target in rows]
     assert loss.examples(logits, targets).tolist() == pytest.approx(expected, rel=1e-12)
     assert loss.mean(logits, targets).item() == pytest.approx(sum(expected) / 2, rel=1e-12)
 
