@@ -6,7 +6,10 @@ from pipeline.cli.commands import STAGES
 from pipeline.cli.flags import ALIASES, default_text
 from pipeline.cli.main import build_parser, make_config
 from pipeline.core.config import TrainConfig
+from pipeline.core.environment import read_settings
 from pipeline.core.errors import UsageError
+from pipeline.core.job_config import SweepJobConfig
+from pipeline.core.sweep_config import SweepConfig
 
 
 def train_flags() -> dict[str, tuple[tuple[str, ...], dict]]:
@@ -64,4 +67,43 @@ def test_each_kind_of_field_parses_as_its_type():
 def test_a_bad_label_smoothing_is_one_line(value, message):
     with pytest.raises(UsageError) as error:
         config_of("--label-smoothing", value)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_worker_reads_its_whole_job_from_the_file_its_sweep_wrote(tmp_path, monkeypatch):
+    """`worker --job FILE`: the job as data (workflows/workers.py writes it), read back as the
+    same config, the stores from the environment and never from the file."""
+    sweep = SweepConfig.from_mapping(
+        {"study": "s", "lr": [0.01], "hidden_sizes": [[32, 16], [64]], "label_smoothing": [0, 0.1]}
+    )
+    job = SweepJobConfig(sweep=sweep, threads=2, progress=False, overrides=("max_epochs=1",))
+    path = tmp_path / "worker.job.json"
+    path.write_text(job.model_dump_json(exclude={"tracking_uri": True, "sweep": {"storage": True}}))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///elsewhere.db")
+    monkeypatch.setenv("OPTUNA_STORAGE", "sqlite:///study.db")
+    values = vars(build_parser().parse_args(["worker", "--job", str(path)]))
+    read = make_config(values.pop("stage"), values, read_settings())
+    assert read == job.replace(
+        job_file=path,
+        tracking_uri="sqlite:///elsewhere.db",
+        sweep=sweep.replace(storage="sqlite:///study.db"),
+    )
+    assert read.sweep.grid == job.sweep.grid
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--job", "missing.json"], "job_file must be a JSON file of a worker's job"),
+        (["--job", "."], "job_file must be a JSON file of a worker's job"),
+        (["--job", "x.json"], "got 'x.json' (not an object)"),
+        (["--job", "x.json", "--threads", "2"], "--job is a worker's whole job: give no other"),
+    ],
+)
+def test_a_bad_job_file_is_one_line(tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.json").write_text("[1]")
+    with pytest.raises(UsageError) as error:
+        values = vars(build_parser().parse_args(["worker", *argv]))
+        make_config(values.pop("stage"), values)
     assert message in str(error.value) and "\n" not in str(error.value)
