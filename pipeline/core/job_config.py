@@ -99,8 +99,9 @@ JOB_FILE = "a JSON file of a worker's job, as a sweep's process writes it for th
 
 def job_file_of(path: Path) -> SweepJobConfig:
     """The job a sweep's process wrote for a worker it starts (workflows/workers.py): the whole
-    config as data (the sweep file as read, with its --set and --dataset applied, the stores,
-    the threads), so the worker trains the parent's study whatever its flags or files now say."""
+    config as data (the sweep file as read, with its --set and --dataset applied, the data
+    folder, the threads; the stores come from the environment: no file holds a URL), so the
+    worker trains the parent's study whatever its flags or files now say."""
     try:
         values = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:  # missing, a folder, not UTF-8 or JSON, a NUL
