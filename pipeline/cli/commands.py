@@ -236,6 +236,7 @@ STAGES: dict[str, Stage[Any]] = {
                 help="torch threads of each worker (default: all cores, shared among --workers)",
             ),
             flag("--workers", type=typed("workers", int), help="worker processes on this host"),
+            flag("--job", dest="job_file", metavar="FILE", help=job_cfg.JOB_FILE + " (alone)"),
         ),
     ),
     "status": command(

@@ -3,7 +3,9 @@ commands share. Flags parse text into values (numbers, lists); the configs check
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_origin
+
+from pydantic.fields import FieldInfo
 
 from pipeline.core.dataset.datasets import DEFAULT_DATASET
 from pipeline.core.schema import config as cfg
@@ -26,13 +28,18 @@ def typed(key: str, kind: type[int] | type[float]) -> Callable[[str], int | floa
     return parse
 
 
-def hidden_sizes(text: str) -> tuple[int, ...]:
-    parts = [part.strip() for part in text.split(",") if part.strip()]
-    if not parts:
-        raise argparse.ArgumentTypeError(
-            f"hidden_sizes must be a comma-separated list like 512,256, got {text!r}"
-        )
-    return tuple(int(typed("hidden_sizes", int)(part)) for part in parts)
+def integers(key: str) -> Callable[[str], tuple[int, ...]]:
+    """An argparse type of a comma-separated list of integers (`--hidden-sizes 512,256`)."""
+
+    def parse(text: str) -> tuple[int, ...]:
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        if not parts:
+            raise argparse.ArgumentTypeError(
+                f"{key} must be a comma-separated list like 512,256, got {text!r}"
+            )
+        return tuple(int(typed(key, int)(part)) for part in parts)
+
+    return parse
 
 
 def activations(text: str) -> tuple[str, ...]:
@@ -88,27 +95,41 @@ ANALYSIS = (
     flag("--best", action="store_true", help="analyse each activation's registered model"),
     flag("--study", help=f"whose registered models --best reads (default {cfg.DEFAULT_STUDY})"),
 )
+# A training flag is spelt as its key (`--lr-schedule` for lr_schedule) but where this says
+# otherwise: the spellings the Makefile and the docs have always used.
+ALIASES = {"max_epochs": "--epochs"}
+
+
+def default_text(value: Any) -> str:
+    """A default as one types it: a tuple as `512,256`, the rest as it prints."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def field_flag(key: str, field: FieldInfo) -> Flag:
+    """The flag of one config field: named after the key (or its alias), parsed as the field's
+    type asks (a number, an integer, true/false as --x/--no-x, a comma-separated list of
+    integers, text), its help the field's description and its default."""
+    options: dict[str, Any] = {"dest": key}
+    annotation = field.annotation
+    if annotation is bool:
+        options["action"] = argparse.BooleanOptionalAction
+    elif annotation is int:
+        options["type"] = typed(key, int)
+    elif annotation is float:
+        options["type"] = typed(key, float)
+    elif get_origin(annotation) is tuple:
+        options["type"] = integers(key)
+    options["help"] = f"{field.description} (default: {default_text(field.default)})"
+    return flag(ALIASES.get(key, "--" + key.replace("_", "-")), **options)
+
+
+def config_flags(config: type[Config]) -> tuple[Flag, ...]:
+    """A flag per field of `config`, in the fields' order: one declaration per setting."""
+    return tuple(field_flag(key, field) for key, field in config.model_fields.items())
+
+
 TRAIN = (
-    flag("--activation", help="registered activation name or module:name (default: relu)"),
-    flag("--optimizer", help="sgd (the seed's), adam or adamw (default: sgd)"),
-    flag("--lr", type=typed("lr", float), help="learning rate (> 0)"),
-    flag("--momentum", type=typed("momentum", float), help="SGD's momentum (0 <= m < 1)"),
-    flag("--nesterov", action=argparse.BooleanOptionalAction, help="SGD's Nesterov momentum"),
-    flag("--weight-decay", type=typed("weight_decay", float), help="weight decay (>= 0)"),
-    flag(
-        "--lr-schedule",
-        help="constant (the seed's) or cosine (decayed to near 0 by the last epoch)",
-    ),
-    flag("--init", help="initial weights: default (PyTorch's, the seed's), kaiming or xavier"),
-    flag(
-        "--precision",
-        help="fp32 (the seed's) or bf16-mixed (bf16 autocast in the training step, fp32 weights)",
-    ),
-    flag("--batch-size", type=typed("batch_size", int), help="minibatch size"),
-    flag("--epochs", dest="max_epochs", type=typed("epochs", int), help="maximum epochs"),
-    flag("--patience", type=typed("patience", int), help="epochs without a better val_acc"),
-    flag("--hidden-sizes", type=hidden_sizes, help="comma-separated hidden layer widths"),
-    flag("--seed", type=typed("seed", int), help="seed of weights, split and order"),
+    *config_flags(cfg.TrainConfig),
     flag(
         "--threads",
         type=typed("threads", int),
@@ -120,9 +141,7 @@ TRAIN = (
         help="train as this logged run did: its params, threads and seed (flags given override)",
     ),
     EXPERIMENT,
-    DEVICE,
     DATA,
-    DATASET,
 )
 MODEL_URIS = "runs:/<id>/model, runs:/<id>/checkpoint, models:/<name>@<alias>, or a directory"
 SEED_TABLE = "also time the seed's whole table (default: on a GPU only)"

@@ -63,6 +63,8 @@ def make_config(stage: str, values: dict[str, Any], settings: Settings | None = 
     config_class: type[Config] = STAGES[stage].config
     settings = settings or Settings()
     values.pop("debug", None)
+    if "job_file" in values:  # a worker a sweep's process started: the file is its whole job
+        return _job_file(values, settings)
     if settings.tracking_uri:
         values["tracking_uri"] = settings.tracking_uri
     values["cuda_graphs"] = settings.cuda_graphs
@@ -90,6 +92,23 @@ def make_config(stage: str, values: dict[str, Any], settings: Settings | None = 
     if values.get("data_dir") is None:
         values["data_dir"] = _data_dir(dataset, settings, file_data_dir)
     return config_class(**values)
+
+
+def _job_file(values: dict[str, Any], settings: Settings) -> Config:
+    """A worker's job from the file its sweep's process wrote, with the stores (which no file
+    holds) and CUDA graphs from the environment, as that process set them."""
+    others = sorted(f"--{key.replace('_', '-')}" for key in values if key != "job_file")
+    if others:
+        raise UsageError(
+            f"--job is a worker's whole job: give no other flag with it, got {', '.join(others)}"
+        )
+    job = job_cfg.job_file_of(Path(values["job_file"]))
+    changes: dict[str, Any] = {"cuda_graphs": settings.cuda_graphs}
+    if settings.tracking_uri:
+        changes["tracking_uri"] = settings.tracking_uri
+    if settings.study_storage:
+        changes["sweep"] = job.sweep.replace(storage=settings.study_storage)
+    return job.replace(**changes)
 
 
 def _data_dir(dataset: str, settings: Settings, file_data_dir: str | None) -> str | None:

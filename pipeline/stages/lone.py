@@ -18,6 +18,7 @@ from pipeline.core.network.model import MLP
 from pipeline.core.schema.config import TrainConfig
 from pipeline.core.schema.limits import EVAL_BATCH_SIZE
 from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
+from pipeline.stages.loss import PLAIN, TrainingLoss
 from pipeline.stages.optimizers import lone_optimizer, scale_lr, settings_of
 from pipeline.stages.unit_health import layer_health
 
@@ -78,7 +79,7 @@ def layer_probe(
 
 class TrainingStep:
     """One optimizer step on the batch `indices` pick out of resident tensors, summing the
-    epoch's loss and correct predictions on the device."""
+    epoch's loss (the training loss, `loss`) and correct predictions on the device."""
 
     def __init__(
         self,
@@ -87,9 +88,10 @@ class TrainingStep:
         x: torch.Tensor,
         y: torch.Tensor,
         precision: str = "fp32",
+        loss: TrainingLoss = PLAIN,
     ):
         self.model, self.optimizer, self.x, self.y = model, optimizer, x, y
-        self.precision = precision
+        self.precision, self.loss = precision, loss
         self.loss_sum = torch.zeros((), device=x.device)
         self.correct = torch.zeros((), dtype=torch.long, device=x.device)
 
@@ -101,7 +103,7 @@ class TrainingStep:
         inputs, targets = self.x[indices], self.y[indices]
         with training_autocast(self.precision, inputs.device):
             logits = self.model(inputs)
-            loss = F.cross_entropy(logits.float(), targets)  # the loss in fp32 under bf16 too
+            loss = self.loss.mean(logits.float(), targets)  # the loss in fp32 under bf16 too
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -120,8 +122,9 @@ class GraphedTrainingStep(CudaGraphReplay, TrainingStep):
         y: torch.Tensor,
         batch_size: int,
         precision: str = "fp32",
+        loss: TrainingLoss = PLAIN,
     ):
-        super().__init__(model, optimizer, x, y, precision)
+        super().__init__(model, optimizer, x, y, precision, loss)
         self.setup_graph(batch_size, x.device)
 
 
@@ -139,12 +142,13 @@ class LoneEngine:
         self.optimizer, self.base_lr, self.lr_factor = optimizer, config.lr, 1.0
         self.best: dict[str, torch.Tensor] | None = None
         self.step: TrainingStep
+        loss = TrainingLoss.of(config)
         if use_cuda_graphs(x.device, cuda_graphs):
             self.step = GraphedTrainingStep(
-                model, optimizer, x, y, config.batch_size, config.precision
+                model, optimizer, x, y, config.batch_size, config.precision, loss
             )
         else:
-            self.step = TrainingStep(model, optimizer, x, y, config.precision)
+            self.step = TrainingStep(model, optimizer, x, y, config.precision, loss)
 
     def reset_totals(self) -> None:
         self.models[0].train()

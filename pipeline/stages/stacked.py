@@ -5,17 +5,16 @@ Slice k of every stacked tensor is trial k: weights `[K, in, out]`, biases `[K, 
 `torch.baddbmm` per layer for all trials. A stacked trial is the same experiment as the lone
 run of its config (stages/lone.py): the same initial weights (its seed and `init`), the
 same batches in the same order (one seeded permutation per epoch, shared by all slices), the
-gradient of its own loss alone (the stack's loss is the sum of the slices' mean losses, and no
-weight is shared) and torch.optim's update with its own optimizer settings and state
-(stages/optimizers.py). Results differ
-from the lone run only by float rounding: bmm is not bit-equal to F.linear.
+gradient of its own loss alone (the training loss of stages/loss.py, one for the stack; the
+stack's loss is the sum of the slices' mean losses, and no weight is shared) and torch.optim's
+update with its own optimizer settings and state (stages/optimizers.py). Results differ from
+the lone run only by float rounding: bmm is not bit-equal to F.linear.
 """
 
 from dataclasses import dataclass, field
 from itertools import groupby
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pipeline.core.dataset.data import Splits
@@ -23,10 +22,11 @@ from pipeline.core.network.activations import get_activation, make_activation
 from pipeline.core.network.init import build_initialised_model
 from pipeline.core.network.model import MLP
 from pipeline.core.process.errors import UsageError
-from pipeline.core.schema.config import TrainConfig
+from pipeline.core.schema.config import LOSS_SETTINGS, TrainConfig
 from pipeline.core.schema.limits import EVAL_BATCH_SIZE
 from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
 from pipeline.stages.lone import training_autocast
+from pipeline.stages.loss import PLAIN, TrainingLoss
 from pipeline.stages.optimizers import StackedOptimizer, settings_of, stack_family
 from pipeline.stages.unit_health import layer_health
 
@@ -41,6 +41,7 @@ SHARED_KEYS = (
     "val_fraction",
     "device",
     "precision",  # one autocast region runs every slice's forward pass
+    *LOSS_SETTINGS,  # one loss for every slice (stages/loss.py)
 )
 
 
@@ -158,18 +159,25 @@ def activate(stack: Stack, h: torch.Tensor) -> torch.Tensor:
 
 
 def example_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy of every example in every slice, `[K, B]`."""
-    k, b, classes = logits.shape
-    flat = F.cross_entropy(logits.reshape(k * b, classes), targets.repeat(k), reduction="none")
-    return flat.view(k, b)
+    """Plain cross-entropy of every example in every slice, `[K, B]`: the probe's and the
+    evaluation's."""
+    return PLAIN.examples(logits, targets)
 
 
 class StackedStep:
     """One SGD step of every slice on the batch `indices` pick out of resident tensors; the
-    epoch's loss and correct predictions are summed per slice on the device."""
+    epoch's loss (the training loss, `loss`, which every slice shares) and correct predictions
+    are summed per slice on the device."""
 
-    def __init__(self, stack: Stack, x: torch.Tensor, y: torch.Tensor, precision: str = "fp32"):
-        self.stack, self.x, self.y, self.precision = stack, x, y, precision
+    def __init__(
+        self,
+        stack: Stack,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        precision: str = "fp32",
+        loss: TrainingLoss = PLAIN,
+    ):
+        self.stack, self.x, self.y, self.precision, self.loss = stack, x, y, precision, loss
 
     def reset_totals(self) -> None:
         self.stack.loss_sum.zero_()  # in place: a captured CUDA graph keeps writing to these
@@ -179,7 +187,7 @@ class StackedStep:
         inputs, targets = self.x[indices], self.y[indices]
         with training_autocast(self.precision, inputs.device):  # as lone.TrainingStep
             logits = forward(self.stack, inputs)
-            losses = example_losses(logits.float(), targets).mean(1)
+            losses = self.loss.mean(logits.float(), targets)
         # Slices share no weight, so the sum's gradient in slice k is that of slice k's loss,
         # and a non-finite loss in one slice reaches no other slice's gradient.
         grads = torch.autograd.grad(losses.sum(), self.stack.params)
@@ -198,8 +206,9 @@ class GraphedStackedStep(CudaGraphReplay, StackedStep):
         y: torch.Tensor,
         batch_size: int,
         precision: str = "fp32",
+        loss: TrainingLoss = PLAIN,
     ):
-        super().__init__(stack, x, y, precision)
+        super().__init__(stack, x, y, precision, loss)
         self.setup_graph(batch_size, x.device)
 
 
@@ -269,7 +278,7 @@ class StackedEngine:
     def __init__(self, configs: list[TrainConfig], splits: Splits, cuda_graphs: bool = True):
         check_stackable(configs)
         self.splits, self.batch_size, self.cuda_graphs = splits, configs[0].batch_size, cuda_graphs
-        self.precision = configs[0].precision
+        self.precision, self.loss = configs[0].precision, TrainingLoss.of(configs[0])
         device = splits.device
         self.models = [
             build_initialised_model(
@@ -289,8 +298,8 @@ class StackedEngine:
     def _new_step(self) -> StackedStep:
         x, y = self.splits.train_x, self.splits.train_y
         if use_cuda_graphs(x.device, self.cuda_graphs):
-            return GraphedStackedStep(self.stack, x, y, self.batch_size, self.precision)
-        return StackedStep(self.stack, x, y, self.precision)
+            return GraphedStackedStep(self.stack, x, y, self.batch_size, self.precision, self.loss)
+        return StackedStep(self.stack, x, y, self.precision, self.loss)
 
     def reset_totals(self) -> None:
         self.step.reset_totals()

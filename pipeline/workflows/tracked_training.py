@@ -21,8 +21,8 @@ def run_description(stage: str, config: TrainConfig, splits: data.Splits, extra:
     sizes = splits.sizes
     return (
         f"{stage}: MLP {widths} with {config.activation} ({config.init} init), "
-        f"{config.describe_optimizer()}, batch {config.batch_size}, up to {config.max_epochs} "
-        f"epochs (patience {config.patience}), seed {config.seed}. Data: "
+        f"{config.describe_optimizer()}, {config.describe_loss()}, batch {config.batch_size}, "
+        f"up to {config.max_epochs} epochs (patience {config.patience}), seed {config.seed}. Data: "
         f"{data.describe_source(splits.source)}, "
         f"{sizes['train']}/{sizes['val']}/{sizes['test']} train/val/test. {extra}"
     ).strip()

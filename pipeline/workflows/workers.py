@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from pipeline.adapters import studies
 from pipeline.core.process import environment, interrupts
@@ -88,14 +89,18 @@ def unfinished(sweep: Sweep) -> bool:
 
 
 def _start(sweep: Sweep, threads: int, log: Path) -> subprocess.Popen[bytes]:
-    """One `python -m pipeline worker` on the study, its output in `log`. It gets this
-    process's stores as settings: what the config says, not what the environment may have."""
+    """One `python -m pipeline worker --job FILE` on the study, its output in `log`. Its job is
+    this one's config as data (the sweep file as read, with the --set and --dataset applied, the
+    data folder, its threads), written beside its log: the same study as ours, whatever the file
+    says by now, with no setting rebuilt as a flag. The stores go as settings instead, never
+    into a file (a URL may hold a password): what the config says, not what the environment may
+    have."""
     job = sweep.config
-    command = [sys.executable, "-m", "pipeline", "worker", "--config", str(job.config_path)]
-    command += ["--threads", str(threads), "--no-progress"]
-    command += [f"--set={override}" for override in job.overrides]  # the same study as ours
-    command += ["--data-dir", str(job.data_dir)] if job.data_dir else []
-    command += ["--dataset", job.sweep.train.dataset]  # the file's, or the flag's over it
+    worker_job = job.replace(threads=threads, progress=False, workers=None, seeds=None)
+    job_file = log.with_suffix(".job.json")
+    stores_left_out: dict[str, Any] = {"tracking_uri": True, "sweep": {"storage": True}}
+    job_file.write_text(worker_job.model_dump_json(exclude=stores_left_out), encoding="utf-8")
+    command = [sys.executable, "-m", "pipeline", "worker", "--job", str(job_file)]
     stores = {
         environment.TRACKING_URI: job.tracking_uri,
         environment.STUDY_STORAGE: sweep.study.url,

@@ -168,3 +168,30 @@ def test_a_run_redone_from_its_id_gives_its_numbers_to_the_last_digit(trained, m
     third = re.search(r"^run_id=(\w+)$", out, re.M).group(1)
     changed = client.get_run(third).data.params
     assert {k for k in params if params[k] != changed[k]} == {"lr"} and changed["lr"] == "0.05"
+
+
+@pytest.mark.slow
+def test_a_run_with_label_smoothing_logs_it_and_trains_on_the_smoothed_loss(trained):
+    """`--label-smoothing` is logged as a param and named in the run's description, and the run
+    trains on the smoothed loss: the first run redone with 0.1 (all else its own) has a higher
+    training loss every epoch, since smoothing charges for the confidence a plain run may take."""
+    client, first = trained.client, trained.run_id
+    redo = run_cli(
+        *("train", "--from-run", first, "--label-smoothing", "0.1", *trained.data_dir),
+        cwd=trained.directory,
+        check=True,
+    )
+    second = re.search(r"^run_id=(\w+)$", redo.stdout, re.M).group(1)
+    plain, smoothed = client.get_run(first).data, client.get_run(second).data
+    assert (plain.params["label_smoothing"], smoothed.params["label_smoothing"]) == ("0.0", "0.1")
+    changed = {k for k in plain.params if plain.params[k] != smoothed.params[k]}
+    assert changed == {"label_smoothing"}
+    assert "cross-entropy with label smoothing 0.1" in smoothed.tags["mlflow.note.content"]
+    assert "label smoothing" not in plain.tags["mlflow.note.content"]
+    plain_loss = metric_values(client, first, "train_loss")
+    smoothed_loss = metric_values(client, second, "train_loss")
+    assert len(smoothed_loss) == len(plain_loss) == 3
+    assert all(s > p for s, p in zip(smoothed_loss, plain_loss, strict=True)), (
+        smoothed_loss,
+        plain_loss,
+    )

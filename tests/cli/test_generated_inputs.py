@@ -340,7 +340,10 @@ def test_an_unknown_flag_is_one_line(place, stage, name):
 
 
 @EXAMPLES
-@given(url=st.sampled_from(TEXTS) | st.text(st.characters(exclude_characters="\x00"), max_size=20))
+@given(
+    url=st.sampled_from(TEXTS)
+    | st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=20)
+)
 def test_the_study_storage_from_the_environment_builds_or_is_one_line(place, url):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("OPTUNA_STORAGE", url)

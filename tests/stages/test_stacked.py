@@ -129,6 +129,34 @@ def test_trials_of_two_precisions_do_not_stack_together(splits):
         training.train_stacked(configs, splits, progress=False)
 
 
+# Label smoothing 0.1: tanh and relu at a low and a high lr, some stopping early (patience 1).
+SMOOTHED_GRID = [
+    SMALL.replace(activation=a, lr=lr, label_smoothing=0.1) for lr in (0.003, 0.3)
+    for a in ("tanh", "relu")
+]  # fmt: skip
+
+
+def test_a_label_smoothed_stacked_trial_matches_its_lone_run(splits):
+    """The stack trains with the loss its configs share (stages/loss.py), as the lone run
+    does; and the smoothing changes the training (the unsmoothed lone run is farther off)."""
+    results = training.train_stacked(SMOOTHED_GRID, splits, progress=False)
+    for config, result in zip(SMOOTHED_GRID, results, strict=True):
+        lone = training.train(config, splits, progress=False)
+        assert_same_weights(result.model, lone.model, tolerance=1e-4)
+        assert (result.stop_reason, result.best_epoch) == (lone.stop_reason, lone.best_epoch)
+        for mine, theirs in zip(result.history, lone.history, strict=True):
+            assert mine.val_acc == pytest.approx(theirs.val_acc, abs=0.002)
+            assert mine.train_loss == pytest.approx(theirs.train_loss, rel=1e-3)
+        plain = training.train(config.replace(label_smoothing=0.0), splits, progress=False)
+        assert largest_gap(lone.model, plain.model) > 10 * largest_gap(result.model, lone.model)
+
+
+def test_trials_of_two_label_smoothings_do_not_stack_together(splits):
+    configs = [SMALL, SMALL.replace(label_smoothing=0.1)]
+    with pytest.raises(UsageError, match="stacked trials must share label_smoothing"):
+        training.train_stacked(configs, splits, progress=False)
+
+
 def test_sgd_and_adam_trials_do_not_stack_together(splits):
     with pytest.raises(UsageError, match="one stack cannot mix sgd with adam or adamw"):
         training.train_stacked([SMALL, ADAM_GRID[0]], splits, progress=False)

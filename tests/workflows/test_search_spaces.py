@@ -58,6 +58,25 @@ def test_a_grid_of_settings_reports_each_activations_best_configuration(workdir,
 
 
 @pytest.mark.slow
+def test_a_stacked_grid_of_label_smoothings_trains_each_point_with_its_own(workdir, tiny_data):
+    """`label_smoothing: [0.0, 0.1]` is a dimension; the stacks a claim makes hold one value
+    each (a stack of two would be refused: its trials must share one loss), every run logs its
+    own value and the report names each activation's best."""
+    config = write_config(workdir, **SCRATCH, lr=[0.05], label_smoothing=[0.0, 0.1], stack=4)
+    assert run_sweep(config, tiny_data) == 0
+    study = study_of(config)
+    trials = grid_trials(study)
+    assert len(trials) == 4 and {t.state for t in trials} == {TrialState.COMPLETE}
+    runs = runs_of(study.user_attrs["mlflow_parent_run_id"])
+    found = {(r.data.params["activation"], r.data.params["label_smoothing"]) for r in runs}
+    assert found == {(a, s) for a in ("relu", "tanh") for s in ("0.0", "0.1")}
+    assert {r.data.tags["stack_size"] for r in runs} == {"2"}, "two stacks of one loss each"
+    with open(workdir / "reports/tiny/results.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {float(row["best_label_smoothing"]) for row in rows} <= {0.0, 0.1}
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("sampler", ["random", "tpe", "gp"])
 def test_a_sampler_sweep_gives_each_activation_its_trials_then_replicates_the_best(
     workdir, tiny_data, sampler

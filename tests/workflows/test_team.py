@@ -4,6 +4,7 @@ study's storage alone, `drain` lets a worker finish its trial and exit, and `wor
 --workers/--threads` share a host's cores."""
 
 import hashlib
+import json
 import os
 import re
 import signal
@@ -186,6 +187,12 @@ def test_workers_on_one_host_share_its_cores_and_too_many_threads_is_one_line(wo
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 4
     logs = sorted((workdir / "sweeps/logs").glob("tiny-host-worker*.log"))
     assert len(logs) == 2
+    # Each worker's job as data beside its log, no store's URL in it (they go as settings).
+    jobs = [json.loads(log.with_suffix(".job.json").read_text()) for log in logs]
+    assert {(job["threads"], job["progress"], job["workers"]) for job in jobs} == {
+        (cores, False, None)
+    }
+    assert all("tracking_uri" not in job and "storage" not in job["sweep"] for job in jobs)
     parent = study_of(config).user_attrs["mlflow_parent_run_id"]
     assert {r.data.params["threads"] for r in runs_of(parent)} == {str(cores)}
 

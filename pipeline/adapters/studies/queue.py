@@ -31,7 +31,7 @@ from pipeline.adapters.studies.queries import (
 from pipeline.adapters.studies.replicates import queue_replicates
 from pipeline.adapters.studies.study import Study
 from pipeline.core.process.errors import PipelineError
-from pipeline.core.schema.config import OPTIMIZER_FAMILIES
+from pipeline.core.schema.config import LOSS_SETTINGS, OPTIMIZER_FAMILIES
 from pipeline.core.schema.search_space import param_text, point_key
 from pipeline.core.schema.sweep_config import SweepConfig
 from pipeline.core.schema.vocabulary import GRID_SAMPLER, Phase, UserAttr
@@ -114,7 +114,7 @@ def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple[Any, ...]:
     """What trials trained as one stack share: the phase, the seed, budget and lr schedule
     (stacked trials see the same batches for the same number of epochs, at one lr factor), the
     network's and the batches' shapes, the optimizer's family (SGD's state is not Adam's) and
-    the precision (one autocast region serves the whole stack)."""
+    the precision (one autocast region serves the whole stack) and the loss's settings."""
     attrs, values = trial.user_attrs, {**trial.user_attrs, **trial.params}
     train = config.train
 
@@ -131,6 +131,7 @@ def stack_key(trial: FrozenTrial, config: SweepConfig) -> tuple[Any, ...]:
         setting("hidden_sizes"),
         OPTIMIZER_FAMILIES[setting("optimizer")],
         setting("precision"),
+        *(setting(key) for key in LOSS_SETTINGS),  # one loss serves the whole stack
     )
 
 

@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from pipeline.adapters.tracking.runs import Tracker
 from pipeline.adapters.tracking.store import sqlite_database, store_failed, using_store
 from pipeline.core.dataset.datasets import FASHION_MNIST
+from pipeline.core.schema.config import SGD_ONLY, TrainConfig
 from pipeline.core.schema.search_space import SWEEPABLE
 from pipeline.core.schema.vocabulary import Phase, Tag, TrialEnd
 
@@ -30,7 +31,10 @@ SWEEP_METRICS = (
 # A sweep's settings beside activation, lr and seed: the columns of its best configurations;
 # momentum and nesterov are absent from runs that had no use for them (Adam's).
 SETTINGS = tuple(key for key in SWEEPABLE if key not in ("lr", "seed"))
-NUMERIC = ("momentum", "weight_decay", "batch_size")
+# The settings whose params are numbers, read back as numbers (nesterov, a bool, stays text).
+NUMERIC = tuple(
+    key for key in SETTINGS if type(TrainConfig.model_fields[key].default) in (int, float)
+)
 
 
 def search_runs(tracker: Tracker, filter_string: str) -> pd.DataFrame:
@@ -74,10 +78,11 @@ def sweep_runs(tracker: Tracker, study: str) -> pd.DataFrame:
             "trial": pd.to_numeric(_tag(raw, Tag.TRIAL)),
         }
     )
+    defaults = TrainConfig().params()
     for key in SETTINGS:  # the other settings a sweep may vary, as their params hold them
         values = _column(raw, f"params.{key}")
-        if key == "precision":  # a run logged before precision was a param trained in fp32
-            values = values.fillna("fp32")
+        if key not in SGD_ONLY:  # a run logged before a setting was a param trained at its default
+            values = values.fillna(defaults[key])
         frame[key] = pd.to_numeric(values) if key in NUMERIC else values
     for metric in SWEEP_METRICS:
         frame[metric] = raw.get(f"metrics.{metric}", math.nan)

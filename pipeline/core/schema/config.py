@@ -18,6 +18,7 @@ from pydantic import (
 from pipeline.core.dataset.datasets import DEFAULT_DATASET, dataset_name
 from pipeline.core.schema import limits
 from pipeline.core.schema.fields import (
+    ACTIVATION_CHOICES,
     Activation,
     Config,
     Dataset,
@@ -72,6 +73,8 @@ IN_FEATURES, NUM_CLASSES = 28 * 28, 10
 
 
 SGD_ONLY = ("momentum", "nesterov")  # settings of SGD alone: Adam and AdamW have neither
+# The settings of the training loss (stages/loss.py): trials trained as one stack share them.
+LOSS_SETTINGS = ("label_smoothing",)
 
 
 def unused_settings(optimizer: str) -> tuple[str, ...]:
@@ -83,7 +86,7 @@ class TrainConfig(Config):
     """One training run. Defaults are the seed's: SGD lr 1e-3, momentum 0.9, batch 64, 13 epochs,
     PyTorch's default initialisation."""
 
-    activation: Activation = "relu"
+    activation: Activation = Field("relu", description=ACTIVATION_CHOICES)
     optimizer: Optimizer = Field("sgd", description=f"one of: {', '.join(OPTIMIZERS)}")
     lr: PositiveNumber = SEED_LR
     momentum: float = fraction(0.9, "<=")  # SGD's; adam and adamw have none
@@ -94,6 +97,9 @@ class TrainConfig(Config):
     lr_schedule: LrSchedule = Field("constant", description=f"one of: {', '.join(LR_SCHEDULES)}")
     init: Init = Field("default", description=f"one of: {', '.join(INITS)}")
     precision: Precision = Field("fp32", description=f"one of: {', '.join(PRECISIONS)}")
+    # The share of each target's probability spread over all classes (stages/loss.py); 0: the
+    # seed's plain cross-entropy.
+    label_smoothing: float = fraction(0.0, "<=")
     # At most the training set: checked against the data (core/data.check_fits) before a run.
     batch_size: StrictInt = at_least(1, 64)
     max_epochs: StrictInt = between(1, limits.MAX_EPOCHS, 13)
@@ -145,6 +151,11 @@ class TrainConfig(Config):
         if self.optimizer == "sgd":
             text += f" momentum {self.momentum:g}" + (" (Nesterov)" if self.nesterov else "")
         return text + (f" weight decay {self.weight_decay:g}" if self.weight_decay else "")
+
+    def describe_loss(self) -> str:
+        """ "cross-entropy", "cross-entropy with label smoothing 0.1"."""
+        smoothing = self.label_smoothing
+        return "cross-entropy" + (f" with label smoothing {smoothing:g}" if smoothing else "")
 
     @classmethod
     def from_params(cls, params: dict[str, str]) -> "TrainConfig":

@@ -1,6 +1,7 @@
 """Each job's config: what its flags give it, and what every job is given from the edge (where
 the data and the MLflow store are)."""
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from pydantic import (
 
 from pipeline.core.dataset.datasets import DEFAULT_DATASET
 from pipeline.core.network.activations import SEED_ACTIVATIONS
+from pipeline.core.process.errors import UsageError
 from pipeline.core.schema import limits
 from pipeline.core.schema.config import (
     DEFAULT_EXPERIMENT,
@@ -37,6 +39,7 @@ from pipeline.core.schema.fields import (
     between,
     folder_check,
     model_target,
+    shown,
 )
 from pipeline.core.schema.sweep_config import SweepConfig, check_replicate_seeds
 
@@ -81,12 +84,34 @@ class SweepJobConfig(JobConfig):
     progress: bool = True
     overrides: tuple[str, ...] = ()  # --set KEY=VALUE over the sweep file, applied to `sweep`
     dry_run: bool = False  # print the plan and an estimate of its time; write nothing
+    # A worker started by a sweep's process: the file it read this whole job from (job_file_of).
+    job_file: Path | None = None
 
     @model_validator(mode="after")
     def _seeds_fit(self) -> "SweepJobConfig":
         if self.seeds is not None:
             check_replicate_seeds(self.sweep, self.seeds, "seeds")
         return self
+
+
+JOB_FILE = "a JSON file of a worker's job, as a sweep's process writes it for the workers it starts"
+
+
+def job_file_of(path: Path) -> SweepJobConfig:
+    """The job a sweep's process wrote for a worker it starts (workflows/workers.py): the whole
+    config as data (the sweep file as read, with its --set and --dataset applied, the data
+    folder, the threads; the stores come from the environment: no file holds a URL), so the
+    worker trains the parent's study whatever its flags or files now say."""
+    try:
+        values = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # missing, a folder, not UTF-8 or JSON, a NUL
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise UsageError(
+            f"job_file must be {JOB_FILE}, got {shown(str(path))} ({reason})"
+        ) from None
+    if not isinstance(values, dict):
+        raise UsageError(f"job_file must be {JOB_FILE}, got {shown(str(path))} (not an object)")
+    return SweepJobConfig(**{**values, "job_file": path})
 
 
 class BenchConfig(JobConfig):

@@ -13,11 +13,11 @@ import itertools
 import math
 from typing import Any
 
-from pydantic import StrictBool
+from pydantic import StrictBool, field_validator
 
 from pipeline.core.process.errors import UsageError
 from pipeline.core.schema import limits
-from pipeline.core.schema.config import TrainConfig, unused_settings
+from pipeline.core.schema.config import LOSS_SETTINGS, TrainConfig, unused_settings
 from pipeline.core.schema.fields import Config, lrs_check, shown
 from pipeline.core.schema.vocabulary import GRID_SAMPLER
 
@@ -32,6 +32,7 @@ SWEEPABLE = (
     "init",
     "hidden_sizes",
     "precision",
+    *LOSS_SETTINGS,
     "seed",
 )
 CATEGORICAL = (
@@ -54,6 +55,15 @@ class Dimension(Config):
     low: float | None = None
     high: float | None = None
     log: StrictBool = False
+
+    @field_validator("values")
+    @classmethod
+    def _lists_as_tuples(cls, values: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+        """A list among the values (hidden sizes, read back from a job's JSON) as the tuple a
+        training config holds, so the dimension is the one that was written."""
+        if values is None:
+            return None
+        return tuple(tuple(v) if isinstance(v, list) else v for v in values)
 
     @property
     def is_range(self) -> bool:

@@ -29,6 +29,9 @@ from pipeline.core.schema.sweep_config import SWEEP_SETTINGS, SweepConfig
         ({"hidden_sizes": (64, -3)}, "hidden_sizes must all be positive integers"),
         ({"momentum": 1.0}, "momentum must be a number with 0 <= x < 1"),
         ({"device": "tpu"}, "device must be one of: auto, cpu, cuda"),
+        ({"label_smoothing": -0.1}, "label_smoothing must be a number with 0 <= x < 1, got -0.1"),
+        ({"label_smoothing": 1.0}, "label_smoothing must be a number with 0 <= x < 1, got 1.0"),
+        ({"label_smoothing": "x"}, "label_smoothing must be a number with 0 <= x < 1, got 'x'"),
     ],
 )
 def test_bad_training_values_say_what_is_allowed(overrides, message):
@@ -49,6 +52,7 @@ def test_params_use_the_architecture_names():
         "lr_schedule",
         "init",
         "precision",
+        "label_smoothing",
         "batch_size",
         "max_epochs",
         "patience",

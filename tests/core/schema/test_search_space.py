@@ -52,3 +52,21 @@ def test_a_setting_no_trial_has_is_not_swept(optimizers, key):
 def test_every_committed_sweep_file_is_a_valid_space(path):
     config = SweepConfig.load(path)
     assert config.study == path.stem and config.trial_count >= len(config.activations)
+
+
+def test_label_smoothing_is_a_setting_a_sweep_can_vary():
+    config = SweepConfig.from_mapping(
+        {"study": "s", "activations": ["relu"], "lr": [0.01], "label_smoothing": [0.0, 0.1]}
+    )
+    assert sorted(point["label_smoothing"] for point in config.grid) == [0.0, 0.1]
+    fixed = SweepConfig.from_mapping({"study": "s", "lr": [0.01], "label_smoothing": 0.1})
+    assert fixed.train.label_smoothing == 0.1
+    assert [d.key for d in fixed.dimensions] == ["lr"], "a scalar is a fixed value"
+    for bad, message in (
+        ([0.0, 1.0], "label_smoothing[1] must be a number with 0 <= x < 1, got 1.0"),
+        ("x", "label_smoothing must be a number with 0 <= x < 1, got 'x'"),
+        ({"low": -0.1, "high": 0.2}, "label_smoothing.low must be a number with 0 <= x < 1"),
+    ):
+        with pytest.raises(UsageError) as error:
+            SweepConfig.from_mapping({"study": "s", "lr": [0.01], "label_smoothing": bad})
+        assert message in str(error.value) and "\n" not in str(error.value)
