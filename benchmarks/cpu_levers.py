@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from pipeline.core.model import build_model
+from pipeline.core.network.model import build_model
 from pipeline.stages import timings
 
 BATCH, STEPS = 64, 200

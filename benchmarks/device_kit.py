@@ -125,7 +125,7 @@ def build_wheels(dest: Path, python: str) -> list[Path]:
 
 def build_data(dest: Path) -> None:
     """The verified files wherever `make data` finds them, gzipped with a fixed header."""
-    from pipeline.core import data
+    from pipeline.core.dataset import data
 
     source = data.locate(cache_root=REPO / "data")
     target = dest / "data"

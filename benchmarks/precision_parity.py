@@ -24,10 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline.core import data
-from pipeline.core.config import PRECISIONS
-from pipeline.core.device import configure_torch, resolve_device
-from pipeline.core.files import atomic_write_text
+from pipeline.core.dataset import data
+from pipeline.core.process.device import configure_torch, resolve_device
+from pipeline.core.process.files import atomic_write_text
+from pipeline.core.schema.config import PRECISIONS
 from pipeline.jobs import bench
 from pipeline.stages import training
 from pipeline.stages.bench_report import Bench

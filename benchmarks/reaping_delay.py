@@ -19,11 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import optuna
-from optuna.trial import TrialState
-
 from pipeline.cli.main import make_config
-from pipeline.core.environment import read_settings
+from pipeline.core.process.environment import read_settings
 from pipeline.workflows.sweep import open_sweep
 from tests.conftest import write_dataset
 from tests.sweeps import study_of, worker_pid, write_config
@@ -38,12 +35,16 @@ def start_worker(config: Path, data_dir: Path) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=config.parent, stdout=subprocess.DEVNULL)
 
 
-def mid_trial(study: optuna.Study, process: subprocess.Popen) -> int:
+def mid_trial(study, process: subprocess.Popen) -> int:
     """The number of the trial `process` trains, once it has reported an epoch."""
     while True:
         assert process.poll() is None, "the worker ended"
-        for trial in study.get_trials(states=[TrialState.RUNNING]):
-            if trial.intermediate_values and worker_pid(trial) == process.pid:
+        for trial in study.get_trials():
+            if (
+                trial.state.name == "RUNNING"
+                and trial.intermediate_values
+                and worker_pid(trial) == process.pid
+            ):
                 return trial.number
         time.sleep(0.1)
 
@@ -62,7 +63,7 @@ def one_round(directory: Path, interval: int) -> float:
         mid_trial(study, second)
         first.kill()
         killed = time.monotonic()
-        while study.get_trials()[number].state == TrialState.RUNNING:
+        while study.get_trials()[number].state.name == "RUNNING":
             time.sleep(0.05)
         return time.monotonic() - killed
     finally:

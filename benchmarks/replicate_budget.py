@@ -31,9 +31,9 @@ from pathlib import Path
 import torch
 from scipy import stats
 
-from pipeline.core import data
-from pipeline.core.config import TrainConfig
-from pipeline.core.device import configure_torch
+from pipeline.core.dataset import data
+from pipeline.core.process.device import configure_torch
+from pipeline.core.schema.config import TrainConfig
 from pipeline.stages import training
 from pipeline.stages.stacked import StackedEngine
 

@@ -13,7 +13,7 @@ import statistics
 
 import torch
 
-from pipeline.core import data
+from pipeline.core.dataset import data
 from pipeline.stages import timings
 
 

@@ -14,8 +14,8 @@ The last line is `seed_table_stacked_s=<seconds>` for benchmarks/gpu_check.sh to
 import argparse
 import time
 
-from pipeline.core import data
-from pipeline.core.device import configure_torch, resolve_device
+from pipeline.core.dataset import data
+from pipeline.core.process.device import configure_torch, resolve_device
 from pipeline.stages import training
 from pipeline.stages.timings import SEED_TABLE_CONFIGS, synchronize
 

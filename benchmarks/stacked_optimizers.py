@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from pipeline.core.model import build_model
+from pipeline.core.network.model import build_model
 from pipeline.stages.optimizers import OptimizerSettings, StackedOptimizer, lone_optimizer
 
 WARMUP_STEPS = 3

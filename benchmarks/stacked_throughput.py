@@ -25,11 +25,11 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from pipeline.core import data
-from pipeline.core.activations import SEED_ACTIVATIONS
-from pipeline.core.config import TrainConfig
-from pipeline.core.device import configure_torch
-from pipeline.core.search_space import lr_grid
+from pipeline.core.dataset import data
+from pipeline.core.network.activations import SEED_ACTIVATIONS
+from pipeline.core.process.device import configure_torch
+from pipeline.core.schema.config import TrainConfig
+from pipeline.core.schema.search_space import lr_grid
 from pipeline.stages import stacked, training
 
 BASE = TrainConfig(max_epochs=1, patience=100, device="cpu")

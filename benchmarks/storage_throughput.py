@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.adapters import studies
-from pipeline.core.activations import NAMES
-from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.urls import label
+from pipeline.core.network.activations import NAMES
+from pipeline.core.process.urls import label
+from pipeline.core.schema.sweep_config import SweepConfig
 
 
 @dataclass

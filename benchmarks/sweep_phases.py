@@ -14,11 +14,9 @@ Not a test: numbers depend on the machine and its load.
 import argparse
 from pathlib import Path
 
-from optuna.trial import TrialState
-
 from pipeline.adapters import studies
-from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.vocabulary import Phase
+from pipeline.core.schema.sweep_config import SweepConfig
+from pipeline.core.schema.vocabulary import Phase
 
 
 def worker_seconds(trials: list) -> float:
@@ -43,7 +41,7 @@ def worker_seconds(trials: list) -> float:
 
 
 def phase_rows(study: studies.Study) -> list[str]:
-    done = studies.trials(study, TrialState.COMPLETE, TrialState.PRUNED)
+    done = studies.trials(study, *studies.FINISHED)
     rows = []
     for phase in (Phase.GRID, Phase.REFERENCE, Phase.REPLICATE):
         mine = [t for t in done if studies.phase(t) == phase]

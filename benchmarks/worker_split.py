@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from pipeline.core import data
+from pipeline.core.dataset import data
 from pipeline.stages import timings, training
 
 

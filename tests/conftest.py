@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-from pipeline.core import data, environment
-from pipeline.core.config import DEFAULT_TRACKING_URI
-from pipeline.core.datasets import NAMES_FILE
+from pipeline.core.dataset import data
+from pipeline.core.dataset.datasets import NAMES_FILE
+from pipeline.core.process import environment
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI
 
 REPO = Path(__file__).resolve().parents[1]
 # The browser tests' `page` fixture, for every test module that drives Chromium.
@@ -212,7 +213,7 @@ def open_sweep(config_path: Path, create: bool):
     """The sweep job's handle on a study, as `make sweep` (create) or `make worker` open it:
     its config made from the file and this process's environment, as the command line makes it."""
     from pipeline.cli.main import make_config
-    from pipeline.core.environment import read_settings
+    from pipeline.core.process.environment import read_settings
     from pipeline.workflows import sweep
 
     job = make_config("sweep", {"config_path": Path(config_path)}, read_settings())

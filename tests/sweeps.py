@@ -16,7 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from pipeline.adapters import studies
 from pipeline.cli.main import main
-from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.schema.sweep_config import SweepConfig
 
 TINY = {
     "max_epochs": 2,

@@ -9,23 +9,32 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "pipeline"
-# Bottom to top. A module may import from its own layer or any layer below it.
-LAYERS = ("core", "figures", "stages", "adapters", "workflows", "jobs", "cli")
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "pipeline"
+BENCHMARKS = REPO / "benchmarks"
+# Bottom to top. A module may import from its own layer or any layer below it. The benchmarks
+# sit above the package, as its command line does: they may use any layer, and none uses them.
+LAYERS = ("core", "figures", "stages", "adapters", "workflows", "jobs", "cli", "benchmarks")
+# The core's folders, one concern each (docs/architecture.md).
+CORE = ("schema", "dataset", "network", "process")
+
+
+def sources() -> list[Path]:
+    return sorted([*PACKAGE.rglob("*.py"), *BENCHMARKS.glob("*.py")])
 
 
 def modules() -> dict[str, ast.Module]:
-    """Dotted module name -> its syntax tree, for every module of the package."""
+    """Dotted module name -> its syntax tree, for every module of the package and benchmark."""
     found = {}
-    for path in sorted(PACKAGE.rglob("*.py")):
-        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    for path in sources():
+        parts = path.relative_to(REPO).with_suffix("").parts
         name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
         found[name] = ast.parse(path.read_text())
     return found
 
 
 def is_package(name: str, known: dict) -> bool:
-    return (PACKAGE.parent / name.replace(".", "/") / "__init__.py").is_file()
+    return (REPO / name.replace(".", "/") / "__init__.py").is_file()
 
 
 def project_imports(name: str, tree: ast.Module, known: dict) -> set[str]:
@@ -33,15 +42,16 @@ def project_imports(name: str, tree: ast.Module, known: dict) -> set[str]:
     `from pipeline.x import y` counts as importing module `pipeline.x.y` where that exists."""
     package = name if is_package(name, known) else name.rpartition(".")[0]
     targets = set()
+    ours = ("pipeline", "benchmarks")
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            targets |= {alias.name for alias in node.names if alias.name.startswith("pipeline")}
+            targets |= {alias.name for alias in node.names if alias.name.startswith(ours)}
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            if not base.startswith("pipeline"):
+            if not base.startswith(ours):
                 continue
             for alias in node.names:
                 child = f"{base}.{alias.name}"
@@ -52,6 +62,8 @@ def project_imports(name: str, tree: ast.Module, known: dict) -> set[str]:
 def layer(name: str) -> int:
     """The rank of a module's layer; the package root and __main__ sit above every layer."""
     parts = name.split(".")
+    if parts[0] == "benchmarks":
+        return LAYERS.index("benchmarks")
     return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else len(LAYERS)
 
 
@@ -104,7 +116,7 @@ def test_there_is_no_import_cycle():
 def test_the_checks_catch_an_upward_import_and_a_cycle():
     """The two rules above fail where they should: a core module importing a job, and two
     modules of one layer importing each other."""
-    assert layer("pipeline.jobs.sweep") > layer("pipeline.core.config")
+    assert layer("pipeline.jobs.sweep") > layer("pipeline.core.schema.config")
     graph = {"pipeline.jobs.a": {"pipeline.jobs.b"}, "pipeline.jobs.b": {"pipeline.jobs.a"}}
     assert find_cycle(graph) == ["pipeline.jobs.a", "pipeline.jobs.b", "pipeline.jobs.a"]
     tree = ast.parse("def f():\n    from pipeline.jobs import sweep\n")
@@ -142,13 +154,13 @@ def test_no_private_attribute_of_a_library_is_used():
     private = re.compile(r"\b(?:trial|study|storage|optuna|mlflow|torch)\w*\._[a-z]\w*")
     # nn.Module's own private state, reached from a subclass as self._modules and the like
     module_state = re.compile(r"\._(?:modules|parameters|buffers)\b")
-    for path in PACKAGE.rglob("*.py"):
+    for path in sources():
         text = path.read_text()
         assert not private.findall(text) and not module_state.findall(text), path
 
 
 def test_modules_and_functions_stay_small():
-    sizes = {path: len(path.read_text().splitlines()) for path in PACKAGE.rglob("*.py")}
+    sizes = {path: len(path.read_text().splitlines()) for path in sources()}
     assert max(sizes.values()) <= 400, max(sizes.items(), key=lambda item: item[1])
     long = [
         f"{name}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
@@ -158,6 +170,68 @@ def test_modules_and_functions_stay_small():
         and node.end_lineno - node.lineno + 1 > 50
     ]
     assert not long, long
+
+
+def test_the_core_is_cut_by_concern():
+    """Every core module lives in one of the core's folders, each a package."""
+    loose = [
+        name
+        for name in modules()
+        if name.startswith("pipeline.core.") and name.split(".")[2] not in CORE
+    ]
+    assert not loose, loose
+    assert all((PACKAGE / "core" / folder / "__init__.py").is_file() for folder in CORE)
+
+
+# What reaches the network: a socket, an HTTP or FTP client, or a library's download.
+NETWORK_MODULES = ("socket", "http", "urllib.request", "urllib3", "requests", "ftplib", "httpx")
+
+
+def network_uses(tree: ast.Module) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found += [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Call):
+            found += [
+                "download=" for k in node.keywords if k.arg == "download" and _is_true(k.value)
+            ]
+    return [
+        name
+        for name in found
+        if name == "download="
+        or any(name == m or name.startswith(f"{m}.") for m in NETWORK_MODULES)
+    ]
+
+
+def _is_true(value: ast.expr) -> bool:
+    return isinstance(value, ast.Constant) and value.value is True
+
+
+def test_the_core_reaches_no_network():
+    """Downloads are an adapter's (adapters/downloads.py), passed in where a job may download."""
+    uses = {
+        name: found
+        for name, tree in modules().items()
+        if name.startswith("pipeline.core") and (found := network_uses(tree))
+    }
+    assert not uses, uses
+    adapter = ast.parse((PACKAGE / "adapters" / "downloads.py").read_text())
+    assert network_uses(adapter) == ["download=", "download="]  # the check sees a download
+    assert network_uses(ast.parse("from urllib.request import urlopen")) != []
+
+
+def test_nothing_in_the_package_imports_a_benchmark():
+    users = {
+        f"{source} -> {target}"
+        for source, targets in import_graph().items()
+        if source.startswith("pipeline")
+        for target in targets
+        if target.startswith("benchmarks")
+    }
+    assert not users and layer("benchmarks.bench") > layer("pipeline.cli.main"), users
 
 
 # What Optuna's trials and studies carry: above the studies adapter a trial is the adapter's

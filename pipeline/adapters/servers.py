@@ -5,7 +5,7 @@ import os
 import socket
 import sys
 
-from pipeline.core.errors import PipelineError, UsageError
+from pipeline.core.process.errors import PipelineError, UsageError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}

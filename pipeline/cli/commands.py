@@ -30,8 +30,8 @@ from pipeline.cli.flags import (
     port,
     typed,
 )
-from pipeline.core import job_config as job_cfg
-from pipeline.core.fields import Config
+from pipeline.core.schema import job_config as job_cfg
+from pipeline.core.schema.fields import Config
 
 C = TypeVar("C", bound=Config)
 Job = Callable[[C], int]  # a job: its config in, the exit code out

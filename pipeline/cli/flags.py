@@ -5,10 +5,10 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.core import config as cfg
-from pipeline.core import job_config as job_cfg
-from pipeline.core.datasets import DEFAULT_DATASET
-from pipeline.core.fields import Config
+from pipeline.core.dataset.datasets import DEFAULT_DATASET
+from pipeline.core.schema import config as cfg
+from pipeline.core.schema import job_config as job_cfg
+from pipeline.core.schema.fields import Config
 
 Flag = tuple[tuple[str, ...], dict[str, Any]]  # argparse's names and options of one flag
 

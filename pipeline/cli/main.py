@@ -1,6 +1,7 @@
 """`python -m pipeline STAGE ...`: the one command line the Makefile calls.
 
-It only parses flags into a typed config (pipeline.core.job_config) and calls the stage's job.
+It only parses flags into a typed config (pipeline.core.schema.job_config) and calls the
+stage's job.
 Each job validates its input completely (flags, config, tracking store, data) before it creates
 anything in MLflow, so bad input leaves nothing half-written. Errors print one line and exit 2
 (usage, config) or 1 (runtime); `--debug` shows the traceback instead.
@@ -14,14 +15,14 @@ from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
 from pipeline.cli.commands import STAGES
-from pipeline.core import config as cfg
-from pipeline.core import interrupts
-from pipeline.core import job_config as job_cfg
-from pipeline.core import sweep_config as sweep_cfg
-from pipeline.core.datasets import DEFAULT_DATASET, is_fashion_mnist
-from pipeline.core.environment import Settings, read_settings
-from pipeline.core.errors import PipelineError, UsageError
-from pipeline.core.fields import Config, did_you_mean
+from pipeline.core.dataset.datasets import DEFAULT_DATASET, is_fashion_mnist
+from pipeline.core.process import interrupts
+from pipeline.core.process.environment import Settings, read_settings
+from pipeline.core.process.errors import PipelineError, UsageError
+from pipeline.core.schema import config as cfg
+from pipeline.core.schema import job_config as job_cfg
+from pipeline.core.schema import sweep_config as sweep_cfg
+from pipeline.core.schema.fields import Config, did_you_mean
 
 
 class _Parser(argparse.ArgumentParser):

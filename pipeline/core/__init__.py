@@ -1,3 +1,3 @@
-"""Layer 1, the core: typed configs, the dataset, the model, the activations, the predictor a
-logged model holds, the process environment, and small file and URL helpers. It imports no
-other layer, and nothing here knows MLflow or Optuna."""
+"""Layer 1, the core, cut by concern: `schema` (typed configs), `dataset`, `network` (the model
+and activations) and `process` (environment, device, interrupts, files, URLs, errors). It
+imports no other layer, and nothing here knows MLflow or Optuna or reaches the network."""

@@ -8,7 +8,7 @@ would stay blank. plotly is imported only when a figure is drawn.
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pipeline.core.vocabulary import Outcome
+from pipeline.core.schema.vocabulary import Outcome
 from pipeline.figures.groups import group_shapes
 
 # Outcome of a trial -> its marker: filled when it completed, hollow where the pruner stopped it

@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from pipeline.core.vocabulary import Outcome
+from pipeline.core.schema.vocabulary import Outcome
 from pipeline.figures.groups import group_shapes
 
 

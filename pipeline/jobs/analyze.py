@@ -1,10 +1,10 @@
 """`make analyze`: layer outputs of trained networks, the seed's Figure 4, with their dead and
 saturated units, tracked as a parent run and a child run per activation."""
 
-from pipeline.adapters import tracking
-from pipeline.core import data
-from pipeline.core.job_config import DiagnosticsConfig
-from pipeline.core.model import MLP
+from pipeline.adapters import downloads, tracking
+from pipeline.core.dataset import data
+from pipeline.core.network.model import MLP
+from pipeline.core.schema.job_config import DiagnosticsConfig
 from pipeline.jobs.diagnostic_runs import HistogramJob, Item, record, source_runs
 from pipeline.stages import analysis
 
@@ -44,7 +44,9 @@ def models_to_analyse(config: DiagnosticsConfig) -> list[tuple[MLP, dict[str, st
 
 def run(config: DiagnosticsConfig) -> int:
     models = models_to_analyse(config)
-    splits = data.load_splits(config.data_dir, dataset=config.dataset)
+    splits = data.load_splits(
+        config.data_dir, dataset=config.dataset, download=downloads.fashion_mnist
+    )
     items = []
     for model, tags in models:
         found = analysis.analyse(model, splits.train_x)

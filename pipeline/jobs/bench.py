@@ -16,11 +16,12 @@ from typing import Any
 
 import torch
 
-from pipeline.core import data
-from pipeline.core.config import PRECISIONS
-from pipeline.core.device import configure_torch, resolve_device
-from pipeline.core.files import atomic_write_text
-from pipeline.core.job_config import BenchConfig
+from pipeline.adapters import downloads
+from pipeline.core.dataset import data
+from pipeline.core.process.device import configure_torch, resolve_device
+from pipeline.core.process.files import atomic_write_text
+from pipeline.core.schema.config import PRECISIONS
+from pipeline.core.schema.job_config import BenchConfig
 from pipeline.stages import timings
 from pipeline.stages.bench_report import UNTRACKED, Bench
 
@@ -37,7 +38,9 @@ def measure(
 ) -> Bench:
     device = resolve_device(device_name)
     settings = configure_torch(device)
-    splits = data.load_splits(data_dir, device=device, seed=timings.CONFIG.seed)
+    splits = data.load_splits(
+        data_dir, device=device, seed=timings.CONFIG.seed, download=downloads.fashion_mnist
+    )
     bench = Bench(
         device=torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
         threads=int(settings.get("threads", torch.get_num_threads())),

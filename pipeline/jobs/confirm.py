@@ -3,7 +3,7 @@
 activation's best lr has them: the replicate phase, trained by the sweep's workers under its
 MLflow parent run, then the report. A study's grid must exist: `make sweep` makes it."""
 
-from pipeline.core.job_config import SweepJobConfig
+from pipeline.core.schema.job_config import SweepJobConfig
 from pipeline.jobs import sweep
 from pipeline.workflows.sweep import open_sweep
 

@@ -1,8 +1,8 @@
 """`make curves`: each activation and its derivative, the seed's Figure 2, tracked."""
 
 from pipeline.adapters import tracking
-from pipeline.core.activations import NAMES
-from pipeline.core.job_config import DiagnosticsConfig
+from pipeline.core.network.activations import NAMES
+from pipeline.core.schema.job_config import DiagnosticsConfig
 from pipeline.figures import static
 from pipeline.jobs.diagnostic_runs import save_figure
 from pipeline.stages import curves

@@ -10,10 +10,10 @@ listens on this machine only unless told otherwise; it has no login either.
 from pathlib import Path
 
 from pipeline.adapters import servers, studies
-from pipeline.core import environment
-from pipeline.core.errors import PipelineError
-from pipeline.core.job_config import DashboardConfig
-from pipeline.core.urls import redact, sqlalchemy_url
+from pipeline.core.process import environment
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.process.urls import redact, sqlalchemy_url
+from pipeline.core.schema.job_config import DashboardConfig
 
 
 def executable() -> Path:

@@ -14,13 +14,13 @@ import torch
 from matplotlib.figure import Figure
 
 from pipeline.adapters import tracking
-from pipeline.core.activations import model_alias
-from pipeline.core.config import study_model
-from pipeline.core.datasets import dataset_name
-from pipeline.core.errors import PipelineError
-from pipeline.core.files import atomic_writer
-from pipeline.core.histograms import histogram, layer_histograms
-from pipeline.core.job_config import DiagnosticsConfig
+from pipeline.core.dataset.datasets import dataset_name
+from pipeline.core.network.activations import model_alias
+from pipeline.core.network.histograms import histogram, layer_histograms
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.process.files import atomic_writer
+from pipeline.core.schema.config import study_model
+from pipeline.core.schema.job_config import DiagnosticsConfig
 from pipeline.figures import static
 
 

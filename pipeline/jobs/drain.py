@@ -7,8 +7,8 @@ import os
 import socket
 
 from pipeline.adapters import studies
-from pipeline.core import interrupts
-from pipeline.core.job_config import SweepJobConfig
+from pipeline.core.process import interrupts
+from pipeline.core.schema.job_config import SweepJobConfig
 
 
 def run(job: SweepJobConfig) -> int:

@@ -4,18 +4,19 @@ The model is fed what anyone calling it would feed it: the raw test images, uint
 A checkpoint is wrapped in the same Predictor the logged models hold.
 """
 
-from pipeline.adapters import tracking
-from pipeline.core import data, predictor
-from pipeline.core.device import configure_torch, resolve_device
-from pipeline.core.errors import PipelineError
-from pipeline.core.job_config import EvaluateConfig
+from pipeline.adapters import downloads, tracking
+from pipeline.core.dataset import data
+from pipeline.core.network import predictor
+from pipeline.core.process.device import configure_torch, resolve_device
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.schema.job_config import EvaluateConfig
 
 
 def run(config: EvaluateConfig) -> int:
     device = resolve_device(config.device)
     configure_torch(device)
     model, what = tracking.load_predictor(config.model_uri, config.tracking_uri, device=str(device))
-    source = data.locate(config.data_dir, dataset=config.dataset)
+    source = data.locate(config.data_dir, dataset=config.dataset, download=downloads.fashion_mnist)
     images, labels = data.load_test_images(source)
     probabilities = predictor.predict_proba(model, images)
     if probabilities.shape[1] != source.num_classes:

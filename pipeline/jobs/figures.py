@@ -5,7 +5,7 @@ import sys
 from collections.abc import Callable
 
 from pipeline.adapters import tracking
-from pipeline.core.job_config import DiagnosticsConfig
+from pipeline.core.schema.job_config import DiagnosticsConfig
 from pipeline.figures import static
 from pipeline.jobs import analyze, curves, probe
 from pipeline.jobs.diagnostic_runs import save_figure, source_runs

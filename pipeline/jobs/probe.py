@@ -1,8 +1,9 @@
 """`make probe`: weight gradients of fresh networks at initialisation, the seed's Figure 3,
 tracked as a parent run and a child run per activation."""
 
-from pipeline.core import data
-from pipeline.core.job_config import DiagnosticsConfig
+from pipeline.adapters import downloads
+from pipeline.core.dataset import data
+from pipeline.core.schema.job_config import DiagnosticsConfig
 from pipeline.jobs.diagnostic_runs import HistogramJob, Item, record
 from pipeline.stages import probe
 
@@ -18,7 +19,9 @@ PROBE = HistogramJob(
 
 
 def run(config: DiagnosticsConfig) -> int:
-    splits = data.load_splits(config.data_dir, dataset=config.dataset)
+    splits = data.load_splits(
+        config.data_dir, dataset=config.dataset, download=downloads.fashion_mnist
+    )
     images = splits.train_x[: probe.PROBE_BATCH_SIZE]
     labels = splits.train_y[: probe.PROBE_BATCH_SIZE]
     items = []

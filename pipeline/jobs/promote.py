@@ -2,7 +2,7 @@
 registered model (a production name, another study's): checked to fit, recorded on the copy."""
 
 from pipeline.adapters import tracking
-from pipeline.core.job_config import PromoteConfig
+from pipeline.core.schema.job_config import PromoteConfig
 
 
 def run(config: PromoteConfig) -> int:

@@ -1,7 +1,7 @@
 """`make report`: a study's report (tables and figures) rebuilt from what MLflow recorded."""
 
 from pipeline.adapters import tracking
-from pipeline.core.job_config import SweepJobConfig
+from pipeline.core.schema.job_config import SweepJobConfig
 from pipeline.workflows.sweep import check_trial_runs_kept, publish_report
 
 

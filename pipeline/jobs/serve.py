@@ -8,9 +8,9 @@ import os
 import sys
 
 from pipeline.adapters import servers, tracking
-from pipeline.core import environment
-from pipeline.core.job_config import ServeConfig
-from pipeline.core.urls import redact
+from pipeline.core.process import environment
+from pipeline.core.process.urls import redact
+from pipeline.core.schema.job_config import ServeConfig
 
 # Defaults for the server's environment; the user's own settings win.
 _SERVE_ENVIRONMENT = {

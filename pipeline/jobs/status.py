@@ -3,8 +3,8 @@ storage alone (no MLflow, nothing written): each live worker (host:pid), the tri
 and the age of its last heartbeat, then the queue."""
 
 from pipeline.adapters import studies
-from pipeline.core.job_config import SweepJobConfig
-from pipeline.core.urls import redact
+from pipeline.core.process.urls import redact
+from pipeline.core.schema.job_config import SweepJobConfig
 
 
 def run(job: SweepJobConfig) -> int:

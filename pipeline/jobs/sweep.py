@@ -3,11 +3,13 @@ then the replicates), finish it, write its report."""
 
 import sys
 
-from pipeline.adapters import studies
-from pipeline.core import data, interrupts
-from pipeline.core.device import resolve_device
-from pipeline.core.job_config import SweepJobConfig
-from pipeline.core.urls import redact
+from pipeline.adapters import downloads, studies
+from pipeline.core.dataset import data
+from pipeline.core.process import interrupts
+from pipeline.core.process.device import resolve_device
+from pipeline.core.process.urls import redact
+from pipeline.core.schema.job_config import SweepJobConfig
+from pipeline.jobs.worker import drained
 from pipeline.stages.study_report import Report
 from pipeline.workflows import dry_run, registration, trials, workers
 from pipeline.workflows.plan import plan
@@ -28,7 +30,9 @@ def run(job: SweepJobConfig) -> int:
         print(dry_run.describe(job, count))
         return 0
     # Bad data fails here, before the study or a run exists.
-    source = data.locate(job.data_dir, dataset=job.sweep.train.dataset)
+    source = data.locate(
+        job.data_dir, dataset=job.sweep.train.dataset, download=downloads.fashion_mnist
+    )
     largest = job.sweep.largest_train  # the largest batch the space holds
     data.check_fits(source, largest.batch_size, largest.val_fraction)
     sweep = open_sweep(job, create=True, data_digest=source.digest)
@@ -76,12 +80,3 @@ def print_results(sweep: Sweep, report: Report, registered: list[registration.Re
         print("models: none registered (the sweep file's `registry: false`)")
     print(f"tracking_uri={redact(sweep.tracker.uri)}")  # for mlflow's own commands, from anywhere
     print(f"parent_run_id={sweep.parent_run_id}")
-
-
-def drained(job: SweepJobConfig) -> int:
-    """A drained sweep or worker ends well: its trials finished, the rest left queued."""
-    print(
-        f"drained: study {job.sweep.study}'s trials in progress here finished; no more were "
-        "claimed (the queue is left for the other workers, or for a rerun)"
-    )
-    return 0

@@ -2,14 +2,15 @@
 
 import sys
 
-from pipeline.adapters import tracking
-from pipeline.core import data, interrupts
-from pipeline.core.config import TrainConfig
-from pipeline.core.device import configure_torch, resolve_device
-from pipeline.core.errors import PipelineError
-from pipeline.core.job_config import TrainJobConfig
-from pipeline.core.urls import redact
-from pipeline.core.vocabulary import StopReason, Tag
+from pipeline.adapters import downloads, tracking
+from pipeline.core.dataset import data
+from pipeline.core.process import interrupts
+from pipeline.core.process.device import configure_torch, resolve_device
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.process.urls import redact
+from pipeline.core.schema.config import TrainConfig
+from pipeline.core.schema.job_config import TrainJobConfig
+from pipeline.core.schema.vocabulary import StopReason, Tag
 from pipeline.stages import training
 from pipeline.workflows.tracked_training import training_run
 
@@ -46,7 +47,7 @@ def run(job: TrainJobConfig) -> int:
     config = job.train
     # The device and the data before the store or a run exists: a bad one stops here.
     device = resolve_device(config.device)
-    source = data.locate(job.data_dir, dataset=config.dataset)
+    source = data.locate(job.data_dir, dataset=config.dataset, download=downloads.fashion_mnist)
     data.check_fits(source, config.batch_size, config.val_fraction)
     tracker = tracker or tracking.Tracker(job.experiment, job.tracking_uri)
     settings = configure_torch(device, job.threads)

@@ -8,10 +8,10 @@ import time
 from typing import Any
 
 from pipeline.adapters import servers, tracking
-from pipeline.core import environment
-from pipeline.core.datasets import display_name
-from pipeline.core.job_config import ServerConfig
-from pipeline.core.vocabulary import Tag
+from pipeline.core.dataset.datasets import display_name
+from pipeline.core.process import environment
+from pipeline.core.schema.job_config import ServerConfig
+from pipeline.core.schema.vocabulary import Tag
 
 COMPARISON_VIEW = "compare-activations"  # every run: an experiment with no run yet
 # Which data and which study a run belongs to first. A 3-class study's 98% is no Fashion-MNIST

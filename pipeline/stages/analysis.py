@@ -5,15 +5,15 @@ activations whose input is never positive on the whole training set) and saturat
 (sigmoid/tanh within 1% of their bounds) are counted over the whole training set, in batches,
 with the definitions the per-epoch probe of training uses (stages/unit_health.py). A custom
 activation gets either count only where it declares `relu_like` or `bounds`
-(core/custom_activations.py).
+(core/network/custom_activations.py).
 """
 
 from dataclasses import dataclass, field
 
 import torch
 
-from pipeline.core.activations import get_activation
-from pipeline.core.model import MLP
+from pipeline.core.network.activations import get_activation
+from pipeline.core.network.model import MLP
 from pipeline.stages import unit_health as health
 
 SAMPLE_SIZE = 1024  # the seed's fixed batch of training images

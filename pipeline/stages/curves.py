@@ -6,7 +6,7 @@ from typing import cast
 import numpy as np
 import torch
 
-from pipeline.core.activations import NAMES, make_activation
+from pipeline.core.network.activations import NAMES, make_activation
 
 
 @dataclass

@@ -12,11 +12,11 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
-from pipeline.core.config import TrainConfig
-from pipeline.core.data import Splits
-from pipeline.core.init import build_initialised_model
-from pipeline.core.limits import EVAL_BATCH_SIZE
-from pipeline.core.model import MLP
+from pipeline.core.dataset.data import Splits
+from pipeline.core.network.init import build_initialised_model
+from pipeline.core.network.model import MLP
+from pipeline.core.schema.config import TrainConfig
+from pipeline.core.schema.limits import EVAL_BATCH_SIZE
 from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
 from pipeline.stages.optimizers import lone_optimizer, scale_lr, settings_of
 from pipeline.stages.unit_health import layer_health

@@ -15,11 +15,11 @@ from typing import TypedDict
 
 import torch
 
-from pipeline.core.config import OPTIMIZER_FAMILIES, OPTIMIZERS, TrainConfig
-from pipeline.core.errors import UsageError
+from pipeline.core.process.errors import UsageError
+from pipeline.core.schema.config import OPTIMIZER_FAMILIES, OPTIMIZERS, TrainConfig
 
 KINDS = OPTIMIZERS
-FAMILIES = OPTIMIZER_FAMILIES  # the kinds one stack may mix (core/config.py)
+FAMILIES = OPTIMIZER_FAMILIES  # the kinds one stack may mix (core/schema/config.py)
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch's defaults
 
 

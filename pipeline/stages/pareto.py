@@ -1,5 +1,5 @@
 """Stage: a multi-objective study's Pareto front, from its sweep's runs: the completed grid
-trials that no other beats on every objective (core/objectives.py), as a table, its Markdown
+trials that no other beats on every objective (core/schema/objectives.py), as a table, its Markdown
 and a figure of the first two objectives. The front is reported; it registers nothing."""
 
 from typing import Any
@@ -7,8 +7,8 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from pipeline.core import objectives
-from pipeline.core.vocabulary import Phase, TrialEnd
+from pipeline.core.schema import objectives
+from pipeline.core.schema.vocabulary import Phase, TrialEnd
 from pipeline.figures import pareto as pareto_figure
 from pipeline.stages.results import of_phase
 

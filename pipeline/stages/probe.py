@@ -11,8 +11,8 @@ from typing import cast
 import torch
 import torch.nn.functional as F
 
-from pipeline.core.config import DEFAULT_HIDDEN_SIZES, NUM_CLASSES
-from pipeline.core.model import build_model
+from pipeline.core.network.model import build_model
+from pipeline.core.schema.config import DEFAULT_HIDDEN_SIZES, NUM_CLASSES
 
 PROBE_SEED = 42  # the seed study's set_seed(42) before each network
 PROBE_BATCH_SIZE = 256

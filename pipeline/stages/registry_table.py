@@ -5,7 +5,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.core import objectives
+from pipeline.core.schema import objectives
 
 COLUMNS = (
     "alias",

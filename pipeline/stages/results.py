@@ -10,10 +10,10 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.core import objectives
-from pipeline.core.config import CHANCE_MARGIN, SEED_LR
-from pipeline.core.datasets import display_name
-from pipeline.core.vocabulary import Outcome, Phase, StopReason, TrialEnd
+from pipeline.core.dataset.datasets import display_name
+from pipeline.core.schema import objectives
+from pipeline.core.schema.config import CHANCE_MARGIN, SEED_LR
+from pipeline.core.schema.vocabulary import Outcome, Phase, StopReason, TrialEnd
 
 COLUMNS = {  # column -> header of the Markdown table
     "activation": "activation",
@@ -178,7 +178,7 @@ def results_table(
     objective: str = "val_acc",
 ) -> pd.DataFrame:
     """Per activation: the grid's best trial by the study's first objective (validation
-    accuracy by default, core/objectives.py) (its lr, and its value of
+    accuracy by default, core/schema/objectives.py) (its lr, and its value of
     each other swept setting in `settings` as `best_<setting>`), its trial at the seed's lr,
     and the mean ± std test accuracy of the replicates at the best configuration."""
     # the seed's lr: a grid point, or the reference phase's where it has a protocol of its own

@@ -18,13 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pipeline.core.activations import get_activation, make_activation
-from pipeline.core.config import TrainConfig
-from pipeline.core.data import Splits
-from pipeline.core.errors import UsageError
-from pipeline.core.init import build_initialised_model
-from pipeline.core.limits import EVAL_BATCH_SIZE
-from pipeline.core.model import MLP
+from pipeline.core.dataset.data import Splits
+from pipeline.core.network.activations import get_activation, make_activation
+from pipeline.core.network.init import build_initialised_model
+from pipeline.core.network.model import MLP
+from pipeline.core.process.errors import UsageError
+from pipeline.core.schema.config import TrainConfig
+from pipeline.core.schema.limits import EVAL_BATCH_SIZE
 from pipeline.stages.cuda_graphs import CudaGraphReplay, use_cuda_graphs
 from pipeline.stages.lone import training_autocast
 from pipeline.stages.optimizers import StackedOptimizer, settings_of, stack_family

@@ -13,12 +13,12 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from pipeline.core import objectives
-from pipeline.core.config import SEED_LR
-from pipeline.core.errors import PipelineError
-from pipeline.core.files import atomic_write_text, atomic_writer
-from pipeline.core.search_space import CATEGORICAL
-from pipeline.core.vocabulary import GRID_SAMPLER, Phase
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.process.files import atomic_write_text, atomic_writer
+from pipeline.core.schema import objectives
+from pipeline.core.schema.config import SEED_LR
+from pipeline.core.schema.search_space import CATEGORICAL
+from pipeline.core.schema.vocabulary import GRID_SAMPLER, Phase
 from pipeline.figures import interactive, static, verdicts
 from pipeline.stages import pareto, registry_table, results, statistics, statistics_markdown
 from pipeline.stages.statistics import A_AHEAD, ALPHA, B_AHEAD, EQUIVALENT

@@ -17,20 +17,20 @@ import torch
 import torch.nn.functional as F
 from torchvision import transforms
 
-from pipeline.core import data
-from pipeline.core.activations import SEED_ACTIVATIONS
-from pipeline.core.config import (
+from pipeline.core.dataset import data
+from pipeline.core.network.activations import SEED_ACTIVATIONS
+from pipeline.core.network.model import build_model
+from pipeline.core.process.device import configure_torch
+from pipeline.core.schema.config import (
     DEFAULT_HIDDEN_SIZES,
     IN_FEATURES,
     NUM_CLASSES,
     SEED_LR,
     TrainConfig,
 )
-from pipeline.core.device import configure_torch
-from pipeline.core.limits import EVAL_BATCH_SIZE
-from pipeline.core.model import build_model
-from pipeline.core.search_space import lr_grid
-from pipeline.core.vocabulary import StopReason
+from pipeline.core.schema.limits import EVAL_BATCH_SIZE
+from pipeline.core.schema.search_space import lr_grid
+from pipeline.core.schema.vocabulary import StopReason
 from pipeline.stages import lone, training
 from pipeline.stages.optimizers import lone_optimizer, settings_of
 from pipeline.stages.probe import PROBE_BATCH_SIZE

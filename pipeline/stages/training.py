@@ -16,11 +16,11 @@ from typing import Protocol
 import torch
 from tqdm.auto import tqdm
 
-from pipeline.core import interrupts
-from pipeline.core.config import CHANCE_MARGIN, TrainConfig
-from pipeline.core.data import Splits
-from pipeline.core.model import MLP
-from pipeline.core.vocabulary import StopReason
+from pipeline.core.dataset.data import Splits
+from pipeline.core.network.model import MLP
+from pipeline.core.process import interrupts
+from pipeline.core.schema.config import CHANCE_MARGIN, TrainConfig
+from pipeline.core.schema.vocabulary import StopReason
 from pipeline.stages import lone
 from pipeline.stages.optimizers import lr_factor
 from pipeline.stages.probe import PROBE_BATCH_SIZE
@@ -87,8 +87,8 @@ class TrainResult:
         return self.best_epoch > 0 and self.best_val_acc < self.chance_acc + CHANCE_MARGIN
 
     def final_metrics(self) -> dict[str, float]:
-        """What the run's final metrics hold, every objective (core/objectives.py) among them:
-        its costs (the mean epoch's wall time, the network's size) and its best epoch's
+        """What the run's final metrics hold, every objective (core/schema/objectives.py) among
+        them: its costs (the mean epoch's wall time, the network's size) and its best epoch's
         validation accuracy with the lowest validation loss it reached."""
         metrics = {"train_time_s": self.train_time_s, "epochs_trained": len(self.history)}
         metrics["parameters"] = sum(p.numel() for p in self.model.parameters())

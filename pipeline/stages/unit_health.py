@@ -11,7 +11,7 @@ last two, batch and units, and gives one value per model.
 
 import torch
 
-from pipeline.core.activations import get_activation
+from pipeline.core.network.activations import get_activation
 
 SATURATION_TOLERANCE = 0.01  # as a fraction of the output range
 

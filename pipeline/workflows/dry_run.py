@@ -10,12 +10,12 @@ from pathlib import Path
 
 import torch
 
-from pipeline.core import data
-from pipeline.core.data import CACHE_ROOT, DataSource
-from pipeline.core.datasets import is_fashion_mnist
-from pipeline.core.device import resolve_device
-from pipeline.core.job_config import SweepJobConfig
-from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.dataset import data
+from pipeline.core.dataset.data import CACHE_ROOT, DataSource
+from pipeline.core.dataset.datasets import is_fashion_mnist
+from pipeline.core.process.device import resolve_device
+from pipeline.core.schema.job_config import SweepJobConfig
+from pipeline.core.schema.sweep_config import SweepConfig
 from pipeline.stages import training
 from pipeline.workflows.plan import phases, plan
 from pipeline.workflows.sweep import space_text
@@ -48,7 +48,7 @@ def located(job: SweepJobConfig) -> Iterator[DataSource]:
     cached = (CACHE_ROOT / "FashionMNIST" / "raw").is_dir() or not is_fashion_mnist(dataset)
     with tempfile.TemporaryDirectory(prefix="dry-run-") as scratch:
         root = CACHE_ROOT if cached else Path(scratch)
-        source = data.locate(job.data_dir, dataset=dataset, cache_root=root, allow_download=False)
+        source = data.locate(job.data_dir, dataset=dataset, cache_root=root)
         largest = job.sweep.largest_train
         data.check_fits(source, largest.batch_size, largest.val_fraction)
         yield source

@@ -1,8 +1,8 @@
 """What a sweep will train, in one line before it runs: the trials of each phase and the budget
 of each, from the sweep file (and the study's answer seeds)."""
 
-from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.vocabulary import GRID_SAMPLER, Phase
+from pipeline.core.schema.sweep_config import SweepConfig
+from pipeline.core.schema.vocabulary import GRID_SAMPLER, Phase
 
 
 def _epochs(count: int) -> str:

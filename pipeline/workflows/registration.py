@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.adapters import studies, tracking
-from pipeline.core import objectives
-from pipeline.core.activations import model_alias
-from pipeline.core.config import study_model
-from pipeline.core.data import DataSource
-from pipeline.core.datasets import display_name
+from pipeline.core.dataset.data import DataSource
+from pipeline.core.dataset.datasets import display_name
+from pipeline.core.network.activations import model_alias
+from pipeline.core.schema import objectives
+from pipeline.core.schema.config import study_model
 
 CHAMPION = "champion"
 

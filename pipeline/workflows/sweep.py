@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from pipeline.adapters import studies, tracking
-from pipeline.core import data
-from pipeline.core.datasets import dataset_name, display_name
-from pipeline.core.errors import PipelineError
-from pipeline.core.job_config import SweepJobConfig
-from pipeline.core.settings_changes import changed_settings, describe_changes
-from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.urls import label, redact
-from pipeline.core.vocabulary import Tag, TrialEnd
+from pipeline.core.dataset import data
+from pipeline.core.dataset.datasets import dataset_name, display_name
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.process.urls import label, redact
+from pipeline.core.schema.job_config import SweepJobConfig
+from pipeline.core.schema.settings_changes import changed_settings, describe_changes
+from pipeline.core.schema.sweep_config import SweepConfig
+from pipeline.core.schema.vocabulary import Tag, TrialEnd
 from pipeline.workflows import registration
 
 if TYPE_CHECKING:

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 from pipeline.adapters import studies, tracking
-from pipeline.core import data
-from pipeline.core.config import TrainConfig
-from pipeline.core.job_config import SweepJobConfig
-from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.dataset import data
+from pipeline.core.schema.config import TrainConfig
+from pipeline.core.schema.job_config import SweepJobConfig
+from pipeline.core.schema.sweep_config import SweepConfig
 from pipeline.stages import training
 from pipeline.stages.timings import CONFIG, EpochTimer
 from pipeline.workflows import trials

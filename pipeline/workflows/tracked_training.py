@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pipeline.adapters import tracking
-from pipeline.core import data
-from pipeline.core.config import TrainConfig
-from pipeline.core.histograms import layer_histograms
-from pipeline.core.model import describe, layer_widths
-from pipeline.core.vocabulary import Tag
+from pipeline.core.dataset import data
+from pipeline.core.network.histograms import layer_histograms
+from pipeline.core.network.model import describe, layer_widths
+from pipeline.core.schema.config import TrainConfig
+from pipeline.core.schema.vocabulary import Tag
 from pipeline.figures import static
 from pipeline.stages import training
 

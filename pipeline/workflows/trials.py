@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import torch
 
 from pipeline.adapters import studies
-from pipeline.core import data, interrupts, limits, objectives
-from pipeline.core.config import CPU_STACK, TrainConfig
-from pipeline.core.device import configure_torch, resolve_device
-from pipeline.core.errors import PipelineError
-from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.vocabulary import Phase, StopReason, Tag, TrialEnd
+from pipeline.core.dataset import data
+from pipeline.core.process import interrupts
+from pipeline.core.process.device import configure_torch, resolve_device
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.schema import limits, objectives
+from pipeline.core.schema.config import CPU_STACK, TrainConfig
+from pipeline.core.schema.sweep_config import SweepConfig
+from pipeline.core.schema.vocabulary import Phase, StopReason, Tag, TrialEnd
 from pipeline.stages import training
 from pipeline.workflows.sweep import Sweep, SweepBar, check_same_data
 from pipeline.workflows.tracked_training import TrainingRun, training_run

@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 from pipeline.adapters import studies
-from pipeline.core import environment, interrupts
-from pipeline.core.device import resolve_device
-from pipeline.core.errors import PipelineError
+from pipeline.core.process import environment, interrupts
+from pipeline.core.process.device import resolve_device
+from pipeline.core.process.errors import PipelineError
 from pipeline.workflows import trials
 from pipeline.workflows.sweep import Sweep, SweepBar
 

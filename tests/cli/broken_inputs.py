@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from pipeline.core.model import build_model, save_checkpoint
+from pipeline.core.network.model import build_model, save_checkpoint
 from tests.conftest import idx_images, idx_labels, write_dataset
 from tests.sweeps import sweep_config
 

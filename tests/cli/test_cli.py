@@ -116,7 +116,7 @@ def test_help_and_errors_import_neither_torch_mlflow_nor_optuna(workdir):
 
 def test_flags_become_a_typed_config_with_named_errors():
     from pipeline.cli.main import build_parser, make_config
-    from pipeline.core.job_config import TrainJobConfig
+    from pipeline.core.schema.job_config import TrainJobConfig
 
     args = vars(build_parser().parse_args(["train", "--hidden-sizes", "512, 256", "--lr", "0.1"]))
     config = make_config(args.pop("stage"), args)

@@ -5,7 +5,7 @@ import pytest
 from optuna.trial import TrialState
 
 from pipeline.cli.main import main
-from pipeline.core import limits
+from pipeline.core.schema import limits
 from tests.conftest import client
 from tests.sweeps import run_sweep, study_of
 

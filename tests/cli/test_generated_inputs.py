@@ -25,11 +25,11 @@ from hypothesis import strategies as st
 
 from pipeline.cli import main as cli
 from pipeline.cli.commands import STAGES
-from pipeline.core import limits
-from pipeline.core.activations import NAMES
-from pipeline.core.search_space import SWEEPABLE
-from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.yaml_files import read_yaml
+from pipeline.core.network.activations import NAMES
+from pipeline.core.schema import limits
+from pipeline.core.schema.search_space import SWEEPABLE
+from pipeline.core.schema.sweep_config import SweepConfig
+from pipeline.core.schema.yaml_files import read_yaml
 from tests.conftest import isolate
 
 # ~60 keys and flags: 20 examples each keep the module within ~15 s of CPU here.

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from pipeline.core.config import DEFAULT_HIDDEN_SIZES
-from pipeline.core.model import build_model
+from pipeline.core.network.model import build_model
+from pipeline.core.schema.config import DEFAULT_HIDDEN_SIZES
 from pipeline.jobs import bench
 from pipeline.stages import timings
 from pipeline.stages.bench_report import TARGETS

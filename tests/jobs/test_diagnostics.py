@@ -8,8 +8,8 @@ import pytest
 
 from pipeline.adapters import tracking
 from pipeline.cli.main import main
-from pipeline.core.config import DEFAULT_TRACKING_URI
-from pipeline.core.model import build_model, save_checkpoint
+from pipeline.core.network.model import build_model, save_checkpoint
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI
 from pipeline.figures import static
 from tests.conftest import client, runs_of
 

@@ -19,8 +19,9 @@ import yaml
 
 from pipeline.adapters import tracking
 from pipeline.cli.main import main
-from pipeline.core import data, predictor
-from pipeline.core.config import DEFAULT_TRACKING_URI
+from pipeline.core.dataset import data
+from pipeline.core.network import predictor
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI
 from tests.conftest import REPO, isolate, run_cli, run_elsewhere, write_dataset
 from tests.services import invoke, serving
 from tests.sweeps import TINY

@@ -16,7 +16,7 @@ import pytest
 
 from pipeline.adapters import tracking
 from pipeline.cli.main import main
-from pipeline.core import data
+from pipeline.core.dataset import data
 
 TINY = ["--hidden-sizes", "32,16", "--batch-size", "32", "--threads", "1"]
 EXPERIMENT = "stopped"

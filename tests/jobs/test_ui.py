@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.cli.main import main
-from pipeline.core import data
-from pipeline.core.model import CHECKPOINT_CONFIG
+from pipeline.core.dataset import data
+from pipeline.core.network.model import CHECKPOINT_CONFIG
 from pipeline.jobs.ui import dataset_filter, view_key
 from tests.browser import needs_browser
 from tests.conftest import isolate, one_line, run_cli

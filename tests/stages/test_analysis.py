@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from pipeline.core.model import MLP, ModelConfig
+from pipeline.core.network.model import MLP, ModelConfig
 from pipeline.stages import analysis, lone
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.func import functional_call
 
-from pipeline.core.model import build_model
+from pipeline.core.network.model import build_model
 from pipeline.stages.optimizers import (
     KINDS,
     OptimizerSettings,
@@ -202,7 +202,8 @@ def test_the_cosine_schedule_is_torchs_cosine_annealing_stepped_once_an_epoch(ep
 
 @st.composite
 def slice_settings(draw, family: str) -> OptimizerSettings:
-    # No subnormal floats: once a test has trained, this process flushes them (core/device.py).
+    # No subnormal floats: once a test has trained, this process flushes them
+    # (core/process/device.py).
     lr = draw(st.floats(1e-4, 1.0, allow_subnormal=False))
     weight_decay = draw(st.just(0.0) | st.floats(0.0, 0.1, allow_subnormal=False))
     if family == "sgd":

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from pipeline.core import data
-from pipeline.core.histograms import histogram, layer_histograms
+from pipeline.core.dataset import data
+from pipeline.core.network.histograms import histogram, layer_histograms
 from pipeline.stages.probe import PROBE_BATCH_SIZE, probe_gradients
 from tests.conftest import needs_real_data
 

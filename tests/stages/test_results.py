@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.adapters import tracking
 from pipeline.cli.main import main
-from pipeline.core.config import DEFAULT_TRACKING_URI
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI
 from pipeline.stages import results, statistics, study_report
 from tests.conftest import one_line
 from tests.sweeps import run_row, run_sweep, write_config

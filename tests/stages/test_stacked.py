@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from pipeline.core import data
-from pipeline.core.config import TrainConfig
-from pipeline.core.errors import UsageError
-from pipeline.core.model import MLP
+from pipeline.core.dataset import data
+from pipeline.core.network.model import MLP
+from pipeline.core.process.errors import UsageError
+from pipeline.core.schema.config import TrainConfig
 from pipeline.stages import training
 from tests.conftest import needs_cuda
 

@@ -255,7 +255,7 @@ def test_the_leader_is_picked_on_validation_not_test_accuracy():
 
 # --- properties -----------------------------------------------------------------------------
 
-# No subnormal floats: once a test has trained, this process flushes them (core/device.py).
+# No subnormal floats: once a test has trained, this process flushes them (core/process/device.py).
 accuracies = st.floats(0.0, 1.0, allow_nan=False, allow_subnormal=False)
 by_seed = st.dictionaries(st.integers(0, 12), accuracies, min_size=1, max_size=12)
 

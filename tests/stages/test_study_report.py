@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from pipeline.core.errors import PipelineError
+from pipeline.core.process.errors import PipelineError
 from pipeline.stages import statistics, statistics_markdown, study_report
 from tests.sweeps import run_row
 

@@ -4,10 +4,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pipeline.core import data
-from pipeline.core.config import TrainConfig
-from pipeline.core.device import configure_torch
-from pipeline.core.model import build_model
+from pipeline.core.dataset import data
+from pipeline.core.network.model import build_model
+from pipeline.core.process.device import configure_torch
+from pipeline.core.schema.config import TrainConfig
 from pipeline.stages import lone, training
 from pipeline.stages.probe import PROBE_BATCH_SIZE
 from tests.conftest import needs_cuda, needs_real_data

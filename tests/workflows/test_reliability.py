@@ -15,8 +15,8 @@ from optuna.trial import TrialState
 
 from pipeline.adapters import studies, tracking
 from pipeline.cli.main import main
-from pipeline.core.config import DEFAULT_TRACKING_URI
-from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI
+from pipeline.core.schema.sweep_config import SweepConfig
 from tests.conftest import open_sweep
 from tests.sweeps import (
     SCRATCH,

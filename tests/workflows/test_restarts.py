@@ -12,7 +12,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from pipeline.core.urls import sqlalchemy_url
+from pipeline.core.process.urls import sqlalchemy_url
 from tests.conftest import client, open_sweep, runs_of
 from tests.services import NotInstalled, mlflow_server, throwaway_postgres
 from tests.sweeps import SCRATCH, worker_pid, write_config

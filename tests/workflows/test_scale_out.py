@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 
 from pipeline.adapters import studies
 from pipeline.cli.main import main
-from pipeline.core.urls import sqlalchemy_url
+from pipeline.core.process.urls import sqlalchemy_url
 from tests.conftest import open_sweep, write_dataset
 from tests.services import (
     MlflowServer,
@@ -294,8 +294,8 @@ CLAIMING_PROCESS = """
 import sys, time
 from pathlib import Path
 from pipeline.adapters import studies
-from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.job_config import SweepJobConfig
+from pipeline.core.schema.sweep_config import SweepConfig
+from pipeline.core.schema.job_config import SweepJobConfig
 from pipeline.workflows.sweep import open_sweep
 
 studies.configure_logging()  # as `python -m pipeline worker` does

@@ -7,7 +7,7 @@ import csv
 import pytest
 from optuna.trial import TrialState
 
-from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.schema.sweep_config import SweepConfig
 from tests.conftest import client, runs_of
 from tests.sweeps import SCRATCH, run_sweep, study_of, write_config
 

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.cli.main import main
-from pipeline.core.errors import PipelineError
-from pipeline.core.settings_changes import default_settings
-from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.schema.settings_changes import default_settings
+from pipeline.core.schema.sweep_config import SweepConfig
 from pipeline.workflows import sweep
 from tests.conftest import client, one_line, runs_of
 from tests.sweeps import run_sweep, study_of, write_config

@@ -11,8 +11,8 @@ from optuna.trial import TrialState
 
 from pipeline.adapters import studies
 from pipeline.cli.main import main
-from pipeline.core.config import TrainConfig
-from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.schema.config import TrainConfig
+from pipeline.core.schema.sweep_config import SweepConfig
 from pipeline.stages import statistics, study_report
 from pipeline.workflows import trials
 from tests.conftest import client, one_line, open_sweep, plotly_data, run_cli, runs_of

@@ -85,7 +85,7 @@ from pipeline.adapters.studies.storage import (
 )
 from pipeline.adapters.studies.study import ClaimedTrial, Study
 from pipeline.adapters.studies.watch import Watch, reap, watch
-from pipeline.core.urls import storage_file, storage_kind
+from pipeline.core.process.urls import storage_file, storage_kind
 
 __all__ = [
     "CONNECT_TIMEOUT_S",

@@ -14,8 +14,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from pipeline.adapters.studies.queries import best_trials, score, space_keys, trials
 from pipeline.adapters.studies.study import Study
-from pipeline.core import objectives
-from pipeline.core.vocabulary import Phase, UserAttr
+from pipeline.core.schema import objectives
+from pipeline.core.schema.vocabulary import Phase, UserAttr
 
 
 @dataclass(frozen=True)

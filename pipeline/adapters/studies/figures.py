@@ -19,7 +19,7 @@ from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from pipeline.adapters.studies.queries import score, trials
 from pipeline.adapters.studies.study import Study
-from pipeline.core.vocabulary import Phase
+from pipeline.core.schema.vocabulary import Phase
 from pipeline.figures import interactive
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn

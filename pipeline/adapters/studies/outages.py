@@ -11,8 +11,8 @@ import optuna
 import sqlalchemy.exc
 
 from pipeline.adapters.studies.study import Study
-from pipeline.core.errors import PipelineError
-from pipeline.core.urls import redact
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.process.urls import redact
 
 # Longer than a PostgreSQL restart or a managed database's failover (tens of seconds), shorter
 # than the grace after which other workers would take the trial over at the largest interval.

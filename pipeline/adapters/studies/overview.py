@@ -9,7 +9,7 @@ from optuna.trial import FrozenTrial, TrialState
 from pipeline.adapters.studies.queries import FINISHED, phase, trials
 from pipeline.adapters.studies.roster import Member, members
 from pipeline.adapters.studies.study import Study
-from pipeline.core.vocabulary import UserAttr
+from pipeline.core.schema.vocabulary import UserAttr
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ import optuna
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.vocabulary import Phase, UserAttr
+from pipeline.core.schema.sweep_config import SweepConfig
+from pipeline.core.schema.vocabulary import Phase, UserAttr
 
 PEERS = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 REDUCTION_FACTOR = 3  # successive halving keeps the best third at each rung (Optuna's default)

@@ -7,10 +7,10 @@ from typing import Any
 from optuna.trial import FrozenTrial, TrialState
 
 from pipeline.adapters.studies.study import Study
-from pipeline.core import objectives
-from pipeline.core.config import unused_settings
-from pipeline.core.search_space import point_key
-from pipeline.core.vocabulary import GRID_SAMPLER, Phase, UserAttr
+from pipeline.core.schema import objectives
+from pipeline.core.schema.config import unused_settings
+from pipeline.core.schema.search_space import point_key
+from pipeline.core.schema.vocabulary import GRID_SAMPLER, Phase, UserAttr
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 PENDING = (TrialState.RUNNING, TrialState.WAITING)

@@ -30,11 +30,11 @@ from pipeline.adapters.studies.queries import (
 )
 from pipeline.adapters.studies.replicates import queue_replicates
 from pipeline.adapters.studies.study import ClaimedTrial, Study
-from pipeline.core.config import OPTIMIZER_FAMILIES
-from pipeline.core.errors import PipelineError
-from pipeline.core.search_space import param_text, point_key
-from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.vocabulary import GRID_SAMPLER, Phase, UserAttr
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.schema.config import OPTIMIZER_FAMILIES
+from pipeline.core.schema.search_space import param_text, point_key
+from pipeline.core.schema.sweep_config import SweepConfig
+from pipeline.core.schema.vocabulary import GRID_SAMPLER, Phase, UserAttr
 
 
 def fail_stale(study: Study) -> None:

@@ -23,8 +23,8 @@ from pipeline.adapters.studies.queries import (
     trials,
 )
 from pipeline.adapters.studies.study import Study
-from pipeline.core.search_space import SWEEPABLE, point_key
-from pipeline.core.vocabulary import Phase, UserAttr
+from pipeline.core.schema.search_space import SWEEPABLE, point_key
+from pipeline.core.schema.vocabulary import Phase, UserAttr
 
 POINT = ("activation", *SWEEPABLE)  # what a replicate's user attrs hold of its point
 

@@ -22,11 +22,11 @@ from optuna.distributions import (
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from pipeline.adapters.studies.logs import experimental_features
-from pipeline.core import objectives
-from pipeline.core.config import INITS, OPTIMIZERS, PRECISIONS, unused_settings
-from pipeline.core.search_space import INTEGER, Dimension, applicable, param_text, point_key
-from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.vocabulary import GRID_SAMPLER
+from pipeline.core.schema import objectives
+from pipeline.core.schema.config import INITS, OPTIMIZERS, PRECISIONS, unused_settings
+from pipeline.core.schema.search_space import INTEGER, Dimension, applicable, param_text, point_key
+from pipeline.core.schema.sweep_config import SweepConfig
+from pipeline.core.schema.vocabulary import GRID_SAMPLER
 
 # Every choice of a categorical setting, for a grid: Optuna fixes a categorical param's choices
 # for a study's life, and a grid extended on a rerun may add one.

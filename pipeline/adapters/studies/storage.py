@@ -17,10 +17,10 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial
 
 from pipeline.adapters.studies.logs import experimental_features
-from pipeline.core.errors import PipelineError
-from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.urls import redact, sqlalchemy_url, storage_file, storage_kind
-from pipeline.core.vocabulary import UserAttr
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.process.urls import redact, sqlalchemy_url, storage_file, storage_kind
+from pipeline.core.schema.sweep_config import SweepConfig
+from pipeline.core.schema.vocabulary import UserAttr
 
 SWEEPS_DIR = Path("sweeps")
 MAX_RETRIES = 3  # a trial whose worker keeps dying is not retried forever

@@ -28,14 +28,14 @@ from pipeline.adapters.studies.storage import (
     storage_url,
     study_lock,
 )
-from pipeline.core import objectives
-from pipeline.core.activations import NAMES, is_custom
-from pipeline.core.config import TrainConfig
-from pipeline.core.errors import PipelineError
-from pipeline.core.search_space import Dimension
-from pipeline.core.sweep_config import SweepConfig
-from pipeline.core.urls import redact, storage_file, storage_kind
-from pipeline.core.vocabulary import Phase, TrialEnd, UserAttr
+from pipeline.core.network.activations import NAMES, is_custom
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.process.urls import redact, storage_file, storage_kind
+from pipeline.core.schema import objectives
+from pipeline.core.schema.config import TrainConfig
+from pipeline.core.schema.search_space import Dimension
+from pipeline.core.schema.sweep_config import SweepConfig
+from pipeline.core.schema.vocabulary import Phase, TrialEnd, UserAttr
 
 
 @dataclass(frozen=True)

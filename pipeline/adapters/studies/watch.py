@@ -14,7 +14,7 @@ from pipeline.adapters.studies import roster
 from pipeline.adapters.studies.queue import fail_stale
 from pipeline.adapters.studies.storage import local_lock
 from pipeline.adapters.studies.study import Study
-from pipeline.core import interrupts
+from pipeline.core.process import interrupts
 
 
 def reap(study: Study) -> None:

@@ -56,7 +56,7 @@ from pipeline.adapters.tracking.store import (
     tag_experiment_once,
     using_store,
 )
-from pipeline.core.config import DEFAULT_TRACKING_URI
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI
 
 __all__ = [
     "DEFAULT_TRACKING_URI",

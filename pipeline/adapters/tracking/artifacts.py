@@ -14,11 +14,11 @@ from mlflow.entities import Dataset, DatasetInput, InputTag
 from mlflow.exceptions import MlflowException
 
 from pipeline.adapters.tracking.runs import Tracker
-from pipeline.core.data import Splits
-from pipeline.core.datasets import is_fashion_mnist
-from pipeline.core.errors import PipelineError
-from pipeline.core.histograms import save_npz
-from pipeline.core.model import MLP, load_checkpoint, save_checkpoint
+from pipeline.core.dataset.data import Splits
+from pipeline.core.dataset.datasets import is_fashion_mnist
+from pipeline.core.network.histograms import save_npz
+from pipeline.core.network.model import MLP, load_checkpoint, save_checkpoint
+from pipeline.core.process.errors import PipelineError
 from pipeline.figures import static
 
 DATASET_URL = "https://github.com/zalandoresearch/fashion-mnist"

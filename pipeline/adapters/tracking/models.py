@@ -26,11 +26,11 @@ from pipeline.adapters.tracking.store import (
     sqlite_database,
     using_store,
 )
-from pipeline.core.config import IN_FEATURES
-from pipeline.core.data import CLASSES, DataSource, example_images
-from pipeline.core.errors import PipelineError, UsageError
-from pipeline.core.model import MLP, describe, load_checkpoint
-from pipeline.core.predictor import INPUT_DTYPE, Predictor, exported, input_contract
+from pipeline.core.dataset.data import CLASSES, DataSource, example_images
+from pipeline.core.network.model import MLP, describe, load_checkpoint
+from pipeline.core.network.predictor import INPUT_DTYPE, Predictor, exported, input_contract
+from pipeline.core.process.errors import PipelineError, UsageError
+from pipeline.core.schema.config import IN_FEATURES
 
 MODEL_NAME = "model"  # the name each run's logged model has
 MODEL_FORMAT = "pt2"  # torch.export: a graph and tensors, loadable without pickle or this package

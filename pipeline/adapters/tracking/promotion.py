@@ -13,7 +13,7 @@ from mlflow.exceptions import MlflowException
 from pipeline.adapters.tracking.models import model_info, model_store
 from pipeline.adapters.tracking.registry import registered_version
 from pipeline.adapters.tracking.store import first_line, quiet
-from pipeline.core.errors import PipelineError, UsageError
+from pipeline.core.process.errors import PipelineError, UsageError
 
 
 def _contract(uri: str, tracking_uri: str) -> tuple[list[Any], str]:

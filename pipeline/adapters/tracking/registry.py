@@ -16,10 +16,10 @@ from pipeline.adapters.tracking.models import (
 )
 from pipeline.adapters.tracking.runs import Tracker
 from pipeline.adapters.tracking.store import quiet, using_store
-from pipeline.core.config import IN_FEATURES, TrainConfig
-from pipeline.core.data import DataSource
-from pipeline.core.errors import UsageError
-from pipeline.core.predictor import input_contract
+from pipeline.core.dataset.data import DataSource
+from pipeline.core.network.predictor import input_contract
+from pipeline.core.process.errors import UsageError
+from pipeline.core.schema.config import IN_FEATURES, TrainConfig
 
 
 def optimizer_text(params: dict[str, str]) -> str:

@@ -26,9 +26,9 @@ from pipeline.adapters.tracking.store import (
     store_failed,
     using_store,
 )
-from pipeline.core.errors import PipelineError
-from pipeline.core.urls import redact
-from pipeline.core.vocabulary import StopReason, Tag
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.process.urls import redact
+from pipeline.core.schema.vocabulary import StopReason, Tag
 
 
 @dataclass

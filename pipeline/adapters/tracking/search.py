@@ -12,9 +12,9 @@ from mlflow.tracking import MlflowClient
 
 from pipeline.adapters.tracking.runs import Tracker
 from pipeline.adapters.tracking.store import sqlite_database, store_failed, using_store
-from pipeline.core.datasets import FASHION_MNIST
-from pipeline.core.search_space import SWEEPABLE
-from pipeline.core.vocabulary import Phase, Tag, TrialEnd
+from pipeline.core.dataset.datasets import FASHION_MNIST
+from pipeline.core.schema.search_space import SWEEPABLE
+from pipeline.core.schema.vocabulary import Phase, Tag, TrialEnd
 
 SWEEP_METRICS = (
     "best_val_acc",

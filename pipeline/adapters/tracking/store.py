@@ -25,9 +25,9 @@ from mlflow.environment_variables import (
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient, is_tracking_uri_set
 
-from pipeline.core.config import DEFAULT_TRACKING_URI
-from pipeline.core.errors import PipelineError, UsageError
-from pipeline.core.urls import redact, sqlalchemy_url
+from pipeline.core.process.errors import PipelineError, UsageError
+from pipeline.core.process.urls import redact, sqlalchemy_url
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI
 
 # MLflow's artifact folder beside its default database, and where earlier versions of this
 # project kept the database (relative to the database's folder).

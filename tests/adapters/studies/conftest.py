@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.adapters import studies
-from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.schema.sweep_config import SweepConfig
 
 STORAGES = {"sqlite": "sqlite:///{}/unit.db", "journal": "journal://{}/unit.journal"}
 

@@ -80,7 +80,7 @@ def test_every_line_of_the_parallel_coordinates_stands_out_on_white(make_study):
 
 
 def test_importances_need_ten_trials_per_setting_and_carry_their_bootstrap_spread(tmp_path):
-    from pipeline.core.sweep_config import SweepConfig
+    from pipeline.core.schema.sweep_config import SweepConfig
 
     from .conftest import STORAGES
 

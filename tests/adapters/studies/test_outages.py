@@ -6,7 +6,7 @@ import sqlalchemy.exc
 
 from pipeline.adapters import studies
 from pipeline.adapters.studies import outages
-from pipeline.core.errors import PipelineError
+from pipeline.core.process.errors import PipelineError
 
 
 def dropped() -> sqlalchemy.exc.OperationalError:

@@ -11,7 +11,7 @@ from pipeline.adapters.studies.pruner import (
     PerActivationHyperband,
     PerActivationSuccessiveHalving,
 )
-from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.schema.sweep_config import SweepConfig
 
 
 def test_the_pruner_compares_a_trial_only_with_its_own_activation():

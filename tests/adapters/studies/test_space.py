@@ -7,8 +7,8 @@ import pytest
 from optuna.trial import TrialState
 
 from pipeline.adapters import studies
-from pipeline.core.errors import PipelineError
-from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.process.errors import PipelineError
+from pipeline.core.schema.sweep_config import SweepConfig
 
 from .conftest import STORAGES
 

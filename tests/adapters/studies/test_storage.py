@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.adapters import studies
-from pipeline.core.errors import UsageError
-from pipeline.core.sweep_config import SweepConfig
+from pipeline.core.process.errors import UsageError
+from pipeline.core.schema.sweep_config import SweepConfig
 
 
 def test_the_storage_url_is_the_configs_else_a_sqlite_file_named_after_the_study():

@@ -7,7 +7,7 @@ import pytest
 from optuna.trial import TrialState
 
 from pipeline.adapters import studies
-from pipeline.core.errors import PipelineError
+from pipeline.core.process.errors import PipelineError
 
 
 def test_a_study_that_does_not_exist_is_one_error_and_leaves_no_file(make_study, tmp_path):

@@ -2,8 +2,8 @@ import pytest
 from mlflow.exceptions import MlflowException
 
 from pipeline.adapters import tracking
-from pipeline.core import data
-from pipeline.core.config import DEFAULT_TRACKING_URI
+from pipeline.core.dataset import data
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI
 
 
 class RacingClient:

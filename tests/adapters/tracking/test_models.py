@@ -17,8 +17,9 @@ import torch
 
 from pipeline.adapters import servers, tracking
 from pipeline.cli.main import main
-from pipeline.core import data, predictor
-from pipeline.core.config import DEFAULT_TRACKING_URI
+from pipeline.core.dataset import data
+from pipeline.core.network import predictor
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI
 from tests.conftest import isolate, needs_real_data, one_line, run_elsewhere
 from tests.services import free_port, invoke, serving, taken_port
 from tests.sweeps import sweep_config

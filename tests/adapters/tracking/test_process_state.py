@@ -17,9 +17,9 @@ from mlflow.environment_variables import (
 
 from pipeline.adapters import tracking
 from pipeline.adapters.tracking.models import pickle_disallowed
-from pipeline.core import data
-from pipeline.core.config import DEFAULT_TRACKING_URI
-from pipeline.core.model import build_model
+from pipeline.core.dataset import data
+from pipeline.core.network.model import build_model
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI
 
 
 def mlflow_state() -> tuple:

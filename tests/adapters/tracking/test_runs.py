@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from pipeline.adapters import tracking
-from pipeline.core import data, predictor
-from pipeline.core.config import DEFAULT_TRACKING_URI, TrainConfig
-from pipeline.core.device import configure_torch
-from pipeline.core.errors import PipelineError, UsageError
-from pipeline.core.model import MLP
+from pipeline.core.dataset import data
+from pipeline.core.network import predictor
+from pipeline.core.network.model import MLP
+from pipeline.core.process.device import configure_torch
+from pipeline.core.process.errors import PipelineError, UsageError
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI, TrainConfig
 from pipeline.stages import lone, training
 from pipeline.workflows.tracked_training import training_run
 

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.adapters import tracking
 from pipeline.cli.main import main
-from pipeline.core.config import DEFAULT_TRACKING_URI
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI
 from tests.conftest import one_line, run_cli
 
 TINY = ["--hidden-sizes", "32,16", "--epochs", "1", "--lr", "0.05"]
