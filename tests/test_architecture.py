@@ -232,3 +232,47 @@ def test_nothing_in_the_package_imports_a_benchmark():
         if target.startswith("benchmarks")
     }
     assert not users and layer("benchmarks.bench") > layer("pipeline.cli.main"), users
+
+
+# What Optuna's trials and studies carry: above the studies adapter a trial is the adapter's
+# ClaimedTrial, and what a worker tells about it goes through the Study handle's own calls.
+OPTUNA_NAMES = frozenset(
+    {"Trial", "FrozenTrial", "optuna_study", "user_attrs", "set_user_attr", "system_attrs"}
+    | {"set_system_attr"}
+)
+ABOVE_ADAPTERS = ("workflows", "jobs", "cli")
+
+
+def optuna_names(tree: ast.AST) -> list[str]:
+    """Optuna's trial types and attribute names a module's code writes (`studies.Trial`,
+    `trial.user_attrs`, `trial.set_user_attr(...)`, `study.optuna_study`), with their lines."""
+    found = []
+    for node in ast.walk(tree):
+        name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", None)
+        if isinstance(node, ast.alias):
+            name = node.asname or node.name
+        if name in OPTUNA_NAMES:
+            found.append((node.lineno, name))
+    return [f"{name} (line {line})" for line, name in sorted(found)]
+
+
+def test_no_optuna_trial_crosses_the_studies_adapter():
+    crossing = [
+        f"{name}: {', '.join(found)}"
+        for name, tree in modules().items()
+        if name.split(".")[1:2] and name.split(".")[1] in ABOVE_ADAPTERS
+        if (found := optuna_names(tree))
+    ]
+    assert not crossing, "Optuna's trials above the adapter:\n" + "\n".join(crossing)
+
+
+def test_the_check_catches_an_optuna_trial():
+    code = (
+        "from pipeline.adapters.studies import Trial\n"
+        "def f(trials: list[studies.Trial], study):\n"
+        "    trials[0].set_user_attr('k', 1)\n"
+        "    return trials[0].user_attrs, study.optuna_study\n"
+    )
+    found = sorted(name.split()[0] for name in optuna_names(ast.parse(code)))
+    assert found == ["Trial", "Trial", "optuna_study", "set_user_attr", "user_attrs"]
+    assert optuna_names(ast.parse("run.params(); best.params; config.number")) == []

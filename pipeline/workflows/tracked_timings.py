@@ -11,7 +11,6 @@ from pipeline.core.dataset import data
 from pipeline.core.schema.config import TrainConfig
 from pipeline.core.schema.job_config import SweepJobConfig
 from pipeline.core.schema.sweep_config import SweepConfig
-from pipeline.core.schema.vocabulary import UserAttr
 from pipeline.stages import training
 from pipeline.stages.timings import CONFIG, EpochTimer
 from pipeline.workflows import trials
@@ -56,7 +55,8 @@ def sweep_overhead(splits: data.Splits, store: Path, count: int = 3) -> dict[str
         with studies.heartbeat(handle.study, trial):
             [outcome] = trials.run_trials(handle, [trial], splits, settings)
         overheads.append(time.perf_counter() - started - outcome.train_time_s)
-        run_ids.append(trial.user_attrs[UserAttr.MLFLOW_RUN_ID])
+        assert outcome.run_id is not None  # a trial's run is opened before it trains
+        run_ids.append(outcome.run_id)
     model_times = []
     for run_id in run_ids:
         model = tracking.load_run_checkpoint(handle.tracker, run_id)

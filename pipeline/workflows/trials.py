@@ -21,7 +21,7 @@ from pipeline.core.process.errors import PipelineError
 from pipeline.core.schema import limits, objectives
 from pipeline.core.schema.config import CPU_STACK, TrainConfig
 from pipeline.core.schema.sweep_config import SweepConfig
-from pipeline.core.schema.vocabulary import Phase, StopReason, Tag, TrialEnd, UserAttr
+from pipeline.core.schema.vocabulary import Phase, StopReason, Tag, TrialEnd
 from pipeline.stages import training
 from pipeline.workflows.sweep import Sweep, SweepBar, check_same_data
 from pipeline.workflows.tracked_training import TrainingRun, training_run
@@ -39,6 +39,7 @@ class TrialOutcome:
     at_chance: bool = False  # it learned nothing (best val_acc at chance level)
     phase: Phase = Phase.GRID
     seed: int | None = None
+    run_id: str | None = None  # its MLflow run
 
 
 def _trial_state(result: training.TrainResult) -> tuple[TrialEnd, str]:
@@ -52,17 +53,23 @@ def _trial_state(result: training.TrainResult) -> tuple[TrialEnd, str]:
 class TrialObserver(training.Observer):
     """Each epoch goes to the trial's MLflow run and to Optuna, whose pruner answers."""
 
-    def __init__(self, study: studies.Study, runs: list[TrainingRun], trials: list[studies.Trial]):
+    def __init__(
+        self, study: studies.Study, runs: list[TrainingRun], trials: list[studies.ClaimedTrial]
+    ):
         self.study, self.runs, self.trials = study, runs, trials
 
     def report(self, trial: int, metrics: training.EpochMetrics) -> None:
         self.runs[trial].log_epoch(metrics)
         if self.prunable:  # the first objective, what the pruner judges
             value = getattr(metrics, self.study.config.objective[0])
-            studies.outlasting(self.study, self.trials[trial].report, value, metrics.epoch)
+            studies.outlasting(
+                self.study, self.study.report, self.trials[trial], value, metrics.epoch
+            )
 
     def should_prune(self, trial: int) -> bool:
-        return self.prunable and studies.outlasting(self.study, self.trials[trial].should_prune)
+        return self.prunable and studies.outlasting(
+            self.study, self.study.should_prune, self.trials[trial]
+        )
 
     @property
     def prunable(self) -> bool:
@@ -71,15 +78,17 @@ class TrialObserver(training.Observer):
 
 
 def run_trials(
-    sweep: Sweep, trials: list[studies.Trial], splits: data.Splits, settings: dict[str, str]
+    sweep: Sweep,
+    trials: list[studies.ClaimedTrial],
+    splits: data.Splits,
+    settings: dict[str, str],
 ) -> list[TrialOutcome]:
     """Train claimed trials, each as its own nested MLflow run: one alone, several at once as
     one stacked network (a claim stacks only trials of one seed and budget). `splits` is the
     split of their seed. Tell Optuna how each ended (FAIL for all on any error, Ctrl-C
     included, which then propagates)."""
-    configs = [sweep.study.train_config(trial) for trial in trials]
     try:
-        results = _train_tracked(sweep, trials, configs, splits, settings)
+        results = _train_tracked(sweep, trials, splits, settings)
     except studies.TrialTakenOver as error:  # retried elsewhere: this worker goes on
         _fail(sweep, trials, f"error: {error}")
         print(f"warning: {error}", file=sys.stderr)
@@ -91,25 +100,21 @@ def run_trials(
             StopReason.INTERRUPTED if isinstance(error, KeyboardInterrupt) else f"error: {error}",
         )
         raise
-    return [
-        _tell(sweep, trial, config, result)
-        for trial, config, result in zip(trials, configs, results, strict=True)
-    ]
+    return [_tell(sweep, trial, result) for trial, result in zip(trials, results, strict=True)]
 
 
 def _train_tracked(
     sweep: Sweep,
-    trials: list[studies.Trial],
-    configs: list[TrainConfig],
+    trials: list[studies.ClaimedTrial],
     splits: data.Splits,
     settings: dict[str, str],
 ) -> list[training.TrainResult]:
     """The trials' runs opened, their models trained (alone or stacked), their results logged."""
-    job = sweep.config
+    job, configs = sweep.config, [trial.config for trial in trials]
     with contextlib.ExitStack() as scopes:
         runs = [
-            scopes.enter_context(_trial_run(sweep, trial, config, splits, settings, len(trials)))
-            for trial, config in zip(trials, configs, strict=True)
+            scopes.enter_context(_trial_run(sweep, trial, splits, settings, len(trials)))
+            for trial in trials
         ]
         observer = TrialObserver(sweep.study, runs, trials)
         options = {"progress": job.progress, "cuda_graphs": job.cuda_graphs}
@@ -123,29 +128,27 @@ def _train_tracked(
     return results
 
 
-def _fail(sweep: Sweep, trials: list[studies.Trial], why: str) -> None:
+def _fail(sweep: Sweep, trials: list[studies.ClaimedTrial], why: str) -> None:
     """Tell Optuna and MLflow the trials failed. A storage that stays away cannot be told, nor
     a trial already failed by a reaper: the heartbeat fails the first later."""
     for trial in trials:
+        run_id = sweep.study.run_id(trial)  # what this process recorded, before it is told
         with contextlib.suppress(PipelineError):
-            studies.outlasting(sweep.study, trial.set_user_attr, UserAttr.STOP_REASON, why)
-            studies.outlasting(sweep.study, sweep.study.tell, trial, TrialEnd.FAIL)
-        _mark_failed(sweep, trial, why)
+            studies.outlasting(sweep.study, sweep.study.tell, trial, TrialEnd.FAIL, reason=why)
+        _mark_failed(sweep, run_id, why)
 
 
-def _tell(
-    sweep: Sweep, trial: studies.Trial, config: TrainConfig, result: training.TrainResult
-) -> TrialOutcome:
+def _tell(sweep: Sweep, trial: studies.ClaimedTrial, result: training.TrainResult) -> TrialOutcome:
     """Optuna learns how the trial ended; the worker prints it."""
     state, reason = _trial_state(result)
-    study = sweep.study
-    studies.outlasting(study, trial.set_user_attr, UserAttr.STOP_REASON, reason)
-    studies.outlasting(study, trial.set_user_attr, UserAttr.AT_CHANCE, result.at_chance)
+    study, config = sweep.study, trial.config
     final = result.final_metrics()
     values = [final.get(objectives.metric(name), math.nan) for name in study.config.objective]
-    studies.outlasting(study, study.tell, trial, state, values)
+    run_id = study.run_id(trial)  # what this process recorded, before it is told
+    studies.outlasting(
+        study, study.tell, trial, state, values, reason=reason, at_chance=result.at_chance
+    )
     value = result.best_val_acc if result.best_epoch else None
-    phase = Phase(trial.user_attrs.get(UserAttr.PHASE, Phase.GRID))
     return TrialOutcome(
         trial.number,
         config.activation,
@@ -155,16 +158,16 @@ def _tell(
         reason,
         result.train_time_s,
         result.at_chance,
-        phase,
-        None if phase == Phase.GRID else config.seed,
+        trial.phase,
+        None if trial.phase == Phase.GRID else config.seed,
+        run_id,
     )
 
 
-def _mark_failed(sweep: Sweep, trial: studies.Trial, why: str) -> None:
+def _mark_failed(sweep: Sweep, run_id: str | None, why: str) -> None:
     """The failed trial's run (closed KILLED or FAILED) says so in the UI's trial_state column.
     Best effort: the error that stopped the trial may be MLflow's own, and it is the one to
     report."""
-    run_id = trial.user_attrs.get(UserAttr.MLFLOW_RUN_ID)
     if run_id:
         with contextlib.suppress(Exception):
             sweep.tracker.set_tags(run_id, {Tag.TRIAL_STATE: TrialEnd.FAIL, Tag.STOP_REASON: why})
@@ -191,15 +194,13 @@ def _shown(value: object) -> str:
 @contextlib.contextmanager
 def _trial_run(
     sweep: Sweep,
-    trial: studies.Trial,
-    config: TrainConfig,
+    trial: studies.ClaimedTrial,
     splits: data.Splits,
     settings: dict[str, str],
     stack_size: int,
 ) -> Iterator[TrainingRun]:
     """The trial's nested MLflow run (tag `phase`), its id recorded on the Optuna trial."""
-    study = sweep.config.sweep.study
-    phase = Phase(trial.user_attrs.get(UserAttr.PHASE, Phase.GRID))
+    study, phase, config = sweep.config.sweep.study, trial.phase, trial.config
     tags: dict[str, str] = {
         Tag.SWEEP: study,
         Tag.TRIAL: str(trial.number),
@@ -215,10 +216,10 @@ def _trial_run(
         tags={**tags, Tag.PHASE: phase},
         description=f"Trial {trial.number} of sweep {study} ({phase}).",
     ) as tracked:
-        studies.outlasting(sweep.study, trial.set_user_attr, UserAttr.MLFLOW_RUN_ID, tracked.run_id)
+        studies.outlasting(sweep.study, sweep.study.set_run_id, trial, tracked.run_id)
         # Which process runs it (host:pid): whose log to read, or which process to stop.
         worker = f"{socket.gethostname()}:{os.getpid()}"
-        studies.outlasting(sweep.study, trial.set_user_attr, UserAttr.WORKER, worker)
+        studies.outlasting(sweep.study, sweep.study.set_worker, trial, worker)
         yield tracked
 
 
@@ -277,7 +278,7 @@ def _claim_and_train(
                 # the watch may have failed a stale one since the claim: its retry is queued.
                 time.sleep(poll_s)
                 continue
-            seed = sweep.study.train_config(trials[0]).seed
+            seed = trials[0].seed
             watch.set_state(studies.TRAINING)
             with studies.heartbeat(sweep.study, *trials):
                 outcomes += run_trials(sweep, trials, splits.of(seed), settings)

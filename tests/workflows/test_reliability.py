@@ -333,7 +333,6 @@ def test_a_retry_queued_after_an_empty_claim_is_still_trained(workdir, tiny_data
     config = write_config(workdir, **SCRATCH, activations=["relu"], lr=[0.05], heartbeat_interval=1)
     study = open_sweep(config, create=True).study
     [dead] = studies.claim(study)  # the other worker's trial, beating until the first claim
-    study.suggest_point(dead)
     other_worker = contextlib.ExitStack()
     other_worker.enter_context(studies.heartbeat(study, dead))
     claim, empty_claims = studies.claim, []

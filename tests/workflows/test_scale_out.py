@@ -311,8 +311,7 @@ while True:
             break
         continue
     trial = claimed[0]
-    handle.study.suggest_point(trial)
-    trial.set_user_attr("mlflow_run_id", "none")
+    handle.study.set_run_id(trial, "none")
     print(trial.number, flush=True)
     handle.study.tell(trial, "COMPLETE", 0.5)
 """

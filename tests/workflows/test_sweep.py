@@ -348,7 +348,7 @@ def test_a_trial_left_running_by_a_dead_worker_is_failed_and_retried(workdir, ti
         "a run whose worker died",
         parent_run_id=handle.parent_run_id,
     )
-    claimed.set_user_attr("mlflow_run_id", orphan)
+    handle.study.set_run_id(claimed, orphan)
     time.sleep(3)  # past the grace period of 2 heartbeat intervals
 
     assert run_sweep(config_path, tiny_data) == 0

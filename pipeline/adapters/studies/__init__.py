@@ -14,9 +14,10 @@ in the study's roster of workers.
 
 Callers import the package and call its functions on a `Study`:
 `studies.claim(study, 2)`, `studies.best_trials(study)`, `studies.static_figures(study)`.
+No Optuna object leaves the package: a claimed trial is a `ClaimedTrial` (its number, phase,
+point and training config), and what a worker says of it goes back through the `Study` that
+claimed it (`study.report`, `study.should_prune`, `study.set_run_id`, `study.tell`).
 """
-
-from optuna.trial import Trial  # a claimed trial, as the workflows hold it
 
 from pipeline.adapters.studies.choices import (
     Choice,
@@ -82,7 +83,7 @@ from pipeline.adapters.studies.storage import (
     storage_url,
     study_lock,
 )
-from pipeline.adapters.studies.study import Study
+from pipeline.adapters.studies.study import ClaimedTrial, Study
 from pipeline.adapters.studies.watch import Watch, reap, watch
 from pipeline.core.process.urls import storage_file, storage_kind
 
@@ -99,13 +100,13 @@ __all__ = [
     "WORKER",
     "BestTrial",
     "Choice",
+    "ClaimedTrial",
     "Held",
     "Member",
     "OnOrphan",
     "Overview",
     "PerActivationMedianPruner",
     "Study",
-    "Trial",
     "TrialTakenOver",
     "Watch",
     "ask_for_seeds",

@@ -29,7 +29,7 @@ from pipeline.adapters.studies.queries import (
     trials,
 )
 from pipeline.adapters.studies.replicates import queue_replicates
-from pipeline.adapters.studies.study import Study
+from pipeline.adapters.studies.study import ClaimedTrial, Study
 from pipeline.core.process.errors import PipelineError
 from pipeline.core.schema.config import LOSS_SETTINGS, OPTIMIZER_FAMILIES
 from pipeline.core.schema.search_space import param_text, point_key
@@ -163,12 +163,13 @@ def _needs_point(study: Study, trial: FrozenTrial) -> bool:
     )
 
 
-def claim(study: Study, count: int = 1, replicates: int | None = None) -> list[Trial]:
+def claim(study: Study, count: int = 1, replicates: int | None = None) -> list[ClaimedTrial]:
     """Fail orphaned trials; with nothing queued, queue the replicates if the grid is finished;
     then take up to `count` queued trials that can train as one stack (`replicates` of them
     where the first is a replicate, `count` if None; none left: an empty list), drawing a
     sampler's points for the placeholders it takes (at most `count` a claim). Atomic: where
-    workers race for a trial, the storage (or the lock) lets one win."""
+    workers race for a trial, the storage (or the lock) lets one win. Each is handed out with
+    its point and training config, its Optuna trial held by the study (`Study.hold`)."""
     claimed: list[Trial] = []
     with study.lock():
         if study.has_heartbeat:
@@ -197,11 +198,11 @@ def claim(study: Study, count: int = 1, replicates: int | None = None) -> list[T
                         count = replicates
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
-    return claimed
+    return [study.hold(trial) for trial in claimed]
 
 
 @contextlib.contextmanager
-def heartbeat(study: Study, *claimed: Trial) -> Iterator[None]:
+def heartbeat(study: Study, *claimed: ClaimedTrial) -> Iterator[None]:
     """Record the trials' heartbeats every interval while the block runs (RDB storages)."""
     if not study.has_heartbeat:
         yield

@@ -1,9 +1,12 @@
 """The handle on one sweep's Optuna study: open it in its storage (creating it, or loading one
-that must exist), its user attributes, its trials' ids, and the calls a worker makes on a
-trial it holds (suggest its point, make its training config, tell how it ended)."""
+that must exist), its user attributes, its trials' ids, and the trials this process claimed:
+each handed out as a `ClaimedTrial` (its point and training config), its Optuna trial kept
+here, and the calls a worker makes on it (report an epoch, ask the pruner, record its run and
+worker, tell how it ended)."""
 
 import contextlib
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -35,6 +38,31 @@ from pipeline.core.schema.sweep_config import SweepConfig
 from pipeline.core.schema.vocabulary import Phase, TrialEnd, UserAttr
 
 
+@dataclass(frozen=True)
+class ClaimedTrial:
+    """A trial this process claimed, as the workflows hold it: its number, its phase, its point
+    (activation, lr and every other swept setting) and its training config (the sweep's at that
+    point; a replicate's seed, and a replicate's or reference trial's budget and lr schedule).
+    What is told about it goes back through the `Study` that claimed it."""
+
+    number: int
+    phase: Phase
+    point: dict[str, Any]
+    config: TrainConfig
+
+    @property
+    def activation(self) -> str:
+        return self.config.activation
+
+    @property
+    def lr(self) -> float:
+        return self.config.lr
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+
 class Study:
     """One sweep's Optuna study in its storage. `on_orphan` is told about each trial whose
     worker died, when it is failed (its MLflow run id, or None, and why)."""
@@ -57,6 +85,7 @@ class Study:
         except KeyError:
             raise self._no_study() from None
         self.study_id = self.storage.get_study_id_from_name(config.study)
+        self._held: dict[int, Trial] = {}  # the Optuna trials of the claimed, by number
         if create and self.optuna_study.metric_names is None:
             # The objectives' names, where optuna-dashboard and Optuna's plots show it (a public
             # API Optuna still marks experimental: its warning would only alarm a user).
@@ -137,12 +166,15 @@ class Study:
         """The storage's id of the study's trial `number`."""
         return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
 
-    def suggest_point(self, trial: Trial) -> tuple[str, float]:
-        """The trial's (activation, lr); `suggest` gives its whole point."""
-        point = self.suggest(trial)
-        return point["activation"], point["lr"]
+    def hold(self, trial: Trial) -> ClaimedTrial:
+        """A trial just claimed (RUNNING) given its point, handed out as a `ClaimedTrial`; its
+        Optuna trial stays here until it is told."""
+        point = self._suggest(trial)
+        phase = Phase(trial.user_attrs.get(UserAttr.PHASE, Phase.GRID))
+        self._held[trial.number] = trial
+        return ClaimedTrial(trial.number, phase, point, self._train_config(trial, point))
 
-    def suggest(self, trial: Trial) -> dict[str, Any]:
+    def _suggest(self, trial: Trial) -> dict[str, Any]:
         """The trial's point (its activation, lr and every other swept setting), as params over
         the distributions they come from: queued by the grid or a replicate, or drawn when it
         was claimed. A replicate's seed is its own (a user attr), not a point of the space."""
@@ -155,11 +187,10 @@ class Study:
                 point[key] = space.suggest(trial, key, dist)
         return point
 
-    def train_config(self, trial: Trial) -> TrainConfig:
+    def _train_config(self, trial: Trial, point: dict[str, Any]) -> TrainConfig:
         """The training config of a claimed trial: the sweep's at the trial's point; a
         replicate's seed, and a replicate's or reference trial's budget and lr schedule, come
         from the user attrs it was queued with."""
-        point = self.suggest(trial)
         queued = trial.user_attrs
         if queued.get(UserAttr.PHASE) not in (Phase.REPLICATE, Phase.REFERENCE):
             return self.config.point_config(point)
@@ -171,14 +202,52 @@ class Study:
             lr_schedule=queued.get("lr_schedule", "constant"),  # queued before it was an attr
         )
 
+    def report(self, claimed: ClaimedTrial, value: float, epoch: int) -> None:
+        """An epoch's value of the first objective, what the pruner judges."""
+        self._held[claimed.number].report(value, epoch)
+
+    def should_prune(self, claimed: ClaimedTrial) -> bool:
+        return self._held[claimed.number].should_prune()
+
+    def set_run_id(self, claimed: ClaimedTrial, run_id: str) -> None:
+        """The trial's MLflow run."""
+        self._held[claimed.number].set_user_attr(UserAttr.MLFLOW_RUN_ID, run_id)
+
+    def run_id(self, claimed: ClaimedTrial) -> str | None:
+        """The MLflow run this process recorded for the trial, if any (until it is told)."""
+        held = self._held.get(claimed.number)
+        return None if held is None else held.user_attrs.get(UserAttr.MLFLOW_RUN_ID)
+
+    def set_worker(self, claimed: ClaimedTrial, worker: str) -> None:
+        """Which process trains it (host:pid): whose log to read, or which process to stop."""
+        self._held[claimed.number].set_user_attr(UserAttr.WORKER, worker)
+
     def tell(
-        self, trial: Trial, state: TrialEnd, values: float | list[float] | None = None
+        self,
+        claimed: ClaimedTrial,
+        state: TrialEnd,
+        values: float | list[float] | None = None,
+        *,
+        reason: str | None = None,
+        at_chance: bool | None = None,
     ) -> None:
         """state: COMPLETE (with the objectives' values, in the config's order), PRUNED or
-        FAIL."""
-        self.optuna_study.tell(
-            trial, values if state == TrialEnd.COMPLETE else None, state=TrialState[state]
-        )
+        FAIL; `reason` (why it stopped) and `at_chance` recorded first where given. Each step
+        can be made again, as `outlasting` does. The trial is no longer held once told, or once
+        found finished by another (a reaper that failed it)."""
+        trial = self._held[claimed.number]
+        try:
+            if reason is not None:
+                trial.set_user_attr(UserAttr.STOP_REASON, reason)
+            if at_chance is not None:
+                trial.set_user_attr(UserAttr.AT_CHANCE, at_chance)
+            self.optuna_study.tell(
+                trial, values if state == TrialEnd.COMPLETE else None, state=TrialState[state]
+            )
+        except optuna.exceptions.UpdateFinishedTrialError:
+            del self._held[claimed.number]
+            raise
+        del self._held[claimed.number]
 
 
 def _kind(dist: BaseDistribution) -> str:

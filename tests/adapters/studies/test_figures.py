@@ -12,7 +12,6 @@ matplotlib.use("Agg")
 
 def complete(study: studies.Study, count: int) -> None:
     for index, trial in enumerate(studies.claim(study, count)):
-        study.suggest_point(trial)
         study.tell(trial, "COMPLETE", 0.5 + 0.1 * index)
 
 
@@ -63,7 +62,6 @@ def test_every_line_of_the_parallel_coordinates_stands_out_on_white(make_study):
     # The hover text rounds values (0.88889 shows as 0.889, past the range's top): still drawn.
     values = [0.1, 0.1001, 0.45, 0.80, 0.85, 0.86, 0.87, 0.88, 0.88889]
     for trial, value in zip(studies.claim(study, len(values)), values, strict=True):
-        study.suggest_point(trial)
         study.tell(trial, "COMPLETE", value)
     figure = studies.interactive_plots(study)["figures/parallel_coordinate.html"]
     lines = [trace for trace in figure.data if trace.mode == "lines"]
@@ -97,7 +95,7 @@ def test_importances_need_ten_trials_per_setting_and_carry_their_bootstrap_sprea
     def complete(count: int) -> None:
         for _ in range(count):  # one a claim: a claim stacks one batch size only
             [trial] = studies.claim(study, 1)
-            point = study.suggest(trial)
+            point = trial.point
             bump = 0.001 if point["batch_size"] == 32 else 0.0  # batch size: a small effect
             study.tell(trial, "COMPLETE", 0.5 + point["lr"] + bump)
 

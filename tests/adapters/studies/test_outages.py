@@ -65,5 +65,5 @@ def test_a_trial_failed_under_its_worker_is_named_not_a_traceback(make_study):
     [trial] = studies.claim(study)
     study.optuna_study.tell(trial.number, state=optuna.trial.TrialState.FAIL)  # the reaper's
     with pytest.raises(studies.TrialTakenOver, match="failed while this process trained it"):
-        studies.outlasting(study, trial.report, 0.5, 1)
+        studies.outlasting(study, study.report, trial, 0.5, 1)
     assert isinstance(studies.TrialTakenOver("x"), PipelineError)

@@ -11,8 +11,7 @@ from pipeline.adapters import studies
 def finish(study: studies.Study, state: str, value: float | None = None, run_id: str = "run"):
     """Claim the next queued trial and tell it `state`."""
     [trial] = studies.claim(study)
-    study.suggest_point(trial)
-    trial.set_user_attr("mlflow_run_id", f"{run_id}-{trial.number}")
+    study.set_run_id(trial, f"{run_id}-{trial.number}")
     study.tell(trial, state, value)
     return trial
 
@@ -52,8 +51,7 @@ def test_a_trial_stands_for_its_params_or_else_the_point_it_was_queued_with(make
     studies.queue_missing(study)
     [queued] = studies.trials(study)
     assert queued.params == {} and studies.grid_point(queued) == ("relu", 0.03)
-    [trial] = studies.claim(study)
-    study.suggest_point(trial)
+    studies.claim(study)  # its point set as it is claimed
     [running] = studies.trials(study)
     assert running.params == {"activation": "relu", "lr": 0.03}
     assert studies.grid_point(running) == ("relu", 0.03)

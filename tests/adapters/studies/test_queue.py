@@ -32,7 +32,6 @@ def test_queue_missing_is_idempotent(make_study):
     studies.queue_missing(study)
     assert len(studies.trials(study)) == 4
     [trial] = studies.claim(study)
-    study.suggest_point(trial)
     study.tell(trial, "COMPLETE", 0.5)
     studies.queue_missing(study)
     assert studies.counts(study) == {"COMPLETE": 1, "WAITING": 3}, "a finished point stays done"
@@ -50,7 +49,7 @@ def test_a_claim_of_two_from_a_queue_of_three_takes_two_and_leaves_one_waiting(m
     studies.queue_missing(study)
     claimed = studies.claim(study, 2)
     assert len(claimed) == 2
-    assert [study.suggest_point(t) for t in claimed] == [("relu", 0.03), ("relu", 0.01)]
+    assert [(t.activation, t.lr) for t in claimed] == [("relu", 0.03), ("relu", 0.01)]
     assert studies.counts(study) == {"RUNNING": 2, "WAITING": 1}
     assert len(studies.claim(study, 2)) == 1
     assert studies.claim(study, 2) == []
@@ -62,7 +61,7 @@ def test_a_journal_study_claims_without_touching_the_journals_own_lock(make_stud
     study = make_study("journal", activations=("relu",), lrs=(0.01, 0.1))
     studies.queue_missing(study)
     claimed = studies.claim(study, 2)
-    assert [study.suggest_point(t) for t in claimed] == [("relu", 0.1), ("relu", 0.01)]
+    assert [(t.activation, t.lr) for t in claimed] == [("relu", 0.1), ("relu", 0.01)]
     assert (tmp_path / "unit.journal.claims.lock").exists()
     assert not (tmp_path / "unit.journal.lock").exists(), "Optuna's lock is free between writes"
 
@@ -91,7 +90,7 @@ def test_a_trial_whose_heartbeats_stopped_is_failed_and_retried_without_warnings
         study = make_study(activations=("relu",), lrs=(0.01,), heartbeat_interval=1)
         studies.queue_missing(study)
         [trial] = studies.claim(study)
-        trial.set_user_attr("mlflow_run_id", "run-0")
+        study.set_run_id(trial, "run-0")
         with studies.heartbeat(study, trial):
             pass  # one heartbeat, then none
         time.sleep(3)  # past the grace period of two intervals

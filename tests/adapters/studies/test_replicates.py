@@ -18,8 +18,8 @@ REPLICATES = {
 def finish_next(study: studies.Study, values: dict[tuple[str, float], float]) -> None:
     """Claim the next queued trial and complete it with the value of its point."""
     [trial] = studies.claim(study)
-    point = study.suggest_point(trial)
-    trial.set_user_attr("mlflow_run_id", f"run-{trial.number}")
+    point = (trial.activation, trial.lr)
+    study.set_run_id(trial, f"run-{trial.number}")
     study.tell(trial, "COMPLETE", values.get(point, 0.5))
 
 
@@ -48,8 +48,7 @@ def test_the_first_claim_after_the_grid_queues_each_best_lr_seed_by_seed(make_st
     [last] = studies.claim(study)
     assert studies.claim(study) == [], "the grid's last trial still runs: nothing to queue"
     assert replicates(study) == [] and not studies.grid_finished(study)
-    study.suggest_point(last)
-    last.set_user_attr("mlflow_run_id", "run-3")
+    study.set_run_id(last, "run-3")
     study.tell(last, "COMPLETE", GRID_VALUES[("tanh", 0.01)])
     assert studies.grid_finished(study)
 
@@ -71,7 +70,7 @@ def test_the_first_claim_after_the_grid_queues_each_best_lr_seed_by_seed(make_st
         "patience": 4,
         "lr_schedule": "cosine",
     }
-    config = study.train_config(first)
+    config = first.config
     assert (config.activation, config.lr, config.seed) == ("relu", 0.01, 43)
     assert (config.max_epochs, config.patience) == (7, 4), "the replicates' own budget"
     assert config.lr_schedule == "cosine", "and their own schedule"
@@ -86,7 +85,6 @@ def test_replicates_are_queued_exactly_once_however_often_a_claim_asks(make_stud
         claimed += trials
     assert len(claimed) == 4 and len(replicates(study)) == 4
     for trial in claimed:
-        study.suggest_point(trial)
         study.tell(trial, "COMPLETE", 0.9)
     assert studies.claim(study) == [] and len(replicates(study)) == 4
     studies.queue_replicates(study, retry_failed=True)  # a rerun's preparation
@@ -97,9 +95,10 @@ def test_a_stack_holds_one_seed_and_budget(make_study):
     study = finished_grid(make_study)
     first = studies.claim(study, 3)
     second = studies.claim(study, 3)
-    assert [t.user_attrs["seed"] for t in first] == [43, 43]
-    assert [t.user_attrs["seed"] for t in second] == [44, 44]
-    assert len({studies.stack_key(t, study.config) for t in first + second}) == 2
+    assert [t.seed for t in first] == [43, 43]
+    assert [t.seed for t in second] == [44, 44]
+    frozen = study.optuna_study.trials
+    assert len({studies.stack_key(frozen[t.number], study.config) for t in first + second}) == 2
 
 
 def test_a_failed_replicate_is_retried_by_a_rerun_not_by_every_claim(make_study):
@@ -128,8 +127,8 @@ def test_an_activation_without_a_completed_grid_trial_gets_no_replicates(make_st
     studies.queue_missing(study)
     for _ in range(4):
         [trial] = studies.claim(study)
-        activation, _ = study.suggest_point(trial)
-        trial.set_user_attr("mlflow_run_id", "run")
+        activation = trial.activation
+        study.set_run_id(trial, "run")
         study.tell(trial, *(("COMPLETE", 0.8) if activation == "relu" else ("PRUNED",)))
     studies.claim(study)
     assert {studies.replicate_key(t)[0] for t in replicates(study)} == {"relu"}
@@ -149,5 +148,5 @@ def test_a_replicate_queued_without_a_schedule_trains_at_a_held_lr(make_study):
         {"activation": "tanh", "lr": 0.1}, user_attrs={**old, "max_epochs": 7, "patience": 4}
     )
     [trial] = studies.claim(study)
-    config = study.train_config(trial)
+    config = trial.config
     assert (config.seed, config.max_epochs, config.lr_schedule) == (43, 7, "constant")

@@ -35,14 +35,15 @@ def run_all(study: studies.Study, others=(), value=lambda point: 0.5) -> list[di
     `value(point)`. The points, in the order they were drawn."""
     handles, running, points = [study, *others], [], []
     for turn in range(1000):
-        claimed = studies.claim(handles[turn % len(handles)])
+        handle = handles[turn % len(handles)]
+        claimed = studies.claim(handle)
         for trial in claimed:
-            points.append(study.suggest(trial))
-            trial.set_user_attr("mlflow_run_id", f"run-{trial.number}")
-            running.append((trial, points[-1]))
+            points.append(trial.point)
+            handle.set_run_id(trial, f"run-{trial.number}")
+            running.append((handle, trial))
         if len(running) >= 2 or (not claimed and running):
-            trial, point = running.pop(0)
-            study.tell(trial, "COMPLETE", value(point))
+            holder, trial = running.pop(0)  # the handle that claimed it tells it
+            holder.tell(trial, "COMPLETE", value(trial.point))
         if not claimed and not running:
             return points
     raise AssertionError("the queue never emptied")
@@ -107,9 +108,9 @@ def test_a_grid_of_several_settings_queues_their_product_and_stacks_by_shape(tmp
     studies.queue_missing(study)
     assert len(studies.trials(study, TrialState.WAITING)) == 8
     first = studies.claim(study, 8)
-    points = [study.suggest(t) for t in first]
+    points = [t.point for t in first]
     assert len(first) == 4 and len({p["batch_size"] for p in points}) == 1, "one shape a stack"
-    assert {study.train_config(t).batch_size for t in first} == {points[0]["batch_size"]}
+    assert {t.config.batch_size for t in first} == {points[0]["batch_size"]}
 
 
 def test_a_stack_holds_one_optimizer_family(tmp_path):
@@ -117,7 +118,7 @@ def test_a_stack_holds_one_optimizer_family(tmp_path):
     study = open_study(tmp_path, stack=6, **values)
     studies.queue_missing(study)
     stacks = [studies.claim(study, 6) for _ in range(2)]
-    kinds = [{study.suggest(t)["optimizer"] for t in stack} for stack in stacks]
+    kinds = [{t.point["optimizer"] for t in stack} for stack in stacks]
     assert sorted(map(sorted, kinds)) == [["adam", "adamw"], ["sgd"]]
 
 
@@ -135,17 +136,16 @@ def test_a_sweep_file_sweeping_precision_stacks_each_precision_apart(tmp_path):
     study = studies.Study(config, True, lambda run_id, why: None)
     studies.queue_missing(study)
     stacks = [studies.claim(study, 4) for _ in range(2)]
-    precisions = [{study.suggest(t)["precision"] for t in stack} for stack in stacks]
+    precisions = [{t.point["precision"] for t in stack} for stack in stacks]
     assert sorted(map(sorted, precisions)) == [["bf16-mixed"], ["fp32"]]
     for stack, [precision] in zip(stacks, precisions, strict=True):
-        assert len(stack) == 2 and {study.train_config(t).precision for t in stack} == {precision}
+        assert len(stack) == 2 and {t.config.precision for t in stack} == {precision}
 
 
 def test_a_study_whose_settings_change_kind_is_refused(tmp_path):
     study = open_study(tmp_path, activations=["relu"], lr=[0.01], batch_size=[32, 64])
     studies.queue_missing(study)
-    [trial] = studies.claim(study)
-    study.suggest(trial)
+    studies.claim(study)  # its point recorded as it is claimed
     with pytest.raises(
         PipelineError, match="was made with lr as a log range; it cannot become a choice"
     ):

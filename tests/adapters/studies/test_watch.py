@@ -26,8 +26,8 @@ def test_a_dead_trial_is_failed_within_three_intervals_while_no_one_claims(make_
     study = make_study(activations=("relu",), lrs=(0.01, 0.1), heartbeat_interval=1)
     studies.queue_missing(study)
     [trial] = studies.claim(study)
-    trial.set_user_attr("mlflow_run_id", "run-0")
-    trial.set_user_attr("worker", "elsewhere:123")
+    study.set_run_id(trial, "run-0")
+    study.set_worker(trial, "elsewhere:123")
     with studies.heartbeat(study, trial):
         pass  # one heartbeat, then the worker is dead
     last_beat = time.monotonic()
@@ -40,7 +40,7 @@ def test_a_dead_trial_is_failed_within_three_intervals_while_no_one_claims(make_
     assert retry.state == TrialState.WAITING
     assert retry.params == studies.trials(study)[0].params
     assert "worker" not in retry.user_attrs and "mlflow_run_id" not in retry.user_attrs
-    assert retry.user_attrs["lr"] == trial.user_attrs["lr"]
+    assert retry.user_attrs["lr"] == studies.trials(study)[0].user_attrs["lr"]
 
 
 def test_the_roster_lists_a_watching_process_until_it_ends(make_study):
@@ -71,10 +71,10 @@ def test_the_overview_counts_the_queue_and_shows_each_trial_in_progress(make_stu
     study = make_study(kind, heartbeat_interval=1)
     studies.queue_missing(study)
     [trial] = studies.claim(study)
-    point = study.suggest(trial)
-    trial.set_user_attr("worker", "host:42")
-    trial.report(0.5, 1)
-    trial.report(0.6, 2)
+    point = trial.point
+    study.set_worker(trial, "host:42")
+    study.report(trial, 0.5, 1)
+    study.report(trial, 0.6, 2)
     seen = studies.overview(study)
     assert seen.queue == {"waiting": 3, "running": 1, "finished": 0, "failed": 0}
     [held] = seen.held
