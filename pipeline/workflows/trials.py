@@ -272,7 +272,7 @@ def _claim_and_train(
             sizes = stack_size(config, device), replicate_stack_size(config, device)
             trials = studies.claim(sweep.study, *sizes)
             if not trials:
-                if not studies.pending_count(sweep.study) or not sweep.study.has_heartbeat:
+                if not sweep.study.has_heartbeat or studies.idle(sweep.study):
                     break
                 # Another worker's trial may still fail and be queued again, or finish the grid;
                 # the watch may have failed a stale one since the claim: its retry is queued.

@@ -17,6 +17,7 @@ from pipeline.adapters import studies, tracking
 from pipeline.cli.main import main
 from pipeline.core.schema.config import DEFAULT_TRACKING_URI
 from pipeline.core.schema.sweep_config import SweepConfig
+from pipeline.workflows import sweep as sweep_workflow
 from tests.conftest import open_sweep
 from tests.sweeps import (
     SCRATCH,
@@ -354,3 +355,34 @@ def test_a_retry_queued_after_an_empty_claim_is_still_trained(workdir, tiny_data
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
     assert trials[1].system_attrs["failed_trial"] == dead.number
     assert trials[1].params == {"activation": "relu", "lr": 0.05}
+
+
+def test_a_worker_that_asks_while_a_stale_trial_is_being_retried_waits_for_the_retry(
+    workdir, tiny_data, monkeypatch
+):
+    """The watch fails a stale trial, closes its MLflow run (over HTTP, a while: 1.5 s here),
+    then queues its retry. A worker whose claim found nothing, asking in between whether
+    anything is left, must not read "no": it waits for the reap and trains the retry."""
+    config = write_config(workdir, **SCRATCH, activations=["relu"], lr=[0.05], heartbeat_interval=1)
+    study = open_sweep(config, create=True).study
+    [dead] = studies.claim(study)
+    other_worker = contextlib.ExitStack()
+    other_worker.enter_context(studies.heartbeat(study, dead))
+    monkeypatch.setattr(sweep_workflow, "_orphan_closer", lambda *_: lambda *_: time.sleep(1.5))
+    claim, empty_claims = studies.claim, []
+
+    def claim_then_the_other_worker_dies(*args):
+        claimed = claim(*args)
+        if not claimed and not empty_claims:
+            empty_claims.append(args)
+            other_worker.close()
+            while study.optuna_study.trials[dead.number].state == TrialState.RUNNING:
+                time.sleep(0.02)  # till the watch fails it; its retry is queued 1.5 s later
+        return claimed
+
+    monkeypatch.setattr(studies, "claim", claim_then_the_other_worker_dies)
+    assert run_sweep(config, tiny_data) == 0
+    trials = study_of(config).get_trials()
+    assert len(empty_claims) == 1
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.COMPLETE]
+    assert trials[1].system_attrs["failed_trial"] == dead.number

@@ -52,6 +52,7 @@ from pipeline.adapters.studies.queue import (
     claim,
     fail_orphans,
     heartbeat,
+    idle,
     queue_missing,
     stack_key,
 )
@@ -126,6 +127,7 @@ __all__ = [
     "grid_point",
     "heartbeat",
     "host_threads",
+    "idle",
     "interactive_figures",
     "interactive_plots",
     "local_lock",

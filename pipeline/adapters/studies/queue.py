@@ -23,6 +23,7 @@ from pipeline.adapters.studies.queries import (
     GRID_PHASES,
     PENDING,
     activation_count,
+    pending_count,
     phase,
     point_of,
     space_keys,
@@ -199,6 +200,13 @@ def claim(study: Study, count: int = 1, replicates: int | None = None) -> list[C
             except optuna.exceptions.UpdateFinishedTrialError:
                 continue
     return [study.hold(trial) for trial in claimed]
+
+
+def idle(study: Study) -> bool:
+    """Whether no trial of the study runs or waits, read under the study's lock: a stale trial
+    being failed (under the lock) is read before, running, or after, its retry queued."""
+    with study.lock():
+        return not pending_count(study)
 
 
 @contextlib.contextmanager

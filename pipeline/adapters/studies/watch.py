@@ -12,16 +12,17 @@ from dataclasses import replace
 
 from pipeline.adapters.studies import roster
 from pipeline.adapters.studies.queue import fail_stale
-from pipeline.adapters.studies.storage import local_lock
 from pipeline.adapters.studies.study import Study
 from pipeline.core.process import interrupts
 
 
 def reap(study: Study) -> None:
-    """Fail the study's stale trials, queuing their retries. A server's row locks let one
-    process fail a trial; a local file needs its lock file for that."""
+    """Fail the study's stale trials, queuing their retries, under the study's lock: a worker
+    that asks under it whether anything is left (`queue.idle`) sees such a trial running or its
+    retry queued, never the moment between (its run is closed in MLflow before the retry is
+    queued, which over HTTP takes a while)."""
     if study.has_heartbeat:
-        with local_lock(study.url):
+        with study.lock():
             fail_stale(study)
 
 
