@@ -22,11 +22,13 @@ from pipeline.core.process.errors import UsageError
 from pipeline.core.schema.config import IN_FEATURES, TrainConfig
 
 
-def optimizer_text(params: dict[str, str]) -> str:
-    """ "SGD lr 0.05 momentum 0.9" and the like, read back from a run's params; the bare params
-    where they no longer make a config (a run of an older version, an activation gone)."""
+def training_text(params: dict[str, str]) -> str:
+    """ "SGD lr 0.05 momentum 0.9, cross-entropy" and the like, read back from a run's params;
+    the bare params where they no longer make a config (a run of an older version, an
+    activation gone)."""
     try:
-        return TrainConfig.from_params(params).describe_optimizer()
+        config = TrainConfig.from_params(params)
+        return f"{config.describe_optimizer()}, {config.describe_loss()}"
     except UsageError:
         return f"{params.get('optimizer', 'sgd')} lr {params.get('lr', '?')}"
 
@@ -43,7 +45,7 @@ def version_description(tracker: Tracker, run_id: str, source: DataSource) -> st
 
     return (
         f"{params.get('activation', '?')} MLP {IN_FEATURES}-{hidden}-{source.num_classes} on "
-        f"{source.name} (sha256 {source.digest[:12]}), {optimizer_text(params)}, {epochs} "
+        f"{source.name} (sha256 {source.digest[:12]}), {training_text(params)}, {epochs} "
         f"epochs (best at epoch "
         f"{int(metrics.get('best_epoch', 0))}); best val_acc {metric('best_val_acc')}, "
         f"test_acc {metric('test_acc')}. From run {run.info.run_name} ({run_id}); its "

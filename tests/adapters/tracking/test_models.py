@@ -16,10 +16,11 @@ import pytest
 import torch
 
 from pipeline.adapters import servers, tracking
+from pipeline.adapters.tracking import registry
 from pipeline.cli.main import main
 from pipeline.core.dataset import data
 from pipeline.core.network import predictor
-from pipeline.core.schema.config import DEFAULT_TRACKING_URI
+from pipeline.core.schema.config import DEFAULT_TRACKING_URI, TrainConfig
 from tests.conftest import isolate, needs_real_data, one_line, run_elsewhere
 from tests.services import free_port, invoke, serving, taken_port
 from tests.sweeps import sweep_config
@@ -183,6 +184,7 @@ def test_a_registered_version_describes_itself(in_store):
     for part in (
         "relu MLP 784-32-16-10",
         "SGD lr 0.05",
+        "cross-entropy,",  # no label smoothing
         "2 epochs",
         f"best val_acc {run.data.metrics['best_val_acc']:.4f}",
         f"test_acc {in_store.test_acc:.4f}",
@@ -374,3 +376,10 @@ def test_a_model_of_the_real_data_answers_raw_test_images(workdir, tmp_path, cap
     classes = np.array(found["probabilities"]).argmax(1)
     assert (classes == evaluate_classes(uri, images)).all()
     assert (classes == labels[:1000].numpy()).mean() > 0.6, "one epoch learns most classes"
+
+
+def test_a_versions_description_names_its_optimizer_and_its_loss():
+    params = TrainConfig(optimizer="adam", lr=0.001, label_smoothing=0.1).params()
+    assert registry.training_text(params) == "Adam lr 0.001, cross-entropy with label smoothing 0.1"
+    gone = {**params, "activation": "nowhere_module:snake"}  # a run whose activation is gone
+    assert registry.training_text(gone) == "adam lr 0.001"
