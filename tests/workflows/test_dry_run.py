@@ -106,9 +106,11 @@ def test_a_dry_run_counts_the_reference_lr_apart_from_the_grid(workdir, tiny_dat
 def test_a_time_budget_stops_claiming_keeps_the_work_and_a_rerun_goes_on(
     workdir, tiny_data, capsys
 ):
+    # 40 epochs a trial: the four take well over the budget's second, however fast the host
     config = write_config(
-        workdir, **SCRATCH, timeout=1, activations=["relu", "tanh"], lr=[0.02, 0.1]
-    )
+        workdir, **SCRATCH, timeout=1, activations=["relu", "tanh"], lr=[0.02, 0.1],
+        max_epochs=40, patience=40,
+    )  # fmt: skip
     assert run_sweep(config, tiny_data) == 0
     out = capsys.readouterr().out
     assert "; no trial claimed 1 s after a process starts (timeout)" in out.splitlines()[0]
