@@ -5,15 +5,12 @@ page that carries plotly.js itself (~4.8 MB) works offline, where a page loading
 would stay blank. plotly is imported only when a figure is drawn.
 """
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pipeline.core.schema.vocabulary import Outcome
-from pipeline.figures import response, to_plotly
-from pipeline.figures.intervals import REFERENCE_LABEL, TITLE, describe
-from pipeline.figures.spec import SHAPES
+from pipeline.figures import to_plotly
+from pipeline.figures.spec import SHAPES, FigureSpec
 
-__all__ = ["SHAPES", "accuracy_intervals", "lr_response", "to_html"]
+__all__ = ["SHAPES", "page", "to_html"]  # a page's marker per group, in turn
 
 
 def to_html(figure: Any) -> str:
@@ -22,34 +19,7 @@ def to_html(figure: Any) -> str:
     return page
 
 
-def lr_response(
-    points: Mapping[str, Sequence[tuple[float | str, float, Outcome, str]]],
-    title: str,
-    seed_lr: float | None = None,
-    setting: str = "lr",
-    categorical: bool = False,
-    lines: bool = True,
-    reference: float | None = None,
-    by: str | None = None,
-) -> str:
-    """The response figure (`response.describe`) as a page. Hovering a point shows its
-    activation, value, group, accuracy and outcome; clicking a legend entry hides it."""
-    described = response.describe(
-        points, title, seed_lr, setting, categorical, lines, reference, by
-    )
-    return to_html(to_plotly.figure(described))
-
-
-def accuracy_intervals(
-    values: Mapping[str, Mapping[int, float]],
-    means: Mapping[str, float],
-    intervals: Mapping[str, tuple[float, float]],
-    reference: Mapping[str, float] | None = None,
-    title: str = TITLE,
-    reference_label: str = REFERENCE_LABEL,
-) -> str:
-    """The accuracy intervals (`intervals.describe`) as a page. Hovering the mean shows it, the
-    interval, n and every seed's value; hovering a dot shows its seed; a reference drawn at the
-    axis edge, its true value."""
-    described = describe(values, means, intervals, reference, title, reference_label)
-    return to_html(to_plotly.figure(described))
+def page(spec: FigureSpec) -> str:
+    """A figure's description (figures/spec.py) as a page: hovering a point shows what its
+    series says of it; clicking a legend entry hides the series."""
+    return to_html(to_plotly.figure(spec))

@@ -1,6 +1,6 @@
 """The accuracy intervals' description: per activation each seed's test accuracy, the mean with its
-95% interval and a reference, drawn as a PNG (`static.accuracy_intervals`, and the verdict
-figure's left panel) and a page (`interactive.accuracy_intervals`)."""
+95% interval and a reference, drawn as a PNG (`to_matplotlib.figure`, and the verdict
+figure's left panel) and a page (`interactive.page`)."""
 
 import math
 from collections.abc import Mapping, Sequence

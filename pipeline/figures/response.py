@@ -1,5 +1,5 @@
 """The response figure's description: best validation accuracy against a setting, one colour per
-activation, drawn as a PNG (`static.lr_response`) and a page (`interactive.lr_response`)."""
+activation, drawn as a PNG (`to_matplotlib.figure`) and a page (`interactive.page`)."""
 
 from collections.abc import Mapping, Sequence
 from typing import Any

@@ -12,11 +12,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from pipeline.core.schema.vocabulary import Outcome
-from pipeline.figures import response
-from pipeline.figures.intervals import REFERENCE_LABEL, TITLE, describe
+from pipeline.figures.intervals import REFERENCE_LABEL, describe
 from pipeline.figures.spec import SHAPES
-from pipeline.figures.to_matplotlib import MARKERS, draw, figure
+from pipeline.figures.to_matplotlib import MARKERS, draw
 
 
 def learning_curves(
@@ -72,22 +70,6 @@ def close(fig: Figure) -> None:
 GROUP_MARKERS = "".join(MARKERS[shape] for shape in SHAPES)  # a marker per group, in turn
 
 
-def lr_response(
-    points: Mapping[str, Sequence[tuple[float | str, float, Outcome, str]]],
-    title: str,
-    seed_lr: float | None = None,
-    setting: str = "lr",
-    categorical: bool = False,
-    lines: bool = True,
-    reference: float | None = None,
-    by: str | None = None,
-) -> Figure:
-    """The response figure (`response.describe`) as a PNG's figure."""
-    return figure(
-        response.describe(points, title, seed_lr, setting, categorical, lines, reference, by)
-    )
-
-
 def activation_grid(curves: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> Figure:
     """Each activation (solid) and its derivative (dashed), two rows as in the seed's Figure 2."""
     columns = max(1, (len(curves) + 1) // 2)
@@ -103,18 +85,6 @@ def activation_grid(curves: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarr
         ax.axis("off")
     fig.tight_layout()
     return fig
-
-
-def accuracy_intervals(
-    values: Mapping[str, Mapping[int, float]],
-    means: Mapping[str, float],
-    intervals: Mapping[str, tuple[float, float]],
-    reference: Mapping[str, float] | None = None,
-    title: str = TITLE,
-    reference_label: str = REFERENCE_LABEL,
-) -> Figure:
-    """The accuracy intervals (`intervals.describe`) in a figure of their own."""
-    return figure(describe(values, means, intervals, reference, title, reference_label))
 
 
 def interval_panel(

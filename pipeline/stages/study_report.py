@@ -19,7 +19,8 @@ from pipeline.core.schema import objectives
 from pipeline.core.schema.config import SEED_LR
 from pipeline.core.schema.search_space import CATEGORICAL
 from pipeline.core.schema.vocabulary import GRID_SAMPLER, Phase
-from pipeline.figures import interactive, static, verdicts
+from pipeline.figures import interactive, response, static, to_matplotlib, verdicts
+from pipeline.figures import intervals as interval_figure
 from pipeline.stages import pareto, registry_table, results, statistics, statistics_markdown
 from pipeline.stages.statistics import A_AHEAD, ALPHA, B_AHEAD, EQUIVALENT
 
@@ -253,7 +254,7 @@ def write_report(
         figures.update(png)
     if not report.summary.empty:
         inputs = _interval_inputs(report, study)
-        texts["test_accuracy.html"] = interactive.accuracy_intervals(*inputs)
+        texts["test_accuracy.html"] = interactive.page(interval_figure.describe(*inputs))
         figures["verdicts.png"] = verdicts.verdicts(*inputs, _cells(report.pairs), ALPHA)
     report.files = _write(directory, texts, figures)
     return report
@@ -306,8 +307,9 @@ def _response_figures(
     }
     # the seed's lr, marked where the sweep tried it
     seed_lr = SEED_LR if setting == "lr" and (runs["lr"] == SEED_LR).any() else None
-    html = {f"{setting}_response.html": interactive.lr_response(points, title, seed_lr, **options)}
-    return html, {f"{setting}_response.png": static.lr_response(points, title, seed_lr, **options)}
+    described = response.describe(points, title, seed_lr, **options)  # once, for both forms
+    html = {f"{setting}_response.html": interactive.page(described)}
+    return html, {f"{setting}_response.png": to_matplotlib.figure(described)}
 
 
 # values, means, intervals, reference and title: the accuracy-interval figures' arguments

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from matplotlib.collections import PathCollection
 from matplotlib.container import ErrorbarContainer
 
-from pipeline.figures import interactive, static, verdicts
+from pipeline.figures import interactive, static, to_matplotlib, verdicts
+from pipeline.figures import intervals as interval_figure
 from pipeline.figures.accuracy_range import accuracy_range
 
 UVA = {"sigmoid": 0.10, "tanh": 0.8759, "relu": 0.8862, "leakyrelu": 0.8892}
@@ -32,7 +33,7 @@ def figure_inputs():
 
 def test_the_static_figure_has_one_interval_per_activation_and_a_dot_per_seed():
     values, means, intervals = figure_inputs()
-    fig = static.accuracy_intervals(values, means, intervals, UVA)
+    fig = to_matplotlib.figure(interval_figure.describe(values, means, intervals, UVA))
     try:
         (ax,) = fig.axes
         bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
@@ -90,7 +91,7 @@ def plotly_data(html: str) -> list:
 
 def test_the_interactive_page_is_self_contained_and_hovers_mean_interval_n_and_seeds():
     values, means, intervals = figure_inputs()
-    html = interactive.accuracy_intervals(values, means, intervals, UVA)
+    html = interactive.page(interval_figure.describe(values, means, intervals, UVA))
     assert 'src="https://cdn.plot.ly' not in html and len(html) > 1_000_000  # plotly.js inline
     assert all(name in html for name in VALUES)
     hovers = [trace.get("hovertemplate", "") for trace in plotly_data(html)]
@@ -111,7 +112,9 @@ def test_the_static_figure_draws_any_number_of_seeds(seeds):
     """Each seed one point, where it lies, and the axis always spanning every one of them."""
     values = {"relu": dict(enumerate(seeds))}
     mean = float(np.mean(seeds)) if seeds else math.nan
-    figure = static.accuracy_intervals(values, {"relu": mean}, {"relu": (math.nan, math.nan)})
+    figure = to_matplotlib.figure(
+        interval_figure.describe(values, {"relu": mean}, {"relu": (math.nan, math.nan)})
+    )
     [ax] = figure.axes
     points = ax.collections[0].get_offsets()
     assert len(points) == len(seeds)

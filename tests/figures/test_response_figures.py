@@ -4,7 +4,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.figures import interactive, static
+from pipeline.figures import interactive, response, static, to_matplotlib
 from tests.conftest import plotly_data
 
 OUTCOMES = st.sampled_from(["complete", "pruned", "diverged"])
@@ -24,7 +24,9 @@ rows = st.lists(
 @given(points=st.dictionaries(st.sampled_from(["relu", "tanh"]), rows, min_size=1))
 def test_each_optimizer_has_its_marker_and_each_outcome_its_fill(points):
     groups = sorted({row[3] for found in points.values() for row in found})
-    figure = static.lr_response(points, "t", setting="lr", lines=False, by="optimizer")
+    figure = to_matplotlib.figure(
+        response.describe(points, "t", setting="lr", lines=False, by="optimizer")
+    )
     ax = figure.axes[0]
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
     assert [f"optimizer {g}" for g in groups] == [x for x in labels if x.startswith("optimizer")]
@@ -39,7 +41,7 @@ def test_each_optimizer_has_its_marker_and_each_outcome_its_fill(points):
     assert seen == expected
     static.close(figure)
 
-    data, layout = plotly_data(interactive.lr_response(points, "t", by="optimizer"))
+    data, layout = plotly_data(interactive.page(response.describe(points, "t", by="optimizer")))
     symbols = sorted(
         s for trace in data if trace["name"] in points for s in trace["marker"]["symbol"]
     )
